@@ -1,0 +1,122 @@
+"""Dataset stage: which clips exist and what their golden labels are.
+
+Everything here runs before any work is queued, so a bad config or labels file stops
+the run with one readable line instead of failing inside a thousand array tasks.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .config import ConfigError, DatasetConfig, MappingConfig
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One clip: its path relative to the dataset root (the clip's id) and its kind."""
+
+    video: str
+    kind: str  # "video" or "image"
+
+
+@dataclass
+class Labels:
+    """Golden labels for the clips of a dataset, with everything that did not fit."""
+
+    by_video: dict[str, str] = field(default_factory=dict)
+    # Label rows whose clip is not in the dataset, and labels outside the mapping.
+    missing_clips: list[str] = field(default_factory=list)
+    unknown: dict[str, str] = field(default_factory=dict)
+
+
+def discover_clips(config: DatasetConfig) -> list[Clip]:
+    """All clips under ``config.root``, sorted by relative path (the shard order)."""
+    if config.root is None:
+        raise ConfigError("dataset.root is not set")
+    root = Path(config.root)
+    if not root.exists():
+        raise ConfigError(f"dataset.root {root} does not exist")
+    if not root.is_dir():
+        raise ConfigError(f"dataset.root {root} is not a folder")
+    videos = {e.lower() for e in config.video_extensions}
+    images = {e.lower() for e in config.image_extensions}
+    clips = []
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in filenames:
+            if name.startswith("."):
+                continue
+            ext = os.path.splitext(name)[1].lower()
+            kind = "video" if ext in videos else "image" if ext in images else None
+            if kind:
+                rel = Path(dirpath, name).relative_to(root).as_posix()
+                clips.append(Clip(rel, kind))
+    if not clips:
+        exts = ", ".join(sorted(videos | images))
+        raise ConfigError(f"dataset.root {root} holds no clips (searched for {exts})")
+    return sorted(clips, key=lambda c: c.video)
+
+
+def read_labels(
+    path: str | os.PathLike[str],
+    config: DatasetConfig,
+    mapping: MappingConfig,
+    clips: list[Clip],
+) -> Labels:
+    """Read the labels CSV, checking columns, duplicates and class names.
+
+    Empty label cells mean "unlabelled". A label name that is not a class of
+    ``mapping`` raises :class:`ConfigError` unless ``config.unknown_labels`` is
+    ``unlabelled``, in which case the clip is kept unlabelled and listed.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"labels file {path} does not exist")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            header = reader.fieldnames or []
+            rows = list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"labels file {path} is not a readable CSV: {exc}") from None
+    for column, key in ((config.video_column, "video_column"), (config.label_column, "label_column")):
+        if column not in header:
+            raise ConfigError(
+                f"labels file {path} has no {column!r} column (dataset.{key}); "
+                f"its columns are: {', '.join(header) or 'none'}"
+            )
+    known = {c.video for c in clips}
+    labels = Labels()
+    seen: dict[str, int] = {}
+    for line, row in enumerate(rows, start=2):
+        video = Path((row.get(config.video_column) or "").strip()).as_posix()
+        if video in ("", "."):
+            raise ConfigError(f"labels file {path}, line {line}: empty {config.video_column!r}")
+        if video in seen:
+            raise ConfigError(
+                f"labels file {path}, line {line}: clip {video!r} is listed twice "
+                f"(first on line {seen[video]})"
+            )
+        seen[video] = line
+        if video not in known:
+            labels.missing_clips.append(video)
+            continue
+        raw = (row.get(config.label_column) or "").strip()
+        if not raw:
+            continue
+        cls = mapping.class_named(raw)
+        if cls is None:
+            labels.unknown[video] = raw
+        else:
+            labels.by_video[video] = cls
+    if labels.unknown and config.unknown_labels == "error":
+        names = sorted(set(labels.unknown.values()))
+        raise ConfigError(
+            f"labels file {path}: {len(labels.unknown)} label(s) not in mapping "
+            f"{mapping.name!r} ({', '.join(names)}); classes are {', '.join(mapping.classes)}. "
+            "Set dataset.unknown_labels=unlabelled to treat them as unlabelled."
+        )
+    return labels

@@ -1,0 +1,1 @@
+"""Launchers: how a run's shards get executed (local worker processes, SLURM, SGE)."""

@@ -1,0 +1,187 @@
+"""Reduce stage: shard files in, one prediction per clip and accuracy metrics out.
+
+Reading needs only the run folder: the shard plan (``clips.csv``), the shards and the
+labels. No video is opened, so a report can be recomputed with another mapping or
+face selection long after the extraction jobs finished.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+
+from .config import EMOTIONS, MappingConfig, ReduceConfig
+from .shards import finished_shards
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ClipResult:
+    video: str
+    predict: str | None
+    golden: str | None
+    status: str
+    frames_sampled: int
+    frames_with_face: int
+    counts: dict[str, int]
+    message: str | None = None
+
+
+@dataclass
+class ShardData:
+    """The rows of every finished shard, one copy per clip."""
+
+    clip_rows: pd.DataFrame
+    frame_rows: pd.DataFrame
+    shard_files: list[Path] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+
+
+def load_shards(run_dir: str | Path) -> ShardData:
+    """Read every finished shard of a run.
+
+    A clip found in more than one shard file (a shard written twice under another
+    plan, or a resumed run) is taken from the lowest-numbered shard only, so no
+    clip is ever counted twice.
+    """
+    files = list(finished_shards(run_dir).values())
+    tables = []
+    for order, path in enumerate(files):
+        df = pq.read_table(path).to_pandas()
+        df["_shard"] = order
+        tables.append(df)
+    if not tables:
+        empty = pd.DataFrame(columns=["video", "kind", "_shard"])
+        return ShardData(empty, empty, files)
+    rows = pd.concat(tables, ignore_index=True)
+    clips = rows[rows["kind"] == "clip"]
+    owner = clips.groupby("video")["_shard"].min()
+    dup = clips.groupby("video")["_shard"].nunique()
+    duplicates = sorted(dup[dup > 1].index)
+    if duplicates:
+        log.warning("%d clip(s) found in several shard files; each counted once", len(duplicates))
+    rows = rows[rows["_shard"] == rows["video"].map(owner)]
+    return ShardData(
+        clip_rows=rows[rows["kind"] == "clip"].set_index("video"),
+        frame_rows=rows[rows["kind"] == "frame"],
+        shard_files=files,
+        duplicates=duplicates,
+    )
+
+
+def _round_like_fer(scores: np.ndarray, decimals: int | None) -> np.ndarray:
+    if decimals is None:
+        return scores
+    # Python's round on the float64 value, exactly as fer.FER.detect_emotions does.
+    return np.vectorize(lambda s: round(float(s), decimals), otypes=[np.float64])(scores)
+
+
+def frame_emotions(frame_rows: pd.DataFrame, config: ReduceConfig) -> pd.DataFrame:
+    """One row per (clip, frame) that has a classified face: the selected face's top emotion."""
+    faces = frame_rows[frame_rows["face"].notna() & frame_rows[EMOTIONS[0]].notna()]
+    if faces.empty:
+        return pd.DataFrame(columns=["video", "frame", "emotion"])
+    if config.face == "largest":
+        faces = faces.assign(_area=faces["w"].astype(np.int64) * faces["h"].astype(np.int64))
+        faces = faces.sort_values(["video", "frame", "_area", "face"], ascending=[True, True, False, True])
+    else:
+        faces = faces.sort_values(["video", "frame", "face"])
+    chosen = faces.drop_duplicates(["video", "frame"], keep="first")
+    scores = _round_like_fer(chosen[list(EMOTIONS)].to_numpy(dtype=np.float32), config.score_decimals)
+    # argmax keeps the first of tied scores, like max() over fer's ordered dict.
+    top = np.asarray(EMOTIONS)[np.argmax(scores, axis=1)]
+    return pd.DataFrame({"video": chosen["video"].to_numpy(), "frame": chosen["frame"].to_numpy(), "emotion": top})
+
+
+def vote(counts: dict[str, int], classes: tuple[str, ...]) -> str | None:
+    """Majority vote; a tie goes to the class listed first in the mapping."""
+    best = max(counts.values(), default=0)
+    if best == 0:
+        return None
+    return next(c for c in classes if counts.get(c, 0) == best)
+
+
+def reduce_clips(
+    videos: list[str],
+    shards: ShardData,
+    labels: dict[str, str],
+    mapping: MappingConfig,
+    config: ReduceConfig,
+) -> list[ClipResult]:
+    """One :class:`ClipResult` per planned clip, in plan order."""
+    per_frame = frame_emotions(shards.frame_rows, config)
+    per_frame["cls"] = per_frame["emotion"].map(mapping.emotions)
+    counts = per_frame.groupby(["video", "cls"]).size()
+    sampled = shards.frame_rows.groupby("video")["frame"].nunique()
+    with_face = per_frame.groupby("video")["frame"].nunique()
+    results = []
+    for video in videos:
+        golden = labels.get(video)
+        if video not in shards.clip_rows.index:
+            results.append(ClipResult(video, None, golden, "missing", 0, 0, dict.fromkeys(mapping.classes, 0)))
+            continue
+        clip = shards.clip_rows.loc[video]
+        clip_counts = {c: int(counts.get((video, c), 0)) for c in mapping.classes}
+        n_face = int(with_face.get(video, 0))
+        status = clip["status"]
+        if status != "error" and n_face == 0:
+            status = "no_face"
+        message = clip["message"] if isinstance(clip["message"], str) else None
+        results.append(
+            ClipResult(
+                video=video,
+                predict=vote(clip_counts, mapping.classes),
+                golden=golden,
+                status=status,
+                frames_sampled=int(sampled.get(video, 0)),
+                frames_with_face=n_face,
+                counts=clip_counts,
+                message=message,
+            )
+        )
+    return results
+
+
+def compute_metrics(results: list[ClipResult], classes: tuple[str, ...]) -> dict:
+    """Accuracy, per-class precision/recall/F1 and the confusion matrix.
+
+    A labelled clip without a prediction (no face in any sampled frame, or a clip
+    that failed) counts as wrong in ``accuracy``; ``accuracy_scored`` leaves it out.
+    """
+    labelled = [r for r in results if r.golden is not None]
+    scored = [r for r in labelled if r.predict is not None]
+    correct = sum(r.predict == r.golden for r in labelled)
+    columns = [*classes, "none"]
+    confusion = {g: dict.fromkeys(columns, 0) for g in classes}
+    for r in labelled:
+        confusion[r.golden][r.predict or "none"] += 1
+    per_class = {}
+    for c in classes:
+        tp = confusion[c][c]
+        predicted = sum(confusion[g][c] for g in classes)
+        support = sum(confusion[c].values())
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[c] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+    present = [c for c in classes if per_class[c]["support"] > 0]
+    return {
+        "accuracy": correct / len(labelled) if labelled else None,
+        "accuracy_scored": correct / len(scored) if scored else None,
+        "n_videos": len(results),
+        "n_labelled": len(labelled),
+        "n_scored": len(scored),
+        "n_correct": correct,
+        "n_no_face": sum(r.status == "no_face" for r in results),
+        "n_failed": sum(r.status == "error" for r in results),
+        "n_missing": sum(r.status == "missing" for r in results),
+        "per_class": per_class,
+        "macro_f1": float(np.mean([per_class[c]["f1"] for c in present])) if present else None,
+        "confusion": confusion,
+    }
