@@ -175,6 +175,8 @@ def cmd_reduce(argv: list[str]) -> int:
     try:
         run_dir = args.run_dir.resolve()
         saved = manifest_config(run_dir)
+        # The run's own snapshot (RUN_DIR/labels.csv) is used unless dataset.labels is given.
+        saved["dataset"]["labels"] = None
         overrides = list(args.overrides) + (["reduce.allow_partial=true"] if args.allow_partial else [])
         cfg = apply_reduce_overrides(saved, overrides)
         mapping_dict = dict(cfg["mapping"])

@@ -40,8 +40,9 @@ class DatasetConfig:
 @dataclass(frozen=True)
 class DetectorConfig:
     name: str = "haar"
+    # Image-pyramid step; None means the detector's own default (Haar 1.1, MTCNN 0.709).
+    scale_factor: float | None = None
     # Haar (fer's defaults)
-    scale_factor: float = 1.1
     min_neighbors: int = 5
     min_size: int = 50
     # MTCNN (the mtcnn package's defaults, which fer uses)
@@ -51,6 +52,9 @@ class DetectorConfig:
     def __post_init__(self) -> None:
         if self.name not in ("haar", "mtcnn"):
             raise ConfigError(f"detector.name must be 'haar' or 'mtcnn', not {self.name!r}")
+        if self.scale_factor is None:
+            default = 1.1 if self.name == "haar" else 0.709
+            object.__setattr__(self, "scale_factor", default)
         if len(self.offsets) != 2:
             raise ConfigError(f"detector.offsets must be two integers [x, y], not {self.offsets!r}")
 

@@ -1,0 +1,123 @@
+"""Parity with the reference: femo's boxes and scores equal fer.FER's on the same frames.
+
+fer rounds scores to 2 decimals; its unrounded scores are captured by wrapping the
+model call fer makes, so femo's float32 scores are compared before rounding.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from femo.config import EMOTIONS, DetectorConfig, ExtractConfig, SamplingConfig
+from femo.dataset import Clip
+from femo.extract import ShardTask, run_shard
+
+pytestmark = pytest.mark.slow
+
+
+class RawScoreFER:
+    """fer.FER with its classifier output captured before fer rounds it."""
+
+    def __init__(self, mtcnn: bool):
+        from fer import FER
+
+        self.fer = FER(mtcnn=mtcnn)
+        self.raw: list[np.ndarray] = []
+        classify = self.fer._classify_emotions
+
+        def spy(faces):
+            out = classify(faces)
+            self.raw.append(np.asarray(out))
+            return out
+
+        self.fer._classify_emotions = spy
+
+    def detect(self, frame: np.ndarray) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
+        self.raw.clear()
+        result = self.fer.detect_emotions(frame)
+        boxes = [tuple(int(v) for v in r["box"]) for r in result]
+        scores = self.raw[0] if self.raw else np.zeros((0, 7))
+        return boxes, scores
+
+
+@pytest.fixture(scope="module")
+def fer_haar():
+    return RawScoreFER(mtcnn=False)
+
+
+@pytest.fixture(scope="module")
+def fer_mtcnn():
+    return RawScoreFER(mtcnn=True)
+
+
+def reference_frames(path: str, every_n: int) -> dict[int, np.ndarray]:
+    """The frames fer.Video.analyze(frequency=every_n) analyses: read all, keep i % n == 0."""
+    cap = cv2.VideoCapture(path)
+    frames, i = {}, 0
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        if i % every_n == 0:
+            frames[i] = frame
+        i += 1
+    cap.release()
+    return frames
+
+
+def femo_rows(tmp_path, root, clips, detector: str, every_n: int):
+    task = ShardTask(
+        run_dir=str(tmp_path),
+        index=0,
+        dataset_root=str(root),
+        clips=tuple(clips),
+        extract=ExtractConfig(detector=DetectorConfig(name=detector), sampling=SamplingConfig(every_n=every_n)),
+    )
+    run_shard(task)
+    return pq.read_table(tmp_path / "shards" / "shard-00000.parquet").to_pandas()
+
+
+def assert_frame_parity(rows, video, frames, reference: RawScoreFER):
+    frame_rows = rows[(rows.video == video) & (rows.kind == "frame")]
+    assert sorted(frame_rows.frame.unique()) == sorted(frames), "femo sampled other frames than fer"
+    n_faces = 0
+    for index, image in frames.items():
+        boxes, scores = reference.detect(image)
+        mine = frame_rows[frame_rows.frame == index].sort_values("face", na_position="first")
+        if not boxes:
+            assert len(mine) == 1 and mine.face.isna().all(), f"frame {index}: femo found a face fer did not"
+            continue
+        assert list(zip(mine.x, mine.y, mine.w, mine.h)) == boxes, f"frame {index}: boxes differ"
+        np.testing.assert_allclose(mine[list(EMOTIONS)].to_numpy(np.float32), scores, atol=1e-5, rtol=0)
+        n_faces += len(boxes)
+    return n_faces
+
+
+def test_haar_parity_on_video(tmp_path, fer_samples, fer_haar):
+    rows = femo_rows(tmp_path, fer_samples, [Clip("woman2.mp4", "video")], "haar", every_n=20)
+    frames = reference_frames(str(fer_samples / "woman2.mp4"), 20)
+    assert len(frames) == 24
+    assert assert_frame_parity(rows, "woman2.mp4", frames, fer_haar) >= 20
+
+
+def test_haar_parity_on_images(tmp_path, fer_samples, fer_haar):
+    clips = [Clip("justin.jpg", "image"), Clip("no-faces.jpg", "image")]
+    rows = femo_rows(tmp_path, fer_samples, clips, "haar", every_n=20)
+    justin = cv2.imread(str(fer_samples / "justin.jpg"))
+    assert assert_frame_parity(rows, "justin.jpg", {0: justin}, fer_haar) == 1
+    empty = rows[(rows.video == "no-faces.jpg") & (rows.kind == "frame")]
+    assert len(empty) == 1 and empty.face.isna().all()
+
+
+def test_mtcnn_parity(tmp_path, fer_samples, fer_mtcnn):
+    clips = [Clip("justin.jpg", "image"), Clip("woman2.mp4", "video")]
+    rows = femo_rows(tmp_path, fer_samples, clips, "mtcnn", every_n=60)
+    justin = cv2.imread(str(fer_samples / "justin.jpg"))
+    assert assert_frame_parity(rows, "justin.jpg", {0: justin}, fer_mtcnn) == 1
+    frames = reference_frames(str(fer_samples / "woman2.mp4"), 60)
+    assert assert_frame_parity(rows, "woman2.mp4", frames, fer_mtcnn) >= 6
+    faces = rows[(rows.kind == "frame") & rows.face.notna()]
+    assert faces.detector_confidence.between(0.5, 1.0).all()

@@ -1,0 +1,119 @@
+"""The study's method, end to end through the real CLI, against fer.FER frame by frame."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from femo.config import MappingConfig
+
+from .test_parity import reference_frames
+
+pytestmark = pytest.mark.slow
+
+MAPPING = MappingConfig()
+
+
+def femo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "femo", *args], cwd=cwd, capture_output=True, text=True, timeout=1200
+    )
+
+
+def study_prediction(detector, path: Path, every_n: int) -> str | None:
+    """Sample 1 in n frames, fer's top emotion of the first face, map to 3 classes, vote.
+
+    A tie in the vote goes to the class listed first in the mapping (Positive,
+    Neutral, Negative), the rule femo documents.
+    """
+    votes = Counter()
+    for frame in reference_frames(str(path), every_n).values():
+        emotion, _ = detector.top_emotion(frame)
+        if emotion is not None:
+            votes[MAPPING.emotions[emotion]] += 1
+    if not votes:
+        return None
+    best = max(votes.values())
+    return next(c for c in MAPPING.classes if votes[c] == best)
+
+
+def read_videos_csv(run_dir: Path) -> dict[str, dict]:
+    with open(run_dir / "report" / "videos.csv", newline="") as fh:
+        return {r["video"]: r for r in csv.DictReader(fh)}
+
+
+def only_run_dir(output_root: Path) -> Path:
+    runs = [p.parent for p in output_root.glob("*/*/femo.json")]
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
+    from fer import FER
+
+    clips = tmp_path / "clips"
+    shutil.copytree(dev_clips, clips)
+    out = tmp_path / "outputs"
+    proc = femo(
+        "run",
+        "dataset.root=clips",  # relative to the folder femo was started in
+        "dataset.labels=clips/labels.csv",
+        "sampling.every_n=5",
+        "shards.videos_per_shard=10",
+        f"output_root={out}",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run_dir = only_run_dir(out)
+    assert "report.md" in proc.stdout
+    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
+    assert metrics["n_videos"] == 24
+    assert metrics["n_labelled"] == 21
+    assert sorted(p.name for p in (run_dir / "shards").iterdir()) == [
+        "shard-00000.parquet",
+        "shard-00001.parquet",
+        "shard-00002.parquet",
+    ]
+
+    rows = read_videos_csv(run_dir)
+    detector = FER()
+    reference = {v: study_prediction(detector, clips / v, 5) for v in sorted(rows)}
+    assert {v: r["predict"] or None for v, r in rows.items()} == reference
+    correct = sum(
+        1 for v, r in rows.items() if r["golden"] and r["predict"] == r["golden"]
+    )
+    assert metrics["n_correct"] == correct
+    assert metrics["accuracy"] == pytest.approx(correct / 21)
+
+    # The reduce step never opens a video: remove them all, then re-report for 7 classes.
+    shutil.rmtree(clips)
+    proc = femo(
+        "reduce",
+        str(run_dir),
+        "mapping=seven",
+        "dataset.label_column=emotion",
+        "dataset.unknown_labels=unlabelled",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seven = json.loads((run_dir / "report" / "metrics.json").read_text())
+    assert seven["n_videos"] == 24
+    assert seven["n_labelled"] == 21  # the 3 'contempt' clips are outside fer's 7 emotions
+    assert sorted(seven["unknown_labels"]) == [v for v in sorted(rows) if "contempt" in v]
+    assert set(seven["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    header = (run_dir / "report" / "videos.csv").read_text().splitlines()[0].split(",")
+    assert header[6:13] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    with open(dev_clips / "labels.csv", newline="") as fh:
+        emotion = {r["video"]: r["emotion"] for r in csv.DictReader(fh)}
+    for v, r in read_videos_csv(run_dir).items():
+        assert sum(int(r[e]) for e in header[6:13]) == int(r["frames_with_face"])
+        assert r["golden"] == ("" if emotion[v] == "contempt" else emotion[v])
+        if r["predict"]:  # the 7-class vote, mapped, lands in a class that got 3-class votes
+            assert int(rows[v][MAPPING.emotions[r["predict"]]]) > 0
