@@ -192,7 +192,9 @@ def run_config_from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> Ru
     dataset["labels"] = absolute_path(dataset.get("labels"), base_dir)
     for key in ("video_extensions", "image_extensions"):
         if key in dataset:
-            dataset[key] = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in dataset[key])
+            dataset[key] = tuple(
+                e.lower() if e.startswith(".") else "." + e.lower() for e in dataset[key]
+            )
     mapping = dict(cfg.get("mapping") or {})
     if "emotions" in mapping:
         mapping["emotions"] = dict(mapping["emotions"])

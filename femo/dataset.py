@@ -82,7 +82,10 @@ def read_labels(
             rows = list(reader)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise ConfigError(f"labels file {path} is not a readable CSV: {exc}") from None
-    for column, key in ((config.video_column, "video_column"), (config.label_column, "label_column")):
+    for column, key in (
+        (config.video_column, "video_column"),
+        (config.label_column, "label_column"),
+    ):
         if column not in header:
             raise ConfigError(
                 f"labels file {path} has no {column!r} column (dataset.{key}); "

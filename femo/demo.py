@@ -63,7 +63,9 @@ def build_demo(folder: Path) -> None:
     image = source_image()
     image = cv2.resize(image, (image.shape[1] // 2 * 2, image.shape[0] // 2 * 2))
     _write_video(folder / "hopper_still.mp4", [image] * N_FRAMES)
-    _write_video(folder / "hopper_zoom.mp4", [_zoom(image, 1 + 0.3 * i / N_FRAMES) for i in range(N_FRAMES)])
+    _write_video(
+        folder / "hopper_zoom.mp4", [_zoom(image, 1 + 0.3 * i / N_FRAMES) for i in range(N_FRAMES)]
+    )
     _write_video(folder / "hopper_mirrored.mp4", [cv2.flip(image, 1)] * N_FRAMES)
     wall = np.full_like(image, 180)
     wall[:, :, 0] = np.linspace(120, 220, image.shape[1], dtype=np.uint8)[None, :]

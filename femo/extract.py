@@ -126,7 +126,9 @@ class Extractor:
         started = time.perf_counter()
         info = ClipInfo()
         status, message, sampled = "ok", None, 0
-        frames = sampled_frames(os.path.join(root, clip.video), clip.kind, self.config.sampling, info)
+        frames = sampled_frames(
+            os.path.join(root, clip.video), clip.kind, self.config.sampling, info
+        )
         try:
             while True:
                 t0 = time.perf_counter()
@@ -157,7 +159,9 @@ class Extractor:
         )
         return status
 
-    def _add_frame(self, video: str, index: int, time_s, image: np.ndarray, columns: _Columns) -> None:
+    def _add_frame(
+        self, video: str, index: int, time_s, image: np.ndarray, columns: _Columns
+    ) -> None:
         t0 = time.perf_counter()
         gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
         faces: list[Face] = self.detector.detect(image, gray)
@@ -177,7 +181,9 @@ class Extractor:
                 h=face.h,
                 detector_confidence=face.confidence,
             )
-            crop = face_crop(padded, face, self.config.detector.offsets, self.classifier.target_size)
+            crop = face_crop(
+                padded, face, self.config.detector.offsets, self.classifier.target_size
+            )
             if crop is not None:  # an empty crop keeps its box, with null scores
                 self._pending_rows.append(row)
                 self._pending_crops.append(crop)
@@ -203,7 +209,9 @@ def get_extractor(config: ExtractConfig) -> Extractor:
     return Extractor(config)
 
 
-def shard_metadata(task: ShardTask, extractor: Extractor, result: ShardResult) -> dict[bytes, bytes]:
+def shard_metadata(
+    task: ShardTask, extractor: Extractor, result: ShardResult
+) -> dict[bytes, bytes]:
     model = str(emotion_model_path())
     meta = {
         "femo_version": __version__,
@@ -219,8 +227,12 @@ def shard_metadata(task: ShardTask, extractor: Extractor, result: ShardResult) -
             {
                 "seconds": round(result.seconds, 3),
                 "frames_sampled": result.frames_sampled,
-                "frames_per_s": round(result.frames_sampled / result.seconds, 3) if result.seconds else None,
-                "clips_per_hour": round(3600 * len(task.clips) / result.seconds, 1) if result.seconds else None,
+                "frames_per_s": round(result.frames_sampled / result.seconds, 3)
+                if result.seconds
+                else None,
+                "clips_per_hour": round(3600 * len(task.clips) / result.seconds, 1)
+                if result.seconds
+                else None,
                 "stage_seconds": {k: round(v, 3) for k, v in result.timing.items()},
             }
         ),
@@ -244,7 +256,9 @@ def run_shard(task: ShardTask) -> ShardResult:
         failed += status == "error"
         log.info("shard %d: clip %d/%d %s: %s", task.index, n, len(task.clips), clip.video, status)
     kinds = columns.data["kind"]
-    sampled = sum(c for c, k in zip(columns.data["frames_sampled"], kinds, strict=True) if k == "clip")
+    sampled = sum(
+        c for c, k in zip(columns.data["frames_sampled"], kinds, strict=True) if k == "clip"
+    )
     path = shard_path(task.run_dir, task.index)
     result = ShardResult(
         index=task.index,

@@ -7,6 +7,7 @@ be loaded once per process and called on batches.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.resources
 import logging
@@ -73,19 +74,15 @@ def configure_runtime(threads: int | None, device: str) -> str:
         pass
     gpus = tf.config.list_physical_devices("GPU")
     if device == "cpu" and gpus:
-        try:
+        with contextlib.suppress(RuntimeError):
             tf.config.set_visible_devices([], "GPU")
-        except RuntimeError:
-            pass
         gpus = []
     if device == "gpu" and not gpus:
         raise RuntimeError("device=gpu but TensorFlow sees no GPU on this node")
     if gpus:
         for gpu in gpus:
-            try:
+            with contextlib.suppress(RuntimeError):
                 tf.config.experimental.set_memory_growth(gpu, True)
-            except RuntimeError:
-                pass
         return f"GPU:0 ({gpus[0].name}; {len(gpus)} visible)"
     return f"CPU ({threads} threads)"
 
@@ -175,7 +172,9 @@ class MtcnnDetector:
 
     def detect(self, frame_bgr: np.ndarray, gray: np.ndarray) -> list[Face]:
         results = self.mtcnn.detect_faces(
-            frame_bgr, min_face_size=self.config.min_face_size, scale_factor=self.config.scale_factor
+            frame_bgr,
+            min_face_size=self.config.min_face_size,
+            scale_factor=self.config.scale_factor,
         )
         faces = []
         for r in results:

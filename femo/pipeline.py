@@ -16,7 +16,16 @@ from .dataset import Labels, discover_clips, read_labels
 from .extract import ShardTask
 from .reduce import compute_metrics, load_shards, reduce_clips
 from .report import write_report
-from .rundir import LABELS, Plan, failed_marker, init_run_dir, make_plan, read_manifest, read_plan
+from .rundir import (
+    LABELS,
+    Plan,
+    failed_marker,
+    init_run_dir,
+    log_path,
+    make_plan,
+    read_manifest,
+    read_plan,
+)
 from .shards import finished_shards
 
 log = logging.getLogger(__name__)
@@ -32,7 +41,7 @@ def prepare_run(config: RunConfig, run_dir: Path, config_dict: dict[str, Any]) -
         labels = read_labels(config.dataset.labels, config.dataset, config.mapping, clips)
         _log_label_issues(labels)
     plan = make_plan(clips, config.videos_per_shard)
-    init_run_dir(run_dir, plan, config_dict, config.dataset.labels)
+    init_run_dir(run_dir, plan, config_dict, config.dataset.labels, extraction_key(config, plan))
     log.info("%d clips in %d shard(s) -> %s", len(clips), plan.n_shards, run_dir)
     return plan
 
@@ -45,11 +54,17 @@ def _log_label_issues(labels: Labels) -> None:
             ", ".join(labels.missing_clips[:5]) + (" ..." if len(labels.missing_clips) > 5 else ""),
         )
     if labels.unknown:
-        log.warning("%d label(s) outside the mapping are treated as unlabelled", len(labels.unknown))
+        log.warning(
+            "%d label(s) outside the mapping are treated as unlabelled", len(labels.unknown)
+        )
 
 
 def shard_tasks(
-    run_dir: Path, plan: Plan, config: RunConfig, config_dict: dict[str, Any], only: list[int] | None = None
+    run_dir: Path,
+    plan: Plan,
+    config: RunConfig,
+    config_dict: dict[str, Any],
+    only: list[int] | None = None,
 ) -> list[ShardTask]:
     """One :class:`ShardTask` per shard (or per shard in ``only``)."""
     indices = range(plan.n_shards) if only is None else only
@@ -68,22 +83,84 @@ def shard_tasks(
 
 
 @dataclass
+class ShardStatus:
+    index: int
+    state: str  # done | pending | running | failed | not_submitted
+    job_id: str | None = None
+    error: str | None = None
+    log: str | None = None
+
+
+@dataclass
 class ShardStates:
     done: list[int] = field(default_factory=list)
     failed: dict[int, str] = field(default_factory=dict)
     missing: list[int] = field(default_factory=list)
+    statuses: list[ShardStatus] = field(default_factory=list)
 
 
-def shard_states(run_dir: Path, n_shards: int) -> ShardStates:
-    """Which shards of a run are done, failed (with their error line) or not there yet."""
+def shards_source(run_dir: Path) -> Path:
+    """The run whose jobs make this run's shards (itself, or a sweep sibling it reuses)."""
+    try:
+        source = read_manifest(run_dir).get("shards_from")
+    except Exception:  # noqa: BLE001 - a bare folder in tests: itself
+        source = None
+    return Path(source) if source else run_dir
+
+
+def shard_states(run_dir: Path, n_shards: int, query_scheduler: bool = True) -> ShardStates:
+    """Each shard's state: done (its file exists), pending/running (the scheduler says
+    so), failed (with the error line and log), or not submitted.
+
+    A cluster task that has left the queue without writing its shard failed: the shard
+    file is renamed into place before the task exits, so nothing is waited on forever.
+    """
+    from .launchers.cluster import (
+        LIVE_STATES,
+        last_error_line,
+        latest_job_of_shard,
+        load_submissions,
+        scheduler_states,
+        task_log_paths,
+    )
+
+    source = shards_source(run_dir)
     finished = finished_shards(run_dir)
+    submissions = load_submissions(source)
+    jobs = latest_job_of_shard(submissions)
+    live = scheduler_states(submissions) if (query_scheduler and submissions) else {}
     states = ShardStates()
     for k in range(n_shards):
+        job_id = jobs[k][1] if k in jobs else None
+        marker = failed_marker(source, k)
         if k in finished:
+            status = ShardStatus(k, "done", job_id)
+        elif job_id and live.get(job_id, "").upper() in LIVE_STATES:
+            state = "running" if live[job_id].upper() == "RUNNING" else "pending"
+            status = ShardStatus(k, state, job_id)
+        elif marker.exists():
+            lines = marker.read_text(encoding="utf-8").strip().splitlines()
+            status = ShardStatus(
+                k, "failed", job_id, lines[-1] if lines else "failed", str(log_path(source, k))
+            )
+        elif job_id:
+            out, err = task_log_paths(source, job_id)
+            scheduler = live.get(job_id)
+            reason = last_error_line(err) or last_error_line(out)
+            error = (
+                reason
+                or "the task ended without writing its shard (killed, or out of time or memory?)"
+            )
+            if scheduler:
+                error = f"{scheduler}: {error}"
+            status = ShardStatus(k, "failed", job_id, error, str(err))
+        else:
+            status = ShardStatus(k, "not_submitted")
+        states.statuses.append(status)
+        if status.state == "done":
             states.done.append(k)
-        elif failed_marker(run_dir, k).exists():
-            lines = failed_marker(run_dir, k).read_text(encoding="utf-8").strip().splitlines()
-            states.failed[k] = lines[-1] if lines else "failed"
+        elif status.state == "failed":
+            states.failed[k] = status.error or "failed"
         else:
             states.missing.append(k)
     return states
@@ -116,7 +193,9 @@ def reduce_run(
             "wait for them, resume the run, or pass reduce.allow_partial=true"
         )
     labels = Labels()
-    labels_file = dataset.labels or (str(run_dir / LABELS) if (run_dir / LABELS).is_file() else None)
+    labels_file = dataset.labels or (
+        str(run_dir / LABELS) if (run_dir / LABELS).is_file() else None
+    )
     if labels_file:
         labels = read_labels(labels_file, dataset, mapping, plan.clips)
     shards = load_shards(run_dir)
@@ -154,3 +233,46 @@ def run_config_dict(config: RunConfig) -> dict[str, Any]:
 
 def manifest_config(run_dir: Path) -> dict[str, Any]:
     return read_manifest(run_dir)["config"]
+
+
+def extraction_key(config: RunConfig, plan: Plan) -> str:
+    """Signature of what determines a run's shards: clips, shard plan, detector, sampling.
+
+    Runs with the same key produce identical shards, whatever their mapping or
+    reduce settings, so a sweep extracts once per key.
+    """
+    import hashlib
+
+    payload = {
+        "root": config.dataset.root,
+        "clips": [c.video for c in plan.clips],
+        "videos_per_shard": config.videos_per_shard,
+        "detector": to_dict(config.extract.detector),
+        "sampling": to_dict(config.extract.sampling),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def reuse_sweep_shards(run_dir: Path, sweep_dir: Path) -> bool:
+    """Point this run's shards at an earlier sweep point with the same extraction key.
+
+    Returns True when a source was found: ``RUN_DIR/shards`` becomes a symlink to the
+    source's shards and the manifest records ``shards_from``; nothing is queued.
+    """
+    from .rundir import MANIFEST, write_json
+
+    manifest = read_manifest(run_dir)
+    key = manifest.get("extraction_key")
+    for other in sorted(p.parent for p in sweep_dir.glob(f"*/{MANIFEST}")):
+        if other == run_dir:
+            continue
+        theirs = read_manifest(other)
+        if theirs.get("extraction_key") == key and not theirs.get("shards_from"):
+            (run_dir / "shards").symlink_to(
+                Path("..") / other.name / "shards", target_is_directory=True
+            )
+            (other / "shards").mkdir(exist_ok=True)
+            manifest["shards_from"] = str(other)
+            write_json(run_dir / MANIFEST, manifest)
+            return True
+    return False

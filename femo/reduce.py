@@ -89,14 +89,20 @@ def frame_emotions(frame_rows: pd.DataFrame, config: ReduceConfig) -> pd.DataFra
         return pd.DataFrame(columns=["video", "frame", "emotion"])
     if config.face == "largest":
         faces = faces.assign(_area=faces["w"].astype(np.int64) * faces["h"].astype(np.int64))
-        faces = faces.sort_values(["video", "frame", "_area", "face"], ascending=[True, True, False, True])
+        faces = faces.sort_values(
+            ["video", "frame", "_area", "face"], ascending=[True, True, False, True]
+        )
     else:
         faces = faces.sort_values(["video", "frame", "face"])
     chosen = faces.drop_duplicates(["video", "frame"], keep="first")
-    scores = _round_like_fer(chosen[list(EMOTIONS)].to_numpy(dtype=np.float32), config.score_decimals)
+    scores = _round_like_fer(
+        chosen[list(EMOTIONS)].to_numpy(dtype=np.float32), config.score_decimals
+    )
     # argmax keeps the first of tied scores, like max() over fer's ordered dict.
     top = np.asarray(EMOTIONS)[np.argmax(scores, axis=1)]
-    return pd.DataFrame({"video": chosen["video"].to_numpy(), "frame": chosen["frame"].to_numpy(), "emotion": top})
+    return pd.DataFrame(
+        {"video": chosen["video"].to_numpy(), "frame": chosen["frame"].to_numpy(), "emotion": top}
+    )
 
 
 def vote(counts: dict[str, int], classes: tuple[str, ...]) -> str | None:
@@ -124,7 +130,9 @@ def reduce_clips(
     for video in videos:
         golden = labels.get(video)
         if video not in shards.clip_rows.index:
-            results.append(ClipResult(video, None, golden, "missing", 0, 0, dict.fromkeys(mapping.classes, 0)))
+            results.append(
+                ClipResult(video, None, golden, "missing", 0, 0, dict.fromkeys(mapping.classes, 0))
+            )
             continue
         clip = shards.clip_rows.loc[video]
         clip_counts = {c: int(counts.get((video, c), 0)) for c in mapping.classes}

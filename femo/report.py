@@ -15,7 +15,18 @@ from .shards import write_atomically
 def videos_csv_text(results: list[ClipResult], classes: tuple[str, ...]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["video", "predict", "golden", "status", "frames_sampled", "frames_with_face", *classes, "message"])
+    writer.writerow(
+        [
+            "video",
+            "predict",
+            "golden",
+            "status",
+            "frames_sampled",
+            "frames_with_face",
+            *classes,
+            "message",
+        ]
+    )
     for r in results:
         writer.writerow(
             [
@@ -36,7 +47,9 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
-def report_markdown(metrics: dict[str, Any], results: list[ClipResult], classes: tuple[str, ...]) -> str:
+def report_markdown(
+    metrics: dict[str, Any], results: list[ClipResult], classes: tuple[str, ...]
+) -> str:
     m = metrics
     macro_f1 = "n/a" if m["macro_f1"] is None else f"{m['macro_f1']:.3f}"
     lines = [
@@ -60,15 +73,28 @@ def report_markdown(metrics: dict[str, Any], results: list[ClipResult], classes:
     ]
     for c in classes:
         pc = m["per_class"][c]
-        lines.append(f"| {c} | {pc['precision']:.3f} | {pc['recall']:.3f} | {pc['f1']:.3f} | {pc['support']} |")
+        lines.append(
+            f"| {c} | {pc['precision']:.3f} | {pc['recall']:.3f} | {pc['f1']:.3f} | {pc['support']} |"
+        )
     cols = [*classes, "none"]
-    lines += ["", "## Confusion (rows: golden, columns: predicted)", "", "| golden | " + " | ".join(cols) + " |"]
+    lines += [
+        "",
+        "## Confusion (rows: golden, columns: predicted)",
+        "",
+        "| golden | " + " | ".join(cols) + " |",
+    ]
     lines.append("|---" * (len(cols) + 1) + "|")
     for g in classes:
         lines.append(f"| {g} | " + " | ".join(str(m["confusion"][g][c]) for c in cols) + " |")
     problems = [r for r in results if r.status not in ("ok",)]
     if problems:
-        lines += ["", "## Clips that need a look", "", "| clip | status | message |", "|---|---|---|"]
+        lines += [
+            "",
+            "## Clips that need a look",
+            "",
+            "| clip | status | message |",
+            "|---|---|---|",
+        ]
         lines += [f"| {r.video} | {r.status} | {r.message or ''} |" for r in problems]
     for key, title in (
         ("unlabelled", "Unlabelled clips"),
@@ -95,12 +121,16 @@ def report_markdown(metrics: dict[str, Any], results: list[ClipResult], classes:
     return "\n".join(lines) + "\n"
 
 
-def write_report(run_dir: Path, results: list[ClipResult], metrics: dict[str, Any], classes: tuple[str, ...]) -> Path:
+def write_report(
+    run_dir: Path, results: list[ClipResult], metrics: dict[str, Any], classes: tuple[str, ...]
+) -> Path:
     """Write the three report files atomically; returns the report folder."""
     folder = run_dir / REPORT
     folder.mkdir(parents=True, exist_ok=True)
     text = videos_csv_text(results, classes)
-    write_atomically(folder / "videos.csv", lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    write_atomically(
+        folder / "videos.csv", lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
+    )
     write_json(folder / "metrics.json", metrics)
     _write_text(folder / "report.md", report_markdown(metrics, results, classes))
     return folder

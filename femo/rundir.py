@@ -70,10 +70,13 @@ def init_run_dir(
     plan: Plan,
     config: dict[str, Any],
     labels_file: str | None,
+    extraction_key: str | None = None,
 ) -> None:
     """Write the manifest, the shard plan and the labels snapshot of a new run."""
     if (run_dir / MANIFEST).exists():
-        raise RunDirError(f"{run_dir} already holds a femo run; use resume={run_dir} to continue it")
+        raise RunDirError(
+            f"{run_dir} already holds a femo run; use resume={run_dir} to continue it"
+        )
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / LOGS).mkdir(exist_ok=True)
     rows = [{"video": c.video, "kind": c.kind, "shard": plan.shard_of[c.video]} for c in plan.clips]
@@ -95,6 +98,7 @@ def init_run_dir(
             "n_clips": len(plan.clips),
             "n_shards": plan.n_shards,
             "labels_source": labels_file,
+            "extraction_key": extraction_key,
             "config": config,
         },
     )

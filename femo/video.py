@@ -34,7 +34,9 @@ class Frame:
     image: np.ndarray  # BGR, as cv2 decodes it and fer analyses it
 
 
-def sampled_frames(path: str, kind: str, sampling: SamplingConfig, info: ClipInfo) -> Iterator[Frame]:
+def sampled_frames(
+    path: str, kind: str, sampling: SamplingConfig, info: ClipInfo
+) -> Iterator[Frame]:
     """Yield the sampled frames of a clip, in order, filling ``info`` as it goes.
 
     Videos are read sequentially; frames that are not sampled are only grabbed
@@ -67,7 +69,9 @@ def _video_frames(path: str, sampling: SamplingConfig, info: ClipInfo) -> Iterat
         info.frames_announced = announced if announced > 0 else None
         if info.fps is None:
             if sampling.mode == "fps":
-                raise ClipError("no fps metadata, so sampling.fps cannot apply (use sampling.every_n)")
+                raise ClipError(
+                    "no fps metadata, so sampling.fps cannot apply (use sampling.every_n)"
+                )
             info.notes.append("no fps metadata: time_s left empty")
         info.step = step = sampling.step_for(fps)
         sampled = 0

@@ -56,14 +56,19 @@ def run_shard_logged(task: ShardTask) -> ShardResult:
 
 
 def run_local(
-    tasks: list[ShardTask], workers: int | None = None, threads: int | None = None, progress: bool = True
+    tasks: list[ShardTask],
+    workers: int | None = None,
+    threads: int | None = None,
+    progress: bool = True,
 ) -> tuple[list[ShardResult], dict[int, str]]:
     """Run shards in worker processes; returns the results and the failed shards' errors."""
     if not tasks:
         return [], {}
     n_workers, n_threads = plan_workers(len(tasks), workers, threads)
     tasks = [replace(t, extract=replace(t.extract, threads=n_threads)) for t in tasks]
-    log.info("running %d shard(s) in %d worker(s), %d thread(s) each", len(tasks), n_workers, n_threads)
+    log.info(
+        "running %d shard(s) in %d worker(s), %d thread(s) each", len(tasks), n_workers, n_threads
+    )
     results: list[ShardResult] = []
     failures: dict[int, str] = {}
     total_clips = sum(len(t.clips) for t in tasks)
@@ -80,6 +85,11 @@ def run_local(
                 results.append(future.result())
             except Exception as exc:  # noqa: BLE001 - reported per shard, others go on
                 failures[task.index] = f"{type(exc).__name__}: {exc}"
-                log.error("shard %d failed: %s (log: %s)", task.index, exc, Path(log_path(task.run_dir, task.index)))
+                log.error(
+                    "shard %d failed: %s (log: %s)",
+                    task.index,
+                    exc,
+                    Path(log_path(task.run_dir, task.index)),
+                )
             bar.update(len(task.clips))
     return sorted(results, key=lambda r: r.index), failures
