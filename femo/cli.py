@@ -125,6 +125,12 @@ def _execute(run_dir: Path, config: RunConfig, config_dict: dict[str, Any], task
                 file=sys.stderr,
             )
         _finish(run_dir, config, config_dict, submitted=False)
+    elif launcher == "none":
+        n = len(tasks)
+        print(f"femo: planned {n} shard(s) in {run_dir}; nothing submitted. Submit them yourself:")
+        print(f"  sbatch --array=0-{n - 1} slurm/femo-array.sbatch {run_dir}")
+        print(f"  qsub -t 1-{n} slurm/femo-array.qsub {run_dir}")
+        print(f"then: femo status {run_dir}; femo reduce {run_dir}")
     elif launcher in CLUSTER_LAUNCHERS:
         submissions = submit_shards(run_dir, tasks, config.launcher)
         for s in submissions:
@@ -137,7 +143,7 @@ def _execute(run_dir: Path, config: RunConfig, config_dict: dict[str, Any], task
             _finish(run_dir, config, config_dict, submitted=False)
     else:
         raise ConfigError(
-            f"unknown launcher {launcher!r} (known: local, {', '.join(CLUSTER_LAUNCHERS)})"
+            f"unknown launcher {launcher!r} (known: local, none, {', '.join(CLUSTER_LAUNCHERS)})"
         )
 
 
