@@ -1,0 +1,319 @@
+"""End to end against a real single-node SLURM and a real single-node SGE.
+
+The schedulers are installed and started by tests/cluster/start-*.sh (Debian 12, root);
+these tests fail, rather than skip, when a selected scheduler cannot be started.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from femo.demo import build_demo
+
+CLUSTER = Path(__file__).parent / "cluster"
+SGE_ENV = {"SGE_ROOT": "/var/lib/gridengine", "SGE_CELL": "default"}
+
+
+def _scheduler_up(name: str) -> bool:
+    probe = ["sinfo", "-h"] if name == "slurm" else ["qstat", "-g", "c"]
+    try:
+        return (
+            subprocess.run(
+                probe, capture_output=True, timeout=30, env={**os.environ, **SGE_ENV}
+            ).returncode
+            == 0
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def _start(name: str) -> None:
+    if not _scheduler_up(name):
+        proc = subprocess.run(
+            ["bash", str(CLUSTER / f"start-{name}.sh")],
+            capture_output=True,
+            text=True,
+            timeout=1500,
+        )
+        if proc.returncode != 0 or not _scheduler_up(name):
+            pytest.fail(f"could not start {name}: {proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
+    if name == "sge":
+        os.environ.update({k: os.environ.get(k, v) for k, v in SGE_ENV.items()})
+        subprocess.run(["qmod", "-c", "*"], capture_output=True, timeout=30)  # clear error states
+
+
+@pytest.fixture(scope="session")
+def slurm():
+    _start("slurm")
+    return "slurm"
+
+
+@pytest.fixture(scope="session")
+def sge():
+    _start("sge")
+    return "sge"
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> Path:
+    """The demo dataset (5 clips, 4 labelled, one without a face), made here."""
+    folder = tmp_path_factory.mktemp("clips")
+    build_demo(folder)
+    return folder
+
+
+def femo(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, **SGE_ENV, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", "femo", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+    )
+
+
+def common(clips: Path, out: Path) -> list[str]:
+    return [
+        f"dataset.root={clips}",
+        f"dataset.labels={clips / 'labels.csv'}",
+        "shards.videos_per_shard=2",
+        "sampling.every_n=4",
+        f"output_root={out}",
+    ]
+
+
+def launcher_args(name: str) -> list[str]:
+    if name == "slurm":
+        return [
+            "launcher=slurm",
+            "launcher.cpus_per_task=1",
+            "launcher.mem_gb=2",
+            "launcher.time_min=20",
+        ]
+    return ["launcher=sge", "launcher.pe=null", "launcher.slots=1", "launcher.time_min=20"]
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def run_dirs(out: Path) -> list[Path]:
+    return sorted(p.parent for p in out.glob("*/*/femo.json"))
+
+
+def wait_until_settled(run_dir: Path, cwd: Path, timeout: float = 600) -> str:
+    """Poll `femo status` from a fresh process until nothing is queued or running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        proc = femo("status", str(run_dir), cwd=cwd)
+        assert proc.returncode == 0, proc.stderr
+        if " 0 running, 0 pending" in proc.stdout:
+            return proc.stdout
+        time.sleep(3)
+    pytest.fail(f"{run_dir} still busy after {timeout} s:\n{proc.stdout}")
+
+
+@pytest.fixture(scope="module")
+def local_report(clips, tmp_path_factory) -> Path:
+    work = tmp_path_factory.mktemp("local")
+    proc = femo("run", *common(clips, work / "out"), cwd=work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = run_dirs(work / "out")
+    return run / "report"
+
+
+def check_same_as_local(run_dir: Path, local_report: Path) -> None:
+    assert (run_dir / "report" / "videos.csv").read_bytes() == (
+        local_report / "videos.csv"
+    ).read_bytes()
+    mine = json.loads((run_dir / "report" / "metrics.json").read_text())
+    theirs = json.loads((local_report / "metrics.json").read_text())
+    assert mine["accuracy"] == theirs["accuracy"]
+    assert mine["n_videos"] == 5 and mine["n_labelled"] == 4
+
+
+def _same_as_local(name: str, clips: Path, tmp_path: Path, local_report: Path) -> None:
+    out = tmp_path / "out"
+    proc = femo(
+        "run", *common(clips, out), *launcher_args(name), "launcher.wait=true", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert f"submitted {name} array" in proc.stdout
+    (run,) = run_dirs(out)
+    jobs = json.loads((run / "jobs.json").read_text())
+    assert len(jobs) == 1 and jobs[0]["shards"] == [0, 1, 2] and len(jobs[0]["job_ids"]) == 3
+    assert sorted(p.name for p in (run / "shards").iterdir()) == [
+        f"shard-0000{k}.parquet" for k in range(3)
+    ]
+    check_same_as_local(run, local_report)
+
+
+@pytest.mark.slurm
+def test_slurm_run_equals_local(slurm, clips, tmp_path, local_report):
+    _same_as_local("slurm", clips, tmp_path, local_report)
+
+
+@pytest.mark.sge
+def test_sge_run_equals_local(sge, clips, tmp_path, local_report):
+    _same_as_local("sge", clips, tmp_path, local_report)
+
+
+def _sweep(name: str, clips: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    # Submitted from one shell ...
+    proc = femo(
+        "run", "-m", "detector=haar,mtcnn", "mapping=three_class,seven", "dataset.unknown_labels=unlabelled",
+        *common(clips, out), *launcher_args(name), cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    (sweep_dir,) = list(out.glob("sweeps/*/*"))
+    rows = read_csv(sweep_dir / "sweep.csv")
+    assert len(rows) == 4
+    # Points that differ only in the mapping share one extraction: two arrays, not four.
+    assert sum(1 for r in rows if r["shards_from"]) == 2
+    assert proc.stdout.count(f"submitted {name} array") == 2
+    # ... collected from another, once the arrays are done.
+    for run in sorted(p.parent for p in sweep_dir.glob("*/femo.json")):
+        wait_until_settled(run, tmp_path)
+    proc = femo("reduce", str(sweep_dir), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = read_csv(sweep_dir / "sweep.csv")
+    assert [r["status"] for r in rows] == ["done"] * 4
+    assert all(r["n_videos"] == "5" for r in rows)
+    for r in rows:
+        # Of the demo's 3-class labels only "Neutral" is also a 7-class name (neutral).
+        labelled = "3" if "mapping=seven" in r["overrides"] else "4"
+        assert r["n_labelled"] == labelled and 0.0 <= float(r["accuracy"]) <= 1.0
+
+
+@pytest.mark.slurm
+def test_slurm_sweep_submit_then_collect(slurm, clips, tmp_path):
+    _sweep("slurm", clips, tmp_path)
+
+
+@pytest.mark.sge
+def test_sge_sweep_submit_then_collect(sge, clips, tmp_path):
+    _sweep("sge", clips, tmp_path)
+
+
+def _running_task(name: str, array_id: str, timeout: float = 120) -> str:
+    """A submitit job id ('<array>_<k>') of a task the scheduler reports as running."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if name == "slurm":
+            out = subprocess.run(
+                ["squeue", "-h", "-r", "-o", "%i|%T"], capture_output=True, text=True
+            ).stdout
+            running = [
+                ln.split("|")[0]
+                for ln in out.splitlines()
+                if ln.endswith("|RUNNING") and ln.startswith(array_id + "_")
+            ]
+        else:
+            from femo.launchers.sge import parse_qstat_xml
+
+            out = subprocess.run(["qstat", "-xml"], capture_output=True).stdout
+            running = [
+                k
+                for k, v in parse_qstat_xml(out).items()
+                if k.startswith(array_id + "_") and v["State"] == "RUNNING"
+            ]
+        if running:
+            return sorted(running)[0]
+        time.sleep(0.3)
+    pytest.fail(f"no task of {array_id} ever ran")
+
+
+def _kill(name: str, job_id: str) -> None:
+    array_id, task = job_id.split("_")
+    if name == "slurm":
+        subprocess.run(["scancel", "--signal=KILL", "--full", job_id], check=True)
+    else:
+        subprocess.run(
+            ["qdel", array_id, "-t", str(int(task) + 1)], check=True, capture_output=True
+        )
+
+
+def _kill_and_resume(name: str, clips: Path, tmp_path: Path, local_report: Path) -> None:
+    out = tmp_path / "out"
+    proc = femo(
+        "run", *common(clips, out), *launcher_args(name), "sampling.every_n=1", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run,) = run_dirs(out)
+    array_id = json.loads((run / "jobs.json").read_text())[0]["array_id"]
+    victim = _running_task(name, array_id)
+    _kill(name, victim)
+    shard = int(victim.split("_")[1])
+    status = wait_until_settled(run, tmp_path)
+    assert not (run / "shards" / f"shard-{shard:05d}.parquet").exists()
+    assert f"shard {shard:5d} failed" in status, status
+    assert "1 failed" in status
+    # A partial run is refused, and says what is missing.
+    proc = femo("reduce", str(run), cwd=tmp_path)
+    assert proc.returncode == 2 and "allow_partial" in proc.stderr and "not done" in proc.stderr
+    # Resume redoes exactly the killed shard.
+    proc = femo("run", f"resume={run}", *launcher_args(name), "launcher.wait=true", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "2 done, 0 queued or running, 1 to redo" in proc.stdout
+    jobs = json.loads((run / "jobs.json").read_text())
+    assert len(jobs) == 2 and jobs[1]["shards"] == [shard]
+    videos = read_csv(run / "report" / "videos.csv")
+    assert len(videos) == 5 and len({v["video"] for v in videos}) == 5
+    assert json.loads((run / "report" / "metrics.json").read_text())["n_videos"] == 5
+
+
+@pytest.mark.slurm
+def test_slurm_killed_task_then_resume(slurm, clips, tmp_path, local_report):
+    _kill_and_resume("slurm", clips, tmp_path, local_report)
+
+
+@pytest.mark.sge
+def test_sge_killed_task_then_resume(sge, clips, tmp_path, local_report):
+    _kill_and_resume("sge", clips, tmp_path, local_report)
+
+
+@pytest.mark.slurm
+def test_slurm_refusal_is_the_schedulers_message(slurm, clips, tmp_path):
+    proc = femo(
+        "run",
+        *common(clips, tmp_path / "out"),
+        *launcher_args("slurm"),
+        "launcher.partition=nosuchpart",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "refused" in proc.stderr and "partition" in proc.stderr.lower()
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.sge
+def test_sge_refusal_is_the_schedulers_message(sge, clips, tmp_path):
+    proc = femo(
+        "run",
+        *common(clips, tmp_path / "out"),
+        *launcher_args("sge"),
+        "launcher.queue=nosuchq",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2
+    assert "refused" in proc.stderr and "nosuchq" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_sge_plugin_is_registered_with_submitit():
+    from submitit.core import plugins
+
+    assert plugins.get_executors()["sge"].__module__ == "femo.launchers.sge"
+    assert "sge" in plugins.get_job_environments()
