@@ -302,7 +302,9 @@ def cmd_reduce(argv: list[str]) -> int:
     parser.add_argument(
         "--allow-partial", action="store_true", help="report even if some shards are not done"
     )
-    args = parser.parse_args(argv)
+    # Hydra-style overrides may come before or after the option.
+    flags = [a for a in argv if a.startswith("-")]
+    args = parser.parse_args(flags + [a for a in argv if not a.startswith("-")])
     from .sweep import is_sweep_dir
 
     overrides = list(args.overrides) + (["reduce.allow_partial=true"] if args.allow_partial else [])

@@ -55,6 +55,14 @@ class DetectorConfig:
         if self.scale_factor is None:
             default = 1.1 if self.name == "haar" else 0.709
             object.__setattr__(self, "scale_factor", default)
+        if self.name == "haar" and not self.scale_factor > 1:
+            raise ConfigError(
+                f"detector.scale_factor must be > 1 for Haar, not {self.scale_factor}"
+            )
+        if self.name == "mtcnn" and not 0 < self.scale_factor < 1:
+            raise ConfigError(
+                f"detector.scale_factor must be between 0 and 1 for MTCNN, not {self.scale_factor}"
+            )
         if len(self.offsets) != 2:
             raise ConfigError(f"detector.offsets must be two integers [x, y], not {self.offsets!r}")
 
@@ -203,10 +211,13 @@ def run_config_from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> Ru
     if videos_per_shard < 1:
         raise ConfigError(f"shards.videos_per_shard must be >= 1, not {videos_per_shard}")
     launcher = dict(cfg.get("launcher") or {"name": "local"})
+    batch_size = cfg.get("batch_size", 64)
+    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
+        raise ConfigError(f"batch_size must be an integer >= 1, not {batch_size!r}")
     extract = ExtractConfig(
         detector=_build(DetectorConfig, cfg.get("detector"), "detector"),
         sampling=_build(SamplingConfig, cfg.get("sampling"), "sampling"),
-        batch_size=int(cfg.get("batch_size", 64)),
+        batch_size=batch_size,
         device=str(cfg.get("device", "auto")),
         threads=launcher.get("threads_per_worker"),
     )

@@ -57,8 +57,10 @@ def load_shards(run_dir: str | Path) -> ShardData:
         df["_shard"] = order
         tables.append(df)
     if not tables:
-        empty = pd.DataFrame(columns=["video", "kind", "_shard"])
-        return ShardData(empty, empty, files)
+        from .extract import SCHEMA
+
+        empty = SCHEMA.empty_table().to_pandas()
+        return ShardData(empty.set_index("video"), empty, files)
     rows = pd.concat(tables, ignore_index=True)
     clips = rows[rows["kind"] == "clip"]
     owner = clips.groupby("video")["_shard"].min()

@@ -31,7 +31,9 @@ def main(argv: list[str] | None = None) -> int:
 
     (task,) = shard_tasks(run_dir, plan, config, to_dict(config), only=[index])
     result = run_shard_logged(task)
-    print(f"femo: shard {index}: {result.clips} clips, {result.clips_failed} failed -> {result.path}")
+    print(
+        f"femo: shard {index}: {result.clips} clips, {result.clips_failed} failed -> {result.path}"
+    )
     return 0
 
 

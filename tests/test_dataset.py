@@ -76,7 +76,9 @@ def test_discover_clips_recursive_sorted_with_kinds(tmp_path):
 
 def test_discover_clips_honours_configured_extensions(tmp_path):
     touch(tmp_path, "a.mp4", "b.webm", "c.jpg", "d.xyz")
-    config = DatasetConfig(root=str(tmp_path), video_extensions=(".XYZ",), image_extensions=(".jpg",))
+    config = DatasetConfig(
+        root=str(tmp_path), video_extensions=(".XYZ",), image_extensions=(".jpg",)
+    )
     assert discover_clips(config) == [Clip("c.jpg", "image"), Clip("d.xyz", "video")]
 
 
@@ -203,7 +205,9 @@ def test_read_labels_custom_columns(tmp_path, clips):
 
 
 def test_read_labels_unknown_label_is_an_error_by_default(tmp_path, clips):
-    path = write_csv(tmp_path, "video,label\na.mp4,Happy\nb.mp4,contempt\nc.mp4,Happy\nd.jpg,Neutral\n")
+    path = write_csv(
+        tmp_path, "video,label\na.mp4,Happy\nb.mp4,contempt\nc.mp4,Happy\nd.jpg,Neutral\n"
+    )
     with pytest.raises(ConfigError) as exc:
         read_labels(path, DatasetConfig(), THREE, clips)
     assert one_line(exc) == (
@@ -214,7 +218,9 @@ def test_read_labels_unknown_label_is_an_error_by_default(tmp_path, clips):
 
 
 def test_read_labels_unknown_labels_as_unlabelled(tmp_path, clips):
-    path = write_csv(tmp_path, "video,label\na.mp4,Happy\nb.mp4,contempt\nd.jpg,Neutral\nx.mp4,bogus\n")
+    path = write_csv(
+        tmp_path, "video,label\na.mp4,Happy\nb.mp4,contempt\nd.jpg,Neutral\nx.mp4,bogus\n"
+    )
     labels = read_labels(path, DatasetConfig(unknown_labels="unlabelled"), THREE, clips)
     assert labels.by_video == {"d.jpg": "Neutral"}
     assert labels.unknown == {"a.mp4": "Happy", "b.mp4": "contempt"}

@@ -74,7 +74,9 @@ def femo_rows(tmp_path, root, clips, detector: str, every_n: int):
         index=0,
         dataset_root=str(root),
         clips=tuple(clips),
-        extract=ExtractConfig(detector=DetectorConfig(name=detector), sampling=SamplingConfig(every_n=every_n)),
+        extract=ExtractConfig(
+            detector=DetectorConfig(name=detector), sampling=SamplingConfig(every_n=every_n)
+        ),
     )
     run_shard(task)
     return pq.read_table(tmp_path / "shards" / "shard-00000.parquet").to_pandas()
@@ -88,10 +90,16 @@ def assert_frame_parity(rows, video, frames, reference: RawScoreFER):
         boxes, scores = reference.detect(image)
         mine = frame_rows[frame_rows.frame == index].sort_values("face", na_position="first")
         if not boxes:
-            assert len(mine) == 1 and mine.face.isna().all(), f"frame {index}: femo found a face fer did not"
+            assert len(mine) == 1 and mine.face.isna().all(), (
+                f"frame {index}: femo found a face fer did not"
+            )
             continue
-        assert list(zip(mine.x, mine.y, mine.w, mine.h)) == boxes, f"frame {index}: boxes differ"
-        np.testing.assert_allclose(mine[list(EMOTIONS)].to_numpy(np.float32), scores, atol=1e-5, rtol=0)
+        assert list(zip(mine.x, mine.y, mine.w, mine.h, strict=False)) == boxes, (
+            f"frame {index}: boxes differ"
+        )
+        np.testing.assert_allclose(
+            mine[list(EMOTIONS)].to_numpy(np.float32), scores, atol=1e-5, rtol=0
+        )
         n_faces += len(boxes)
     return n_faces
 

@@ -86,9 +86,7 @@ def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
     detector = FER()
     reference = {v: study_prediction(detector, clips / v, 5) for v in sorted(rows)}
     assert {v: r["predict"] or None for v, r in rows.items()} == reference
-    correct = sum(
-        1 for v, r in rows.items() if r["golden"] and r["predict"] == r["golden"]
-    )
+    correct = sum(1 for v, r in rows.items() if r["golden"] and r["predict"] == r["golden"])
     assert metrics["n_correct"] == correct
     assert metrics["accuracy"] == pytest.approx(correct / 21)
 
@@ -107,7 +105,15 @@ def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
     assert seven["n_videos"] == 24
     assert seven["n_labelled"] == 21  # the 3 'contempt' clips are outside fer's 7 emotions
     assert sorted(seven["unknown_labels"]) == [v for v in sorted(rows) if "contempt" in v]
-    assert set(seven["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert set(seven["per_class"]) == {
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "sad",
+        "surprise",
+        "neutral",
+    }
     header = (run_dir / "report" / "videos.csv").read_text().splitlines()[0].split(",")
     assert header[6:13] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
     with open(dev_clips / "labels.csv", newline="") as fh:

@@ -1,0 +1,352 @@
+"""The command line, through `python -m femo` in a subprocess.
+
+The fast tests all stop before TensorFlow would load; to prove it, they run with a
+``tensorflow`` package on PYTHONPATH that raises as soon as it is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from femo import __version__
+from femo.config import RunConfig, to_dict
+from femo.dataset import Clip
+from femo.rundir import init_run_dir, make_plan
+
+from .test_reduce import clip_rows, write_shard
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def poisoned_tf(tmp_path_factory) -> Path:
+    """A folder whose tensorflow, keras and fer packages refuse to be imported."""
+    folder = tmp_path_factory.mktemp("poison")
+    for name in ("tensorflow", "keras", "fer", "mtcnn"):
+        (folder / name).mkdir()
+        (folder / name / "__init__.py").write_text(
+            f"raise ImportError('{name} was imported by a command that must fail before it loads')\n"
+        )
+    return folder
+
+
+def femo(
+    *args: str, cwd: Path, env: dict | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "femo", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture
+def fast_femo(poisoned_tf, tmp_path):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(poisoned_tf), env.get("PYTHONPATH")) if p)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return femo(*args, cwd=tmp_path, env=env)
+
+    return run
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    """The single line a failing command writes to stderr."""
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def assert_no_run_folder(output_root: Path) -> None:
+    assert not list(output_root.rglob("femo.json"))
+    assert not list(output_root.rglob(".hydra"))
+    assert [p for p in output_root.rglob("*") if p.is_file()] == []
+
+
+def test_poisoned_tensorflow_really_fails(fast_femo, poisoned_tf):
+    """The guard itself: importing tensorflow under it is an ImportError."""
+    env = dict(os.environ, PYTHONPATH=str(poisoned_tf))
+    proc = subprocess.run(
+        [sys.executable, "-c", "import tensorflow"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 1
+    assert "tensorflow was imported by a command that must fail" in proc.stderr
+
+
+# ------------------------------------------------------------------ basics
+
+
+def test_version(fast_femo):
+    proc = fast_femo("--version")
+    assert proc.returncode == 0
+    assert proc.stdout == f"femo {__version__}\n"
+
+
+def test_usage(fast_femo):
+    proc = fast_femo()
+    assert proc.returncode == 0
+    assert proc.stdout.startswith("usage: femo {run,reduce,status} ...")
+
+
+def test_unknown_command(fast_femo):
+    proc = fast_femo("frobnicate")
+    assert (
+        error_line(proc) == "femo: error: unknown command 'frobnicate' (known: run, reduce, status)"
+    )
+
+
+# --------------------------------------------------------- run: config errors
+
+
+def test_run_with_a_missing_dataset_root(fast_femo, tmp_path):
+    out = tmp_path / "out"
+    proc = fast_femo("run", "dataset.root=/nonexistent", f"output_root={out}")
+    assert error_line(proc) == "femo: error: dataset.root /nonexistent does not exist"
+    assert_no_run_folder(out)
+
+
+def test_run_with_an_empty_dataset_folder(fast_femo, tmp_path):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "readme.txt").write_text("no clips here")
+    out = tmp_path / "out"
+    proc = fast_femo("run", "dataset.root=clips", f"output_root={out}")
+    line = error_line(proc)
+    assert line.startswith(
+        f"femo: error: dataset.root {tmp_path / 'clips'} holds no clips (searched for "
+    )
+    assert_no_run_folder(out)
+
+
+@pytest.fixture
+def clips_folder(tmp_path) -> Path:
+    root = tmp_path / "clips"
+    root.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (root / name).write_bytes(b"not decoded before the checks")
+    return root
+
+
+def test_run_with_a_labels_csv_without_its_columns(fast_femo, tmp_path, clips_folder):
+    (tmp_path / "labels.csv").write_text("file,emotion\na.mp4,happy\n")
+    out = tmp_path / "out"
+    proc = fast_femo("run", "dataset.root=clips", "dataset.labels=labels.csv", f"output_root={out}")
+    assert error_line(proc) == (
+        f"femo: error: labels file {tmp_path / 'labels.csv'} has no 'video' column "
+        "(dataset.video_column); its columns are: file, emotion"
+    )
+    assert_no_run_folder(out)
+
+
+def test_run_with_an_unknown_label_suggests_unlabelled(fast_femo, tmp_path, clips_folder):
+    (tmp_path / "labels.csv").write_text("video,label\na.mp4,Happy\nb.mp4,Neutral\n")
+    out = tmp_path / "out"
+    proc = fast_femo("run", "dataset.root=clips", "dataset.labels=labels.csv", f"output_root={out}")
+    line = error_line(proc)
+    assert line.startswith(
+        f"femo: error: labels file {tmp_path / 'labels.csv'}: 1 label(s) not in mapping"
+    )
+    assert "(Happy)" in line
+    assert "Set dataset.unknown_labels=unlabelled to treat them as unlabelled." in line
+    assert_no_run_folder(out)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("sampling.every_n=0", "sampling.every_n must be an integer >= 1, not 0"),
+        ("detector.name=foo", "detector.name must be 'haar' or 'mtcnn', not 'foo'"),
+        ("reduce.face=biggest", "reduce.face must be 'first' or 'largest', not 'biggest'"),
+    ],
+)
+def test_run_with_a_bad_value(fast_femo, tmp_path, clips_folder, override, message):
+    out = tmp_path / "out"
+    proc = fast_femo("run", "dataset.root=clips", override, f"output_root={out}")
+    assert error_line(proc) == f"femo: error: {message}"
+    assert_no_run_folder(out)
+
+
+# ------------------------------------------------------- reduce and status
+
+
+def fake_run(tmp_path: Path, n_shards: int = 3) -> Path:
+    """A run folder as `femo run` starts it: manifest, plan, labels snapshot, logs/."""
+    videos = [f"v{i}.mp4" for i in range(2 * n_shards - 1)]
+    plan = make_plan([Clip(v, "video") for v in videos], 2)
+    assert plan.n_shards == n_shards
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\nv0.mp4,Positive\nv1.mp4,Negative\nv2.mp4,neutral\n")
+    run_dir = tmp_path / "run"
+    config = to_dict(RunConfig())
+    config["dataset"]["root"] = str(tmp_path / "clips")
+    config["dataset"]["labels"] = str(labels)
+    init_run_dir(run_dir, plan, config, str(labels))
+    return run_dir
+
+
+def test_reduce_not_a_run(fast_femo, tmp_path):
+    proc = fast_femo("reduce", "/not/a/run")
+    assert error_line(proc) == "femo: error: /not/a/run is not a folder"
+    (tmp_path / "empty").mkdir()
+    proc = fast_femo("reduce", str(tmp_path / "empty"))
+    assert (
+        error_line(proc)
+        == f"femo: error: {tmp_path / 'empty'} is not a femo run folder (no femo.json)"
+    )
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        "detector=mtcnn",
+        "sampling.every_n=5",
+        "dataset.root=/elsewhere",
+        "batch_size=8",
+        "shards.videos_per_shard=4",
+    ],
+)
+def test_reduce_refuses_overrides_that_change_the_shards(fast_femo, tmp_path, override):
+    run_dir = fake_run(tmp_path)
+    proc = fast_femo("reduce", str(run_dir), override)
+    key = override.split("=")[0]
+    assert error_line(proc) == (
+        f"femo: error: femo reduce cannot change {key!r}: it changes the shards, so start a new run "
+        "(reduce accepts mapping, reduce.*, dataset.{labels,label_column,video_column,unknown_labels})"
+    )
+    assert not (run_dir / "report").exists()
+
+
+def test_reduce_unknown_mapping(fast_femo, tmp_path):
+    run_dir = fake_run(tmp_path)
+    proc = fast_femo("reduce", str(run_dir), "mapping=nine")
+    line = error_line(proc)
+    assert line.startswith("femo: error: no mapping config named 'nine' (options: ")
+    assert "seven" in line and "three_class" in line
+
+
+def test_reduce_of_an_unfinished_run_needs_allow_partial(fast_femo, tmp_path):
+    run_dir = fake_run(tmp_path)
+    write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
+    proc = fast_femo("reduce", str(run_dir))
+    assert error_line(proc) == (
+        "femo: error: 2 of 3 shard(s) are not done (1-2); wait for them, resume the run, "
+        "or pass reduce.allow_partial=true"
+    )
+    proc = fast_femo("reduce", "--allow-partial", str(run_dir), "reduce.face=largest")
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "femo: accuracy 33.3% over 3 labelled of 5 clips (0 without a face, 0 failed)"
+        in proc.stdout
+    )
+    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
+    assert metrics["n_missing"] == 3
+    assert metrics["config"]["reduce"]["face"] == "largest"
+    assert metrics["config"]["reduce"]["allow_partial"] is True
+    assert metrics["labels_file"] == str(run_dir / "labels.csv")  # the run's own snapshot
+
+
+def test_reduce_allow_partial_between_run_and_overrides(fast_femo, tmp_path):
+    run_dir = fake_run(tmp_path)
+    write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
+    proc = fast_femo("reduce", str(run_dir), "--allow-partial", "reduce.face=largest")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
+    assert metrics["config"]["reduce"]["face"] == "largest"
+
+
+def test_reduce_with_another_mapping(fast_femo, tmp_path):
+    run_dir = fake_run(tmp_path, n_shards=1)
+    write_shard(run_dir, 0, clip_rows("v0.mp4", ["happy", "surprise", "surprise"]))
+    proc = fast_femo("reduce", str(run_dir), "mapping=seven", "dataset.unknown_labels=unlabelled")
+    assert proc.returncode == 0, proc.stderr
+    header = (run_dir / "report" / "videos.csv").read_text().splitlines()[0]
+    assert (
+        header
+        == "video,predict,golden,status,frames_sampled,frames_with_face,"
+        + ",".join(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
+        + ",message"
+    )
+    assert (run_dir / "report" / "videos.csv").read_text().splitlines()[1] == (
+        "v0.mp4,surprise,,ok,3,3,0,0,0,1,0,2,0,"
+    )
+
+
+def status_counts(line: str) -> dict[str, int]:
+    """'shards: 3 planned, 1 done, 1 failed, ...' -> {'planned': 3, 'done': 1, 'failed': 1, ...}."""
+    head, _, rest = line.partition(":")
+    counts = {}
+    for part in rest.split(","):
+        number, _, name = part.strip().partition(" ")
+        counts[name] = int(number)
+    return counts
+
+
+def test_status(fast_femo, tmp_path):
+    run_dir = fake_run(tmp_path)
+    write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
+    (run_dir / "logs" / "shard-00001.failed").write_text(
+        "Traceback...\nRuntimeError: out of memory\n"
+    )
+    proc = fast_femo("status", str(run_dir))
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"run: {run_dir}"
+    shards = next(line for line in lines if line.startswith("shards:"))
+    clips = next(line for line in lines if line.startswith("clips:"))
+    counts = status_counts(shards)
+    assert (counts["planned"], counts["done"], counts["failed"]) == (3, 1, 1)
+    # Shard 2 was never run: counted once, as not done / not submitted.
+    assert sum(v for k, v in counts.items() if k.startswith("not ")) == 1
+    assert sum(counts.values()) == 3 + 3
+    clip_counts = status_counts(clips)
+    assert (clip_counts["planned"], clip_counts["done"], clip_counts["failed"]) == (5, 2, 2)
+    failed = [line for line in lines if "failed" in line and line.startswith("  shard")]
+    assert len(failed) == 1
+    assert failed[0].split()[:2] == ["shard", "1"]
+    assert "RuntimeError: out of memory" in failed[0]
+    assert str(run_dir / "logs" / "shard-00001.log") in failed[0]
+    assert lines[-1] == "report: not written yet"
+
+
+def test_status_not_a_run(fast_femo):
+    proc = fast_femo("status", "/not/a/run")
+    assert error_line(proc) == "femo: error: /not/a/run is not a folder"
+
+
+# ------------------------------------------------------------------- slow
+
+
+@pytest.mark.slow
+def test_demo_run(tmp_path):
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    out = tmp_path / "out"
+    proc = femo("run", f"output_root={out}", cwd=tmp_path, env=env, timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "using the demo dataset" in proc.stdout
+    runs = [p.parent for p in out.glob("*/*/femo.json")]
+    assert len(runs) == 1, runs
+    run_dir = runs[0]
+    assert run_dir.name.endswith("-demo-haar-n20")
+    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
+    assert metrics["n_videos"] == 5
+    assert metrics["n_labelled"] == 4
+    assert metrics["unlabelled"] == ["hopper.jpg"]
+    assert metrics["n_failed"] == 0
+    assert (run_dir / "report" / "report.md").read_text().startswith("**Accuracy:")
+    assert (tmp_path / "cache" / "femo" / "demo-v1" / "labels.csv").is_file()

@@ -1,0 +1,394 @@
+"""Every option of every config group composes with Hydra and becomes the typed config."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import pickle
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
+
+import femo.cli
+from femo.config import (
+    EMOTIONS,
+    ConfigError,
+    DatasetConfig,
+    DetectorConfig,
+    ExtractConfig,
+    MappingConfig,
+    ReduceConfig,
+    RunConfig,
+    SamplingConfig,
+    run_config_from_dict,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+CONF = REPO / "conf"
+OPTION_FILES = sorted(CONF.glob("*/*.yaml"))
+OPTIONS = [(p.parent.name, p.stem) for p in OPTION_FILES]
+GROUPS = sorted({g for g, _ in OPTIONS})
+
+
+@pytest.fixture(autouse=True)
+def no_tensorflow():
+    """These tests are fast: none of them may load TensorFlow."""
+    before = "tensorflow" in sys.modules
+    yield
+    if not before:
+        assert "tensorflow" not in sys.modules
+
+
+@pytest.fixture(scope="module")
+def hydra_compose():
+    OmegaConf.register_new_resolver("femo_run_name", femo.cli.run_name, replace=True)
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+
+        def composed(*overrides: str, hydra: bool = False):
+            return compose("config", overrides=list(overrides), return_hydra_config=hydra)
+
+        yield composed
+
+
+def resolved(cfg) -> dict:
+    """The non-hydra part of a composed config as plain containers, as the CLI hands it on."""
+    container = OmegaConf.to_container(cfg, resolve=True)
+    container.pop("hydra", None)
+    return container
+
+
+def build(hydra_compose, *overrides: str, base_dir: str = "/base") -> RunConfig:
+    return run_config_from_dict(resolved(hydra_compose(*overrides)), base_dir=base_dir)
+
+
+def test_the_config_groups_are_all_found():
+    assert set(GROUPS) >= {"dataset", "detector", "sampling", "mapping", "reduce", "launcher"}
+    assert set(OPTIONS) >= {
+        ("dataset", "folder"),
+        ("detector", "haar"),
+        ("detector", "mtcnn"),
+        ("sampling", "every_n"),
+        ("sampling", "fps"),
+        ("mapping", "three_class"),
+        ("mapping", "seven"),
+        ("reduce", "first"),
+        ("reduce", "largest"),
+        ("launcher", "local"),
+    }
+    # The package ships the same config folder.
+    assert (REPO / "femo" / "conf").resolve() == CONF.resolve()
+
+
+def typed_section(config: RunConfig, group: str):
+    return {
+        "dataset": config.dataset,
+        "detector": config.extract.detector,
+        "sampling": config.extract.sampling,
+        "mapping": config.mapping,
+        "reduce": config.reduce,
+        "launcher": config.launcher,
+    }[group]
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_option_composes_into_the_typed_config(hydra_compose, group, option):
+    """Generic: each key of the option's YAML lands, typed, in the built config."""
+    cfg = hydra_compose(f"{group}={option}")
+    config = run_config_from_dict(resolved(cfg), base_dir="/base")
+    yaml = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
+    assert resolved(cfg)[group] == yaml
+    section = typed_section(config, group)
+    if isinstance(section, dict):
+        assert section == yaml
+        return
+    for key, value in yaml.items():
+        if group == "dataset" and key in ("root", "labels"):
+            expected = None if value is None else os.path.normpath(os.path.join("/base", value))
+        elif key.endswith("_extensions"):
+            expected = tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in value)
+        elif isinstance(value, list):
+            expected = tuple(value)
+        else:
+            expected = value
+        assert getattr(section, key) == expected, key
+    # Typed configs are what submitit pickles.
+    assert pickle.loads(pickle.dumps(config)) == config
+    hash(config.extract)  # get_extractor caches on it
+
+
+def test_haar_values(hydra_compose):
+    detector = build(hydra_compose, "detector=haar").extract.detector
+    assert detector == DetectorConfig(
+        name="haar", scale_factor=1.1, min_neighbors=5, min_size=50, offsets=(10, 10)
+    )
+    assert type(detector.offsets) is tuple
+    assert type(detector.min_neighbors) is int and type(detector.scale_factor) is float
+
+
+def test_mtcnn_values(hydra_compose):
+    detector = build(hydra_compose, "detector=mtcnn").extract.detector
+    assert detector.name == "mtcnn"
+    assert detector.scale_factor == 0.709
+    assert detector.min_face_size == 20
+    assert detector.offsets == (10, 10)
+    # Without a scale factor, each detector gets its own default.
+    assert DetectorConfig(name="mtcnn").scale_factor == 0.709
+    assert DetectorConfig(name="haar").scale_factor == 1.1
+
+
+def test_sampling_values(hydra_compose):
+    every_n = build(hydra_compose, "sampling=every_n").extract.sampling
+    assert every_n == SamplingConfig(mode="every_n", every_n=20, fps=None, max_frames=None)
+    fps = build(hydra_compose, "sampling=fps", "sampling.fps=5").extract.sampling
+    assert fps == SamplingConfig(mode="fps", every_n=None, fps=5, max_frames=None)
+    assert fps.step_for(25.0) == 5
+    limited = build(hydra_compose, "sampling.every_n=3", "sampling.max_frames=7").extract.sampling
+    assert (limited.every_n, limited.max_frames, limited.step_for(30.0)) == (3, 7, 3)
+
+
+def test_mapping_and_reduce_values(hydra_compose):
+    three = build(hydra_compose, "mapping=three_class", "reduce=first")
+    assert three.mapping == MappingConfig()
+    assert three.mapping.emotions["surprise"] == "Positive"
+    assert three.mapping.emotions["fear"] == "Neutral"
+    assert three.reduce == ReduceConfig(
+        face="first", vote="majority", score_decimals=2, allow_partial=False
+    )
+    seven = build(hydra_compose, "mapping=seven", "reduce=largest")
+    assert seven.mapping.name == "seven"
+    assert seven.mapping.classes == EMOTIONS
+    assert seven.mapping.emotions == {e: e for e in EMOTIONS}
+    assert seven.reduce == ReduceConfig(face="largest")
+    assert seven.mapping.class_named(" HAPPY ") == "happy"
+    assert three.mapping.class_named("happy") is None
+
+
+def test_defaults(hydra_compose):
+    config = build(hydra_compose)
+    assert config.dataset.root is None and config.dataset.labels is None  # the demo dataset
+    assert config.dataset.unknown_labels == "error"
+    assert ".webp" in config.dataset.image_extensions and ".mpg" in config.dataset.video_extensions
+    assert config.extract == ExtractConfig(
+        detector=DetectorConfig(name="haar"),
+        sampling=SamplingConfig(every_n=20),
+        batch_size=64,
+        device="auto",
+        threads=None,
+    )
+    assert config.videos_per_shard == 16
+    assert config.launcher == {"name": "local", "workers": None, "threads_per_worker": None}
+
+
+def test_launcher_threads_reach_the_extract_config(hydra_compose):
+    config = build(
+        hydra_compose, "launcher=local", "launcher.threads_per_worker=3", "launcher.workers=2"
+    )
+    assert config.extract.threads == 3
+    assert config.launcher["workers"] == 2
+
+
+def test_options_of_different_groups_combine(hydra_compose):
+    """detector x sampling x reduce in full; the other groups' options cycle through."""
+    others = {g: [o for gg, o in OPTIONS if gg == g] for g in GROUPS}
+    combos = list(itertools.product(("haar", "mtcnn"), ("every_n", "fps"), ("first", "largest")))
+    for i, (detector, sampling, face) in enumerate(combos):
+        overrides = [f"detector={detector}", f"sampling={sampling}", f"reduce={face}"]
+        overrides += [
+            f"{g}={opts[i % len(opts)]}"
+            for g, opts in others.items()
+            if g not in ("detector", "sampling", "reduce")
+        ]
+        config = build(hydra_compose, *overrides)
+        assert config.extract.detector.name == detector
+        assert config.extract.detector.scale_factor == (1.1 if detector == "haar" else 0.709)
+        assert config.extract.sampling.mode == sampling
+        assert config.extract.sampling.step_for(25.0) == (20 if sampling == "every_n" else 25)
+        assert config.reduce.face == face
+        assert pickle.loads(pickle.dumps(config)) == config
+
+
+def test_run_folder_name(hydra_compose):
+    cfg = hydra_compose(
+        "dataset.root=/data/dev-clips",
+        "detector=mtcnn",
+        "sampling=fps",
+        "output_root=/out",
+        hydra=True,
+    )
+    run_dir = cfg.hydra.run.dir
+    assert run_dir.startswith("/out/")
+    assert run_dir.endswith("-dev-clips-mtcnn-fps1.0")
+    cfg = hydra_compose("output_root=/out", hydra=True)
+    assert cfg.hydra.run.dir.endswith("-demo-haar-n20")
+    assert femo.cli.run_name("/x/clips/", "haar", "every_n", 5, None) == "clips-haar-n5"
+
+
+# ------------------------------------------------------------------------ paths
+
+
+def test_relative_dataset_paths_are_made_absolute_against_base_dir(hydra_compose):
+    config = build(
+        hydra_compose,
+        "dataset.root=clips",
+        "dataset.labels=clips/../meta/labels.csv",
+        base_dir="/data/project",
+    )
+    assert config.dataset.root == "/data/project/clips"
+    assert config.dataset.labels == "/data/project/meta/labels.csv"
+    absolute = build(hydra_compose, "dataset.root=/abs/clips", base_dir="/data/project")
+    assert absolute.dataset.root == "/abs/clips"
+
+
+def test_relative_dataset_root_defaults_to_the_current_folder(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    config = run_config_from_dict({"dataset": {"root": "clips"}})
+    assert config.dataset.root == str(tmp_path / "clips")
+
+
+def test_home_in_dataset_root_is_expanded(monkeypatch):
+    monkeypatch.setenv("HOME", "/home/someone")
+    config = run_config_from_dict({"dataset": {"root": "~/clips"}}, base_dir="/elsewhere")
+    assert config.dataset.root == "/home/someone/clips"
+
+
+def test_extensions_are_normalised(hydra_compose):
+    config = build(
+        hydra_compose, "dataset.video_extensions=[MP4,.AVI]", "dataset.image_extensions=[jpg]"
+    )
+    assert config.dataset.video_extensions == (".mp4", ".avi")
+    assert config.dataset.image_extensions == (".jpg",)
+
+
+# ------------------------------------------------------------------- bad values
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["sampling.every_n=0"], "sampling.every_n must be an integer >= 1, not 0"),
+        (["sampling.every_n=2.5"], "sampling.every_n must be an integer >= 1, not 2.5"),
+        (["sampling=fps", "sampling.fps=0"], "sampling.fps must be a number > 0, not 0"),
+        (["sampling.mode=random"], "sampling.mode must be 'every_n' or 'fps', not 'random'"),
+        (["sampling.max_frames=0"], "sampling.max_frames must be >= 1 or null, not 0"),
+        (["detector.name=foo"], "detector.name must be 'haar' or 'mtcnn', not 'foo'"),
+        (
+            ["detector.offsets=[1,2,3]"],
+            "detector.offsets must be two integers [x, y], not (1, 2, 3)",
+        ),
+        (["+detector.foo=1"], "unknown key(s) in detector: foo"),
+        (
+            ["+sampling.stride=2", "+sampling.jitter=1"],
+            "unknown key(s) in sampling: jitter, stride",
+        ),
+        (["+reduce.tie=last"], "unknown key(s) in reduce: tie"),
+        (["+dataset.extension=.mp4"], "unknown key(s) in dataset: extension"),
+        (["+mapping.order=1"], "unknown key(s) in mapping: order"),
+        (["reduce.face=biggest"], "reduce.face must be 'first' or 'largest', not 'biggest'"),
+        (["reduce.vote=mean"], "reduce.vote must be 'majority', not 'mean'"),
+        (
+            ["dataset.unknown_labels=maybe"],
+            "dataset.unknown_labels must be 'error' or 'unlabelled', not 'maybe'",
+        ),
+        (["device=tpu"], "device must be auto, cpu or gpu, not 'tpu'"),
+        (["shards.videos_per_shard=0"], "shards.videos_per_shard must be >= 1, not 0"),
+        (
+            ["mapping.emotions.happy=Joy"],
+            "mapping 'three_class' maps to Joy, which are not in its classes",
+        ),
+        (["~mapping.emotions.fear"], "mapping 'three_class' does not map emotion(s) fear"),
+    ],
+)
+def test_bad_values_are_config_errors(hydra_compose, overrides, message):
+    with pytest.raises(ConfigError) as exc:
+        build(hydra_compose, *overrides)
+    assert str(exc.value) == message
+
+
+@pytest.mark.parametrize("value", ["abc", "0", "-1"])
+def test_bad_batch_size_is_a_config_error(hydra_compose, value):
+    with pytest.raises(ConfigError, match="batch_size"):
+        build(hydra_compose, f"batch_size={value}")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ["detector=haar", "detector.scale_factor=1.0"],
+        ["detector=mtcnn", "detector.scale_factor=1.0"],
+    ],
+)
+def test_impossible_scale_factor_is_a_config_error(hydra_compose, overrides):
+    with pytest.raises(ConfigError, match="scale_factor"):
+        build(hydra_compose, *overrides)
+
+
+def test_typed_configs_reject_bad_values_without_hydra():
+    with pytest.raises(ConfigError, match="every_n"):
+        SamplingConfig(every_n=0)
+    with pytest.raises(ConfigError, match="sampling.fps must be a number > 0, not None"):
+        SamplingConfig(mode="fps", every_n=None)
+    with pytest.raises(ConfigError, match="bad sampling config"):
+        run_config_from_dict({"sampling": {"mode": "fps", "fps": "fast"}})
+    with pytest.raises(ConfigError, match="unknown_labels"):
+        DatasetConfig(unknown_labels="maybe")
+
+
+# ---------------------------------------------------------------------- step_for
+
+
+@pytest.mark.parametrize(
+    ("video_fps", "fps", "step"),
+    [
+        (25.0, 5.0, 5),
+        (25.0, 2.0, 12),  # fer: int(fps // save_fps)
+        (25.0, 1.0, 25),
+        (29.97, 1.0, 29),
+        (30.0, 4.0, 7),
+        (24.0, 24.0, 1),
+        (10.0, 30.0, 1),  # asking for more than the clip has: every frame
+        (0.0, 5.0, 1),  # no fps metadata
+    ],
+)
+def test_step_for_fps_mode(video_fps, fps, step):
+    assert SamplingConfig(mode="fps", every_n=None, fps=fps).step_for(video_fps) == step
+
+
+def test_step_for_every_n_mode_ignores_the_clip_fps():
+    sampling = SamplingConfig(mode="every_n", every_n=7)
+    assert [sampling.step_for(f) for f in (0.0, 10.0, 25.0, 60.0)] == [7, 7, 7, 7]
+
+
+# ------------------------------------------------------------------------ pickle
+
+
+def test_typed_configs_pickle_round_trip():
+    config = run_config_from_dict(
+        {
+            "dataset": {"root": "/d", "labels": "/d/l.csv", "unknown_labels": "unlabelled"},
+            "detector": {"name": "mtcnn", "min_face_size": 30, "offsets": [5, 6]},
+            "sampling": {"mode": "fps", "every_n": None, "fps": 2.5, "max_frames": 10},
+            "mapping": {
+                "name": "seven",
+                "classes": list(EMOTIONS),
+                "emotions": {e: e for e in EMOTIONS},
+            },
+            "reduce": {"face": "largest", "score_decimals": None, "allow_partial": True},
+            "shards": {"videos_per_shard": 3},
+            "launcher": {"name": "local", "workers": 2, "threads_per_worker": 4},
+            "batch_size": 8,
+            "device": "cpu",
+        }
+    )
+    copy = pickle.loads(pickle.dumps(config))
+    assert copy == config
+    assert copy.extract.detector.offsets == (5, 6)
+    assert copy.extract.sampling.step_for(25.0) == 10
+    assert copy.extract.threads == 4 and copy.extract.batch_size == 8
+    assert copy.reduce.score_decimals is None and copy.reduce.allow_partial is True
+    assert copy.videos_per_shard == 3
+    assert hash(copy.extract) == hash(config.extract)
+    for part in (config.dataset, config.extract, config.mapping, config.reduce):
+        assert pickle.loads(pickle.dumps(part)) == part

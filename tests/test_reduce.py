@@ -1,0 +1,566 @@
+"""Reduce and report on synthetic shard files with known scores: exact predictions and metrics."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from femo.config import EMOTIONS, ConfigError, DatasetConfig, MappingConfig, ReduceConfig
+from femo.dataset import Clip
+from femo.extract import SCHEMA
+from femo.pipeline import reduce_run
+from femo.reduce import ClipResult, compute_metrics, frame_emotions, load_shards, vote
+from femo.rundir import init_run_dir, make_plan
+from femo.shards import shard_path
+
+THREE = MappingConfig()
+SEVEN = MappingConfig(name="seven", classes=EMOTIONS, emotions={e: e for e in EMOTIONS})
+HEADER = (
+    "video,predict,golden,status,frames_sampled,frames_with_face,Positive,Neutral,Negative,message"
+)
+
+
+@pytest.fixture(autouse=True)
+def no_tensorflow():
+    """These tests are fast: none of them may load TensorFlow."""
+    before = "tensorflow" in sys.modules
+    yield
+    if not before:
+        assert "tensorflow" not in sys.modules
+
+
+# --------------------------------------------------------------- shard builders
+
+
+def scores(top: str | None = None, value: float = 0.6, **explicit: float) -> dict[str, float]:
+    """Seven scores: ``top`` gets ``value``, the others share the rest; or given explicitly."""
+    if explicit:
+        return {e: explicit.get(e, 0.01) for e in EMOTIONS}
+    rest = (1.0 - value) / (len(EMOTIONS) - 1)
+    return {e: value if e == top else rest for e in EMOTIONS}
+
+
+def face(video, frame, emotion=None, *, face_index=0, w=80, h=80, **explicit) -> dict:
+    row = {"video": video, "kind": "frame", "frame": frame, "time_s": frame / 25.0}
+    row.update(face=face_index, x=10 * face_index, y=5, w=w, h=h)
+    if emotion is not None or explicit:
+        row.update(scores(emotion, **explicit))
+    return row
+
+
+def no_face(video, frame) -> dict:
+    return {"video": video, "kind": "frame", "frame": frame, "time_s": frame / 25.0}
+
+
+def clip_row(video, status="ok", message=None, frames_sampled=0) -> dict:
+    return {
+        "video": video,
+        "kind": "clip",
+        "status": status,
+        "message": message,
+        "fps": 25.0,
+        "frames_read": 100,
+        "frames_sampled": frames_sampled,
+        "seconds": 0.5,
+    }
+
+
+def clip_rows(video: str, emotions: list[str | None], status="ok", message=None) -> list[dict]:
+    """Frame rows (one face per frame; None: no face) then the clip row."""
+    rows = [
+        face(video, 5 * i, e) if e is not None else no_face(video, 5 * i)
+        for i, e in enumerate(emotions)
+    ]
+    return [*rows, clip_row(video, status, message, len(emotions))]
+
+
+def write_shard(run_dir: Path, index: int, rows: list[dict]) -> Path:
+    table = pa.Table.from_pylist(rows, schema=SCHEMA)
+    path = shard_path(run_dir, index)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(table, path)
+    return path
+
+
+def make_run(
+    tmp_path: Path,
+    videos: list[str],
+    per_shard: int,
+    labels: dict[str, str] | None = None,
+) -> Path:
+    run_dir = tmp_path / "run"
+    clips = [Clip(v, "image" if v.endswith(".jpg") else "video") for v in videos]
+    plan = make_plan(clips, per_shard)
+    labels_file = None
+    if labels is not None:
+        labels_file = tmp_path / "labels.csv"
+        lines = ["video,label", *(f"{v},{labels.get(v, '')}" for v in videos)]
+        labels_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    init_run_dir(run_dir, plan, {"note": "synthetic"}, str(labels_file) if labels_file else None)
+    return run_dir
+
+
+def reduce(run_dir: Path, mapping=THREE, **reduce_options):
+    return reduce_run(
+        run_dir, DatasetConfig(), mapping, ReduceConfig(**reduce_options), {"note": "synthetic"}
+    )
+
+
+def videos_csv(run_dir: Path) -> list[str]:
+    return (run_dir / "report" / "videos.csv").read_text(encoding="utf-8").splitlines()
+
+
+def rows_by_video(run_dir: Path) -> dict[str, dict]:
+    with open(run_dir / "report" / "videos.csv", newline="", encoding="utf-8") as fh:
+        return {r["video"]: r for r in csv.DictReader(fh)}
+
+
+# ------------------------------------------------------------- a hand-computed run
+
+VIDEOS = ["a.mp4", "b.mp4", "c.mp4", "d.mp4", "e.mp4", "f.mp4", "g.mp4", "h.jpg", "i.mp4"]
+GOLDEN = {
+    "a.mp4": "Positive",
+    "b.mp4": "Positive",
+    "c.mp4": "Neutral",
+    "d.mp4": "Neutral",
+    "e.mp4": "Negative",
+    "f.mp4": "Negative",
+    "g.mp4": "Positive",
+    # h.jpg unlabelled
+    "i.mp4": "Positive",
+}
+ERROR = "cannot be opened as a video (not a video, or a codec OpenCV lacks)"
+
+
+@pytest.fixture
+def hand_run(tmp_path) -> Path:
+    run_dir = make_run(tmp_path, VIDEOS, per_shard=4, labels=GOLDEN)
+    # shard 0: a b c d
+    write_shard(
+        run_dir,
+        0,
+        [
+            *clip_rows("a.mp4", ["happy", "surprise", "sad"]),  # P2 N1 -> Positive
+            *clip_rows("b.mp4", ["neutral", "fear", "happy", None]),  # N2 P1, 1 frame no face
+            *clip_rows("c.mp4", ["neutral"]),
+            *clip_rows("d.mp4", ["angry", "disgust", "neutral"]),  # Negative 2 - 1
+        ],
+    )
+    # shard 1: e f g h
+    write_shard(
+        run_dir,
+        1,
+        [
+            *clip_rows("e.mp4", ["angry"]),
+            *clip_rows("f.mp4", [None, None]),  # no face anywhere
+            clip_row("g.mp4", status="error", message=ERROR),
+            *clip_rows("h.jpg", ["happy"]),
+        ],
+    )
+    # shard 2: i -- a 1-1 tie between Positive and Neutral goes to Positive
+    write_shard(run_dir, 2, clip_rows("i.mp4", ["sad", "happy"]))
+    return run_dir
+
+
+def test_hand_computed_predictions_and_videos_csv(hand_run):
+    result = reduce(hand_run)
+    assert result.report_dir == hand_run / "report"
+    assert videos_csv(hand_run) == [
+        HEADER,
+        "a.mp4,Positive,Positive,ok,3,3,2,1,0,",
+        "b.mp4,Neutral,Positive,ok,4,3,1,2,0,",
+        "c.mp4,Neutral,Neutral,ok,1,1,0,1,0,",
+        "d.mp4,Negative,Neutral,ok,3,3,0,1,2,",
+        "e.mp4,Negative,Negative,ok,1,1,0,0,1,",
+        "f.mp4,,Negative,no_face,2,0,0,0,0,",
+        f'g.mp4,,Positive,error,0,0,0,0,0,"{ERROR}"',
+        "h.jpg,Positive,,ok,1,1,1,0,0,",
+        "i.mp4,Positive,Positive,ok,2,2,1,1,0,",
+    ]
+
+
+def test_hand_computed_metrics(hand_run):
+    m = reduce(hand_run).metrics
+    # labelled: a b c d e f g i (8); with a prediction: a b c d e i (6); correct: a c e i (4)
+    assert (m["n_videos"], m["n_labelled"], m["n_scored"], m["n_correct"]) == (9, 8, 6, 4)
+    assert m["accuracy"] == pytest.approx(4 / 8)
+    assert m["accuracy_scored"] == pytest.approx(4 / 6)
+    assert (m["n_no_face"], m["n_failed"], m["n_missing"]) == (1, 1, 0)
+    assert m["confusion"] == {
+        "Positive": {"Positive": 2, "Neutral": 1, "Negative": 0, "none": 1},
+        "Neutral": {"Positive": 0, "Neutral": 1, "Negative": 1, "none": 0},
+        "Negative": {"Positive": 0, "Neutral": 0, "Negative": 1, "none": 1},
+    }
+    pc = m["per_class"]
+    assert pc["Positive"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 4}
+    )
+    assert pc["Neutral"] == pytest.approx(
+        {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    )
+    assert pc["Negative"] == pytest.approx(
+        {"precision": 0.5, "recall": 0.5, "f1": 0.5, "support": 2}
+    )
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.5 + 0.5) / 3)
+    assert m["unlabelled"] == ["h.jpg"]
+    assert m["missing_clips"] == [] and m["unknown_labels"] == {}
+    assert m["shards"] == {"planned": 3, "done": 3, "not_done": []}
+    assert m["clips_in_several_shards"] == []
+    assert m["labels_file"] == str(hand_run / "labels.csv")
+    assert m["config"] == {"note": "synthetic"}
+    on_disk = json.loads((hand_run / "report" / "metrics.json").read_text())
+    assert on_disk["n_correct"] == 4 and on_disk["confusion"] == m["confusion"]
+
+
+def test_report_markdown(hand_run):
+    reduce(hand_run)
+    lines = (hand_run / "report" / "report.md").read_text().splitlines()
+    assert lines[0] == "**Accuracy: 50.0%** (4 of 8 labelled clips)"
+    assert lines[0].startswith("**Accuracy:")
+    text = "\n".join(lines)
+    assert "- accuracy over clips with a prediction: 66.7%" in text
+    assert "- macro F1: 0.556" in text
+    assert "| Positive | 1.000 | 0.500 | 0.667 | 4 |" in text
+    assert "| Negative | 0 | 0 | 1 | 1 |" in text
+    assert f"| g.mp4 | error | {ERROR} |" in text
+    assert "| f.mp4 | no_face |  |" in text
+    assert "## Unlabelled clips (1)" in text and "- h.jpg" in text
+
+
+def test_other_mapping_with_unknown_labels_is_refused(hand_run):
+    with pytest.raises(ConfigError, match="Set dataset.unknown_labels=unlabelled"):
+        reduce(hand_run, mapping=SEVEN)
+
+
+def test_other_mapping_reuses_the_shards(hand_run):
+    result = reduce_run(
+        hand_run,
+        DatasetConfig(unknown_labels="unlabelled"),
+        SEVEN,
+        ReduceConfig(),
+        {},
+    )
+    rows = rows_by_video(hand_run)
+    assert list(rows["a.mp4"])[6:13] == list(EMOTIONS)
+    assert {v: r["predict"] for v, r in rows.items()} == {
+        "a.mp4": "happy",  # happy, surprise, sad: 1-1-1, first in the class order
+        "b.mp4": "fear",  # neutral, fear, happy: 1-1-1, fear comes first
+        "c.mp4": "neutral",
+        "d.mp4": "angry",
+        "e.mp4": "angry",
+        "f.mp4": "",
+        "g.mp4": "",
+        "h.jpg": "happy",
+        "i.mp4": "happy",  # sad, happy
+    }
+    m = result.metrics
+    # 'Neutral' matches the class 'neutral' case-insensitively; the others are unknown.
+    assert {v: r["golden"] for v, r in rows.items() if r["golden"]} == {
+        "c.mp4": "neutral",
+        "d.mp4": "neutral",
+    }
+    assert sorted(m["unknown_labels"]) == ["a.mp4", "b.mp4", "e.mp4", "f.mp4", "g.mp4", "i.mp4"]
+    assert (m["n_labelled"], m["n_correct"], m["accuracy"]) == (2, 1, 0.5)
+    assert m["per_class"]["neutral"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
+    )
+    assert m["macro_f1"] == pytest.approx(2 / 3)  # the only class with support
+    first = (hand_run / "report" / "report.md").read_text().splitlines()[0]
+    assert first == "**Accuracy: 50.0%** (1 of 2 labelled clips)"
+
+
+def test_a_run_without_labels(tmp_path):
+    run_dir = make_run(tmp_path, ["a.mp4"], per_shard=1)
+    write_shard(run_dir, 0, clip_rows("a.mp4", ["happy"]))
+    m = reduce(run_dir).metrics
+    assert m["accuracy"] is None and m["macro_f1"] is None and m["labels_file"] is None
+    assert videos_csv(run_dir)[1] == "a.mp4,Positive,,ok,1,1,1,0,0,"
+    first = (run_dir / "report" / "report.md").read_text().splitlines()[0]
+    assert first == "**Accuracy: n/a** (0 of 0 labelled clips)"
+
+
+# -------------------------------------------------------------- face selection
+
+
+def test_first_versus_largest_face(tmp_path):
+    run_dir = make_run(tmp_path, ["x.mp4"], per_shard=1, labels={"x.mp4": "Negative"})
+    write_shard(
+        run_dir,
+        0,
+        [
+            # frame 0: face 0 is small and happy, face 1 large and angry
+            face("x.mp4", 0, "happy", face_index=0, w=60, h=60),
+            face("x.mp4", 0, "angry", face_index=1, w=120, h=130),
+            # frame 10: equal areas: the lower face index wins under 'largest' too
+            face("x.mp4", 10, "neutral", face_index=0, w=100, h=90),
+            face("x.mp4", 10, "disgust", face_index=1, w=90, h=100),
+            # frame 20: face 0 has no scores (empty crop): face 1 is the first classified
+            face("x.mp4", 20, None, face_index=0, w=300, h=300),
+            face("x.mp4", 20, "surprise", face_index=1, w=50, h=50),
+            # frame 30: listed largest first, but face 2 is 'first'
+            face("x.mp4", 30, "disgust", face_index=3, w=200, h=200),
+            face("x.mp4", 30, "happy", face_index=2, w=70, h=70),
+            clip_row("x.mp4", frames_sampled=4),
+        ],
+    )
+    frames = load_shards(run_dir).frame_rows
+    first = frame_emotions(frames, ReduceConfig(face="first"))
+    assert list(zip(first.frame, first.emotion, strict=True)) == [
+        (0, "happy"),
+        (10, "neutral"),
+        (20, "surprise"),
+        (30, "happy"),
+    ]
+    largest = frame_emotions(frames, ReduceConfig(face="largest"))
+    assert list(zip(largest.frame, largest.emotion, strict=True)) == [
+        (0, "angry"),
+        (10, "neutral"),
+        (20, "surprise"),
+        (30, "disgust"),
+    ]
+    # first: happy, neutral, surprise, happy -> Positive 3, Neutral 1
+    reduce(run_dir, face="first")
+    assert videos_csv(run_dir)[1] == "x.mp4,Positive,Negative,ok,4,4,3,1,0,"
+    # largest: angry, neutral, surprise, disgust -> Negative 2, Neutral 1, Positive 1
+    m = reduce(run_dir, face="largest").metrics
+    assert videos_csv(run_dir)[1] == "x.mp4,Negative,Negative,ok,4,4,1,1,2,"
+    assert m["accuracy"] == 1.0
+
+
+# --------------------------------------------------------- fer's score rounding
+
+
+def test_rounding_to_two_decimals_creates_a_tie_won_by_fers_first_emotion(tmp_path):
+    run_dir = make_run(tmp_path, ["r.mp4"], per_shard=1, labels={"r.mp4": "Neutral"})
+    tie = {"happy": 0.441, "neutral": 0.444, "sad": 0.05, "angry": 0.02}  # both round to 0.44
+    clear = {"happy": 0.444, "neutral": 0.446, "sad": 0.05}  # 0.44 < 0.45: no tie
+    write_shard(
+        run_dir,
+        0,
+        [
+            face("r.mp4", 0, **tie),
+            face("r.mp4", 5, **tie),
+            face("r.mp4", 10, **clear),
+            clip_row("r.mp4", frames_sampled=3),
+        ],
+    )
+    frames = load_shards(run_dir).frame_rows
+    rounded = frame_emotions(frames, ReduceConfig(score_decimals=2))
+    assert list(rounded.emotion) == ["happy", "happy", "neutral"]
+    raw = frame_emotions(frames, ReduceConfig(score_decimals=None))
+    assert list(raw.emotion) == ["neutral", "neutral", "neutral"]
+    one = frame_emotions(frames, ReduceConfig(score_decimals=1))  # 0.4 == 0.4 in all frames
+    assert list(one.emotion) == ["happy", "happy", "happy"]
+
+    m = reduce(run_dir, score_decimals=2).metrics
+    assert videos_csv(run_dir)[1] == "r.mp4,Positive,Neutral,ok,3,3,2,1,0,"
+    assert m["n_correct"] == 0
+    m = reduce(run_dir, score_decimals=None).metrics
+    assert videos_csv(run_dir)[1] == "r.mp4,Neutral,Neutral,ok,3,3,0,3,0,"
+    assert m["n_correct"] == 1
+
+
+def test_ties_in_rounded_scores_follow_fers_emotion_order(tmp_path):
+    run_dir = make_run(tmp_path, ["t.mp4"], per_shard=1)
+    # Every pair of emotions tied at 0.30 after rounding; the earlier one in EMOTIONS wins.
+    rows = []
+    pairs = [(a, b) for i, a in enumerate(EMOTIONS) for b in EMOTIONS[i + 1 :]]
+    for n, (a, b) in enumerate(pairs):
+        rows.append(face("t.mp4", n, **{b: 0.304, a: 0.296}))
+    rows.append(clip_row("t.mp4", frames_sampled=len(pairs)))
+    write_shard(run_dir, 0, rows)
+    frames = load_shards(run_dir).frame_rows
+    rounded = frame_emotions(frames, ReduceConfig(score_decimals=2))
+    assert list(rounded.sort_values("frame").emotion) == [a for a, _ in pairs]
+    raw = frame_emotions(frames, ReduceConfig(score_decimals=None))
+    assert list(raw.sort_values("frame").emotion) == [b for _, b in pairs]
+
+
+# ------------------------------------------------------------------- the vote
+
+
+@pytest.mark.parametrize(
+    ("counts", "expected"),
+    [
+        ({"Positive": 2, "Neutral": 1, "Negative": 0}, "Positive"),
+        ({"Positive": 1, "Neutral": 1, "Negative": 0}, "Positive"),
+        ({"Positive": 0, "Neutral": 2, "Negative": 2}, "Neutral"),
+        ({"Positive": 3, "Neutral": 1, "Negative": 3}, "Positive"),
+        ({"Positive": 0, "Neutral": 0, "Negative": 1}, "Negative"),
+        ({"Positive": 0, "Neutral": 0, "Negative": 0}, None),
+        ({}, None),
+    ],
+)
+def test_vote(counts, expected):
+    assert vote(counts, ("Positive", "Neutral", "Negative")) == expected
+
+
+def test_vote_tie_follows_the_mapping_order_not_the_counts_order():
+    counts = {"Negative": 2, "Neutral": 2, "Positive": 1}
+    assert vote(counts, ("Positive", "Neutral", "Negative")) == "Neutral"
+    assert vote(counts, ("Negative", "Neutral", "Positive")) == "Negative"
+
+
+def test_majority_vote_tie_in_a_run(tmp_path):
+    run_dir = make_run(tmp_path, ["n.mp4", "p.mp4"], per_shard=2, labels={"n.mp4": "Negative"})
+    write_shard(
+        run_dir,
+        0,
+        [
+            *clip_rows("n.mp4", ["angry", "sad", "disgust", "fear"]),  # Neutral 2 = Negative 2
+            *clip_rows("p.mp4", ["angry", "happy"]),  # Positive 1 = Negative 1
+        ],
+    )
+    reduce(run_dir)
+    assert videos_csv(run_dir)[1:] == [
+        "n.mp4,Neutral,Negative,ok,4,4,0,2,2,",
+        "p.mp4,Positive,,ok,2,2,1,0,1,",
+    ]
+
+
+# ---------------------------------------------------------- statuses and metrics
+
+
+def test_no_face_and_error_clips_count_as_wrong_but_not_scored():
+    results = [
+        ClipResult("a", "Positive", "Positive", "ok", 3, 3, {}),
+        ClipResult("b", None, "Positive", "no_face", 3, 0, {}),
+        ClipResult("c", None, "Negative", "error", 0, 0, {}, "broken"),
+        ClipResult("d", "Negative", None, "ok", 1, 1, {}),
+    ]
+    m = compute_metrics(results, ("Positive", "Neutral", "Negative"))
+    assert m["accuracy"] == pytest.approx(1 / 3)
+    assert m["accuracy_scored"] == 1.0
+    assert (m["n_labelled"], m["n_scored"], m["n_correct"]) == (3, 1, 1)
+    assert (m["n_no_face"], m["n_failed"], m["n_missing"]) == (1, 1, 0)
+    assert m["confusion"]["Positive"] == {"Positive": 1, "Neutral": 0, "Negative": 0, "none": 1}
+    assert m["confusion"]["Negative"] == {"Positive": 0, "Neutral": 0, "Negative": 0, "none": 1}
+    assert m["per_class"]["Positive"] == pytest.approx(
+        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
+    )
+    assert m["per_class"]["Negative"] == {"precision": 0.0, "recall": 0.0, "f1": 0.0, "support": 1}
+    # Neutral has no support, so it is left out of the macro F1.
+    assert m["per_class"]["Neutral"]["support"] == 0
+    assert m["macro_f1"] == pytest.approx((2 / 3 + 0.0) / 2)
+
+
+def test_metrics_without_labels():
+    m = compute_metrics([ClipResult("a", "Neutral", None, "ok", 1, 1, {})], THREE.classes)
+    assert m["accuracy"] is None and m["accuracy_scored"] is None and m["macro_f1"] is None
+    assert m["n_videos"] == 1 and m["n_labelled"] == 0
+
+
+def test_a_run_where_no_clip_has_a_face(tmp_path):
+    run_dir = make_run(tmp_path, ["a.mp4", "b.jpg"], per_shard=2, labels={"a.mp4": "Neutral"})
+    write_shard(run_dir, 0, [*clip_rows("a.mp4", [None, None, None]), *clip_rows("b.jpg", [None])])
+    m = reduce(run_dir).metrics
+    assert videos_csv(run_dir)[1:] == [
+        "a.mp4,,Neutral,no_face,3,0,0,0,0,",
+        "b.jpg,,,no_face,1,0,0,0,0,",
+    ]
+    assert (m["accuracy"], m["accuracy_scored"], m["n_no_face"]) == (0.0, None, 2)
+
+
+def test_partial_clip_keeps_its_status_and_message(tmp_path):
+    run_dir = make_run(tmp_path, ["p.avi"], per_shard=1, labels={"p.avi": "Positive"})
+    note = "decoded 14 of the 30 frames the container announces (truncated or damaged file?)"
+    write_shard(
+        run_dir, 0, clip_rows("p.avi", ["happy", "happy", None], status="partial", message=note)
+    )
+    m = reduce(run_dir).metrics
+    assert videos_csv(run_dir)[1] == f"p.avi,Positive,Positive,partial,3,2,2,0,0,{note}"
+    assert m["n_correct"] == 1 and m["n_failed"] == 0
+
+
+# ------------------------------------------------------------ duplicate clips
+
+
+def test_a_clip_in_two_shard_files_is_counted_once(tmp_path):
+    run_dir = make_run(tmp_path, ["a.mp4", "b.mp4"], per_shard=1, labels={"a.mp4": "Positive"})
+    write_shard(run_dir, 0, clip_rows("a.mp4", ["happy", "happy", "sad"]))
+    # shard 1 also holds a (stale) copy of a.mp4 with other scores and frames
+    write_shard(
+        run_dir,
+        1,
+        [
+            *clip_rows("b.mp4", ["angry"]),
+            face("a.mp4", 100, "angry"),
+            face("a.mp4", 105, "angry"),
+            face("a.mp4", 110, "angry"),
+            face("a.mp4", 115, "angry"),
+            clip_row("a.mp4", frames_sampled=4),
+            # a clip not in the plan is ignored
+            *clip_rows("stranger.mp4", ["happy"]),
+        ],
+    )
+    shards = load_shards(run_dir)
+    assert shards.duplicates == ["a.mp4"]
+    assert sorted(shards.clip_rows.index) == ["a.mp4", "b.mp4", "stranger.mp4"]
+    m = reduce(run_dir).metrics
+    assert videos_csv(run_dir)[1:] == [
+        "a.mp4,Positive,Positive,ok,3,3,2,1,0,",
+        "b.mp4,Negative,,ok,1,1,0,0,1,",
+    ]
+    assert m["n_videos"] == 2
+    assert m["clips_in_several_shards"] == ["a.mp4"]
+    assert m["n_correct"] == 1
+
+
+# --------------------------------------------------------------- missing shards
+
+
+@pytest.fixture
+def partial_run(tmp_path) -> Path:
+    videos = ["a.mp4", "b.mp4", "c.mp4", "d.mp4", "e.mp4"]
+    run_dir = make_run(
+        tmp_path,
+        videos,
+        per_shard=2,
+        labels={"a.mp4": "Positive", "c.mp4": "Neutral", "e.mp4": "Negative"},
+    )
+    write_shard(run_dir, 0, [*clip_rows("a.mp4", ["happy"]), *clip_rows("b.mp4", ["sad"])])
+    # shard 1 (c, d) never ran; shard 2 (e) failed
+    (run_dir / "logs" / "shard-00002.failed").write_text("RuntimeError: out of memory\n")
+    return run_dir
+
+
+def test_missing_shards_are_refused(partial_run):
+    with pytest.raises(ConfigError) as exc:
+        reduce(partial_run)
+    assert str(exc.value) == (
+        "2 of 3 shard(s) are not done (1-2); wait for them, resume the run, "
+        "or pass reduce.allow_partial=true"
+    )
+    assert not (partial_run / "report").exists()
+
+
+def test_allow_partial_reports_missing_clips(partial_run):
+    m = reduce(partial_run, allow_partial=True).metrics
+    assert videos_csv(partial_run)[1:] == [
+        "a.mp4,Positive,Positive,ok,1,1,1,0,0,",
+        "b.mp4,Neutral,,ok,1,1,0,1,0,",
+        "c.mp4,,Neutral,missing,0,0,0,0,0,",
+        "d.mp4,,,missing,0,0,0,0,0,",
+        "e.mp4,,Negative,missing,0,0,0,0,0,",
+    ]
+    assert m["n_missing"] == 3
+    assert m["shards"] == {"planned": 3, "done": 1, "not_done": [1, 2]}
+    assert (m["n_labelled"], m["n_scored"], m["n_correct"]) == (3, 1, 1)
+    assert m["accuracy"] == pytest.approx(1 / 3)
+    assert m["confusion"]["Neutral"]["none"] == 1 and m["confusion"]["Negative"]["none"] == 1
+
+
+def test_allow_partial_with_no_shard_done(tmp_path):
+    run_dir = make_run(tmp_path, ["a.mp4", "b.mp4"], per_shard=1, labels={"a.mp4": "Positive"})
+    m = reduce(run_dir, allow_partial=True).metrics
+    assert m["n_missing"] == 2
+    assert videos_csv(run_dir)[1:] == [
+        "a.mp4,,Positive,missing,0,0,0,0,0,",
+        "b.mp4,,,missing,0,0,0,0,0,",
+    ]
