@@ -317,3 +317,25 @@ def test_sge_plugin_is_registered_with_submitit():
 
     assert plugins.get_executors()["sge"].__module__ == "femo.launchers.sge"
     assert "sge" in plugins.get_job_environments()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param("slurm", marks=pytest.mark.slurm), pytest.param("sge", marks=pytest.mark.sge)],
+)
+def test_arrays_larger_than_the_cap_are_split(name, request, clips, tmp_path, local_report):
+    request.getfixturevalue(name)
+    out = tmp_path / "out"
+    args = [
+        *common(clips, out),
+        *launcher_args(name),
+        "launcher.max_array_size=2",
+        "launcher.wait=true",
+    ]
+    proc = femo("run", *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    (run,) = run_dirs(out)
+    jobs = json.loads((run / "jobs.json").read_text())
+    assert [j["shards"] for j in jobs] == [[0, 1], [2]]
+    assert jobs[0]["array_id"] != jobs[1]["array_id"]
+    check_same_as_local(run, local_report)
