@@ -39,6 +39,12 @@ pid_alive() { # pidfile [expected-comm]
     fi
 }
 
+# both schedulers need the short host name to resolve
+if ! getent hosts "$HOST" >/dev/null 2>&1; then
+    log "host name $HOST does not resolve: adding it to /etc/hosts"
+    printf '127.0.1.1\t%s\n' "$HOST" >> /etc/hosts
+fi
+
 # ---------------------------------------------------------------- install ---
 need_pkgs=()
 for p in gridengine-common gridengine-client gridengine-master gridengine-exec; do
