@@ -218,7 +218,7 @@ def run_config_from_saved(
         "reduce": saved["reduce"],
         "shards": {"videos_per_shard": saved["videos_per_shard"]},
         "launcher": launcher,
-        "batch_size": extract.get("batch_size", 64),
+        "batch_size": extract.get("batch_size"),
         "device": extract.get("device", "auto"),
     }
     return run_config_from_dict(flat)

@@ -48,6 +48,11 @@ class DetectorConfig:
     # MTCNN (the mtcnn package's defaults, which fer uses)
     min_face_size: int = 20
     offsets: tuple[int, int] = (10, 10)
+    # Fast mode: detect on the frame shrunk by this factor (boxes are mapped back and
+    # faces are still cropped from the full-resolution frame). 1 is exact parity with fer.
+    downscale: float = 1.0
+    # Frames per MTCNN call (MTCNN runs batched across frames); None: 8 on CPU, 32 on GPU.
+    frames_per_call: int | None = None
 
     def __post_init__(self) -> None:
         if self.name not in ("haar", "mtcnn"):
@@ -65,6 +70,18 @@ class DetectorConfig:
             )
         if len(self.offsets) != 2:
             raise ConfigError(f"detector.offsets must be two integers [x, y], not {self.offsets!r}")
+        if not isinstance(self.downscale, (int, float)) or self.downscale < 1:
+            raise ConfigError(
+                f"detector.downscale must be a number >= 1 (1 = exact parity with fer), "
+                f"not {self.downscale!r}"
+            )
+        if self.frames_per_call is not None and (
+            not isinstance(self.frames_per_call, int) or self.frames_per_call < 1
+        ):
+            raise ConfigError(
+                f"detector.frames_per_call must be an integer >= 1 or null, "
+                f"not {self.frames_per_call!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -148,7 +165,8 @@ class ExtractConfig:
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    batch_size: int = 64
+    # Faces per classifier call, across frames; None: 64 on CPU, 256 on GPU.
+    batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None
 
@@ -211,9 +229,11 @@ def run_config_from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> Ru
     if videos_per_shard < 1:
         raise ConfigError(f"shards.videos_per_shard must be >= 1, not {videos_per_shard}")
     launcher = dict(cfg.get("launcher") or {"name": "local"})
-    batch_size = cfg.get("batch_size", 64)
-    if not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1:
-        raise ConfigError(f"batch_size must be an integer >= 1, not {batch_size!r}")
+    batch_size = cfg.get("batch_size")
+    if batch_size is not None and (
+        not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
+    ):
+        raise ConfigError(f"batch_size must be an integer >= 1 or null (auto), not {batch_size!r}")
     extract = ExtractConfig(
         detector=_build(DetectorConfig, cfg.get("detector"), "detector"),
         sampling=_build(SamplingConfig, cfg.get("sampling"), "sampling"),

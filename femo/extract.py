@@ -14,7 +14,11 @@ import importlib.metadata
 import json
 import logging
 import os
+import threading
 import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +35,7 @@ from .models import (
     EmotionClassifier,
     Face,
     configure_runtime,
+    cpu_count,
     emotion_model_path,
     face_crop,
     make_detector,
@@ -39,7 +44,8 @@ from .models import (
     tf_device_name,
 )
 from .shards import shard_path, write_atomically
-from .video import ClipError, ClipInfo, sampled_frames
+from .stream import ordered_map, prefetch
+from .video import ClipError, ClipInfo, Frame, sampled_frames
 
 log = logging.getLogger(__name__)
 
@@ -108,99 +114,289 @@ class _Columns:
         return pa.table(self.data, schema=SCHEMA).replace_schema_metadata(metadata)
 
 
+@dataclass(frozen=True)
+class ClipEnd:
+    """Marks the end of a clip in the frame stream, with what decoding learnt."""
+
+    clip: Clip
+    info: ClipInfo
+    error: str | None
+    sampled: int
+
+
+@dataclass
+class _Unit:
+    """One detector call: consecutive sampled frames of one clip, or a clip's end."""
+
+    clip: Clip
+    frames: list[Frame] = field(default_factory=list)
+    end: ClipEnd | None = None
+
+
+@dataclass
+class _Detected:
+    clip: Clip
+    frames: list[Frame]
+    faces: list[list[Face]]
+    crops: list[list[np.ndarray | None]]
+    error: str | None = None
+    end: ClipEnd | None = None
+
+
+class StageClock:
+    """Seconds spent per stage, summed over the threads that run it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.seconds = {"decode": 0.0, "detect": 0.0, "classify": 0.0}
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self.seconds[stage] += seconds
+
+    def snapshot(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self.seconds)
+
+
 class Extractor:
-    """Detector + classifier for one process; clips in, rows out."""
+    """Detector + classifier for one process; a shard's clips in, rows out.
+
+    Extraction is a pipeline, so that both cores (or all the node grants) stay busy
+    and memory stays bounded whatever the clip length:
+
+    * a decode thread reads the sampled frames of every clip in turn (non-sampled
+      frames are only grabbed) into a bounded queue;
+    * a pool of detector threads analyses them (OpenCV and TensorFlow release the
+      GIL), at most ``window`` calls in flight, results taken back in order;
+    * faces are cropped as fer crops them and classified in batches across frames
+      and clips on one classifier thread, while detection goes on.
+    """
 
     def __init__(self, config: ExtractConfig):
         self.config = config
-        self.device = configure_runtime(config.threads, config.device)
+        self.threads = config.threads or cpu_count()
+        self.device = configure_runtime(self.threads, config.device)
         log.info("TensorFlow device: %s", self.device)
-        self.classifier = EmotionClassifier(batch_size=config.batch_size)
-        self.detector = make_detector(config.detector, tf_device_name())
-        self.timing = {"decode": 0.0, "detect": 0.0, "classify": 0.0}
-        self._pending_rows: list[int] = []
-        self._pending_crops: list[np.ndarray] = []
+        gpu = self.device.startswith("GPU")
+        self.batch_size = config.batch_size or (256 if gpu else 64)
+        self.classifier = EmotionClassifier(batch_size=self.batch_size)
+        self.classifier.predict(np.zeros((1, *self.classifier.target_size[::-1]), np.float32))
+        self.detector = make_detector(config.detector, tf_device_name(), self.threads)
+        if self.detector.parallel_calls > 1:
+            # Parallelism comes from concurrent calls; one OpenCV thread each avoids
+            # oversubscribing the cores (and makes Haar's box order deterministic).
+            cv2.setNumThreads(1)
+        self.clock = StageClock()
+        self.window = 2 * self.detector.parallel_calls + 2
 
-    def process_clip(self, root: str, clip: Clip, columns: _Columns) -> str:
-        """Append a clip's rows to ``columns``; returns its status."""
-        started = time.perf_counter()
-        info = ClipInfo()
-        status, message, sampled = "ok", None, 0
-        frames = sampled_frames(
-            os.path.join(root, clip.video), clip.kind, self.config.sampling, info
+    def run(self, root: str, clips: Iterable[Clip], columns: _Columns) -> dict[str, str]:
+        """Append the rows of ``clips`` to ``columns``; returns each clip's status."""
+        statuses: dict[str, str] = {}
+        frames_per_call = self.detector.frames_per_call
+        queued = prefetch(
+            self._decode(root, clips), maxsize=self.window * frames_per_call, name="femo-decode"
         )
+        with (
+            ThreadPoolExecutor(self.detector.parallel_calls, "femo-detect") as detect_pool,
+            ThreadPoolExecutor(1, "femo-classify") as classify_pool,
+        ):
+            classifier = _BatchedClassifier(self, classify_pool, columns)
+            units = _units(queued, frames_per_call)
+            last = time.perf_counter()
+            for done in ordered_map(detect_pool, self._analyse, units, self.window):
+                if done.end is None:
+                    self._add_rows(done, columns, classifier)
+                    continue
+                end = done.end
+                status, message = _clip_status(end, classifier.failed_clips.get(end.clip.video))
+                now = time.perf_counter()
+                columns.add(
+                    video=end.clip.video,
+                    kind="clip",
+                    status=status,
+                    message=message,
+                    fps=end.info.fps,
+                    frames_read=end.info.frames_read,
+                    frames_sampled=end.sampled,
+                    # The clip's share of the shard's wall time: with frames of
+                    # several clips in flight, clips overlap.
+                    seconds=now - last,
+                )
+                last = now
+                statuses[end.clip.video] = status
+                log.info("clip %s: %s, %d frames sampled", end.clip.video, status, end.sampled)
+            classifier.finish()
+        return statuses
+
+    def _decode(self, root: str, clips: Iterable[Clip]) -> Iterator[_Tagged | ClipEnd]:
+        """Every clip's sampled frames, each clip followed by its :class:`ClipEnd`."""
+        for clip in clips:
+            info, sampled, error = ClipInfo(), 0, None
+            frames = sampled_frames(
+                os.path.join(root, clip.video), clip.kind, self.config.sampling, info
+            )
+            try:
+                while True:
+                    t0 = time.perf_counter()
+                    frame = next(frames, None)
+                    self.clock.add("decode", time.perf_counter() - t0)
+                    if frame is None:
+                        break
+                    sampled += 1
+                    yield _Tagged(clip, frame)
+            except ClipError as exc:
+                error = str(exc)
+            except Exception as exc:  # a damaged clip must not stop the shard
+                log.exception("clip %s failed while decoding", clip.video)
+                error = f"{type(exc).__name__}: {exc}"
+            yield ClipEnd(clip, info, error, sampled)
+
+    def _analyse(self, unit: _Unit) -> _Detected:
+        """Detector thread: grey frames, faces, and the classifier's input crops."""
+        if unit.end is not None:
+            return _Detected(unit.clip, [], [], [], end=unit.end)
+        t0 = time.perf_counter()
         try:
-            while True:
-                t0 = time.perf_counter()
-                frame = next(frames, None)
-                self.timing["decode"] += time.perf_counter() - t0
-                if frame is None:
-                    break
-                sampled += 1
-                self._add_frame(clip.video, frame.index, frame.time_s, frame.image, columns)
-        except ClipError as exc:
-            status, message = "error", str(exc)
-        except Exception as exc:  # a damaged clip must not stop the shard
-            log.exception("clip %s failed", clip.video)
-            status, message = "error", f"{type(exc).__name__}: {exc}"
-        self.flush(columns)
-        if status == "ok" and info.notes:
-            status = "partial" if any("decoded" in n for n in info.notes) else "ok"
-            message = "; ".join(info.notes)
-        columns.add(
-            video=clip.video,
-            kind="clip",
-            status=status,
-            message=message,
-            fps=info.fps,
-            frames_read=info.frames_read,
-            frames_sampled=sampled,
-            seconds=time.perf_counter() - started,
-        )
-        return status
+            images = [f.image for f in unit.frames]
+            grays = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in images]
+            faces = self.detector.detect(images, grays)
+            crops = []
+            for gray, frame_faces in zip(grays, faces, strict=True):
+                padded = pad_gray(gray) if frame_faces else None
+                crops.append(
+                    [
+                        face_crop(
+                            padded,
+                            face,
+                            self.config.detector.offsets,
+                            self.classifier.target_size,
+                        )
+                        for face in frame_faces
+                    ]
+                )
+            return _Detected(unit.clip, unit.frames, faces, crops)
+        except Exception as exc:  # reported on the clip's row; the shard goes on
+            log.exception("clip %s failed in detection", unit.clip.video)
+            return _Detected(unit.clip, unit.frames, [], [], error=f"{type(exc).__name__}: {exc}")
+        finally:
+            self.clock.add("detect", time.perf_counter() - t0)
 
-    def _add_frame(
-        self, video: str, index: int, time_s, image: np.ndarray, columns: _Columns
-    ) -> None:
-        t0 = time.perf_counter()
-        gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        faces: list[Face] = self.detector.detect(image, gray)
-        self.timing["detect"] += time.perf_counter() - t0
-        base = {"video": video, "kind": "frame", "frame": index, "time_s": time_s}
-        if not faces:
-            columns.add(**base)
+    def _add_rows(self, done: _Detected, columns: _Columns, classifier: _BatchedClassifier) -> None:
+        if done.error is not None:
+            classifier.fail(done.clip, done.error)
             return
-        padded = pad_gray(gray)
-        for i, face in enumerate(faces):
-            row = columns.add(
-                **base,
-                face=i,
-                x=face.x,
-                y=face.y,
-                w=face.w,
-                h=face.h,
-                detector_confidence=face.confidence,
-            )
-            crop = face_crop(
-                padded, face, self.config.detector.offsets, self.classifier.target_size
-            )
-            if crop is not None:  # an empty crop keeps its box, with null scores
-                self._pending_rows.append(row)
-                self._pending_crops.append(crop)
-        if len(self._pending_crops) >= self.config.batch_size:
-            self.flush(columns)
+        if classifier.failed(done.clip):
+            return
+        video = done.clip.video
+        for frame, faces, crops in zip(done.frames, done.faces, done.crops, strict=True):
+            base = {"video": video, "kind": "frame", "frame": frame.index, "time_s": frame.time_s}
+            if not faces:
+                columns.add(**base)
+                continue
+            for i, (face, crop) in enumerate(zip(faces, crops, strict=True)):
+                row = columns.add(
+                    **base,
+                    face=i,
+                    x=face.x,
+                    y=face.y,
+                    w=face.w,
+                    h=face.h,
+                    detector_confidence=face.confidence,
+                )
+                if crop is not None:  # an empty crop keeps its box, with null scores
+                    classifier.add(row, crop)
 
-    def flush(self, columns: _Columns) -> None:
-        """Classify the faces waiting for a batch and write their scores."""
-        if not self._pending_crops:
+
+@dataclass(frozen=True)
+class _Tagged:
+    clip: Clip
+    frame: Frame
+
+
+def _units(stream: Iterable[_Tagged | ClipEnd], frames_per_call: int) -> Iterator[_Unit]:
+    """Group consecutive frames of a clip into detector calls of ``frames_per_call``."""
+    current: _Unit | None = None
+    for item in stream:
+        if isinstance(item, ClipEnd):
+            if current is not None:
+                yield current
+                current = None
+            yield _Unit(item.clip, end=item)
+            continue
+        if current is None:
+            current = _Unit(item.clip)
+        current.frames.append(item.frame)
+        if len(current.frames) >= frames_per_call:
+            yield current
+            current = None
+    if current is not None:
+        yield current
+
+
+def _clip_status(end: ClipEnd, detect_error: str | None) -> tuple[str, str | None]:
+    error = end.error or detect_error
+    if error is not None:
+        return "error", error
+    notes = end.info.notes
+    if not notes:
+        return "ok", None
+    status = "partial" if any("decoded" in n for n in notes) else "ok"
+    return status, "; ".join(notes)
+
+
+class _BatchedClassifier:
+    """Crops collected across frames and clips, classified a batch at a time on a thread.
+
+    At most two batches are in flight, so the crops held in memory stay bounded.
+    """
+
+    def __init__(self, extractor: Extractor, pool: ThreadPoolExecutor, columns: _Columns):
+        self.extractor = extractor
+        self.pool = pool
+        self.columns = columns
+        self.rows: list[int] = []
+        self.crops: list[np.ndarray] = []
+        self.in_flight: deque[tuple[list[int], Future]] = deque()
+        self.failed_clips: dict[str, str] = {}
+
+    def add(self, row: int, crop: np.ndarray) -> None:
+        self.rows.append(row)
+        self.crops.append(crop)
+        if len(self.crops) >= self.extractor.batch_size:
+            self._submit()
+
+    def fail(self, clip: Clip, error: str) -> None:
+        self.failed_clips.setdefault(clip.video, error)
+
+    def failed(self, clip: Clip) -> bool:
+        return clip.video in self.failed_clips
+
+    def _submit(self) -> None:
+        if not self.crops:
             return
+        batch = np.stack(self.crops)
+        self.in_flight.append((self.rows, self.pool.submit(self._predict, batch)))
+        self.rows, self.crops = [], []
+        while len(self.in_flight) > 2:
+            self._collect()
+
+    def _predict(self, batch: np.ndarray) -> np.ndarray:
         t0 = time.perf_counter()
-        scores = self.classifier.predict(np.stack(self._pending_crops))
-        self.timing["classify"] += time.perf_counter() - t0
-        for row, s in zip(self._pending_rows, scores, strict=True):
-            columns.set_scores(row, s)
-        self._pending_rows.clear()
-        self._pending_crops.clear()
+        try:
+            return self.extractor.classifier.predict(batch)
+        finally:
+            self.extractor.clock.add("classify", time.perf_counter() - t0)
+
+    def _collect(self) -> None:
+        rows, future = self.in_flight.popleft()
+        for row, scores in zip(rows, future.result(), strict=True):
+            self.columns.set_scores(row, scores)
+
+    def finish(self) -> None:
+        self._submit()
+        while self.in_flight:
+            self._collect()
 
 
 @lru_cache(maxsize=2)
@@ -248,13 +444,10 @@ def run_shard(task: ShardTask) -> ShardResult:
     """
     started = time.perf_counter()
     extractor = get_extractor(task.extract)
-    before = dict(extractor.timing)
+    before = extractor.clock.snapshot()
     columns = _Columns()
-    failed = 0
-    for n, clip in enumerate(task.clips, start=1):
-        status = extractor.process_clip(task.dataset_root, clip, columns)
-        failed += status == "error"
-        log.info("shard %d: clip %d/%d %s: %s", task.index, n, len(task.clips), clip.video, status)
+    statuses = extractor.run(task.dataset_root, task.clips, columns)
+    failed = sum(status == "error" for status in statuses.values())
     kinds = columns.data["kind"]
     sampled = sum(
         c for c, k in zip(columns.data["frames_sampled"], kinds, strict=True) if k == "clip"
@@ -267,7 +460,7 @@ def run_shard(task: ShardTask) -> ShardResult:
         clips_failed=failed,
         frames_sampled=sampled,
         seconds=time.perf_counter() - started,
-        timing={k: extractor.timing[k] - before.get(k, 0.0) for k in extractor.timing},
+        timing={k: v - before.get(k, 0.0) for k, v in extractor.clock.snapshot().items()},
     )
     table = columns.table(shard_metadata(task, extractor, result))
     write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))

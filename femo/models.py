@@ -12,6 +12,7 @@ import hashlib
 import importlib.resources
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -131,35 +132,101 @@ class Face:
     confidence: float | None = None
 
 
-class HaarDetector:
-    """OpenCV's frontal-face Haar cascade as fer ships and calls it."""
+class Detector:
+    """A face detector called on a list of frames of one clip (same size).
+
+    ``frames_per_call`` frames go to each :meth:`detect` call; the extraction pipeline
+    runs ``parallel_calls`` calls at once on threads. With ``downscale`` > 1 (fast
+    mode) detection runs on the shrunk frame and boxes are mapped back to full size.
+    """
+
+    name = ""
+    frames_per_call = 1
+    parallel_calls = 1
+
+    def __init__(self, config: DetectorConfig):
+        self.config = config
+        self.scale = float(config.downscale)
+
+    def detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
+        """Faces per frame, in the detector's own order, in full-frame pixels."""
+        if self.scale == 1.0:
+            return self._detect(frames_bgr, grays)
+        small = [self._shrink(f) for f in frames_bgr]
+        small_grays = [self._shrink(g) for g in grays]
+        return [[self._grow(face) for face in faces] for faces in self._detect(small, small_grays)]
+
+    def _detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
+        raise NotImplementedError
+
+    def _shrink(self, image: np.ndarray) -> np.ndarray:
+        height, width = image.shape[:2]
+        size = (max(1, round(width / self.scale)), max(1, round(height / self.scale)))
+        return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+
+    def _grow(self, face: Face) -> Face:
+        s = self.scale
+        return Face(
+            round(face.x * s),
+            round(face.y * s),
+            round(face.w * s),
+            round(face.h * s),
+            face.confidence,
+        )
+
+    def scaled_min(self, pixels: int) -> int:
+        """A minimum face size in full-frame pixels, as seen by the detector."""
+        return max(1, round(pixels / self.scale))
+
+
+class HaarDetector(Detector):
+    """OpenCV's frontal-face Haar cascade as fer ships and calls it.
+
+    A ``CascadeClassifier`` is not safe to call from two threads at once (measured:
+    wrong boxes on 380 of 464 frames), so each thread loads its own.
+    """
 
     name = "haar"
 
-    def __init__(self, config: DetectorConfig):
-        path = fer_data_file("haarcascade_frontalface_default.xml")
-        self.cascade = cv2.CascadeClassifier(str(path))
-        if self.cascade.empty():
-            raise RuntimeError(f"could not load the Haar cascade {path}")
-        self.config = config
+    def __init__(self, config: DetectorConfig, parallel_calls: int = 1):
+        super().__init__(config)
+        self.path = str(fer_data_file("haarcascade_frontalface_default.xml"))
+        self.parallel_calls = max(1, parallel_calls)
+        self._local = threading.local()
+        self._cascade()  # fail now, not in a worker thread, if it cannot load
 
-    def detect(self, frame_bgr: np.ndarray, gray: np.ndarray) -> list[Face]:
+    def _cascade(self) -> cv2.CascadeClassifier:
+        cascade = getattr(self._local, "cascade", None)
+        if cascade is None:
+            cascade = cv2.CascadeClassifier(self.path)
+            if cascade.empty():
+                raise RuntimeError(f"could not load the Haar cascade {self.path}")
+            self._local.cascade = cascade
+        return cascade
+
+    def _detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
         c = self.config
-        boxes = self.cascade.detectMultiScale(
-            gray,
-            scaleFactor=c.scale_factor,
-            minNeighbors=c.min_neighbors,
-            flags=cv2.CASCADE_SCALE_IMAGE,
-            minSize=(c.min_size, c.min_size),
-        )
-        return [Face(int(x), int(y), int(w), int(h)) for x, y, w, h in boxes]
+        cascade = self._cascade()
+        min_size = self.scaled_min(c.min_size)
+        out = []
+        for gray in grays:
+            boxes = cascade.detectMultiScale(
+                gray,
+                scaleFactor=c.scale_factor,
+                minNeighbors=c.min_neighbors,
+                flags=cv2.CASCADE_SCALE_IMAGE,
+                minSize=(min_size, min_size),
+            )
+            out.append([Face(int(x), int(y), int(w), int(h)) for x, y, w, h in boxes])
+        return out
 
 
-class MtcnnDetector:
-    """MTCNN from the ``mtcnn`` package, called as fer calls it.
+class MtcnnDetector(Detector):
+    """MTCNN from the ``mtcnn`` package, called as fer calls it, batched across frames.
 
     fer hands MTCNN the BGR frame (MTCNN expects RGB); femo does the same so that
-    its boxes equal fer's.
+    its boxes equal fer's. A batched call returns exactly the boxes and confidences
+    of one call per frame (checked in the parity tests) at twice the speed on CPU.
     """
 
     name = "mtcnn"
@@ -167,25 +234,33 @@ class MtcnnDetector:
     def __init__(self, config: DetectorConfig, device: str = "CPU:0"):
         from mtcnn import MTCNN
 
+        super().__init__(config)
         self.mtcnn = MTCNN(device=device)
-        self.config = config
+        gpu = device.upper().startswith("GPU")
+        self.frames_per_call = config.frames_per_call or (32 if gpu else 8)
 
-    def detect(self, frame_bgr: np.ndarray, gray: np.ndarray) -> list[Face]:
+    def _detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
         results = self.mtcnn.detect_faces(
-            frame_bgr,
-            min_face_size=self.config.min_face_size,
+            frames_bgr if len(frames_bgr) > 1 else frames_bgr[0],
+            min_face_size=self.scaled_min(self.config.min_face_size),
             scale_factor=self.config.scale_factor,
         )
-        faces = []
-        for r in results:
-            x, y, w, h = (int(v) for v in r["box"])
-            faces.append(Face(x, y, w, h, float(r["confidence"])))
-        return faces
+        if len(frames_bgr) == 1:
+            results = [results]
+        return [
+            [
+                Face(*(int(v) for v in r["box"]), confidence=float(r["confidence"]))
+                for r in frame_results
+            ]
+            for frame_results in results
+        ]
 
 
-def make_detector(config: DetectorConfig, tf_device: str = "CPU:0") -> HaarDetector | MtcnnDetector:
+def make_detector(
+    config: DetectorConfig, tf_device: str = "CPU:0", threads: int = 1
+) -> HaarDetector | MtcnnDetector:
     if config.name == "haar":
-        return HaarDetector(config)
+        return HaarDetector(config, parallel_calls=threads)
     return MtcnnDetector(config, device=tf_device)
 
 

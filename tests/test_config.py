@@ -174,7 +174,7 @@ def test_defaults(hydra_compose):
     assert config.extract == ExtractConfig(
         detector=DetectorConfig(name="haar"),
         sampling=SamplingConfig(every_n=20),
-        batch_size=64,
+        batch_size=None,
         device="auto",
         threads=None,
     )
