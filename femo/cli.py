@@ -375,6 +375,8 @@ def _status_one(run_dir: Path) -> None:
 
     from .pipeline import shard_states, shards_source
     from .rundir import read_manifest, read_plan
+    from .shards import finished_shards
+    from .throughput import read_throughput, throughput_lines
 
     try:
         read_manifest(run_dir)
@@ -402,6 +404,12 @@ def _status_one(run_dir: Path) -> None:
             for k in order
         )
     )
+    for line in throughput_lines(
+        read_throughput(list(finished_shards(shards_source(run_dir)).values())),
+        len(plan.clips),
+        plan.n_shards,
+    ):
+        print(line)
     for s in states.statuses:
         if s.state != "done" or s.job_id:
             detail = f"  shard {s.index:5d} {s.state:13s} job {s.job_id or '-'}"
@@ -415,7 +423,14 @@ def _status_one(run_dir: Path) -> None:
 
 # -------------------------------------------------------------------------- main
 
-COMMANDS = {"run": cmd_run, "reduce": cmd_reduce, "status": cmd_status}
+
+def cmd_bench(argv: list[str]) -> int:
+    from . import bench
+
+    return bench.main(argv)
+
+
+COMMANDS = {"run": cmd_run, "reduce": cmd_reduce, "status": cmd_status, "bench": cmd_bench}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -423,10 +438,11 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: femo {run,reduce,status} ...\n\n"
+            "usage: femo {run,reduce,status,bench} ...\n\n"
             "  femo run [hydra overrides]          extract every shard, then write the report\n"
             "  femo reduce RUN_DIR [overrides]     rebuild the report from existing shards\n"
-            "  femo status RUN_DIR                 shards and clips done, failed, not done\n\n"
+            "  femo status RUN_DIR                 shards and clips done, failed, not done\n"
+            "  femo bench [--help]                 femo against fer and the detector's floor\n\n"
             "  femo run --help                     config groups and values"
         )
         return 0

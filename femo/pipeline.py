@@ -27,6 +27,7 @@ from .rundir import (
     read_plan,
 )
 from .shards import finished_shards
+from .throughput import read_throughput, throughput_lines, wall_time_estimate
 
 log = logging.getLogger(__name__)
 
@@ -210,10 +211,23 @@ def reduce_run(
             "clips_in_several_shards": shards.duplicates,
             "labels_file": labels_file,
             "config": config_dict,
+            "throughput": throughput_summary(shards.shard_files, len(plan.clips), plan.n_shards),
         }
     )
     folder = write_report(run_dir, results, metrics, mapping.classes)
     return ReduceResult(folder, metrics)
+
+
+def throughput_summary(shard_files: list[Path], clips: int, tasks: int) -> dict[str, Any]:
+    """Measured speed of a run's finished shards, and the wall time it predicts."""
+    total = read_throughput(shard_files)
+    summary: dict[str, Any] = total.as_dict()
+    summary["lines"] = throughput_lines(total, clips, tasks)
+    if total.seconds_per_clip is not None:
+        summary["estimate"] = wall_time_estimate(
+            total.seconds_per_clip, total.startup_s / total.shards, clips, tasks
+        )
+    return summary
 
 
 def _ranges(indices: list[int]) -> str:

@@ -108,6 +108,9 @@ def report_markdown(
                 lines += [f"- {k}: {v}" for k, v in items.items()]
             else:
                 lines += [f"- {v}" for v in items]
+    speed = (m.get("throughput") or {}).get("lines") or []
+    if speed:
+        lines += ["", "## Throughput", "", *[f"- {line}" for line in speed]]
     cfg = m.get("config", {})
     extract = cfg.get("extract", {})
     lines += [

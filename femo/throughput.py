@@ -1,0 +1,141 @@
+"""What a run's shards record about their own speed, and what it predicts.
+
+Every shard file carries its timing in its ``femo.timing`` metadata (see
+:func:`femo.extract.shard_metadata`); this module adds them up for ``femo status``
+and the report, and turns them into wall-time estimates for sizing array jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class Throughput:
+    """Summed timing of finished shards (one array task each)."""
+
+    shards: int = 0
+    clips: int = 0
+    frames_sampled: int = 0
+    seconds: float = 0.0  # extraction, model loading excluded
+    startup_s: float = 0.0  # model loading, summed over tasks
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    devices: list[str] = field(default_factory=list)
+
+    @property
+    def frames_per_s(self) -> float | None:
+        return self.frames_sampled / self.seconds if self.seconds > 0 else None
+
+    @property
+    def seconds_per_clip(self) -> float | None:
+        return self.seconds / self.clips if self.clips else None
+
+    @property
+    def clips_per_hour(self) -> float | None:
+        """Clips per hour for one array task."""
+        return 3600 * self.clips / self.seconds if self.seconds > 0 else None
+
+    def stage_frames_per_s(self) -> dict[str, float | None]:
+        """Frames/s each stage would sustain alone (its seconds summed over threads)."""
+        return {
+            stage: (self.frames_sampled / s if s > 0 else None)
+            for stage, s in self.stage_seconds.items()
+        }
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "shards": self.shards,
+            "clips": self.clips,
+            "frames_sampled": self.frames_sampled,
+            "seconds": round(self.seconds, 3),
+            "startup_s_per_task": round(self.startup_s / self.shards, 3) if self.shards else None,
+            "frames_per_s": _round(self.frames_per_s),
+            "clips_per_hour_per_task": _round(self.clips_per_hour),
+            "stage_frames_per_s": {k: _round(v) for k, v in self.stage_frames_per_s().items()},
+            "devices": self.devices,
+        }
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def read_throughput(shard_files: list[Path]) -> Throughput:
+    """Add up the timing metadata of ``shard_files`` (shards without it are skipped)."""
+    from .extract import read_shard_metadata
+
+    total = Throughput()
+    for path in shard_files:
+        meta = read_shard_metadata(path)
+        if "timing" not in meta:
+            continue
+        timing = json.loads(meta["timing"])
+        total.shards += 1
+        total.clips += int(meta.get("n_clips", 0))
+        total.frames_sampled += int(timing.get("frames_sampled") or 0)
+        total.startup_s += float(timing.get("startup_seconds") or 0.0)
+        total.seconds += float(timing.get("seconds") or 0.0) - float(
+            timing.get("startup_seconds") or 0.0
+        )
+        for stage, seconds in (timing.get("stage_seconds") or {}).items():
+            total.stage_seconds[stage] = total.stage_seconds.get(stage, 0.0) + float(seconds)
+        device = meta.get("device")
+        if device and device not in total.devices:
+            total.devices.append(device)
+    return total
+
+
+def wall_time_estimate(
+    seconds_per_clip: float, startup_s: float, clips: int, tasks: int
+) -> dict[str, float]:
+    """Wall time of ``clips`` clips cut into ``tasks`` array tasks that all run at once.
+
+    Each task loads the models once (``startup_s``) and then works through its
+    share; the slowest task (the one with ``ceil(clips / tasks)`` clips) sets the
+    wall time. Queueing time on the cluster is not included.
+    """
+    if clips < 1 or tasks < 1:
+        raise ValueError("clips and tasks must be >= 1")
+    per_task = math.ceil(clips / tasks)
+    seconds = startup_s + per_task * seconds_per_clip
+    return {
+        "clips": clips,
+        "tasks": tasks,
+        "clips_per_task": per_task,
+        "seconds_per_clip": round(seconds_per_clip, 4),
+        "startup_s": round(startup_s, 3),
+        "wall_s": round(seconds, 1),
+        "wall_h": round(seconds / 3600, 3),
+    }
+
+
+def format_duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.2f} h"
+
+
+def throughput_lines(total: Throughput, clips: int, tasks: int) -> list[str]:
+    """Human lines for ``femo status`` and the report; empty when nothing is measured."""
+    if not total.shards or total.seconds_per_clip is None:
+        return []
+    stages = ", ".join(
+        f"{stage} {fps:.1f}" for stage, fps in total.stage_frames_per_s().items() if fps
+    )
+    estimate = wall_time_estimate(
+        total.seconds_per_clip, total.startup_s / total.shards, clips, tasks
+    )
+    return [
+        f"speed:  {total.frames_per_s:.1f} sampled frames/s and "
+        f"{total.clips_per_hour:.0f} clips/hour per task, over {total.shards} finished shard(s) "
+        f"({', '.join(total.devices) or 'device unknown'})",
+        f"stages: frames/s each stage alone: {stages}",
+        f"estimate: {clips} clips on {tasks} array task(s) at that speed: "
+        f"{format_duration(estimate['wall_s'])} of wall time, not counting queueing",
+    ]
