@@ -401,7 +401,7 @@ def default_media(data_dir: Path, max_clips: int | None) -> list[MediaSet]:
 
 
 def _default_data_dir() -> Path:
-    env = os.environ.get("FEMO_BENCH_DATA")
+    env = os.environ.get("FEMO_SHARED_DATA")
     if env:
         return Path(env)
     return Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -535,7 +535,7 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         default=None,
         help="folder holding fer-samples/woman2.mp4 and dev-clips/ "
-        "(default: $FEMO_BENCH_DATA or ../shared/data beside the femo checkout)",
+        "(default: $FEMO_SHARED_DATA or ../shared/data beside the femo checkout)",
     )
     parser.add_argument("--media", default="woman2,dev-clips", help="media sets to run")
     parser.add_argument("--detectors", default="haar,mtcnn")

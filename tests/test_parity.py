@@ -129,3 +129,23 @@ def test_mtcnn_parity(tmp_path, fer_samples, fer_mtcnn):
     assert assert_frame_parity(rows, "woman2.mp4", frames, fer_mtcnn) >= 6
     faces = rows[(rows.kind == "frame") & rows.face.notna()]
     assert faces.detector_confidence.between(0.5, 1.0).all()
+
+
+def test_batched_mtcnn_equals_fer_on_frames_with_and_without_faces(
+    tmp_path, fer_samples, fer_mtcnn
+):
+    """MTCNN batches frames; frames without a face inside a batch must not disturb the rest."""
+    from tests.conftest import write_video
+
+    faces = list(reference_frames(str(fer_samples / "woman2.mp4"), 25).values())[:8]
+    blank = np.full_like(faces[0], 127)
+    frames = [f for face in faces for f in (face, blank)]
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    write_video(clips / "mixed.mp4", frames)
+    rows = femo_rows(tmp_path, clips, [Clip("mixed.mp4", "video")], "mtcnn", every_n=1)
+    decoded = reference_frames(str(clips / "mixed.mp4"), 1)
+    assert len(decoded) == 16
+    assert assert_frame_parity(rows, "mixed.mp4", decoded, fer_mtcnn) >= 7
+    no_face = rows[(rows.kind == "frame") & rows.face.isna()]
+    assert set(no_face.frame) >= {1, 3, 5, 7, 9, 11, 13, 15}

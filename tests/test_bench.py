@@ -1,0 +1,109 @@
+"""The benchmark's smoke version: its numbers exist and femo's results equal fer's.
+
+Speeds are never asserted (the machine is shared and noisy); ``femo bench`` run in
+full reports them, with ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from femo.bench import make_long_clip, memory_check
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, fer_samples, dev_clips):
+    out_dir = tmp_path_factory.mktemp("bench")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "femo",
+            "bench",
+            "--data",
+            str(fer_samples.parent),
+            "--every",
+            "20",
+            "--max-frames",
+            "3",
+            "--max-clips",
+            "3",
+            "--long-clip-minutes",
+            "0",
+            "--out-dir",
+            str(out_dir),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return proc.stdout, json.loads((out_dir / "bench.json").read_text())
+
+
+def test_every_point_has_fer_floor_and_femo_figures(smoke):
+    _, results = smoke
+    points = {(r["media"], r["detector"], r["every_n"]) for r in results["results"]}
+    assert points == {
+        ("woman2", "haar", 20),
+        ("woman2", "mtcnn", 20),
+        ("dev-clips", "haar", 20),
+        ("dev-clips", "mtcnn", 20),
+    }
+    for row in results["results"]:
+        n_frames = 3 * row["clips"]
+        for run in (row["fer"], row["floor"], *row["femo"]):
+            assert run["frames"] == n_frames
+            assert run["frames_per_s"] > 0 and run["peak_rss_mb"] > 100
+        for femo in row["femo"]:
+            assert femo["vs_fer"] > 0 and femo["time_vs_floor"] > 0
+            assert set(femo["stage_seconds"]) == {"decode", "detect", "classify"}
+        modes = [f["mode"] for f in row["femo"]]
+        assert modes == (
+            ["parity", "fast (haar_fast)"] if row["detector"] == "haar" else ["parity"]
+        )
+
+
+def test_parity_mode_results_equal_fer(smoke):
+    _, results = smoke
+    for row in results["results"]:
+        parity = row["femo"][0]["results_vs_fer"]
+        assert parity["frames_compared"] == 3 * row["clips"]
+        assert parity["equal"], (row["media"], row["detector"], parity)
+
+
+def test_accuracy_and_the_study_estimate_are_reported(smoke):
+    stdout, results = smoke
+    dev = [r for r in results["results"] if r["media"] == "dev-clips"]
+    for row in dev:
+        for femo in row["femo"]:
+            assert femo["accuracy"]["n_labelled"] == 3
+            assert 0 <= femo["accuracy"]["accuracy"] <= 1
+    estimate = results["estimate"]
+    assert estimate["clips"] == 2826 and estimate["tasks"] == 16
+    assert estimate["clips_per_task"] == 177 and estimate["wall_s"] > 0
+    assert "estimate: 2826 clips on 16 array tasks" in stdout
+    assert "fer.Video.analyze" in stdout and "femo parity" in stdout
+
+
+def test_make_long_clip_repeats_the_source(tmp_path, fer_samples):
+    import cv2
+
+    out = make_long_clip(fer_samples / "woman2.mp4", 0.5, tmp_path / "long.mp4")
+    cap = cv2.VideoCapture(str(out))
+    fps, frames = cap.get(cv2.CAP_PROP_FPS), int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    cap.release()
+    assert frames == int(0.5 * 60 * fps)  # woman2 has fewer frames: it was repeated
+    assert not list(tmp_path.glob("*.partial.mp4"))
+
+
+def test_memory_stays_bounded_on_a_long_clip(tmp_path, fer_samples):
+    memory = memory_check(fer_samples / "woman2.mp4", 3, 20, tmp_path, tmp_path)
+    assert memory["long_frames"] > 5 * memory["short_frames"]
+    assert memory["ratio"] <= 1.5, memory
