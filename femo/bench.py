@@ -252,8 +252,31 @@ def measure(case: Case, log_dir: Path) -> Measurement:
 # --------------------------------------------------------------------- comparisons
 
 
+def _iou(a: tuple[int, ...], b: tuple[int, ...]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union else 0.0
+
+
+def _faces_agree(mine: list[tuple[int, ...]], theirs: list[tuple[int, ...]]) -> bool:
+    """Same number of faces, each of fer's overlapping one of femo's by IoU >= 0.5."""
+    return len(mine) == len(theirs) and all(
+        any(_iou(box, other) >= 0.5 for other in mine) for box in theirs
+    )
+
+
 def compare_with_fer(fer_results: str, femo_shard: str) -> dict[str, Any]:
-    """Frame-by-frame comparison of femo's boxes and rounded scores with fer's."""
+    """Frame-by-frame comparison of femo's boxes and rounded scores with fer's.
+
+    ``equal`` is exact parity: the same boxes and the same rounded scores in every
+    frame. For fast mode, which is not meant to be exact, ``frames_faces_agree``
+    (boxes overlapping by IoU >= 0.5) and ``top_emotion_agree`` (first face's top
+    emotion, frames where both found a face) say how close it stays.
+    """
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -262,14 +285,14 @@ def compare_with_fer(fer_results: str, femo_shard: str) -> dict[str, Any]:
     fer = json.loads(Path(fer_results).read_text())
     rows = pq.read_table(femo_shard).to_pandas()
     frames = rows[rows.kind == "frame"]
-    compared = boxes_equal = scores_equal = 0
+    compared = boxes_equal = scores_equal = faces_agree = both_found = top_agree = 0
     max_diff = 0.0
     for video, fer_frames in fer.items():
         mine = frames[frames.video == video]
         indices = sorted(mine.frame.unique())
         for index, fer_faces in zip(indices, fer_frames, strict=False):
             compared += 1
-            faces = mine[(mine.frame == index) & mine.face.notna()]
+            faces = mine[(mine.frame == index) & mine.face.notna()].sort_values("face")
             femo_faces = {
                 (int(r.x), int(r.y), int(r.w), int(r.h)): [
                     round(float(np.float32(getattr(r, e))), 2) for e in EMOTIONS
@@ -279,6 +302,12 @@ def compare_with_fer(fer_results: str, femo_shard: str) -> dict[str, Any]:
             fer_faces_by_box = {
                 tuple(f["box"]): [f["emotions"][e] for e in EMOTIONS] for f in fer_faces
             }
+            faces_agree += _faces_agree(list(femo_faces), list(fer_faces_by_box))
+            if femo_faces and fer_faces_by_box:
+                both_found += 1
+                first_mine = next(iter(femo_faces.values()))
+                first_fer = next(iter(fer_faces_by_box.values()))
+                top_agree += int(np.argmax(first_mine) == np.argmax(first_fer))
             if set(femo_faces) != set(fer_faces_by_box):
                 continue
             boxes_equal += 1
@@ -297,6 +326,8 @@ def compare_with_fer(fer_results: str, femo_shard: str) -> dict[str, Any]:
         "frames_scores_equal": scores_equal,
         "max_rounded_score_diff": round(max_diff, 6),
         "equal": compared > 0 and boxes_equal == compared and scores_equal == compared,
+        "frames_faces_agree": faces_agree,
+        "top_emotion_agree": round(top_agree / both_found, 4) if both_found else None,
     }
 
 
@@ -494,7 +525,8 @@ def _estimate(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 HEADER = (
     f"{'media':<10} {'detector':<6} {'N':>3} {'run':<22} {'frames':>6} {'fps':>8} "
-    f"{'x fer':>6} {'t/floor':>7} {'RSS MB':>7} {'same as fer':>12} {'accuracy':>8}"
+    f"{'x fer':>6} {'t/floor':>7} {'RSS MB':>7} {'same as fer':>11} {'IoU>=.5':>8} "
+    f"{'accuracy':>8}"
 )
 
 
@@ -504,18 +536,18 @@ def format_row(row: dict[str, Any]) -> str:
     def line(name: str, s: dict[str, Any], femo: dict[str, Any] | None = None) -> str:
         vs_fer = f"{femo['vs_fer']:.2f}" if femo else ""
         vs_floor = f"{femo['time_vs_floor']:.2f}" if femo else ""
-        same = ""
-        acc = ""
+        same = near = acc = ""
         if femo:
             cmp = femo["results_vs_fer"]
             same = f"{cmp['frames_boxes_equal']}/{cmp['frames_compared']}"
             same += "" if cmp["equal"] else "*"
+            near = f"{cmp['frames_faces_agree']}/{cmp['frames_compared']}"
             if femo["accuracy"] and femo["accuracy"]["accuracy"] is not None:
                 acc = f"{100 * femo['accuracy']['accuracy']:.1f}%"
         return (
             f"{row['media']:<10} {row['detector']:<6} {row['every_n']:>3} {name:<22} "
             f"{s['frames']:>6} {s['frames_per_s']:>8.2f} {vs_fer:>6} {vs_floor:>7} "
-            f"{s['peak_rss_mb']:>7.0f} {same:>12} {acc:>8}"
+            f"{s['peak_rss_mb']:>7.0f} {same:>11} {near:>8} {acc:>8}"
         )
 
     lines = [line("fer.Video.analyze", row["fer"]), line("floor", row["floor"])]

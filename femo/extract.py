@@ -191,6 +191,23 @@ class Extractor:
             cv2.setNumThreads(1)
         self.clock = StageClock()
         self.window = 2 * self.detector.parallel_calls + 2
+        # Pools live as long as the process (one extractor per process), so that
+        # per-thread detector state (Haar cascades) is loaded once, not per shard.
+        self.detect_pool = ThreadPoolExecutor(self.detector.parallel_calls, "femo-detect")
+        self.classify_pool = ThreadPoolExecutor(1, "femo-classify")
+        self._warm_up_threads()
+
+    def _warm_up_threads(self) -> None:
+        """Run the detector's warm-up once on every detector thread."""
+        n = self.detector.parallel_calls
+        barrier = threading.Barrier(n)
+
+        def warm() -> None:
+            self.detector.warm_up_thread()
+            barrier.wait(timeout=60)  # holds each thread until all n have warmed up
+
+        for future in [self.detect_pool.submit(warm) for _ in range(n)]:
+            future.result()
 
     def run(self, root: str, clips: Iterable[Clip], columns: _Columns) -> dict[str, str]:
         """Append the rows of ``clips`` to ``columns``; returns each clip's status."""
@@ -199,14 +216,11 @@ class Extractor:
         queued = prefetch(
             self._decode(root, clips), maxsize=self.window * frames_per_call, name="femo-decode"
         )
-        with (
-            ThreadPoolExecutor(self.detector.parallel_calls, "femo-detect") as detect_pool,
-            ThreadPoolExecutor(1, "femo-classify") as classify_pool,
-        ):
-            classifier = _BatchedClassifier(self, classify_pool, columns)
-            units = _units(queued, frames_per_call)
-            last = time.perf_counter()
-            for done in ordered_map(detect_pool, self._analyse, units, self.window):
+        classifier = _BatchedClassifier(self, self.classify_pool, columns)
+        units = _units(queued, frames_per_call)
+        last = time.perf_counter()
+        try:
+            for done in ordered_map(self.detect_pool, self._analyse, units, self.window):
                 if done.end is None:
                     self._add_rows(done, columns, classifier)
                     continue
@@ -229,6 +243,8 @@ class Extractor:
                 statuses[end.clip.video] = status
                 log.info("clip %s: %s, %d frames sampled", end.clip.video, status, end.sampled)
             classifier.finish()
+        finally:
+            queued.close()  # stops the decode thread if a stage failed
         return statuses
 
     def _decode(self, root: str, clips: Iterable[Clip]) -> Iterator[_Tagged | ClipEnd]:

@@ -164,6 +164,9 @@ class Detector:
     def warm_up(self) -> None:
         """Pay one-off costs (graph building, kernel set-up) before any clip is timed."""
 
+    def warm_up_thread(self) -> None:
+        """Load whatever a detector thread keeps for itself; runs on each thread once."""
+
     def _shrink(self, image: np.ndarray) -> np.ndarray:
         height, width = image.shape[:2]
         size = (max(1, round(width / self.scale)), max(1, round(height / self.scale)))
@@ -199,6 +202,9 @@ class HaarDetector(Detector):
         self.parallel_calls = max(1, parallel_calls)
         self._local = threading.local()
         self._cascade()  # fail now, not in a worker thread, if it cannot load
+
+    def warm_up_thread(self) -> None:
+        self._cascade()
 
     def _cascade(self) -> cv2.CascadeClassifier:
         cascade = getattr(self._local, "cascade", None)

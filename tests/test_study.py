@@ -82,6 +82,25 @@ def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
         "shard-00002.parquet",
     ]
 
+    # Every shard recorded its speed; status and the report add it up for sizing jobs.
+    status = femo("status", str(run_dir), cwd=tmp_path)
+    assert status.returncode == 0, status.stderr[-3000:]
+    speed = [line for line in status.stdout.splitlines() if line.startswith("speed:")]
+    assert (
+        len(speed) == 1
+        and "sampled frames/s" in speed[0]
+        and "over 3 finished shard(s)" in speed[0]
+    )
+    assert "estimate: 24 clips on 3 array task(s) at that speed:" in status.stdout
+    throughput = metrics["throughput"]
+    assert throughput["shards"] == 3 and throughput["clips"] == 24
+    assert throughput["frames_sampled"] == sum(
+        int(r["frames_sampled"]) for r in read_videos_csv(run_dir).values()
+    )
+    assert throughput["frames_per_s"] > 0
+    assert set(throughput["stage_frames_per_s"]) == {"decode", "detect", "classify"}
+    assert "## Throughput" in (run_dir / "report" / "report.md").read_text()
+
     rows = read_videos_csv(run_dir)
     detector = FER()
     reference = {v: study_prediction(detector, clips / v, 5) for v in sorted(rows)}
