@@ -509,15 +509,39 @@ def _summary(m: Measurement) -> dict[str, Any]:
     return out
 
 
+def clip_basis(femo_shard: str) -> dict[str, float]:
+    """Mean length of the clips a shard measured: what a per-clip estimate stands on."""
+    import pyarrow.parquet as pq
+
+    clips = pq.read_table(femo_shard).to_pandas()
+    clips = clips[clips.kind == "clip"]
+    seconds = (clips.frames_read / clips.fps).mean()
+    return {
+        "mean_frames": round(float(clips.frames_read.mean()), 1),
+        "mean_seconds": round(float(seconds), 2),
+    }
+
+
 def _estimate(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The study's 2,826 clips on 16 tasks, from femo's measured time per dev clip."""
+    """The study's 2,826 clips on 16 tasks, from the measured time per dev clip.
+
+    The study's clips are not at hand, so this stands on the dev clips' length and
+    size; the time scales with the number of frames sampled and with frame size.
+    """
     for row in rows:
         if row["media"] == "dev-clips" and row["detector"] == "haar" and row["every_n"] == 20:
             femo = row["femo"][0]
+            basis = clip_basis(femo["shard"])
+            fer_per_clip = row["fer"]["seconds"] / row["clips"]
             return {
-                "basis": "femo parity mode, Haar, every 20th frame, dev clips on this machine",
+                "basis": "femo parity mode, Haar, every 20th frame, dev clips on this machine "
+                f"(mean {basis['mean_seconds']:.1f} s, {basis['mean_frames']:.0f} frames per clip)",
+                **basis,
                 **wall_time_estimate(
                     femo["seconds_per_clip"], femo["startup_s"], STUDY_CLIPS, STUDY_TASKS
+                ),
+                "fer": wall_time_estimate(
+                    fer_per_clip, row["fer"]["startup_s"], STUDY_CLIPS, STUDY_TASKS
                 ),
             }
     return None
@@ -630,7 +654,9 @@ def main(argv: list[str] | None = None) -> int:
             f"estimate: {estimate['clips']} clips on {estimate['tasks']} array tasks like this "
             f"machine: {format_duration(estimate['wall_s'])} ({estimate['clips_per_task']} clips "
             f"per task at {estimate['seconds_per_clip']:.2f} s each, plus "
-            f"{estimate['startup_s']:.1f} s model loading; queueing not counted)"
+            f"{estimate['startup_s']:.1f} s model loading; queueing not counted); "
+            f"fer.Video.analyze: {format_duration(estimate['fer']['wall_s'])}. Basis: "
+            f"{estimate['basis']}; longer clips cost proportionally more"
         )
     print(f"femo bench: wrote {out}")
     return 0
