@@ -235,11 +235,14 @@ def measure(case: Case, log_dir: Path) -> Measurement:
     case = Case(**{**asdict(case), "media": case.media, "out_dir": str(out_dir)})
     spec = json.dumps({**asdict(case), "media": asdict(case.media)})
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONWARNINGS": "ignore"}
+    # cwd is the case folder because fer.Video.analyze writes "data.csv" into the
+    # current directory whatever outdir it is given.
     proc = subprocess.run(
         [sys.executable, "-m", "femo.bench", "--worker", spec],
         capture_output=True,
         text=True,
         env=env,
+        cwd=out_dir,
     )
     (out_dir / "worker.log").write_text(proc.stdout + proc.stderr)
     for line in proc.stdout.splitlines():
@@ -617,13 +620,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         _worker_main(args.worker)
         return 0
-    data_dir = args.data or _default_data_dir()
+    data_dir = Path(args.data or _default_data_dir()).resolve()
     wanted = args.media.split(",")
     media = [m for m in default_media(data_dir, args.max_clips) if m.name in wanted]
     if not media:
         print(f"femo bench: no media found under {data_dir} (use --data)", file=sys.stderr)
         return 2
-    work_dir = args.out_dir or Path("outputs", "bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
+    work_dir = Path(
+        args.out_dir or Path("outputs", "bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
+    ).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     out = work_dir / "bench.json"
     print(f"femo bench: data {data_dir}, results in {work_dir}")

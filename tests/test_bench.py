@@ -20,6 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def smoke(tmp_path_factory, fer_samples, dev_clips):
     out_dir = tmp_path_factory.mktemp("bench")
+    cwd = tmp_path_factory.mktemp("cwd")
     proc = subprocess.run(
         [
             sys.executable,
@@ -42,8 +43,12 @@ def smoke(tmp_path_factory, fer_samples, dev_clips):
         capture_output=True,
         text=True,
         timeout=900,
+        cwd=cwd,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # fer.Video.analyze writes data.csv into the current directory; the bench must
+    # keep that inside its own folder.
+    assert list(cwd.iterdir()) == []
     return proc.stdout, json.loads((out_dir / "bench.json").read_text())
 
 
