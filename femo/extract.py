@@ -184,13 +184,17 @@ class Extractor:
         self.classifier = EmotionClassifier(batch_size=self.batch_size)
         self.classifier.predict(np.zeros((1, *self.classifier.target_size[::-1]), np.float32))
         self.detector = make_detector(config.detector, tf_device_name(), self.threads)
-        self.detector.warm_up()
         if self.detector.parallel_calls > 1:
             # Parallelism comes from concurrent calls; one OpenCV thread each avoids
             # oversubscribing the cores (and makes Haar's box order deterministic).
             cv2.setNumThreads(1)
         self.clock = StageClock()
-        self.window = 2 * self.detector.parallel_calls + 2
+        # Detector calls in flight: enough to keep every detector thread fed while the
+        # oldest result is taken back; multi-frame calls (MTCNN) need fewer spares.
+        parallel, per_call = self.detector.parallel_calls, self.detector.frames_per_call
+        self.window = 2 * parallel + 2 if per_call == 1 else parallel + 1
+        # Decoded frames waiting for a detector call: two calls' worth.
+        self.queued_frames = max(self.window, 2 * per_call)
         # Pools live as long as the process (one extractor per process), so that
         # per-thread detector state (Haar cascades) is loaded once, not per shard.
         self.detect_pool = ThreadPoolExecutor(self.detector.parallel_calls, "femo-detect")
@@ -213,9 +217,7 @@ class Extractor:
         """Append the rows of ``clips`` to ``columns``; returns each clip's status."""
         statuses: dict[str, str] = {}
         frames_per_call = self.detector.frames_per_call
-        queued = prefetch(
-            self._decode(root, clips), maxsize=self.window * frames_per_call, name="femo-decode"
-        )
+        queued = prefetch(self._decode(root, clips), maxsize=self.queued_frames, name="femo-decode")
         classifier = _BatchedClassifier(self, self.classify_pool, columns)
         units = _units(queued, frames_per_call)
         last = time.perf_counter()

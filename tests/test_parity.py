@@ -68,14 +68,16 @@ def reference_frames(path: str, every_n: int) -> dict[int, np.ndarray]:
     return frames
 
 
-def femo_rows(tmp_path, root, clips, detector: str, every_n: int):
+def femo_rows(tmp_path, root, clips, detector: str, every_n: int, threads: int | None = None):
     task = ShardTask(
         run_dir=str(tmp_path),
         index=0,
         dataset_root=str(root),
         clips=tuple(clips),
         extract=ExtractConfig(
-            detector=DetectorConfig(name=detector), sampling=SamplingConfig(every_n=every_n)
+            detector=DetectorConfig(name=detector),
+            sampling=SamplingConfig(every_n=every_n),
+            threads=threads,
         ),
     )
     run_shard(task)
@@ -149,3 +151,13 @@ def test_batched_mtcnn_equals_fer_on_frames_with_and_without_faces(
     assert assert_frame_parity(rows, "mixed.mp4", decoded, fer_mtcnn) >= 7
     no_face = rows[(rows.kind == "frame") & rows.face.isna()]
     assert set(no_face.frame) >= {1, 3, 5, 7, 9, 11, 13, 15}
+
+
+def test_mtcnn_calls_in_parallel_equal_fer(tmp_path, fer_samples, fer_mtcnn):
+    """Two MTCNN calls at once (one MTCNN per thread) give fer's boxes and scores."""
+    rows = femo_rows(
+        tmp_path, fer_samples, [Clip("woman2.mp4", "video")], "mtcnn", every_n=10, threads=2
+    )
+    frames = reference_frames(str(fer_samples / "woman2.mp4"), 10)
+    assert len(frames) == 47  # 6 calls of up to 8 frames, two at a time
+    assert assert_frame_parity(rows, "woman2.mp4", frames, fer_mtcnn) >= 40
