@@ -44,7 +44,7 @@ from .models import (
     tf_device_name,
 )
 from .shards import shard_path, write_atomically
-from .stream import ordered_map, prefetch
+from .stream import chain_ahead, ordered_map
 from .video import ClipError, ClipInfo, Frame, sampled_frames
 
 log = logging.getLogger(__name__)
@@ -193,8 +193,12 @@ class Extractor:
         # oldest result is taken back; multi-frame calls (MTCNN) need fewer spares.
         parallel, per_call = self.detector.parallel_calls, self.detector.frames_per_call
         self.window = 2 * parallel + 2 if per_call == 1 else parallel + 1
-        # Decoded frames waiting for a detector call: two calls' worth.
+        # Decoded frames waiting for a detector call: two calls' worth, per clip being
+        # decoded. A clip decodes on one thread, so the next clip starts decoding
+        # beside it: where detection is cheap (fast mode, a GPU, every 20th frame)
+        # decoding is what the shard waits for.
         self.queued_frames = max(self.window, 2 * per_call)
+        self.decoders = 2 if self.threads >= 2 else 1
         # Pools live as long as the process (one extractor per process), so that
         # per-thread detector state (Haar cascades) is loaded once, not per shard.
         self.detect_pool = ThreadPoolExecutor(self.detector.parallel_calls, "femo-detect")
@@ -217,7 +221,12 @@ class Extractor:
         """Append the rows of ``clips`` to ``columns``; returns each clip's status."""
         statuses: dict[str, str] = {}
         frames_per_call = self.detector.frames_per_call
-        queued = prefetch(self._decode(root, clips), maxsize=self.queued_frames, name="femo-decode")
+        queued = chain_ahead(
+            (self._decode_clip(root, clip) for clip in clips),
+            ahead=self.decoders,
+            maxsize=self.queued_frames,
+            name="femo-decode",
+        )
         classifier = _BatchedClassifier(self, self.classify_pool, columns)
         units = _units(queued, frames_per_call)
         last = time.perf_counter()
@@ -249,28 +258,27 @@ class Extractor:
             queued.close()  # stops the decode thread if a stage failed
         return statuses
 
-    def _decode(self, root: str, clips: Iterable[Clip]) -> Iterator[_Tagged | ClipEnd]:
-        """Every clip's sampled frames, each clip followed by its :class:`ClipEnd`."""
-        for clip in clips:
-            info, sampled, error = ClipInfo(), 0, None
-            frames = sampled_frames(
-                os.path.join(root, clip.video), clip.kind, self.config.sampling, info
-            )
-            try:
-                while True:
-                    t0 = time.perf_counter()
-                    frame = next(frames, None)
-                    self.clock.add("decode", time.perf_counter() - t0)
-                    if frame is None:
-                        break
-                    sampled += 1
-                    yield _Tagged(clip, frame)
-            except ClipError as exc:
-                error = str(exc)
-            except Exception as exc:  # a damaged clip must not stop the shard
-                log.exception("clip %s failed while decoding", clip.video)
-                error = f"{type(exc).__name__}: {exc}"
-            yield ClipEnd(clip, info, error, sampled)
+    def _decode_clip(self, root: str, clip: Clip) -> Iterator[_Tagged | ClipEnd]:
+        """A clip's sampled frames, followed by its :class:`ClipEnd`."""
+        info, sampled, error = ClipInfo(), 0, None
+        frames = sampled_frames(
+            os.path.join(root, clip.video), clip.kind, self.config.sampling, info
+        )
+        try:
+            while True:
+                t0 = time.perf_counter()
+                frame = next(frames, None)
+                self.clock.add("decode", time.perf_counter() - t0)
+                if frame is None:
+                    break
+                sampled += 1
+                yield _Tagged(clip, frame)
+        except ClipError as exc:
+            error = str(exc)
+        except Exception as exc:  # a damaged clip must not stop the shard
+            log.exception("clip %s failed while decoding", clip.video)
+            error = f"{type(exc).__name__}: {exc}"
+        yield ClipEnd(clip, info, error, sampled)
 
     def _analyse(self, unit: _Unit) -> _Detected:
         """Detector thread: grey frames, faces, and the classifier's input crops."""

@@ -25,54 +25,106 @@ class _Raised:
         self.exc = exc
 
 
-def prefetch(items: Iterable[T], maxsize: int, name: str = "femo-prefetch") -> Iterator[T]:
-    """Iterate ``items`` in a background thread, at most ``maxsize`` items ahead.
+class Prefetcher(Iterator[T]):
+    """Iterates ``items`` on its own thread, started at once, at most ``maxsize`` ahead.
 
-    An exception raised by ``items`` is re-raised in the consumer, in order. If the
-    consumer stops early (break, exception, garbage collection), the producer thread
-    is told to stop and is joined, so no thread outlives the iteration.
+    An exception raised by ``items`` is re-raised in the consumer, in order.
+    :meth:`close` (also called at the end of the items) tells the producer to stop,
+    closes ``items`` and joins the thread, so no thread outlives the iteration.
     """
-    buffer: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
-    stop = threading.Event()
 
-    def put(item: object) -> bool:
+    def __init__(self, items: Iterable[T], maxsize: int, name: str = "femo-prefetch"):
+        self._buffer: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
+        self._stop = threading.Event()
+        self._finished = False
+        self._thread = threading.Thread(target=self._produce, args=(items,), name=name, daemon=True)
+        self._thread.start()
+
+    def _put(self, item: object) -> bool:
         # Poll so that a producer blocked on a full queue notices ``stop``.
-        while not stop.is_set():
+        while not self._stop.is_set():
             try:
-                buffer.put(item, timeout=0.1)
+                self._buffer.put(item, timeout=0.1)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def produce() -> None:
+    def _produce(self, items: Iterable[T]) -> None:
         iterator = iter(items)
         try:
             for item in iterator:
-                if not put(item):
+                if not self._put(item):
                     break
         except BaseException as exc:  # handed to the consumer, never lost
-            put(_Raised(exc))
+            self._put(_Raised(exc))
             return
         finally:
             close = getattr(iterator, "close", None)
-            if close is not None and stop.is_set():
+            if close is not None and self._stop.is_set():
                 close()
-        put(_END)
+        self._put(_END)
 
-    thread = threading.Thread(target=produce, name=name, daemon=True)
-    thread.start()
+    def __next__(self) -> T:
+        if self._finished:
+            raise StopIteration
+        item = self._buffer.get()
+        if item is _END:
+            self.close()
+            raise StopIteration
+        if isinstance(item, _Raised):
+            self.close()
+            raise item.exc
+        return item
+
+    def close(self) -> None:
+        self._finished = True
+        self._stop.set()
+        self._thread.join()
+
+
+def prefetch(items: Iterable[T], maxsize: int, name: str = "femo-prefetch") -> Iterator[T]:
+    """Iterate ``items`` in a background thread, at most ``maxsize`` items ahead.
+
+    The thread starts at the first ``next``. If the consumer stops early (break,
+    exception, garbage collection), the producer is stopped and joined.
+    """
+    stream = Prefetcher(items, maxsize, name)
     try:
-        while True:
-            item = buffer.get()
-            if item is _END:
-                return
-            if isinstance(item, _Raised):
-                raise item.exc
-            yield item  # type: ignore[misc]
+        yield from stream
     finally:
-        stop.set()
-        thread.join()
+        stream.close()
+
+
+def chain_ahead(
+    sources: Iterable[Iterable[T]], ahead: int, maxsize: int, name: str = "femo-prefetch"
+) -> Iterator[T]:
+    """The items of each source in turn, with up to ``ahead`` sources read at once.
+
+    Each source runs on its own thread, at most ``maxsize`` items ahead, so memory
+    stays bounded by ``ahead * maxsize`` items whatever the sources' lengths. Used to
+    decode the next clips while the current one is analysed: one clip's decoding is
+    sequential, but several clips can be decoded side by side.
+    """
+    pending = iter(sources)
+    running: deque[Prefetcher[T]] = deque()
+
+    def start_more() -> None:
+        while len(running) < max(1, ahead):
+            source = next(pending, _END)
+            if source is _END:
+                return
+            running.append(Prefetcher(source, maxsize, name))  # type: ignore[arg-type]
+
+    try:
+        start_more()
+        while running:
+            yield from running[0]
+            running.popleft().close()
+            start_more()
+    finally:
+        for stream in running:
+            stream.close()
 
 
 def ordered_map(

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from femo.stream import ordered_map, prefetch
+from femo.stream import chain_ahead, ordered_map, prefetch
 
 
 def test_prefetch_yields_everything_in_order():
@@ -116,3 +116,58 @@ def test_ordered_map_raises_the_first_failure_in_order():
             for value in ordered_map(pool, work, range(10), window=3):
                 out.append(value)
     assert out == [0, 1, 2, 3]
+
+
+def test_chain_ahead_yields_every_source_in_order():
+    sources = [range(i * 10, i * 10 + i) for i in range(6)]
+    expected = [x for source in sources for x in source]
+    assert list(chain_ahead(sources, ahead=2, maxsize=3)) == expected
+
+
+def test_chain_ahead_reads_the_next_sources_while_the_first_is_consumed():
+    started: list[int] = []
+    produced: list[int] = []
+    lock = threading.Lock()
+
+    def source(k):
+        with lock:
+            started.append(k)
+        for i in range(20):
+            with lock:
+                produced.append(k)
+            yield (k, i)
+
+    stream = chain_ahead((source(k) for k in range(5)), ahead=2, maxsize=3)
+    assert next(stream) == (0, 0)
+    time.sleep(0.3)
+    with lock:
+        # sources 0 and 1 run at once, each at most maxsize (+1 blocked on put) ahead
+        assert started == [0, 1]
+        assert produced.count(1) <= 3 + 1
+        assert produced.count(0) <= 1 + 3 + 1
+    assert len(list(stream)) == 5 * 20 - 1
+
+
+def test_chain_ahead_reraises_a_source_error_after_the_items_before_it():
+    def broken():
+        yield "a"
+        raise ValueError("broken clip")
+
+    stream = chain_ahead([["x"], broken(), ["never"]], ahead=2, maxsize=2)
+    assert next(stream) == "x"
+    assert next(stream) == "a"
+    with pytest.raises(ValueError, match="broken clip"):
+        next(stream)
+
+
+def test_chain_ahead_stops_every_thread_when_closed_early():
+    def endless(k):
+        while True:
+            yield k
+
+    before = threading.active_count()
+    stream = chain_ahead((endless(k) for k in range(4)), ahead=3, maxsize=2, name="femo-test-chain")
+    assert [next(stream) for _ in range(3)] == [0, 0, 0]
+    stream.close()
+    assert threading.active_count() == before
+    assert not any(t.name == "femo-test-chain" for t in threading.enumerate())
