@@ -70,6 +70,32 @@ def clips(tmp_path_factory) -> Path:
     return folder
 
 
+@pytest.fixture(scope="module")
+def long_clips(tmp_path_factory) -> Path:
+    """The demo dataset with every video played 8 times over (384 frames).
+
+    The kill test must catch a task in the middle of its work; with the demo's
+    48-frame clips a task can finish before the kill lands.
+    """
+    import cv2
+
+    from tests.conftest import write_video
+
+    folder = tmp_path_factory.mktemp("long-clips")
+    build_demo(folder)
+    for video in folder.glob("*.mp4"):
+        cap = cv2.VideoCapture(str(video))
+        frames = []
+        while True:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames.append(frame)
+        cap.release()
+        write_video(video, frames * 8)
+    return folder
+
+
 def femo(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
     env = {**os.environ, **SGE_ENV, "TF_CPP_MIN_LOG_LEVEL": "2"}
     return subprocess.run(
@@ -245,7 +271,7 @@ def _kill(name: str, job_id: str) -> None:
         )
 
 
-def _kill_and_resume(name: str, clips: Path, tmp_path: Path, local_report: Path) -> None:
+def _kill_and_resume(name: str, clips: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     proc = femo(
         "run", *common(clips, out), *launcher_args(name), "sampling.every_n=1", cwd=tmp_path
@@ -275,13 +301,13 @@ def _kill_and_resume(name: str, clips: Path, tmp_path: Path, local_report: Path)
 
 
 @pytest.mark.slurm
-def test_slurm_killed_task_then_resume(slurm, clips, tmp_path, local_report):
-    _kill_and_resume("slurm", clips, tmp_path, local_report)
+def test_slurm_killed_task_then_resume(slurm, long_clips, tmp_path):
+    _kill_and_resume("slurm", long_clips, tmp_path)
 
 
 @pytest.mark.sge
-def test_sge_killed_task_then_resume(sge, clips, tmp_path, local_report):
-    _kill_and_resume("sge", clips, tmp_path, local_report)
+def test_sge_killed_task_then_resume(sge, long_clips, tmp_path):
+    _kill_and_resume("sge", long_clips, tmp_path)
 
 
 @pytest.mark.slurm
