@@ -49,3 +49,16 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path
         writer.write(f)
     writer.release()
     return path
+
+
+def read_all(path: Path) -> list[np.ndarray]:
+    """Every frame, as cv2.VideoCapture.read() returns them (what fer analyses)."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(frame)
+    cap.release()
+    return frames

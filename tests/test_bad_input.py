@@ -18,7 +18,7 @@ from femo.config import EMOTIONS, DetectorConfig, ExtractConfig, SamplingConfig
 from femo.dataset import Clip, discover_clips
 from femo.video import ClipError, ClipInfo, sampled_frames
 
-from .conftest import write_video
+from .conftest import read_all, write_video
 
 EVERY_N = SamplingConfig(mode="every_n", every_n=4)
 NOT_A_VIDEO = "cannot be opened as a video (not a video, or a codec OpenCV lacks)"
@@ -44,19 +44,6 @@ def moving_frames(image: np.ndarray, n: int = N_FRAMES) -> list[np.ndarray]:
 
 def small(image: np.ndarray) -> np.ndarray:
     return cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2))
-
-
-def read_all(path: Path) -> list[np.ndarray]:
-    """Every frame, as cv2.VideoCapture.read() returns them (what fer analyses)."""
-    cap = cv2.VideoCapture(str(path))
-    frames = []
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
-    return frames
 
 
 def decode(path: Path, kind: str = "video", sampling: SamplingConfig = EVERY_N):

@@ -77,22 +77,12 @@ def long_clips(tmp_path_factory) -> Path:
     The kill test must catch a task in the middle of its work; with the demo's
     48-frame clips a task can finish before the kill lands.
     """
-    import cv2
-
-    from tests.conftest import write_video
+    from tests.conftest import read_all, write_video
 
     folder = tmp_path_factory.mktemp("long-clips")
     build_demo(folder)
     for video in folder.glob("*.mp4"):
-        cap = cv2.VideoCapture(str(video))
-        frames = []
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            frames.append(frame)
-        cap.release()
-        write_video(video, frames * 8)
+        write_video(video, read_all(video) * 8)
     return folder
 
 
