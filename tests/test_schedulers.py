@@ -223,8 +223,8 @@ def test_sge_sweep_submit_then_collect(sge, clips, tmp_path):
     _sweep("sge", clips, tmp_path)
 
 
-def _running_task(name: str, array_id: str, timeout: float = 120) -> str:
-    """A submitit job id ('<array>_<k>') of a task the scheduler reports as running."""
+def _running_task(name: str, array_id: str, among: set[int], timeout: float = 120) -> str:
+    """A submitit job id ('<array>_<k>', k in ``among``) of a task reported as running."""
     deadline = time.time() + timeout
     while time.time() < deadline:
         if name == "slurm":
@@ -245,6 +245,7 @@ def _running_task(name: str, array_id: str, timeout: float = 120) -> str:
                 for k, v in parse_qstat_xml(out).items()
                 if k.startswith(array_id + "_") and v["State"] == "RUNNING"
             ]
+        running = [job for job in running if int(job.split("_")[1]) in among]
         if running:
             return sorted(running)[0]
         time.sleep(0.3)
@@ -269,7 +270,13 @@ def _kill_and_resume(name: str, clips: Path, tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     (run,) = run_dirs(out)
     array_id = json.loads((run / "jobs.json").read_text())[0]["array_id"]
-    victim = _running_task(name, array_id)
+    # Kill a task whose shard holds only long clips with a face: it cannot finish
+    # in the moment between being seen running and being killed.
+    plan = read_csv(run / "clips.csv")
+    quick = {int(r["shard"]) for r in plan if not r["video"].startswith("hopper_")}
+    long_shards = {int(r["shard"]) for r in plan} - quick
+    assert long_shards, plan
+    victim = _running_task(name, array_id, among=long_shards)
     _kill(name, victim)
     shard = int(victim.split("_")[1])
     status = wait_until_settled(run, tmp_path)
