@@ -507,7 +507,7 @@ def run_bench(
         "python": platform.python_version(),
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "results": rows,
-        "estimate": _estimate(rows),
+        "estimates": _estimates(rows),
     }
 
 
@@ -523,6 +523,7 @@ def _measure_point(base: Case, fast: bool, work_dir: Path, echo) -> dict[str, An
     row = {
         "media": base.media.name,
         "clips": len(base.media.videos),
+        "frame_size": frame_sizes(base.media),
         "detector": base.detector,
         "every_n": base.every_n,
         "fer": _summary(fer),
@@ -555,6 +556,20 @@ def _summary(m: Measurement) -> dict[str, Any]:
     return out
 
 
+def frame_sizes(media: MediaSet) -> str:
+    """The media set's frame sizes, e.g. "596x336" (several joined by ", ")."""
+    import cv2
+
+    sizes = set()
+    for video in media.videos:
+        cap = cv2.VideoCapture(os.path.join(media.root, video))
+        sizes.add(
+            f"{int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))}x{int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))}"
+        )
+        cap.release()
+    return ", ".join(sorted(sizes))
+
+
 def clip_basis(femo_shard: str) -> dict[str, float]:
     """Mean length of the clips a shard measured: what a per-clip estimate stands on."""
     import pyarrow.parquet as pq
@@ -568,20 +583,28 @@ def clip_basis(femo_shard: str) -> dict[str, float]:
     }
 
 
-def _estimate(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The study's 2,826 clips on 16 tasks, from the measured time per dev clip.
+def _estimates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The study's 2,826 clips on 16 tasks, from the measured time per clip of each media set.
 
-    The study's clips are not at hand, so this stands on the dev clips' length and
-    size; the time scales with the number of frames sampled and with frame size.
+    The study's clips are not at hand, so each estimate stands on one media set's
+    clip length and frame size (dev clips: short and small; woman2: longer and
+    larger), which gives a range; the time scales with the frames sampled and with
+    frame size.
     """
+    estimates = []
     for row in rows:
-        if row["media"] == "dev-clips" and row["detector"] == "haar" and row["every_n"] == 20:
-            femo = row["femo"][0]
-            basis = clip_basis(femo["shard"])
-            fer_per_clip = row["fer"]["seconds"] / row["clips"]
-            return {
-                "basis": "femo parity mode, Haar, every 20th frame, dev clips on this machine "
-                f"(mean {basis['mean_seconds']:.1f} s, {basis['mean_frames']:.0f} frames per clip)",
+        if row["detector"] != "haar" or row["every_n"] != 20:
+            continue
+        femo = row["femo"][0]
+        basis = clip_basis(femo["shard"])
+        fer_per_clip = row["fer"]["seconds"] / row["clips"]
+        estimates.append(
+            {
+                "media": row["media"],
+                "basis": f"femo parity mode, Haar, every 20th frame, {row['media']} on this "
+                f"machine (mean {basis['mean_seconds']:.1f} s, {basis['mean_frames']:.0f} "
+                f"frames of {row['frame_size']} per clip)",
+                "frame_size": row["frame_size"],
                 **basis,
                 **wall_time_estimate(
                     femo["seconds_per_clip"], femo["startup_s"], STUDY_CLIPS, STUDY_TASKS
@@ -590,7 +613,19 @@ def _estimate(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
                     fer_per_clip, row["fer"]["startup_s"], STUDY_CLIPS, STUDY_TASKS
                 ),
             }
-    return None
+        )
+    return estimates
+
+
+def format_estimate(estimate: dict[str, Any]) -> str:
+    return (
+        f"estimate: {estimate['clips']} clips on {estimate['tasks']} array tasks like this "
+        f"machine: {format_duration(estimate['wall_s'])} ({estimate['clips_per_task']} clips "
+        f"per task at {estimate['seconds_per_clip']:.2f} s each, plus "
+        f"{estimate['startup_s']:.1f} s model loading; queueing not counted); "
+        f"fer.Video.analyze: {format_duration(estimate['fer']['wall_s'])}. Basis: "
+        f"{estimate['basis']}; longer clips and larger frames cost proportionally more"
+    )
 
 
 HEADER = (
@@ -696,16 +731,8 @@ def main(argv: list[str] | None = None) -> int:
         )
     results["command"] = "femo bench " + " ".join(sys.argv[2:] if argv is None else argv)
     out.write_text(json.dumps(results, indent=2))
-    estimate = results["estimate"]
-    if estimate:
-        print(
-            f"estimate: {estimate['clips']} clips on {estimate['tasks']} array tasks like this "
-            f"machine: {format_duration(estimate['wall_s'])} ({estimate['clips_per_task']} clips "
-            f"per task at {estimate['seconds_per_clip']:.2f} s each, plus "
-            f"{estimate['startup_s']:.1f} s model loading; queueing not counted); "
-            f"fer.Video.analyze: {format_duration(estimate['fer']['wall_s'])}. Basis: "
-            f"{estimate['basis']}; longer clips cost proportionally more"
-        )
+    for estimate in results["estimates"]:
+        print(format_estimate(estimate))
     print(f"femo bench: wrote {out}")
     return 0
 

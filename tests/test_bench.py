@@ -90,10 +90,15 @@ def test_accuracy_and_the_study_estimate_are_reported(smoke):
         for femo in row["femo"]:
             assert femo["accuracy"]["n_labelled"] == 2  # the 3 first dev clips: one is "contempt"
             assert 0 <= femo["accuracy"]["accuracy"] <= 1
-    estimate = results["estimate"]
-    assert estimate["clips"] == 2826 and estimate["tasks"] == 16
-    assert estimate["clips_per_task"] == 177 and estimate["wall_s"] > 0
-    assert "estimate: 2826 clips on 16 array tasks" in stdout
+    estimates = {e["media"]: e for e in results["estimates"]}
+    assert set(estimates) == {"woman2", "dev-clips"}
+    assert estimates["woman2"]["frame_size"] == "596x336"
+    assert estimates["dev-clips"]["frame_size"] == "256x256"
+    for estimate in estimates.values():
+        assert estimate["clips"] == 2826 and estimate["tasks"] == 16
+        assert estimate["clips_per_task"] == 177 and estimate["wall_s"] > 0
+        assert estimate["fer"]["wall_s"] > 0
+    assert stdout.count("estimate: 2826 clips on 16 array tasks") == 2
     assert "fer.Video.analyze" in stdout and "femo parity" in stdout
 
 
