@@ -255,7 +255,7 @@ class Extractor:
                 log.info("clip %s: %s, %d frames sampled", end.clip.video, status, end.sampled)
             classifier.finish()
         finally:
-            queued.close()  # stops the decode thread if a stage failed
+            queued.close()  # stops the decode threads if a stage failed
         return statuses
 
     def _decode_clip(self, root: str, clip: Clip) -> Iterator[_Tagged | ClipEnd]:
