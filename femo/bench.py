@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -556,8 +557,9 @@ def _summary(m: Measurement) -> dict[str, Any]:
     return out
 
 
+@cache
 def frame_sizes(media: MediaSet) -> str:
-    """The media set's frame sizes, e.g. "596x336" (several joined by ", ")."""
+    """The media set's frame sizes, e.g. "596x336" (several joined by ", "); probed once."""
     import cv2
 
     sizes = set()

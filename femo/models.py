@@ -243,10 +243,10 @@ class MtcnnDetector(Detector):
     its boxes equal fer's. A batched call returns exactly the boxes and confidences
     of one call per frame (checked in the parity tests). MTCNN spends much of its
     time dispatching small TensorFlow ops from Python, so two calls run at once, each
-    thread with its own ``MTCNN`` (measured on 2 cores, woman2, 8 frames per call:
-    31 frames/s one call at a time, 41 with two, identical boxes). 16 frames per call
-    is faster still at every frame (50 frames/s) but costs ~500 MB more and is slower
-    at every 20th frame, where a short clip fills only one or two calls.
+    thread with its own ``MTCNN``. ``femo bench`` on woman2, every frame, 2 cores:
+    33 frames/s one call of 8 at a time, 40 with two (identical boxes); two calls of 16
+    give 44 but peak at 1.7 GB instead of 1.3 and are slower at every 20th frame,
+    where a short clip fills only one or two calls.
     """
 
     name = "mtcnn"

@@ -83,19 +83,6 @@ class Prefetcher(Iterator[T]):
         self._thread.join()
 
 
-def prefetch(items: Iterable[T], maxsize: int, name: str = "femo-prefetch") -> Iterator[T]:
-    """Iterate ``items`` in a background thread, at most ``maxsize`` items ahead.
-
-    The thread starts at the first ``next``. If the consumer stops early (break,
-    exception, garbage collection), the producer is stopped and joined.
-    """
-    stream = Prefetcher(items, maxsize, name)
-    try:
-        yield from stream
-    finally:
-        stream.close()
-
-
 def chain_ahead(
     sources: Iterable[Iterable[T]], ahead: int, maxsize: int, name: str = "femo-prefetch"
 ) -> Iterator[T]:

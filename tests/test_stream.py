@@ -8,14 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from femo.stream import chain_ahead, ordered_map, prefetch
+from femo.stream import chain_ahead, ordered_map
 
 
-def test_prefetch_yields_everything_in_order():
-    assert list(prefetch(range(100), maxsize=3)) == list(range(100))
+def test_one_source_yields_everything_in_order():
+    assert list(chain_ahead([range(100)], ahead=1, maxsize=3)) == list(range(100))
 
 
-def test_prefetch_stays_at_most_maxsize_ahead():
+def test_one_source_stays_at_most_maxsize_ahead():
     produced = []
 
     def source():
@@ -23,7 +23,7 @@ def test_prefetch_stays_at_most_maxsize_ahead():
             produced.append(i)
             yield i
 
-    stream = prefetch(source(), maxsize=4)
+    stream = chain_ahead([source()], ahead=1, maxsize=4)
     assert next(stream) == 0
     time.sleep(0.3)  # let the producer run as far ahead as the queue allows
     # one item consumed, four queued, and one more held by a producer blocked on put
@@ -31,20 +31,20 @@ def test_prefetch_stays_at_most_maxsize_ahead():
     assert list(stream) == list(range(1, 50))
 
 
-def test_prefetch_reraises_the_producer_error_after_the_items_before_it():
+def test_one_source_reraises_the_producer_error_after_the_items_before_it():
     def source():
         yield 1
         yield 2
         raise ValueError("broken clip")
 
-    stream = prefetch(source(), maxsize=8)
+    stream = chain_ahead([source()], ahead=1, maxsize=8)
     assert next(stream) == 1
     assert next(stream) == 2
     with pytest.raises(ValueError, match="broken clip"):
         next(stream)
 
 
-def test_prefetch_stops_its_thread_when_the_consumer_stops_early():
+def test_one_source_stops_its_thread_when_the_consumer_stops_early():
     closed = threading.Event()
 
     def endless():
@@ -57,7 +57,7 @@ def test_prefetch_stops_its_thread_when_the_consumer_stops_early():
             closed.set()
 
     before = threading.active_count()
-    stream = prefetch(endless(), maxsize=2, name="femo-test-prefetch")
+    stream = chain_ahead([endless()], ahead=1, maxsize=2, name="femo-test-prefetch")
     assert [next(stream) for _ in range(5)] == [0, 1, 2, 3, 4]
     stream.close()
     assert closed.wait(2), "the producer generator was not closed"
