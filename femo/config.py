@@ -1,23 +1,30 @@
-"""Typed configuration for femo's stages.
+"""Typed configuration for femo's stages, and the one dict shape it is saved in.
 
-Hydra's ``DictConfig`` stops at the CLI layer: :func:`run_config_from_dict` turns the
-resolved config into these frozen dataclasses, which pickle cheaply for submitit and
-can be built in tests without Hydra.
+Hydra's ``DictConfig`` stops at the CLI layer: :func:`from_dict` turns the resolved
+config into these frozen dataclasses, which pickle cheaply for submitit and can be
+built in tests without Hydra. :func:`to_dict` gives back the same shape as ``conf/``
+(``from_dict(to_dict(c)) == c``); run folders store it in their manifest.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Union
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
 class ConfigError(ValueError):
     """A configuration problem a person can fix; its message is one readable line."""
+
+
+def conf_dir() -> Path:
+    """The folder of femo's Hydra config tree (``conf/``), shipped with the package."""
+    return Path(__file__).resolve().parent / "conf"
 
 
 @dataclass(frozen=True)
@@ -171,14 +178,156 @@ class ExtractConfig:
     threads: int | None = None
 
 
+def _positive_or_none(section: str, key: str, value: Any) -> None:
+    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+        raise ConfigError(f"{section}.{key} must be an integer >= 1 or null, not {value!r}")
+
+
+@dataclass(frozen=True)
+class LocalLauncherConfig:
+    """Shards run in worker processes on this machine."""
+
+    name: str = "local"
+    workers: int | None = None  # None: the CPUs available, at most one per shard
+    threads_per_worker: int | None = None  # None: CPUs // workers
+
+    def __post_init__(self) -> None:
+        _positive_or_none("launcher", "workers", self.workers)
+        _positive_or_none("launcher", "threads_per_worker", self.threads_per_worker)
+
+
+@dataclass(frozen=True)
+class NoneLauncherConfig:
+    """Plan the run folder and stop; the user submits the array script femo writes."""
+
+    name: str = "none"
+
+
+@dataclass(frozen=True)
+class SlurmLauncherConfig:
+    """One SLURM array job per run through submitit, one array task per shard."""
+
+    name: str = "slurm"
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time_min: int = 120
+    cpus_per_task: int = 2
+    mem_gb: float | None = 8
+    gpus_per_node: int = 0
+    array_parallelism: int = 64
+    max_array_size: int = 1000
+    extra_flags: dict[str, Any] = field(default_factory=dict)
+    setup: tuple[str, ...] = ()
+    max_requeue: int = 3
+    wait: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("time_min", "cpus_per_task", "array_parallelism", "max_array_size"):
+            _positive_or_none("launcher", key, getattr(self, key))
+
+
+@dataclass(frozen=True)
+class SgeLauncherConfig:
+    """One Grid Engine array job per run (qsub -t 1-N), through femo's submitit plugin."""
+
+    name: str = "sge"
+    queue: str | None = None
+    project: str | None = None
+    time_min: int = 120
+    pe: str | None = "smp"
+    slots: int = 2
+    mem_gb: float | None = None
+    mem_resource: str = "mem_free"
+    gpu_resource: str | None = None
+    array_parallelism: int = 64
+    max_array_size: int = 75000
+    extra_flags: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()
+    wait: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("time_min", "slots", "array_parallelism", "max_array_size"):
+            _positive_or_none("launcher", key, getattr(self, key))
+
+
+LauncherConfig = Union[  # noqa: UP007 - a runtime alias, kept readable on 3.10
+    LocalLauncherConfig, NoneLauncherConfig, SlurmLauncherConfig, SgeLauncherConfig
+]
+LAUNCHER_CONFIGS: dict[str, type] = {
+    "local": LocalLauncherConfig,
+    "none": NoneLauncherConfig,
+    "slurm": SlurmLauncherConfig,
+    "sge": SgeLauncherConfig,
+}
+
+
+@dataclass(frozen=True)
+class ShardsConfig:
+    # The clip list (sorted paths) is cut into consecutive shards of this many clips.
+    videos_per_shard: int = 16
+
+    def __post_init__(self) -> None:
+        if (
+            not isinstance(self.videos_per_shard, int)
+            or isinstance(self.videos_per_shard, bool)
+            or self.videos_per_shard < 1
+        ):
+            raise ConfigError(
+                f"shards.videos_per_shard must be >= 1, not {self.videos_per_shard!r}"
+            )
+
+
 @dataclass(frozen=True)
 class RunConfig:
+    """A whole run, in the shape of ``conf/config.yaml`` (less Hydra's and the CLI's keys)."""
+
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    extract: ExtractConfig = field(default_factory=ExtractConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
     mapping: MappingConfig = field(default_factory=MappingConfig)
     reduce: ReduceConfig = field(default_factory=ReduceConfig)
-    videos_per_shard: int = 16
-    launcher: dict[str, Any] = field(default_factory=lambda: {"name": "local"})
+    launcher: LauncherConfig = field(default_factory=LocalLauncherConfig)
+    shards: ShardsConfig = field(default_factory=ShardsConfig)
+    device: str = "auto"
+    batch_size: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "gpu"):
+            raise ConfigError(f"device must be auto, cpu or gpu, not {self.device!r}")
+        if self.batch_size is not None and (
+            not isinstance(self.batch_size, int)
+            or isinstance(self.batch_size, bool)
+            or self.batch_size < 1
+        ):
+            raise ConfigError(
+                f"batch_size must be an integer >= 1 or null (auto), not {self.batch_size!r}"
+            )
+
+    @property
+    def extract(self) -> ExtractConfig:
+        """What the extraction stage needs: the shards' content and how fast to make them."""
+        return ExtractConfig(
+            detector=self.detector,
+            sampling=self.sampling,
+            batch_size=self.batch_size,
+            device=self.device,
+            threads=getattr(self.launcher, "threads_per_worker", None),
+        )
+
+    @property
+    def videos_per_shard(self) -> int:
+        return self.shards.videos_per_shard
+
+
+# Keys that decide what the shards hold; every other key can change on an existing run.
+SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
+              "detector", "sampling", "shards")  # fmt: skip
+# Keys that only decide how the shards are made (where, how fast): resume may change them.
+EXECUTION_KEYS = ("launcher", "device", "batch_size")
+# Keys that only decide how the shards are read: reduce (and resume) may change them.
+REDUCE_KEYS = ("mapping", "reduce", "dataset.labels", "dataset.label_column",
+               "dataset.video_column", "dataset.unknown_labels")  # fmt: skip
 
 
 def _build(cls: type, values: dict[str, Any] | None, section: str) -> Any:
@@ -206,55 +355,74 @@ def absolute_path(path: str | None, base: str | os.PathLike[str] | None = None) 
     return os.path.normpath(str(p))
 
 
-def run_config_from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
-    """Build a :class:`RunConfig` from a resolved config dict (Hydra's, as plain containers).
+def _extensions(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in values)
+
+
+def _launcher(values: dict[str, Any] | None) -> LauncherConfig:
+    values = dict(values or {"name": "local"})
+    name = values.get("name", "local")
+    cls = LAUNCHER_CONFIGS.get(name)
+    if cls is None:
+        raise ConfigError(f"unknown launcher {name!r} (known: {', '.join(LAUNCHER_CONFIGS)})")
+    if cls is SlurmLauncherConfig and values.get("extra_flags") is not None:
+        values["extra_flags"] = dict(values["extra_flags"])
+    return _build(cls, values, "launcher")
+
+
+def _upgrade(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A manifest written by femo 0.2 (``extract`` and ``videos_per_shard`` keys) in today's shape."""
+    if "extract" not in cfg:
+        return cfg
+    cfg = dict(cfg)
+    extract = cfg.pop("extract")
+    cfg["detector"] = extract.get("detector")
+    cfg["sampling"] = extract.get("sampling")
+    cfg["batch_size"] = extract.get("batch_size")
+    cfg["device"] = extract.get("device", "auto")
+    cfg["shards"] = {"videos_per_shard": cfg.pop("videos_per_shard", 16)}
+    return cfg
+
+
+TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher",
+                  "shards", "device", "batch_size")  # fmt: skip
+
+
+def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
+    """Build a :class:`RunConfig` from a resolved config dict (Hydra's, or :func:`to_dict`'s).
 
     Relative dataset paths are made absolute against ``base_dir`` (the folder femo was
     started in), so that the config still means the same thing inside a cluster job.
     """
+    cfg = _upgrade(cfg)
+    unknown = sorted(set(cfg) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s): {', '.join(unknown)}")
     dataset = dict(cfg.get("dataset") or {})
     dataset.pop("name", None)
     dataset["root"] = absolute_path(dataset.get("root"), base_dir)
     dataset["labels"] = absolute_path(dataset.get("labels"), base_dir)
     for key in ("video_extensions", "image_extensions"):
         if key in dataset:
-            dataset[key] = tuple(
-                e.lower() if e.startswith(".") else "." + e.lower() for e in dataset[key]
-            )
+            dataset[key] = _extensions(dataset[key])
     mapping = dict(cfg.get("mapping") or {})
     if "emotions" in mapping:
         mapping["emotions"] = dict(mapping["emotions"])
-    shards = cfg.get("shards") or {}
-    videos_per_shard = int(shards.get("videos_per_shard", 16))
-    if videos_per_shard < 1:
-        raise ConfigError(f"shards.videos_per_shard must be >= 1, not {videos_per_shard}")
-    launcher = dict(cfg.get("launcher") or {"name": "local"})
-    batch_size = cfg.get("batch_size")
-    if batch_size is not None and (
-        not isinstance(batch_size, int) or isinstance(batch_size, bool) or batch_size < 1
-    ):
-        raise ConfigError(f"batch_size must be an integer >= 1 or null (auto), not {batch_size!r}")
-    extract = ExtractConfig(
-        detector=_build(DetectorConfig, cfg.get("detector"), "detector"),
-        sampling=_build(SamplingConfig, cfg.get("sampling"), "sampling"),
-        batch_size=batch_size,
-        device=str(cfg.get("device", "auto")),
-        threads=launcher.get("threads_per_worker"),
-    )
-    if extract.device not in ("auto", "cpu", "gpu"):
-        raise ConfigError(f"device must be auto, cpu or gpu, not {extract.device!r}")
     return RunConfig(
         dataset=_build(DatasetConfig, dataset, "dataset"),
-        extract=extract,
+        detector=_build(DetectorConfig, cfg.get("detector"), "detector"),
+        sampling=_build(SamplingConfig, cfg.get("sampling"), "sampling"),
         mapping=_build(MappingConfig, mapping, "mapping"),
         reduce=_build(ReduceConfig, cfg.get("reduce"), "reduce"),
-        videos_per_shard=videos_per_shard,
-        launcher=launcher,
+        launcher=_launcher(cfg.get("launcher")),
+        shards=_build(ShardsConfig, cfg.get("shards"), "shards"),
+        device=str(cfg.get("device", "auto")),
+        batch_size=cfg.get("batch_size"),
     )
 
 
 def to_dict(obj: Any) -> Any:
-    """A dataclass tree as plain JSON-able containers."""
+    """A dataclass tree as plain JSON-able containers (tuples become lists)."""
     if dataclasses.is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):

@@ -1,11 +1,6 @@
 """Extraction (the map step): one shard of clips in, one Parquet file out.
 
-A shard file holds two kinds of rows:
-
-* ``kind == "frame"``: one per (clip, sampled frame, face), and one with null face
-  fields for a sampled frame without a face, so face coverage is measurable;
-* ``kind == "clip"``: exactly one per clip, with its status (``ok``, ``partial`` or
-  ``error``), a message, and what decoding learnt (fps, frames read, seconds spent).
+The rows it writes are described in :mod:`femo.shards`.
 """
 
 from __future__ import annotations
@@ -21,12 +16,10 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from . import __version__
 from .config import EMOTIONS, ExtractConfig, to_dict
@@ -43,57 +36,13 @@ from .models import (
     sha256_file,
     tf_device_name,
 )
-from .shards import shard_path, write_atomically
+from .rundir import RunDir
+from .shards import SCHEMA, encode_metadata, write_table
 from .stream import chain_ahead, ordered_map
+from .task import ShardResult, ShardTask
 from .video import ClipError, ClipInfo, Frame, sampled_frames
 
 log = logging.getLogger(__name__)
-
-SCHEMA = pa.schema(
-    [
-        pa.field("video", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),
-        pa.field("frame", pa.int32()),
-        pa.field("time_s", pa.float64()),
-        pa.field("face", pa.int16()),
-        pa.field("x", pa.int32()),
-        pa.field("y", pa.int32()),
-        pa.field("w", pa.int32()),
-        pa.field("h", pa.int32()),
-        *[pa.field(e, pa.float32()) for e in EMOTIONS],
-        pa.field("detector_confidence", pa.float32()),
-        pa.field("status", pa.string()),
-        pa.field("message", pa.string()),
-        pa.field("fps", pa.float64()),
-        pa.field("frames_read", pa.int32()),
-        pa.field("frames_sampled", pa.int32()),
-        pa.field("seconds", pa.float64()),
-    ]
-)
-
-
-@dataclass(frozen=True)
-class ShardTask:
-    """Everything one array task needs; small and picklable."""
-
-    run_dir: str
-    index: int
-    dataset_root: str
-    clips: tuple[Clip, ...]
-    extract: ExtractConfig
-    config_json: str = "{}"
-
-
-@dataclass
-class ShardResult:
-    index: int
-    path: str
-    clips: int
-    clips_failed: int
-    frames_sampled: int
-    seconds: float
-    startup_seconds: float = 0.0
-    timing: dict[str, float] = field(default_factory=dict)
 
 
 class _Columns:
@@ -472,7 +421,7 @@ def shard_metadata(
         "host": os.uname().nodename,
         "timing": json.dumps(shard_timing(result, len(task.clips))),
     }
-    return {f"femo.{k}".encode(): v.encode() for k, v in meta.items()}
+    return encode_metadata(meta)
 
 
 def run_shard(task: ShardTask) -> ShardResult:
@@ -492,7 +441,7 @@ def run_shard(task: ShardTask) -> ShardResult:
     sampled = sum(
         c for c, k in zip(columns.data["frames_sampled"], kinds, strict=True) if k == "clip"
     )
-    path = shard_path(task.run_dir, task.index)
+    path = RunDir(task.run_dir).shard_file(task.index)
     result = ShardResult(
         index=task.index,
         path=str(path),
@@ -504,7 +453,7 @@ def run_shard(task: ShardTask) -> ShardResult:
         timing={k: v - before.get(k, 0.0) for k, v in extractor.clock.snapshot().items()},
     )
     table = columns.table(shard_metadata(task, extractor, result))
-    write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+    write_table(path, table)
     log.info(
         "shard %d written: %d clips (%d failed), %d frames in %.1f s",
         task.index,
@@ -514,9 +463,3 @@ def run_shard(task: ShardTask) -> ShardResult:
         result.seconds,
     )
     return result
-
-
-def read_shard_metadata(path: str | Path) -> dict[str, str]:
-    """The ``femo.*`` key/values of a shard file (without the ``femo.`` prefix)."""
-    meta = pq.read_schema(path).metadata or {}
-    return {k.decode()[5:]: v.decode() for k, v in meta.items() if k.startswith(b"femo.")}

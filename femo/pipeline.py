@@ -1,38 +1,111 @@
-"""The pipeline's orchestration: plan a run, hand its shards to a launcher, reduce it.
+"""The run's life, in one place: prepare -> launch -> wait -> reduce, and resume.
 
-Stages take typed configs (:mod:`femo.config`), never Hydra objects.
+    config --prepare--> run folder (manifest, plan, labels snapshot)
+           --launch---> shard tasks to a launcher (local workers, SLURM, SGE, none)
+           --wait-----> status until every shard has ended (local: always; clusters: wait=true)
+           --reduce---> report/ from the shard files, no video read
+
+Everything here takes typed configs (:mod:`femo.config`) and returns results; it
+prints nothing. Progress lines go to the ``say`` callback the caller passes.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
-from dataclasses import dataclass, field
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, DatasetConfig, MappingConfig, ReduceConfig, RunConfig, to_dict
+from .config import ConfigError, RunConfig, from_dict, to_dict
 from .dataset import Labels, discover_clips, read_labels
-from .extract import ShardTask
+from .launchers import make_launcher
+from .launchers.base import Launch, LaunchInterrupted
+from .overrides import apply_overrides
 from .reduce import compute_metrics, load_shards, reduce_clips
 from .report import write_report
-from .rundir import (
-    LABELS,
-    Plan,
-    failed_marker,
-    init_run_dir,
-    log_path,
-    make_plan,
-    read_manifest,
-    read_plan,
-)
-from .shards import finished_shards
-from .throughput import read_throughput, throughput_lines, wall_time_estimate
+from .rundir import Plan, RunDir, RunDirError, make_plan
+from .status import RunStatus, ShardState, read_status
+from .sweep import is_sweep_dir, reuse_sweep_shards, sweep_runs, write_sweep_table
+from .task import make_tasks
+from .throughput import read_throughput, throughput_lines, throughput_summary
 
 log = logging.getLogger(__name__)
 
+Say = Callable[[str], None]
 
-def prepare_run(config: RunConfig, run_dir: Path, config_dict: dict[str, Any]) -> Plan:
+POLL_S = 10.0
+# How long `launcher.wait` keeps waiting while the scheduler does not answer at all.
+UNKNOWN_PATIENCE_S = 600.0
+
+
+def _quiet(message: str) -> None:
+    log.info(message)
+
+
+class RunInterrupted(Exception):
+    """A local run stopped by Ctrl-C or SIGTERM; its workers are gone."""
+
+    def __init__(self, run_dir: Path, done: int, total: int) -> None:
+        super().__init__(f"interrupted: {done} of {total} shards done")
+        self.run_dir, self.done, self.total = run_dir, done, total
+
+
+class IncompleteRun(Exception):
+    """Every shard has ended but some are not done: no report was written."""
+
+
+@dataclass
+class ReduceResult:
+    report_dir: Path
+    metrics: dict[str, Any]
+
+
+@dataclass
+class RunOutcome:
+    """What ``femo run`` (or a resume) did."""
+
+    run_dir: Path
+    launch: Launch
+    report: ReduceResult | None = None
+    reused_from: Path | None = None
+    busy: int = 0  # shards still queued or running (report later)
+
+
+# ------------------------------------------------------------------- prepare
+
+
+def extraction_key(config: RunConfig, plan: Plan) -> str:
+    """Signature of what determines a run's shards: clips, shard plan, detector, sampling.
+
+    Runs with the same key produce identical shards, whatever their mapping or
+    reduce settings, so a sweep extracts once per key.
+    """
+    payload = {
+        "root": config.dataset.root,
+        "clips": [c.video for c in plan.clips],
+        "videos_per_shard": config.videos_per_shard,
+        "detector": to_dict(config.detector),
+        "sampling": to_dict(config.sampling),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def with_demo_dataset(config: RunConfig, say: Say) -> RunConfig:
+    """``config`` with femo's embedded demo dataset where no ``dataset.root`` is set."""
+    if config.dataset.root is not None:
+        return config
+    from .demo import ensure_demo_dataset
+
+    root, labels = ensure_demo_dataset()
+    say(f"no dataset.root given: using the demo dataset in {root}")
+    return replace(config, dataset=replace(config.dataset, root=str(root), labels=str(labels)))
+
+
+def prepare(config: RunConfig, run: RunDir) -> Plan:
     """Check the dataset and labels, then write a new run folder's manifest and plan.
 
     Every config, dataset and labels problem is raised here, before any work starts.
@@ -42,8 +115,8 @@ def prepare_run(config: RunConfig, run_dir: Path, config_dict: dict[str, Any]) -
         labels = read_labels(config.dataset.labels, config.dataset, config.mapping, clips)
         _log_label_issues(labels)
     plan = make_plan(clips, config.videos_per_shard)
-    init_run_dir(run_dir, plan, config_dict, config.dataset.labels, extraction_key(config, plan))
-    log.info("%d clips in %d shard(s) -> %s", len(clips), plan.n_shards, run_dir)
+    run.create(plan, to_dict(config), config.dataset.labels, extraction_key(config, plan))
+    log.info("%d clips in %d shard(s) -> %s", len(clips), plan.n_shards, run.path)
     return plan
 
 
@@ -60,174 +133,197 @@ def _log_label_issues(labels: Labels) -> None:
         )
 
 
-def shard_tasks(
-    run_dir: Path,
-    plan: Plan,
-    config: RunConfig,
-    config_dict: dict[str, Any],
-    only: list[int] | None = None,
-) -> list[ShardTask]:
-    """One :class:`ShardTask` per shard (or per shard in ``only``)."""
-    indices = range(plan.n_shards) if only is None else only
-    config_json = json.dumps(config_dict, sort_keys=True, default=str)
-    return [
-        ShardTask(
-            run_dir=str(run_dir),
-            index=k,
-            dataset_root=str(config.dataset.root),
-            clips=tuple(plan.shard_clips(k)),
-            extract=config.extract,
-            config_json=config_json,
-        )
-        for k in indices
-    ]
+# -------------------------------------------------------------------- launch
 
 
-@dataclass
-class ShardStatus:
-    index: int
-    state: str  # done | pending | running | failed | not_submitted
-    job_id: str | None = None
-    error: str | None = None
-    log: str | None = None
+def start_run(
+    config: RunConfig, run_dir: Path, sweep_dir: Path | None = None, say: Say = _quiet
+) -> RunOutcome:
+    """A new run: plan it, launch its shards (or reuse a sweep sibling's), report."""
+    run = RunDir(run_dir)
+    config = with_demo_dataset(config, say)
+    plan = prepare(config, run)
+    if sweep_dir is not None:
+        source = reuse_sweep_shards(run, sweep_dir)
+        if source is not None:
+            say(f"{run.path.name} reuses the shards of {source.name} (same extraction)")
+            return _after_launch(run, config, Launch(), reused_from=source)
+    return launch(run, config, make_tasks(run.path, plan, config), say)
 
 
-@dataclass
-class ShardStates:
-    done: list[int] = field(default_factory=list)
-    failed: dict[int, str] = field(default_factory=dict)
-    missing: list[int] = field(default_factory=list)
-    statuses: list[ShardStatus] = field(default_factory=list)
+def launch(
+    run: RunDir, config: RunConfig, tasks: list, say: Say = _quiet, reported: RunDir | None = None
+) -> RunOutcome:
+    """Hand ``tasks`` to the configured launcher; wait and report where it waits.
 
-
-def shards_source(run_dir: Path) -> Path:
-    """The run whose jobs make this run's shards (itself, or a sweep sibling it reuses)."""
-    try:
-        source = read_manifest(run_dir).get("shards_from")
-    except Exception:  # noqa: BLE001 - a bare folder in tests: itself
-        source = None
-    return Path(source) if source else run_dir
-
-
-def shard_states(run_dir: Path, n_shards: int, query_scheduler: bool = True) -> ShardStates:
-    """Each shard's state: done (its file exists), pending/running (the scheduler says
-    so), failed (with the error line and log), or not submitted.
-
-    A cluster task that has left the queue without writing its shard failed: the shard
-    file is renamed into place before the task exits, so nothing is waited on forever.
+    ``run`` is the run whose shards the tasks make; ``reported`` the run to report
+    (a sweep point that reuses ``run``'s shards), by default ``run`` itself.
     """
-    from .launchers.cluster import (
-        LIVE_STATES,
-        last_error_line,
-        latest_job_of_shard,
-        load_submissions,
-        scheduler_states,
-        task_log_paths,
+    reported = reported or run
+    launcher = make_launcher(config.launcher)
+    try:
+        launched = launcher.launch(run, tasks, say)
+    except LaunchInterrupted:
+        status = read_status(run, query=False)
+        raise RunInterrupted(run.path, len(status.done), len(status.statuses)) from None
+    if launched.instructions:  # nothing was started: the user submits
+        return RunOutcome(reported.path, launched)
+    if tasks and not launcher.waits:
+        return RunOutcome(reported.path, launched, busy=len(tasks))
+    if launched.submissions and not launcher.blocking:
+        wait_for_shards(run, say)
+    return _after_launch(reported, config, launched)
+
+
+def _after_launch(
+    run: RunDir, config: RunConfig, launched: Launch, reused_from: Path | None = None
+) -> RunOutcome:
+    """Report a run whose shards are all done; otherwise say what is missing."""
+    status = read_status(run)
+    outcome = RunOutcome(run.path, launched, reused_from=reused_from)
+    if status.not_done:
+        waiting = status.busy + status.unknown
+        if waiting:
+            outcome.busy = len(waiting)
+            return outcome
+        raise IncompleteRun(
+            f"{len(status.not_done)} shard(s) not done; no report written. "
+            f"See `femo status {run.path}`; `femo run resume={run.path}` redoes them."
+        )
+    outcome.report = report(run, config)
+    return outcome
+
+
+def wait_for_shards(run: RunDir, say: Say = _quiet, poll_s: float = POLL_S) -> RunStatus:
+    """Poll until no shard is queued or running (or the scheduler stays silent too long)."""
+    silent_since: float | None = None
+    while True:
+        status = read_status(run)
+        if not status.busy and not status.unknown:
+            return status
+        if status.unknown and not status.busy:
+            silent_since = silent_since or time.time()
+            if time.time() - silent_since > UNKNOWN_PATIENCE_S:
+                say(
+                    f"the scheduler has not answered for {UNKNOWN_PATIENCE_S:.0f} s; "
+                    f"stopped waiting (femo status {run.path} later)"
+                )
+                return status
+        else:
+            silent_since = None
+        time.sleep(poll_s)
+
+
+# -------------------------------------------------------------------- resume
+
+
+def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOutcome:
+    """Run again only the shards of ``run_dir`` that failed, were interrupted or never ran.
+
+    The run's own saved config is used (its launcher included); ``overrides`` may
+    change how shards are made (launcher, device, batch size) and how they are read,
+    never what they hold. Queued, running and unknown shards are left alone.
+    """
+    run = RunDir(run_dir)
+    saved = run.config_dict()
+    changed = apply_overrides(saved, overrides, "resume")
+    config = from_dict(changed)
+    if changed != saved:
+        manifest = run.read_manifest()
+        manifest["config"] = to_dict(config)
+        manifest.setdefault("resumed", []).append(
+            {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": overrides}
+        )
+        run.write_manifest(manifest)
+    source = run.shards_source()
+    status = read_status(run)
+    redo = status.redo
+    summary = (
+        f"resuming {run.path}: {len(status.done)} done, {len(status.busy)} queued or running, "
+        f"{len(redo)} to redo"
     )
-
-    source = shards_source(run_dir)
-    finished = finished_shards(run_dir)
-    submissions = load_submissions(source)
-    jobs = latest_job_of_shard(submissions)
-    live = scheduler_states(submissions) if (query_scheduler and submissions) else {}
-    states = ShardStates()
-    for k in range(n_shards):
-        job_id = jobs[k][1] if k in jobs else None
-        marker = failed_marker(source, k)
-        if k in finished:
-            status = ShardStatus(k, "done", job_id)
-        elif job_id and live.get(job_id, "").upper() in LIVE_STATES:
-            state = "running" if live[job_id].upper() == "RUNNING" else "pending"
-            status = ShardStatus(k, state, job_id)
-        elif marker.exists():
-            lines = marker.read_text(encoding="utf-8").strip().splitlines()
-            status = ShardStatus(
-                k, "failed", job_id, lines[-1] if lines else "failed", str(log_path(source, k))
-            )
-        elif job_id:
-            out, err = task_log_paths(source, job_id)
-            scheduler = live.get(job_id)
-            reason = last_error_line(err) or last_error_line(out)
-            error = (
-                reason
-                or "the task ended without writing its shard (killed, or out of time or memory?)"
-            )
-            if scheduler:
-                error = f"{scheduler}: {error}"
-            status = ShardStatus(k, "failed", job_id, error, str(err))
-        else:
-            status = ShardStatus(k, "not_submitted")
-        states.statuses.append(status)
-        if status.state == "done":
-            states.done.append(k)
-        elif status.state == "failed":
-            states.failed[k] = status.error or "failed"
-        else:
-            states.missing.append(k)
-    return states
+    if status.unknown:
+        summary += f", {len(status.unknown)} unknown (the scheduler did not answer; left alone)"
+    say(summary)
+    tasks = make_tasks(source.path, source.read_plan(), config, only=redo)
+    return launch(source, config, tasks, say, reported=run)
 
 
-@dataclass
-class ReduceResult:
-    report_dir: Path
-    metrics: dict[str, Any]
+# -------------------------------------------------------------------- reduce
 
 
-def reduce_run(
-    run_dir: Path,
-    dataset: DatasetConfig,
-    mapping: MappingConfig,
-    reduce: ReduceConfig,
-    config_dict: dict[str, Any],
-) -> ReduceResult:
+def report(run: RunDir, config: RunConfig) -> ReduceResult:
     """Build the report of a run from its shards (no video is read).
 
     Refuses a run with shards not done unless ``reduce.allow_partial``; then the
     clips of those shards are reported with status ``missing``.
     """
-    plan = read_plan(run_dir)
-    states = shard_states(run_dir, plan.n_shards)
-    not_done = sorted([*states.missing, *states.failed])
-    if not_done and not reduce.allow_partial:
+    plan = run.read_plan()
+    finished = run.finished_shards()
+    not_done = [k for k in range(plan.n_shards) if k not in finished]
+    if not_done and not config.reduce.allow_partial:
         raise ConfigError(
             f"{len(not_done)} of {plan.n_shards} shard(s) are not done ({_ranges(not_done)}); "
             "wait for them, resume the run, or pass reduce.allow_partial=true"
         )
     labels = Labels()
-    labels_file = dataset.labels or (
-        str(run_dir / LABELS) if (run_dir / LABELS).is_file() else None
+    labels_file = config.dataset.labels or (
+        str(run.labels_file) if run.labels_file.is_file() else None
     )
     if labels_file:
-        labels = read_labels(labels_file, dataset, mapping, plan.clips)
-    shards = load_shards(run_dir)
-    results = reduce_clips([c.video for c in plan.clips], shards, labels.by_video, mapping, reduce)
-    metrics = compute_metrics(results, mapping.classes)
+        labels = read_labels(labels_file, config.dataset, config.mapping, plan.clips)
+    shards = load_shards(run.shards_dir)
+    results = reduce_clips(
+        [c.video for c in plan.clips], shards, labels.by_video, config.mapping, config.reduce
+    )
+    metrics = compute_metrics(results, config.mapping.classes)
     metrics.update(
         {
             "unlabelled": [r.video for r in results if r.golden is None],
             "missing_clips": labels.missing_clips,
             "unknown_labels": labels.unknown,
-            "shards": {"planned": plan.n_shards, "done": len(states.done), "not_done": not_done},
+            "shards": {
+                "planned": plan.n_shards,
+                "done": plan.n_shards - len(not_done),
+                "not_done": not_done,
+            },
             "clips_in_several_shards": shards.duplicates,
             "labels_file": labels_file,
-            "config": config_dict,
+            "config": to_dict(config),
             "throughput": throughput_summary(shards.shard_files, len(plan.clips), plan.n_shards),
         }
     )
-    folder = write_report(run_dir, results, metrics, mapping.classes)
+    folder = write_report(run.report_dir, results, metrics, config.mapping.classes)
     return ReduceResult(folder, metrics)
 
 
-def throughput_summary(shard_files: list[Path], clips: int, tasks: int) -> dict[str, Any]:
-    """Measured speed of a run's finished shards, and the wall time it predicts."""
-    total = read_throughput(shard_files)
-    summary: dict[str, Any] = total.as_dict()
-    summary["lines"] = throughput_lines(total, clips, tasks)
-    if total.seconds_per_clip is not None:
-        summary["estimate"] = wall_time_estimate(
-            total.seconds_per_clip, total.startup_s / total.shards, clips, tasks
-        )
-    return summary
+def reduce_run(run_dir: Path, overrides: list[str]) -> ReduceResult:
+    """Re-report one run with reduce-side overrides applied to its saved config."""
+    run = RunDir(run_dir)
+    saved = run.config_dict()
+    # The run's own snapshot (RUN_DIR/labels.csv) is used unless dataset.labels is given.
+    saved["dataset"]["labels"] = None
+    return report(run, from_dict(apply_overrides(saved, overrides, "reduce")))
+
+
+@dataclass
+class SweepReduce:
+    table: Path
+    results: dict[Path, ReduceResult | str]  # a report, or why there is none
+
+
+def reduce_sweep(sweep_dir: Path, overrides: list[str]) -> SweepReduce:
+    """Re-report every run of a sweep and rewrite its sweep table."""
+    results: dict[Path, ReduceResult | str] = {}
+    for run in sweep_runs(sweep_dir):
+        try:
+            results[run] = reduce_run(run, overrides)
+        except ConfigError as exc:
+            results[run] = str(exc)
+    status_of = {
+        r: "done" if isinstance(v, ReduceResult) else "incomplete" for r, v in results.items()
+    }
+    return SweepReduce(write_sweep_table(sweep_dir, status_of), results)
 
 
 def _ranges(indices: list[int]) -> str:
@@ -241,52 +337,48 @@ def _ranges(indices: list[int]) -> str:
     return ", ".join(parts)
 
 
-def run_config_dict(config: RunConfig) -> dict[str, Any]:
-    return to_dict(config)
+# -------------------------------------------------------------------- status
 
 
-def manifest_config(run_dir: Path) -> dict[str, Any]:
-    return read_manifest(run_dir)["config"]
+@dataclass
+class StatusReport:
+    run_dir: Path
+    plan: Plan
+    status: RunStatus
+    shards_from: Path | None
+    speed: list[str]
+    report_file: Path | None
+
+    def clips_in(self, state: ShardState) -> int:
+        shards = set(self.status.indices(state))
+        return sum(1 for k in self.plan.shard_of.values() if k in shards)
 
 
-def extraction_key(config: RunConfig, plan: Plan) -> str:
-    """Signature of what determines a run's shards: clips, shard plan, detector, sampling.
+def status_report(run_dir: Path) -> StatusReport:
+    """Everything ``femo status`` shows about one run."""
+    run = RunDir(run_dir)
+    run.read_manifest()
+    plan = run.read_plan()
+    status = read_status(run, plan.n_shards)
+    source = run.shards_source()
+    speed = throughput_lines(
+        read_throughput(list(run.finished_shards().values())), len(plan.clips), plan.n_shards
+    )
+    report_file = run.report_dir / "report.md"
+    return StatusReport(
+        run.path,
+        plan,
+        status,
+        source.path if source != run else None,
+        speed,
+        report_file if report_file.exists() else None,
+    )
 
-    Runs with the same key produce identical shards, whatever their mapping or
-    reduce settings, so a sweep extracts once per key.
-    """
-    import hashlib
 
-    payload = {
-        "root": config.dataset.root,
-        "clips": [c.video for c in plan.clips],
-        "videos_per_shard": config.videos_per_shard,
-        "detector": to_dict(config.extract.detector),
-        "sampling": to_dict(config.extract.sampling),
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def reuse_sweep_shards(run_dir: Path, sweep_dir: Path) -> bool:
-    """Point this run's shards at an earlier sweep point with the same extraction key.
-
-    Returns True when a source was found: ``RUN_DIR/shards`` becomes a symlink to the
-    source's shards and the manifest records ``shards_from``; nothing is queued.
-    """
-    from .rundir import MANIFEST, write_json
-
-    manifest = read_manifest(run_dir)
-    key = manifest.get("extraction_key")
-    for other in sorted(p.parent for p in sweep_dir.glob(f"*/{MANIFEST}")):
-        if other == run_dir:
-            continue
-        theirs = read_manifest(other)
-        if theirs.get("extraction_key") == key and not theirs.get("shards_from"):
-            (run_dir / "shards").symlink_to(
-                Path("..") / other.name / "shards", target_is_directory=True
-            )
-            (other / "shards").mkdir(exist_ok=True)
-            manifest["shards_from"] = str(other)
-            write_json(run_dir / MANIFEST, manifest)
-            return True
-    return False
+def runs_of(target: Path) -> list[Path]:
+    """The runs of a sweep folder, or the run itself."""
+    if is_sweep_dir(target):
+        return sweep_runs(target)
+    if not target.is_dir():
+        raise RunDirError(f"{target} is not a folder")
+    return [target]

@@ -16,7 +16,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from .config import EMOTIONS, MappingConfig, ReduceConfig
-from .shards import finished_shards
+from .shards import SCHEMA, finished_shards
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +43,20 @@ class ShardData:
     duplicates: list[str] = field(default_factory=list)
 
 
-def load_shards(run_dir: str | Path) -> ShardData:
-    """Read every finished shard of a run.
+def load_shards(shards_dir: str | Path) -> ShardData:
+    """Read every finished shard file in ``shards_dir``.
 
     A clip found in more than one shard file (a shard written twice under another
     plan, or a resumed run) is taken from the lowest-numbered shard only, so no
     clip is ever counted twice.
     """
-    files = list(finished_shards(run_dir).values())
+    files = list(finished_shards(shards_dir).values())
     tables = []
     for order, path in enumerate(files):
         df = pq.read_table(path).to_pandas()
         df["_shard"] = order
         tables.append(df)
     if not tables:
-        from .extract import SCHEMA
-
         empty = SCHEMA.empty_table().to_pandas()
         return ShardData(empty.set_index("video"), empty, files)
     rows = pd.concat(tables, ignore_index=True)

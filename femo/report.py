@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .reduce import ClipResult
-from .rundir import REPORT, _write_text, write_json
-from .shards import write_atomically
+from .rundir import write_json, write_text
 
 
 def videos_csv_text(results: list[ClipResult], classes: tuple[str, ...]) -> str:
@@ -112,28 +111,23 @@ def report_markdown(
     if speed:
         lines += ["", "## Throughput", "", *[f"- {line}" for line in speed]]
     cfg = m.get("config", {})
-    extract = cfg.get("extract", {})
     lines += [
         "",
         "## Settings",
         "",
-        f"- detector: {extract.get('detector')}",
-        f"- sampling: {extract.get('sampling')}",
+        f"- detector: {cfg.get('detector')}",
+        f"- sampling: {cfg.get('sampling')}",
         f"- mapping: {cfg.get('mapping', {}).get('name')}; reduce: {cfg.get('reduce')}",
     ]
     return "\n".join(lines) + "\n"
 
 
 def write_report(
-    run_dir: Path, results: list[ClipResult], metrics: dict[str, Any], classes: tuple[str, ...]
+    folder: Path, results: list[ClipResult], metrics: dict[str, Any], classes: tuple[str, ...]
 ) -> Path:
-    """Write the three report files atomically; returns the report folder."""
-    folder = run_dir / REPORT
+    """Write the three report files into ``folder`` atomically; returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
-    text = videos_csv_text(results, classes)
-    write_atomically(
-        folder / "videos.csv", lambda tmp: Path(tmp).write_text(text, encoding="utf-8")
-    )
+    write_text(folder / "videos.csv", videos_csv_text(results, classes))
     write_json(folder / "metrics.json", metrics)
-    _write_text(folder / "report.md", report_markdown(metrics, results, classes))
+    write_text(folder / "report.md", report_markdown(metrics, results, classes))
     return folder

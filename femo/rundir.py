@@ -1,13 +1,16 @@
 """The run folder: everything needed to understand, check on and continue a run.
 
-Layout::
+:class:`RunDir` owns every path in it; nothing else in femo builds one. Layout::
 
     RUN_DIR/
-      femo.json        manifest: femo version, resolved config, dataset root, shard plan size
+      femo.json        manifest: femo version, config (femo.config.to_dict shape), plan size
       clips.csv        the shard plan: video, kind, shard
       labels.csv       snapshot of the labels file the run started with (if any)
       shards/          shard-<k>.parquet, one per finished shard
-      logs/            shard-<k>.log, and shard-<k>.failed when a shard raised
+      logs/            shard-<k>.log; shard-<k>.failed when a shard raised;
+                       shard-<k>.running while a process works on it
+      jobs.json        every submission: launcher, array id, shards, job ids
+      jobs/            submitit's job folder (cluster launchers)
       report/          videos.csv, metrics.json, report.md
       .hydra/          Hydra's record of the composed config and overrides
 """
@@ -19,23 +22,42 @@ import json
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from . import __version__
+from .config import RunConfig, from_dict, to_dict
 from .dataset import Clip
-from .shards import assign_shards, write_atomically
+from .shards import finished_shards, shard_name, write_atomically
+
+T = TypeVar("T")
 
 MANIFEST = "femo.json"
 PLAN = "clips.csv"
 LABELS = "labels.csv"
+SHARDS = "shards"
 LOGS = "logs"
 REPORT = "report"
+JOBS_FILE = "jobs.json"
+JOBS_DIR = "jobs"
 
 
 class RunDirError(ValueError):
     """The folder is not a femo run (or is damaged); the message says why."""
+
+
+def assign_shards(items: Sequence[T], per_shard: int) -> list[list[T]]:
+    """Cut ``items`` (already in their canonical sorted order) into consecutive shards.
+
+    Shard k holds items ``[k * per_shard, (k + 1) * per_shard)``, so the assignment
+    depends only on the sorted list and ``per_shard``: any shell, any day, recomputes
+    the same shards.
+    """
+    if per_shard < 1:
+        raise ValueError(f"per_shard must be >= 1, not {per_shard}")
+    return [list(items[i : i + per_shard]) for i in range(0, len(items), per_shard)]
 
 
 @dataclass(frozen=True)
@@ -54,82 +76,178 @@ def make_plan(clips: list[Clip], videos_per_shard: int) -> Plan:
     return Plan(clips, shard_of, len(shards))
 
 
-def _write_text(path: Path, text: str) -> None:
-    def write(tmp: str) -> None:
-        Path(tmp).write_text(text, encoding="utf-8")
+@dataclass
+class Submission:
+    """One launch of some shards: an array job, or a local pool of workers."""
 
-    write_atomically(path, write)
+    launcher: str
+    array_id: str
+    shards: list[int]
+    job_ids: list[str]
+    submitted: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    submitted_at: float = field(default_factory=time.time)
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write a small text file atomically."""
+    write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
 def write_json(path: Path, data: Any) -> None:
-    _write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
-def init_run_dir(
-    run_dir: Path,
-    plan: Plan,
-    config: dict[str, Any],
-    labels_file: str | None,
-    extraction_key: str | None = None,
-) -> None:
-    """Write the manifest, the shard plan and the labels snapshot of a new run."""
-    if (run_dir / MANIFEST).exists():
-        raise RunDirError(
-            f"{run_dir} already holds a femo run; use resume={run_dir} to continue it"
+class RunDir:
+    """One run folder: its paths, its manifest, its plan and its job records."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunDir({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, RunDir) and self.path == other.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    # ---------------------------------------------------------------- paths
+    @property
+    def manifest_file(self) -> Path:
+        return self.path / MANIFEST
+
+    @property
+    def plan_file(self) -> Path:
+        return self.path / PLAN
+
+    @property
+    def labels_file(self) -> Path:
+        return self.path / LABELS
+
+    @property
+    def shards_dir(self) -> Path:
+        return self.path / SHARDS
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.path / LOGS
+
+    @property
+    def report_dir(self) -> Path:
+        return self.path / REPORT
+
+    @property
+    def jobs_file(self) -> Path:
+        return self.path / JOBS_FILE
+
+    @property
+    def jobs_dir(self) -> Path:
+        return self.path / JOBS_DIR
+
+    def shard_file(self, index: int) -> Path:
+        return self.shards_dir / shard_name(index)
+
+    def log_file(self, index: int) -> Path:
+        return self.logs_dir / f"shard-{index:05d}.log"
+
+    def failed_marker(self, index: int) -> Path:
+        return self.logs_dir / f"shard-{index:05d}.failed"
+
+    def running_marker(self, index: int) -> Path:
+        return self.logs_dir / f"shard-{index:05d}.running"
+
+    # ------------------------------------------------------------- contents
+    def is_run(self) -> bool:
+        return self.manifest_file.is_file()
+
+    def create(
+        self,
+        plan: Plan,
+        config: dict[str, Any],
+        labels_file: str | None,
+        extraction_key: str | None = None,
+    ) -> None:
+        """Write the manifest, the shard plan and the labels snapshot of a new run."""
+        if self.manifest_file.exists():
+            raise RunDirError(
+                f"{self.path} already holds a femo run; use resume={self.path} to continue it"
+            )
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.logs_dir.mkdir(exist_ok=True)
+        rows = [
+            {"video": c.video, "kind": c.kind, "shard": plan.shard_of[c.video]} for c in plan.clips
+        ]
+
+        def write_plan(tmp: str) -> None:
+            with open(tmp, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, ["video", "kind", "shard"])
+                writer.writeheader()
+                writer.writerows(rows)
+
+        write_atomically(self.plan_file, write_plan)
+        if labels_file:
+            shutil.copyfile(labels_file, self.labels_file)
+        self.write_manifest(
+            {
+                "femo_version": __version__,
+                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "n_clips": len(plan.clips),
+                "n_shards": plan.n_shards,
+                "labels_source": labels_file,
+                "extraction_key": extraction_key,
+                "config": config,
+            }
         )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    (run_dir / LOGS).mkdir(exist_ok=True)
-    rows = [{"video": c.video, "kind": c.kind, "shard": plan.shard_of[c.video]} for c in plan.clips]
 
-    def write_plan(tmp: str) -> None:
-        with open(tmp, "w", newline="", encoding="utf-8") as fh:
-            writer = csv.DictWriter(fh, ["video", "kind", "shard"])
-            writer.writeheader()
-            writer.writerows(rows)
+    def read_manifest(self) -> dict[str, Any]:
+        if not self.path.is_dir():
+            raise RunDirError(f"{self.path} is not a folder")
+        if not self.manifest_file.is_file():
+            raise RunDirError(f"{self.path} is not a femo run folder (no {MANIFEST})")
+        try:
+            return json.loads(self.manifest_file.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise RunDirError(f"{self.manifest_file} is damaged: {exc}") from None
 
-    write_atomically(run_dir / PLAN, write_plan)
-    if labels_file:
-        shutil.copyfile(labels_file, run_dir / LABELS)
-    write_json(
-        run_dir / MANIFEST,
-        {
-            "femo_version": __version__,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "n_clips": len(plan.clips),
-            "n_shards": plan.n_shards,
-            "labels_source": labels_file,
-            "extraction_key": extraction_key,
-            "config": config,
-        },
-    )
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        write_json(self.manifest_file, manifest)
 
+    def config_dict(self) -> dict[str, Any]:
+        """The run's saved config, in today's :func:`femo.config.to_dict` shape."""
+        return to_dict(from_dict(self.read_manifest()["config"]))
 
-def read_manifest(run_dir: str | os.PathLike[str]) -> dict[str, Any]:
-    path = Path(run_dir) / MANIFEST
-    if not Path(run_dir).is_dir():
-        raise RunDirError(f"{run_dir} is not a folder")
-    if not path.is_file():
-        raise RunDirError(f"{run_dir} is not a femo run folder (no {MANIFEST})")
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RunDirError(f"{path} is damaged: {exc}") from None
+    def config(self) -> RunConfig:
+        return from_dict(self.config_dict())
 
+    def read_plan(self) -> Plan:
+        if not self.plan_file.is_file():
+            raise RunDirError(f"{self.path} has no shard plan ({PLAN})")
+        with open(self.plan_file, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+        clips = [Clip(r["video"], r["kind"]) for r in rows]
+        shard_of = {r["video"]: int(r["shard"]) for r in rows}
+        return Plan(clips, shard_of, max(shard_of.values(), default=-1) + 1)
 
-def read_plan(run_dir: str | os.PathLike[str]) -> Plan:
-    path = Path(run_dir) / PLAN
-    if not path.is_file():
-        raise RunDirError(f"{run_dir} has no shard plan ({PLAN})")
-    with open(path, newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
-    clips = [Clip(r["video"], r["kind"]) for r in rows]
-    shard_of = {r["video"]: int(r["shard"]) for r in rows}
-    return Plan(clips, shard_of, max(shard_of.values(), default=-1) + 1)
+    def shards_source(self) -> RunDir:
+        """The run whose jobs make this run's shards (itself, or a sweep sibling it reuses)."""
+        try:
+            source = self.read_manifest().get("shards_from")
+        except RunDirError:
+            source = None
+        return RunDir(source) if source else self
 
+    def finished_shards(self) -> dict[int, Path]:
+        return finished_shards(self.shards_dir)
 
-def failed_marker(run_dir: str | os.PathLike[str], index: int) -> Path:
-    return Path(run_dir) / LOGS / f"shard-{index:05d}.failed"
+    # ----------------------------------------------------------------- jobs
+    def submissions(self) -> list[Submission]:
+        if not self.jobs_file.is_file():
+            return []
+        records = json.loads(self.jobs_file.read_text(encoding="utf-8"))
+        # Records written before femo 0.3 have no submitted_at: long ago.
+        return [Submission(**{"submitted_at": 0.0, **r}) for r in records]
 
-
-def log_path(run_dir: str | os.PathLike[str], index: int) -> Path:
-    return Path(run_dir) / LOGS / f"shard-{index:05d}.log"
+    def record_submission(self, submission: Submission) -> None:
+        records = [asdict(s) for s in self.submissions()] + [asdict(submission)]
+        write_json(self.jobs_file, records)

@@ -1,43 +1,76 @@
-"""Shard assignment (a pure function) and the shard files' names and atomic writes."""
+"""The shard file: its Parquet schema, its metadata, its atomic write, finished shards.
+
+A shard file holds two kinds of rows:
+
+* ``kind == "frame"``: one per (clip, sampled frame, face), and one with null face
+  fields for a sampled frame without a face, so face coverage is measurable;
+* ``kind == "clip"``: exactly one per clip, with its status (``ok``, ``partial`` or
+  ``error``), a message, and what decoding learnt (fps, frames read, seconds spent).
+
+Its ``femo.*`` metadata keys record who made it and how fast (see :func:`encode_metadata`).
+"""
 
 from __future__ import annotations
 
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
-T = TypeVar("T")
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-SHARD_DIR = "shards"
+from .config import EMOTIONS
+
 _SHARD_RE = re.compile(r"^shard-(\d{5,})\.parquet$")
 
-
-def assign_shards(items: Sequence[T], per_shard: int) -> list[list[T]]:
-    """Cut ``items`` (already in their canonical sorted order) into consecutive shards.
-
-    Shard k holds items ``[k * per_shard, (k + 1) * per_shard)``, so the assignment
-    depends only on the sorted list and ``per_shard``: any shell, any day, recomputes
-    the same shards.
-    """
-    if per_shard < 1:
-        raise ValueError(f"per_shard must be >= 1, not {per_shard}")
-    return [list(items[i : i + per_shard]) for i in range(0, len(items), per_shard)]
+SCHEMA = pa.schema(
+    [
+        pa.field("video", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("frame", pa.int32()),
+        pa.field("time_s", pa.float64()),
+        pa.field("face", pa.int16()),
+        pa.field("x", pa.int32()),
+        pa.field("y", pa.int32()),
+        pa.field("w", pa.int32()),
+        pa.field("h", pa.int32()),
+        *[pa.field(e, pa.float32()) for e in EMOTIONS],
+        pa.field("detector_confidence", pa.float32()),
+        pa.field("status", pa.string()),
+        pa.field("message", pa.string()),
+        pa.field("fps", pa.float64()),
+        pa.field("frames_read", pa.int32()),
+        pa.field("frames_sampled", pa.int32()),
+        pa.field("seconds", pa.float64()),
+    ]
+)
 
 
 def shard_name(index: int) -> str:
     return f"shard-{index:05d}.parquet"
 
 
-def shard_path(run_dir: str | os.PathLike[str], index: int) -> Path:
-    return Path(run_dir) / SHARD_DIR / shard_name(index)
+def encode_metadata(values: dict[str, str]) -> dict[bytes, bytes]:
+    """``femo.<key>`` Parquet metadata from plain strings."""
+    return {f"femo.{k}".encode(): v.encode() for k, v in values.items()}
 
 
-def finished_shards(run_dir: str | os.PathLike[str]) -> dict[int, Path]:
-    """Shard index -> path for every finished shard file (temp files are never matched)."""
-    folder = Path(run_dir) / SHARD_DIR
+def read_shard_metadata(path: str | Path) -> dict[str, str]:
+    """The ``femo.*`` key/values of a shard file (without the ``femo.`` prefix)."""
+    meta = pq.read_schema(path).metadata or {}
+    return {k.decode()[5:]: v.decode() for k, v in meta.items() if k.startswith(b"femo.")}
+
+
+def write_table(path: str | Path, table: pa.Table) -> None:
+    """Write a shard table atomically (see :func:`write_atomically`)."""
+    write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def finished_shards(folder: str | os.PathLike[str]) -> dict[int, Path]:
+    """Shard index -> path for every finished shard file in ``folder`` (temps never match)."""
+    folder = Path(folder)
     found = {}
     if folder.is_dir():
         for p in folder.iterdir():

@@ -11,7 +11,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from .rundir import MANIFEST, REPORT, _write_text
+from .rundir import MANIFEST, REPORT, RunDir, write_text
 
 COLUMNS = [
     "point",
@@ -84,7 +84,7 @@ def write_sweep_table(sweep_dir: Path, status_of: dict[Path, str] | None = None)
     writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    _write_text(sweep_dir / "sweep.csv", out.getvalue())
+    write_text(sweep_dir / "sweep.csv", out.getvalue())
     lines = [
         "# femo sweep",
         "",
@@ -97,7 +97,7 @@ def write_sweep_table(sweep_dir: Path, status_of: dict[Path, str] | None = None)
             f"| {r['point']} | `{r['overrides']}` | {r['status']} | {r['n_videos']} | {r['n_labelled']} "
             f"| {acc} | {r['macro_f1'] or '-'} | {r['shards_from'] or '-'} |"
         )
-    _write_text(sweep_dir / "sweep.md", "\n".join(lines) + "\n")
+    write_text(sweep_dir / "sweep.md", "\n".join(lines) + "\n")
     return sweep_dir / "sweep.csv"
 
 
@@ -109,4 +109,26 @@ class SweepTableCallback(Callback):
         if sweep_dir.is_dir():
             path = write_sweep_table(sweep_dir)
             print(f"femo: sweep table: {path}")
-            print(f"femo: once the runs finish: femo reduce {sweep_dir}")
+            if any(r["status"] != "done" for r in sweep_rows(sweep_dir)):
+                print(f"femo: once the runs finish: femo reduce {sweep_dir}")
+
+
+def reuse_sweep_shards(run: RunDir, sweep_dir: Path) -> Path | None:
+    """Point this run's shards at an earlier sweep point with the same extraction key.
+
+    Returns the source run when one was found: ``RUN_DIR/shards`` becomes a symlink to
+    the source's shards and the manifest records ``shards_from``; nothing is queued.
+    """
+    manifest = run.read_manifest()
+    key = manifest.get("extraction_key")
+    for other in sorted(p.parent for p in sweep_dir.glob(f"*/{MANIFEST}")):
+        if other == run.path:
+            continue
+        theirs = RunDir(other).read_manifest()
+        if theirs.get("extraction_key") == key and not theirs.get("shards_from"):
+            run.shards_dir.symlink_to(Path("..") / other.name / "shards", target_is_directory=True)
+            RunDir(other).shards_dir.mkdir(exist_ok=True)
+            manifest["shards_from"] = str(other)
+            run.write_manifest(manifest)
+            return other
+    return None

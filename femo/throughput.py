@@ -1,8 +1,8 @@
 """What a run's shards record about their own speed, and what it predicts.
 
-Every shard file carries its timing in its ``femo.timing`` metadata (see
-:func:`femo.extract.shard_metadata`); this module adds them up for ``femo status``
-and the report, and turns them into wall-time estimates for sizing array jobs.
+Every shard file carries its timing in its ``femo.timing`` metadata (written by
+:mod:`femo.extract`); this module adds them up for ``femo status`` and the report,
+and turns them into wall-time estimates for sizing array jobs.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from .shards import read_shard_metadata
 
 
 @dataclass
@@ -66,8 +68,6 @@ def _round(value: float | None, digits: int = 2) -> float | None:
 
 def read_throughput(shard_files: list[Path]) -> Throughput:
     """Add up the timing metadata of ``shard_files`` (shards without it are skipped)."""
-    from .extract import read_shard_metadata
-
     total = Throughput()
     for path in shard_files:
         meta = read_shard_metadata(path)
@@ -139,3 +139,15 @@ def throughput_lines(total: Throughput, clips: int, tasks: int) -> list[str]:
         f"estimate: {clips} clips on {tasks} array task(s) at that speed: "
         f"{format_duration(estimate['wall_s'])} of wall time, not counting queueing",
     ]
+
+
+def throughput_summary(shard_files: list[Path], clips: int, tasks: int) -> dict[str, Any]:
+    """Measured speed of a run's finished shards, and the wall time it predicts."""
+    total = read_throughput(shard_files)
+    summary: dict[str, Any] = total.as_dict()
+    summary["lines"] = throughput_lines(total, clips, tasks)
+    if total.seconds_per_clip is not None:
+        summary["estimate"] = wall_time_estimate(
+            total.seconds_per_clip, total.startup_s / total.shards, clips, tasks
+        )
+    return summary

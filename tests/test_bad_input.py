@@ -233,7 +233,9 @@ def test_image_is_one_frame(tmp_path, face_image):
 
 @pytest.mark.slow
 def test_shard_over_good_and_bad_clips(tmp_path, face_image):
-    from femo.extract import ShardTask, read_shard_metadata, run_shard
+    from femo.extract import run_shard
+    from femo.shards import read_shard_metadata
+    from femo.task import ShardTask
 
     root = tmp_path / "clips"
     root.mkdir()

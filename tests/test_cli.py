@@ -17,7 +17,7 @@ import pytest
 from femo import __version__
 from femo.config import RunConfig, to_dict
 from femo.dataset import Clip
-from femo.rundir import init_run_dir, make_plan
+from femo.rundir import RunDir, make_plan
 
 from .test_reduce import clip_rows, write_shard
 
@@ -198,7 +198,7 @@ def fake_run(tmp_path: Path, n_shards: int = 3) -> Path:
     config = to_dict(RunConfig())
     config["dataset"]["root"] = str(tmp_path / "clips")
     config["dataset"]["labels"] = str(labels)
-    init_run_dir(run_dir, plan, config, str(labels))
+    RunDir(run_dir).create(plan, config, str(labels))
     return run_dir
 
 
@@ -219,7 +219,6 @@ def test_reduce_not_a_run(fast_femo, tmp_path):
         "detector=mtcnn",
         "sampling.every_n=5",
         "dataset.root=/elsewhere",
-        "batch_size=8",
         "shards.videos_per_shard=4",
     ],
 )
@@ -231,6 +230,30 @@ def test_reduce_refuses_overrides_that_change_the_shards(fast_femo, tmp_path, ov
         f"femo: error: femo reduce cannot change {key!r}: it changes the shards, so start a new run "
         "(reduce accepts mapping, reduce.*, dataset.{labels,label_column,video_column,unknown_labels})"
     )
+    assert not (run_dir / "report").exists()
+
+
+@pytest.mark.parametrize("override", ["batch_size=8", "device=cpu", "launcher=slurm"])
+def test_reduce_refuses_overrides_of_how_shards_are_made(fast_femo, tmp_path, override):
+    run_dir = fake_run(tmp_path)
+    key = override.split("=")[0]
+    assert error_line(fast_femo("reduce", str(run_dir), override)) == (
+        f"femo: error: femo reduce cannot change {key!r}: it decides how shards are made "
+        f"(femo run resume=RUN_DIR {key}=... applies it to the shards not done yet)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("foo=bar", "unknown key 'foo'"),
+        ("reduce.fase=largest", "unknown key 'reduce.fase'"),
+        ("mapping.colours=2", "unknown key 'mapping.colours'"),
+    ],
+)
+def test_reduce_names_an_unknown_key(fast_femo, tmp_path, override, message):
+    run_dir = fake_run(tmp_path)
+    assert error_line(fast_femo("reduce", str(run_dir), override)) == f"femo: error: {message}"
     assert not (run_dir / "report").exists()
 
 

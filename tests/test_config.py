@@ -19,11 +19,15 @@ from femo.config import (
     DatasetConfig,
     DetectorConfig,
     ExtractConfig,
+    LocalLauncherConfig,
     MappingConfig,
     ReduceConfig,
     RunConfig,
     SamplingConfig,
-    run_config_from_dict,
+    SgeLauncherConfig,
+    SlurmLauncherConfig,
+    from_dict,
+    to_dict,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,6 +49,8 @@ def no_tensorflow():
 @pytest.fixture(scope="module")
 def hydra_compose():
     OmegaConf.register_new_resolver("femo_run_name", femo.cli.run_name, replace=True)
+    # The real resolver claims the folder on disk; composing must not.
+    OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
 
         def composed(*overrides: str, hydra: bool = False):
@@ -56,12 +62,13 @@ def hydra_compose():
 def resolved(cfg) -> dict:
     """The non-hydra part of a composed config as plain containers, as the CLI hands it on."""
     container = OmegaConf.to_container(cfg, resolve=True)
-    container.pop("hydra", None)
+    for key in femo.cli.ENTRY_KEYS:
+        container.pop(key, None)
     return container
 
 
 def build(hydra_compose, *overrides: str, base_dir: str = "/base") -> RunConfig:
-    return run_config_from_dict(resolved(hydra_compose(*overrides)), base_dir=base_dir)
+    return from_dict(resolved(hydra_compose(*overrides)), base_dir=base_dir)
 
 
 def test_the_config_groups_are_all_found():
@@ -97,7 +104,7 @@ def typed_section(config: RunConfig, group: str):
 def test_every_option_composes_into_the_typed_config(hydra_compose, group, option):
     """Generic: each key of the option's YAML lands, typed, in the built config."""
     cfg = hydra_compose(f"{group}={option}")
-    config = run_config_from_dict(resolved(cfg), base_dir="/base")
+    config = from_dict(resolved(cfg), base_dir="/base")
     yaml = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
     assert resolved(cfg)[group] == yaml
     section = typed_section(config, group)
@@ -179,7 +186,7 @@ def test_defaults(hydra_compose):
         threads=None,
     )
     assert config.videos_per_shard == 16
-    assert config.launcher == {"name": "local", "workers": None, "threads_per_worker": None}
+    assert config.launcher == LocalLauncherConfig(workers=None, threads_per_worker=None)
 
 
 def test_launcher_threads_reach_the_extract_config(hydra_compose):
@@ -187,7 +194,7 @@ def test_launcher_threads_reach_the_extract_config(hydra_compose):
         hydra_compose, "launcher=local", "launcher.threads_per_worker=3", "launcher.workers=2"
     )
     assert config.extract.threads == 3
-    assert config.launcher["workers"] == 2
+    assert config.launcher.workers == 2
 
 
 def test_options_of_different_groups_combine(hydra_compose):
@@ -244,13 +251,13 @@ def test_relative_dataset_paths_are_made_absolute_against_base_dir(hydra_compose
 
 def test_relative_dataset_root_defaults_to_the_current_folder(monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
-    config = run_config_from_dict({"dataset": {"root": "clips"}})
+    config = from_dict({"dataset": {"root": "clips"}})
     assert config.dataset.root == str(tmp_path / "clips")
 
 
 def test_home_in_dataset_root_is_expanded(monkeypatch):
     monkeypatch.setenv("HOME", "/home/someone")
-    config = run_config_from_dict({"dataset": {"root": "~/clips"}}, base_dir="/elsewhere")
+    config = from_dict({"dataset": {"root": "~/clips"}}, base_dir="/elsewhere")
     assert config.dataset.root == "/home/someone/clips"
 
 
@@ -331,7 +338,7 @@ def test_typed_configs_reject_bad_values_without_hydra():
     with pytest.raises(ConfigError, match="sampling.fps must be a number > 0, not None"):
         SamplingConfig(mode="fps", every_n=None)
     with pytest.raises(ConfigError, match="bad sampling config"):
-        run_config_from_dict({"sampling": {"mode": "fps", "fps": "fast"}})
+        from_dict({"sampling": {"mode": "fps", "fps": "fast"}})
     with pytest.raises(ConfigError, match="unknown_labels"):
         DatasetConfig(unknown_labels="maybe")
 
@@ -365,7 +372,7 @@ def test_step_for_every_n_mode_ignores_the_clip_fps():
 
 
 def test_typed_configs_pickle_round_trip():
-    config = run_config_from_dict(
+    config = from_dict(
         {
             "dataset": {"root": "/d", "labels": "/d/l.csv", "unknown_labels": "unlabelled"},
             "detector": {"name": "mtcnn", "min_face_size": 30, "offsets": [5, 6]},
@@ -392,3 +399,75 @@ def test_typed_configs_pickle_round_trip():
     assert hash(copy.extract) == hash(config.extract)
     for part in (config.dataset, config.extract, config.mapping, config.reduce):
         assert pickle.loads(pickle.dumps(part)) == part
+
+
+# -------------------------------------------------------------------- round trip
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_to_dict_and_from_dict_round_trip_every_option(hydra_compose, group, option):
+    config = build(hydra_compose, f"{group}={option}", "dataset.root=clips")
+    saved = to_dict(config)
+    assert set(saved) == {
+        "dataset", "detector", "sampling", "mapping", "reduce", "launcher", "shards",
+        "device", "batch_size",
+    }  # fmt: skip
+    assert from_dict(saved) == config
+    assert to_dict(from_dict(saved)) == saved
+
+
+def test_launcher_configs_are_typed(hydra_compose):
+    slurm = build(
+        hydra_compose,
+        "launcher=slurm",
+        "launcher.partition=gpu",
+        "+launcher.extra_flags.constraint=a100",
+    ).launcher
+    assert slurm == SlurmLauncherConfig(partition="gpu", extra_flags={"constraint": "a100"})
+    assert slurm.setup == () and slurm.max_requeue == 3
+    sge = build(hydra_compose, "launcher=sge", "launcher.extra_flags=[-m,e]").launcher
+    assert sge == SgeLauncherConfig(extra_flags=("-m", "e"))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["launcher.workers=0"], "launcher.workers must be an integer >= 1 or null, not 0"),
+        (["launcher.threads_per_worker=-2"], "launcher.threads_per_worker must be an integer >= 1 or null, not -2"),
+        (["launcher=slurm", "+launcher.colour=red"], "unknown key(s) in launcher: colour"),
+        (["launcher=slurm", "launcher.time_min=0"], "launcher.time_min must be an integer >= 1 or null, not 0"),
+        (["launcher.name=pbs"], "unknown launcher 'pbs' (known: local, none, slurm, sge)"),
+    ],
+)  # fmt: skip
+def test_bad_launcher_settings_are_config_errors(hydra_compose, overrides, message):
+    with pytest.raises(ConfigError) as exc:
+        build(hydra_compose, *overrides)
+    assert str(exc.value) == message
+
+
+def test_a_femo_0_2_manifest_is_read_in_todays_shape():
+    legacy = {
+        "dataset": {"root": "/d", "labels": None},
+        "extract": {
+            "detector": {"name": "mtcnn", "min_face_size": 30},
+            "sampling": {"mode": "every_n", "every_n": 5},
+            "batch_size": 8,
+            "device": "cpu",
+            "threads": None,
+        },
+        "mapping": to_dict(MappingConfig()),
+        "reduce": {"face": "largest"},
+        "videos_per_shard": 3,
+        "launcher": {"name": "slurm", "partition": "gpu", "wait": True},
+    }
+    config = from_dict(legacy)
+    assert config.detector == DetectorConfig(name="mtcnn", min_face_size=30)
+    assert config.sampling.every_n == 5 and config.videos_per_shard == 3
+    assert (config.batch_size, config.device) == (8, "cpu")
+    assert config.launcher == SlurmLauncherConfig(partition="gpu", wait=True)
+    assert from_dict(to_dict(config)) == config
+
+
+def test_unknown_top_level_keys_are_refused():
+    with pytest.raises(ConfigError, match="unknown key\\(s\\): colour"):
+        from_dict({"colour": "red"})

@@ -11,13 +11,20 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from femo.config import EMOTIONS, ConfigError, DatasetConfig, MappingConfig, ReduceConfig
+from femo.config import (
+    EMOTIONS,
+    ConfigError,
+    DatasetConfig,
+    MappingConfig,
+    ReduceConfig,
+    RunConfig,
+    to_dict,
+)
 from femo.dataset import Clip
-from femo.extract import SCHEMA
-from femo.pipeline import reduce_run
+from femo.pipeline import report
 from femo.reduce import ClipResult, compute_metrics, frame_emotions, load_shards, vote
-from femo.rundir import init_run_dir, make_plan
-from femo.shards import shard_path
+from femo.rundir import RunDir, make_plan
+from femo.shards import SCHEMA
 
 THREE = MappingConfig()
 SEVEN = MappingConfig(name="seven", classes=EMOTIONS, emotions={e: e for e in EMOTIONS})
@@ -82,7 +89,7 @@ def clip_rows(video: str, emotions: list[str | None], status="ok", message=None)
 
 def write_shard(run_dir: Path, index: int, rows: list[dict]) -> Path:
     table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    path = shard_path(run_dir, index)
+    path = RunDir(run_dir).shard_file(index)
     path.parent.mkdir(parents=True, exist_ok=True)
     pq.write_table(table, path)
     return path
@@ -102,14 +109,15 @@ def make_run(
         labels_file = tmp_path / "labels.csv"
         lines = ["video,label", *(f"{v},{labels.get(v, '')}" for v in videos)]
         labels_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    init_run_dir(run_dir, plan, {"note": "synthetic"}, str(labels_file) if labels_file else None)
+    RunDir(run_dir).create(plan, to_dict(RunConfig()), str(labels_file) if labels_file else None)
     return run_dir
 
 
-def reduce(run_dir: Path, mapping=THREE, **reduce_options):
-    return reduce_run(
-        run_dir, DatasetConfig(), mapping, ReduceConfig(**reduce_options), {"note": "synthetic"}
+def reduce(run_dir: Path, mapping=THREE, dataset=None, **reduce_options):
+    config = RunConfig(
+        dataset=dataset or DatasetConfig(), mapping=mapping, reduce=ReduceConfig(**reduce_options)
     )
+    return report(RunDir(run_dir), config)
 
 
 def videos_csv(run_dir: Path) -> list[str]:
@@ -213,7 +221,7 @@ def test_hand_computed_metrics(hand_run):
     assert m["shards"] == {"planned": 3, "done": 3, "not_done": []}
     assert m["clips_in_several_shards"] == []
     assert m["labels_file"] == str(hand_run / "labels.csv")
-    assert m["config"] == {"note": "synthetic"}
+    assert m["config"] == to_dict(RunConfig())
     on_disk = json.loads((hand_run / "report" / "metrics.json").read_text())
     assert on_disk["n_correct"] == 4 and on_disk["confusion"] == m["confusion"]
 
@@ -239,13 +247,7 @@ def test_other_mapping_with_unknown_labels_is_refused(hand_run):
 
 
 def test_other_mapping_reuses_the_shards(hand_run):
-    result = reduce_run(
-        hand_run,
-        DatasetConfig(unknown_labels="unlabelled"),
-        SEVEN,
-        ReduceConfig(),
-        {},
-    )
+    result = reduce(hand_run, SEVEN, DatasetConfig(unknown_labels="unlabelled"))
     rows = rows_by_video(hand_run)
     assert list(rows["a.mp4"])[6:13] == list(EMOTIONS)
     assert {v: r["predict"] for v, r in rows.items()} == {
@@ -309,7 +311,7 @@ def test_first_versus_largest_face(tmp_path):
             clip_row("x.mp4", frames_sampled=4),
         ],
     )
-    frames = load_shards(run_dir).frame_rows
+    frames = load_shards(run_dir / "shards").frame_rows
     first = frame_emotions(frames, ReduceConfig(face="first"))
     assert list(zip(first.frame, first.emotion, strict=True)) == [
         (0, "happy"),
@@ -350,7 +352,7 @@ def test_rounding_to_two_decimals_creates_a_tie_won_by_fers_first_emotion(tmp_pa
             clip_row("r.mp4", frames_sampled=3),
         ],
     )
-    frames = load_shards(run_dir).frame_rows
+    frames = load_shards(run_dir / "shards").frame_rows
     rounded = frame_emotions(frames, ReduceConfig(score_decimals=2))
     assert list(rounded.emotion) == ["happy", "happy", "neutral"]
     raw = frame_emotions(frames, ReduceConfig(score_decimals=None))
@@ -375,7 +377,7 @@ def test_ties_in_rounded_scores_follow_fers_emotion_order(tmp_path):
         rows.append(face("t.mp4", n, **{b: 0.304, a: 0.296}))
     rows.append(clip_row("t.mp4", frames_sampled=len(pairs)))
     write_shard(run_dir, 0, rows)
-    frames = load_shards(run_dir).frame_rows
+    frames = load_shards(run_dir / "shards").frame_rows
     rounded = frame_emotions(frames, ReduceConfig(score_decimals=2))
     assert list(rounded.sort_values("frame").emotion) == [a for a, _ in pairs]
     raw = frame_emotions(frames, ReduceConfig(score_decimals=None))
@@ -499,7 +501,7 @@ def test_a_clip_in_two_shard_files_is_counted_once(tmp_path):
             *clip_rows("stranger.mp4", ["happy"]),
         ],
     )
-    shards = load_shards(run_dir)
+    shards = load_shards(run_dir / "shards")
     assert shards.duplicates == ["a.mp4"]
     assert sorted(shards.clip_rows.index) == ["a.mp4", "b.mp4", "stranger.mp4"]
     m = reduce(run_dir).metrics

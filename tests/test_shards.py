@@ -12,14 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from femo.shards import (
-    SHARD_DIR,
-    assign_shards,
-    finished_shards,
-    shard_name,
-    shard_path,
-    write_atomically,
-)
+from femo.rundir import RunDir, assign_shards
+from femo.shards import finished_shards, shard_name, write_atomically
+
+SHARD_DIR = "shards"
+
+
+def shard_path(run_dir, index: int) -> Path:
+    return RunDir(run_dir).shard_file(index)
+
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -102,7 +103,7 @@ def test_shard_name_and_path():
 
 
 def test_finished_shards_without_a_shards_folder_is_empty(tmp_path):
-    assert finished_shards(tmp_path) == {}
+    assert finished_shards(tmp_path / SHARD_DIR) == {}
     assert finished_shards(tmp_path / "not-there") == {}
 
 
@@ -125,7 +126,7 @@ def test_finished_shards_lists_only_finished_files(tmp_path):
     ):
         (folder / name).write_bytes(b"x")
     (folder / "shard-00009.parquet.d").mkdir()
-    found = finished_shards(tmp_path)
+    found = finished_shards(folder)
     assert list(found) == [0, 3, 123456]  # sorted by index
     assert found[0] == folder / "shard-00000.parquet"
     assert found[3] == folder / "shard-00003.parquet"
@@ -154,7 +155,7 @@ def test_write_atomically_renames_a_complete_file(tmp_path, umask):
     assert tmp.name.startswith(".shard-00001.parquet.") and tmp.name.endswith(".tmp")
     assert not tmp.exists()
     assert sorted(p.name for p in target.parent.iterdir()) == ["shard-00001.parquet"]
-    assert finished_shards(tmp_path) == {1: target}
+    assert finished_shards(tmp_path / SHARD_DIR) == {1: target}
 
 
 @pytest.mark.parametrize(("mask", "mode"), [(0o022, 0o644), (0o027, 0o640), (0o002, 0o664)])
@@ -186,7 +187,7 @@ def test_failed_writer_leaves_neither_final_nor_temp_file(tmp_path, error):
         write_atomically(target, writer)
     assert not target.exists()
     assert list(target.parent.iterdir()) == []
-    assert finished_shards(tmp_path) == {}
+    assert finished_shards(tmp_path / SHARD_DIR) == {}
 
 
 def test_failed_rewrite_keeps_the_previous_complete_file(tmp_path):
@@ -234,7 +235,7 @@ def test_killed_writer_leaves_no_finished_shard(tmp_path):
     )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     assert not target.exists()
-    assert finished_shards(run_dir) == {0: done}
+    assert finished_shards(run_dir / SHARD_DIR) == {0: done}
     # The killed writer could not clean up: only its temp file is left, half written.
     leftovers = [p for p in (run_dir / SHARD_DIR).iterdir() if p != done]
     assert len(leftovers) == 1

@@ -11,8 +11,9 @@ import pytest
 
 from femo.config import DetectorConfig
 from femo.dataset import Clip
-from femo.extract import ClipEnd, ShardResult, _Tagged, _units, shard_timing
+from femo.extract import ClipEnd, _Tagged, _units, shard_timing
 from femo.models import Detector, Face
+from femo.task import ShardResult
 from femo.throughput import read_throughput, throughput_lines, wall_time_estimate
 from femo.video import ClipInfo, Frame
 

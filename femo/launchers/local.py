@@ -1,22 +1,38 @@
-"""Local launcher: shards run in worker processes on this machine."""
+"""Local launcher: shards run in worker processes on this machine.
+
+The ``femo run`` process is the scheduler here: it records one submission whose id
+names this host and its own process, so ``femo status`` from another shell can tell
+running from pending (a worker's ``.running`` marker) and, once that process is gone,
+shards it never finished from shards still in progress.
+
+The first Ctrl-C or SIGTERM stops every worker (no new shard starts; shards in
+progress leave no file) and raises :class:`LaunchInterrupted`.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
 import multiprocessing
 import os
-import traceback
-from concurrent.futures import ProcessPoolExecutor, as_completed
+import signal
+import socket
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import replace
-from pathlib import Path
+from typing import ClassVar
 
 from tqdm import tqdm
 
-from ..extract import ShardResult, ShardTask, run_shard
+from ..config import LocalLauncherConfig
 from ..models import cpu_count
-from ..rundir import failed_marker, log_path
+from ..rundir import RunDir, Submission
+from ..task import ShardResult, ShardTask
+from ..worker import Stopped, execute
+from .base import Launch, Launcher, LaunchInterrupted, Say, TaskAnswer
 
 log = logging.getLogger(__name__)
+
+STOP_GRACE_S = 10.0
 
 
 def plan_workers(n_shards: int, workers: int | None, threads: int | None) -> tuple[int, int]:
@@ -26,70 +42,175 @@ def plan_workers(n_shards: int, workers: int | None, threads: int | None) -> tup
     return n_workers, max(1, threads or cpus // n_workers)
 
 
-def run_shard_logged(task: ShardTask) -> ShardResult:
-    """Run one shard with its log in ``logs/``; a failure leaves a ``.failed`` marker."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    marker = failed_marker(task.run_dir, task.index)
-    path = log_path(task.run_dir, task.index)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    # TensorFlow's C++ runtime writes to fd 2 directly: send it to the shard's log too.
-    saved_stderr = os.dup(2)
-    os.dup2(handler.stream.fileno(), 2)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
+def process_start_ticks(pid: int) -> int | None:
+    """When ``pid`` started (clock ticks since boot, Linux), to tell it from a reused pid."""
     try:
-        marker.unlink(missing_ok=True)
-        return run_shard(task)
-    except BaseException as exc:
-        log.error("shard %d failed:\n%s", task.index, traceback.format_exc())
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
-        raise
-    finally:
-        root.removeHandler(handler)
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        handler.close()
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            # The command name (field 2) may hold spaces; fields after it are plain.
+            return int(fh.read().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
 
 
-def run_local(
-    tasks: list[ShardTask],
-    workers: int | None = None,
-    threads: int | None = None,
-    progress: bool = True,
-) -> tuple[list[ShardResult], dict[int, str]]:
-    """Run shards in worker processes; returns the results and the failed shards' errors."""
-    if not tasks:
-        return [], {}
-    n_workers, n_threads = plan_workers(len(tasks), workers, threads)
-    tasks = [replace(t, extract=replace(t.extract, threads=n_threads)) for t in tasks]
-    log.info(
-        "running %d shard(s) in %d worker(s), %d thread(s) each", len(tasks), n_workers, n_threads
-    )
-    results: list[ShardResult] = []
-    failures: dict[int, str] = {}
-    total_clips = sum(len(t.clips) for t in tasks)
-    # spawn, not fork: TensorFlow's runtime does not survive a fork.
-    context = multiprocessing.get_context("spawn")
-    with (
-        ProcessPoolExecutor(max_workers=n_workers, mp_context=context) as pool,
-        tqdm(total=total_clips, unit="clip", disable=not progress, desc="extract") as bar,
-    ):
-        futures = {pool.submit(run_shard_logged, t): t for t in tasks}
-        for future in as_completed(futures):
-            task = futures[future]
+def process_alive(pid: int, start_ticks: int | None) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return start_ticks is None or process_start_ticks(pid) in (None, start_ticks)
+
+
+def this_process_id() -> str:
+    """``host:pid:start``: the local 'array id' of the femo process running the pool."""
+    pid = os.getpid()
+    return f"{socket.gethostname()}:{pid}:{process_start_ticks(pid) or 0}"
+
+
+def _parse_process_id(array_id: str) -> tuple[str, int, int | None]:
+    host, pid, ticks = array_id.rsplit(":", 2)
+    return host, int(pid), int(ticks) or None
+
+
+def _worker_running(marker_text: str) -> bool:
+    try:
+        info = json.loads(marker_text)
+        return info.get("host") == socket.gethostname() and process_alive(int(info["pid"]), None)
+    except (ValueError, KeyError, TypeError):
+        return False
+
+
+def _init_worker() -> None:
+    """Worker processes leave Ctrl-C to the parent, which stops them with SIGTERM."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, _stop_worker)
+    try:  # Linux: die with the parent, even when it is SIGKILLed
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
+def _stop_worker(signum: int, frame: object) -> None:
+    raise Stopped(f"signal {signum}")
+
+
+def _work(task: ShardTask) -> ShardResult:
+    try:
+        return execute(task)
+    except Stopped:
+        os._exit(128 + signal.SIGTERM)  # finally-blocks ran; leave no half state behind
+
+
+class LocalLauncher(Launcher):
+    name: ClassVar[str] = "local"
+    blocking: ClassVar[bool] = True
+    config: LocalLauncherConfig
+
+    def launch(self, run: RunDir, tasks: list[ShardTask], say: Say) -> Launch:
+        if not tasks:
+            return Launch()
+        n_workers, n_threads = plan_workers(
+            len(tasks), self.config.workers, self.config.threads_per_worker
+        )
+        tasks = [replace(t, extract=replace(t.extract, threads=n_threads)) for t in tasks]
+        for t in tasks:  # being redone: an old failure no longer describes it
+            run.failed_marker(t.index).unlink(missing_ok=True)
+        array_id = this_process_id()
+        submission = Submission(
+            self.name, array_id, [t.index for t in tasks], [f"{array_id}_{t.index}" for t in tasks]
+        )
+        run.record_submission(submission)
+        log.info(
+            "running %d shard(s) in %d worker(s), %d thread(s) each",
+            len(tasks),
+            n_workers,
+            n_threads,
+        )
+        failures = self._run_pool(run, tasks, n_workers)
+        return Launch([submission], failures)
+
+    def _run_pool(self, run: RunDir, tasks: list[ShardTask], n_workers: int) -> dict[int, str]:
+        failures: dict[int, str] = {}
+        # spawn, not fork: TensorFlow's runtime does not survive a fork.
+        pool = ProcessPoolExecutor(
+            max_workers=n_workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+        )
+        futures: dict[Future, ShardTask] = {}
+        bar = tqdm(total=sum(len(t.clips) for t in tasks), unit="clip", desc="extract")
+        try:
+            # Workers start during these submits; started while SIGINT is ignored, they
+            # ignore it from birth, so a Ctrl-C never lands in a half-started worker.
+            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
             try:
-                results.append(future.result())
-            except Exception as exc:  # noqa: BLE001 - reported per shard, others go on
-                failures[task.index] = f"{type(exc).__name__}: {exc}"
-                log.error(
-                    "shard %d failed: %s (log: %s)",
-                    task.index,
-                    exc,
-                    Path(log_path(task.run_dir, task.index)),
-                )
-            bar.update(len(task.clips))
-    return sorted(results, key=lambda r: r.index), failures
+                futures = {pool.submit(_work, t): t for t in tasks}
+            finally:
+                signal.signal(signal.SIGINT, previous)
+            for future in as_completed(futures):
+                task = futures[future]
+                try:
+                    future.result()
+                except Exception as exc:  # noqa: BLE001 - reported per shard, others go on
+                    failures[task.index] = f"{type(exc).__name__}: {exc}"
+                    marker = run.failed_marker(task.index)
+                    if not marker.exists():  # the worker died before it could write one
+                        marker.write_text(failures[task.index] + "\n", encoding="utf-8")
+                bar.update(len(task.clips))
+        except KeyboardInterrupt:
+            _stop_pool(pool)
+            raise LaunchInterrupted() from None
+        finally:
+            bar.close()
+        pool.shutdown()
+        return failures
+
+    def query(self, run: RunDir, submissions: list[Submission]) -> dict[str, TaskAnswer] | None:
+        answers: dict[str, TaskAnswer] = {}
+        for s in submissions:
+            host, pid, ticks = _parse_process_id(s.array_id)
+            if host != socket.gethostname():
+                answer = TaskAnswer("unknown", f"run by a femo process on {host}; ask there")
+                answers.update(dict.fromkeys(s.job_ids, answer))
+                continue
+            alive = process_alive(pid, ticks)
+            for shard, job_id in zip(s.shards, s.job_ids, strict=True):
+                answers[job_id] = self._shard_answer(run, shard, alive)
+        return answers
+
+    @staticmethod
+    def _shard_answer(run: RunDir, shard: int, pool_alive: bool) -> TaskAnswer:
+        if not pool_alive:
+            return TaskAnswer("interrupted", "the femo run that ran it stopped before it finished")
+        marker = run.running_marker(shard)
+        try:
+            if _worker_running(marker.read_text(encoding="utf-8")):
+                return TaskAnswer("running")
+        except OSError:
+            pass
+        if run.failed_marker(shard).exists():
+            return TaskAnswer("ended")
+        return TaskAnswer("pending")
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop every worker now; a second Ctrl-C must not leave any behind."""
+    saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # The pool cancels the shards not started itself: a future cancelled from
+        # here would make its manager thread fail once the workers are gone.
+        pool.shutdown(wait=False, cancel_futures=True)
+        workers = multiprocessing.active_children()
+        for p in workers:
+            p.terminate()
+        for p in workers:
+            p.join(STOP_GRACE_S)
+            if p.is_alive():
+                p.kill()
+                p.join()
+    finally:
+        for s, handler in saved.items():
+            signal.signal(s, handler)

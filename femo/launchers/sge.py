@@ -24,6 +24,11 @@ from pathlib import Path
 
 from submitit.core import core, job_environment, logger, utils
 
+from ..config import SgeLauncherConfig
+from ..rundir import RunDir, Submission
+from .base import TaskAnswer
+from .cluster import ClusterLauncher
+
 # Seconds a task may be absent from both qstat and qacct (accounting lag) before
 # it is declared lost: it died without leaving a trace, so nobody waits forever.
 ACCOUNTING_GRACE_S = 120.0
@@ -57,10 +62,14 @@ def parse_qstat_xml(text: str | bytes) -> dict[str, dict[str, str]]:
         code = (job.findtext("state") or "").strip()
         if "E" in code:
             state = "FAILED"  # Eqw: the task cannot start; it would wait forever
-        elif "r" in code or "t" in code or "R" in code:
+        elif "r" in code or "t" in code:
             state = "RUNNING"
         elif "d" in code:
             state = "CANCELLED"
+        elif "q" in code or "w" in code:
+            state = "PENDING"  # also Rq, hRwq: restarted ("R") and waiting again
+        elif "R" in code:
+            state = "RUNNING"
         else:
             state = "PENDING"
         tasks = (job.findtext("tasks") or "").strip()
@@ -158,11 +167,11 @@ class SgeInfoWatcher(core.InfoWatcher):
                 self._finished.add(job_id)
 
 
-def qacct(array_id: str) -> dict[str, dict[str, str]]:
+def qacct(array_id: str, timeout: float = 60) -> dict[str, dict[str, str]]:
     """Accounting records of one job (all its tasks); {} while accounting lags."""
     try:
         out = subprocess.run(
-            ["qacct", "-j", str(array_id)], capture_output=True, timeout=60, check=False
+            ["qacct", "-j", str(array_id)], capture_output=True, timeout=timeout, check=False
         )
     except (OSError, subprocess.TimeoutExpired):
         return {}
@@ -389,3 +398,75 @@ def make_qsub_script(
         lines += ["", "# setup", *setup]
     lines += ["", "export SUBMITIT_EXECUTOR=sge", command, ""]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------ femo's launcher
+
+
+def answers_of(
+    live: dict[str, dict[str, str]],
+    accounted: dict[str, dict[str, str]],
+    submissions: list[Submission],
+    now: float,
+    grace_s: float = ACCOUNTING_GRACE_S,
+) -> dict[str, TaskAnswer]:
+    """Task answers from qstat (live) and qacct (ended); a task in neither is unknown
+    while accounting may still lag, and lost after ``grace_s``."""
+    answers: dict[str, TaskAnswer] = {}
+    for s in submissions:
+        for job_id in s.job_ids:
+            if job_id in live:
+                state = live[job_id]["State"]
+                if state == "RUNNING":
+                    answers[job_id] = TaskAnswer("running")
+                elif state == "PENDING":
+                    answers[job_id] = TaskAnswer("pending")
+                else:
+                    answers[job_id] = TaskAnswer(
+                        "ended", f"qstat state {live[job_id]['sge_state']}"
+                    )
+            elif job_id in accounted:
+                record = accounted[job_id]
+                detail = None
+                if record["State"] != "COMPLETED":
+                    detail = f"exit status {record['exit_status']}, failed {record['failed']}"
+                answers[job_id] = TaskAnswer("ended", detail)
+            elif now - s.submitted_at <= grace_s:
+                answers[job_id] = TaskAnswer("unknown", "not in qstat or qacct yet")
+            else:
+                answers[job_id] = TaskAnswer("ended", "lost: in neither qstat nor qacct")
+    return answers
+
+
+class SgeLauncher(ClusterLauncher):
+    name: tp.ClassVar[str] = "sge"
+    config: SgeLauncherConfig
+
+    def executor_parameters(self) -> dict[str, tp.Any]:
+        c = self.config
+        params: dict[str, tp.Any] = {
+            "name": "femo",
+            "timeout_min": c.time_min,
+            "sge_queue": c.queue,
+            "sge_project": c.project,
+            "sge_pe": c.pe,
+            "sge_slots": c.slots,
+            "sge_mem_gb": c.mem_gb,
+            "sge_mem_resource": c.mem_resource,
+            "sge_gpu_resource": c.gpu_resource,
+            "sge_array_parallelism": c.array_parallelism,
+            "sge_extra_flags": list(c.extra_flags) or None,
+            "sge_setup": list(c.setup) or None,
+        }
+        return {k: v for k, v in params.items() if v is not None}
+
+    def query(self, run: RunDir, submissions: list[Submission]) -> dict[str, TaskAnswer] | None:
+        out = self._run_query(["qstat", "-xml", "-u", getpass.getuser()])
+        if out is None:
+            return None
+        live = parse_qstat_xml(out)
+        ended = {j for s in submissions for j in s.job_ids if j not in live}
+        accounted: dict[str, dict[str, str]] = {}
+        for array_id in sorted({j.split("_")[0] for j in ended}):
+            accounted.update(qacct(array_id, timeout=self.query_timeout_s))
+        return answers_of(live, accounted, submissions, time.time())

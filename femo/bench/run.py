@@ -1,0 +1,370 @@
+"""The ``femo bench`` driver: media, the long-clip memory check, estimates, the table."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from dataclasses import asdict
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from ..throughput import format_duration, wall_time_estimate
+from .cases import (
+    FAST_PRESETS,
+    STUDY_CLIPS,
+    STUDY_TASKS,
+    Case,
+    Measurement,
+    MediaSet,
+    _worker_main,
+    measure,
+)
+from .compare import accuracy, compare_with_fer
+
+# ------------------------------------------------------------------ long-clip memory
+
+
+def make_long_clip(source: Path, minutes: float, out: Path) -> Path:
+    """``source`` played over and over until ``minutes`` long, written as MPEG-4.
+
+    Decoded one frame at a time and never held whole, so it costs no memory itself.
+    """
+    import cv2
+
+    if out.is_file():
+        return out
+    cap = cv2.VideoCapture(str(source))
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
+    wanted = int(minutes * 60 * fps)
+    tmp = out.with_suffix(".partial.mp4")
+    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+    written = 0
+    while written < wanted:
+        ok, frame = cap.read()
+        if not ok:  # end of the source: start it again
+            cap.release()
+            cap = cv2.VideoCapture(str(source))
+            continue
+        writer.write(frame)
+        written += 1
+    writer.release()
+    cap.release()
+    tmp.rename(out)
+    return out
+
+
+def media_cache() -> Path:
+    """Where generated benchmark media are kept between runs (femo's cache folder)."""
+    from ..demo import cache_dir
+
+    folder = cache_dir() / "bench"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def memory_check(
+    source: Path, minutes: float, every_n: int, work_dir: Path, media_dir: Path
+) -> dict[str, Any]:
+    """Peak memory of one femo worker on ``source`` and on it repeated to ``minutes``."""
+    long_clip = make_long_clip(source, minutes, media_dir / f"{source.stem}-{minutes:g}min.mp4")
+    runs = {}
+    for name, path in (("short", source), ("long", long_clip)):
+        media = MediaSet(f"memory-{name}", str(path.parent), (path.name,))
+        runs[name] = measure(Case("femo", media, "haar", every_n, repeat=False), work_dir)
+    short, long = runs["short"], runs["long"]
+    return {
+        "detector": "haar",
+        "every_n": every_n,
+        "long_minutes": minutes,
+        "short_frames": short.frames,
+        "long_frames": long.frames,
+        "short_peak_rss_mb": round(short.peak_rss_mb, 1),
+        "long_peak_rss_mb": round(long.peak_rss_mb, 1),
+        "ratio": round(long.peak_rss_mb / short.peak_rss_mb, 3),
+        "long_frames_per_s": round(long.frames_per_s, 2),
+    }
+
+
+# ------------------------------------------------------------------------- driver
+
+
+def default_media(data_dir: Path, max_clips: int | None) -> list[MediaSet]:
+    sets = []
+    woman2 = data_dir / "fer-samples" / "woman2.mp4"
+    if woman2.is_file():
+        sets.append(MediaSet("woman2", str(woman2.parent), ("woman2.mp4",)))
+    dev = data_dir / "dev-clips"
+    if dev.is_dir():
+        videos = tuple(sorted(p.name for p in dev.glob("*.mp4")))[:max_clips]
+        labels = dev / "labels.csv"
+        sets.append(
+            MediaSet("dev-clips", str(dev), videos, str(labels) if labels.is_file() else None)
+        )
+    return sets
+
+
+def _default_data_dir() -> Path:
+    env = os.environ.get("FEMO_SHARED_DATA")
+    if env:
+        return Path(env)
+    return Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def run_bench(
+    media: list[MediaSet],
+    detectors: list[str],
+    steps: list[int],
+    fast: bool,
+    max_frames: int | None,
+    work_dir: Path,
+    echo=print,
+) -> dict[str, Any]:
+    """Measure every (media, detector, step) and return the JSON-able results."""
+    rows = []
+    for media_set in media:
+        for detector in detectors:
+            for every_n in steps:
+                base = Case("", media_set, detector, every_n, max_frames)
+                row = _measure_point(base, fast, work_dir, echo)
+                rows.append(row)
+    return {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "results": rows,
+        "estimates": _estimates(rows),
+    }
+
+
+def _measure_point(base: Case, fast: bool, work_dir: Path, echo) -> dict[str, Any]:
+    def case(kind: str, preset: str = "") -> Measurement:
+        fields = {**asdict(base), "media": base.media, "kind": kind, "preset": preset}
+        return measure(Case(**fields), work_dir)
+
+    fer, floor = case("fer"), case("floor")
+    femos = [case("femo")]
+    if fast and base.detector in FAST_PRESETS:
+        femos.append(case("femo", FAST_PRESETS[base.detector]))
+    row = {
+        "media": base.media.name,
+        "clips": len(base.media.videos),
+        "frame_size": frame_sizes(base.media),
+        "detector": base.detector,
+        "every_n": base.every_n,
+        "fer": _summary(fer),
+        "floor": _summary(floor),
+        "femo": [],
+    }
+    for femo in femos:
+        summary = _summary(femo)
+        summary["vs_fer"] = femo.frames_per_s / fer.frames_per_s
+        # Time per sampled frame, femo over floor (<= 1.15 is the target).
+        summary["time_vs_floor"] = floor.frames_per_s / femo.frames_per_s
+        summary["results_vs_fer"] = compare_with_fer(fer.extra["results"], femo.extra["shard"])
+        summary["accuracy"] = accuracy(base.media, femo.extra["shard"])
+        summary["seconds_per_clip"] = femo.seconds / len(base.media.videos)
+        row["femo"].append(summary)
+    echo(format_row(row))
+    return row
+
+
+def _summary(m: Measurement) -> dict[str, Any]:
+    out = {
+        "mode": m.mode,
+        "frames": m.frames,
+        "seconds": round(m.seconds, 3),
+        "frames_per_s": round(m.frames_per_s, 2),
+        "startup_s": round(m.startup_s, 2),
+        "peak_rss_mb": round(m.peak_rss_mb, 1),
+    }
+    out.update({k: v for k, v in m.extra.items() if k not in ("results",)})
+    return out
+
+
+@cache
+def frame_sizes(media: MediaSet) -> str:
+    """The media set's frame sizes, e.g. "596x336" (several joined by ", "); probed once."""
+    import cv2
+
+    sizes = set()
+    for video in media.videos:
+        cap = cv2.VideoCapture(os.path.join(media.root, video))
+        sizes.add(
+            f"{int(cap.get(cv2.CAP_PROP_FRAME_WIDTH))}x{int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))}"
+        )
+        cap.release()
+    return ", ".join(sorted(sizes))
+
+
+def clip_basis(femo_shard: str) -> dict[str, float]:
+    """Mean length of the clips a shard measured: what a per-clip estimate stands on."""
+    import pyarrow.parquet as pq
+
+    clips = pq.read_table(femo_shard).to_pandas()
+    clips = clips[clips.kind == "clip"]
+    seconds = (clips.frames_read / clips.fps).mean()
+    return {
+        "mean_frames": round(float(clips.frames_read.mean()), 1),
+        "mean_seconds": round(float(seconds), 2),
+    }
+
+
+def _estimates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The study's 2,826 clips on 16 tasks, from the measured time per clip of each media set.
+
+    The study's clips are not at hand, so each estimate stands on one media set's
+    clip length and frame size (dev clips: short and small; woman2: longer and
+    larger), which gives a range; the time scales with the frames sampled and with
+    frame size.
+    """
+    estimates = []
+    for row in rows:
+        if row["detector"] != "haar" or row["every_n"] != 20:
+            continue
+        femo = row["femo"][0]
+        basis = clip_basis(femo["shard"])
+        fer_per_clip = row["fer"]["seconds"] / row["clips"]
+        estimates.append(
+            {
+                "media": row["media"],
+                "basis": f"femo parity mode, Haar, every 20th frame, {row['media']} on this "
+                f"machine (mean {basis['mean_seconds']:.1f} s, {basis['mean_frames']:.0f} "
+                f"frames of {row['frame_size']} per clip)",
+                "frame_size": row["frame_size"],
+                **basis,
+                **wall_time_estimate(
+                    femo["seconds_per_clip"], femo["startup_s"], STUDY_CLIPS, STUDY_TASKS
+                ),
+                "fer": wall_time_estimate(
+                    fer_per_clip, row["fer"]["startup_s"], STUDY_CLIPS, STUDY_TASKS
+                ),
+            }
+        )
+    return estimates
+
+
+def format_estimate(estimate: dict[str, Any]) -> str:
+    return (
+        f"estimate: {estimate['clips']} clips on {estimate['tasks']} array tasks like this "
+        f"machine: {format_duration(estimate['wall_s'])} ({estimate['clips_per_task']} clips "
+        f"per task at {estimate['seconds_per_clip']:.2f} s each, plus "
+        f"{estimate['startup_s']:.1f} s model loading; queueing not counted); "
+        f"fer.Video.analyze: {format_duration(estimate['fer']['wall_s'])}. Basis: "
+        f"{estimate['basis']}; longer clips and larger frames cost proportionally more"
+    )
+
+
+HEADER = (
+    f"{'media':<10} {'detector':<6} {'N':>3} {'run':<22} {'frames':>6} {'fps':>8} "
+    f"{'x fer':>6} {'t/floor':>7} {'RSS MB':>7} {'same as fer':>11} {'IoU>=.5':>8} "
+    f"{'accuracy':>8}"
+)
+
+
+def format_row(row: dict[str, Any]) -> str:
+    """The table lines for one (media, detector, N) point."""
+
+    def line(name: str, s: dict[str, Any], femo: dict[str, Any] | None = None) -> str:
+        vs_fer = f"{femo['vs_fer']:.2f}" if femo else ""
+        vs_floor = f"{femo['time_vs_floor']:.2f}" if femo else ""
+        same = near = acc = ""
+        if femo:
+            cmp = femo["results_vs_fer"]
+            same = f"{cmp['frames_boxes_equal']}/{cmp['frames_compared']}"
+            same += "" if cmp["equal"] else "*"
+            near = f"{cmp['frames_faces_agree']}/{cmp['frames_compared']}"
+            if femo["accuracy"] and femo["accuracy"]["accuracy"] is not None:
+                acc = f"{100 * femo['accuracy']['accuracy']:.1f}%"
+        return (
+            f"{row['media']:<10} {row['detector']:<6} {row['every_n']:>3} {name:<22} "
+            f"{s['frames']:>6} {s['frames_per_s']:>8.2f} {vs_fer:>6} {vs_floor:>7} "
+            f"{s['peak_rss_mb']:>7.0f} {same:>11} {near:>8} {acc:>8}"
+        )
+
+    lines = [line("fer.Video.analyze", row["fer"]), line("floor", row["floor"])]
+    lines += [line(f"femo {f['mode']}", f, f) for f in row["femo"]]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="femo bench",
+        description="Measure femo's extraction against fer.Video.analyze and the detector's "
+        "floor, in one run, and write the figures to a JSON file.",
+    )
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="folder holding fer-samples/woman2.mp4 and dev-clips/ "
+        "(default: $FEMO_SHARED_DATA or ../shared/data beside the femo checkout)",
+    )
+    parser.add_argument("--media", default="woman2,dev-clips", help="media sets to run")
+    parser.add_argument("--detectors", default="haar,mtcnn")
+    parser.add_argument("--every", default="1,20", help="sampling steps N, comma-separated")
+    parser.add_argument("--no-fast", action="store_true", help="skip the fast mode")
+    parser.add_argument("--max-frames", type=int, default=None, help="sampled frames per clip")
+    parser.add_argument("--max-clips", type=int, default=None, help="dev clips to use")
+    parser.add_argument(
+        "--long-clip-minutes",
+        type=float,
+        default=20.0,
+        help="also measure femo's peak memory on woman2 repeated to this many minutes, "
+        "against woman2 itself (0 to skip)",
+    )
+    parser.add_argument(
+        "--out-dir",
+        type=Path,
+        default=None,
+        help="folder for bench.json, the shards and each worker's log "
+        "(default: outputs/bench/<date>_<time>)",
+    )
+    args = parser.parse_args(argv)
+    if args.worker:
+        _worker_main(args.worker)
+        return 0
+    data_dir = Path(args.data or _default_data_dir()).resolve()
+    wanted = args.media.split(",")
+    media = [m for m in default_media(data_dir, args.max_clips) if m.name in wanted]
+    if not media:
+        print(f"femo bench: no media found under {data_dir} (use --data)", file=sys.stderr)
+        return 2
+    work_dir = Path(
+        args.out_dir or Path("outputs", "bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
+    ).resolve()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    out = work_dir / "bench.json"
+    print(f"femo bench: data {data_dir}, results in {work_dir}")
+    print(HEADER)
+    results = run_bench(
+        media,
+        args.detectors.split(","),
+        [int(n) for n in args.every.split(",")],
+        fast=not args.no_fast,
+        max_frames=args.max_frames,
+        work_dir=work_dir,
+    )
+    woman2 = data_dir / "fer-samples" / "woman2.mp4"
+    if args.long_clip_minutes > 0 and woman2.is_file():
+        memory = memory_check(woman2, args.long_clip_minutes, 20, work_dir, media_cache())
+        results["memory"] = memory
+        print(
+            f"memory: one femo worker, Haar, N=20: {memory['short_peak_rss_mb']:.0f} MB on "
+            f"woman2 ({memory['short_frames']} frames sampled), {memory['long_peak_rss_mb']:.0f} MB "
+            f"on it repeated to {memory['long_minutes']:g} min ({memory['long_frames']} frames "
+            f"sampled): x{memory['ratio']:.2f}"
+        )
+    results["command"] = "femo bench " + " ".join(sys.argv[2:] if argv is None else argv)
+    out.write_text(json.dumps(results, indent=2))
+    for estimate in results["estimates"]:
+        print(format_estimate(estimate))
+    print(f"femo bench: wrote {out}")
+    return 0

@@ -1,0 +1,740 @@
+"""Offline tests of the Grid Engine submitit plugin (femo/launchers/sge.py).
+
+No scheduler is needed: qstat/qacct/qsub output is written here as string literals
+modelled on Son of Grid Engine 8.1.9, and the subprocess calls are monkeypatched.
+
+Golden qsub scripts live in tests/golden/; regenerate them after an intended change with
+
+    FEMO_UPDATE_GOLDEN=1 python -m pytest tests/test_sge_offline.py -q
+
+and review the diff before committing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+from submitit.core import utils as submitit_utils
+
+from femo.launchers import sge
+from femo.launchers.sge import (
+    SgeExecutor,
+    SgeInfoWatcher,
+    SgeJobEnvironment,
+    _expand_tasks,
+    make_qsub_script,
+    parse_qacct,
+    parse_qstat_xml,
+)
+
+GOLDEN = Path(__file__).resolve().parent / "golden"
+UPDATE_GOLDEN = os.environ.get("FEMO_UPDATE_GOLDEN") == "1"
+
+# --------------------------------------------------------------------------- qstat -xml
+
+XML_HEAD = (
+    "<?xml version='1.0'?>\n"
+    '<job_info  xmlns:xsd="http://arc.liv.ac.uk/repos/darcs/sge/source/dist/util/'
+    'resources/schemas/qstat/qstat.xsd">\n'
+)
+
+
+def _job_list(
+    number: int,
+    state: str,
+    code: str,
+    tasks: str | None = None,
+    queue: str = "",
+    slots: int = 1,
+    name: str = "femo",
+) -> str:
+    """One <job_list> element as SoGE 8.1.9's ``qstat -xml`` prints it."""
+    when = (
+        "      <JAT_start_time>2024-03-04T10:00:05</JAT_start_time>\n"
+        if state == "running"
+        else "      <JB_submission_time>2024-03-04T09:59:58</JB_submission_time>\n"
+    )
+    return (
+        f'    <job_list state="{state}">\n'
+        f"      <JB_job_number>{number}</JB_job_number>\n"
+        "      <JAT_prio>0.55500</JAT_prio>\n"
+        f"      <JB_name>{name}</JB_name>\n"
+        "      <JB_owner>alice</JB_owner>\n"
+        f"      <state>{code}</state>\n"
+        f"{when}"
+        f"      <queue_name>{queue}</queue_name>\n"
+        f"      <slots>{slots}</slots>\n"
+        + (f"      <tasks>{tasks}</tasks>\n" if tasks is not None else "")
+        + "    </job_list>\n"
+    )
+
+
+def _qstat(running: list[str], pending: list[str]) -> str:
+    return (
+        XML_HEAD
+        + "  <queue_info>\n"
+        + "".join(running)
+        + "  </queue_info>\n"
+        + "  <job_info>\n"
+        + "".join(pending)
+        + "  </job_info>\n"
+        + "</job_info>\n"
+    )
+
+
+QSTAT_XML = _qstat(
+    running=[
+        # array 123: task 3 runs, tasks 4-6 wait (below)
+        _job_list(123, "running", "r", tasks="3", queue="all.q@node01.cluster", slots=4),
+        # array 126: task 2 is being qdel'ed while it still runs
+        _job_list(126, "running", "dr", tasks="2", queue="all.q@node02.cluster"),
+        # plain (non-array) job: no <tasks> element
+        _job_list(127, "running", "r", queue="all.q@node03.cluster", name="single"),
+        # array 129: task 1 is being transferred to its execution host
+        _job_list(129, "running", "t", tasks="1", queue="all.q@node04.cluster"),
+    ],
+    pending=[
+        _job_list(123, "pending", "qw", tasks="4-6:1", slots=4),
+        _job_list(124, "pending", "qw", tasks="2,8-10:2"),
+        _job_list(125, "pending", "Eqw", tasks="1"),
+        _job_list(128, "pending", "hqw", name="single"),
+    ],
+)
+
+
+def test_parse_qstat_xml_realistic_output():
+    run, pend = "RUNNING", "PENDING"
+    expected = {
+        "123_2": {"State": run, "sge_state": "r"},
+        "123_3": {"State": pend, "sge_state": "qw"},
+        "123_4": {"State": pend, "sge_state": "qw"},
+        "123_5": {"State": pend, "sge_state": "qw"},
+        "124_1": {"State": pend, "sge_state": "qw"},
+        "124_7": {"State": pend, "sge_state": "qw"},
+        "124_9": {"State": pend, "sge_state": "qw"},
+        # Eqw never starts by itself: reported as failed so nobody waits forever
+        "125_0": {"State": "FAILED", "sge_state": "Eqw"},
+        # dr: qdel'ed but still running until the kill lands; sge_status(5) maps the
+        # "d" states to the state without the "d", so RUNNING (not done yet) is right
+        "126_1": {"State": run, "sge_state": "dr"},
+        "127": {"State": run, "sge_state": "r"},
+        "128": {"State": pend, "sge_state": "hqw"},
+        "129_0": {"State": run, "sge_state": "t"},
+    }
+    assert parse_qstat_xml(QSTAT_XML) == expected
+    # qstat's output arrives as bytes from subprocess.check_output
+    assert parse_qstat_xml(QSTAT_XML.encode()) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "state"),
+    [
+        ("qw", "PENDING"),
+        ("hqw", "PENDING"),
+        ("r", "RUNNING"),
+        ("hr", "RUNNING"),
+        ("t", "RUNNING"),
+        ("Rr", "RUNNING"),
+        ("Rt", "RUNNING"),
+        ("Eqw", "FAILED"),
+        ("Ehqw", "FAILED"),
+        ("EhRqw", "FAILED"),
+        ("dr", "RUNNING"),
+        ("dt", "RUNNING"),
+        ("dRr", "RUNNING"),
+        ("ds", "CANCELLED"),  # deleting a suspended task
+        ("s", "PENDING"),  # suspended: not done, no better submitit state
+        ("S", "PENDING"),
+    ],
+)
+def test_parse_qstat_state_codes(code, state):
+    xml = _qstat(running=[_job_list(300, "running", code, tasks="1")], pending=[])
+    assert parse_qstat_xml(xml) == {"300_0": {"State": state, "sge_state": code}}
+
+
+@pytest.mark.parametrize("code", ["Rq", "hRwq"])
+def test_parse_qstat_requeued_pending_is_pending(code):
+    """'R' (restarted) is a flag, not running: Rq and hRwq wait in the queue again."""
+    xml = _qstat(running=[], pending=[_job_list(301, "pending", code, tasks="2")])
+    assert parse_qstat_xml(xml) == {"301_1": {"State": "PENDING", "sge_state": code}}
+
+
+def test_parse_qstat_xml_no_jobs():
+    assert parse_qstat_xml(_qstat(running=[], pending=[])) == {}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        QSTAT_XML[: len(QSTAT_XML) // 2],  # truncated
+        "error: commlib error: got select error (Connection refused)\n",
+        "",
+        b"",
+        b"<job_info><queue_info></job_info>",
+    ],
+)
+def test_parse_qstat_xml_malformed(text):
+    assert parse_qstat_xml(text) == {}
+
+
+def test_parse_qstat_xml_skips_entries_without_job_number():
+    xml = XML_HEAD + "<queue_info><job_list><state>r</state></job_list></queue_info></job_info>"
+    assert parse_qstat_xml(xml) == {}
+
+
+# ------------------------------------------------------------------------------- qacct
+
+QACCT_SEP = "=" * 62
+
+
+def _qacct_record(**fields: str) -> str:
+    """One record as SoGE 8.1.9's ``qacct -j`` prints it (13-wide keys, padded values)."""
+    base = {
+        "qname": "all.q",
+        "hostname": "node01.cluster",
+        "group": "users",
+        "owner": "alice",
+        "project": "femo",
+        "department": "defaultdepartment",
+        "jobname": "femo",
+        "jobnumber": "123",
+        "taskid": "1",
+        "account": "sge",
+        "priority": "0",
+        "qsub_time": "Mon Mar  4 09:59:58 2024",
+        "start_time": "Mon Mar  4 10:00:05 2024",
+        "end_time": "Mon Mar  4 10:12:41 2024",
+        "granted_pe": "smp",
+        "slots": "4",
+        "failed": "0",
+        "exit_status": "0",
+        "ru_wallclock": "756s",
+        "ru_utime": "2890.512s",
+        "ru_stime": "12.004s",
+        "ru_maxrss": "3.214MB",
+        "cpu": "2902.516s",
+        "mem": "1.234TBs",
+        "io": "0.512GB",
+        "iow": "0.000s",
+        "maxvmem": "6.789GB",
+        "arid": "undefined",
+        "ar_sub_time": "undefined",
+        "category": "-u alice -l h_rt=7500,mem_free=8G -pe smp 4",
+    }
+    base.update(fields)
+    return QACCT_SEP + "\n" + "".join(f"{k:<13}{v:<20}\n" for k, v in base.items())
+
+
+QACCT_123 = "".join(
+    [
+        _qacct_record(taskid="1"),
+        # killed by the kernel's OOM killer / h_vmem: SIGKILL -> 128 + 9
+        _qacct_record(
+            taskid="2", hostname="node02.cluster", failed="100 : assumedly after job",
+            exit_status="137",
+        ),
+        _qacct_record(taskid="3", exit_status="1"),
+        # task 4 was rescheduled (-r y) after its host went away, then succeeded:
+        # records are in accounting-file (chronological) order, the last one counts
+        _qacct_record(taskid="4", failed="25  : rescheduling", exit_status="0"),
+        _qacct_record(taskid="4", hostname="node05.cluster"),
+    ]
+)  # fmt: skip
+
+
+def test_parse_qacct_array_records():
+    assert parse_qacct(QACCT_123) == {
+        "123_0": {"State": "COMPLETED", "exit_status": "0", "failed": "0"},
+        "123_1": {
+            "State": "FAILED",
+            "exit_status": "137",
+            "failed": "100 : assumedly after job",
+        },
+        "123_2": {"State": "FAILED", "exit_status": "1", "failed": "0"},
+        "123_3": {"State": "COMPLETED", "exit_status": "0", "failed": "0"},
+    }
+    assert parse_qacct(QACCT_123.encode()) == parse_qacct(QACCT_123)
+
+
+def test_parse_qacct_non_array_job():
+    text = _qacct_record(jobnumber="127", taskid="undefined", jobname="single", granted_pe="NONE")
+    assert parse_qacct(text) == {"127": {"State": "COMPLETED", "exit_status": "0", "failed": "0"}}
+    failed = _qacct_record(
+        jobnumber="127", taskid="undefined", failed="37  : qmaster enforced h_rt, h_cpu, or h_vmem limit",
+        exit_status="137",
+    )  # fmt: skip
+    assert parse_qacct(failed) == {
+        "127": {
+            "State": "FAILED",
+            "exit_status": "137",
+            "failed": "37  : qmaster enforced h_rt, h_cpu, or h_vmem limit",
+        }
+    }
+
+
+def test_parse_qacct_failed_with_zero_exit_status_is_failed():
+    # the job never ran (e.g. prolog failure): exit_status 0 but failed != 0
+    text = _qacct_record(taskid="1", failed="8   : in prolog", exit_status="0")
+    assert parse_qacct(text)["123_0"]["State"] == "FAILED"
+
+
+def test_parse_qacct_exit_status_with_signal_note():
+    # newer Grid Engines append the signal name to exit_status
+    text = _qacct_record(taskid="1", exit_status="137                  (Killed)")
+    assert parse_qacct(text)["123_0"]["exit_status"] == "137"
+    assert parse_qacct(text)["123_0"]["State"] == "FAILED"
+
+
+@pytest.mark.parametrize(
+    "text", ["", b"", "error: job id 123 not found\n", QACCT_SEP + "\n" + QACCT_SEP + "\n"]
+)
+def test_parse_qacct_empty_or_unrelated(text):
+    assert parse_qacct(text) == {}
+
+
+def test_qacct_wrapper(monkeypatch):
+    calls = []
+
+    def run(cmd, **kwargs):
+        calls.append(cmd)
+        if cmd[-1] == "123":
+            return subprocess.CompletedProcess(cmd, 0, QACCT_123.encode(), b"")
+        return subprocess.CompletedProcess(cmd, 1, b"", b"error: job id 999 not found\n")
+
+    monkeypatch.setattr(sge.subprocess, "run", run)
+    assert set(sge.qacct("123")) == {"123_0", "123_1", "123_2", "123_3"}
+    assert sge.qacct("999") == {}  # accounting lag / unknown job
+    assert calls == [["qacct", "-j", "123"], ["qacct", "-j", "999"]]
+
+    def missing(cmd, **kwargs):
+        raise FileNotFoundError("qacct")
+
+    monkeypatch.setattr(sge.subprocess, "run", missing)
+    assert sge.qacct("123") == {}
+
+
+# ------------------------------------------------------------------------ _expand_tasks
+
+
+@pytest.mark.parametrize(
+    ("spec", "tasks"),
+    [
+        ("3", [3]),
+        ("1-5:1", [1, 2, 3, 4, 5]),
+        ("4-6:1", [4, 5, 6]),
+        ("1-5", [1, 2, 3, 4, 5]),
+        ("1-10:3", [1, 4, 7, 10]),
+        ("1-9:4", [1, 5, 9]),
+        ("1-8:4", [1, 5]),  # last is not a multiple of the step past first
+        ("2,8-10:2", [2, 8, 10]),
+        ("2, 4 ,7-9:2", [2, 4, 7, 9]),
+        ("7-7:1", [7]),
+        ("5-3:1", []),
+        ("", []),
+        ("undefined", []),
+        ("1-3:1,x,9", [1, 2, 3, 9]),  # garbage parts are skipped, not fatal
+        ("-3", []),
+        ("100000-100002:1", [100000, 100001, 100002]),
+    ],
+)
+def test_expand_tasks(spec, tasks):
+    assert _expand_tasks(spec) == tasks
+
+
+# --------------------------------------------------------------------- qsub script
+
+FOLDER = "/runs/x/jobs"
+COMMAND = "/opt/venv/bin/python -u -m submitit.core._submit /runs/x/jobs"
+
+ARRAY_KWARGS = dict(
+    job_name="femo-extract",
+    queue="gpu.q",
+    project="affect",
+    time_min=125,
+    pe="smp",
+    slots=4,
+    mem_gb=8,
+    mem_resource="mem_free",
+    gpu_resource="gpus=1",
+    array_parallelism=2,
+    extra_flags=["-m", "e"],
+    setup=["module load cuda/12.1", "source /opt/venv/bin/activate"],
+    map_count=5,
+)
+
+
+def _check_golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if UPDATE_GOLDEN:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode())
+    assert path.exists(), f"missing {path}: run with FEMO_UPDATE_GOLDEN=1 to create it"
+    assert text.encode() == path.read_bytes(), (
+        f"{path} differs from make_qsub_script's output; if the change is intended, "
+        "regenerate with FEMO_UPDATE_GOLDEN=1 and review the diff"
+    )
+
+
+def test_qsub_script_array_golden():
+    text = make_qsub_script(command=COMMAND, folder=FOLDER, **ARRAY_KWARGS)
+    _check_golden("sge_array.qsub", text)
+    directives = [line for line in text.splitlines() if line.startswith("#$ ")]
+    for flag in [
+        "#$ -S /bin/bash",
+        "#$ -N femo-extract",
+        "#$ -l h_rt=02:05:00",
+        "#$ -q gpu.q",
+        "#$ -P affect",
+        "#$ -pe smp 4",
+        "#$ -l mem_free=8G",
+        "#$ -l gpus=1",
+        "#$ -t 1-5",
+        "#$ -tc 2",
+        "#$ -m e",
+    ]:
+        assert flag in directives
+
+
+def test_qsub_script_single_golden():
+    text = make_qsub_script(command=COMMAND, folder=FOLDER)
+    _check_golden("sge_single.qsub", text)
+    assert "#$ -l h_rt=00:05:00" in text
+    assert "-t " not in text and "-tc " not in text and "-pe " not in text
+    assert "# setup" not in text
+
+
+def test_qsub_script_variants():
+    text = make_qsub_script(command="true", folder=FOLDER, gpus=2, mem_gb=7.5)
+    assert "#$ -l gpus=2" in text.splitlines()
+    assert "#$ -l mem_free=7.5G" in text.splitlines()
+    # gpu_resource wins over gpus
+    text = make_qsub_script(command="true", folder=FOLDER, gpus=2, gpu_resource="gpu=2")
+    assert "#$ -l gpu=2" in text.splitlines() and "#$ -l gpus=2" not in text
+    # -tc only with an array
+    assert "-tc" not in make_qsub_script(command="true", folder=FOLDER, array_parallelism=3)
+    # stderr_to_stdout: both streams into the .out log
+    text = make_qsub_script(command="true", folder=FOLDER, stderr_to_stdout=True)
+    assert "_0_log.err" not in text and text.count("_0_log.out") == 2
+    assert "#$ -l h_rt=25:00:00" in make_qsub_script(command="t", folder=FOLDER, time_min=1500)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        (dict(slots=4), "parallel environment"),
+        (dict(slots=2, pe=""), "parallel environment"),
+        (dict(nodes=2), "one task per job"),
+        (dict(nodes=0), "one task per job"),
+        (dict(tasks_per_node=2), "one task per job"),
+    ],
+)
+def test_qsub_script_validation(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        make_qsub_script(command="true", folder=FOLDER, **kwargs)
+
+
+def test_qsub_script_slots_with_pe_ok():
+    assert "#$ -pe mpi 8" in make_qsub_script(command="t", folder=FOLDER, pe="mpi", slots=8)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize("name", ["sge_array.qsub", "sge_single.qsub"])
+def test_golden_scripts_are_valid_bash(name):
+    subprocess.run(["bash", "-n", str(GOLDEN / name)], check=True)
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
+@pytest.mark.parametrize(("task", "job_id"), [("3", "77_2"), ("undefined", "77")])
+def test_qsub_script_logs_land_where_submitit_reads_them(tmp_path, monkeypatch, task, job_id):
+    """Run the script body with SGE's variables: logs go to submitit's JobPaths."""
+    folder = tmp_path / "my jobs"  # a space, to exercise the quoting
+    folder.mkdir()
+    script = tmp_path / "job.sh"
+    script.write_text(
+        make_qsub_script(
+            command='echo "to stdout $SUBMITIT_EXECUTOR"; echo to-stderr >&2',
+            folder=folder,
+            setup=["echo setup-ran"],
+        )
+    )
+    env = {**os.environ, "JOB_ID": "77", "SGE_TASK_ID": task}
+    subprocess.run(["bash", str(script)], check=True, env=env)
+    paths = submitit_utils.JobPaths(folder, job_id=job_id, task_id=0)
+    assert paths.stdout.read_text() == "setup-ran\nto stdout sge\n"
+    assert paths.stderr.read_text() == "to-stderr\n"
+    # and the job environment computes the same id inside the job
+    monkeypatch.setenv("JOB_ID", "77")
+    monkeypatch.setenv("SGE_TASK_ID", task)
+    assert SgeJobEnvironment().job_id == job_id
+
+
+# ------------------------------------------------------------------- qsub's answer
+
+
+@pytest.mark.parametrize(
+    ("output", "job_id"),
+    [
+        (b"123\n", "123"),
+        ("124.1-5:1\n", "124"),
+        ('Your job-array 125.1-3:1 ("femo") has been submitted\n', "125"),
+        ('Your job 126 ("femo") has been submitted', "126"),
+        (b"warning: no suitable queues right now\n127.1-4:1\n", "127"),
+    ],
+)
+def test_job_id_from_submission(output, job_id):
+    assert SgeExecutor._get_job_id_from_submission_command(output) == job_id
+
+
+@pytest.mark.parametrize(
+    "output",
+    [
+        b"",
+        'Unable to run job: Job was rejected because job requests unknown queue "gpu.q".\nExiting.',
+        "error: no suitable queues",
+        "job 12a submitted",
+    ],
+)
+def test_job_id_from_submission_garbage(output):
+    with pytest.raises(submitit_utils.FailedSubmissionError):
+        SgeExecutor._get_job_id_from_submission_command(output)
+
+
+# ------------------------------------------------------------------ job environment
+
+
+def test_job_environment_array_task(monkeypatch):
+    monkeypatch.setenv("JOB_ID", "77")
+    monkeypatch.setenv("SGE_TASK_ID", "3")
+    env = SgeJobEnvironment()
+    assert env.array_task_id == "2"
+    assert env.array_job_id == "77"
+    assert env.raw_job_id == "77"
+    assert env.job_id == "77_2"
+    assert env.name() == "sge"
+    assert (env.global_rank, env.local_rank, env.num_tasks, env.num_nodes) == (0, 0, 1, 1)
+
+
+@pytest.mark.parametrize("task", ["undefined", None])
+def test_job_environment_not_an_array(monkeypatch, task):
+    monkeypatch.setenv("JOB_ID", "78")
+    if task is None:
+        monkeypatch.delenv("SGE_TASK_ID", raising=False)
+    else:
+        monkeypatch.setenv("SGE_TASK_ID", task)
+    env = SgeJobEnvironment()
+    assert env.array_task_id is None
+    assert env.array_job_id is None
+    assert env.job_id == "78"
+
+
+def test_job_environment_activated_by_script_export(monkeypatch):
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "sge")
+    assert SgeJobEnvironment().activated()
+    monkeypatch.setenv("SUBMITIT_EXECUTOR", "slurm")
+    assert not SgeJobEnvironment().activated()
+    assert "export SUBMITIT_EXECUTOR=sge" in make_qsub_script(command="t", folder=FOLDER)
+
+
+# --------------------------------------------------------------------- info watcher
+
+WATCH_XML = _qstat(
+    running=[_job_list(200, "running", "r", tasks="1", queue="all.q@node01.cluster")],
+    pending=[_job_list(201, "pending", "qw", tasks="1-2:1")],
+)
+
+
+class FakeQstat:
+    """Stands in for subprocess.check_output: returns queued outputs or raises them."""
+
+    def __init__(self, *outputs: str | BaseException) -> None:
+        self.outputs = list(outputs)
+        self.calls: list[list[str]] = []
+
+    def __call__(self, command, shell=False, stderr=None):
+        self.calls.append(list(command))
+        out = self.outputs.pop(0)
+        if isinstance(out, BaseException):
+            raise out
+        return out.encode()
+
+
+class FakeQacct:
+    def __init__(self, records: dict[str, dict[str, dict[str, str]]]) -> None:
+        self.records = records
+        self.calls: list[str] = []
+
+    def __call__(self, array_id: str) -> dict[str, dict[str, str]]:
+        self.calls.append(array_id)
+        return dict(self.records.get(array_id, {}))
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def fakes(monkeypatch):
+    """Install fake qstat/qacct/clock in femo.launchers.sge; returns a setter."""
+    clock = Clock()
+    # only sge.py's view of `time` is replaced, not the global module
+    monkeypatch.setattr(sge, "time", types.SimpleNamespace(time=clock.time))
+    monkeypatch.setattr(sge.getpass, "getuser", lambda: "alice")
+
+    def install(qstat: FakeQstat, qacct: FakeQacct) -> Clock:
+        monkeypatch.setattr("femo.launchers.sge.subprocess.check_output", qstat)
+        monkeypatch.setattr("femo.launchers.sge.qacct", qacct)
+        return clock
+
+    return install
+
+
+def _watcher(*job_ids: str, grace_s: float = 120.0) -> SgeInfoWatcher:
+    watcher = SgeInfoWatcher(delay_s=60, grace_s=grace_s)
+    for job_id in job_ids:
+        watcher.register_job(job_id)
+    return watcher
+
+
+def test_watcher_live_ended_and_missing_tasks(fakes):
+    ok = {"State": "COMPLETED", "exit_status": "0", "failed": "0"}
+    oom = {"State": "FAILED", "exit_status": "137", "failed": "100 : assumedly after job"}
+    qstat = FakeQstat(WATCH_XML)
+    qacct = FakeQacct({"200": {"200_1": ok, "200_2": oom, "200_9": ok}})
+    fakes(qstat, qacct)
+    ids = ["200_0", "200_1", "200_2", "200_3", "201_0", "201_1"]
+    watcher = _watcher(*ids)
+    watcher.update()
+
+    assert qstat.calls == [["qstat", "-xml", "-u", "alice"]]
+    assert qacct.calls == ["200"]  # only arrays with tasks gone from qstat
+    states = {j: watcher.get_state(j, mode="cache") for j in ids}
+    assert states == {
+        "200_0": "RUNNING",
+        "200_1": "COMPLETED",
+        "200_2": "FAILED",
+        "200_3": "UNKNOWN",  # neither queued nor accounted yet: accounting lag
+        "201_0": "PENDING",
+        "201_1": "PENDING",
+    }
+    assert watcher.get_info("200_2", mode="cache") == oom
+    assert watcher.get_info("200_0", mode="cache") == {"State": "RUNNING", "sge_state": "r"}
+    assert "200_9" not in watcher._info_dict  # not registered: not tracked
+    assert watcher._finished == {"200_1", "200_2"}
+    assert watcher.num_calls == 1
+
+
+def test_watcher_missing_task_lost_after_grace(fakes):
+    qacct = FakeQacct({})
+    clock = fakes(FakeQstat(*[_qstat([], [])] * 4), qacct)
+    watcher = _watcher("300_0", grace_s=120.0)
+    t0 = clock.now
+
+    watcher.update()
+    assert watcher.get_state("300_0", mode="cache") == "UNKNOWN"
+    assert not watcher.is_done("300_0", mode="cache")
+
+    clock.now = t0 + 119
+    watcher.update()
+    assert watcher.get_state("300_0", mode="cache") == "UNKNOWN"
+
+    clock.now = t0 + 121
+    watcher.update()
+    assert watcher.get_state("300_0", mode="cache") == "LOST"
+    assert watcher.is_done("300_0", mode="cache")
+    assert "300_0" in watcher._finished
+
+    # finished: no more qstat calls
+    watcher.update()
+    assert qacct.calls == ["300", "300", "300"]
+    assert watcher.num_calls == 3
+
+
+def test_watcher_grace_zero(fakes):
+    clock = fakes(FakeQstat(_qstat([], []), _qstat([], [])), FakeQacct({}))
+    watcher = _watcher("301_0", grace_s=0)
+    watcher.update()
+    # first sighting of the absence: not lost yet, even with no grace
+    assert watcher.get_state("301_0", mode="cache") == "UNKNOWN"
+    clock.now += 0.5
+    watcher.update()
+    assert watcher.get_state("301_0", mode="cache") == "LOST"
+
+
+def test_watcher_reappearing_task_restarts_grace(fakes):
+    back = _qstat([], [_job_list(302, "pending", "qw", tasks="1")])
+    clock = fakes(FakeQstat(_qstat([], []), back, _qstat([], []), _qstat([], [])), FakeQacct({}))
+    watcher = _watcher("302_0", grace_s=120.0)
+    t0 = clock.now
+    watcher.update()
+    assert watcher.get_state("302_0", mode="cache") == "UNKNOWN"
+    clock.now = t0 + 60
+    watcher.update()
+    assert watcher.get_state("302_0", mode="cache") == "PENDING"
+    clock.now = t0 + 200  # > grace after the first absence, < grace after the second
+    watcher.update()
+    assert watcher.get_state("302_0", mode="cache") == "UNKNOWN"
+    clock.now = t0 + 321
+    watcher.update()
+    assert watcher.get_state("302_0", mode="cache") == "LOST"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        subprocess.CalledProcessError(1, ["qstat"], output=b"error: failed receiving gdi request"),
+        FileNotFoundError(2, "No such file or directory", "qstat"),
+    ],
+)
+def test_watcher_qstat_failure_keeps_states(fakes, error):
+    qstat = FakeQstat(WATCH_XML, error)
+    qacct = FakeQacct({})
+    clock = fakes(qstat, qacct)
+    watcher = _watcher("200_0", "201_0", "201_1")
+    watcher.update()
+    before = {j: dict(watcher.get_info(j, mode="cache")) for j in ("200_0", "201_0", "201_1")}
+    assert before["200_0"]["State"] == "RUNNING"
+
+    clock.now += 30
+    watcher.update()  # must not raise
+    after = {j: dict(watcher.get_info(j, mode="cache")) for j in ("200_0", "201_0", "201_1")}
+    assert after == before
+    assert qacct.calls == []  # a failed qstat does not mean the tasks ended
+    assert watcher._missing_since == {}
+    assert watcher._last_status_check == clock.now
+    assert len(qstat.calls) == 2 and watcher.num_calls == 2
+
+
+def test_watcher_nothing_to_watch(fakes):
+    qstat = FakeQstat()  # any call would fail: no outputs queued
+    fakes(qstat, FakeQacct({}))
+    watcher = _watcher()
+    watcher.update()
+    assert qstat.calls == [] and watcher.num_calls == 0
+
+
+def test_watcher_get_state_force_calls_qstat(fakes):
+    qstat = FakeQstat(WATCH_XML)
+    fakes(qstat, FakeQacct({}))
+    watcher = SgeInfoWatcher(delay_s=60)
+    # get_state registers unknown ids itself (submitit's InfoWatcher.get_info)
+    assert watcher.get_state("201_1", mode="force") == "PENDING"
+    assert len(qstat.calls) == 1
+    assert watcher.get_state("never_seen", mode="cache") == "UNKNOWN"
+
+
+# ------------------------------------------------------------------------ hygiene
+
+
+def test_sge_module_does_not_import_tensorflow():
+    code = "import sys, femo.launchers.sge; sys.exit('tensorflow' in sys.modules)"
+    subprocess.run([sys.executable, "-c", code], check=True)
