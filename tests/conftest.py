@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import cv2
@@ -21,6 +23,50 @@ def need(path: Path) -> Path:
     if not path.exists():
         pytest.skip(f"needs the shared media {path} (absent on this machine)")
     return path
+
+
+@pytest.fixture
+def no_tensorflow(request):
+    """For fast test modules (``pytestmark``): a test that loads TensorFlow fails.
+
+    Tests marked slow may load it.
+    """
+    before = "tensorflow" in sys.modules
+    yield
+    if not before and request.node.get_closest_marker("slow") is None:
+        assert "tensorflow" not in sys.modules, "this fast test loaded TensorFlow"
+
+
+@pytest.fixture(scope="session")
+def poisoned_tf(tmp_path_factory) -> Path:
+    """A folder whose tensorflow, keras, fer and mtcnn packages refuse to be imported."""
+    folder = tmp_path_factory.mktemp("poison")
+    for name in ("tensorflow", "keras", "fer", "mtcnn"):
+        (folder / name).mkdir()
+        (folder / name / "__init__.py").write_text(
+            f"raise ImportError('{name} was imported by a command that must fail before it loads')\n"
+        )
+    return folder
+
+
+@pytest.fixture
+def fast_femo(poisoned_tf, tmp_path):
+    """``python -m femo ...`` in ``tmp_path``, with TensorFlow poisoned."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(poisoned_tf), env.get("PYTHONPATH")) if p)
+    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "femo", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    return run
 
 
 @pytest.fixture(scope="session")

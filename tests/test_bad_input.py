@@ -6,7 +6,6 @@ folder that mixes good clips with every kind of bad file.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import cv2
@@ -26,13 +25,7 @@ NOT_AN_IMAGE = "cannot be read as an image (corrupt, or not an image)"
 N_FRAMES = 30
 
 
-@pytest.fixture(autouse=True)
-def no_tensorflow(request):
-    """The fast tests decode only: none of them may load TensorFlow."""
-    before = "tensorflow" in sys.modules
-    yield
-    if not before and request.node.get_closest_marker("slow") is None:
-        assert "tensorflow" not in sys.modules
+pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 
 def moving_frames(image: np.ndarray, n: int = N_FRAMES) -> list[np.ndarray]:

@@ -24,18 +24,6 @@ from .test_reduce import clip_rows, write_shard
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module")
-def poisoned_tf(tmp_path_factory) -> Path:
-    """A folder whose tensorflow, keras and fer packages refuse to be imported."""
-    folder = tmp_path_factory.mktemp("poison")
-    for name in ("tensorflow", "keras", "fer", "mtcnn"):
-        (folder / name).mkdir()
-        (folder / name / "__init__.py").write_text(
-            f"raise ImportError('{name} was imported by a command that must fail before it loads')\n"
-        )
-    return folder
-
-
 def femo(
     *args: str, cwd: Path, env: dict | None = None, timeout: float = 60
 ) -> subprocess.CompletedProcess:
@@ -47,18 +35,6 @@ def femo(
         text=True,
         timeout=timeout,
     )
-
-
-@pytest.fixture
-def fast_femo(poisoned_tf, tmp_path):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(poisoned_tf), env.get("PYTHONPATH")) if p)
-    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return femo(*args, cwd=tmp_path, env=env)
-
-    return run
 
 
 def error_line(proc: subprocess.CompletedProcess) -> str:

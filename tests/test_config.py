@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import pickle
-import sys
 from pathlib import Path
 
 import pytest
@@ -37,13 +36,7 @@ OPTIONS = [(p.parent.name, p.stem) for p in OPTION_FILES]
 GROUPS = sorted({g for g, _ in OPTIONS})
 
 
-@pytest.fixture(autouse=True)
-def no_tensorflow():
-    """These tests are fast: none of them may load TensorFlow."""
-    before = "tensorflow" in sys.modules
-    yield
-    if not before:
-        assert "tensorflow" not in sys.modules
+pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,13 +17,7 @@ SEVEN = MappingConfig(
 )
 
 
-@pytest.fixture(autouse=True)
-def no_tensorflow():
-    """These tests are fast: none of them may load TensorFlow."""
-    before = "tensorflow" in sys.modules
-    yield
-    if not before:
-        assert "tensorflow" not in sys.modules
+pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 
 def touch(root: Path, *names: str) -> None:

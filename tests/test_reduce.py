@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -33,13 +32,7 @@ HEADER = (
 )
 
 
-@pytest.fixture(autouse=True)
-def no_tensorflow():
-    """These tests are fast: none of them may load TensorFlow."""
-    before = "tensorflow" in sys.modules
-    yield
-    if not before:
-        assert "tensorflow" not in sys.modules
+pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 
 # --------------------------------------------------------------- shard builders

@@ -25,13 +25,7 @@ def shard_path(run_dir, index: int) -> Path:
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(autouse=True)
-def no_tensorflow():
-    """These tests are fast: none of them may load TensorFlow."""
-    before = "tensorflow" in sys.modules
-    yield
-    if not before:
-        assert "tensorflow" not in sys.modules
+pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 
 @pytest.fixture
