@@ -362,3 +362,26 @@ def test_arrays_larger_than_the_cap_are_split(name, request, clips, tmp_path, lo
     assert [j["shards"] for j in jobs] == [[0, 1], [2]]
     assert jobs[0]["array_id"] != jobs[1]["array_id"]
     check_same_as_local(run, local_report)
+
+
+@pytest.mark.slurm
+def test_resume_of_a_slurm_run_submits_to_slurm(slurm, clips, tmp_path):
+    """No launcher named on resume: the run's own (SLURM) is used, never the local one."""
+    out = tmp_path / "out"
+    proc = femo(
+        "run", *common(clips, out), *launcher_args("slurm"), "launcher.wait=true", cwd=tmp_path
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    (run,) = run_dirs(out)
+    (run / "shards" / "shard-00001.parquet").unlink()  # lost: its task ended, no file
+    status = femo("status", str(run), cwd=tmp_path).stdout
+    assert "2 done" in status and "1 failed" in status, status
+    proc = femo("run", f"resume={run}", "device=cpu", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert "femo: submitted slurm array" in proc.stdout
+    # launcher.wait=true was saved with the run: resume waited and reported
+    assert "femo: accuracy" in proc.stdout
+    jobs = json.loads((run / "jobs.json").read_text())
+    assert [j["launcher"] for j in jobs] == ["slurm", "slurm"] and jobs[1]["shards"] == [1]
+    assert json.loads((run / "femo.json").read_text())["config"]["device"] == "cpu"
+    assert len(read_csv(run / "report" / "videos.csv")) == 5

@@ -1,0 +1,105 @@
+"""Launchers offline: submitit parameters, the sbatch script submitit writes (golden
+file), and the registry. No scheduler needed."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import submitit
+
+from femo.config import LocalLauncherConfig, SgeLauncherConfig, SlurmLauncherConfig
+from femo.launchers import launcher_class, launcher_for, make_launcher
+from femo.launchers.local import LocalLauncher, plan_workers
+from femo.launchers.sge import SgeExecutor, SgeLauncher
+from femo.launchers.slurm import SlurmLauncher
+
+pytestmark = pytest.mark.usefixtures("no_tensorflow")
+
+GOLDEN = Path(__file__).parent / "golden"
+SLURM = SlurmLauncherConfig(
+    partition="gpu", account="lab", time_min=90, cpus_per_task=4, mem_gb=16, gpus_per_node=1,
+    array_parallelism=8, extra_flags={"constraint": "a100"},
+    setup=("module load cuda/12.2", "source ~/venvs/femo/bin/activate"),
+)  # fmt: skip
+
+
+def test_registry():
+    assert {n: launcher_class(n).__name__ for n in ("local", "none", "slurm", "sge")} == {
+        "local": "LocalLauncher",
+        "none": "NoneLauncher",
+        "slurm": "SlurmLauncher",
+        "sge": "SgeLauncher",
+    }
+    assert isinstance(make_launcher(LocalLauncherConfig(workers=2)), LocalLauncher)
+    assert launcher_for("slurm").config == SlurmLauncherConfig()
+    assert make_launcher(LocalLauncherConfig()).waits
+    assert not make_launcher(SlurmLauncherConfig()).waits
+    assert make_launcher(SlurmLauncherConfig(wait=True)).waits
+
+
+def test_slurm_executor_parameters():
+    assert SlurmLauncher(SLURM).executor_parameters() == {
+        "name": "femo",
+        "timeout_min": 90,
+        "cpus_per_task": 4,
+        "gpus_per_node": 1,
+        "mem_gb": 16,
+        "slurm_partition": "gpu",
+        "slurm_account": "lab",
+        "slurm_array_parallelism": 8,
+        "slurm_additional_parameters": {"constraint": "a100"},
+        "slurm_setup": ["module load cuda/12.2", "source ~/venvs/femo/bin/activate"],
+        "slurm_use_srun": False,
+    }
+    assert SlurmLauncher(SLURM).executor_options() == {"slurm_max_num_timeout": 3}
+
+
+def test_the_sbatch_script_submitit_writes_for_femo(tmp_path):
+    executor = SlurmLauncher(SLURM).make_executor(Path("/runs/r/jobs"))
+    executor.parameters["map_count"] = 5  # as submitit sets it for an array of 5
+    text = executor._executor._make_submission_file_text("python -u -m submitit", "UID")
+    golden = GOLDEN / "slurm_array.sbatch"
+    if os.environ.get("FEMO_UPDATE_GOLDEN"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_sge_executor_parameters_reach_the_qsub_script(tmp_path, monkeypatch):
+    monkeypatch.setattr(SgeExecutor, "affinity", classmethod(lambda cls: 1))
+    config = SgeLauncherConfig(
+        queue="all.q", project="lab", time_min=125, pe="omp", slots=4, mem_gb=8,
+        mem_resource="mem_per_core", gpu_resource="gpus=1", array_parallelism=3,
+        extra_flags=("-m", "e"), setup=("module load python3",),
+    )  # fmt: skip
+    executor = submitit.AutoExecutor(folder=tmp_path, cluster="sge")
+    executor.update_parameters(**SgeLauncher(config).executor_parameters())
+    executor._executor.parameters["map_count"] = 4
+    text = executor._executor._make_submission_file_text("python -m submitit", "UID")
+    for line in (
+        "#$ -N femo", "#$ -l h_rt=02:05:00", "#$ -q all.q", "#$ -P lab", "#$ -pe omp 4",
+        "#$ -l mem_per_core=8G", "#$ -l gpus=1", "#$ -t 1-4", "#$ -tc 3", "#$ -m e",
+        "module load python3",
+    ):  # fmt: skip
+        assert line in text.splitlines(), line
+
+
+def test_bad_submitit_setting_is_a_config_error(tmp_path, monkeypatch):
+    from femo.config import ConfigError
+
+    monkeypatch.setattr(SgeExecutor, "affinity", classmethod(lambda cls: 1))
+    with pytest.raises(ConfigError) as exc:
+        SgeLauncher(SgeLauncherConfig(pe=None, slots=4)).make_executor(tmp_path)
+    assert str(exc.value) == (
+        "bad launcher setting: slots > 1 needs a parallel environment (pe), e.g. pe=smp"
+    )
+
+
+@pytest.mark.parametrize(
+    ("shards", "workers", "threads", "expected"),
+    [(10, None, None, (2, 1)), (1, None, None, (1, 2)), (10, 1, None, (1, 2)), (10, 2, 3, (2, 3))],
+)
+def test_plan_workers(monkeypatch, shards, workers, threads, expected):
+    monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")
+    assert plan_workers(shards, workers, threads) == expected

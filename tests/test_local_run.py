@@ -1,0 +1,138 @@
+"""A local run in progress: what `femo status` shows, and what Ctrl-C and SIGTERM leave.
+
+Real models, real worker processes: a run over clips long enough (the demo clips
+played 8 times, every frame) that the signals land while shards are in progress.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from femo.demo import build_demo
+
+from .conftest import read_all, write_video
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def long_clips(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("long-clips")
+    build_demo(folder)
+    for video in folder.glob("*.mp4"):
+        write_video(video, read_all(video) * 8)
+    return folder
+
+
+def femo(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    return subprocess.run(
+        [sys.executable, "-m", "femo", *args],
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
+def start(*args: str, cwd: Path) -> subprocess.Popen:
+    """`femo` in its own process group, as a terminal runs it."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "femo", *args],
+        cwd=cwd, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, start_new_session=True,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def wait_for(predicate, timeout: float = 180, what: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.2)
+    pytest.fail(f"timed out waiting for {what}")
+
+
+def group_is_gone(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def status_counts(text: str) -> dict[str, int]:
+    line = next(ln for ln in text.splitlines() if ln.startswith("shards:"))
+    return {
+        " ".join(part.split()[1:]): int(part.split()[0])
+        for part in line.partition(":")[2].split(",")[1:]
+    }
+
+
+def interrupt(proc: subprocess.Popen, run_dir: Path, how: str) -> str:
+    """Send Ctrl-C to the group (or SIGTERM to femo alone) once a shard is in progress."""
+    wait_for(lambda: any(run_dir.glob("logs/*.running")), what="a shard in progress")
+    time.sleep(2)
+    if how == "SIGINT":
+        os.killpg(proc.pid, signal.SIGINT)
+    else:
+        proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    wait_for(lambda: group_is_gone(proc.pid), timeout=30, what="every worker to exit")
+    return err
+
+
+def test_status_ctrl_c_sigterm_and_resume_of_a_local_run(long_clips, tmp_path):
+    out = tmp_path / "out"
+    args = [
+        f"dataset.root={long_clips}",
+        f"dataset.labels={long_clips / 'labels.csv'}",
+        "sampling.every_n=1",
+        "shards.videos_per_shard=1",
+        f"output_root={out}",
+    ]
+    proc = start("run", *args, cwd=tmp_path)
+    wait_for(lambda: list(out.glob("*/*/logs/*.running")), what="the run to start a shard")
+    (run_dir,) = [p.parent for p in out.glob("*/*/femo.json")]
+
+    # In progress: shards show running and pending, not 'not submitted'.
+    counts = status_counts(femo("status", str(run_dir), cwd=tmp_path).stdout)
+    assert counts["running"] >= 1 and counts["not submitted"] == 0
+    assert counts["running"] + counts["pending"] + counts["done"] == 5, counts
+
+    # Ctrl-C in the terminal: one line, exit 130, no process left, nothing looks finished.
+    err = interrupt(proc, run_dir, "SIGINT")
+    last = err.strip().splitlines()[-1]
+    done = len(list((run_dir / "shards").glob("shard-*.parquet")))
+    assert last == (
+        f"femo: interrupted: {done} of 5 shards done; continue with femo run resume={run_dir}"
+    )
+    assert "Traceback" not in err
+    assert not list(run_dir.glob("shards/.*.tmp")) and not list(run_dir.glob("logs/*.running"))
+    counts = status_counts(femo("status", str(run_dir), cwd=tmp_path).stdout)
+    assert counts["done"] == done and counts["interrupted"] == 5 - done, counts
+
+    # SIGTERM to femo alone (a scheduler or `kill`): the same, workers included.
+    proc = start("run", f"resume={run_dir}", cwd=tmp_path)
+    err = interrupt(proc, run_dir, "SIGTERM")
+    assert "Traceback" not in err and err.strip().splitlines()[-1].startswith("femo: interrupted: ")
+
+    # Resume finishes the rest: every clip exactly once.
+    before = {p.name: p.stat().st_mtime_ns for p in (run_dir / "shards").glob("shard-*.parquet")}
+    proc = femo("run", f"resume={run_dir}", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert f"{len(before)} done, 0 queued or running, {5 - len(before)} to redo" in proc.stdout
+    after = {p.name: p.stat().st_mtime_ns for p in (run_dir / "shards").glob("shard-*.parquet")}
+    assert len(after) == 5
+    assert all(after[name] == mtime for name, mtime in before.items())  # finished work kept
+    with open(run_dir / "report" / "videos.csv", newline="") as fh:
+        videos = [r["video"] for r in csv.DictReader(fh)]
+    assert sorted(videos) == sorted(
+        p.name for p in long_clips.iterdir() if p.suffix in (".mp4", ".jpg")
+    )
