@@ -138,7 +138,9 @@ def _print_summary(metrics: dict[str, Any], report_dir: Path) -> None:
         f"accuracy {acc_text} over {metrics['n_labelled']} labelled of {metrics['n_videos']} clips "
         f"({metrics['n_no_face']} without a face, {metrics['n_failed']} failed)"
     )
-    say(f"report: {report_dir / 'report.md'}")
+    partial = " (PARTIAL: some shards are not done)" if metrics.get("partial") else ""
+    say(f"report: {report_dir / 'index.html'}{partial}")
+    say(f"        {report_dir / 'report.md'} (for a terminal)")
 
 
 def _resume(target: str, overrides: list[str]) -> int:
@@ -192,19 +194,26 @@ def cmd_reduce(argv: list[str]) -> int:
         prog="femo reduce",
         description="Rebuild the report of a run (or of every run of a sweep) from its shards.",
     )
-    parser.add_argument("run_dir", type=Path, help="a run folder, or a sweep folder")
+    parser.add_argument(
+        "run_dir", nargs="?", help="a run folder, or a sweep folder (default: the newest run)"
+    )
     parser.add_argument(
         "overrides", nargs="*", help="mapping=seven, reduce.face=largest, dataset.label_column=..."
     )
     parser.add_argument(
         "--allow-partial", action="store_true", help="report even if some shards are not done"
     )
-    # Hydra-style overrides may come before or after the option.
-    flags = [a for a in argv if a.startswith("-")]
-    args = parser.parse_args(flags + [a for a in argv if not a.startswith("-")])
+    parser.add_argument(
+        "--output-root", type=Path, default=Path("outputs"), help="where to look for the newest run"
+    )
+    # Hydra-style overrides may come before or after the options.
+    args = parser.parse_intermixed_args(argv)
     overrides = list(args.overrides) + (["reduce.allow_partial=true"] if args.allow_partial else [])
-    target = args.run_dir.resolve()
     try:
+        if args.run_dir is not None and "=" in args.run_dir and not Path(args.run_dir).is_dir():
+            overrides.insert(0, args.run_dir)  # `femo reduce mapping=seven`: the newest run
+            args.run_dir = None
+        target = _run_or_latest(args.run_dir, args.output_root)
         if is_sweep_dir(target):
             swept = reduce_sweep(target, overrides)
             for run, result in swept.results.items():
@@ -222,6 +231,17 @@ def cmd_reduce(argv: list[str]) -> int:
     return 0
 
 
+def _run_or_latest(run_dir: str | None, output_root: Path) -> Path:
+    """The named run folder, or the newest run under ``output_root`` (and say which)."""
+    from .pipeline import latest_run
+
+    if run_dir is not None:
+        return Path(run_dir).resolve()
+    latest = latest_run(output_root.resolve())
+    say(f"the newest run under {output_root}: {latest}")
+    return latest
+
+
 # ------------------------------------------------------------------------ status
 
 
@@ -231,10 +251,15 @@ def cmd_status(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="femo status", description="Shards done, queued, running and failed."
     )
-    parser.add_argument("run_dir", type=Path, help="a run folder, or a sweep folder")
+    parser.add_argument(
+        "run_dir", nargs="?", help="a run folder, or a sweep folder (default: the newest run)"
+    )
+    parser.add_argument(
+        "--output-root", type=Path, default=Path("outputs"), help="where to look for the newest run"
+    )
     args = parser.parse_args(argv)
     try:
-        for run in runs_of(args.run_dir.resolve()):
+        for run in runs_of(_run_or_latest(args.run_dir, args.output_root)):
             _print_status(status_report(run))
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))

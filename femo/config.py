@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +35,10 @@ class DatasetConfig:
     video_column: str = "video"
     label_column: str = "label"
     unknown_labels: str = "error"
+    # The unit clips are grouped by (a person, a speaker, a debate): a column of the
+    # labels CSV, or the first capture group of a regex on the clip id.
+    group_column: str | None = None
+    group_pattern: str | None = None
     video_extensions: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
     image_extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -42,6 +47,18 @@ class DatasetConfig:
             raise ConfigError(
                 f"dataset.unknown_labels must be 'error' or 'unlabelled', not {self.unknown_labels!r}"
             )
+        if self.group_pattern is not None:
+            try:
+                groups = re.compile(self.group_pattern).groups
+            except re.error as exc:
+                raise ConfigError(
+                    f"dataset.group_pattern {self.group_pattern!r} is not a regex: {exc}"
+                ) from None
+            if groups < 1:
+                raise ConfigError(
+                    f"dataset.group_pattern {self.group_pattern!r} needs a capture group, "
+                    "e.g. '^([a-z]+)_'"
+                )
 
 
 @dataclass(frozen=True)
@@ -167,6 +184,26 @@ class ReduceConfig:
 
 
 @dataclass(frozen=True)
+class ReportConfig:
+    """What the report shows beyond the study's table: intervals and timelines."""
+
+    # Clips whose 7 scores are drawn along time: the most confident wrong ones first.
+    timelines: int = 6
+    # Percentile bootstrap: resamples, level, seed (the same shards give the same report).
+    resamples: int = 2000
+    level: float = 0.95
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.timelines, int) or self.timelines < 0:
+            raise ConfigError(f"report.timelines must be an integer >= 0, not {self.timelines!r}")
+        if not isinstance(self.resamples, int) or self.resamples < 1:
+            raise ConfigError(f"report.resamples must be an integer >= 1, not {self.resamples!r}")
+        if not 0 < self.level < 1:
+            raise ConfigError(f"report.level must be between 0 and 1, not {self.level!r}")
+
+
+@dataclass(frozen=True)
 class ExtractConfig:
     """Everything that determines the content of a shard (plus how fast it is made)."""
 
@@ -287,6 +324,7 @@ class RunConfig:
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     mapping: MappingConfig = field(default_factory=MappingConfig)
     reduce: ReduceConfig = field(default_factory=ReduceConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     launcher: LauncherConfig = field(default_factory=LocalLauncherConfig)
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     device: str = "auto"
@@ -326,8 +364,9 @@ SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensi
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
 EXECUTION_KEYS = ("launcher", "device", "batch_size")
 # Keys that only decide how the shards are read: reduce (and resume) may change them.
-REDUCE_KEYS = ("mapping", "reduce", "dataset.labels", "dataset.label_column",
-               "dataset.video_column", "dataset.unknown_labels")  # fmt: skip
+REDUCE_KEYS = ("mapping", "reduce", "report", "dataset.labels", "dataset.label_column",
+               "dataset.video_column", "dataset.unknown_labels", "dataset.group_column",
+               "dataset.group_pattern")  # fmt: skip
 
 
 def _build(cls: type, values: dict[str, Any] | None, section: str) -> Any:
@@ -384,8 +423,8 @@ def _upgrade(cfg: dict[str, Any]) -> dict[str, Any]:
     return cfg
 
 
-TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher",
-                  "shards", "device", "batch_size")  # fmt: skip
+TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "report",
+                  "launcher", "shards", "device", "batch_size")  # fmt: skip
 
 
 def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
@@ -414,6 +453,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         sampling=_build(SamplingConfig, cfg.get("sampling"), "sampling"),
         mapping=_build(MappingConfig, mapping, "mapping"),
         reduce=_build(ReduceConfig, cfg.get("reduce"), "reduce"),
+        report=_build(ReportConfig, cfg.get("report"), "report"),
         launcher=_launcher(cfg.get("launcher")),
         shards=_build(ShardsConfig, cfg.get("shards"), "shards"),
         device=str(cfg.get("device", "auto")),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,24 @@ class Labels:
     # Label rows whose clip is not in the dataset, and labels outside the mapping.
     missing_clips: list[str] = field(default_factory=list)
     unknown: dict[str, str] = field(default_factory=dict)
+    # The group column's value per clip (dataset.group_column), labelled or not.
+    groups: dict[str, str] = field(default_factory=dict)
+
+
+def clip_groups(videos: list[str], config: DatasetConfig, labels: Labels) -> dict[str, str]:
+    """Each clip's group: the labels file's group column, else ``group_pattern`` on its id.
+
+    Clips with neither are left out.
+    """
+    groups = dict(labels.groups)
+    if config.group_pattern:
+        pattern = re.compile(config.group_pattern)
+        for video in videos:
+            if video not in groups:
+                match = pattern.search(video)
+                if match and match.group(1):
+                    groups[video] = match.group(1)
+    return groups
 
 
 def discover_clips(config: DatasetConfig) -> list[Clip]:
@@ -85,6 +104,7 @@ def read_labels(
     for column, key in (
         (config.video_column, "video_column"),
         (config.label_column, "label_column"),
+        *([(config.group_column, "group_column")] if config.group_column else []),
     ):
         if column not in header:
             raise ConfigError(
@@ -107,6 +127,8 @@ def read_labels(
         if video not in known:
             labels.missing_clips.append(video)
             continue
+        if config.group_column and (row.get(config.group_column) or "").strip():
+            labels.groups[video] = row[config.group_column].strip()
         raw = (row.get(config.label_column) or "").strip()
         if not raw:
             continue

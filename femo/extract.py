@@ -12,7 +12,7 @@ import os
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -166,8 +166,17 @@ class Extractor:
         for future in [self.detect_pool.submit(warm) for _ in range(n)]:
             future.result()
 
-    def run(self, root: str, clips: Iterable[Clip], columns: _Columns) -> dict[str, str]:
-        """Append the rows of ``clips`` to ``columns``; returns each clip's status."""
+    def run(
+        self,
+        root: str,
+        clips: Iterable[Clip],
+        columns: _Columns,
+        on_clip: Callable[[str, str], None] | None = None,
+    ) -> dict[str, str]:
+        """Append the rows of ``clips`` to ``columns``; returns each clip's status.
+
+        ``on_clip(video, status)`` is called as each clip ends (progress bars).
+        """
         statuses: dict[str, str] = {}
         frames_per_call = self.detector.frames_per_call
         queued = chain_ahead(
@@ -202,6 +211,8 @@ class Extractor:
                 last = now
                 statuses[end.clip.video] = status
                 log.info("clip %s: %s, %d frames sampled", end.clip.video, status, end.sampled)
+                if on_clip is not None:
+                    on_clip(end.clip.video, status)
             classifier.finish()
         finally:
             queued.close()  # stops the decode threads if a stage failed
@@ -424,7 +435,7 @@ def shard_metadata(
     return encode_metadata(meta)
 
 
-def run_shard(task: ShardTask) -> ShardResult:
+def run_shard(task: ShardTask, on_clip: Callable[[str, str], None] | None = None) -> ShardResult:
     """Extract one shard and write ``shards/shard-<k>.parquet`` atomically.
 
     This is the function submitit pickles for every array task, and the one local
@@ -435,7 +446,7 @@ def run_shard(task: ShardTask) -> ShardResult:
     startup = time.perf_counter() - started  # model loading; 0 when already loaded
     before = extractor.clock.snapshot()
     columns = _Columns()
-    statuses = extractor.run(task.dataset_root, task.clips, columns)
+    statuses = extractor.run(task.dataset_root, task.clips, columns, on_clip)
     failed = sum(status == "error" for status in statuses.values())
     kinds = columns.data["kind"]
     sampled = sum(

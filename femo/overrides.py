@@ -18,11 +18,11 @@ from .config import EXECUTION_KEYS, SHARD_KEYS, ConfigError, absolute_path, conf
 
 Command = Literal["reduce", "resume"]
 GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher")
-ACCEPTS = {
-    "reduce": "mapping, reduce.*, dataset.{labels,label_column,video_column,unknown_labels}",
-    "resume": "launcher, launcher.*, device, batch_size, mapping, reduce.*, "
-    "dataset.{labels,label_column,video_column,unknown_labels}",
-}
+_READING = (
+    "mapping, reduce.*, report.*, "
+    "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern}"
+)
+ACCEPTS = {"reduce": _READING, "resume": f"launcher, launcher.*, device, batch_size, {_READING}"}
 
 
 def _matches(key: str, entries: tuple[str, ...]) -> bool:

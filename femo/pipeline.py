@@ -14,20 +14,24 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, RunConfig, from_dict, to_dict
-from .dataset import Labels, discover_clips, read_labels
+from . import __version__
+from .analysis import add_intervals, group_profiles, pick_timelines, timelines
+from .config import EMOTIONS, ConfigError, RunConfig, from_dict, to_dict
+from .dataset import Labels, clip_groups, discover_clips, read_labels
 from .launchers import make_launcher
 from .launchers.base import Launch, LaunchInterrupted
 from .overrides import apply_overrides
-from .reduce import compute_metrics, load_shards, reduce_clips
-from .report import write_report
+from .reduce import compute_metrics, frame_emotions, load_shards, reduce_clips
+from .report import settings_yaml, write_report
 from .rundir import Plan, RunDir, RunDirError, make_plan
+from .shards import read_shard_metadata
 from .status import RunStatus, ShardState, read_status
 from .sweep import is_sweep_dir, reuse_sweep_shards, sweep_runs, write_sweep_table
 from .task import make_tasks
@@ -252,11 +256,12 @@ def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOut
 # -------------------------------------------------------------------- reduce
 
 
-def report(run: RunDir, config: RunConfig) -> ReduceResult:
-    """Build the report of a run from its shards (no video is read).
+def report(run: RunDir, config: RunConfig, folder: Path | None = None) -> ReduceResult:
+    """Build the report of a run from its shards (no video is read) into ``folder``
+    (default ``RUN_DIR/report``).
 
     Refuses a run with shards not done unless ``reduce.allow_partial``; then the
-    clips of those shards are reported with status ``missing``.
+    clips of those shards are reported with status ``missing`` under a PARTIAL banner.
     """
     plan = run.read_plan()
     finished = run.finished_shards()
@@ -264,7 +269,8 @@ def report(run: RunDir, config: RunConfig) -> ReduceResult:
     if not_done and not config.reduce.allow_partial:
         raise ConfigError(
             f"{len(not_done)} of {plan.n_shards} shard(s) are not done ({_ranges(not_done)}); "
-            "wait for them, resume the run, or pass reduce.allow_partial=true"
+            "wait for them, resume the run, or report what is there with --allow-partial "
+            "(reduce.allow_partial=true)"
         )
     labels = Labels()
     labels_file = config.dataset.labels or (
@@ -272,13 +278,22 @@ def report(run: RunDir, config: RunConfig) -> ReduceResult:
     )
     if labels_file:
         labels = read_labels(labels_file, config.dataset, config.mapping, plan.clips)
+    videos = [c.video for c in plan.clips]
+    classes = config.mapping.classes
     shards = load_shards(run.shards_dir)
+    per_frame = frame_emotions(shards.frame_rows, config.reduce)
+    groups = clip_groups(videos, config.dataset, labels)
     results = reduce_clips(
-        [c.video for c in plan.clips], shards, labels.by_video, config.mapping, config.reduce
+        videos, shards, labels.by_video, config.mapping, config.reduce, groups, per_frame
     )
-    metrics = compute_metrics(results, config.mapping.classes)
+    metrics = compute_metrics(results, classes)
+    add_intervals(metrics, results, classes, config.report)
+    config_dict = to_dict(config)
     metrics.update(
         {
+            "partial": bool(not_done),
+            "classes": list(classes),
+            "emotions": list(EMOTIONS),
             "unlabelled": [r.video for r in results if r.golden is None],
             "missing_clips": labels.missing_clips,
             "unknown_labels": labels.unknown,
@@ -289,21 +304,60 @@ def report(run: RunDir, config: RunConfig) -> ReduceResult:
             },
             "clips_in_several_shards": shards.duplicates,
             "labels_file": labels_file,
-            "config": to_dict(config),
+            "groups": group_profiles(results, per_frame, config.mapping, config.report),
+            "timelines": timelines(
+                shards.frame_rows, per_frame, pick_timelines(results, config.report.timelines)
+            ),
+            "provenance": provenance(run, shards.shard_files, config, labels_file),
+            "settings_yaml": settings_yaml(config_dict),
+            "config": config_dict,
             "throughput": throughput_summary(shards.shard_files, len(plan.clips), plan.n_shards),
         }
     )
-    folder = write_report(run.report_dir, results, metrics, config.mapping.classes)
+    folder = write_report(folder or run.report_dir, results, metrics, classes)
     return ReduceResult(folder, metrics)
 
 
+def provenance(
+    run: RunDir, shard_files: list[Path], config: RunConfig, labels_file: str | None
+) -> dict[str, Any]:
+    """Who made the shards and from what: versions, model hash, data, dates."""
+    meta = read_shard_metadata(shard_files[0]) if shard_files else {}
+    manifest = run.read_manifest()
+    return {
+        "femo_version": meta.get("femo_version", manifest.get("femo_version")),
+        "fer_version": meta.get("fer_version"),
+        "emotion_model_sha256": meta.get("emotion_model_sha256"),
+        "dataset_root": config.dataset.root,
+        "labels_file": labels_file,
+        "label_column": config.dataset.label_column,
+        "run_created": manifest.get("created"),
+        "reported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "report_by": __version__,
+    }
+
+
+def report_folder(run: RunDir, overrides: list[str]) -> Path:
+    """``report/`` for the run's own settings; ``report-<overrides>/`` for any other, so
+    that a re-reduce never overwrites the run's default report."""
+    changes = [o for o in overrides if not o.split("=")[0].endswith("allow_partial")]
+    if not changes:
+        return run.report_dir
+    slug = re.sub(r"[^A-Za-z0-9._,+-]+", "-", "_".join(changes)).strip("-")
+    if len(slug) > 80:
+        slug = slug[:60] + "-" + hashlib.sha256(slug.encode()).hexdigest()[:8]
+    return run.path / f"report-{slug}"
+
+
 def reduce_run(run_dir: Path, overrides: list[str]) -> ReduceResult:
-    """Re-report one run with reduce-side overrides applied to its saved config."""
+    """Re-report one run with reduce-side overrides applied to its saved config, into
+    ``report/`` (no overrides) or a folder named after the overrides."""
     run = RunDir(run_dir)
     saved = run.config_dict()
     # The run's own snapshot (RUN_DIR/labels.csv) is used unless dataset.labels is given.
     saved["dataset"]["labels"] = None
-    return report(run, from_dict(apply_overrides(saved, overrides, "reduce")))
+    config = from_dict(apply_overrides(saved, overrides, "reduce"))
+    return report(run, config, report_folder(run, overrides))
 
 
 @dataclass
@@ -373,6 +427,14 @@ def status_report(run_dir: Path) -> StatusReport:
         speed,
         report_file if report_file.exists() else None,
     )
+
+
+def latest_run(output_root: Path) -> Path:
+    """The run under ``output_root`` (sweep points included) planned last."""
+    plans = [*output_root.glob("*/*/clips.csv"), *output_root.glob("sweeps/*/*/*/clips.csv")]
+    if not plans:
+        raise RunDirError(f"no femo run under {output_root}; name a run folder")
+    return max(plans, key=lambda p: (p.stat().st_mtime, str(p))).parent
 
 
 def runs_of(target: Path) -> list[Path]:

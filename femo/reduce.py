@@ -31,6 +31,17 @@ class ClipResult:
     frames_with_face: int
     counts: dict[str, int]
     message: str | None = None
+    group: str | None = None
+
+    @property
+    def face_rate(self) -> float | None:
+        return self.frames_with_face / self.frames_sampled if self.frames_sampled else None
+
+    @property
+    def confidence(self) -> float | None:
+        """The predicted class's share of the votes."""
+        votes = sum(self.counts.values())
+        return self.counts[self.predict] / votes if self.predict and votes else None
 
 
 @dataclass
@@ -83,10 +94,11 @@ def _round_like_fer(scores: np.ndarray, decimals: int | None) -> np.ndarray:
 
 
 def frame_emotions(frame_rows: pd.DataFrame, config: ReduceConfig) -> pd.DataFrame:
-    """One row per (clip, frame) that has a classified face: the selected face's top emotion."""
+    """One row per (clip, frame) that has a classified face: the selected face's top
+    emotion and its 7 (unrounded) scores."""
     faces = frame_rows[frame_rows["face"].notna() & frame_rows[EMOTIONS[0]].notna()]
     if faces.empty:
-        return pd.DataFrame(columns=["video", "frame", "emotion"])
+        return pd.DataFrame(columns=["video", "frame", "emotion", *EMOTIONS])
     if config.face == "largest":
         faces = faces.assign(_area=faces["w"].astype(np.int64) * faces["h"].astype(np.int64))
         faces = faces.sort_values(
@@ -100,9 +112,10 @@ def frame_emotions(frame_rows: pd.DataFrame, config: ReduceConfig) -> pd.DataFra
     )
     # argmax keeps the first of tied scores, like max() over fer's ordered dict.
     top = np.asarray(EMOTIONS)[np.argmax(scores, axis=1)]
-    return pd.DataFrame(
-        {"video": chosen["video"].to_numpy(), "frame": chosen["frame"].to_numpy(), "emotion": top}
-    )
+    columns = {"video": chosen["video"].to_numpy(), "frame": chosen["frame"].to_numpy()}
+    columns["emotion"] = top
+    columns.update({e: chosen[e].to_numpy(dtype=np.float32) for e in EMOTIONS})
+    return pd.DataFrame(columns)
 
 
 def vote(counts: dict[str, int], classes: tuple[str, ...]) -> str | None:
@@ -119,9 +132,12 @@ def reduce_clips(
     labels: dict[str, str],
     mapping: MappingConfig,
     config: ReduceConfig,
+    groups: dict[str, str] | None = None,
+    per_frame: pd.DataFrame | None = None,
 ) -> list[ClipResult]:
     """One :class:`ClipResult` per planned clip, in plan order."""
-    per_frame = frame_emotions(shards.frame_rows, config)
+    groups = groups or {}
+    per_frame = frame_emotions(shards.frame_rows, config) if per_frame is None else per_frame.copy()
     per_frame["cls"] = per_frame["emotion"].map(mapping.emotions)
     counts = per_frame.groupby(["video", "cls"]).size()
     sampled = shards.frame_rows.groupby("video")["frame"].nunique()
@@ -130,8 +146,9 @@ def reduce_clips(
     for video in videos:
         golden = labels.get(video)
         if video not in shards.clip_rows.index:
+            counts = dict.fromkeys(mapping.classes, 0)
             results.append(
-                ClipResult(video, None, golden, "missing", 0, 0, dict.fromkeys(mapping.classes, 0))
+                ClipResult(video, None, golden, "missing", 0, 0, counts, group=groups.get(video))
             )
             continue
         clip = shards.clip_rows.loc[video]
@@ -151,6 +168,7 @@ def reduce_clips(
                 frames_with_face=n_face,
                 counts=clip_counts,
                 message=message,
+                group=groups.get(video),
             )
         )
     return results

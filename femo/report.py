@@ -1,4 +1,4 @@
-"""Report stage: ``report/videos.csv``, ``report/metrics.json`` and ``report/report.md``."""
+"""Report stage: ``videos.csv``, ``metrics.json``, ``report.md`` and ``index.html``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def videos_csv_text(results: list[ClipResult], classes: tuple[str, ...]) -> str:
     writer.writerow(
         [
             "video",
+            "group",
             "predict",
             "golden",
             "status",
@@ -30,6 +31,7 @@ def videos_csv_text(results: list[ClipResult], classes: tuple[str, ...]) -> str:
         writer.writerow(
             [
                 r.video,
+                r.group or "",
                 r.predict or "",
                 r.golden or "",
                 r.status,
@@ -46,19 +48,73 @@ def _pct(value: float | None) -> str:
     return "n/a" if value is None else f"{100 * value:.1f}%"
 
 
+def _ci(interval: list[float] | None, percent: bool = True) -> str:
+    if not interval:
+        return ""
+    lo, hi = interval
+    return (
+        f" (95% CI {100 * lo:.1f}-{100 * hi:.1f}%)" if percent else f" (95% CI {lo:.3f}-{hi:.3f})"
+    )
+
+
+def clip_rows(results: list[ClipResult]) -> list[dict[str, Any]]:
+    """The clip table of the HTML report: one dict per clip."""
+    return [
+        {
+            "video": r.video,
+            "group": r.group,
+            "golden": r.golden,
+            "predict": r.predict,
+            "status": r.status,
+            "frames_sampled": r.frames_sampled,
+            "frames_with_face": r.frames_with_face,
+            "face_rate": r.face_rate,
+            "votes": dict(r.counts),
+            "message": r.message,
+        }
+        for r in results
+    ]
+
+
+def settings_yaml(config: dict[str, Any]) -> str:
+    """The run's settings as YAML, with only the keys of the detector it used."""
+    import yaml
+
+    settings = {k: v for k, v in config.items()}
+    detector = dict(settings.get("detector") or {})
+    unused = {
+        "haar": ("min_face_size", "frames_per_call"),
+        "mtcnn": ("min_neighbors", "min_size"),
+    }.get(detector.get("name"), ())
+    settings["detector"] = {k: v for k, v in detector.items() if k not in unused}
+    return yaml.safe_dump(settings, sort_keys=False, default_flow_style=None, width=100)
+
+
 def report_markdown(
     metrics: dict[str, Any], results: list[ClipResult], classes: tuple[str, ...]
 ) -> str:
     m = metrics
     macro_f1 = "n/a" if m["macro_f1"] is None else f"{m['macro_f1']:.3f}"
-    lines = [
-        f"**Accuracy: {_pct(m['accuracy'])}** ({m['n_correct']} of {m['n_labelled']} labelled clips)",
+    unit = (m.get("ci") or {}).get("unit")
+    resampled = {"group": "whole groups", "clip": "clips"}.get(unit or "", "")
+    lines = []
+    if m.get("partial"):
+        shards = m.get("shards") or {}
+        lines += [
+            f"**PARTIAL: {len(shards.get('not_done', []))} of {shards.get('planned')} shard(s) "
+            "not done; their clips are reported as missing.**",
+            "",
+        ]
+    lines += [
+        f"**Accuracy: {_pct(m['accuracy'])}**{_ci(m.get('accuracy_ci'))} "
+        f"({m['n_correct']} of {m['n_labelled']} labelled clips)",
         "",
         "# femo report",
         "",
         f"- clips: {m['n_videos']}; labelled: {m['n_labelled']}; with a prediction: {m['n_scored']}",
         f"- accuracy over clips with a prediction: {_pct(m['accuracy_scored'])}",
-        f"- macro F1: {macro_f1}",
+        f"- macro F1: {macro_f1}{_ci(m.get('macro_f1_ci'), percent=False)}",
+        *([f"- intervals: 95% percentile bootstrap, resampling {resampled}"] if resampled else []),
         f"- clips with no face in any sampled frame: {m['n_no_face']}; failed: {m['n_failed']}; "
         f"missing (shard not done): {m['n_missing']}",
         "",
@@ -73,7 +129,8 @@ def report_markdown(
     for c in classes:
         pc = m["per_class"][c]
         lines.append(
-            f"| {c} | {pc['precision']:.3f} | {pc['recall']:.3f} | {pc['f1']:.3f} | {pc['support']} |"
+            f"| {c} | {pc['precision']:.3f} | {pc['recall']:.3f}{_ci(pc.get('recall_ci'), False)} "
+            f"| {pc['f1']:.3f} | {pc['support']} |"
         )
     cols = [*classes, "none"]
     lines += [
@@ -85,6 +142,22 @@ def report_markdown(
     lines.append("|---" * (len(cols) + 1) + "|")
     for g in classes:
         lines.append(f"| {g} | " + " | ".join(str(m["confusion"][g][c]) for c in cols) + " |")
+    groups = m.get("groups") or []
+    if groups:
+        lines += [
+            "",
+            f"## Groups ({len(groups)})",
+            "",
+            "| group | clips | labelled | frames with a face | top emotions | accuracy |",
+            "|---|---|---|---|---|---|",
+        ]
+        for g in groups:
+            top = sorted(g["emotion_share"].items(), key=lambda kv: -kv[1])[:3]
+            shares = ", ".join(f"{e} {100 * v:.0f}%" for e, v in top if v > 0) or "-"
+            lines.append(
+                f"| {g['group']} | {g['clips']} | {g['labelled']} | {g['frames_with_face']} "
+                f"| {shares} | {_pct(g['accuracy'])}{_ci(g.get('accuracy_ci'))} |"
+            )
     problems = [r for r in results if r.status not in ("ok",)]
     if problems:
         lines += [
@@ -110,24 +183,19 @@ def report_markdown(
     speed = (m.get("throughput") or {}).get("lines") or []
     if speed:
         lines += ["", "## Throughput", "", *[f"- {line}" for line in speed]]
-    cfg = m.get("config", {})
-    lines += [
-        "",
-        "## Settings",
-        "",
-        f"- detector: {cfg.get('detector')}",
-        f"- sampling: {cfg.get('sampling')}",
-        f"- mapping: {cfg.get('mapping', {}).get('name')}; reduce: {cfg.get('reduce')}",
-    ]
+    lines += ["", "## Settings", "", "```yaml", settings_yaml(m.get("config", {})).rstrip(), "```"]
     return "\n".join(lines) + "\n"
 
 
 def write_report(
     folder: Path, results: list[ClipResult], metrics: dict[str, Any], classes: tuple[str, ...]
 ) -> Path:
-    """Write the three report files into ``folder`` atomically; returns the folder."""
+    """Write the report files into ``folder``, each atomically; returns the folder."""
+    from .html_report import render_index_html
+
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "videos.csv", videos_csv_text(results, classes))
     write_json(folder / "metrics.json", metrics)
     write_text(folder / "report.md", report_markdown(metrics, results, classes))
+    write_text(folder / "index.html", render_index_html(metrics, clip_rows(results)))
     return folder

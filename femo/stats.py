@@ -357,3 +357,27 @@ def paired_comparison(
         significant=ci is not None and (ci.low > 0 or ci.high < 0),
     )
     return result
+
+
+def accuracy_intervals(
+    correct: Sequence[int],
+    labelled: Sequence[int],
+    resamples: int = 2000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> list[Interval | None]:
+    """Clip-bootstrap intervals of many accuracies at once (one per group).
+
+    Resampling a group's ``n`` clips with replacement draws its correct count from
+    Binomial(n, correct / n), so every group's resamples come from one call.
+    """
+    _check_bootstrap_args(resamples, level)
+    n = np.asarray(labelled, dtype=np.int64)
+    k = np.asarray(correct, dtype=np.int64)
+    if n.size == 0:
+        return []
+    rng = np.random.default_rng(seed)
+    p = np.divide(k, n, out=np.zeros(n.shape, dtype=float), where=n > 0)
+    draws = rng.binomial(n[:, None], p[:, None], size=(n.size, resamples))
+    accuracies = draws / np.maximum(n, 1)[:, None]
+    return [_percentile_interval(accuracies[i], level) if n[i] > 0 else None for i in range(n.size)]

@@ -25,6 +25,7 @@ class Throughput:
     frames_sampled: int = 0
     seconds: float = 0.0  # extraction, model loading excluded
     startup_s: float = 0.0  # model loading, summed over tasks
+    loads: int = 0  # shards that loaded the models (a local worker loads them once)
     stage_seconds: dict[str, float] = field(default_factory=dict)
     devices: list[str] = field(default_factory=list)
 
@@ -35,6 +36,12 @@ class Throughput:
     @property
     def seconds_per_clip(self) -> float | None:
         return self.seconds / self.clips if self.clips else None
+
+    @property
+    def startup_per_task(self) -> float:
+        """Model loading per array task: every task pays it, though a local worker
+        that runs several shards pays it once, so average over the shards that did."""
+        return self.startup_s / self.loads if self.loads else 0.0
 
     @property
     def clips_per_hour(self) -> float | None:
@@ -54,7 +61,7 @@ class Throughput:
             "clips": self.clips,
             "frames_sampled": self.frames_sampled,
             "seconds": round(self.seconds, 3),
-            "startup_s_per_task": round(self.startup_s / self.shards, 3) if self.shards else None,
+            "startup_s_per_task": round(self.startup_per_task, 3) if self.shards else None,
             "frames_per_s": _round(self.frames_per_s),
             "clips_per_hour_per_task": _round(self.clips_per_hour),
             "stage_frames_per_s": {k: _round(v) for k, v in self.stage_frames_per_s().items()},
@@ -77,7 +84,9 @@ def read_throughput(shard_files: list[Path]) -> Throughput:
         total.shards += 1
         total.clips += int(meta.get("n_clips", 0))
         total.frames_sampled += int(timing.get("frames_sampled") or 0)
-        total.startup_s += float(timing.get("startup_seconds") or 0.0)
+        startup = float(timing.get("startup_seconds") or 0.0)
+        total.startup_s += startup
+        total.loads += startup > 0
         total.seconds += float(timing.get("seconds") or 0.0) - float(
             timing.get("startup_seconds") or 0.0
         )
@@ -128,16 +137,15 @@ def throughput_lines(total: Throughput, clips: int, tasks: int) -> list[str]:
     stages = ", ".join(
         f"{stage} {fps:.1f}" for stage, fps in total.stage_frames_per_s().items() if fps
     )
-    estimate = wall_time_estimate(
-        total.seconds_per_clip, total.startup_s / total.shards, clips, tasks
-    )
+    estimate = wall_time_estimate(total.seconds_per_clip, total.startup_per_task, clips, tasks)
     return [
         f"speed:  {total.frames_per_s:.1f} sampled frames/s and "
         f"{total.clips_per_hour:.0f} clips/hour per task, over {total.shards} finished shard(s) "
         f"({', '.join(total.devices) or 'device unknown'})",
         f"stages: frames/s each stage alone: {stages}",
         f"estimate: {clips} clips on {tasks} array task(s) at that speed: "
-        f"{format_duration(estimate['wall_s'])} of wall time, not counting queueing",
+        f"{format_duration(estimate['wall_s'])} of wall time (model loading "
+        f"{total.startup_per_task:.0f} s per task included), not counting queueing",
     ]
 
 
@@ -148,6 +156,6 @@ def throughput_summary(shard_files: list[Path], clips: int, tasks: int) -> dict[
     summary["lines"] = throughput_lines(total, clips, tasks)
     if total.seconds_per_clip is not None:
         summary["estimate"] = wall_time_estimate(
-            total.seconds_per_clip, total.startup_s / total.shards, clips, tasks
+            total.seconds_per_clip, total.startup_per_task, clips, tasks
         )
     return summary

@@ -14,6 +14,7 @@ import socket
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 from .rundir import RunDir, RunDirError
@@ -26,8 +27,11 @@ class Stopped(BaseException):
     """The worker was told to stop (SIGTERM from its launcher): not a failure of the shard."""
 
 
-def execute(task: ShardTask) -> ShardResult:
-    """Run one shard with its log in ``logs/``; a failure leaves a ``.failed`` marker."""
+def execute(task: ShardTask, on_clip: Callable[[str, str], None] | None = None) -> ShardResult:
+    """Run one shard with its log in ``logs/``; a failure leaves a ``.failed`` marker.
+
+    ``on_clip(video, status)`` is called as each clip ends.
+    """
     from .extract import run_shard
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -50,7 +54,7 @@ def execute(task: ShardTask) -> ShardResult:
             json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}),
             encoding="utf-8",
         )
-        return run_shard(task)
+        return run_shard(task, on_clip)
     except (Stopped, KeyboardInterrupt):
         log.warning("shard %d stopped before it finished", task.index)
         raise

@@ -204,7 +204,8 @@ def test_reduce_refuses_overrides_that_change_the_shards(fast_femo, tmp_path, ov
     key = override.split("=")[0]
     assert error_line(proc) == (
         f"femo: error: femo reduce cannot change {key!r}: it changes the shards, so start a new run "
-        "(reduce accepts mapping, reduce.*, dataset.{labels,label_column,video_column,unknown_labels})"
+        "(reduce accepts mapping, reduce.*, report.*, "
+        "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern})"
     )
     assert not (run_dir / "report").exists()
 
@@ -247,7 +248,7 @@ def test_reduce_of_an_unfinished_run_needs_allow_partial(fast_femo, tmp_path):
     proc = fast_femo("reduce", str(run_dir))
     assert error_line(proc) == (
         "femo: error: 2 of 3 shard(s) are not done (1-2); wait for them, resume the run, "
-        "or pass reduce.allow_partial=true"
+        "or report what is there with --allow-partial (reduce.allow_partial=true)"
     )
     proc = fast_femo("reduce", "--allow-partial", str(run_dir), "reduce.face=largest")
     assert proc.returncode == 0, proc.stderr
@@ -255,7 +256,14 @@ def test_reduce_of_an_unfinished_run_needs_allow_partial(fast_femo, tmp_path):
         "femo: accuracy 33.3% over 3 labelled of 5 clips (0 without a face, 0 failed)"
         in proc.stdout
     )
-    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
+    # other settings than the run's: their own folder, and femo says where
+    folder = run_dir / "report-reduce.face-largest"
+    assert f"femo: report: {folder / 'index.html'} (PARTIAL: some shards are not done)" in (
+        proc.stdout
+    )
+    assert not (run_dir / "report").exists()
+    metrics = json.loads((folder / "metrics.json").read_text())
+    assert metrics["partial"] is True
     assert metrics["n_missing"] == 3
     assert metrics["config"]["reduce"]["face"] == "largest"
     assert metrics["config"]["reduce"]["allow_partial"] is True
@@ -267,7 +275,7 @@ def test_reduce_allow_partial_between_run_and_overrides(fast_femo, tmp_path):
     write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
     proc = fast_femo("reduce", str(run_dir), "--allow-partial", "reduce.face=largest")
     assert proc.returncode == 0, proc.stderr
-    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
+    metrics = json.loads((run_dir / "report-reduce.face-largest" / "metrics.json").read_text())
     assert metrics["config"]["reduce"]["face"] == "largest"
 
 
@@ -276,15 +284,16 @@ def test_reduce_with_another_mapping(fast_femo, tmp_path):
     write_shard(run_dir, 0, clip_rows("v0.mp4", ["happy", "surprise", "surprise"]))
     proc = fast_femo("reduce", str(run_dir), "mapping=seven", "dataset.unknown_labels=unlabelled")
     assert proc.returncode == 0, proc.stderr
-    header = (run_dir / "report" / "videos.csv").read_text().splitlines()[0]
+    folder = run_dir / "report-mapping-seven_dataset.unknown_labels-unlabelled"
+    header = (folder / "videos.csv").read_text().splitlines()[0]
     assert (
         header
-        == "video,predict,golden,status,frames_sampled,frames_with_face,"
+        == "video,group,predict,golden,status,frames_sampled,frames_with_face,"
         + ",".join(["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"])
         + ",message"
     )
-    assert (run_dir / "report" / "videos.csv").read_text().splitlines()[1] == (
-        "v0.mp4,surprise,,ok,3,3,0,0,0,1,0,2,0,"
+    assert (folder / "videos.csv").read_text().splitlines()[1] == (
+        "v0.mp4,,surprise,,ok,3,3,0,0,0,1,0,2,0,"
     )
 
 

@@ -402,7 +402,7 @@ def test_to_dict_and_from_dict_round_trip_every_option(hydra_compose, group, opt
     config = build(hydra_compose, f"{group}={option}", "dataset.root=clips")
     saved = to_dict(config)
     assert set(saved) == {
-        "dataset", "detector", "sampling", "mapping", "reduce", "launcher", "shards",
+        "dataset", "detector", "sampling", "mapping", "reduce", "report", "launcher", "shards",
         "device", "batch_size",
     }  # fmt: skip
     assert from_dict(saved) == config

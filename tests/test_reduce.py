@@ -27,9 +27,7 @@ from femo.shards import SCHEMA
 
 THREE = MappingConfig()
 SEVEN = MappingConfig(name="seven", classes=EMOTIONS, emotions={e: e for e in EMOTIONS})
-HEADER = (
-    "video,predict,golden,status,frames_sampled,frames_with_face,Positive,Neutral,Negative,message"
-)
+HEADER = "video,group,predict,golden,status,frames_sampled,frames_with_face,Positive,Neutral,Negative,message"
 
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
@@ -174,15 +172,15 @@ def test_hand_computed_predictions_and_videos_csv(hand_run):
     assert result.report_dir == hand_run / "report"
     assert videos_csv(hand_run) == [
         HEADER,
-        "a.mp4,Positive,Positive,ok,3,3,2,1,0,",
-        "b.mp4,Neutral,Positive,ok,4,3,1,2,0,",
-        "c.mp4,Neutral,Neutral,ok,1,1,0,1,0,",
-        "d.mp4,Negative,Neutral,ok,3,3,0,1,2,",
-        "e.mp4,Negative,Negative,ok,1,1,0,0,1,",
-        "f.mp4,,Negative,no_face,2,0,0,0,0,",
-        f'g.mp4,,Positive,error,0,0,0,0,0,"{ERROR}"',
-        "h.jpg,Positive,,ok,1,1,1,0,0,",
-        "i.mp4,Positive,Positive,ok,2,2,1,1,0,",
+        "a.mp4,,Positive,Positive,ok,3,3,2,1,0,",
+        "b.mp4,,Neutral,Positive,ok,4,3,1,2,0,",
+        "c.mp4,,Neutral,Neutral,ok,1,1,0,1,0,",
+        "d.mp4,,Negative,Neutral,ok,3,3,0,1,2,",
+        "e.mp4,,Negative,Negative,ok,1,1,0,0,1,",
+        "f.mp4,,,Negative,no_face,2,0,0,0,0,",
+        f'g.mp4,,,Positive,error,0,0,0,0,0,"{ERROR}"',
+        "h.jpg,,Positive,,ok,1,1,1,0,0,",
+        "i.mp4,,Positive,Positive,ok,2,2,1,1,0,",
     ]
 
 
@@ -198,7 +196,10 @@ def test_hand_computed_metrics(hand_run):
         "Neutral": {"Positive": 0, "Neutral": 1, "Negative": 1, "none": 0},
         "Negative": {"Positive": 0, "Neutral": 0, "Negative": 1, "none": 1},
     }
-    pc = m["per_class"]
+    pc = {c: dict(v) for c, v in m["per_class"].items()}
+    for c, values in pc.items():  # every recall has its interval around it
+        lo, hi = values.pop("recall_ci")
+        assert lo <= values["recall"] <= hi, c
     assert pc["Positive"] == pytest.approx(
         {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 4}
     )
@@ -222,12 +223,12 @@ def test_hand_computed_metrics(hand_run):
 def test_report_markdown(hand_run):
     reduce(hand_run)
     lines = (hand_run / "report" / "report.md").read_text().splitlines()
-    assert lines[0] == "**Accuracy: 50.0%** (4 of 8 labelled clips)"
-    assert lines[0].startswith("**Accuracy:")
+    assert lines[0].startswith("**Accuracy: 50.0%** (95% CI ")
+    assert lines[0].endswith("%) (4 of 8 labelled clips)")
     text = "\n".join(lines)
     assert "- accuracy over clips with a prediction: 66.7%" in text
     assert "- macro F1: 0.556" in text
-    assert "| Positive | 1.000 | 0.500 | 0.667 | 4 |" in text
+    assert "| Positive | 1.000 | 0.500 (95% CI " in text
     assert "| Negative | 0 | 0 | 1 | 1 |" in text
     assert f"| g.mp4 | error | {ERROR} |" in text
     assert "| f.mp4 | no_face |  |" in text
@@ -242,7 +243,7 @@ def test_other_mapping_with_unknown_labels_is_refused(hand_run):
 def test_other_mapping_reuses_the_shards(hand_run):
     result = reduce(hand_run, SEVEN, DatasetConfig(unknown_labels="unlabelled"))
     rows = rows_by_video(hand_run)
-    assert list(rows["a.mp4"])[6:13] == list(EMOTIONS)
+    assert list(rows["a.mp4"])[7:14] == list(EMOTIONS)
     assert {v: r["predict"] for v, r in rows.items()} == {
         "a.mp4": "happy",  # happy, surprise, sad: 1-1-1, first in the class order
         "b.mp4": "fear",  # neutral, fear, happy: 1-1-1, fear comes first
@@ -262,12 +263,11 @@ def test_other_mapping_reuses_the_shards(hand_run):
     }
     assert sorted(m["unknown_labels"]) == ["a.mp4", "b.mp4", "e.mp4", "f.mp4", "g.mp4", "i.mp4"]
     assert (m["n_labelled"], m["n_correct"], m["accuracy"]) == (2, 1, 0.5)
-    assert m["per_class"]["neutral"] == pytest.approx(
-        {"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2}
-    )
+    neutral = {k: v for k, v in m["per_class"]["neutral"].items() if k != "recall_ci"}
+    assert neutral == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2})
     assert m["macro_f1"] == pytest.approx(2 / 3)  # the only class with support
     first = (hand_run / "report" / "report.md").read_text().splitlines()[0]
-    assert first == "**Accuracy: 50.0%** (1 of 2 labelled clips)"
+    assert first == "**Accuracy: 50.0%** (95% CI 0.0-100.0%) (1 of 2 labelled clips)"
 
 
 def test_a_run_without_labels(tmp_path):
@@ -275,7 +275,7 @@ def test_a_run_without_labels(tmp_path):
     write_shard(run_dir, 0, clip_rows("a.mp4", ["happy"]))
     m = reduce(run_dir).metrics
     assert m["accuracy"] is None and m["macro_f1"] is None and m["labels_file"] is None
-    assert videos_csv(run_dir)[1] == "a.mp4,Positive,,ok,1,1,1,0,0,"
+    assert videos_csv(run_dir)[1] == "a.mp4,,Positive,,ok,1,1,1,0,0,"
     first = (run_dir / "report" / "report.md").read_text().splitlines()[0]
     assert first == "**Accuracy: n/a** (0 of 0 labelled clips)"
 
@@ -321,10 +321,10 @@ def test_first_versus_largest_face(tmp_path):
     ]
     # first: happy, neutral, surprise, happy -> Positive 3, Neutral 1
     reduce(run_dir, face="first")
-    assert videos_csv(run_dir)[1] == "x.mp4,Positive,Negative,ok,4,4,3,1,0,"
+    assert videos_csv(run_dir)[1] == "x.mp4,,Positive,Negative,ok,4,4,3,1,0,"
     # largest: angry, neutral, surprise, disgust -> Negative 2, Neutral 1, Positive 1
     m = reduce(run_dir, face="largest").metrics
-    assert videos_csv(run_dir)[1] == "x.mp4,Negative,Negative,ok,4,4,1,1,2,"
+    assert videos_csv(run_dir)[1] == "x.mp4,,Negative,Negative,ok,4,4,1,1,2,"
     assert m["accuracy"] == 1.0
 
 
@@ -354,10 +354,10 @@ def test_rounding_to_two_decimals_creates_a_tie_won_by_fers_first_emotion(tmp_pa
     assert list(one.emotion) == ["happy", "happy", "happy"]
 
     m = reduce(run_dir, score_decimals=2).metrics
-    assert videos_csv(run_dir)[1] == "r.mp4,Positive,Neutral,ok,3,3,2,1,0,"
+    assert videos_csv(run_dir)[1] == "r.mp4,,Positive,Neutral,ok,3,3,2,1,0,"
     assert m["n_correct"] == 0
     m = reduce(run_dir, score_decimals=None).metrics
-    assert videos_csv(run_dir)[1] == "r.mp4,Neutral,Neutral,ok,3,3,0,3,0,"
+    assert videos_csv(run_dir)[1] == "r.mp4,,Neutral,Neutral,ok,3,3,0,3,0,"
     assert m["n_correct"] == 1
 
 
@@ -414,8 +414,8 @@ def test_majority_vote_tie_in_a_run(tmp_path):
     )
     reduce(run_dir)
     assert videos_csv(run_dir)[1:] == [
-        "n.mp4,Neutral,Negative,ok,4,4,0,2,2,",
-        "p.mp4,Positive,,ok,2,2,1,0,1,",
+        "n.mp4,,Neutral,Negative,ok,4,4,0,2,2,",
+        "p.mp4,,Positive,,ok,2,2,1,0,1,",
     ]
 
 
@@ -456,8 +456,8 @@ def test_a_run_where_no_clip_has_a_face(tmp_path):
     write_shard(run_dir, 0, [*clip_rows("a.mp4", [None, None, None]), *clip_rows("b.jpg", [None])])
     m = reduce(run_dir).metrics
     assert videos_csv(run_dir)[1:] == [
-        "a.mp4,,Neutral,no_face,3,0,0,0,0,",
-        "b.jpg,,,no_face,1,0,0,0,0,",
+        "a.mp4,,,Neutral,no_face,3,0,0,0,0,",
+        "b.jpg,,,,no_face,1,0,0,0,0,",
     ]
     assert (m["accuracy"], m["accuracy_scored"], m["n_no_face"]) == (0.0, None, 2)
 
@@ -469,7 +469,7 @@ def test_partial_clip_keeps_its_status_and_message(tmp_path):
         run_dir, 0, clip_rows("p.avi", ["happy", "happy", None], status="partial", message=note)
     )
     m = reduce(run_dir).metrics
-    assert videos_csv(run_dir)[1] == f"p.avi,Positive,Positive,partial,3,2,2,0,0,{note}"
+    assert videos_csv(run_dir)[1] == f"p.avi,,Positive,Positive,partial,3,2,2,0,0,{note}"
     assert m["n_correct"] == 1 and m["n_failed"] == 0
 
 
@@ -499,8 +499,8 @@ def test_a_clip_in_two_shard_files_is_counted_once(tmp_path):
     assert sorted(shards.clip_rows.index) == ["a.mp4", "b.mp4", "stranger.mp4"]
     m = reduce(run_dir).metrics
     assert videos_csv(run_dir)[1:] == [
-        "a.mp4,Positive,Positive,ok,3,3,2,1,0,",
-        "b.mp4,Negative,,ok,1,1,0,0,1,",
+        "a.mp4,,Positive,Positive,ok,3,3,2,1,0,",
+        "b.mp4,,Negative,,ok,1,1,0,0,1,",
     ]
     assert m["n_videos"] == 2
     assert m["clips_in_several_shards"] == ["a.mp4"]
@@ -530,7 +530,7 @@ def test_missing_shards_are_refused(partial_run):
         reduce(partial_run)
     assert str(exc.value) == (
         "2 of 3 shard(s) are not done (1-2); wait for them, resume the run, "
-        "or pass reduce.allow_partial=true"
+        "or report what is there with --allow-partial (reduce.allow_partial=true)"
     )
     assert not (partial_run / "report").exists()
 
@@ -538,11 +538,11 @@ def test_missing_shards_are_refused(partial_run):
 def test_allow_partial_reports_missing_clips(partial_run):
     m = reduce(partial_run, allow_partial=True).metrics
     assert videos_csv(partial_run)[1:] == [
-        "a.mp4,Positive,Positive,ok,1,1,1,0,0,",
-        "b.mp4,Neutral,,ok,1,1,0,1,0,",
-        "c.mp4,,Neutral,missing,0,0,0,0,0,",
-        "d.mp4,,,missing,0,0,0,0,0,",
-        "e.mp4,,Negative,missing,0,0,0,0,0,",
+        "a.mp4,,Positive,Positive,ok,1,1,1,0,0,",
+        "b.mp4,,Neutral,,ok,1,1,0,1,0,",
+        "c.mp4,,,Neutral,missing,0,0,0,0,0,",
+        "d.mp4,,,,missing,0,0,0,0,0,",
+        "e.mp4,,,Negative,missing,0,0,0,0,0,",
     ]
     assert m["n_missing"] == 3
     assert m["shards"] == {"planned": 3, "done": 1, "not_done": [1, 2]}
@@ -556,6 +556,6 @@ def test_allow_partial_with_no_shard_done(tmp_path):
     m = reduce(run_dir, allow_partial=True).metrics
     assert m["n_missing"] == 2
     assert videos_csv(run_dir)[1:] == [
-        "a.mp4,,Positive,missing,0,0,0,0,0,",
-        "b.mp4,,,missing,0,0,0,0,0,",
+        "a.mp4,,,Positive,missing,0,0,0,0,0,",
+        "b.mp4,,,,missing,0,0,0,0,0,",
     ]

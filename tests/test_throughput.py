@@ -89,7 +89,24 @@ def test_read_throughput_adds_up_shards(tmp_path):
     # 2 s mean model loading + 177 clips * 5 s = 887 s
     assert lines[2] == (
         "estimate: 2826 clips on 16 array task(s) at that speed: "
-        "14.8 min of wall time, not counting queueing"
+        "14.8 min of wall time (model loading 2 s per task included), not counting queueing"
+    )
+
+
+def test_model_loading_counts_once_per_task_even_when_a_local_worker_paid_it_once(tmp_path):
+    timing = {"seconds": 30.0, "frames_sampled": 50, "stage_seconds": {}}
+    first = _shard_with_timing(tmp_path / "a.parquet", 5, {**timing, "startup_seconds": 20.0})
+    later = [
+        _shard_with_timing(tmp_path / f"{k}.parquet", 5, {**timing, "startup_seconds": 0.0})
+        for k in range(3)
+    ]
+    total = read_throughput([first, *later])
+    # one worker loaded the models once for 4 shards; each array task would load them
+    assert total.startup_per_task == pytest.approx(20.0)
+    # (30 - 20 + 3 * 30) s over 20 clips = 5 s per clip; 20 s + 10 clips * 5 s = 70 s
+    assert throughput_lines(total, clips=20, tasks=2)[2] == (
+        "estimate: 20 clips on 2 array task(s) at that speed: 70 s of wall time "
+        "(model loading 20 s per task included), not counting queueing"
     )
 
 

@@ -17,9 +17,10 @@ import multiprocessing
 import os
 import signal
 import socket
+import threading
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import replace
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from tqdm import tqdm
 
@@ -81,8 +82,20 @@ def _worker_running(marker_text: str) -> bool:
         return False
 
 
-def _init_worker() -> None:
+class _Progress:
+    """Where a worker process reports each finished clip (set once per process)."""
+
+    queue: Any = None
+
+    @classmethod
+    def clip_done(cls, video: str, status: str) -> None:
+        if cls.queue is not None:
+            cls.queue.put(1)
+
+
+def _init_worker(progress: Any) -> None:
     """Worker processes leave Ctrl-C to the parent, which stops them with SIGTERM."""
+    _Progress.queue = progress
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, _stop_worker)
     try:  # Linux: die with the parent, even when it is SIGKILLed
@@ -99,7 +112,7 @@ def _stop_worker(signum: int, frame: object) -> None:
 
 def _work(task: ShardTask) -> ShardResult:
     try:
-        return execute(task)
+        return execute(task, _Progress.clip_done)
     except Stopped:
         os._exit(128 + signal.SIGTERM)  # finally-blocks ran; leave no half state behind
 
@@ -135,13 +148,18 @@ class LocalLauncher(Launcher):
     def _run_pool(self, run: RunDir, tasks: list[ShardTask], n_workers: int) -> dict[int, str]:
         failures: dict[int, str] = {}
         # spawn, not fork: TensorFlow's runtime does not survive a fork.
+        context = multiprocessing.get_context("spawn")
+        progress = context.Queue()
         pool = ProcessPoolExecutor(
             max_workers=n_workers,
-            mp_context=multiprocessing.get_context("spawn"),
+            mp_context=context,
             initializer=_init_worker,
+            initargs=(progress,),
         )
         futures: dict[Future, ShardTask] = {}
         bar = tqdm(total=sum(len(t.clips) for t in tasks), unit="clip", desc="extract")
+        counter = threading.Thread(target=_count_clips, args=(progress, bar), daemon=True)
+        counter.start()
         try:
             # Workers start during these submits; started while SIGINT is ignored, they
             # ignore it from birth, so a Ctrl-C never lands in a half-started worker.
@@ -159,11 +177,12 @@ class LocalLauncher(Launcher):
                     marker = run.failed_marker(task.index)
                     if not marker.exists():  # the worker died before it could write one
                         marker.write_text(failures[task.index] + "\n", encoding="utf-8")
-                bar.update(len(task.clips))
         except KeyboardInterrupt:
             _stop_pool(pool)
             raise LaunchInterrupted() from None
         finally:
+            progress.put(None)
+            counter.join(timeout=5)
             bar.close()
         pool.shutdown()
         return failures
@@ -194,6 +213,12 @@ class LocalLauncher(Launcher):
         if run.failed_marker(shard).exists():
             return TaskAnswer("ended")
         return TaskAnswer("pending")
+
+
+def _count_clips(progress: Any, bar: tqdm) -> None:
+    """Move the progress bar as workers finish clips, until told to stop (None)."""
+    while progress.get() is not None:
+        bar.update(1)
 
 
 def _stop_pool(pool: ProcessPoolExecutor) -> None:

@@ -1,0 +1,178 @@
+"""What the report tells beyond the study's table: intervals, per-person profiles, timelines.
+
+Pure functions over the reduce stage's outputs (:class:`~femo.reduce.ClipResult` per
+clip, the chosen face per frame); no file is read or written here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from .config import EMOTIONS, MappingConfig, ReportConfig
+from .reduce import ClipResult
+from .stats import accuracy_intervals, bootstrap_metrics
+
+
+def _interval(value: Any) -> list[float] | None:
+    return None if value is None else [round(value.low, 6), round(value.high, 6)]
+
+
+def bootstrap_groups(results: list[ClipResult]) -> list[str] | None:
+    """The resampling unit of each clip: its group where some clip has one (a clip
+    without a group is a group of its own), else None (resample clips)."""
+    if not any(r.group for r in results):
+        return None
+    return [r.group if r.group else f"\0clip:{r.video}" for r in results]
+
+
+def add_intervals(
+    metrics: dict[str, Any], results: list[ClipResult], classes: tuple[str, ...], cfg: ReportConfig
+) -> None:
+    """Add ``accuracy_ci``, ``macro_f1_ci``, per-class ``recall_ci`` and ``ci`` to ``metrics``."""
+    labelled = [r for r in results if r.golden is not None]
+    if not labelled:
+        metrics.update({"accuracy_ci": None, "macro_f1_ci": None, "ci": None})
+        for c in classes:
+            metrics["per_class"][c]["recall_ci"] = None
+        return
+    boot = bootstrap_metrics(
+        [r.golden for r in labelled],
+        [r.predict for r in labelled],
+        classes,
+        groups=bootstrap_groups(labelled),
+        resamples=cfg.resamples,
+        level=cfg.level,
+        seed=cfg.seed,
+    )
+    metrics["accuracy_ci"] = _interval(boot["accuracy"])
+    metrics["macro_f1_ci"] = _interval(boot["macro_f1"])
+    for c in classes:
+        metrics["per_class"][c]["recall_ci"] = _interval(boot["recall"][c])
+    metrics["ci"] = {**boot["ci"], "seed": cfg.seed}
+
+
+def group_profiles(
+    results: list[ClipResult], per_frame: pd.DataFrame, mapping: MappingConfig, cfg: ReportConfig
+) -> list[dict[str, Any]]:
+    """Per group: clips, frames with a face, the 7 emotions' shares (top emotion of the
+    chosen face) and mean scores, the classes' shares, predicted shares and accuracy."""
+    group_of = {r.video: r.group for r in results if r.group}
+    if not group_of:
+        return []
+    frames = per_frame[per_frame["video"].isin(group_of.keys())]
+    frames = frames.assign(group=frames["video"].map(group_of))
+    by_group = frames.groupby("group")
+    emotion_counts = (
+        frames.groupby(["group", "emotion"]).size().unstack(fill_value=0).reindex(columns=EMOTIONS)
+    ).fillna(0)
+    mean_scores = by_group[list(EMOTIONS)].mean()
+    names = sorted({g for g in group_of.values()})
+    correct = {g: 0 for g in names}
+    labelled = {g: 0 for g in names}
+    clips = {g: 0 for g in names}
+    predicted = {g: dict.fromkeys(mapping.classes, 0) for g in names}
+    for r in results:
+        if not r.group:
+            continue
+        clips[r.group] += 1
+        if r.predict:
+            predicted[r.group][r.predict] += 1
+        if r.golden is not None:
+            labelled[r.group] += 1
+            correct[r.group] += r.predict == r.golden
+    intervals = accuracy_intervals(
+        [correct[g] for g in names],
+        [labelled[g] for g in names],
+        resamples=cfg.resamples,
+        level=cfg.level,
+        seed=cfg.seed,
+    )
+    profiles = []
+    for g, interval in zip(names, intervals, strict=True):
+        counts = emotion_counts.loc[g] if g in emotion_counts.index else pd.Series(0, EMOTIONS)
+        n_frames = int(counts.sum())
+        shares = {e: float(counts[e]) / n_frames if n_frames else 0.0 for e in EMOTIONS}
+        class_share = dict.fromkeys(mapping.classes, 0.0)
+        for e, share in shares.items():
+            class_share[mapping.emotions[e]] += share
+        n_predicted = sum(predicted[g].values())
+        profiles.append(
+            {
+                "group": g,
+                "clips": clips[g],
+                "labelled": labelled[g],
+                "frames_with_face": n_frames,
+                "emotion_share": {e: round(v, 6) for e, v in shares.items()},
+                "emotion_mean_score": {
+                    e: (round(float(mean_scores.loc[g, e]), 6) if g in mean_scores.index else None)
+                    for e in EMOTIONS
+                },
+                "class_share": {c: round(v, 6) for c, v in class_share.items()},
+                "predicted_share": {
+                    c: round(n / n_predicted, 6) if n_predicted else 0.0
+                    for c, n in predicted[g].items()
+                },
+                "accuracy": correct[g] / labelled[g] if labelled[g] else None,
+                "accuracy_ci": _interval(interval),
+            }
+        )
+    return profiles
+
+
+def pick_timelines(results: list[ClipResult], n: int) -> list[ClipResult]:
+    """The clips to draw: the most confident wrong ones (two thirds), then the most
+    confident right ones; without labels, the most confident ones."""
+    if n <= 0:
+        return []
+    scored = [r for r in results if r.predict is not None]
+
+    def by_confidence(rs: list[ClipResult]) -> list[ClipResult]:
+        return sorted(rs, key=lambda r: (-(r.confidence or 0.0), r.video))
+
+    wrong = by_confidence([r for r in scored if r.golden is not None and r.predict != r.golden])
+    right = by_confidence([r for r in scored if r.golden is not None and r.predict == r.golden])
+    if not wrong and not right:
+        return by_confidence(scored)[:n]
+    n_wrong = min(len(wrong), max(n - min(len(right), n // 3), 0))
+    chosen = wrong[:n_wrong] + right[: n - n_wrong]
+    return chosen
+
+
+def timelines(
+    frame_rows: pd.DataFrame, per_frame: pd.DataFrame, chosen: list[ClipResult]
+) -> list[dict[str, Any]]:
+    """The 7 scores of the chosen face along each chosen clip; ``scores`` is None for a
+    sampled frame without a face (drawn as a gap)."""
+    out = []
+    videos = {r.video for r in chosen}
+    sampled = frame_rows[frame_rows["video"].isin(videos)].drop_duplicates(["video", "frame"])
+    faces = per_frame[per_frame["video"].isin(videos)].set_index(["video", "frame"])
+    for r in chosen:
+        rows = sampled[sampled["video"] == r.video].sort_values("frame")
+        frames = []
+        for frame, time_s in zip(rows["frame"], rows["time_s"], strict=True):
+            key = (r.video, frame)
+            scores = None
+            if key in faces.index:
+                scores = {e: round(float(faces.at[key, e]), 5) for e in EMOTIONS}
+            frames.append(
+                {
+                    "frame": int(frame),
+                    "time_s": None if pd.isna(time_s) else float(time_s),
+                    "scores": scores,
+                }
+            )
+        out.append(
+            {
+                "video": r.video,
+                "group": r.group,
+                "golden": r.golden,
+                "predict": r.predict,
+                "correct": None if r.golden is None else r.predict == r.golden,
+                "confidence": r.confidence,
+                "frames": frames,
+            }
+        )
+    return out

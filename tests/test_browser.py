@@ -1,0 +1,158 @@
+"""The HTML report in a real browser: headless Chromium through selenium.
+
+Debian's chromium and chromium-driver are installed by the session fixture where they
+are missing (CI images have no browser); a failed install fails the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from femo.html_report import SECTIONS, render_index_html
+from tests.test_html_report import build_report_input
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+SECTION_IDS = [key for key, _ in SECTIONS]
+
+
+@pytest.fixture(scope="session")
+def browser_binaries() -> tuple[Path, Path]:
+    """``/usr/bin/chromium`` and ``/usr/bin/chromedriver``, installed with apt if missing."""
+    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+        if shutil.which("apt-get") is None:
+            pytest.fail("chromium/chromedriver are missing and there is no apt-get to install them")
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+        proc = subprocess.run(
+            "apt-get update && apt-get install -y chromium chromium-driver",
+            shell=True,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
+        if proc.returncode != 0 or not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
+            pytest.fail(
+                f"installing chromium and chromium-driver failed (rc {proc.returncode}):\n"
+                f"{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
+            )
+    return CHROMIUM, CHROMEDRIVER
+
+
+@pytest.fixture
+def make_driver(browser_binaries, tmp_path):
+    """Start headless Chromium drivers (JavaScript on or off); quit them all afterwards."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    chromium, chromedriver = browser_binaries
+    drivers = []
+
+    def make(javascript: bool = True):
+        options = webdriver.ChromeOptions()
+        options.binary_location = str(chromium)
+        for arg in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--window-size=1280,900",
+            f"--user-data-dir={tmp_path / f'profile-{len(drivers)}'}",
+        ):
+            options.add_argument(arg)
+        if not javascript:
+            options.add_experimental_option(
+                "prefs", {"profile.managed_default_content_settings.javascript": 2}
+            )
+        driver = webdriver.Chrome(service=Service(str(chromedriver)), options=options)
+        driver.set_page_load_timeout(60)
+        drivers.append(driver)
+        return driver
+
+    yield make
+    for driver in drivers:
+        driver.quit()
+
+
+@pytest.fixture
+def report_file(tmp_path) -> Path:
+    metrics, clips = build_report_input(partial=True)
+    path = tmp_path / "index.html"
+    path.write_text(render_index_html(metrics, clips), encoding="utf-8")
+    return path
+
+
+def test_report_renders_offline_with_all_images(make_driver, report_file, tmp_path):
+    driver = make_driver()
+    driver.get(report_file.as_uri())
+    images = driver.execute_script(
+        "return Array.from(document.images).map("
+        "i => [i.complete, i.naturalWidth, i.naturalHeight, i.src.slice(0, 22)]);"
+    )
+    assert len(images) == 5
+    for complete, width, height, prefix in images:
+        assert complete and width > 0 and height > 0
+        assert prefix == "data:image/png;base64,"
+    resources = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => e.name);"
+    )
+    assert [r for r in resources if not r.startswith("data:")] == []
+    ids = driver.execute_script(
+        "return Array.from(document.querySelectorAll('h2')).map(h => h.id);"
+    )
+    assert ids == SECTION_IDS
+    banner = driver.execute_script(
+        "const b = document.getElementById('partial'); return b && b.getBoundingClientRect().top;"
+    )
+    assert banner is not None and banner < 50
+    # Full-page screenshot: the window as tall as the document.
+    width = driver.execute_script("return document.documentElement.scrollWidth;")
+    height = driver.execute_script("return document.documentElement.scrollHeight;")
+    driver.set_window_size(max(width, 1280), min(height + 200, 16000))
+    # Nothing covers the first row of a table (a sticky header once did).
+    hidden = driver.execute_script(
+        "return Array.from(document.querySelectorAll('tbody tr:first-child td:first-child'))"
+        ".filter(td => { const r = td.getBoundingClientRect();"
+        " const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+        " return !(hit && td.contains(hit)); }).map(td => td.textContent);"
+    )
+    assert hidden == []
+    shot = tmp_path / "report.png"
+    assert driver.save_screenshot(str(shot))
+    assert shot.exists() and shot.stat().st_size > 20_000
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    if os.environ.get("FEMO_REPORT_SCREENSHOT"):
+        shutil.copy(shot, os.environ["FEMO_REPORT_SCREENSHOT"])
+
+
+def test_report_reads_without_javascript(make_driver, report_file, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    driver = make_driver(javascript=False)
+    probe = tmp_path / "probe.html"
+    probe.write_text("<title>off</title><script>document.title = 'on';</script>")
+    driver.get(probe.as_uri())
+    assert driver.title == "off", "JavaScript is not disabled in this driver"
+    driver.get(report_file.as_uri())
+    headings = driver.find_elements(By.TAG_NAME, "h2")
+    assert [h.get_attribute("id") for h in headings] == SECTION_IDS
+    assert [h.text for h in headings] == [title for _, title in SECTIONS]
+    answer = driver.find_element(By.CSS_SELECTOR, ".headline").text
+    assert "Accuracy 62.5 %" in answer and "41.0–80.2 %" in answer
+    assert "PARTIAL" in driver.find_element(By.ID, "partial").text
+    rows = driver.find_elements(By.CSS_SELECTOR, "table.clips tbody tr")
+    assert len(rows) == 9
+    images = driver.find_elements(By.TAG_NAME, "img")
+    assert len(images) == 5
+    assert all(int(i.get_attribute("naturalWidth") or 0) > 0 for i in images)
