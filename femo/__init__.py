@@ -1,3 +1,3 @@
 """femo: facial-expression analysis of labelled video clips, sharded over clusters."""
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"

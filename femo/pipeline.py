@@ -377,7 +377,8 @@ def reduce_sweep(sweep_dir: Path, overrides: list[str]) -> SweepReduce:
     status_of = {
         r: "done" if isinstance(v, ReduceResult) else "incomplete" for r, v in results.items()
     }
-    return SweepReduce(write_sweep_table(sweep_dir, status_of), results)
+    report_name = report_folder(RunDir(sweep_dir), overrides).name
+    return SweepReduce(write_sweep_table(sweep_dir, status_of, report_name), results)
 
 
 def _ranges(indices: list[int]) -> str:

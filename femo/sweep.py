@@ -161,12 +161,12 @@ def _mapping_of(
     return classes, None, None
 
 
-def read_point(run_dir: Path, status: str | None = None) -> SweepPoint:
+def read_point(run_dir: Path, status: str | None = None, report: str = REPORT) -> SweepPoint:
     """Read one sweep point from its run folder (its report, when there is one)."""
     manifest = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
-    metrics_path = run_dir / REPORT / "metrics.json"
+    metrics_path = run_dir / report / "metrics.json"
     metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
-    videos_path = run_dir / REPORT / "videos.csv"
+    videos_path = run_dir / report / "videos.csv"
     clips, classes = None, ()
     if metrics and videos_path.is_file():
         clips, classes = parse_videos_csv(videos_path.read_text(encoding="utf-8"))
@@ -185,9 +185,11 @@ def read_point(run_dir: Path, status: str | None = None) -> SweepPoint:
     )
 
 
-def read_sweep(sweep_dir: Path, status_of: dict[Path, str] | None = None) -> list[SweepPoint]:
-    """Every point of a sweep, in point order."""
-    return [read_point(run, (status_of or {}).get(run)) for run in sweep_runs(sweep_dir)]
+def read_sweep(
+    sweep_dir: Path, status_of: dict[Path, str] | None = None, report: str = REPORT
+) -> list[SweepPoint]:
+    """Every point of a sweep, in point order, read from each run's ``report`` folder."""
+    return [read_point(run, (status_of or {}).get(run), report) for run in sweep_runs(sweep_dir)]
 
 
 # ------------------------------------------------------------------ the table
@@ -404,25 +406,29 @@ def sweep_markdown(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_sweep_table(sweep_dir: Path, status_of: dict[Path, str] | None = None) -> Path:
+def write_sweep_table(
+    sweep_dir: Path, status_of: dict[Path, str] | None = None, report: str = REPORT
+) -> Path:
     """Write ``sweep.csv``, ``sweep.md`` and ``sweep.html`` in the sweep folder; returns
-    the csv path."""
+    the csv path. Reports other than the runs' own (``report-<overrides>``) get their
+    own ``sweep-<overrides>.*`` files."""
     from .sweep_html import accuracy_plot_png, sweep_html
 
-    points = read_sweep(sweep_dir, status_of)
+    points = read_sweep(sweep_dir, status_of, report)
+    stem = "sweep" + report[len(REPORT) :]
     rows = [table_row(p) for p in points]
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    write_text(sweep_dir / "sweep.csv", out.getvalue())
-    write_text(sweep_dir / "sweep.md", sweep_markdown(rows))
+    write_text(sweep_dir / f"{stem}.csv", out.getvalue())
+    write_text(sweep_dir / f"{stem}.md", sweep_markdown(rows))
     summaries = [point_summary(p) for p in points]
     # Hydra names sweeps DATE/TIME: the time alone would not say which sweep this is.
     title = f"{sweep_dir.parent.name}/{sweep_dir.name}"
     html = sweep_html(title, summaries, compare_sweep(points), accuracy_plot_png(summaries))
-    write_text(sweep_dir / "sweep.html", html)
-    return sweep_dir / "sweep.csv"
+    write_text(sweep_dir / f"{stem}.html", html)
+    return sweep_dir / f"{stem}.csv"
 
 
 class SweepTableCallback(Callback):

@@ -211,6 +211,12 @@ def _sweep(name: str, clips: Path, tmp_path: Path) -> None:
         # Of the demo's 3-class labels only "Neutral" is also a 7-class name (neutral).
         labelled = "3" if "mapping=seven" in r["overrides"] else "4"
         assert r["n_labelled"] == labelled and 0.0 <= float(r["accuracy"]) <= 1.0
+    # sweep.html: Haar against MTCNN on the same clips, paired; 3 against 7 classes: not
+    page = (sweep_dir / "sweep.html").read_text()
+    verdicts = ("no difference beyond chance", "better than A beyond chance", "better than B")
+    assert sum(page.count(v) for v in verdicts) == 2, page  # one per mapping
+    assert page.count("not comparable") == 4
+    assert "http://" not in page and "https://" not in page
 
 
 @pytest.mark.slurm
