@@ -1,0 +1,153 @@
+"""``python -m femo.bench.scale``: the reduce side at scale, on synthetic shard files.
+
+Makes a run folder with N clips (plan, labels with a person column, Parquet shards of
+``--per-shard`` clips, each clip ``--frames`` sampled frames with one face in most of
+them and seeded random scores), then times ``femo status`` and ``femo reduce`` on it,
+each in a fresh process pinned to one core (``taskset -c 0`` where available), and
+reports wall time and peak memory. No video is decoded: this measures what happens
+after the array jobs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..config import EMOTIONS, RunConfig, to_dict
+from ..dataset import Clip
+from ..rundir import RunDir, make_plan
+from ..shards import SCHEMA, encode_metadata, write_table
+
+CLASSES = ("Positive", "Neutral", "Negative")
+
+
+def _shard_table(videos: list[str], frames: int, rng: np.random.Generator) -> pa.Table:
+    """Frame rows (a face in 90 % of frames, random scores) then one clip row per clip."""
+    n_clips, n = len(videos), len(videos) * frames
+    face = rng.random(n) < 0.9
+    scores = rng.dirichlet(np.full(len(EMOTIONS), 0.6), size=n).astype(np.float32)
+    is_clip = np.r_[np.zeros(n, bool), np.ones(n_clips, bool)]
+    no_face = np.r_[~face, np.ones(n_clips, bool)]
+
+    def column(frame_values: Any, clip_values: Any, mask: np.ndarray | None = None) -> np.ndarray:
+        values = np.concatenate([np.asarray(frame_values), np.asarray(clip_values)])
+        return values if mask is None else np.ma.masked_array(values, mask)
+
+    frame_index = np.tile(np.arange(frames) * 20, n_clips)
+    data = {
+        "video": column(np.repeat(videos, frames), videos),
+        "kind": column(["frame"] * n, ["clip"] * n_clips),
+        "frame": column(frame_index, np.zeros(n_clips, int), is_clip),
+        "time_s": column(frame_index / 25.0, np.zeros(n_clips), is_clip),
+        "face": column(np.zeros(n, int), np.zeros(n_clips, int), no_face),
+        **{k: column(np.full(n, 10), np.zeros(n_clips, int), no_face) for k in ("x", "y")},
+        **{k: column(np.full(n, 80), np.zeros(n_clips, int), no_face) for k in ("w", "h")},
+        **{
+            e: column(scores[:, i], np.zeros(n_clips, np.float32), no_face)
+            for i, e in enumerate(EMOTIONS)
+        },
+        "status": column([""] * n, ["ok"] * n_clips, ~is_clip),
+        "fps": column(np.zeros(n), np.full(n_clips, 25.0), ~is_clip),
+        "frames_read": column(np.zeros(n, int), np.full(n_clips, frames * 20), ~is_clip),
+        "frames_sampled": column(np.zeros(n, int), np.full(n_clips, frames), ~is_clip),
+        "seconds": column(np.zeros(n), np.full(n_clips, 0.5), ~is_clip),
+    }
+    arrays = {
+        f.name: pa.array(data[f.name], type=f.type)
+        if f.name in data
+        else pa.nulls(n + n_clips, f.type)
+        for f in SCHEMA
+    }
+    return pa.table(arrays, schema=SCHEMA)
+
+
+def make_run(
+    folder: Path, clips: int, per_shard: int, frames: int, persons: int, seed: int = 0
+) -> RunDir:
+    """A run folder of ``clips`` synthetic clips whose shards are all done."""
+    rng = np.random.default_rng(seed)
+    videos = [f"p{k % persons:05d}_{k:07d}.mp4" for k in range(clips)]
+    plan = make_plan([Clip(v, "video") for v in sorted(videos)], per_shard)
+    labels = folder.parent / f"{folder.name}-labels.csv"
+    golden = rng.integers(0, len(CLASSES), clips)
+    labels.write_text(
+        "video,label,person\n"
+        + "".join(f"{v},{CLASSES[g]},{v[:6]}\n" for v, g in zip(videos, golden, strict=True)),
+        encoding="utf-8",
+    )
+    config = to_dict(RunConfig())
+    config["dataset"].update(root=str(folder.parent), labels=str(labels), group_column="person")
+    run = RunDir(folder)
+    run.create(plan, config, str(labels))
+    timing = json.dumps({"seconds": 60.0, "startup_seconds": 15.0, "frames_sampled": 1})
+    for k in range(plan.n_shards):
+        shard_videos = [c.video for c in plan.shard_clips(k)]
+        table = _shard_table(shard_videos, frames, rng)
+        meta = {"n_clips": str(len(shard_videos)), "timing": timing, "femo_version": "bench"}
+        write_table(run.shard_file(k), table.replace_schema_metadata(encode_metadata(meta)))
+    return run
+
+
+def _timed(command: list[str], pin: bool) -> dict[str, float]:
+    """Wall time and peak RSS of ``command`` in a fresh process (one core if ``pin``)."""
+    if pin and shutil.which("taskset"):
+        command = ["taskset", "-c", "0", *command]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    t0 = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed: {proc.stderr[-2000:]}")
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    # ru_maxrss of children is the largest child so far: meaningful when it grew.
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(max(peak, before) / 1024, 1)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m femo.bench.scale", description=__doc__)
+    parser.add_argument("--clips", type=int, default=3000)
+    parser.add_argument("--per-shard", type=int, default=300)
+    parser.add_argument("--frames", type=int, default=10, help="sampled frames per clip")
+    parser.add_argument("--persons", type=int, default=60)
+    parser.add_argument("--work-dir", type=Path, default=None)
+    parser.add_argument("--no-pin", action="store_true", help="do not pin to one core")
+    args = parser.parse_args(argv)
+    work = Path(args.work_dir or tempfile.mkdtemp(prefix="femo-scale-"))
+    work.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    run = make_run(work / "run", args.clips, args.per_shard, args.frames, args.persons)
+    made = time.perf_counter() - t0
+    femo = [sys.executable, "-m", "femo"]
+    results = {
+        "clips": args.clips,
+        "shards": run.read_plan().n_shards,
+        "frames_per_clip": args.frames,
+        "persons": args.persons,
+        "cpus": "1 (taskset -c 0)"
+        if not args.no_pin and shutil.which("taskset")
+        else os.cpu_count(),
+        "make_s": round(made, 1),
+        "status": _timed([*femo, "status", str(run.path)], not args.no_pin),
+        "reduce": _timed([*femo, "reduce", str(run.path)], not args.no_pin),
+        "report_files": sorted(p.name for p in run.report_dir.iterdir()),
+        "run_dir": str(run.path),
+    }
+    print(json.dumps(results, indent=2))
+    (work / "scale.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
