@@ -146,9 +146,9 @@ def reduce_clips(
     for video in videos:
         golden = labels.get(video)
         if video not in shards.clip_rows.index:
-            counts = dict.fromkeys(mapping.classes, 0)
+            empty = dict.fromkeys(mapping.classes, 0)
             results.append(
-                ClipResult(video, None, golden, "missing", 0, 0, counts, group=groups.get(video))
+                ClipResult(video, None, golden, "missing", 0, 0, empty, group=groups.get(video))
             )
             continue
         clip = shards.clip_rows.loc[video]

@@ -559,3 +559,13 @@ def test_allow_partial_with_no_shard_done(tmp_path):
         "a.mp4,,,Positive,missing,0,0,0,0,0,",
         "b.mp4,,,,missing,0,0,0,0,0,",
     ]
+
+
+def test_clips_after_a_missing_shard_keep_their_votes(tmp_path):
+    run_dir = make_run(tmp_path, ["a.mp4", "b.mp4"], per_shard=1, labels={"b.mp4": "Negative"})
+    write_shard(run_dir, 1, clip_rows("b.mp4", ["angry", "angry", "happy"]))  # shard 0 missing
+    reduce(run_dir, allow_partial=True)
+    assert videos_csv(run_dir)[1:] == [
+        "a.mp4,,,,missing,0,0,0,0,0,",
+        "b.mp4,,Negative,Negative,ok,3,3,1,0,2,",
+    ]
