@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 
 from .config import EMOTIONS, MappingConfig, ReportConfig
-from .reduce import ClipResult
+from .reduce import ClipResult, scored_clips
 from .stats import accuracy_intervals, bootstrap_metrics
 
 
@@ -28,10 +28,15 @@ def bootstrap_groups(results: list[ClipResult]) -> list[str] | None:
 
 
 def add_intervals(
-    metrics: dict[str, Any], results: list[ClipResult], classes: tuple[str, ...], cfg: ReportConfig
+    metrics: dict[str, Any],
+    results: list[ClipResult],
+    classes: tuple[str, ...],
+    cfg: ReportConfig,
+    no_face: str = "wrong",
 ) -> None:
-    """Add ``accuracy_ci``, ``macro_f1_ci``, per-class ``recall_ci`` and ``ci`` to ``metrics``."""
-    labelled = [r for r in results if r.golden is not None]
+    """Add ``accuracy_ci``, ``macro_f1_ci``, per-class ``recall_ci`` and ``ci`` to ``metrics``,
+    over the same clips as the figures (``reduce.no_face``)."""
+    labelled = scored_clips(results, no_face)
     if not labelled:
         metrics.update({"accuracy_ci": None, "macro_f1_ci": None, "ci": None})
         for c in classes:

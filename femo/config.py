@@ -63,6 +63,7 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
+    # haar | mtcnn | none (no detection: each frame is one face, for pre-cropped faces)
     name: str = "haar"
     # Image-pyramid step; None means the detector's own default (Haar 1.1, MTCNN 0.709).
     scale_factor: float | None = None
@@ -79,9 +80,11 @@ class DetectorConfig:
     frames_per_call: int | None = None
 
     def __post_init__(self) -> None:
-        if self.name not in ("haar", "mtcnn"):
-            raise ConfigError(f"detector.name must be 'haar' or 'mtcnn', not {self.name!r}")
-        if self.scale_factor is None:
+        if self.name not in ("haar", "mtcnn", "none"):
+            raise ConfigError(f"detector.name must be 'haar', 'mtcnn' or 'none', not {self.name!r}")
+        # name 'none' (pre-cropped faces, the whole frame is the face) detects nothing:
+        # its scale factor and minimum sizes are unused, and left as given.
+        if self.scale_factor is None and self.name != "none":
             default = 1.1 if self.name == "haar" else 0.709
             object.__setattr__(self, "scale_factor", default)
         if self.name == "haar" and not self.scale_factor > 1:
@@ -172,15 +175,35 @@ class MappingConfig:
 @dataclass(frozen=True)
 class ReduceConfig:
     face: str = "first"
+    # majority: the study's vote of the frames' top emotions; mean: the top emotion of
+    # the clip's mean scores; balanced: classes by rank of the clips' class scores, so
+    # that predicted shares match class_shares (uniform when null), labels unseen.
     vote: str = "majority"
+    class_shares: dict[str, float] | None = None
+    # A clip where no face was found: wrong (the study), or abstain (left out of the
+    # accuracy; the coverage is reported beside it).
+    no_face: str = "wrong"
     score_decimals: int | None = 2
     allow_partial: bool = False
 
     def __post_init__(self) -> None:
         if self.face not in ("first", "largest"):
             raise ConfigError(f"reduce.face must be 'first' or 'largest', not {self.face!r}")
-        if self.vote != "majority":
-            raise ConfigError(f"reduce.vote must be 'majority', not {self.vote!r}")
+        if self.vote not in ("majority", "mean", "balanced"):
+            raise ConfigError(
+                f"reduce.vote must be 'majority', 'mean' or 'balanced', not {self.vote!r}"
+            )
+        if self.no_face not in ("wrong", "abstain"):
+            raise ConfigError(f"reduce.no_face must be 'wrong' or 'abstain', not {self.no_face!r}")
+        if self.class_shares is not None:
+            shares = dict(self.class_shares)
+            if any(not isinstance(v, (int, float)) or v < 0 for v in shares.values()) or not sum(
+                shares.values()
+            ):
+                raise ConfigError(
+                    f"reduce.class_shares must be non-negative numbers, not {shares!r}"
+                )
+            object.__setattr__(self, "class_shares", shares)
 
 
 @dataclass(frozen=True)

@@ -286,8 +286,8 @@ def report(run: RunDir, config: RunConfig, folder: Path | None = None) -> Reduce
     results = reduce_clips(
         videos, shards, labels.by_video, config.mapping, config.reduce, groups, per_frame
     )
-    metrics = compute_metrics(results, classes)
-    add_intervals(metrics, results, classes, config.report)
+    metrics = compute_metrics(results, classes, config.reduce.no_face)
+    add_intervals(metrics, results, classes, config.report, config.reduce.no_face)
     config_dict = to_dict(config)
     metrics.update(
         {

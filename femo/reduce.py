@@ -126,6 +126,63 @@ def vote(counts: dict[str, int], classes: tuple[str, ...]) -> str | None:
     return next(c for c in classes if counts.get(c, 0) == best)
 
 
+def class_scores(per_frame: pd.DataFrame, mapping: MappingConfig) -> pd.DataFrame:
+    """Per clip (index) and class (columns): the class's share of the clip's mean scores."""
+    mean = per_frame.groupby("video")[list(EMOTIONS)].mean()
+    by_class = pd.DataFrame(
+        {
+            c: mean[[e for e in EMOTIONS if mapping.emotions[e] == c]].sum(axis=1)
+            for c in mapping.classes
+        }
+    )
+    return by_class.div(by_class.sum(axis=1).where(lambda t: t > 0, 1.0), axis=0)
+
+
+def mean_vote(per_frame: pd.DataFrame, mapping: MappingConfig) -> dict[str, str]:
+    """The top emotion of each clip's mean scores (over frames with a face), mapped."""
+    mean = per_frame.groupby("video")[list(EMOTIONS)].mean()
+    top = np.asarray(EMOTIONS)[np.argmax(mean.to_numpy(dtype=np.float64), axis=1)]
+    return {video: mapping.emotions[e] for video, e in zip(mean.index, top, strict=True)}
+
+
+def balanced_vote(
+    scores: pd.DataFrame, shares: dict[str, float] | None, rounds: int = 200
+) -> dict[str, str]:
+    """Classes by rank: each clip's argmax of log class score plus a per-class offset,
+    the offsets moved until the predicted shares match ``shares`` (uniform when None).
+
+    It uses no golden label: only the share of each class the user expects.
+    """
+    classes = list(scores.columns)
+    if scores.empty:
+        return {}
+    target = np.array([(shares or {}).get(c, 0.0) if shares else 1.0 for c in classes])
+    target = target / target.sum()
+    logs = np.log(scores.to_numpy(dtype=np.float64) + 1e-9)
+    offsets = np.zeros(len(classes))
+    step = 1.0
+    for _ in range(rounds):
+        predicted = np.argmax(logs + offsets, axis=1)
+        share = np.bincount(predicted, minlength=len(classes)) / len(predicted)
+        if np.all(np.abs(share - target) <= 1.0 / len(predicted)):
+            break
+        offsets += step * (target - share)
+        step *= 0.97
+    predicted = np.argmax(logs + offsets, axis=1)
+    return {video: classes[k] for video, k in zip(scores.index, predicted, strict=True)}
+
+
+def clip_predictions(
+    per_frame: pd.DataFrame, mapping: MappingConfig, config: ReduceConfig
+) -> dict[str, str] | None:
+    """Each clip's class under ``reduce.vote`` (None: the majority vote, per clip)."""
+    if config.vote == "mean":
+        return mean_vote(per_frame, mapping)
+    if config.vote == "balanced":
+        return balanced_vote(class_scores(per_frame, mapping), config.class_shares)
+    return None
+
+
 def reduce_clips(
     videos: list[str],
     shards: ShardData,
@@ -142,6 +199,7 @@ def reduce_clips(
     counts = per_frame.groupby(["video", "cls"]).size()
     sampled = shards.frame_rows.groupby("video")["frame"].nunique()
     with_face = per_frame.groupby("video")["frame"].nunique()
+    predicted = clip_predictions(per_frame, mapping, config)
     results = []
     for video in videos:
         golden = labels.get(video)
@@ -161,7 +219,11 @@ def reduce_clips(
         results.append(
             ClipResult(
                 video=video,
-                predict=vote(clip_counts, mapping.classes),
+                predict=(
+                    vote(clip_counts, mapping.classes)
+                    if predicted is None
+                    else predicted.get(video)
+                ),
                 golden=golden,
                 status=status,
                 frames_sampled=int(sampled.get(video, 0)),
@@ -174,13 +236,27 @@ def reduce_clips(
     return results
 
 
-def compute_metrics(results: list[ClipResult], classes: tuple[str, ...]) -> dict:
+def scored_clips(results: list[ClipResult], no_face: str = "wrong") -> list[ClipResult]:
+    """The labelled clips accuracy is computed over: all of them, or (``abstain``) all
+    but those where no face was found."""
+    labelled = [r for r in results if r.golden is not None]
+    if no_face == "abstain":
+        labelled = [r for r in labelled if r.status != "no_face"]
+    return labelled
+
+
+def compute_metrics(
+    results: list[ClipResult], classes: tuple[str, ...], no_face: str = "wrong"
+) -> dict:
     """Accuracy, per-class precision/recall/F1 and the confusion matrix.
 
     A labelled clip without a prediction (no face in any sampled frame, or a clip
     that failed) counts as wrong in ``accuracy``; ``accuracy_scored`` leaves it out.
+    With ``no_face="abstain"`` clips without a face are left out of every figure, and
+    ``coverage`` says which share of the labelled clips remain.
     """
-    labelled = [r for r in results if r.golden is not None]
+    all_labelled = [r for r in results if r.golden is not None]
+    labelled = scored_clips(results, no_face)
     scored = [r for r in labelled if r.predict is not None]
     correct = sum(r.predict == r.golden for r in labelled)
     columns = [*classes, "none"]
@@ -201,7 +277,10 @@ def compute_metrics(results: list[ClipResult], classes: tuple[str, ...]) -> dict
         "accuracy": correct / len(labelled) if labelled else None,
         "accuracy_scored": correct / len(scored) if scored else None,
         "n_videos": len(results),
-        "n_labelled": len(labelled),
+        "n_labelled": len(all_labelled),
+        "n_compared": len(labelled),
+        "no_face": no_face,
+        "coverage": len(labelled) / len(all_labelled) if all_labelled else None,
         "n_scored": len(scored),
         "n_correct": correct,
         "n_no_face": sum(r.status == "no_face" for r in results),

@@ -107,7 +107,12 @@ def report_markdown(
         ]
     lines += [
         f"**Accuracy: {_pct(m['accuracy'])}**{_ci(m.get('accuracy_ci'))} "
-        f"({m['n_correct']} of {m['n_labelled']} labelled clips)",
+        f"({m['n_correct']} of {m.get('n_compared', m['n_labelled'])} labelled clips"
+        + (
+            f"; clips without a face abstain: coverage {_pct(m.get('coverage'))})"
+            if m.get("no_face") == "abstain"
+            else ")"
+        ),
         "",
         "# femo report",
         "",

@@ -273,7 +273,7 @@ def test_extensions_are_normalised(hydra_compose):
         (["sampling=fps", "sampling.fps=0"], "sampling.fps must be a number > 0, not 0"),
         (["sampling.mode=random"], "sampling.mode must be 'every_n' or 'fps', not 'random'"),
         (["sampling.max_frames=0"], "sampling.max_frames must be >= 1 or null, not 0"),
-        (["detector.name=foo"], "detector.name must be 'haar' or 'mtcnn', not 'foo'"),
+        (["detector.name=foo"], "detector.name must be 'haar', 'mtcnn' or 'none', not 'foo'"),
         (
             ["detector.offsets=[1,2,3]"],
             "detector.offsets must be two integers [x, y], not (1, 2, 3)",
@@ -287,7 +287,11 @@ def test_extensions_are_normalised(hydra_compose):
         (["+dataset.extension=.mp4"], "unknown key(s) in dataset: extension"),
         (["+mapping.order=1"], "unknown key(s) in mapping: order"),
         (["reduce.face=biggest"], "reduce.face must be 'first' or 'largest', not 'biggest'"),
-        (["reduce.vote=mean"], "reduce.vote must be 'majority', not 'mean'"),
+        (
+            ["reduce.vote=median"],
+            "reduce.vote must be 'majority', 'mean' or 'balanced', not 'median'",
+        ),
+        (["reduce.no_face=skip"], "reduce.no_face must be 'wrong' or 'abstain', not 'skip'"),
         (
             ["dataset.unknown_labels=maybe"],
             "dataset.unknown_labels must be 'error' or 'unlabelled', not 'maybe'",
