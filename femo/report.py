@@ -85,7 +85,9 @@ def settings_yaml(config: dict[str, Any]) -> str:
     unused = {
         "haar": ("min_face_size", "frames_per_call"),
         "mtcnn": ("min_neighbors", "min_size"),
-    }.get(detector.get("name"), ())
+        "none": ("scale_factor", "min_neighbors", "min_size", "min_face_size", "downscale",
+                 "frames_per_call"),
+    }.get(detector.get("name"), ())  # fmt: skip
     settings["detector"] = {k: v for k, v in detector.items() if k not in unused}
     return yaml.safe_dump(settings, sort_keys=False, default_flow_style=None, width=100)
 
