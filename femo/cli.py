@@ -242,6 +242,39 @@ def _run_or_latest(run_dir: str | None, output_root: Path) -> Path:
     return latest
 
 
+# ---------------------------------------------------------------------------- fit
+
+
+def cmd_fit(argv: list[str]) -> int:
+    from .pipeline import fit_runs
+
+    parser = argparse.ArgumentParser(
+        prog="femo fit",
+        description="Learn a head on the labelled clips of one or more runs, scored by "
+        "cross-validation grouped by person against the study's vote.",
+    )
+    parser.add_argument("run_dirs", nargs="+", help="run folders, then overrides")
+    parser.add_argument("--out", type=Path, default=None, help="folder for head.json")
+    args = parser.parse_intermixed_args(argv)
+    runs = [Path(a).resolve() for a in args.run_dirs if "=" not in a or Path(a).is_dir()]
+    overrides = [a for a in args.run_dirs if "=" in a and not Path(a).is_dir()]
+    try:
+        outcome = fit_runs(runs, overrides, args.out)
+    except (ConfigError, RunDirError) as exc:
+        _fail(str(exc))
+    figures = outcome.cv.get("all", {})
+    head, vote = figures.get("head") or {}, figures.get("vote") or {}
+    if head.get("accuracy") is not None and vote.get("accuracy") is not None:
+        say(
+            f"held-out accuracy: head {100 * head['accuracy']:.1f}%, the study's vote "
+            f"{100 * vote['accuracy']:.1f}% (same clips; folds grouped by person)"
+        )
+    say(f"head: {outcome.head_file}")
+    say(f"fit report: {outcome.report_file}")
+    say(f"use it: femo reduce OTHER_RUN reduce.head={outcome.head_file}")
+    return 0
+
+
 # ------------------------------------------------------------------------ status
 
 
@@ -301,7 +334,13 @@ def cmd_bench(argv: list[str]) -> int:
     return bench_main(argv)
 
 
-COMMANDS = {"run": cmd_run, "reduce": cmd_reduce, "status": cmd_status, "bench": cmd_bench}
+COMMANDS = {
+    "run": cmd_run,
+    "reduce": cmd_reduce,
+    "status": cmd_status,
+    "fit": cmd_fit,
+    "bench": cmd_bench,
+}
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -313,11 +352,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: femo {run,reduce,status,bench} ...\n\n"
+            "usage: femo {run,reduce,status,fit,bench} ...\n\n"
             "  femo run [hydra overrides]          extract every shard, then write the report\n"
             "  femo run resume=RUN_DIR [overrides] redo the shards not done (launcher, device, ...)\n"
             "  femo reduce RUN_DIR [overrides]     rebuild the report from existing shards\n"
             "  femo status RUN_DIR                 shards and clips done, failed, not done\n"
+            "  femo fit RUN_DIR... [overrides]     learn a head on labelled clips (head.json)\n"
             "  femo bench [--help]                 femo against fer and the detector's floor\n\n"
             "  femo run --help                     config groups and values"
         )
