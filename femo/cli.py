@@ -206,6 +206,15 @@ def cmd_reduce(argv: list[str]) -> int:
     parser.add_argument(
         "--output-root", type=Path, default=Path("outputs"), help="where to look for the newest run"
     )
+    parser.add_argument(
+        "--with",
+        dest="with_runs",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="OTHER_RUN",
+        help="combine with a run over the same clips (another detector or sampling)",
+    )
     # Hydra-style overrides may come before or after the options.
     args = parser.parse_intermixed_args(argv)
     overrides = list(args.overrides) + (["reduce.allow_partial=true"] if args.allow_partial else [])
@@ -224,7 +233,7 @@ def cmd_reduce(argv: list[str]) -> int:
                     say(f"{run.name}: accuracy {'n/a' if acc is None else f'{100 * acc:.1f}%'}")
             say(f"sweep table: {swept.table}")
             return 0
-        result = reduce_run(target, overrides)
+        result = reduce_run(target, overrides, tuple(p.resolve() for p in args.with_runs))
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
     _print_summary(result.metrics, result.report_dir)
@@ -255,11 +264,20 @@ def cmd_fit(argv: list[str]) -> int:
     )
     parser.add_argument("run_dirs", nargs="+", help="run folders, then overrides")
     parser.add_argument("--out", type=Path, default=None, help="folder for head.json")
+    parser.add_argument(
+        "--with",
+        dest="with_runs",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="OTHER_RUN",
+        help="features of a run over the same clips, side by side (an ensemble)",
+    )
     args = parser.parse_intermixed_args(argv)
     runs = [Path(a).resolve() for a in args.run_dirs if "=" not in a or Path(a).is_dir()]
     overrides = [a for a in args.run_dirs if "=" in a and not Path(a).is_dir()]
     try:
-        outcome = fit_runs(runs, overrides, args.out)
+        outcome = fit_runs(runs, overrides, args.out, tuple(p.resolve() for p in args.with_runs))
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
     figures = outcome.cv.get("all", {})

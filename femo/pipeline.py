@@ -34,6 +34,7 @@ from .reduce import (
     compute_metrics,
     frame_emotions,
     load_shards,
+    mean_vote,
     reduce_clips,
 )
 from .report import settings_yaml, write_report
@@ -264,8 +265,18 @@ def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOut
 
 
 @dataclass
+class Member:
+    """One run of an ensemble over the same clips: its detector and its chosen faces."""
+
+    run: RunDir
+    detector: str
+    frame_rows: Any
+    per_frame: Any
+
+
+@dataclass
 class Reduced:
-    """What the reduce stage makes of one run: its clips' results and what they came from."""
+    """What the reduce stage makes of one run (and the runs it is combined with)."""
 
     plan: Plan
     not_done: list[int]
@@ -274,20 +285,46 @@ class Reduced:
     shards: ShardData
     per_frame: Any
     results: list[ClipResult]
+    members: list[Member]
 
 
-def reduce_shards(run: RunDir, config: RunConfig) -> Reduced:
-    """One :class:`ClipResult` per planned clip of ``run`` under ``config`` (a head,
-    where ``reduce.head`` names one, replaces the vote)."""
-    plan = run.read_plan()
+def _not_done(run: RunDir, plan: Plan, allow_partial: bool) -> list[int]:
     finished = run.finished_shards()
     not_done = [k for k in range(plan.n_shards) if k not in finished]
-    if not_done and not config.reduce.allow_partial:
+    if not_done and not allow_partial:
         raise ConfigError(
-            f"{len(not_done)} of {plan.n_shards} shard(s) are not done ({_ranges(not_done)}); "
-            "wait for them, resume the run, or report what is there with --allow-partial "
-            "(reduce.allow_partial=true)"
+            f"{len(not_done)} of {plan.n_shards} shard(s) are not done "
+            f"({_ranges(not_done)}); wait for them, resume the run, or report what is there "
+            "with --allow-partial (reduce.allow_partial=true)"
         )
+    return not_done
+
+
+def _member(run: RunDir, plan: Plan, config: RunConfig) -> Member:
+    """Another run over the same clips as ``plan``, read with ``config``'s face choice."""
+    other = run.read_plan()
+    if [c.video for c in other.clips] != [c.video for c in plan.clips]:
+        raise ConfigError(f"--with {run.path}: it ran over other clips; an ensemble needs the same")
+    try:
+        _not_done(run, other, config.reduce.allow_partial)
+    except ConfigError as exc:
+        raise ConfigError(f"--with {run.path}: {exc}") from None
+    shards = load_shards(run.shards_dir)
+    detector = run.config().detector.name
+    return Member(
+        run, detector, shards.frame_rows, frame_emotions(shards.frame_rows, config.reduce)
+    )
+
+
+def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = ()) -> Reduced:
+    """One :class:`ClipResult` per planned clip of ``run`` under ``config``.
+
+    ``with_runs`` are runs over the same clips (another detector or sampling): their mean
+    scores are averaged with this run's in the vote. A head (``reduce.head``) replaces
+    the vote.
+    """
+    plan = run.read_plan()
+    not_done = _not_done(run, plan, config.reduce.allow_partial)
     labels = Labels()
     labels_file = config.dataset.labels or (
         str(run.labels_file) if run.labels_file.is_file() else None
@@ -301,20 +338,56 @@ def reduce_shards(run: RunDir, config: RunConfig) -> Reduced:
     results = reduce_clips(
         videos, shards, labels.by_video, config.mapping, config.reduce, groups, per_frame
     )
+    members = [Member(run, config.detector.name, shards.frame_rows, per_frame)]
+    members += [_member(RunDir(p), plan, config) for p in with_runs]
     if config.reduce.head:
-        _apply_head(config, shards, per_frame, results)
-    return Reduced(plan, not_done, labels, labels_file, shards, per_frame, results)
+        _apply_head(config, members, results)
+    elif len(members) > 1:
+        _ensemble_vote(config, members, results)
+    return Reduced(plan, not_done, labels, labels_file, shards, per_frame, results, members)
 
 
-def _apply_head(config: RunConfig, shards: ShardData, per_frame: Any, results: list) -> None:
+def _ensemble_vote(config: RunConfig, members: list[Member], results: list[ClipResult]) -> None:
+    """The top emotion of each clip's mean scores averaged over the runs that found a face."""
+    import pandas as pd
+
+    means = [m.per_frame.groupby("video")[list(EMOTIONS)].mean() for m in members]
+    combined = pd.concat(means).groupby(level=0).mean()
+    predicted = mean_vote(combined.reset_index(), config.mapping)
+    for r in results:
+        if r.status == "missing" or r.video not in predicted:
+            continue
+        r.predict = predicted[r.video]
+        if r.status == "no_face":  # another detector found one
+            r.status = "ok"
+
+
+def ensemble_features(members: list[Member], mapping: Any, videos: list[str]) -> tuple:
+    """Per-clip features of every member side by side (names prefixed by run and
+    detector when there are several); a clip has a face if any member found one."""
+    import numpy as np
+
+    from .fit import clip_features
+
+    blocks, names, faces = [], [], []
+    for k, m in enumerate(members):
+        X, block_names, has_face = clip_features(m.frame_rows, m.per_frame, mapping, videos)
+        prefix = f"{k}.{m.detector}:" if len(members) > 1 else ""
+        blocks.append(X)
+        names += [prefix + n for n in block_names]
+        faces.append(has_face)
+    return np.hstack(blocks), names, np.logical_or.reduce(faces)
+
+
+def _apply_head(config: RunConfig, members: list[Member], results: list[ClipResult]) -> None:
     """Predict every clip that has a face with the head file ``reduce.head``."""
-    from .fit import check_head_fits, clip_features, load_head, predict_head
+    from .fit import check_head_fits, load_head, predict_head
 
     try:
         head = load_head(config.reduce.head)
         videos = [r.video for r in results]
-        X, names, has_face = clip_features(shards.frame_rows, per_frame, config.mapping, videos)
-        check_head_fits(head, names, {config.detector.name})
+        X, names, has_face = ensemble_features(members, config.mapping, videos)
+        check_head_fits(head, names, {m.detector for m in members})
         if not set(head.classes) <= set(config.mapping.classes):
             raise ValueError(
                 f"the head predicts {', '.join(head.classes)}; mapping "
@@ -327,14 +400,19 @@ def _apply_head(config: RunConfig, shards: ShardData, per_frame: Any, results: l
             r.predict = predicted
 
 
-def report(run: RunDir, config: RunConfig, folder: Path | None = None) -> ReduceResult:
+def report(
+    run: RunDir,
+    config: RunConfig,
+    folder: Path | None = None,
+    with_runs: tuple[Path, ...] = (),
+) -> ReduceResult:
     """Build the report of a run from its shards (no video is read) into ``folder``
     (default ``RUN_DIR/report``).
 
     Refuses a run with shards not done unless ``reduce.allow_partial``; then the
     clips of those shards are reported with status ``missing`` under a PARTIAL banner.
     """
-    reduced = reduce_shards(run, config)
+    reduced = reduce_shards(run, config, with_runs)
     plan, not_done, labels, labels_file = (
         reduced.plan, reduced.not_done, reduced.labels, reduced.labels_file
     )  # fmt: skip
@@ -403,15 +481,19 @@ def report_folder(run: RunDir, overrides: list[str]) -> Path:
     return run.path / f"report-{slug}"
 
 
-def reduce_run(run_dir: Path, overrides: list[str]) -> ReduceResult:
+def reduce_run(
+    run_dir: Path, overrides: list[str], with_runs: tuple[Path, ...] = ()
+) -> ReduceResult:
     """Re-report one run with reduce-side overrides applied to its saved config, into
-    ``report/`` (no overrides) or a folder named after the overrides."""
+    ``report/`` (no overrides) or a folder named after the overrides (and the runs it
+    is combined with)."""
     run = RunDir(run_dir)
     saved = run.config_dict()
     # The run's own snapshot (RUN_DIR/labels.csv) is used unless dataset.labels is given.
     saved["dataset"]["labels"] = None
     config = from_dict(apply_overrides(saved, overrides, "reduce"))
-    return report(run, config, report_folder(run, overrides))
+    named = overrides + [f"with={Path(p).name}" for p in with_runs]
+    return report(run, config, report_folder(run, named), with_runs)
 
 
 @dataclass
@@ -512,15 +594,23 @@ class FitOutcome:
     clips: int
 
 
-def fit_runs(run_dirs: list[Path], overrides: list[str], out: Path | None = None) -> FitOutcome:
+def fit_runs(
+    run_dirs: list[Path],
+    overrides: list[str],
+    out: Path | None = None,
+    with_runs: tuple[Path, ...] = (),
+) -> FitOutcome:
     """Fit a head on the labelled clips of ``run_dirs`` (reduce-side ``overrides``, e.g.
     ``dataset.group_column=person``), estimate it by cross-validation grouped by person
     beside the study's vote on the same held-out clips, and write ``fit/head.json``
-    (plain JSON) and ``fit/report.md`` into the first run (or ``out``)."""
+    (plain JSON) and ``fit/report.md`` into the first run (or ``out``).
+
+    Several runs pool their clips; ``with_runs`` (one run only) put the features of runs
+    over the same clips side by side (an ensemble of detectors or samplings).
+    """
     import numpy as np
 
     from .fit import (
-        clip_features,
         cross_validate_head,
         cv_figures,
         fit_head,
@@ -543,19 +633,22 @@ def fit_runs(run_dirs: list[Path], overrides: list[str], out: Path | None = None
         if classes is not None and config.mapping.classes != classes:
             raise ConfigError(f"{run.path} has other classes than {run_dirs[0]}: fit them apart")
         classes = config.mapping.classes
-        reduced = reduce_shards(run, config)
+        if with_runs and len(run_dirs) > 1:
+            raise ConfigError("--with combines one run with others over the same clips")
+        reduced = reduce_shards(run, config, with_runs)
         videos = [r.video for r in reduced.results]
-        X, names, has_face = clip_features(
-            reduced.shards.frame_rows, reduced.per_frame, config.mapping, videos
-        )
+        X, names, has_face = ensemble_features(reduced.members, config.mapping, videos)
         features.append(X)
         faces.append(has_face)
         for r in reduced.results:
             golden.append(r.golden)
             votes.append(r.predict)
             groups.append(r.group or f"{run.path}\0{r.video}")  # no person: its own group
-        detectors.add(config.detector.name)
-        runs.append({"run": str(run.path), "clips": len(videos), "detector": config.detector.name})
+        detectors.update(m.detector for m in reduced.members)
+        runs += [
+            {"run": str(m.run.path), "clips": len(videos), "detector": m.detector}
+            for m in reduced.members
+        ]
     assert classes is not None
     if sum(g is not None for g in golden) < 10:
         raise ConfigError("femo fit needs at least 10 labelled clips")
