@@ -79,6 +79,27 @@ def discover_clips(config: DatasetConfig) -> list[Clip]:
     return sorted(clips, key=lambda c: c.video)
 
 
+def clip_id(value: str, root: str | None, where: str) -> str:
+    """A labels file's clip path as a clip id: relative to ``root``; an absolute path
+    inside ``root`` is made relative, one outside it (or a relative one escaping it with
+    ``..``) is refused by name."""
+    path = Path(value)
+    if path.is_absolute():
+        if root is None:
+            raise ConfigError(f"{where}: {value!r} is an absolute path and dataset.root is not set")
+        try:
+            path = Path(os.path.normpath(path)).relative_to(os.path.normpath(root))
+        except ValueError:
+            raise ConfigError(
+                f"{where}: {value!r} is outside dataset.root {root}; clips are named "
+                "relative to the root"
+            ) from None
+    normal = os.path.normpath(path.as_posix())
+    if normal == ".." or normal.startswith("../"):
+        raise ConfigError(f"{where}: {value!r} escapes dataset.root; clips are inside the root")
+    return Path(normal).as_posix()
+
+
 def read_labels(
     path: str | os.PathLike[str],
     config: DatasetConfig,
@@ -115,9 +136,10 @@ def read_labels(
     labels = Labels()
     seen: dict[str, int] = {}
     for line, row in enumerate(rows, start=2):
-        video = Path((row.get(config.video_column) or "").strip()).as_posix()
-        if video in ("", "."):
+        raw_video = (row.get(config.video_column) or "").strip()
+        if raw_video in ("", "."):
             raise ConfigError(f"labels file {path}, line {line}: empty {config.video_column!r}")
+        video = clip_id(raw_video, config.root, f"labels file {path}, line {line}")
         if video in seen:
             raise ConfigError(
                 f"labels file {path}, line {line}: clip {video!r} is listed twice "

@@ -360,3 +360,15 @@ def test_demo_run(tmp_path):
     assert metrics["n_failed"] == 0
     assert (run_dir / "report" / "report.md").read_text().startswith("**Accuracy:")
     assert (tmp_path / "cache" / "femo" / "demo-v1" / "labels.csv").is_file()
+
+
+def test_run_whose_labels_name_no_clip_stops_before_any_work(fast_femo, tmp_path, clips_folder):
+    (tmp_path / "labels.csv").write_text("video,label\nother/a.mp4,Positive\nother/b.mp4,Neutral\n")
+    out = tmp_path / "out"
+    proc = fast_femo("run", "dataset.root=clips", "dataset.labels=labels.csv", f"output_root={out}")
+    assert error_line(proc) == (
+        f"femo: error: no label of {tmp_path / 'labels.csv'} names a clip under "
+        f"{tmp_path / 'clips'} (e.g. 'other/a.mp4'); its 'video' column holds paths relative "
+        "to dataset.root"
+    )
+    assert_no_run_folder(out)

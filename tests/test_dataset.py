@@ -232,3 +232,39 @@ def test_read_labels_not_utf8(tmp_path, clips):
     with pytest.raises(ConfigError) as exc:
         read_labels(path, DatasetConfig(), THREE, clips)
     assert one_line(exc).startswith(f"labels file {path} is not a readable CSV: ")
+
+
+# ------------------------------------------------------------------ label paths
+
+
+def test_absolute_label_paths_inside_the_root_become_clip_ids(tmp_path):
+    root = tmp_path / "clips"
+    touch(root, "a.mp4", "sub/b.mp4")
+    clips = discover_clips(DatasetConfig(root=str(root)))
+    labels_csv = write_csv(
+        tmp_path, f"video,label\n{root / 'a.mp4'},Positive\n{root}/sub/../sub/b.mp4,Negative\n"
+    )
+    labels = read_labels(labels_csv, DatasetConfig(root=str(root)), MappingConfig(), clips)
+    assert labels.by_video == {"a.mp4": "Positive", "sub/b.mp4": "Negative"}
+
+
+@pytest.mark.parametrize(
+    ("video", "message"),
+    [
+        ("/elsewhere/a.mp4", "'/elsewhere/a.mp4' is outside dataset.root"),
+        ("../a.mp4", "'../a.mp4' escapes dataset.root"),
+        ("sub/../../a.mp4", "'sub/../../a.mp4' escapes dataset.root"),
+    ],
+)
+def test_label_paths_outside_the_root_are_refused_by_name(tmp_path, video, message):
+    root = tmp_path / "clips"
+    touch(root, "a.mp4")
+    clips = discover_clips(DatasetConfig(root=str(root)))
+    labels_csv = write_csv(tmp_path, f"video,label\n{video},Positive\n")
+    with pytest.raises(ConfigError) as exc:
+        read_labels(labels_csv, DatasetConfig(root=str(root)), MappingConfig(), clips)
+    assert str(exc.value) == f"labels file {labels_csv}, line 2: {message}" + (
+        f" {root}; clips are named relative to the root"
+        if "outside" in message
+        else "; clips are inside the root"
+    )
