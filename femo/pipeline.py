@@ -30,6 +30,7 @@ from .launchers.base import Launch, LaunchInterrupted
 from .overrides import apply_overrides
 from .reduce import (
     ClipResult,
+    DamagedShard,
     ShardData,
     compute_metrics,
     frame_emotions,
@@ -245,6 +246,13 @@ def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOut
     run = RunDir(run_dir)
     saved = run.config_dict()
     changed = apply_overrides(saved, overrides, "resume")
+    with run.resume_lock():
+        return _resume(run, saved, changed, overrides, say)
+
+
+def _resume(
+    run: RunDir, saved: dict[str, Any], changed: dict[str, Any], overrides: list[str], say: Say
+) -> RunOutcome:
     config = from_dict(changed)
     if changed != saved:
         manifest = run.read_manifest()
@@ -338,7 +346,12 @@ def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = 
     if labels_file:
         labels = read_labels(labels_file, config.dataset, config.mapping, plan.clips)
     videos = [c.video for c in plan.clips]
-    shards = load_shards(run.shards_dir)
+    try:
+        shards = load_shards(run.shards_dir)
+    except DamagedShard as exc:
+        raise ConfigError(
+            f"{exc}; femo run resume={run.path} redoes that shard, nothing else"
+        ) from None
     per_frame = frame_emotions(shards.frame_rows, config.reduce)
     groups = clip_groups(videos, config.dataset, labels)
     results = reduce_clips(

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .config import EMOTIONS, MappingConfig, ReduceConfig
@@ -44,6 +45,15 @@ class ClipResult:
         return self.counts[self.predict] / votes if self.predict and votes else None
 
 
+class DamagedShard(Exception):
+    """A finished shard file that cannot be read (truncated or overwritten after it was
+    written)."""
+
+    def __init__(self, path: Path, reason: str) -> None:
+        super().__init__(f"shard file {path} is damaged ({reason})")
+        self.path = path
+
+
 @dataclass
 class ShardData:
     """The rows of every finished shard, one copy per clip."""
@@ -64,7 +74,10 @@ def load_shards(shards_dir: str | Path) -> ShardData:
     files = list(finished_shards(shards_dir).values())
     tables = []
     for order, path in enumerate(files):
-        df = pq.read_table(path).to_pandas()
+        try:
+            df = pq.read_table(path).to_pandas()
+        except (OSError, pa.ArrowException) as exc:
+            raise DamagedShard(path, str(exc).splitlines()[0] if str(exc) else "") from None
         df["_shard"] = order
         tables.append(df)
     if not tables:

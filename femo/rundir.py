@@ -17,12 +17,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import fcntl
 import json
 import os
 import shutil
+import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -30,7 +33,7 @@ from typing import Any, TypeVar
 from . import __version__
 from .config import RunConfig, from_dict, to_dict
 from .dataset import Clip
-from .shards import finished_shards, shard_name, write_atomically
+from .shards import damage, finished_shards, shard_name, write_atomically
 
 T = TypeVar("T")
 
@@ -239,6 +242,37 @@ class RunDir:
 
     def finished_shards(self) -> dict[int, Path]:
         return finished_shards(self.shards_dir)
+
+    def damaged_shards(self) -> dict[int, str]:
+        """Finished shard files whose Parquet footer does not read, and why."""
+        found = {k: damage(p) for k, p in self.finished_shards().items()}
+        return {k: why for k, why in found.items() if why is not None}
+
+    @contextlib.contextmanager
+    def resume_lock(self) -> Iterator[None]:
+        """Held while one femo resumes this run; a second one is refused, not queued."""
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        path = self.path / ".resume.lock"
+        with open(path, "a+", encoding="utf-8") as fh:
+            try:
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another femo"
+                raise RunDirError(
+                    f"{self.path} is being resumed by {holder}; wait for it "
+                    f"(femo status {self.path})"
+                ) from None
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"femo (pid {os.getpid()} on {socket.gethostname()})\n")
+            fh.flush()
+            try:
+                yield
+            finally:
+                fh.seek(0)
+                fh.truncate()
+                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     # ----------------------------------------------------------------- jobs
     def submissions(self) -> list[Submission]:

@@ -63,6 +63,16 @@ def read_shard_metadata(path: str | Path) -> dict[str, str]:
     return {k.decode()[5:]: v.decode() for k, v in meta.items() if k.startswith(b"femo.")}
 
 
+def damage(path: str | Path) -> str | None:
+    """Why a finished shard file cannot be read (e.g. truncated after it was written), or
+    None when its Parquet footer reads."""
+    try:
+        pq.ParquetFile(path).metadata  # noqa: B018 - reading the footer is the check
+    except (OSError, pa.ArrowException) as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return None
+
+
 def write_table(path: str | Path, table: pa.Table) -> None:
     """Write a shard table atomically (see :func:`write_atomically`)."""
     write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))

@@ -51,6 +51,7 @@ class Evidence:
 
     index: int
     finished: bool  # its shard file exists
+    damaged: str | None = None  # why that file does not read, if it does not
     failed_text: str | None = None  # its .failed marker, if any
     job_id: str | None = None  # the latest task that ran it
     answered: bool = True  # whether that task's launcher answered at all
@@ -70,6 +71,9 @@ def classify(ev: Evidence, ended_reason: Callable[[], str | None] = lambda: None
     ``ended_reason`` is asked only for a task that ended without its shard file and
     without a ``.failed`` marker (e.g. killed): it reads the task's own logs.
     """
+    if ev.finished and ev.damaged:
+        error = f"its shard file is damaged ({ev.damaged}); resume redoes it"
+        return ShardStatus(ev.index, ShardState.FAILED, ev.job_id, error, ev.log)
     if ev.finished:
         return ShardStatus(ev.index, ShardState.DONE, ev.job_id)
     if ev.job_id is None:
@@ -146,6 +150,7 @@ def read_status(run: RunDir, n_shards: int | None = None, query: bool = True) ->
     n_shards = run.read_plan().n_shards if n_shards is None else n_shards
     source = run.shards_source()
     finished = run.finished_shards()
+    damaged = run.damaged_shards()
     submissions = source.submissions()
     jobs = latest_job_of_shard(submissions)
     launchers = {name: launcher_for(name) for name in {s.launcher for s in submissions}}
@@ -165,6 +170,7 @@ def read_status(run: RunDir, n_shards: int | None = None, query: bool = True) ->
         ev = Evidence(
             index=k,
             finished=k in finished,
+            damaged=damaged.get(k),
             failed_text=marker.read_text(encoding="utf-8") if marker.is_file() else None,
             job_id=job_id,
             answered=answered[submission.launcher] if submission else True,

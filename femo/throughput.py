@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyarrow import ArrowException
+
 from .shards import read_shard_metadata
 
 
@@ -77,7 +79,10 @@ def read_throughput(shard_files: list[Path]) -> Throughput:
     """Add up the timing metadata of ``shard_files`` (shards without it are skipped)."""
     total = Throughput()
     for path in shard_files:
-        meta = read_shard_metadata(path)
+        try:
+            meta = read_shard_metadata(path)
+        except (OSError, ArrowException):  # a damaged file: status says so elsewhere
+            continue
         if "timing" not in meta:
             continue
         timing = json.loads(meta["timing"])

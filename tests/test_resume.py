@@ -208,3 +208,35 @@ def test_claim_folder_never_hands_one_folder_out_twice(tmp_path):
         claimed = list(pool.map(lambda _: claim_folder(str(tmp_path / "d" / "run")), range(20)))
     assert len(set(claimed)) == 20
     assert sorted(Path(c).name for c in claimed)[:3] == ["run", "run-10", "run-11"]
+
+
+def test_a_damaged_shard_is_named_and_resume_redoes_only_it(fast_femo, tmp_path):
+    from .test_cli import fake_run
+
+    run_dir = fake_run(tmp_path)
+    write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
+    write_shard(run_dir, 1, [*clip_rows("v2.mp4", ["happy"]), *clip_rows("v3.mp4", ["sad"])])
+    write_shard(run_dir, 2, clip_rows("v4.mp4", ["angry"]))
+    damaged = run_dir / "shards" / "shard-00001.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:200])  # truncated by hand after it was written
+    line = error_line(fast_femo("reduce", str(run_dir)))
+    assert line.startswith(f"femo: error: shard file {damaged} is damaged (")
+    assert line.endswith(f"); femo run resume={run_dir} redoes that shard, nothing else")
+    status = fast_femo("status", str(run_dir)).stdout
+    assert "2 done" in status and "1 failed" in status
+    assert "shard     1 failed" in status and "its shard file is damaged" in status
+    proc = fast_femo("run", f"resume={run_dir}", "launcher=none")
+    assert proc.returncode == 0, proc.stderr
+    assert f"femo: resuming {run_dir}: 2 done, 0 queued or running, 1 to redo" in proc.stdout
+    assert "sbatch --array=1 " in proc.stdout
+
+
+def test_two_resumes_at_once(planned, fast_femo):
+    with RunDir(planned).resume_lock():
+        line = error_line(fast_femo("run", f"resume={planned}"))
+    assert line.startswith(
+        f"femo: error: {planned} is being resumed by femo (pid {os.getpid()} on "
+    )
+    assert line.endswith(f"; wait for it (femo status {planned})")
+    proc = fast_femo("run", f"resume={planned}")  # once the first is done, resume works
+    assert proc.returncode == 0, proc.stderr
