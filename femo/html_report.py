@@ -544,6 +544,44 @@ def _provenance(metrics: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
+def _fit(metrics: Mapping[str, Any]) -> str:
+    """The learnt head's cross-validated figures beside the study's vote, where
+    ``femo fit`` was run on this run (``metrics["fit"]``); empty otherwise."""
+    fit = metrics.get("fit")
+    if not fit:
+        return ""
+    labels = (("all", "all labelled clips (no face = wrong)"), ("with_face", "clips with a face"))
+    rows = []
+    for key, label in labels:
+        part = fit.get(key) or {}
+        head, vote = part.get("head") or {}, part.get("vote") or {}
+        comp = part.get("comparison") or {}
+        if not head or not vote:
+            continue
+        diff = comp.get("difference")
+        diff_text = "" if diff is None else f"{100 * diff:+.1f} points"
+        span = _interval(comp.get("difference_ci"))
+        if span:
+            diff_text += f" ({span})"
+        p_value = comp.get("mcnemar_p")
+        cells = [
+            _e(label),
+            _e(part.get("n")),
+            _e(_with_ci(vote.get("accuracy"), vote.get("accuracy_ci"))),
+            _e(_with_ci(head.get("accuracy"), head.get("accuracy_ci"))),
+            _e(diff_text),
+            "" if p_value is None else _e(f"{p_value:.2g}"),
+        ]
+        rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    return (
+        '<h2 id="fit">A head learnt on these clips (femo fit)</h2>'
+        "<p>Cross-validated with folds grouped by person: both methods are scored on the same "
+        f"held-out clips. Head file: <code>{_e(fit.get('head_file'))}</code>.</p>"
+        "<table><tr><th>clips</th><th>n</th><th>study's vote</th><th>learnt head</th>"
+        "<th>head − vote</th><th>McNemar p</th></tr>" + "".join(rows) + "</table>"
+    )
+
+
 def render_index_html(metrics: dict[str, Any], clips: list[dict[str, Any]]) -> str:
     """The whole report page as one self-contained HTML string.
 
@@ -581,6 +619,7 @@ def render_index_html(metrics: dict[str, Any], clips: list[dict[str, Any]]) -> s
         f'<main><header><h1>{_e("femo report")}</h1><div class="sub">{sub}</div></header>',
         f"<nav>{nav}</nav>",
         f"<section>{_answer(metrics)}</section>",
+        f"<section>{_fit(metrics)}</section>" if metrics.get("fit") else "",
         f"<section>{_confusion(metrics)}</section>",
         f"<section>{_profiles(metrics, emotions, classes)}</section>",
         f"<section>{_timelines(metrics, emotions)}</section>",

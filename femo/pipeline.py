@@ -460,6 +460,7 @@ def report(
                 shards.frame_rows, per_frame, pick_timelines(results, config.report.timelines)
             ),
             "provenance": provenance(run, shards.shard_files, config, labels_file),
+            "fit": _fit_summary(run),
             "settings_yaml": settings_yaml(config_dict),
             "config": config_dict,
             "throughput": throughput_summary(shards.shard_files, len(plan.clips), plan.n_shards),
@@ -467,6 +468,17 @@ def report(
     )
     folder = write_report(folder or run.report_dir, results, metrics, classes)
     return ReduceResult(folder, metrics)
+
+
+def _fit_summary(run: RunDir) -> dict[str, Any] | None:
+    """The cross-validated figures of the head ``femo fit`` left in this run, if any."""
+    head_file = run.path / "fit" / "head.json"
+    try:
+        data = json.loads(head_file.read_text(encoding="utf-8"))
+        figures = data["provenance"]["cross_validation"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return {"head_file": str(head_file), **figures}
 
 
 def provenance(

@@ -76,6 +76,35 @@ def clip_rows(results: list[ClipResult]) -> list[dict[str, Any]]:
     ]
 
 
+def groups_csv_text(groups: list[dict[str, Any]], classes: list[str], emotions: list[str]) -> str:
+    """``groups.csv``: one row per group, its counts, shares and accuracy with interval."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(
+        [
+            "group", "clips", "labelled", "frames_with_face", "accuracy", "accuracy_ci_low",
+            "accuracy_ci_high", *(f"share_{e}" for e in emotions),
+            *(f"mean_score_{e}" for e in emotions), *(f"class_share_{c}" for c in classes),
+            *(f"predicted_share_{c}" for c in classes),
+        ]
+    )  # fmt: skip
+    for g in groups:
+        ci = g.get("accuracy_ci") or [None, None]
+        writer.writerow(
+            [
+                g["group"], g["clips"], g["labelled"], g["frames_with_face"],
+                "" if g["accuracy"] is None else round(g["accuracy"], 6),
+                "" if ci[0] is None else ci[0], "" if ci[1] is None else ci[1],
+                *(g["emotion_share"][e] for e in emotions),
+                *("" if g["emotion_mean_score"][e] is None else g["emotion_mean_score"][e]
+                  for e in emotions),
+                *(g["class_share"][c] for c in classes),
+                *(g["predicted_share"][c] for c in classes),
+            ]
+        )  # fmt: skip
+    return out.getvalue()
+
+
 def settings_yaml(config: dict[str, Any]) -> str:
     """The run's settings as YAML, with only the keys of the detector it used."""
     import yaml
@@ -202,6 +231,11 @@ def write_report(
 
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "videos.csv", videos_csv_text(results, classes))
+    if metrics.get("groups"):
+        emotions = list(metrics.get("emotions") or [])
+        write_text(
+            folder / "groups.csv", groups_csv_text(metrics["groups"], list(classes), emotions)
+        )
     write_json(folder / "metrics.json", metrics)
     write_text(folder / "report.md", report_markdown(metrics, results, classes))
     write_text(folder / "index.html", render_index_html(metrics, clip_rows(results)))

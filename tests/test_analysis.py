@@ -261,6 +261,14 @@ def test_a_report_with_groups_profiles_and_intervals(grouped_run):
     with open(grouped_run / "report" / "videos.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     assert [r["group"] for r in rows[:5]] == ["ann"] * 4 + ["bob"]
+    with open(grouped_run / "report" / "groups.csv", newline="") as fh:
+        table = {r["group"]: r for r in csv.DictReader(fh)}
+    assert list(table) == ["ann", "bob", "cy"]
+    assert (table["bob"]["clips"], table["bob"]["accuracy"], table["bob"]["share_sad"]) == (
+        "4",
+        "0.0",
+        "1.0",
+    )
     md = (grouped_run / "report" / "report.md").read_text()
     assert md.startswith("**Accuracy: 66.7%** (95% CI ")
     assert "## Groups (3)" in md and "| bob | 4 | 4 | 8 | sad 100% | 0.0% (95% CI 0.0-0.0%) |" in md

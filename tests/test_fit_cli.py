@@ -58,6 +58,10 @@ def test_fit_then_apply_the_head(fast_femo, tmp_path):
     )
     assert vote is None  # the run's own report was never written over
     assert metrics["per_class"]["Negative"]["recall"] >= 0.65
+    # the run's own report shows the head's cross-validated figures beside the vote
+    assert fast_femo("reduce", str(run_dir)).returncode == 0
+    page = (run_dir / "report" / "index.html").read_text()
+    assert 'id="fit"' in page and "learnt head" in page
     # a head fit on MTCNN runs refuses a Haar run
     head["provenance"]["detectors"] = ["mtcnn"]
     other = tmp_path / "mtcnn-head.json"
