@@ -103,3 +103,32 @@ def test_bad_submitit_setting_is_a_config_error(tmp_path, monkeypatch):
 def test_plan_workers(monkeypatch, shards, workers, threads, expected):
     monkeypatch.setenv("SLURM_CPUS_PER_TASK", "2")
     assert plan_workers(shards, workers, threads) == expected
+
+
+@pytest.mark.parametrize(
+    ("folder", "mode", "fix"),
+    [("run", 0o777, "chmod o-w"), ("jobs", 0o770, "chmod go-w")],
+)
+def test_a_run_folder_others_may_write_into_is_refused(tmp_path, folder, mode, fix):
+    from femo.config import ConfigError
+    from femo.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    run.jobs_dir.mkdir(parents=True)
+    target = run.path if folder == "run" else run.jobs_dir
+    target.chmod(mode)
+    with pytest.raises(ConfigError) as exc:
+        SlurmLauncher(SlurmLauncherConfig()).launch(run, [object()], print)  # type: ignore[list-item]
+    assert str(exc.value).startswith(f"{target} is writable by ")
+    assert f"`{fix} {target}`" in str(exc.value)
+    assert not run.jobs_file.exists()  # nothing was submitted
+
+
+def test_jobs_folder_is_made_private(tmp_path):
+    from femo.launchers.cluster import check_private
+    from femo.rundir import RunDir
+
+    run = RunDir(tmp_path / "run")
+    run.path.mkdir(mode=0o755)
+    check_private(run)
+    assert run.jobs_dir.stat().st_mode & 0o777 == 0o700

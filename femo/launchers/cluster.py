@@ -71,6 +71,7 @@ class ClusterLauncher(Launcher):
         """Submit the shards as array job(s) and record them in ``RUN_DIR/jobs.json``."""
         if not tasks:
             return Launch()
+        check_private(run)
         executor = self.make_executor(run.jobs_dir)
         cap = self.config.max_array_size
         submissions = []
@@ -105,6 +106,24 @@ class ClusterLauncher(Launcher):
         except (OSError, subprocess.TimeoutExpired):
             return None
         return out.stdout if out.returncode == 0 else None
+
+
+def check_private(run: RunDir) -> None:
+    """Make ``jobs/`` the owner's alone and refuse a run folder others may write into.
+
+    The array tasks unpickle what they find in ``jobs/``: anyone who can write there,
+    or replace ``jobs/`` itself, could make them run code.
+    """
+    run.jobs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    for folder, others in ((run.path, 0o002), (run.jobs_dir, 0o022)):
+        mode = folder.stat().st_mode & 0o777
+        if mode & others:
+            who = "everyone" if mode & 0o002 else "its group"
+            raise ConfigError(
+                f"{folder} is writable by {who} (mode {mode:o}), and array tasks load pickles "
+                f"from {run.jobs_dir}: run `chmod {'o' if others == 0o002 else 'go'}-w {folder}` "
+                "and submit again"
+            )
 
 
 def scheduler_message(exc: Exception) -> str:
