@@ -328,6 +328,9 @@ LAUNCHER_CONFIGS: dict[str, type] = {
 class ShardsConfig:
     # The clip list (sorted paths) is cut into consecutive shards of this many clips.
     videos_per_shard: int = 16
+    # Finished clips are kept this many at a time (part files): a shard that dies
+    # keeps them, and its rerun does only the rest.
+    part_clips: int = 8
 
     def __post_init__(self) -> None:
         if (
@@ -338,6 +341,7 @@ class ShardsConfig:
             raise ConfigError(
                 f"shards.videos_per_shard must be >= 1, not {self.videos_per_shard!r}"
             )
+        _positive_or_none("shards", "part_clips", self.part_clips)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ from .models import (
     sha256_file,
     tf_device_name,
 )
+from .progress import POISON_MESSAGE, ShardProgress
 from .rundir import RunDir
 from .shards import SCHEMA, encode_metadata, write_table
 from .stream import chain_ahead, ordered_map
@@ -172,15 +173,17 @@ class Extractor:
         clips: Iterable[Clip],
         columns: _Columns,
         on_clip: Callable[[str, str], None] | None = None,
+        on_start: Callable[[str], None] | None = None,
     ) -> dict[str, str]:
         """Append the rows of ``clips`` to ``columns``; returns each clip's status.
 
-        ``on_clip(video, status)`` is called as each clip ends (progress bars).
+        ``on_start(video)`` is called as a clip starts decoding, ``on_clip(video, status)``
+        as it ends (progress bars, the shard's journal).
         """
         statuses: dict[str, str] = {}
         frames_per_call = self.detector.frames_per_call
         queued = chain_ahead(
-            (self._decode_clip(root, clip) for clip in clips),
+            (self._decode_clip(root, clip, on_start) for clip in clips),
             ahead=self.decoders,
             maxsize=self.queued_frames,
             name="femo-decode",
@@ -218,8 +221,14 @@ class Extractor:
             queued.close()  # stops the decode threads if a stage failed
         return statuses
 
-    def _decode_clip(self, root: str, clip: Clip) -> Iterator[_Tagged | ClipEnd]:
+    def _decode_clip(
+        self, root: str, clip: Clip, on_start: Callable[[str], None] | None = None
+    ) -> Iterator[_Tagged | ClipEnd]:
         """A clip's sampled frames, followed by its :class:`ClipEnd`."""
+        if on_start is not None:
+            on_start(clip.video)
+        if os.environ.get("FEMO_TEST_CRASH_ON") == clip.video:
+            os.abort()  # tests only: a decoder that kills its process on this clip
         info, sampled, error = ClipInfo(), 0, None
         frames = sampled_frames(
             os.path.join(root, clip.video), clip.kind, self.config.sampling, info
@@ -440,18 +449,37 @@ def run_shard(task: ShardTask, on_clip: Callable[[str, str], None] | None = None
 
     This is the function submitit pickles for every array task, and the one local
     workers call: local and cluster runs share it, so their shards are identical.
+    Clips are extracted ``task.part_clips`` at a time into part files, so a rerun of a
+    shard that died does only the clips it had not finished (:mod:`femo.progress`).
     """
     started = time.perf_counter()
     extractor = get_extractor(task.extract)
     startup = time.perf_counter() - started  # model loading; 0 when already loaded
     before = extractor.clock.snapshot()
-    columns = _Columns()
-    statuses = extractor.run(task.dataset_root, task.clips, columns, on_clip)
-    failed = sum(status == "error" for status in statuses.values())
-    kinds = columns.data["kind"]
-    sampled = sum(
-        c for c, k in zip(columns.data["frames_sampled"], kinds, strict=True) if k == "clip"
-    )
+    progress = ShardProgress(RunDir(task.run_dir), task.index)
+    done = progress.done_clips()
+    suspects = progress.suspects()
+    todo = [c for c in task.clips if c.video not in done]
+    by_name = {c.video: c for c in todo}
+    isolated = progress.isolated()
+    for video in [v for v in suspects if v in by_name]:
+        clip = by_name.pop(video)
+        if video in isolated:  # the worker died on it again while it was alone
+            _write_poison(progress, clip)
+        else:  # alone first, so that a second death names the culprit
+            progress.record("isolate", video)
+            _extract_part(extractor, task, [clip], progress, on_clip)
+    rest = [c for c in todo if c.video in by_name]
+    for k in range(0, len(rest), task.part_clips):
+        _extract_part(extractor, task, rest[k : k + task.part_clips], progress, on_clip)
+    parts = progress.tables()
+    table = pa.concat_tables(parts) if parts else SCHEMA.empty_table()
+    kinds = table.column("kind").to_pylist()
+    clip_rows = [i for i, k in enumerate(kinds) if k == "clip"]
+    statuses = table.column("status").to_pylist()
+    sampled_col = table.column("frames_sampled").to_pylist()
+    failed = sum(statuses[i] == "error" for i in clip_rows)
+    sampled = sum(sampled_col[i] or 0 for i in clip_rows)
     path = RunDir(task.run_dir).shard_file(task.index)
     result = ShardResult(
         index=task.index,
@@ -463,8 +491,8 @@ def run_shard(task: ShardTask, on_clip: Callable[[str, str], None] | None = None
         startup_seconds=startup,
         timing={k: v - before.get(k, 0.0) for k, v in extractor.clock.snapshot().items()},
     )
-    table = columns.table(shard_metadata(task, extractor, result))
-    write_table(path, table)
+    write_table(path, table.replace_schema_metadata(shard_metadata(task, extractor, result)))
+    progress.clear()
     log.info(
         "shard %d written: %d clips (%d failed), %d frames in %.1f s",
         task.index,
@@ -474,3 +502,38 @@ def run_shard(task: ShardTask, on_clip: Callable[[str, str], None] | None = None
         result.seconds,
     )
     return result
+
+
+def _extract_part(
+    extractor: Extractor,
+    task: ShardTask,
+    clips: list[Clip],
+    progress: ShardProgress,
+    on_clip: Callable[[str, str], None] | None,
+) -> None:
+    """Extract ``clips`` and keep their rows as one part file; journal each clip."""
+
+    def ended(video: str, status: str) -> None:
+        progress.record("end", video)
+        if on_clip is not None:
+            on_clip(video, status)
+
+    columns = _Columns()
+    extractor.run(
+        task.dataset_root, clips, columns, ended, lambda video: progress.record("start", video)
+    )
+    progress.write_part(columns.table({}))
+
+
+def _write_poison(progress: ShardProgress, clip: Clip) -> None:
+    columns = _Columns()
+    columns.add(
+        video=clip.video,
+        kind="clip",
+        status="error",
+        message=POISON_MESSAGE.format("its process was killed or crashed"),
+        frames_sampled=0,
+    )
+    progress.write_part(columns.table({}))
+    progress.record("end", clip.video)
+    log.error("clip %s: the worker died on it in an earlier attempt; skipped", clip.video)

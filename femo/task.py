@@ -26,6 +26,8 @@ class ShardTask:
     clips: tuple[Clip, ...]
     extract: ExtractConfig
     config_json: str = "{}"
+    # Clips per part file: what a rerun of a shard that died does not redo.
+    part_clips: int = 8
 
 
 @dataclass
@@ -54,6 +56,7 @@ def make_tasks(
             clips=tuple(plan.shard_clips(k)),
             extract=config.extract,
             config_json=config_json,
+            part_clips=config.shards.part_clips,
         )
         for k in indices
     ]

@@ -136,3 +136,50 @@ def test_status_ctrl_c_sigterm_and_resume_of_a_local_run(long_clips, tmp_path):
     assert sorted(videos) == sorted(
         p.name for p in long_clips.iterdir() if p.suffix in (".mp4", ".jpg")
     )
+
+
+def test_a_poison_clip_is_skipped_and_finished_clips_are_kept(tmp_path):
+    """A clip whose decoder kills the worker (os.abort, a test-only hook): the clips
+    finished before it are kept in part files; a rerun isolates it, the worker dies on
+    it again, and the next rerun skips it and completes the shard."""
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    build_demo(clips)
+    out = tmp_path / "out"
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "FEMO_TEST_CRASH_ON": "hopper_zoom.mp4"}
+
+    def femo_crashing(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "femo", *args],
+            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    args = [f"dataset.root={clips}", f"dataset.labels={clips / 'labels.csv'}",
+            "shards.videos_per_shard=5", "shards.part_clips=1", "launcher.workers=1",
+            f"output_root={out}"]  # fmt: skip
+    first = femo_crashing("run", *args)
+    assert first.returncode == 1, first.stderr[-2000:]
+    assert "1 shard(s) not done; no report written" in first.stderr
+    (run_dir,) = [p.parent for p in out.glob("*/*/femo.json")]
+    parts = sorted((run_dir / "shards" / ".parts-00000").glob("part-*.parquet"))
+    assert len(parts) == 4  # the four clips sorted before hopper_zoom.mp4 are kept
+    assert not list((run_dir / "shards").glob("shard-*.parquet"))  # nothing looks finished
+
+    second = femo_crashing("run", f"resume={run_dir}")  # isolates the suspect: dies again
+    assert second.returncode == 1, second.stderr[-2000:]
+    journal = (run_dir / "logs" / "shard-00000.journal").read_text().splitlines()
+    assert journal.count("start hopper_still.mp4") == 1  # finished work is never redone
+    assert "isolate hopper_zoom.mp4" in journal
+
+    third = femo_crashing("run", f"resume={run_dir}")
+    assert third.returncode == 0, third.stderr[-3000:]
+    with open(run_dir / "report" / "videos.csv", newline="") as fh:
+        rows = {r["video"]: r for r in csv.DictReader(fh)}
+    assert len(rows) == 5
+    assert rows["hopper_zoom.mp4"]["status"] == "error"
+    assert rows["hopper_zoom.mp4"]["message"].startswith("the worker died on this clip twice")
+    assert {v: r["status"] for v, r in rows.items() if v != "hopper_zoom.mp4"} == {
+        "empty_wall.mp4": "no_face", "hopper.jpg": "ok", "hopper_mirrored.mp4": "ok",
+        "hopper_still.mp4": "ok",
+    }  # fmt: skip
+    assert not (run_dir / "shards" / ".parts-00000").exists()  # merged into the shard file
