@@ -7,6 +7,7 @@ workers, submitit array tasks and hand-written array scripts all come through he
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -60,7 +61,7 @@ def execute(task: ShardTask, on_clip: Callable[[str, str], None] | None = None) 
         raise
     except BaseException as exc:
         log.error("shard %d failed:\n%s", task.index, traceback.format_exc())
-        marker.write_text(f"{type(exc).__name__}: {exc}\n", encoding="utf-8")
+        _write_marker(marker, failure_line(exc, task))
         raise
     finally:
         running.unlink(missing_ok=True)
@@ -68,6 +69,29 @@ def execute(task: ShardTask, on_clip: Callable[[str, str], None] | None = None) 
         os.dup2(saved_stderr, 2)
         os.close(saved_stderr)
         handler.close()
+
+
+NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
+
+
+def failure_line(exc: BaseException, task: ShardTask) -> str:
+    """The one line a failed shard leaves for ``femo status``."""
+    if isinstance(exc, OSError) and exc.errno in NO_SPACE:
+        where = f": {exc.filename}" if exc.filename else ""
+        return (
+            f"no space left writing shard {task.index} ({exc.strerror or exc}{where}); "
+            f"nothing was kept half-written: free space, then femo run resume={task.run_dir}"
+        )
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _write_marker(marker: Path, line: str) -> None:
+    """Best effort: on a full disk even this small file may not fit (status then reads
+    the task's own log)."""
+    try:
+        marker.write_text(line + "\n", encoding="utf-8")
+    except OSError:
+        log.error("could not write %s: %s", marker, line)
 
 
 def task_of(run_dir: Path, index: int) -> ShardTask:

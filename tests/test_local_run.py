@@ -183,3 +183,41 @@ def test_a_poison_clip_is_skipped_and_finished_clips_are_kept(tmp_path):
         "hopper_still.mp4": "ok",
     }  # fmt: skip
     assert not (run_dir / "shards" / ".parts-00000").exists()  # merged into the shard file
+
+
+def test_a_full_disk_fails_the_shard_cleanly_and_resume_completes_it(tmp_path):
+    """A file-size limit (RLIMIT_FSIZE) stands in for a full disk: the write fails with
+    EFBIG, the temporary file is removed, nothing looks finished, and once the limit is
+    gone the shard is done once."""
+    import resource
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    build_demo(clips)
+    proc = femo("run", "launcher=none", f"dataset.root={clips}", "shards.videos_per_shard=5",
+                f"output_root={tmp_path / 'out'}", cwd=tmp_path)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = [p.parent for p in (tmp_path / "out").glob("*/*/femo.json")]
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    worker = [sys.executable, "-m", "femo.worker", str(run_dir), "0"]
+    failed = subprocess.run(worker, env=env, capture_output=True, text=True, preexec_fn=limit,
+                            timeout=600)  # fmt: skip
+    assert failed.returncode != 0
+    marker = (run_dir / "logs" / "shard-00000.failed").read_text()
+    assert marker.startswith("no space left writing shard 0 (") and "File too large" in marker
+    assert f"femo run resume={run_dir}" in marker
+    leftovers = [p for p in (run_dir / "shards").rglob("*") if p.is_file()]
+    assert not [p for p in leftovers if p.name.endswith(".tmp")]
+    assert not list((run_dir / "shards").glob("shard-*.parquet"))
+    status = femo("status", str(run_dir), cwd=tmp_path).stdout
+    assert "no space left writing shard 0" in status
+    done = subprocess.run(worker, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    proc = femo("reduce", str(run_dir), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    with open(run_dir / "report" / "videos.csv", newline="") as fh:
+        assert len(list(csv.DictReader(fh))) == 5
