@@ -44,8 +44,8 @@ def study_prediction(detector, path: Path, every_n: int) -> str | None:
     return next(c for c in MAPPING.classes if votes[c] == best)
 
 
-def read_videos_csv(run_dir: Path) -> dict[str, dict]:
-    with open(run_dir / "report" / "videos.csv", newline="") as fh:
+def read_videos_csv(run_dir: Path, report: str = "report") -> dict[str, dict]:
+    with open(run_dir / report / "videos.csv", newline="") as fh:
         return {r["video"]: r for r in csv.DictReader(fh)}
 
 
@@ -120,7 +120,13 @@ def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
         cwd=tmp_path,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    seven = json.loads((run_dir / "report" / "metrics.json").read_text())
+    # other settings than the run's: their own report folder; the 3-class report stays
+    folder = run_dir / (
+        "report-mapping-seven_dataset.label_column-emotion_dataset.unknown_labels-unlabelled"
+    )
+    assert f"femo: report: {folder / 'index.html'}" in proc.stdout
+    assert json.loads((run_dir / "report" / "metrics.json").read_text())["n_correct"] == correct
+    seven = json.loads((folder / "metrics.json").read_text())
     assert seven["n_videos"] == 24
     assert seven["n_labelled"] == 21  # the 3 'contempt' clips are outside fer's 7 emotions
     assert sorted(seven["unknown_labels"]) == [v for v in sorted(rows) if "contempt" in v]
@@ -133,12 +139,12 @@ def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
         "surprise",
         "neutral",
     }
-    header = (run_dir / "report" / "videos.csv").read_text().splitlines()[0].split(",")
-    assert header[6:13] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+    header = (folder / "videos.csv").read_text().splitlines()[0].split(",")
+    assert header[7:14] == ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
     with open(dev_clips / "labels.csv", newline="") as fh:
         emotion = {r["video"]: r["emotion"] for r in csv.DictReader(fh)}
-    for v, r in read_videos_csv(run_dir).items():
-        assert sum(int(r[e]) for e in header[6:13]) == int(r["frames_with_face"])
+    for v, r in read_videos_csv(run_dir, folder.name).items():
+        assert sum(int(r[e]) for e in header[7:14]) == int(r["frames_with_face"])
         assert r["golden"] == ("" if emotion[v] == "contempt" else emotion[v])
         if r["predict"]:  # the 7-class vote, mapped, lands in a class that got 3-class votes
             assert int(rows[v][MAPPING.emotions[r["predict"]]]) > 0
