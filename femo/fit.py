@@ -585,13 +585,13 @@ def head_from_json(data: dict[str, Any]) -> Head:
         raise ValueError(
             f"femo head version {data.get('version')!r} is not supported (this femo reads {VERSION})"
         )
-    missing = [
-        k
-        for k in ("classes", "feature_names", "scaler", "coefficients", "intercepts", "C")
-        if k not in data
-    ]
+    required = ("classes", "feature_names", "scaler", "coefficients", "intercepts", "C")
+    missing = [k for k in required if k not in data]
     if missing:
         raise ValueError(f"head file: missing {', '.join(missing)}")
+    unknown = sorted(set(data) - {"format", "version", "provenance", *required})
+    if unknown:
+        raise ValueError(f"head file: unknown key(s) {', '.join(unknown)}")
     classes = _names(data["classes"], "classes", 2)
     names = _names(data["feature_names"], "feature_names", 1)
     k, f = len(classes), len(names)

@@ -365,6 +365,7 @@ def tamper(data: dict, change) -> dict:
         (lambda d: d.update(classes=["A", "A", "B"]), "classes lists a name twice"),
         (lambda d: d.update(C=True), "C must be a positive number"),
         (lambda d: d.update(provenance={"detectors": "mtcnn"}), "detectors must be a list"),
+        (lambda d: d.update(code="__import__('os')"), "unknown key\\(s\\) code"),
     ],
 )
 def test_head_from_json_rejects_tampered_files(head, change, message):
