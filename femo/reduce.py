@@ -100,10 +100,21 @@ def load_shards(shards_dir: str | Path) -> ShardData:
 
 
 def _round_like_fer(scores: np.ndarray, decimals: int | None) -> np.ndarray:
+    """Python's ``round(float(s), decimals)`` of every score, exactly as
+    fer.FER.detect_emotions rounds them.
+
+    NumPy's rounding agrees with Python's everywhere but next to a half (where Python
+    rounds the exact binary value): those few values are rounded by Python itself.
+    """
     if decimals is None:
         return scores
-    # Python's round on the float64 value, exactly as fer.FER.detect_emotions does.
-    return np.vectorize(lambda s: round(float(s), decimals), otypes=[np.float64])(scores)
+    values = np.asarray(scores, dtype=np.float64)
+    rounded = np.round(values, decimals)
+    scaled = values * 10**decimals
+    near_half = np.abs(scaled - np.floor(scaled) - 0.5) < 1e-6
+    if near_half.any():
+        rounded[near_half] = [round(float(v), decimals) for v in values[near_half]]
+    return rounded
 
 
 def frame_emotions(frame_rows: pd.DataFrame, config: ReduceConfig) -> pd.DataFrame:
@@ -209,40 +220,48 @@ def reduce_clips(
     groups = groups or {}
     per_frame = frame_emotions(shards.frame_rows, config) if per_frame is None else per_frame.copy()
     per_frame["cls"] = per_frame["emotion"].map(mapping.emotions)
-    counts = per_frame.groupby(["video", "cls"]).size()
-    sampled = shards.frame_rows.groupby("video")["frame"].nunique()
-    with_face = per_frame.groupby("video")["frame"].nunique()
+    classes = list(mapping.classes)
+    counts = (
+        per_frame.groupby(["video", "cls"]).size().unstack(fill_value=0)
+        .reindex(index=videos, columns=classes, fill_value=0).fillna(0).astype(int)
+    )  # fmt: skip
+    sampled = shards.frame_rows.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
+    with_face = per_frame.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
+    clips = shards.clip_rows[["status", "message"]].reindex(videos)
     predicted = clip_predictions(per_frame, mapping, config)
     results = []
-    for video in videos:
+    rows = zip(
+        videos,
+        counts.to_numpy().tolist(),
+        sampled.to_numpy().tolist(),
+        with_face.to_numpy().tolist(),
+        clips["status"].tolist(),
+        clips["message"].tolist(),
+        strict=True,
+    )
+    for video, clip_counts, n_sampled, n_face, status, message in rows:
         golden = labels.get(video)
-        if video not in shards.clip_rows.index:
-            empty = dict.fromkeys(mapping.classes, 0)
+        by_class = dict(zip(classes, map(int, clip_counts), strict=True))
+        if not isinstance(status, str):  # no clip row: its shard is not done
+            empty = dict.fromkeys(classes, 0)
             results.append(
                 ClipResult(video, None, golden, "missing", 0, 0, empty, group=groups.get(video))
             )
             continue
-        clip = shards.clip_rows.loc[video]
-        clip_counts = {c: int(counts.get((video, c), 0)) for c in mapping.classes}
-        n_face = int(with_face.get(video, 0))
-        status = clip["status"]
         if status != "error" and n_face == 0:
             status = "no_face"
-        message = clip["message"] if isinstance(clip["message"], str) else None
         results.append(
             ClipResult(
                 video=video,
                 predict=(
-                    vote(clip_counts, mapping.classes)
-                    if predicted is None
-                    else predicted.get(video)
+                    vote(by_class, mapping.classes) if predicted is None else predicted.get(video)
                 ),
                 golden=golden,
                 status=status,
-                frames_sampled=int(sampled.get(video, 0)),
-                frames_with_face=n_face,
-                counts=clip_counts,
-                message=message,
+                frames_sampled=int(n_sampled),
+                frames_with_face=int(n_face),
+                counts=by_class,
+                message=message if isinstance(message, str) else None,
                 group=groups.get(video),
             )
         )
