@@ -225,7 +225,14 @@ def _answer(metrics: Mapping[str, Any]) -> str:
 
     n_labelled = metrics.get("n_labelled")
     correct = ""
-    if metrics.get("accuracy") is not None:
+    if metrics.get("accuracy") is not None and metrics.get("no_face") == "abstain":
+        compared = metrics.get("n_compared", n_labelled)
+        correct = (
+            f"<p class='note'>{_e(metrics.get('n_correct'))} of {_e(compared)} labelled clips "
+            "right. Clips where no face was found abstain (reduce.no_face=abstain): coverage "
+            f"{_pct(metrics.get('coverage'))} of the {_e(n_labelled)} labelled clips."
+        )
+    elif metrics.get("accuracy") is not None:
         correct = (
             f"<p class='note'>{_e(metrics.get('n_correct'))} of {_e(n_labelled)} labelled clips "
             "right. A labelled clip without a prediction (no face found, or the clip failed) "
