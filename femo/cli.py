@@ -186,6 +186,18 @@ def cmd_run(argv: list[str]) -> int:
 # ------------------------------------------------------------------------ reduce
 
 
+def _add_with(parser: argparse.ArgumentParser, help_text: str) -> None:
+    parser.add_argument(
+        "--with",
+        dest="with_runs",
+        action="append",
+        type=Path,
+        default=[],
+        metavar="OTHER_RUN",
+        help=help_text,
+    )
+
+
 def cmd_reduce(argv: list[str]) -> int:
     from .pipeline import reduce_run, reduce_sweep
     from .sweep import is_sweep_dir
@@ -206,15 +218,7 @@ def cmd_reduce(argv: list[str]) -> int:
     parser.add_argument(
         "--output-root", type=Path, default=Path("outputs"), help="where to look for the newest run"
     )
-    parser.add_argument(
-        "--with",
-        dest="with_runs",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="OTHER_RUN",
-        help="combine with a run over the same clips (another detector or sampling)",
-    )
+    _add_with(parser, "combine with a run over the same clips (another detector or sampling)")
     # Hydra-style overrides may come before or after the options.
     args = parser.parse_intermixed_args(argv)
     overrides = list(args.overrides) + (["reduce.allow_partial=true"] if args.allow_partial else [])
@@ -264,15 +268,7 @@ def cmd_fit(argv: list[str]) -> int:
     )
     parser.add_argument("run_dirs", nargs="+", help="run folders, then overrides")
     parser.add_argument("--out", type=Path, default=None, help="folder for head.json")
-    parser.add_argument(
-        "--with",
-        dest="with_runs",
-        action="append",
-        type=Path,
-        default=[],
-        metavar="OTHER_RUN",
-        help="features of a run over the same clips, side by side (an ensemble)",
-    )
+    _add_with(parser, "features of a run over the same clips, side by side (an ensemble)")
     args = parser.parse_intermixed_args(argv)
     runs = [Path(a).resolve() for a in args.run_dirs if "=" not in a or Path(a).is_dir()]
     overrides = [a for a in args.run_dirs if "=" in a and not Path(a).is_dir()]
