@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.stats import binomtest
 
 # Bounds the memory of one chunk of bootstrap replicates (number of array elements).
 _CHUNK_ELEMENTS = 1 << 18
@@ -327,6 +326,9 @@ def paired_comparison(
     counts = np.bincount(cells, minlength=4)
     a_only, b_only = int(counts[1]), int(counts[2])
     discordant = a_only + b_only
+    # scipy.stats takes most of a second to import: only where a p-value is wanted.
+    from scipy.stats import binomtest
+
     mcnemar_p = 1.0 if discordant == 0 else float(binomtest(b_only, discordant, 0.5).pvalue)
     result: dict[str, Any] = {
         "n": n,
