@@ -391,3 +391,49 @@ def test_resume_of_a_slurm_run_submits_to_slurm(slurm, clips, tmp_path):
     assert [j["launcher"] for j in jobs] == ["slurm", "slurm"] and jobs[1]["shards"] == [1]
     assert json.loads((run / "femo.json").read_text())["config"]["device"] == "cpu"
     assert len(read_csv(run / "report" / "videos.csv")) == 5
+
+
+@pytest.fixture(scope="module")
+def many_clips(tmp_path_factory, dev_clips) -> Path:
+    """FEMO_SCALE_CLIPS short clips cut from the dev clips (60 by default in CI; the
+    README's 3,000-clip figures come from FEMO_SCALE_CLIPS=3000)."""
+    from tests.clipgen import make_clips
+
+    n = int(os.environ.get("FEMO_SCALE_CLIPS", "60"))
+    return make_clips(dev_clips, tmp_path_factory.mktemp("many") / "clips", n)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param("slurm", marks=pytest.mark.slurm), pytest.param("sge", marks=pytest.mark.sge)],
+)
+def test_many_clips_through_a_real_scheduler(name, request, many_clips, tmp_path):
+    """Every clip exactly once through arrays split by max_array_size; figures printed."""
+    request.getfixturevalue(name)
+    n = len(list(many_clips.glob("*.mp4")))
+    per_shard = max(1, -(-n // 20))  # 20 shards, as the study-sized run
+    out = tmp_path / "out"
+    args = [f"dataset.root={many_clips}", f"dataset.labels={many_clips / 'labels.csv'}",
+            "dataset.group_column=actor", f"shards.videos_per_shard={per_shard}",
+            f"output_root={out}", *launcher_args(name), "launcher.max_array_size=8"]  # fmt: skip
+    started = time.perf_counter()
+    proc = femo("run", *args, cwd=tmp_path)
+    submit_s = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    (run,) = run_dirs(out)
+    jobs = json.loads((run / "jobs.json").read_text())
+    assert [len(j["shards"]) for j in jobs] == [8, 8, 4]
+    wait_until_settled(run, tmp_path, timeout=3000)
+    started = time.perf_counter()
+    status = femo("status", str(run), cwd=tmp_path)
+    status_s = time.perf_counter() - started
+    assert "20 done" in status.stdout, status.stdout
+    started = time.perf_counter()
+    proc = femo("reduce", str(run), cwd=tmp_path)
+    reduce_s = time.perf_counter() - started
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    videos = read_csv(run / "report" / "videos.csv")
+    assert len(videos) == n and len({v["video"] for v in videos}) == n
+    assert all(v["status"] in ("ok", "no_face") for v in videos)
+    print(f"{name}: {n} clips: submit {submit_s:.1f} s, status {status_s:.1f} s, "
+          f"reduce {reduce_s:.1f} s")  # fmt: skip
