@@ -407,6 +407,7 @@ def many_clips(tmp_path_factory, dev_clips) -> Path:
     "name",
     [pytest.param("slurm", marks=pytest.mark.slurm), pytest.param("sge", marks=pytest.mark.sge)],
 )
+@pytest.mark.timeout(3600)  # FEMO_SCALE_CLIPS=3000 takes minutes; the CI size, seconds
 def test_many_clips_through_a_real_scheduler(name, request, many_clips, tmp_path):
     """Every clip exactly once through arrays split by max_array_size; figures printed."""
     request.getfixturevalue(name)
