@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -70,7 +71,15 @@ class Plan:
     n_shards: int
 
     def shard_clips(self, index: int) -> list[Clip]:
-        return [c for c in self.clips if self.shard_of[c.video] == index]
+        return self._by_shard.get(index, [])
+
+    @functools.cached_property
+    def _by_shard(self) -> dict[int, list[Clip]]:
+        # One pass for all shards: a pass per shard grows as clips x shards.
+        by_shard: dict[int, list[Clip]] = {}
+        for c in self.clips:
+            by_shard.setdefault(self.shard_of[c.video], []).append(c)
+        return by_shard
 
 
 def make_plan(clips: list[Clip], videos_per_shard: int) -> Plan:
