@@ -199,7 +199,7 @@ def _add_with(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def cmd_reduce(argv: list[str]) -> int:
-    from .pipeline import reduce_run, reduce_sweep
+    from .reporting import reduce_run, reduce_sweep
     from .sweep import is_sweep_dir
 
     parser = argparse.ArgumentParser(
@@ -259,7 +259,7 @@ def _run_or_latest(run_dir: str | None, output_root: Path) -> Path:
 
 
 def cmd_fit(argv: list[str]) -> int:
-    from .pipeline import fit_runs
+    from .fitting import fit_runs
 
     parser = argparse.ArgumentParser(
         prog="femo fit",

@@ -20,8 +20,8 @@ from femo.config import (
     to_dict,
 )
 from femo.dataset import Clip
-from femo.pipeline import report
 from femo.reduce import ClipResult, compute_metrics, frame_emotions, load_shards, vote
+from femo.reporting import report
 from femo.rundir import RunDir, make_plan
 from femo.shards import SCHEMA
 

@@ -1,0 +1,114 @@
+"""``femo fit``: a head learnt on the labelled clips of runs (see :mod:`femo.fit` for
+the model), estimated by cross-validation grouped by person beside the study's vote."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .config import ConfigError, from_dict
+from .overrides import apply_overrides
+from .reporting import ensemble_features, reduce_shards
+from .rundir import RunDir
+
+
+@dataclass
+class FitOutcome:
+    head_file: Path
+    report_file: Path
+    cv: dict[str, Any]
+    clips: int
+
+
+def fit_runs(
+    run_dirs: list[Path],
+    overrides: list[str],
+    out: Path | None = None,
+    with_runs: tuple[Path, ...] = (),
+) -> FitOutcome:
+    """Fit a head on the labelled clips of ``run_dirs`` (reduce-side ``overrides``, e.g.
+    ``dataset.group_column=person``), estimate it by cross-validation grouped by person
+    beside the study's vote on the same held-out clips, and write ``fit/head.json``
+    (plain JSON) and ``fit/report.md`` into the first run (or ``out``).
+
+    Several runs pool their clips; ``with_runs`` (one run only) put the features of runs
+    over the same clips side by side (an ensemble of detectors or samplings).
+    """
+    import numpy as np
+
+    from .fit import (
+        cross_validate_head,
+        cv_figures,
+        fit_head,
+        fit_report_markdown,
+        save_head,
+    )
+
+    features, golden, groups, votes, faces = [], [], [], [], []
+    names: list[str] = []
+    classes: tuple[str, ...] | None = None
+    detectors: set[str] = set()
+    runs = []
+    for run_dir in run_dirs:
+        run = RunDir(run_dir)
+        saved = run.config_dict()
+        saved["dataset"]["labels"] = None
+        config = from_dict(apply_overrides(saved, overrides, "reduce"))
+        if config.reduce.head:
+            raise ConfigError("femo fit learns a head; leave reduce.head out")
+        if classes is not None and config.mapping.classes != classes:
+            raise ConfigError(f"{run.path} has other classes than {run_dirs[0]}: fit them apart")
+        classes = config.mapping.classes
+        if with_runs and len(run_dirs) > 1:
+            raise ConfigError("--with combines one run with others over the same clips")
+        reduced = reduce_shards(run, config, with_runs)
+        videos = [r.video for r in reduced.results]
+        X, names, has_face = ensemble_features(reduced.members, config.mapping, videos)
+        features.append(X)
+        faces.append(has_face)
+        for r in reduced.results:
+            golden.append(r.golden)
+            votes.append(r.predict)
+            groups.append(r.group or f"{run.path}\0{r.video}")  # no person: its own group
+        detectors.update(m.detector for m in reduced.members)
+        runs += [
+            {"run": str(m.run.path), "clips": len(videos), "detector": m.detector}
+            for m in reduced.members
+        ]
+    assert classes is not None
+    if sum(g is not None for g in golden) < 10:
+        raise ConfigError("femo fit needs at least 10 labelled clips")
+    X, has_face = np.vstack(features), np.concatenate(faces)
+    try:
+        cv = cross_validate_head(X, golden, groups, votes, classes, has_face=has_face)
+        head = fit_head(X, golden, groups, classes, has_face=has_face, feature_names=names)
+    except ValueError as exc:
+        raise ConfigError(f"femo fit: {exc}") from None
+    folder = out or (Path(run_dirs[0]) / "fit")
+    provenance = {
+        "runs": runs,
+        "detectors": sorted(detectors),
+        "labelled_clips": sum(g is not None for g in golden),
+        "femo_version": __version__,
+        "fer_version": _fer_version(),
+        "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "overrides": overrides,
+        "cross_validation": cv_figures(cv),
+    }
+    save_head(folder / "head.json", head, provenance)
+    from .rundir import write_text
+
+    write_text(folder / "report.md", fit_report_markdown(cv))
+    return FitOutcome(folder / "head.json", folder / "report.md", cv, len(golden))
+
+
+def _fer_version() -> str | None:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("fer")
+    except importlib.metadata.PackageNotFoundError:
+        return None
