@@ -9,6 +9,8 @@ from pathlib import Path
 
 import cv2
 
+from tests.conftest import read_all
+
 
 def make_clips(dev_clips: Path, out: Path, n: int, seed: int = 0) -> Path:
     """``n`` clips named ``<actor>_<k>.mp4`` in ``out`` with ``labels.csv`` (video,
@@ -18,17 +20,7 @@ def make_clips(dev_clips: Path, out: Path, n: int, seed: int = 0) -> Path:
     rng = np.random.default_rng(seed)
     with open(dev_clips / "labels.csv", newline="") as fh:
         sources = [r for r in csv.DictReader(fh) if r["label"]]
-    frames_of: dict[str, list] = {}
-    for row in sources:
-        cap = cv2.VideoCapture(str(dev_clips / row["video"]))
-        frames = []
-        while True:
-            ok, frame = cap.read()
-            if not ok:
-                break
-            frames.append(frame)
-        cap.release()
-        frames_of[row["video"]] = frames
+    frames_of = {row["video"]: read_all(dev_clips / row["video"]) for row in sources}
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for k in range(n):
