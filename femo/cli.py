@@ -81,28 +81,38 @@ def _run_task(cfg: Any) -> None:
     from hydra.types import RunMode
     from omegaconf import OmegaConf
 
-    from .pipeline import IncompleteRun, RunInterrupted, start_run
+    from .pipeline import start_run
 
     hydra_cfg = HydraConfig.get()
     run_dir = Path(hydra_cfg.runtime.output_dir).resolve()
     in_sweep = hydra_cfg.mode == RunMode.MULTIRUN
-    try:
+
+    def start() -> Any:
         container = OmegaConf.to_container(cfg, resolve=True)
         for key in ENTRY_KEYS:
             container.pop(key, None)
         config = from_dict(container, base_dir=os.getcwd())
-        outcome = start_run(config, run_dir, run_dir.parent if in_sweep else None, say)
+        return start_run(config, run_dir, run_dir.parent if in_sweep else None, say)
+
+    _print_outcome(_run_or_fail(start, lambda: _remove_if_empty_run(run_dir)))
+
+
+def _run_or_fail(action: Any, cleanup: Any = lambda: None) -> Any:
+    """``action()``'s outcome; every expected failure becomes one line and an exit."""
+    from .pipeline import IncompleteRun, RunInterrupted
+
+    try:
+        return action()
     except (ConfigError, RunDirError) as exc:
-        _remove_if_empty_run(run_dir)
+        cleanup()
         _fail(str(exc))
     except SubmissionError as exc:
-        _remove_if_empty_run(run_dir)
+        cleanup()
         _fail(f"the scheduler refused the submission: {exc}")
     except IncompleteRun as exc:
         _fail(str(exc), code=1)
     except RunInterrupted as exc:
         _interrupted(exc)
-    _print_outcome(outcome)
 
 
 def _remove_if_empty_run(run_dir: Path) -> None:
@@ -145,22 +155,13 @@ def _print_summary(metrics: dict[str, Any], report_dir: Path) -> None:
 
 def _resume(target: str, overrides: list[str]) -> int:
     """``femo run resume=RUN_DIR [overrides]``: no Hydra app, so no new folder anywhere."""
-    from .pipeline import IncompleteRun, RunInterrupted, resume_run
+    from .pipeline import resume_run
 
     if any(a in ("-m", "--multirun") or a.startswith("hydra.") for a in overrides):
         _fail("resume= takes plain overrides (no -m, no hydra.*)")
     overrides = [o for o in overrides if not o.startswith("output_root=")]
-    try:
-        outcome = resume_run(Path(absolute_path(target) or target), overrides, say)
-    except (ConfigError, RunDirError) as exc:
-        _fail(str(exc))
-    except SubmissionError as exc:
-        _fail(f"the scheduler refused the submission: {exc}")
-    except IncompleteRun as exc:
-        _fail(str(exc), code=1)
-    except RunInterrupted as exc:
-        _interrupted(exc)
-    _print_outcome(outcome)
+    run_dir = Path(absolute_path(target) or target)
+    _print_outcome(_run_or_fail(lambda: resume_run(run_dir, overrides, say)))
     return 0
 
 

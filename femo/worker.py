@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from .rundir import RunDir, RunDirError
+from .rundir import RunDir, RunDirError, write_text
 from .task import ShardResult, ShardTask, make_tasks
 
 log = logging.getLogger(__name__)
@@ -51,9 +51,10 @@ def execute(task: ShardTask, on_clip: Callable[[str, str], None] | None = None) 
     root.setLevel(logging.INFO)
     try:
         marker.unlink(missing_ok=True)
-        running.write_text(
+        # Atomic: `femo status` must never read a half-written marker.
+        write_text(
+            running,
             json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}),
-            encoding="utf-8",
         )
         return run_shard(task, on_clip)
     except (Stopped, KeyboardInterrupt):
