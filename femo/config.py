@@ -331,6 +331,9 @@ class ShardsConfig:
     # Finished clips are kept this many at a time (part files): a shard that dies
     # keeps them, and its rerun does only the rest.
     part_clips: int = 8
+    # A clip still unfinished after this many seconds (a decoder that hangs) is cut
+    # off and reported, so it cannot eat the task's wall time; None: no limit.
+    clip_timeout_s: float | None = 1800.0
 
     def __post_init__(self) -> None:
         if (
@@ -342,6 +345,11 @@ class ShardsConfig:
                 f"shards.videos_per_shard must be >= 1, not {self.videos_per_shard!r}"
             )
         _positive_or_none("shards", "part_clips", self.part_clips)
+        timeout = self.clip_timeout_s
+        if timeout is not None and (
+            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
+        ):
+            raise ConfigError(f"shards.clip_timeout_s must be > 0 or null, not {timeout!r}")
 
 
 @dataclass(frozen=True)
@@ -389,9 +397,10 @@ class RunConfig:
 
 # Keys that decide what the shards hold; every other key can change on an existing run.
 SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
-              "detector", "sampling", "shards")  # fmt: skip
+              "detector", "sampling", "shards.videos_per_shard")  # fmt: skip
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
-EXECUTION_KEYS = ("launcher", "device", "batch_size")
+EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
+                  "shards.clip_timeout_s")  # fmt: skip
 # Keys that only decide how the shards are read: reduce (and resume) may change them.
 REDUCE_KEYS = ("mapping", "reduce", "report", "dataset.labels", "dataset.label_column",
                "dataset.video_column", "dataset.unknown_labels", "dataset.group_column",

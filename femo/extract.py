@@ -36,7 +36,7 @@ from .models import (
     sha256_file,
     tf_device_name,
 )
-from .progress import POISON_MESSAGE, ShardProgress
+from .progress import POISON_MESSAGE, TIMEOUT_MESSAGE, ShardProgress
 from .rundir import RunDir
 from .shards import SCHEMA, encode_metadata, write_table
 from .stream import chain_ahead, ordered_map
@@ -227,8 +227,7 @@ class Extractor:
         """A clip's sampled frames, followed by its :class:`ClipEnd`."""
         if on_start is not None:
             on_start(clip.video)
-        if os.environ.get("FEMO_TEST_CRASH_ON") == clip.video:
-            os.abort()  # tests only: a decoder that kills its process on this clip
+        _test_fault(clip.video)
         info, sampled, error = ClipInfo(), 0, None
         frames = sampled_frames(
             os.path.join(root, clip.video), clip.kind, self.config.sampling, info
@@ -303,6 +302,15 @@ class Extractor:
                 )
                 if crop is not None:  # an empty crop keeps its box, with null scores
                     classifier.add(row, crop)
+
+
+def _test_fault(video: str) -> None:
+    """Tests only: a decoder that kills (FEMO_TEST_CRASH_ON) or hangs (FEMO_TEST_HANG_ON)
+    its process on the named clip; both variables are unset outside the test suite."""
+    if os.environ.get("FEMO_TEST_CRASH_ON") == video:
+        os.abort()
+    if os.environ.get("FEMO_TEST_HANG_ON") == video:
+        time.sleep(10**6)
 
 
 @dataclass(frozen=True)
@@ -461,11 +469,14 @@ def run_shard(task: ShardTask, on_clip: Callable[[str, str], None] | None = None
     suspects = progress.suspects()
     todo = [c for c in task.clips if c.video not in done]
     by_name = {c.video: c for c in todo}
-    isolated = progress.isolated()
+    for video, limit in progress.timed_out().items():
+        if video in by_name:
+            _write_skipped(progress, by_name.pop(video), TIMEOUT_MESSAGE.format(limit))
+    poisoned = progress.poisoned()
     for video in [v for v in suspects if v in by_name]:
         clip = by_name.pop(video)
-        if video in isolated:  # the worker died on it again while it was alone
-            _write_poison(progress, clip)
+        if video in poisoned:  # a watched worker died on it while it ran alone
+            _write_skipped(progress, clip, POISON_MESSAGE.format(poisoned[video]))
         else:  # alone first, so that a second death names the culprit
             progress.record("isolate", video)
             _extract_part(extractor, task, [clip], progress, on_clip)
@@ -525,15 +536,10 @@ def _extract_part(
     progress.write_part(columns.table({}))
 
 
-def _write_poison(progress: ShardProgress, clip: Clip) -> None:
+def _write_skipped(progress: ShardProgress, clip: Clip, message: str) -> None:
+    """Report a clip that is not extracted again (it killed or hung the worker)."""
     columns = _Columns()
-    columns.add(
-        video=clip.video,
-        kind="clip",
-        status="error",
-        message=POISON_MESSAGE.format("its process was killed or crashed"),
-        frames_sampled=0,
-    )
+    columns.add(video=clip.video, kind="clip", status="error", message=message, frames_sampled=0)
     progress.write_part(columns.table({}))
     progress.record("end", clip.video)
-    log.error("clip %s: the worker died on it in an earlier attempt; skipped", clip.video)
+    log.error("clip %s skipped: %s", clip.video, message)

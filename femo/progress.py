@@ -5,16 +5,21 @@ A shard's clips are extracted a few at a time; each batch is written as a part f
 finished and its rerun (requeue or resume) does only the rest. The journal
 (``logs/shard-<k>.journal``) records each clip as it starts and ends: a clip that
 started and never ended when the worker died is a suspect. A rerun extracts each
-suspect alone first (``isolate``); a suspect that the worker dies on again while it is
-alone is skipped and reported, so one poison clip cannot fail its shard forever, and a
-clip that was merely in flight when a task ran out of time is not mistaken for one.
+suspect alone first (``isolate``). The process that watches the worker
+(:mod:`femo.supervise`) records how it died (``died``) and which clip it cut off for
+taking too long (``timeout``): a clip the worker dies on while it is alone is skipped
+and reported with the signal, so one poison clip cannot fail its shard forever, and a
+clip that was merely in flight when a task ran out of time (nobody saw the worker die)
+is not mistaken for one.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import signal
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -22,7 +27,27 @@ import pyarrow.parquet as pq
 from .rundir import RunDir
 from .shards import write_table
 
-POISON_MESSAGE = "the worker died on this clip twice ({}); it was skipped"
+POISON_MESSAGE = "the worker died on this clip ({}), also when it ran alone; it was skipped"
+TIMEOUT_MESSAGE = (
+    "cut off after {:g} s (shards.clip_timeout_s): the clip took too long, "
+    "e.g. a decoder that hangs; it was skipped"
+)
+# Journal events with a detail between the event and the clip: `died 6 clip.mp4`.
+_DETAILED = ("died", "timeout")
+
+
+def signal_text(signum: int) -> str:
+    """``signal 6, SIGABRT`` (or just ``signal N`` for a number Python has no name for)."""
+    try:
+        return f"signal {signum}, {signal.Signals(signum).name}"
+    except ValueError:
+        return f"signal {signum}"
+
+
+class JournalEvent(NamedTuple):
+    event: str
+    clip: str
+    detail: str = ""
 
 
 class ShardProgress:
@@ -47,39 +72,56 @@ class ShardProgress:
                         if k == "clip")  # fmt: skip
         return done
 
-    def journal_lines(self) -> list[tuple[str, str]]:
+    def journal_lines(self) -> list[JournalEvent]:
         if not self.journal.is_file():
             return []
-        lines = []
-        for line in self.journal.read_text(encoding="utf-8").splitlines():
-            event, _, clip = line.partition(" ")
-            if clip:
-                lines.append((event, clip))
-        return lines
+        text = self.journal.read_text(encoding="utf-8", errors="replace")
+        return [e for e in map(parse_journal_line, text.splitlines()) if e is not None]
 
     def suspects(self) -> list[str]:
         """Clips that started but never ended in an earlier attempt, in start order."""
         started: dict[str, None] = {}
         ended: set[str] = set()
-        for event, clip in self.journal_lines():
-            if event == "start":
-                started[clip] = None
-            elif event == "end":
-                ended.add(clip)
+        for e in self.journal_lines():
+            if e.event == "start":
+                started[e.clip] = None
+            elif e.event == "end":
+                ended.add(e.clip)
         done = self.done_clips()
         return [c for c in started if c not in ended and c not in done]
 
     def isolated(self) -> set[str]:
         """Clips an earlier attempt already ran alone because a worker died near them."""
-        return {clip for event, clip in self.journal_lines() if event == "isolate"}
+        return {e.clip for e in self.journal_lines() if e.event == "isolate"}
 
-    def record(self, event: str, clip: str) -> None:
-        """Append ``start``/``end``/``isolate`` of a clip to the journal, on disk first."""
+    def poisoned(self) -> dict[str, str]:
+        """Clips a watched worker died on while it ran them alone: clip -> how it died."""
+        alone: set[str] = set()
+        poison: dict[str, str] = {}
+        for e in self.journal_lines():
+            if e.event == "isolate":
+                alone.add(e.clip)
+            elif e.event == "died" and e.clip in alone:
+                poison[e.clip] = signal_text(int(e.detail)) if e.detail.isdigit() else e.detail
+        return poison
+
+    def timed_out(self) -> dict[str, float]:
+        """Clips the watcher cut off for taking too long: clip -> the limit in seconds."""
+        return {e.clip: float(e.detail) for e in self.journal_lines() if e.event == "timeout"}
+
+    def record(self, event: str, clip: str, detail: str = "") -> None:
+        """Append an event of a clip to the journal, on disk first."""
         self.journal.parent.mkdir(parents=True, exist_ok=True)
+        line = f"{event} {detail} {clip}" if event in _DETAILED else f"{event} {clip}"
         with open(self.journal, "a", encoding="utf-8") as fh:
-            fh.write(f"{event} {clip}\n")
+            fh.write(line + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+
+    def record_death(self, signum: int, clips: list[str]) -> None:
+        """The worker died by ``signum`` with ``clips`` in flight: blame each of them."""
+        for clip in clips:
+            self.record("died", clip, str(signum))
 
     def write_part(self, table: pa.Table) -> None:
         """Keep the rows of finished clips (atomically: a part is whole or absent)."""
@@ -93,3 +135,12 @@ class ShardProgress:
         """Once the shard file is written, its parts and journal are not needed."""
         shutil.rmtree(self.parts_dir, ignore_errors=True)
         self.journal.unlink(missing_ok=True)
+
+
+def parse_journal_line(line: str) -> JournalEvent | None:
+    """One journal line, or None for a line cut short (a worker killed mid-write)."""
+    event, _, rest = line.partition(" ")
+    if event in _DETAILED:
+        detail, _, clip = rest.partition(" ")
+        return JournalEvent(event, clip, detail) if clip else None
+    return JournalEvent(event, rest) if rest else None

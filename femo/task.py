@@ -28,6 +28,8 @@ class ShardTask:
     config_json: str = "{}"
     # Clips per part file: what a rerun of a shard that died does not redo.
     part_clips: int = 8
+    # Seconds a clip may take before its worker is stopped and the clip reported.
+    clip_timeout_s: float | None = None
 
 
 @dataclass
@@ -57,6 +59,7 @@ def make_tasks(
             extract=config.extract,
             config_json=config_json,
             part_clips=config.shards.part_clips,
+            clip_timeout_s=config.shards.clip_timeout_s,
         )
         for k in indices
     ]

@@ -1,98 +1,17 @@
-"""The worker side of a shard: ``python -m femo.worker RUN_DIR INDEX``.
+"""The entry point of an array task: ``python -m femo.worker RUN_DIR INDEX``.
 
-:func:`execute` runs one :class:`~femo.task.ShardTask` with its log in ``logs/``, a
-``.running`` marker while it works and a ``.failed`` marker when it raises. Local
-workers, submitit array tasks and hand-written array scripts all come through here.
+It rebuilds the shard's task from the run folder alone and runs it in a watched worker
+process (:mod:`femo.supervise`), as submitit array tasks and local runs do.
 """
 
 from __future__ import annotations
 
-import errno
-import json
-import logging
-import os
-import socket
 import sys
-import time
-import traceback
-from collections.abc import Callable
 from pathlib import Path
 
-from .rundir import RunDir, RunDirError, write_text
-from .task import ShardResult, ShardTask, make_tasks
-
-log = logging.getLogger(__name__)
-
-
-class Stopped(BaseException):
-    """The worker was told to stop (SIGTERM from its launcher): not a failure of the shard."""
-
-
-def execute(task: ShardTask, on_clip: Callable[[str, str], None] | None = None) -> ShardResult:
-    """Run one shard with its log in ``logs/``; a failure leaves a ``.failed`` marker.
-
-    ``on_clip(video, status)`` is called as each clip ends.
-    """
-    from .extract import run_shard
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    run = RunDir(task.run_dir)
-    marker = run.failed_marker(task.index)
-    running = run.running_marker(task.index)
-    path = run.log_file(task.index)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
-    # TensorFlow's C++ runtime writes to fd 2 directly: send it to the shard's log too.
-    saved_stderr = os.dup(2)
-    os.dup2(handler.stream.fileno(), 2)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
-        marker.unlink(missing_ok=True)
-        # Atomic: `femo status` must never read a half-written marker.
-        write_text(
-            running,
-            json.dumps({"host": socket.gethostname(), "pid": os.getpid(), "started": time.time()}),
-        )
-        return run_shard(task, on_clip)
-    except (Stopped, KeyboardInterrupt):
-        log.warning("shard %d stopped before it finished", task.index)
-        raise
-    except BaseException as exc:
-        log.error("shard %d failed:\n%s", task.index, traceback.format_exc())
-        _write_marker(marker, failure_line(exc, task))
-        raise
-    finally:
-        running.unlink(missing_ok=True)
-        root.removeHandler(handler)
-        os.dup2(saved_stderr, 2)
-        os.close(saved_stderr)
-        handler.close()
-
-
-NO_SPACE = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)
-
-
-def failure_line(exc: BaseException, task: ShardTask) -> str:
-    """The one line a failed shard leaves for ``femo status``."""
-    if isinstance(exc, OSError) and exc.errno in NO_SPACE:
-        where = f": {exc.filename}" if exc.filename else ""
-        return (
-            f"no space left writing shard {task.index} ({exc.strerror or exc}{where}); "
-            f"nothing was kept half-written: free space, then femo run resume={task.run_dir}"
-        )
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _write_marker(marker: Path, line: str) -> None:
-    """Best effort: on a full disk even this small file may not fit (status then reads
-    the task's own log)."""
-    try:
-        marker.write_text(line + "\n", encoding="utf-8")
-    except OSError:
-        log.error("could not write %s: %s", marker, line)
+from .rundir import RunDir, RunDirError
+from .supervise import ShardFailed, run_one
+from .task import ShardTask, make_tasks
 
 
 def task_of(run_dir: Path, index: int) -> ShardTask:
@@ -115,7 +34,11 @@ def main(argv: list[str] | None = None, prog: str = "femo.worker") -> int:
     except RunDirError as exc:
         print(f"femo: error: {exc}", file=sys.stderr)
         return 2
-    result = execute(task)
+    try:
+        result = run_one(task)
+    except ShardFailed as exc:
+        print(f"femo: error: shard {task.index}: {exc}", file=sys.stderr)
+        return 1
     print(
         f"femo: shard {task.index}: {result.clips} clips, {result.clips_failed} failed "
         f"-> {result.path}"

@@ -138,51 +138,71 @@ def test_status_ctrl_c_sigterm_and_resume_of_a_local_run(long_clips, tmp_path):
     )
 
 
-def test_a_poison_clip_is_skipped_and_finished_clips_are_kept(tmp_path):
-    """A clip whose decoder kills the worker (os.abort, a test-only hook): the clips
-    finished before it are kept in part files; a rerun isolates it, the worker dies on
-    it again, and the next rerun skips it and completes the shard."""
+def _demo_run(tmp_path: Path, **env: str) -> tuple[Path, subprocess.CompletedProcess]:
+    """The demo's 5 clips in one shard, one clip per part file, one worker, with the
+    test-only fault hooks of ``env`` set; returns the run folder and ``femo run``."""
     clips = tmp_path / "clips"
     clips.mkdir()
     build_demo(clips)
     out = tmp_path / "out"
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "FEMO_TEST_CRASH_ON": "hopper_zoom.mp4"}
-
-    def femo_crashing(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "femo", *args],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600,
-        )  # fmt: skip
-
     args = [f"dataset.root={clips}", f"dataset.labels={clips / 'labels.csv'}",
             "shards.videos_per_shard=5", "shards.part_clips=1", "launcher.workers=1",
             f"output_root={out}"]  # fmt: skip
-    first = femo_crashing("run", *args)
-    assert first.returncode == 1, first.stderr[-2000:]
-    assert "1 shard(s) not done; no report written" in first.stderr
+    proc = subprocess.run(
+        [sys.executable, "-m", "femo", "run", *args, *env.pop("extra", "").split()],
+        cwd=tmp_path, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
     (run_dir,) = [p.parent for p in out.glob("*/*/femo.json")]
-    parts = sorted((run_dir / "shards" / ".parts-00000").glob("part-*.parquet"))
-    assert len(parts) == 4  # the four clips sorted before hopper_zoom.mp4 are kept
-    assert not list((run_dir / "shards").glob("shard-*.parquet"))  # nothing looks finished
+    return run_dir, proc
 
-    second = femo_crashing("run", f"resume={run_dir}")  # isolates the suspect: dies again
-    assert second.returncode == 1, second.stderr[-2000:]
-    journal = (run_dir / "logs" / "shard-00000.journal").read_text().splitlines()
-    assert journal.count("start hopper_still.mp4") == 1  # finished work is never redone
-    assert "isolate hopper_zoom.mp4" in journal
 
-    third = femo_crashing("run", f"resume={run_dir}")
-    assert third.returncode == 0, third.stderr[-3000:]
+def _videos(run_dir: Path) -> dict[str, dict[str, str]]:
     with open(run_dir / "report" / "videos.csv", newline="") as fh:
-        rows = {r["video"]: r for r in csv.DictReader(fh)}
+        return {r["video"]: r for r in csv.DictReader(fh)}
+
+
+OTHER_CLIPS = {"empty_wall.mp4": "no_face", "hopper.jpg": "ok", "hopper_mirrored.mp4": "ok",
+               "hopper_still.mp4": "ok"}  # fmt: skip
+
+
+def test_a_poison_clip_is_skipped_with_its_signal_and_the_shard_completes(tmp_path):
+    """A clip whose decoder kills the worker (os.abort, a test-only hook): the
+    supervisor records the signal, a new worker runs the clip alone, dies again, and
+    the next one skips it; the run completes in one go and nothing is done twice."""
+    run_dir, proc = _demo_run(tmp_path, FEMO_TEST_CRASH_ON="hopper_zoom.mp4")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _videos(run_dir)
     assert len(rows) == 5
     assert rows["hopper_zoom.mp4"]["status"] == "error"
-    assert rows["hopper_zoom.mp4"]["message"].startswith("the worker died on this clip twice")
-    assert {v: r["status"] for v, r in rows.items() if v != "hopper_zoom.mp4"} == {
-        "empty_wall.mp4": "no_face", "hopper.jpg": "ok", "hopper_mirrored.mp4": "ok",
-        "hopper_still.mp4": "ok",
-    }  # fmt: skip
+    assert rows["hopper_zoom.mp4"]["message"] == (
+        "the worker died on this clip (signal 6, SIGABRT), also when it ran alone; "
+        "it was skipped"
+    )
+    assert {v: r["status"] for v, r in rows.items() if v != "hopper_zoom.mp4"} == OTHER_CLIPS
+    log = (run_dir / "logs" / "shard-00000.log").read_text()
+    for clip in OTHER_CLIPS:  # finished clips were kept, never extracted again
+        assert log.count(f"clip {clip}: ") == 1, clip
     assert not (run_dir / "shards" / ".parts-00000").exists()  # merged into the shard file
+    assert not (run_dir / "logs" / "shard-00000.journal").exists()
+
+
+def test_a_clip_that_hangs_is_cut_off_and_the_shard_completes(tmp_path):
+    """A clip whose decoder never returns (a test-only hook sleeps): after
+    shards.clip_timeout_s its worker is killed, the clip is reported, the rest done."""
+    run_dir, proc = _demo_run(
+        tmp_path, FEMO_TEST_HANG_ON="hopper_mirrored.mp4", extra="shards.clip_timeout_s=20"
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = _videos(run_dir)
+    assert len(rows) == 5
+    assert rows["hopper_mirrored.mp4"]["status"] == "error"
+    assert rows["hopper_mirrored.mp4"]["message"].startswith(
+        "cut off after 20 s (shards.clip_timeout_s)"
+    )
+    expected = {**OTHER_CLIPS, "hopper_zoom.mp4": "ok"}
+    del expected["hopper_mirrored.mp4"]
+    assert {v: r["status"] for v, r in rows.items() if v != "hopper_mirrored.mp4"} == expected
 
 
 def test_a_full_disk_fails_the_shard_cleanly_and_resume_completes_it(tmp_path):

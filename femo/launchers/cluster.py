@@ -18,8 +18,8 @@ import submitit
 
 from ..config import ConfigError
 from ..rundir import RunDir, Submission
+from ..supervise import run_one
 from ..task import ShardResult, ShardTask
-from ..worker import execute
 from .base import Launch, Launcher, Say, SubmissionError
 
 log = logging.getLogger(__name__)
@@ -29,11 +29,11 @@ DEFAULT_QUERY_TIMEOUT_S = 30.0
 
 class ShardJob(submitit.helpers.Checkpointable):
     """The callable each array task runs. Checkpointable: on preemption or time-out,
-    SLURM requeues the task and it redoes its shard from the start (a shard file only
-    ever appears complete, so a half-done shard needs no cleanup)."""
+    SLURM requeues the task and its rerun does only the clips not yet kept in part
+    files (a shard file only ever appears complete, so nothing needs cleaning up)."""
 
     def __call__(self, task: ShardTask) -> ShardResult:
-        return execute(task)
+        return run_one(task)
 
 
 class ClusterLauncher(Launcher):

@@ -13,22 +13,18 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
-import signal
 import socket
-import threading
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import replace
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from tqdm import tqdm
 
 from ..config import LocalLauncherConfig
 from ..models import cpu_count
 from ..rundir import RunDir, Submission
-from ..task import ShardResult, ShardTask
-from ..worker import Stopped, execute
+from ..supervise import Supervisor
+from ..task import ShardTask
 from .base import Launch, Launcher, LaunchInterrupted, Say, TaskAnswer
 
 log = logging.getLogger(__name__)
@@ -82,41 +78,6 @@ def _worker_running(marker_text: str) -> bool:
         return False
 
 
-class _Progress:
-    """Where a worker process reports each finished clip (set once per process)."""
-
-    queue: Any = None
-
-    @classmethod
-    def clip_done(cls, video: str, status: str) -> None:
-        if cls.queue is not None:
-            cls.queue.put(1)
-
-
-def _init_worker(progress: Any) -> None:
-    """Worker processes leave Ctrl-C to the parent, which stops them with SIGTERM."""
-    _Progress.queue = progress
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, _stop_worker)
-    try:  # Linux: die with the parent, even when it is SIGKILLed
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # pragma: no cover - not Linux
-        pass
-
-
-def _stop_worker(signum: int, frame: object) -> None:
-    raise Stopped(f"signal {signum}")
-
-
-def _work(task: ShardTask) -> ShardResult:
-    try:
-        return execute(task, _Progress.clip_done)
-    except Stopped:
-        os._exit(128 + signal.SIGTERM)  # finally-blocks ran; leave no half state behind
-
-
 class LocalLauncher(Launcher):
     name: ClassVar[str] = "local"
     blocking: ClassVar[bool] = True
@@ -146,45 +107,16 @@ class LocalLauncher(Launcher):
         return Launch([submission], failures)
 
     def _run_pool(self, run: RunDir, tasks: list[ShardTask], n_workers: int) -> dict[int, str]:
-        failures: dict[int, str] = {}
-        # spawn, not fork: TensorFlow's runtime does not survive a fork.
-        context = multiprocessing.get_context("spawn")
-        progress = context.Queue()
-        pool = ProcessPoolExecutor(
-            max_workers=n_workers,
-            mp_context=context,
-            initializer=_init_worker,
-            initargs=(progress,),
-        )
-        futures: dict[Future, ShardTask] = {}
         bar = tqdm(total=sum(len(t.clips) for t in tasks), unit="clip", desc="extract")
-        counter = threading.Thread(target=_count_clips, args=(progress, bar), daemon=True)
-        counter.start()
+        supervisor = Supervisor(n_workers, on_clip=lambda video, status: bar.update(1))
         try:
-            # Workers start during these submits; started while SIGINT is ignored, they
-            # ignore it from birth, so a Ctrl-C never lands in a half-started worker.
-            previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            try:
-                futures = {pool.submit(_work, t): t for t in tasks}
-            finally:
-                signal.signal(signal.SIGINT, previous)
-            for future in as_completed(futures):
-                task = futures[future]
-                try:
-                    future.result()
-                except Exception as exc:  # noqa: BLE001 - reported per shard, others go on
-                    failures[task.index] = f"{type(exc).__name__}: {exc}"
-                    marker = run.failed_marker(task.index)
-                    if not marker.exists():  # the worker died before it could write one
-                        marker.write_text(failures[task.index] + "\n", encoding="utf-8")
+            # Workers start while SIGINT is ignored, so they ignore it from birth and a
+            # Ctrl-C never lands in a half-started worker; the supervisor stops them.
+            _, failures = supervisor.run(tasks)
         except KeyboardInterrupt:
-            _stop_pool(pool)
             raise LaunchInterrupted() from None
         finally:
-            progress.put(None)
-            counter.join(timeout=5)
             bar.close()
-        pool.shutdown()
         return failures
 
     def query(self, run: RunDir, submissions: list[Submission]) -> dict[str, TaskAnswer] | None:
@@ -213,29 +145,3 @@ class LocalLauncher(Launcher):
         if run.failed_marker(shard).exists():
             return TaskAnswer("ended")
         return TaskAnswer("pending")
-
-
-def _count_clips(progress: Any, bar: tqdm) -> None:
-    """Move the progress bar as workers finish clips, until told to stop (None)."""
-    while progress.get() is not None:
-        bar.update(1)
-
-
-def _stop_pool(pool: ProcessPoolExecutor) -> None:
-    """Stop every worker now; a second Ctrl-C must not leave any behind."""
-    saved = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        # The pool cancels the shards not started itself: a future cancelled from
-        # here would make its manager thread fail once the workers are gone.
-        pool.shutdown(wait=False, cancel_futures=True)
-        workers = multiprocessing.active_children()
-        for p in workers:
-            p.terminate()
-        for p in workers:
-            p.join(STOP_GRACE_S)
-            if p.is_alive():
-                p.kill()
-                p.join()
-    finally:
-        for s, handler in saved.items():
-            signal.signal(s, handler)
