@@ -333,7 +333,7 @@ class ShardsConfig:
     part_clips: int = 8
     # A clip still unfinished after this many seconds (a decoder that hangs) is cut
     # off and reported, so it cannot eat the task's wall time; None: no limit.
-    clip_timeout_s: float | None = 1800.0
+    clip_timeout_s: float | None = 3600.0
 
     def __post_init__(self) -> None:
         if (
