@@ -438,3 +438,28 @@ def test_many_clips_through_a_real_scheduler(name, request, many_clips, tmp_path
     assert all(v["status"] in ("ok", "no_face") for v in videos)
     print(f"{name}: {n} clips: submit {submit_s:.1f} s, status {status_s:.1f} s, "
           f"reduce {reduce_s:.1f} s")  # fmt: skip
+
+
+@pytest.mark.slurm
+def test_a_poison_clip_on_slurm(slurm, clips, tmp_path):
+    """A clip that kills its worker (os.abort, a test-only hook the job inherits from
+    femo's environment, as SLURM exports it): the array task's supervisor replaces the
+    worker, the clip is skipped with its signal, and the run completes without a
+    resume. (SGE jobs do not inherit the submitting environment, so the hook cannot
+    reach them; their tasks run the same supervised worker.)"""
+    out = tmp_path / "out"
+    env = {**os.environ, **SGE_ENV, "TF_CPP_MIN_LOG_LEVEL": "2",
+           "FEMO_TEST_CRASH_ON": "hopper_zoom.mp4"}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "femo", "run", *common(clips, out), *launcher_args("slurm"),
+         "launcher.wait=true"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    (run,) = run_dirs(out)
+    videos = {v["video"]: v for v in read_csv(run / "report" / "videos.csv")}
+    assert len(videos) == 5
+    assert videos["hopper_zoom.mp4"]["status"] == "error"
+    assert "(signal 6, SIGABRT)" in videos["hopper_zoom.mp4"]["message"]
+    assert [v for v, row in videos.items() if row["status"] == "error"] == ["hopper_zoom.mp4"]
+    assert len(json.loads((run / "jobs.json").read_text())) == 1  # no resume was needed
