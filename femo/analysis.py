@@ -66,13 +66,15 @@ def group_profiles(
     group_of = {r.video: r.group for r in results if r.group}
     if not group_of:
         return []
-    frames = per_frame[per_frame["video"].isin(group_of.keys())]
-    frames = frames.assign(group=frames["video"].map(group_of))
-    by_group = frames.groupby("group")
+    # A frame of a clip without a group has no key: groupby leaves it out.
+    group = per_frame["video"].map(group_of).rename("group")
     emotion_counts = (
-        frames.groupby(["group", "emotion"]).size().unstack(fill_value=0).reindex(columns=EMOTIONS)
+        per_frame.groupby([group, per_frame["emotion"]])
+        .size()
+        .unstack(fill_value=0)
+        .reindex(columns=EMOTIONS)
     ).fillna(0)
-    mean_scores = by_group[list(EMOTIONS)].mean()
+    mean_scores = per_frame.groupby(group)[list(EMOTIONS)].mean()
     names = sorted({g for g in group_of.values()})
     correct = {g: 0 for g in names}
     labelled = {g: 0 for g in names}

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -20,7 +21,14 @@ from femo.config import (
     to_dict,
 )
 from femo.dataset import Clip
-from femo.reduce import ClipResult, compute_metrics, frame_emotions, load_shards, vote
+from femo.reduce import (
+    FRAME_COLUMNS,
+    ClipResult,
+    compute_metrics,
+    frame_emotions,
+    load_shards,
+    vote,
+)
 from femo.reporting import report
 from femo.rundir import RunDir, make_plan
 from femo.shards import SCHEMA
@@ -326,6 +334,83 @@ def test_first_versus_largest_face(tmp_path):
     m = reduce(run_dir, face="largest").metrics
     assert videos_csv(run_dir)[1] == "x.mp4,,Negative,Negative,ok,4,4,1,1,2,"
     assert m["accuracy"] == 1.0
+
+
+def _chosen_faces_by_hand(rows: list[dict], face_rule: str, decimals: int) -> list[tuple]:
+    """(video, frame, top emotion) of the face chosen in each frame, one frame at a time,
+    the way fer and the face rule say: rounded with Python's round(), first of ties."""
+    frames: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["kind"] == "frame" and r.get("face") is not None and EMOTIONS[0] in r:
+            frames.setdefault((r["video"], r["frame"]), []).append(r)
+    chosen = []
+    for key in sorted(frames):
+        faces = frames[key]
+        if face_rule == "largest":
+            best = min(faces, key=lambda r: (-r["w"] * r["h"], r["face"]))
+        else:
+            best = min(faces, key=lambda r: r["face"])
+        rounded = {e: round(float(np.float32(best[e])), decimals) for e in EMOTIONS}
+        chosen.append((*key, max(rounded, key=rounded.get)))
+    return chosen
+
+
+@pytest.mark.parametrize("face_rule", ["first", "largest"])
+def test_face_choice_over_shuffled_rows_of_several_shards(tmp_path, face_rule):
+    """Several faces per frame, equal areas, unclassified faces, frames without a face,
+    rows in no order, clips in two files: the chosen face and its top emotion per
+    (clip, frame) are those a frame-by-frame reading gives, sorted by clip and frame."""
+    rng = np.random.default_rng(7)
+    videos = [f"v{k:02d}.mp4" for k in range(12)]
+    run_dir = make_run(tmp_path, videos, per_shard=6)
+    shards_rows = []
+    for part in (videos[:6], videos[6:]):
+        rows = []
+        for video in part:
+            for frame in range(0, 40, 5):
+                for index in rng.permutation(int(rng.integers(0, 4))):
+                    side = int(rng.choice([40, 60, 80]))  # often the same area
+                    rows.append(face(video, frame, face_index=int(index), w=side, h=side))
+                    if rng.random() < 0.9:  # else an unclassified face (empty crop)
+                        values = rng.dirichlet(np.ones(len(EMOTIONS))).round(3)
+                        rows[-1].update(zip(EMOTIONS, values.tolist(), strict=True))
+                if rng.random() < 0.2:
+                    rows.append(no_face(video, frame))
+            rows.append(clip_row(video, frames_sampled=8))
+        shards_rows.append([rows[k] for k in rng.permutation(len(rows))])
+    for k, rows in enumerate(shards_rows):
+        write_shard(run_dir, k, rows)
+    frames = load_shards(run_dir / "shards").frame_rows
+    every_row = [r for rows in shards_rows for r in rows]
+    for decimals in (2, 1):
+        got = frame_emotions(frames, ReduceConfig(face=face_rule, score_decimals=decimals))
+        expected = _chosen_faces_by_hand(every_row, face_rule, decimals)
+        assert len(expected) > 50
+        assert list(zip(got.video, got.frame, got.emotion, strict=True)) == expected
+
+
+def test_shards_of_an_older_schema_are_read_with_the_newer(tmp_path):
+    """A shard written before a column existed (here detector_confidence) is read
+    together with one that has it; frame rows keep only what the reduce side reads,
+    and frame rows of a clip that has no clip row anywhere are left out."""
+    run_dir = make_run(tmp_path, ["a.mp4", "b.mp4"], per_shard=1, labels={"a.mp4": "Positive"})
+    old_schema = pa.schema([f for f in SCHEMA if f.name != "detector_confidence"])
+    old = RunDir(run_dir).shard_file(0)
+    old.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(clip_rows("a.mp4", ["happy", "sad"]), old_schema), old)
+    newer = [{**r, "detector_confidence": 0.75} for r in clip_rows("b.mp4", ["angry"])]
+    write_shard(run_dir, 1, [*newer, face("orphan.mp4", 0, "happy")])
+    shards = load_shards(run_dir / "shards")
+    frames = shards.frame_rows
+    assert list(frames.columns) == list(FRAME_COLUMNS)
+    assert list(frames.video) == ["a.mp4", "a.mp4", "b.mp4"]
+    assert frames.detector_confidence.isna().tolist() == [True, True, False]
+    assert sorted(shards.clip_rows.index) == ["a.mp4", "b.mp4"]
+    reduce(run_dir)
+    assert videos_csv(run_dir)[1:] == [
+        "a.mp4,,Positive,Positive,ok,2,2,1,1,0,",
+        "b.mp4,,Negative,,ok,1,1,0,0,1,",
+    ]
 
 
 # --------------------------------------------------------- fer's score rounding
