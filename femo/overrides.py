@@ -38,6 +38,11 @@ def key_kind(key: str) -> str:
     return "reduce"
 
 
+def names_key(overrides: list[str], key: str) -> bool:
+    """Whether ``overrides`` set ``key`` (``key=...``, ``+key=...``, ``++key=...``)."""
+    return any(o.split("=", 1)[0].lstrip("+~") == key for o in overrides if "=" in o)
+
+
 def _parse(overrides: list[str]) -> list[tuple[str, Any]]:
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from hydra.core.override_parser.types import OverrideType

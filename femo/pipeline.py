@@ -24,7 +24,7 @@ from .config import ConfigError, RunConfig, from_dict, to_dict
 from .dataset import Labels, discover_clips, read_labels
 from .launchers import make_launcher
 from .launchers.base import Launch, LaunchInterrupted
-from .overrides import apply_overrides
+from .overrides import apply_overrides, names_key
 from .reporting import ReduceResult, report
 from .rundir import Plan, RunDir, RunDirError, make_plan
 from .status import RunStatus, ShardState, read_status
@@ -224,6 +224,7 @@ def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOut
     never what they hold. Queued, running and unknown shards are left alone.
     """
     run = RunDir(run_dir)
+    run.check(labels_given=names_key(overrides, "dataset.labels"))
     saved = run.config_dict()
     changed = apply_overrides(saved, overrides, "resume")
     with run.resume_lock():
@@ -275,7 +276,7 @@ class StatusReport:
 def status_report(run_dir: Path) -> StatusReport:
     """Everything ``femo status`` shows about one run."""
     run = RunDir(run_dir)
-    run.read_manifest()
+    run.check()
     plan = run.read_plan()
     status = read_status(run, plan.n_shards)
     source = run.shards_source()

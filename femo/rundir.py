@@ -217,10 +217,16 @@ class RunDir:
             raise RunDirError(f"{self.path} is not a folder")
         if not self.manifest_file.is_file():
             raise RunDirError(f"{self.path} is not a femo run folder (no {MANIFEST})")
+        text = self.manifest_file.read_text(encoding="utf-8", errors="replace")
+        if not text.strip():
+            raise RunDirError(f"{self.manifest_file} is damaged: it is empty")
         try:
-            return json.loads(self.manifest_file.read_text(encoding="utf-8"))
+            manifest = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RunDirError(f"{self.manifest_file} is damaged: {exc}") from None
+        if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+            raise RunDirError(f"{self.manifest_file} is damaged: it holds no run config")
+        return manifest
 
     def write_manifest(self, manifest: dict[str, Any]) -> None:
         write_json(self.manifest_file, manifest)
@@ -235,11 +241,42 @@ class RunDir:
     def read_plan(self) -> Plan:
         if not self.plan_file.is_file():
             raise RunDirError(f"{self.path} has no shard plan ({PLAN})")
-        with open(self.plan_file, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        clips = [Clip(r["video"], r["kind"]) for r in rows]
-        shard_of = {r["video"]: int(r["shard"]) for r in rows}
+        try:
+            with open(self.plan_file, newline="", encoding="utf-8") as fh:
+                rows = list(csv.DictReader(fh))
+            clips = [Clip(r["video"], r["kind"]) for r in rows]
+            shard_of = {r["video"]: int(r["shard"]) for r in rows}
+        except (KeyError, TypeError, ValueError, csv.Error) as exc:
+            why = f"no {exc} column" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+            raise RunDirError(
+                f"{self.plan_file} is damaged ({why}); it is the run's shard plan "
+                "(columns video, kind, shard)"
+            ) from None
         return Plan(clips, shard_of, max(shard_of.values(), default=-1) + 1)
+
+    def check(self, labels_given: bool = False) -> None:
+        """Refuse a damaged run folder with one line, before anything reads or writes it.
+
+        The manifest and the plan must read; ``shards/`` and ``logs/``, where they
+        exist, must be folders; the labels snapshot of a run planned with labels must be
+        there (unless ``labels_given``: the command names a labels file itself).
+        """
+        manifest = self.read_manifest()
+        self.read_plan()
+        for folder in (self.shards_dir, self.logs_dir, self.report_dir):
+            if folder.exists() and not folder.is_dir():
+                raise RunDirError(
+                    f"{folder} is not a folder (the run keeps its {folder.name} there); "
+                    "move it away"
+                )
+        source = manifest.get("labels_source")
+        if source and not labels_given and not self.labels_file.is_file():
+            raise RunDirError(
+                f"{self.labels_file} is missing: the run was planned with the labels of "
+                f"{source} and reads them from this copy; put it back "
+                f"(cp {source} {self.labels_file}) or name the labels with dataset.labels=FILE"
+            )
+        self.submissions()
 
     def shards_source(self) -> RunDir:
         """The run whose jobs make this run's shards (itself, or a sweep sibling it reuses)."""
@@ -287,9 +324,15 @@ class RunDir:
     def submissions(self) -> list[Submission]:
         if not self.jobs_file.is_file():
             return []
-        records = json.loads(self.jobs_file.read_text(encoding="utf-8"))
-        # Records written before femo 0.3 have no submitted_at: long ago.
-        return [Submission(**{"submitted_at": 0.0, **r}) for r in records]
+        try:
+            records = json.loads(self.jobs_file.read_text(encoding="utf-8"))
+            # Records written before femo 0.3 have no submitted_at: long ago.
+            return [Submission(**{"submitted_at": 0.0, **r}) for r in records]
+        except (ValueError, TypeError) as exc:
+            raise RunDirError(
+                f"{self.jobs_file} is damaged ({str(exc).splitlines()[0]}); it records the "
+                "run's submissions"
+            ) from None
 
     def record_submission(self, submission: Submission) -> None:
         records = [asdict(s) for s in self.submissions()] + [asdict(submission)]
