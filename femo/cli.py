@@ -200,9 +200,7 @@ def _add_with(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def cmd_reduce(argv: list[str]) -> int:
-    from .overrides import names_key
     from .reporting import reduce_run, reduce_sweep
-    from .rundir import RunDir
     from .sweep import is_sweep_dir
 
     parser = argparse.ArgumentParser(
@@ -240,9 +238,6 @@ def cmd_reduce(argv: list[str]) -> int:
                     say(f"{run.name}: accuracy {'n/a' if acc is None else f'{100 * acc:.1f}%'}")
             say(f"sweep table: {swept.table}")
             return 0
-        RunDir(target).check(labels_given=names_key(overrides, "dataset.labels"))
-        for other in args.with_runs:
-            RunDir(other.resolve()).check(labels_given=True)
         result = reduce_run(target, overrides, tuple(p.resolve() for p in args.with_runs))
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))

@@ -21,7 +21,7 @@ from . import __version__
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
 from .config import EMOTIONS, ConfigError, RunConfig, from_dict, to_dict
 from .dataset import Labels, clip_groups, read_labels
-from .overrides import apply_overrides
+from .overrides import apply_overrides, names_key
 from .reduce import (
     ClipResult,
     DamagedShard,
@@ -33,7 +33,7 @@ from .reduce import (
     reduce_clips,
 )
 from .report import settings_yaml, write_report
-from .rundir import Plan, RunDir
+from .rundir import Plan, RunDir, RunDirError
 from .shards import read_shard_metadata
 from .sweep import sweep_runs, write_sweep_table
 from .throughput import throughput_summary
@@ -288,6 +288,9 @@ def reduce_run(
     ``report/`` (no overrides) or a folder named after the overrides (and the runs it
     is combined with)."""
     run = RunDir(run_dir)
+    run.check(labels_given=names_key(overrides, "dataset.labels"))
+    for other in with_runs:
+        RunDir(other).check(labels_given=True)
     saved = run.config_dict()
     # The run's own snapshot (RUN_DIR/labels.csv) is used unless dataset.labels is given.
     saved["dataset"]["labels"] = None
@@ -308,7 +311,7 @@ def reduce_sweep(sweep_dir: Path, overrides: list[str]) -> SweepReduce:
     for run in sweep_runs(sweep_dir):
         try:
             results[run] = reduce_run(run, overrides)
-        except ConfigError as exc:
+        except (ConfigError, RunDirError) as exc:  # one damaged point must not stop the rest
             results[run] = str(exc)
     status_of = {
         r: "done" if isinstance(v, ReduceResult) else "incomplete" for r, v in results.items()
