@@ -4,6 +4,8 @@ file), and the registry. No scheduler needed."""
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -49,17 +51,28 @@ def test_slurm_executor_parameters():
         "slurm_partition": "gpu",
         "slurm_account": "lab",
         "slurm_array_parallelism": 8,
-        "slurm_additional_parameters": {"constraint": "a100"},
+        # B: python, which replaces the batch shell, gets the time-limit signal
+        "slurm_additional_parameters": {"signal": "B:USR2@90", "constraint": "a100"},
         "slurm_setup": ["module load cuda/12.2", "source ~/venvs/femo/bin/activate"],
         "slurm_use_srun": False,
     }
-    assert SlurmLauncher(SLURM).executor_options() == {"slurm_max_num_timeout": 3}
+    assert SlurmLauncher(SLURM).executor_options() == {
+        "slurm_max_num_timeout": 3,
+        "slurm_python": "exec " + shlex.quote(sys.executable),
+    }
+    flags = SlurmLauncherConfig(extra_flags={"signal": "B:USR2@30"})
+    assert SlurmLauncher(flags).executor_parameters()["slurm_additional_parameters"] == {
+        "signal": "B:USR2@30"
+    }
 
 
 def test_the_sbatch_script_submitit_writes_for_femo(tmp_path):
     executor = SlurmLauncher(SLURM).make_executor(Path("/runs/r/jobs"))
     executor.parameters["map_count"] = 5  # as submitit sets it for an array of 5
-    text = executor._executor._make_submission_file_text("python -u -m submitit", "UID")
+    command = executor._executor._submitit_command_str.replace(
+        shlex.quote(sys.executable), "python"
+    )
+    text = executor._executor._make_submission_file_text(command, "UID")
     golden = GOLDEN / "slurm_array.sbatch"
     if os.environ.get("FEMO_UPDATE_GOLDEN"):
         golden.write_text(text)
@@ -132,3 +145,27 @@ def test_jobs_folder_is_made_private(tmp_path):
     run.path.mkdir(mode=0o755)
     check_private(run)
     assert run.jobs_dir.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_shard_job_does_not_redo_a_written_shard(tmp_path, monkeypatch):
+    """A requeued task whose shard an earlier attempt wrote returns it as it is; a
+    damaged one is redone."""
+    from femo.config import ExtractConfig
+    from femo.dataset import Clip
+    from femo.launchers import cluster
+    from femo.rundir import RunDir
+    from femo.shards import SCHEMA, write_table
+    from femo.task import ShardTask
+
+    redone = []
+    monkeypatch.setattr(cluster, "run_one", lambda task: redone.append(task.index))
+    clips = tuple(Clip(f"a_{k}.mp4", "video") for k in range(3))
+    task = ShardTask(str(tmp_path), 0, str(tmp_path), clips, ExtractConfig())
+    path = RunDir(tmp_path).shard_file(0)
+    path.parent.mkdir(parents=True)
+    write_table(path, SCHEMA.empty_table())
+    result = cluster.ShardJob()(task)
+    assert (result.index, result.clips, result.path, redone) == (0, 3, str(path), [])
+    path.write_bytes(b"PAR1 truncated")
+    cluster.ShardJob()(task)
+    assert redone == [0]

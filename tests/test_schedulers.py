@@ -463,3 +463,160 @@ def test_a_poison_clip_on_slurm(slurm, clips, tmp_path):
     assert "(signal 6, SIGABRT)" in videos["hopper_zoom.mp4"]["message"]
     assert [v for v, row in videos.items() if row["status"] == "error"] == ["hopper_zoom.mp4"]
     assert len(json.loads((run / "jobs.json").read_text())) == 1  # no resume was needed
+
+
+# ------------------------------------------------------------ requeue (issue 13)
+
+
+@pytest.fixture(scope="module")
+def requeue_clips(tmp_path_factory, dev_clips) -> Path:
+    """160 short clips: one shard of them keeps a task busy for a minute or more."""
+    from tests.clipgen import make_clips
+
+    return make_clips(dev_clips, tmp_path_factory.mktemp("requeue") / "clips", 160)
+
+
+def _one_shard_run(clips: Path, tmp_path: Path, *extra: str) -> tuple[Path, str]:
+    """Submit all of ``clips`` as one SLURM task, 4 clips a part; (run folder, task id)."""
+    n = len(list(clips.glob("*.mp4")))
+    args = [f"dataset.root={clips}", f"dataset.labels={clips / 'labels.csv'}",
+            "dataset.group_column=actor", f"shards.videos_per_shard={n}", "shards.part_clips=4",
+            "sampling.every_n=1", f"output_root={tmp_path / 'out'}", "launcher=slurm",
+            "launcher.cpus_per_task=1", "launcher.mem_gb=2", *extra]  # fmt: skip
+    proc = femo("run", *args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    (run,) = run_dirs(tmp_path / "out")
+    (job,) = json.loads((run / "jobs.json").read_text())
+    return run, job["job_ids"][0]
+
+
+def _squeue_state(job_id: str) -> tuple[str, str] | None:
+    """(state, reason) of an array task in squeue, None once it is gone."""
+    out = subprocess.run(
+        ["squeue", "-h", "-r", "-o", "%i|%T|%r"], capture_output=True, text=True, check=True
+    ).stdout
+    for line in out.splitlines():
+        job, state, reason = line.split("|")
+        if job == job_id:
+            return state, reason
+    return None
+
+
+def _follow(
+    run: Path, job_id: str, cwd: Path, kept: set[str] | None = None, timeout: float = 600
+) -> dict:
+    """Watch a task until it has left the queue, with `femo status` every round.
+
+    SLURM holds a requeued task for two minutes (reason BeginTime); this releases it
+    at once (`scontrol update StartTime=now`) to keep the test short. Returns what
+    was seen: the states and status lines, the number of requeues, and the clips
+    that were in part files the last time the first attempt was seen running.
+    """
+    from femo.progress import ShardProgress
+    from femo.rundir import RunDir
+
+    progress = ShardProgress(RunDir(run), 0)
+    seen: dict = {"states": [], "status": [], "requeues": 0, "kept_before": kept or set()}
+    ran = kept is not None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        state = _squeue_state(job_id)
+        status = femo("status", str(run), cwd=cwd)
+        assert status.returncode == 0, status.stderr
+        seen["status"].append(
+            next(ln for ln in status.stdout.splitlines() if ln.startswith("shards:"))
+        )
+        if state is None:
+            return seen
+        seen["states"].append(state)
+        if state[0] == "RUNNING" and seen["requeues"] == 0:
+            seen["kept_before"] = progress.done_clips()
+        if state[0] in ("PENDING", "REQUEUED") and ran:
+            seen["requeues"] += 1  # it ran, and is queued again
+        ran = state[0] not in ("PENDING", "REQUEUED")
+        if state == ("PENDING", "BeginTime"):
+            subprocess.run(["scontrol", "update", f"JobId={job_id}", "StartTime=now"], check=True)
+        time.sleep(1)
+    pytest.fail(f"{job_id} still in the queue after {timeout} s: {seen['states'][-5:]}")
+
+
+def _clips_logged(run: Path) -> dict[str, int]:
+    """How many times each clip was extracted, from the shard's log (kept across attempts)."""
+    counts: dict[str, int] = {}
+    for line in (run / "logs" / "shard-00000.log").read_text().splitlines():
+        if " femo.extract: clip " in line:
+            video = line.split(" femo.extract: clip ")[1].split(":")[0]
+            counts[video] = counts.get(video, 0) + 1
+    return counts
+
+
+def _check_requeued_run(run: Path, clips: Path, seen: dict, cwd: Path) -> None:
+    names = sorted(p.name for p in clips.glob("*.mp4"))
+    # While it was requeued, femo status said pending or running, never failed.
+    assert seen["status"] and all(" 0 failed," in s for s in seen["status"]), seen["status"]
+    assert any(" 1 pending," in s for s in seen["status"]), seen["status"]
+    assert seen["status"][-1].startswith("shards: 1 planned, 1 done"), seen["status"][-1]
+    # The run completes with every clip exactly once.
+    proc = femo("reduce", str(run), cwd=cwd)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    videos = [v["video"] for v in read_csv(run / "report" / "videos.csv")]
+    assert sorted(videos) == names
+    # Clips finished before the requeue were kept, not extracted again; at most the
+    # part in flight (4 clips) per requeue was redone.
+    logged = _clips_logged(run)
+    assert sorted(logged) == names
+    assert seen["kept_before"], "no part file was seen before the requeue"
+    assert all(logged[v] == 1 for v in seen["kept_before"]), {
+        v: logged[v] for v in seen["kept_before"] if logged[v] != 1
+    }
+    redone = [v for v, n in logged.items() if n > 1]
+    assert len(redone) <= 5 * seen["requeues"], redone
+    # Each attempt stopped cleanly: no failure recorded, nothing left behind.
+    log = (run / "logs" / "shard-00000.log").read_text()
+    assert "shard 0 failed" not in log
+    assert log.count("shard 0 stopped before it finished") == seen["requeues"]
+    assert sorted(p.name for p in (run / "logs").iterdir()) == ["shard-00000.log"]
+    assert not (run / "shards" / ".parts-00000").exists()
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(900)
+def test_slurm_requeued_task_keeps_its_finished_clips(slurm, requeue_clips, tmp_path):
+    """`scontrol requeue` of a running task: the rerun does only the clips not kept."""
+    from femo.progress import ShardProgress
+    from femo.rundir import RunDir
+
+    run, job_id = _one_shard_run(requeue_clips, tmp_path, "launcher.time_min=20")
+    parts = run / "shards" / ".parts-00000"
+    deadline = time.time() + 180
+    while (_squeue_state(job_id) or ("",))[0] != "RUNNING" or len(
+        list(parts.glob("*.parquet"))
+    ) < 2:
+        assert time.time() < deadline, f"{job_id} never ran with a part file written"
+        time.sleep(0.3)
+    kept = ShardProgress(RunDir(run), 0).done_clips()
+    subprocess.run(["scontrol", "requeue", job_id], check=True)
+    seen = _follow(run, job_id, tmp_path, kept)
+    assert seen["requeues"] == 1, seen["states"]
+    _check_requeued_run(run, requeue_clips, seen, tmp_path)
+    out = (run / "jobs" / f"{job_id}_0_log.out").read_text()
+    assert out.count("Starting with JobEnvironment") == 2
+
+
+@pytest.mark.slurm
+@pytest.mark.timeout(900)
+def test_slurm_task_at_its_time_limit_is_requeued(slurm, requeue_clips, tmp_path):
+    """A 2-minute limit, SIGUSR2 60 s before it: submitit checkpoints and requeues the
+    task (as often as it takes), and the run completes with every clip once."""
+    run, job_id = _one_shard_run(
+        requeue_clips, tmp_path, "launcher.time_min=2", "+launcher.extra_flags.signal=B:USR2@60",
+        "launcher.max_requeue=10",
+    )  # fmt: skip
+    seen = _follow(run, job_id, tmp_path)
+    assert seen["requeues"] >= 1, seen["states"]
+    assert not any(s[0] == "TIMEOUT" for s in seen["states"]), seen["states"]
+    _check_requeued_run(run, requeue_clips, seen, tmp_path)
+    out = (run / "jobs" / f"{job_id}_0_log.out").read_text()
+    assert out.count("Caught signal SIGUSR2") == seen["requeues"]
+    assert out.count("this job is timed-out") == seen["requeues"]
+    assert out.count("Starting with JobEnvironment") == seen["requeues"] + 1

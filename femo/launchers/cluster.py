@@ -14,10 +14,12 @@ from abc import abstractmethod
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
 import submitit
 
 from ..config import ConfigError
 from ..rundir import RunDir, Submission
+from ..shards import damage
 from ..supervise import run_one
 from ..task import ShardResult, ShardTask
 from .base import Launch, Launcher, Say, SubmissionError
@@ -30,10 +32,32 @@ DEFAULT_QUERY_TIMEOUT_S = 30.0
 class ShardJob(submitit.helpers.Checkpointable):
     """The callable each array task runs. Checkpointable: on preemption or time-out,
     SLURM requeues the task and its rerun does only the clips not yet kept in part
-    files (a shard file only ever appears complete, so nothing needs cleaning up)."""
+    files (a shard file only ever appears complete, so nothing needs cleaning up);
+    a rerun that finds its shard already written (the signal came as it finished)
+    does nothing."""
 
     def __call__(self, task: ShardTask) -> ShardResult:
+        path = RunDir(task.run_dir).shard_file(task.index)
+        if path.is_file() and damage(path) is None:
+            print(f"femo: shard {task.index} is already written ({path}): nothing to redo")
+            return written_result(task, path)
         return run_one(task)
+
+
+def written_result(task: ShardTask, path: Path) -> ShardResult:
+    """The :class:`ShardResult` of a shard file that is already there."""
+    table = pq.read_table(path, columns=["kind", "status", "frames_sampled"])
+    clips = [i for i, k in enumerate(table.column("kind").to_pylist()) if k == "clip"]
+    status = table.column("status").to_pylist()
+    sampled = table.column("frames_sampled").to_pylist()
+    return ShardResult(
+        index=task.index,
+        path=str(path),
+        clips=len(task.clips),
+        clips_failed=sum(status[i] == "error" for i in clips),
+        frames_sampled=sum(sampled[i] or 0 for i in clips),
+        seconds=0.0,
+    )
 
 
 class ClusterLauncher(Launcher):

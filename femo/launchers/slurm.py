@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import shlex
+import sys
 from typing import Any, ClassVar
+
+from submitit.slurm.slurm import SlurmJobEnvironment
 
 from ..config import SlurmLauncherConfig
 from ..rundir import RunDir, Submission
@@ -13,6 +17,10 @@ from .cluster import ClusterLauncher
 PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
                   "RESIZING", "SUSPENDED", "STOPPED", "SIGNALING"}  # fmt: skip
 RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT"}
+
+# Seconds before its time limit that a task is told to checkpoint and requeue
+# (submitit's default); ``extra_flags: {signal: ...}`` overrides it.
+SIGNAL_DELAY_S = 90
 
 
 def parse_squeue(text: str, array_ids: set[str]) -> dict[str, str]:
@@ -39,7 +47,13 @@ class SlurmLauncher(ClusterLauncher):
     config: SlurmLauncherConfig
 
     def executor_options(self) -> dict[str, Any]:
-        return {"slurm_max_num_timeout": self.config.max_requeue}
+        return {
+            "slurm_max_num_timeout": self.config.max_requeue,
+            # python replaces the batch shell (no srun step, see below), so that it is
+            # the process SLURM signals: the time-limit signal and the SIGTERM of a
+            # requeue reach it, and it cannot outlive its task as an orphan.
+            "slurm_python": "exec " + shlex.quote(sys.executable),
+        }
 
     def executor_parameters(self) -> dict[str, Any]:
         c = self.config
@@ -53,7 +67,12 @@ class SlurmLauncher(ClusterLauncher):
             "slurm_account": c.account,
             "slurm_qos": c.qos,
             "slurm_array_parallelism": c.array_parallelism,
-            "slurm_additional_parameters": dict(c.extra_flags) or None,
+            # B: the batch shell (python itself) gets the time-limit signal; without
+            # it SLURM signals only srun steps, and there are none.
+            "slurm_additional_parameters": {
+                "signal": f"B:{SlurmJobEnvironment.USR_SIG}@{SIGNAL_DELAY_S}",
+                **dict(c.extra_flags),
+            },
             "slurm_setup": list(c.setup) or None,
             # python runs directly in the batch script: no srun step, which the
             # node's srun may forbid inside arrays and which adds nothing for one task.
