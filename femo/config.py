@@ -282,10 +282,13 @@ class SlurmLauncherConfig:
     extra_flags: dict[str, Any] = field(default_factory=dict)
     setup: tuple[str, ...] = ()
     max_requeue: int = 3
+    # Seconds before the time limit at which a task is told to checkpoint and requeue.
+    signal_delay_s: int = 90
     wait: bool = False
 
     def __post_init__(self) -> None:
-        for key in ("time_min", "cpus_per_task", "array_parallelism", "max_array_size"):
+        for key in ("time_min", "cpus_per_task", "array_parallelism", "max_array_size",
+                    "signal_delay_s"):  # fmt: skip
             _positive_or_none("launcher", key, getattr(self, key))
 
 

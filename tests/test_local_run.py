@@ -176,8 +176,7 @@ def test_a_poison_clip_is_skipped_with_its_signal_and_the_shard_completes(tmp_pa
     assert len(rows) == 5
     assert rows["hopper_zoom.mp4"]["status"] == "error"
     assert rows["hopper_zoom.mp4"]["message"] == (
-        "the worker died on this clip (signal 6, SIGABRT), also when it ran alone; "
-        "it was skipped"
+        "the worker died on this clip (signal 6, SIGABRT), also when it ran alone; it was skipped"
     )
     assert {v: r["status"] for v, r in rows.items() if v != "hopper_zoom.mp4"} == OTHER_CLIPS
     log = (run_dir / "logs" / "shard-00000.log").read_text()

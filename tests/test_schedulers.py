@@ -609,7 +609,7 @@ def test_slurm_task_at_its_time_limit_is_requeued(slurm, requeue_clips, tmp_path
     """A 2-minute limit, SIGUSR2 60 s before it: submitit checkpoints and requeues the
     task (as often as it takes), and the run completes with every clip once."""
     run, job_id = _one_shard_run(
-        requeue_clips, tmp_path, "launcher.time_min=2", "+launcher.extra_flags.signal=B:USR2@60",
+        requeue_clips, tmp_path, "launcher.time_min=2", "launcher.signal_delay_s=60",
         "launcher.max_requeue=10",
     )  # fmt: skip
     seen = _follow(run, job_id, tmp_path)

@@ -18,10 +18,6 @@ PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE
                   "RESIZING", "SUSPENDED", "STOPPED", "SIGNALING"}  # fmt: skip
 RUNNING_STATES = {"RUNNING", "COMPLETING", "STAGE_OUT"}
 
-# Seconds before its time limit that a task is told to checkpoint and requeue
-# (submitit's default); ``extra_flags: {signal: ...}`` overrides it.
-SIGNAL_DELAY_S = 90
-
 
 def parse_squeue(text: str, array_ids: set[str]) -> dict[str, str]:
     """``squeue -h -r -o %i|%T`` -> {'123_4': 'RUNNING'} for tasks of ``array_ids``."""
@@ -70,7 +66,7 @@ class SlurmLauncher(ClusterLauncher):
             # B: the batch shell (python itself) gets the time-limit signal; without
             # it SLURM signals only srun steps, and there are none.
             "slurm_additional_parameters": {
-                "signal": f"B:{SlurmJobEnvironment.USR_SIG}@{SIGNAL_DELAY_S}",
+                "signal": f"B:{SlurmJobEnvironment.USR_SIG}@{c.signal_delay_s}",
                 **dict(c.extra_flags),
             },
             "slurm_setup": list(c.setup) or None,
