@@ -23,16 +23,24 @@ SGE_ENV = {"SGE_ROOT": "/var/lib/gridengine", "SGE_CELL": "default"}
 
 
 def _scheduler_up(name: str) -> bool:
-    probe = ["sinfo", "-h"] if name == "slurm" else ["qstat", "-g", "c"]
+    """The controller answers, and (SGE) no queue instance is unknown: a qmaster whose
+    execution daemon is gone answers qstat but never starts a job."""
+    probe = ["sinfo", "-h"] if name == "slurm" else ["qstat", "-f"]
     try:
-        return (
-            subprocess.run(
-                probe, capture_output=True, timeout=30, env={**os.environ, **SGE_ENV}
-            ).returncode
-            == 0
+        proc = subprocess.run(
+            probe, capture_output=True, text=True, timeout=30, env={**os.environ, **SGE_ENV}
         )
     except (OSError, subprocess.TimeoutExpired):
         return False
+    if proc.returncode != 0:
+        return False
+    return name == "slurm" or not any(_sge_queue_unknown(line) for line in proc.stdout.splitlines())
+
+
+def _sge_queue_unknown(line: str) -> bool:
+    """A `qstat -f` queue line (`all.q@vm BIP 0/0/2 -NA- lx-amd64 u`) in state u."""
+    fields = line.split()
+    return "@" in line and len(fields) >= 6 and "u" in fields[5]
 
 
 def _start(name: str) -> None:
