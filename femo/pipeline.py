@@ -253,6 +253,10 @@ def _resume(
         summary += f", {len(status.unknown)} unknown (the scheduler did not answer; left alone)"
     say(summary)
     tasks = make_tasks(source.path, source.read_plan(), config, only=redo)
+    if not names_key(overrides, "dataset.labels") and run.labels_file.is_file():
+        # The report reads the run's own labels snapshot, as femo reduce does, not a
+        # labels file that may have changed since the run was planned.
+        config = replace(config, dataset=replace(config.dataset, labels=str(run.labels_file)))
     return launch(source, config, tasks, say, reported=run)
 
 

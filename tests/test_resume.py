@@ -240,3 +240,26 @@ def test_two_resumes_at_once(planned, fast_femo):
     assert line.endswith(f"; wait for it (femo status {planned})")
     proc = fast_femo("run", f"resume={planned}")  # once the first is done, resume works
     assert proc.returncode == 0, proc.stderr
+
+
+def test_resume_reports_with_the_runs_own_labels_snapshot(fast_femo, tmp_path):
+    """The labels file changed after the run was planned: the report of a resume reads
+    the run's snapshot, as femo reduce does, so the two never disagree."""
+    from .test_cli import fake_run
+
+    run_dir = fake_run(tmp_path)
+    write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
+    write_shard(run_dir, 1, [*clip_rows("v2.mp4", ["happy"]), *clip_rows("v3.mp4", ["sad"])])
+    write_shard(run_dir, 2, clip_rows("v4.mp4", ["angry"]))
+    (tmp_path / "labels.csv").write_text("video,label\nv0.mp4,Negative\nv1.mp4,Positive\n")
+    proc = fast_femo("run", f"resume={run_dir}")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((run_dir / "report" / "metrics.json").read_text())
+    assert metrics["labels_file"] == str(run_dir / "labels.csv")
+    # the snapshot's 3 labels: only v0 (happy -> Positive) is right, since the study's
+    # mapping makes sad Neutral; the changed file's 2 labels would give 0 of 2
+    assert metrics["n_labelled"] == 3 and metrics["accuracy"] == pytest.approx(1 / 3)
+    reduced = fast_femo("reduce", str(run_dir))
+    assert reduced.returncode == 0, reduced.stderr
+    again = json.loads((run_dir / "report" / "metrics.json").read_text())
+    assert again["accuracy"] == metrics["accuracy"]
