@@ -13,6 +13,7 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -131,21 +132,18 @@ def _plan_with_a_bad_shard_number(run: Path) -> str:
     )
 
 
-def _shards_is_a_file(run: Path) -> str:
-    shutil.rmtree(run / "shards")
-    (run / "shards").write_text("not a folder")
-    return (
-        f"femo: error: {run / 'shards'} is not a folder (the run keeps its shards there); "
-        "move it away"
-    )
+def _folder_is_a_file(name: str) -> Callable[[Path], str]:
+    """Damage: the run's ``name`` folder replaced by a file."""
 
+    def damage(run: Path) -> str:
+        shutil.rmtree(run / name)
+        (run / name).write_text("not a folder")
+        return (
+            f"femo: error: {run / name} is not a folder (the run keeps its {name} there); "
+            "move it away"
+        )
 
-def _logs_is_a_file(run: Path) -> str:
-    shutil.rmtree(run / "logs")
-    (run / "logs").write_text("not a folder")
-    return (
-        f"femo: error: {run / 'logs'} is not a folder (the run keeps its logs there); move it away"
-    )
+    return damage
 
 
 def _damaged_jobs_record(run: Path) -> str:
@@ -165,8 +163,8 @@ DAMAGE = {
     "no clips.csv": _no_plan,
     "clips.csv without its columns": _damaged_plan,
     "clips.csv with a bad shard number": _plan_with_a_bad_shard_number,
-    "shards is a file": _shards_is_a_file,
-    "logs is a file": _logs_is_a_file,
+    "shards is a file": _folder_is_a_file("shards"),
+    "logs is a file": _folder_is_a_file("logs"),
     "jobs.json not JSON": _damaged_jobs_record,
 }
 
