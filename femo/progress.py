@@ -90,10 +90,6 @@ class ShardProgress:
         done = self.done_clips()
         return [c for c in started if c not in ended and c not in done]
 
-    def isolated(self) -> set[str]:
-        """Clips an earlier attempt already ran alone because a worker died near them."""
-        return {e.clip for e in self.journal_lines() if e.event == "isolate"}
-
     def poisoned(self) -> dict[str, str]:
         """Clips a watched worker died on while it ran them alone: clip -> how it died."""
         alone: set[str] = set()

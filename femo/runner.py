@@ -65,7 +65,7 @@ def execute(task: ShardTask, on_clip: Callable[[str, str], None] | None = None) 
         raise
     except BaseException as exc:
         log.error("shard %d failed:\n%s", task.index, traceback.format_exc())
-        _write_marker(marker, failure_line(exc, task))
+        write_failure_marker(marker, failure_line(exc, task))
         raise
     finally:
         running.unlink(missing_ok=True)
@@ -89,9 +89,9 @@ def failure_line(exc: BaseException, task: ShardTask) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _write_marker(marker: Path, line: str) -> None:
-    """Best effort: on a full disk even this small file may not fit (status then reads
-    the task's own log)."""
+def write_failure_marker(marker: Path, line: str) -> None:
+    """Leave ``line`` for ``femo status``. Best effort: on a full disk even this small
+    file may not fit (status then reads the task's own log)."""
     try:
         marker.write_text(line + "\n", encoding="utf-8")
     except OSError:

@@ -35,7 +35,7 @@ from pathlib import Path
 
 from .progress import ShardProgress, parse_journal_line, signal_text
 from .rundir import RunDir
-from .runner import serve
+from .runner import serve, write_failure_marker
 from .task import ShardResult, ShardTask
 
 log = logging.getLogger(__name__)
@@ -214,9 +214,8 @@ class Supervisor:
         code = slot.process.exitcode or 0
         if code >= 0 or -code in STOP_SIGNALS:  # stopped from outside: left for a rerun
             how = signal_text(-code) if code < 0 else f"exit code {code}"
-            self._fail(slot, f"the worker stopped before the shard finished ({how})", marker=False)
-            self._restart(slot)
-            return None
+            return self._give_up(slot, f"the worker stopped before the shard finished ({how})",
+                                 marker=False)  # fmt: skip
         assert slot.watch is not None
         slot.watch.poll()
         blamed = list(slot.watch.started)  # in flight in this worker, not earlier ones
@@ -224,19 +223,14 @@ class Supervisor:
         log.error("shard %d: the worker died (%s) with %s in flight", task.index,
                   signal_text(-code), ", ".join(blamed) or "no clip")  # fmt: skip
         if not blamed:  # not a clip's fault: model loading, writing the shard...
-            self._fail(slot, f"the worker died ({signal_text(-code)}) outside any clip")
-            self._restart(slot)
-            return None
+            return self._give_up(slot, f"the worker died ({signal_text(-code)}) outside any clip")
         return self._replace(slot, task)
 
     def _replace(self, slot: _Slot, task: ShardTask) -> ShardTask | None:
         """A new worker for the slot; the task goes back to the queue while it may."""
         self._restarts[task.index] = self._restarts.get(task.index, 0) + 1
         if self._restarts[task.index] > max_restarts(task):
-            self._fail(slot, f"the worker died {self._restarts[task.index]} times")
-            self._restart(slot)
-            return None
-        slot.task = None
+            return self._give_up(slot, f"the worker died {self._restarts[task.index]} times")
         self._restart(slot)
         return task
 
@@ -245,17 +239,15 @@ class Supervisor:
         new = self._start()
         slot.process, slot.conn, slot.task, slot.watch = new.process, new.conn, None, None
 
-    def _fail(self, slot: _Slot, line: str, marker: bool = True) -> None:
+    def _give_up(self, slot: _Slot, line: str, marker: bool = True) -> None:
+        """The slot's shard failed (``line``; a ``.failed`` marker unless it was only
+        stopped); a new worker takes the slot."""
         task = slot.task
         assert task is not None
         self.failures[task.index] = line
-        if not marker:
-            return
-        path = RunDir(task.run_dir).failed_marker(task.index)
-        try:
-            path.write_text(line + "\n", encoding="utf-8")
-        except OSError:
-            log.error("could not write %s: %s", path, line)
+        if marker:
+            write_failure_marker(RunDir(task.run_dir).failed_marker(task.index), line)
+        self._restart(slot)
 
     def stop(self) -> None:
         """Stop every worker now: a task in progress leaves no shard file, only parts."""
