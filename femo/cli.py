@@ -200,8 +200,8 @@ def _add_with(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def cmd_reduce(argv: list[str]) -> int:
-    from .reporting import reduce_run, reduce_sweep
-    from .sweep import is_sweep_dir
+    from .results.reporting import reduce_run, reduce_sweep
+    from .results.sweep import is_sweep_dir
 
     parser = argparse.ArgumentParser(
         prog="femo reduce",
@@ -260,7 +260,7 @@ def _run_or_latest(run_dir: str | None, output_root: Path) -> Path:
 
 
 def cmd_fit(argv: list[str]) -> int:
-    from .fitting import fit_runs
+    from .results.fitting import fit_runs
 
     parser = argparse.ArgumentParser(
         prog="femo fit",

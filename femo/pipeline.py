@@ -3,7 +3,7 @@
     config --prepare--> run folder (manifest, plan, labels snapshot)
            --launch---> shard tasks to a launcher (local workers, SLURM, SGE, none)
            --wait-----> status until every shard has ended (local: always; clusters: wait=true)
-           --reduce---> report/ from the shard files, no video read (femo.reporting)
+           --reduce---> report/ from the shard files, no video read (femo.results.reporting)
 
 Everything here takes typed configs (:mod:`femo.config`) and returns results; it
 prints nothing. Progress lines go to the ``say`` callback the caller passes.
@@ -25,12 +25,12 @@ from .dataset import Labels, discover_clips, read_labels
 from .launchers import make_launcher
 from .launchers.base import Launch, LaunchInterrupted
 from .overrides import apply_overrides, names_key
-from .reporting import ReduceResult, report
+from .results.reporting import ReduceResult, report
+from .results.sweep import is_sweep_dir, reuse_sweep_shards, sweep_runs
+from .results.throughput import read_throughput, throughput_lines
 from .rundir import Plan, RunDir, RunDirError, make_plan
 from .status import RunStatus, ShardState, read_status
-from .sweep import is_sweep_dir, reuse_sweep_shards, sweep_runs
 from .task import make_tasks
-from .throughput import read_throughput, throughput_lines
 
 log = logging.getLogger(__name__)
 

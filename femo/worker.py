@@ -1,7 +1,7 @@
 """The entry point of an array task: ``python -m femo.worker RUN_DIR INDEX``.
 
 It rebuilds the shard's task from the run folder alone and runs it in a watched worker
-process (:mod:`femo.supervise`), as submitit array tasks and local runs do.
+process (:mod:`femo.node.supervise`), as submitit array tasks and local runs do.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from .node.supervise import ShardFailed, run_one
 from .rundir import RunDir, RunDirError
-from .supervise import ShardFailed, run_one
 from .task import ShardTask, make_tasks
 
 

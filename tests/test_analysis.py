@@ -8,12 +8,18 @@ from pathlib import Path
 
 import pytest
 
-from femo.analysis import add_intervals, group_profiles, pick_timelines, timelines
 from femo.config import EMOTIONS, ConfigError, DatasetConfig, MappingConfig, ReportConfig
 from femo.dataset import Clip, Labels, clip_groups, read_labels
 from femo.pipeline import latest_run
-from femo.reduce import ClipResult, compute_metrics, frame_emotions, load_shards, reduce_clips
-from femo.reporting import reduce_run, report_folder
+from femo.results.analysis import add_intervals, group_profiles, pick_timelines, timelines
+from femo.results.reduce import (
+    ClipResult,
+    compute_metrics,
+    frame_emotions,
+    load_shards,
+    reduce_clips,
+)
+from femo.results.reporting import reduce_run, report_folder
 from femo.rundir import RunDir
 
 from .test_reduce import clip_row, clip_rows, face, make_run, no_face, reduce, write_shard

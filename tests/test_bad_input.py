@@ -15,7 +15,7 @@ import pytest
 
 from femo.config import EMOTIONS, DetectorConfig, ExtractConfig, SamplingConfig
 from femo.dataset import Clip, discover_clips
-from femo.video import ClipError, ClipInfo, sampled_frames
+from femo.node.video import ClipError, ClipInfo, sampled_frames
 
 from .conftest import read_all, write_video
 
@@ -226,7 +226,7 @@ def test_image_is_one_frame(tmp_path, face_image):
 
 @pytest.mark.slow
 def test_shard_over_good_and_bad_clips(tmp_path, face_image):
-    from femo.extract import run_shard
+    from femo.node.extract import run_shard
     from femo.shards import read_shard_metadata
     from femo.task import ShardTask
 

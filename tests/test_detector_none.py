@@ -13,7 +13,7 @@ from omegaconf import OmegaConf
 
 from femo.config import EMOTIONS, ConfigError, DetectorConfig, from_dict
 from femo.dataset import Clip
-from femo.models import Face, WholeFrameDetector, make_detector
+from femo.node.models import Face, WholeFrameDetector, make_detector
 from tests.conftest import REPO, SHARED, need
 from tests.test_parity import RawScoreFER, femo_rows
 

@@ -9,7 +9,7 @@ import pytest
 
 from femo.config import ConfigError, RunConfig, to_dict
 from femo.dataset import Clip
-from femo.reporting import reduce_run
+from femo.results.reporting import reduce_run
 from femo.rundir import RunDir, make_plan
 
 from .test_cli import error_line

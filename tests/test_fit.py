@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import femo.fit
+import femo.results.fit
 from femo.config import EMOTIONS, MappingConfig, ReduceConfig
-from femo.fit import (
+from femo.results.fit import (
     Head,
     check_head_fits,
     clip_features,
@@ -27,7 +27,7 @@ from femo.fit import (
     predict_head,
     save_head,
 )
-from femo.reduce import ShardData, frame_emotions, reduce_clips
+from femo.results.reduce import ShardData, frame_emotions, reduce_clips
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -178,7 +178,7 @@ def synthetic(n_clips=600, n_persons=60, frames=10, seed=1, detector="mtcnn"):
     }
 
 
-class RecordingGroupKFold(femo.fit.GroupKFold):
+class RecordingGroupKFold(femo.results.fit.GroupKFold):
     """GroupKFold that keeps every split it makes, with the groups it was given."""
 
     splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -198,7 +198,7 @@ def problem():
 def cv(problem):
     RecordingGroupKFold.splits = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(femo.fit, "GroupKFold", RecordingGroupKFold)
+        mp.setattr(femo.results.fit, "GroupKFold", RecordingGroupKFold)
         result = cross_validate_head(
             problem["X"],
             problem["golden"],

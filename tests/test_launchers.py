@@ -66,7 +66,9 @@ def test_slurm_executor_parameters():
     }
 
 
-def test_the_sbatch_script_submitit_writes_for_femo(tmp_path):
+def test_the_sbatch_script_submitit_writes_for_femo(tmp_path, monkeypatch):
+    # The script is made offline: no srun needs to be on this machine.
+    monkeypatch.setattr(submitit.slurm.slurm.SlurmExecutor, "affinity", classmethod(lambda cls: 1))
     executor = SlurmLauncher(SLURM).make_executor(Path("/runs/r/jobs"))
     executor.parameters["map_count"] = 5  # as submitit sets it for an array of 5
     command = executor._executor._submitit_command_str.replace(

@@ -13,7 +13,7 @@ import pytest
 
 from femo.config import EMOTIONS, DetectorConfig, ExtractConfig, SamplingConfig
 from femo.dataset import Clip
-from femo.extract import run_shard
+from femo.node.extract import run_shard
 from femo.task import ShardTask
 
 pytestmark = pytest.mark.slow

@@ -21,7 +21,7 @@ from femo.config import (
     to_dict,
 )
 from femo.dataset import Clip
-from femo.reduce import (
+from femo.results.reduce import (
     FRAME_COLUMNS,
     ClipResult,
     compute_metrics,
@@ -29,7 +29,7 @@ from femo.reduce import (
     load_shards,
     vote,
 )
-from femo.reporting import report
+from femo.results.reporting import report
 from femo.rundir import RunDir, make_plan
 from femo.shards import SCHEMA
 

@@ -520,7 +520,7 @@ def _follow(
     was seen: the states and status lines, the number of requeues, and the clips
     that were in part files the last time the first attempt was seen running.
     """
-    from femo.progress import ShardProgress
+    from femo.node.progress import ShardProgress
     from femo.rundir import RunDir
 
     progress = ShardProgress(RunDir(run), 0)
@@ -552,8 +552,8 @@ def _clips_logged(run: Path) -> dict[str, int]:
     """How many times each clip was extracted, from the shard's log (kept across attempts)."""
     counts: dict[str, int] = {}
     for line in (run / "logs" / "shard-00000.log").read_text().splitlines():
-        if " femo.extract: clip " in line:
-            video = line.split(" femo.extract: clip ")[1].split(":")[0]
+        if " femo.node.engine: clip " in line:
+            video = line.split(" femo.node.engine: clip ")[1].split(":")[0]
             counts[video] = counts.get(video, 0) + 1
     return counts
 
@@ -591,7 +591,7 @@ def _check_requeued_run(run: Path, clips: Path, seen: dict, cwd: Path) -> None:
 @pytest.mark.timeout(900)
 def test_slurm_requeued_task_keeps_its_finished_clips(slurm, requeue_clips, tmp_path):
     """`scontrol requeue` of a running task: the rerun does only the clips not kept."""
-    from femo.progress import ShardProgress
+    from femo.node.progress import ShardProgress
     from femo.rundir import RunDir
 
     run, job_id = _one_shard_run(requeue_clips, tmp_path, "launcher.time_min=20")

@@ -1,4 +1,4 @@
-"""femo.stats: confusion metrics, bootstrap intervals and paired comparisons."""
+"""femo.results.stats: confusion metrics, bootstrap intervals and paired comparisons."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from femo.stats import (
+from femo.results.stats import (
     Interval,
     accuracy_from_confusion,
     bootstrap_metrics,

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from femo.stream import chain_ahead, ordered_map
+from femo.node.stream import chain_ahead, ordered_map
 
 
 def test_one_source_yields_everything_in_order():

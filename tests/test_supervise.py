@@ -14,15 +14,15 @@ import pytest
 
 from femo.config import ExtractConfig
 from femo.dataset import Clip
-from femo.progress import (
+from femo.node.progress import (
     POISON_MESSAGE,
     JournalEvent,
     ShardProgress,
     parse_journal_line,
     signal_text,
 )
+from femo.node.supervise import JournalWatch, ShardFailed, Supervisor, max_restarts, run_one
 from femo.rundir import RunDir
-from femo.supervise import JournalWatch, ShardFailed, Supervisor, max_restarts, run_one
 from femo.task import ShardResult, ShardTask
 
 

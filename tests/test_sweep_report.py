@@ -20,8 +20,8 @@ import numpy as np
 import pytest
 import yaml
 
-from femo.stats import Interval
-from femo.sweep import (
+from femo.results.stats import Interval
+from femo.results.sweep import (
     ClipRow,
     SweepPoint,
     beyond_chance,
@@ -33,7 +33,7 @@ from femo.sweep import (
     verdict,
     write_sweep_table,
 )
-from femo.sweep_html import sweep_html
+from femo.results.sweep_html import sweep_html
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

@@ -11,11 +11,12 @@ import pytest
 
 from femo.config import DetectorConfig
 from femo.dataset import Clip
-from femo.extract import ClipEnd, _Tagged, _units, shard_timing
-from femo.models import Detector, Face
+from femo.node.engine import ClipEnd, _Tagged, _units
+from femo.node.extract import shard_timing
+from femo.node.models import Detector, Face
+from femo.node.video import ClipInfo, Frame
+from femo.results.throughput import read_throughput, throughput_lines, wall_time_estimate
 from femo.task import ShardResult
-from femo.throughput import read_throughput, throughput_lines, wall_time_estimate
-from femo.video import ClipInfo, Frame
 
 
 def test_wall_time_estimate_takes_the_fullest_task():

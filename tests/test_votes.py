@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from femo.config import EMOTIONS, ConfigError, MappingConfig, ReduceConfig
-from femo.reduce import balanced_vote, class_scores, mean_vote
+from femo.results.reduce import balanced_vote, class_scores, mean_vote
 
 from .test_reduce import clip_row, clip_rows, face, make_run, reduce, videos_csv, write_shard
 

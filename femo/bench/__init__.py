@@ -7,7 +7,7 @@ next:
 * ``fer``: ``fer.Video.analyze`` (frames and video saving off) at frequency N;
 * ``floor``: decoding the same sampled frames plus the detector alone (Haar with
   fer's parameters, best of 1 and 2 OpenCV threads; MTCNN batched across frames);
-* ``femo``: :func:`femo.extract.run_shard`, the code path of every ``femo run`` task,
+* ``femo``: :func:`femo.node.extract.run_shard`, the code path of every ``femo run`` task,
   in parity mode and, where asked, in fast mode (``detector.downscale``).
 
 Model loading is left out of every figure (it is reported apart, as ``startup_s``).

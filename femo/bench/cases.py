@@ -161,8 +161,8 @@ def _floor_worker(case: Case) -> Measurement:
     import cv2
 
     from ..config import DetectorConfig, SamplingConfig
-    from ..models import HaarDetector, MtcnnDetector
-    from ..video import ClipInfo, sampled_frames
+    from ..node.models import HaarDetector, MtcnnDetector
+    from ..node.video import ClipInfo, sampled_frames
 
     sampling = SamplingConfig(every_n=case.every_n, max_frames=case.max_frames)
     config = DetectorConfig(name=case.detector)
@@ -207,7 +207,8 @@ def _femo_worker(case: Case) -> Measurement:
     """femo's extraction of the clips as one shard, through ``run_shard``."""
     from ..config import ExtractConfig, SamplingConfig
     from ..dataset import Clip
-    from ..extract import get_extractor, run_shard
+    from ..node.engine import get_extractor
+    from ..node.extract import run_shard
     from ..shards import read_shard_metadata
     from ..task import ShardTask
 

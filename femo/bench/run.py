@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..throughput import format_duration, wall_time_estimate
+from ..results.throughput import format_duration, wall_time_estimate
 from .cases import (
     FAST_PRESETS,
     STUDY_CLIPS,

@@ -18,9 +18,9 @@ import pyarrow.parquet as pq
 import submitit
 
 from ..config import ConfigError
+from ..node.supervise import run_one
 from ..rundir import RunDir, Submission
 from ..shards import damage
-from ..supervise import run_one
 from ..task import ShardResult, ShardTask
 from .base import Launch, Launcher, Say, SubmissionError
 

@@ -21,9 +21,9 @@ from typing import ClassVar
 from tqdm import tqdm
 
 from ..config import LocalLauncherConfig
-from ..models import cpu_count
+from ..node.models import cpu_count
+from ..node.supervise import Supervisor
 from ..rundir import RunDir, Submission
-from ..supervise import Supervisor
 from ..task import ShardTask
 from .base import Launch, Launcher, LaunchInterrupted, Say, TaskAnswer
 

@@ -34,8 +34,8 @@ from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .config import EMOTIONS, MappingConfig
-from .shards import write_atomically
+from ..config import EMOTIONS, MappingConfig
+from ..shards import write_atomically
 from .stats import (
     accuracy_from_confusion,
     bootstrap_metrics,
@@ -80,7 +80,7 @@ def clip_features(
     """One feature vector per clip of ``videos`` (in that order).
 
     ``frame_rows`` are the shards' frame rows (every sampled frame, with or without a
-    face); ``per_frame`` is :func:`femo.reduce.frame_emotions` of them: one row per
+    face); ``per_frame`` is :func:`femo.results.reduce.frame_emotions` of them: one row per
     (clip, frame) with a classified face, holding the chosen face's top ``emotion`` and
     its 7 scores. Per clip, over its frames with a face:
 

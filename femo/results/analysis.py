@@ -1,6 +1,6 @@
 """What the report tells beyond the study's table: intervals, per-person profiles, timelines.
 
-Pure functions over the reduce stage's outputs (:class:`~femo.reduce.ClipResult` per
+Pure functions over the reduce stage's outputs (:class:`~femo.results.reduce.ClipResult` per
 clip, the chosen face per frame); no file is read or written here.
 """
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pandas as pd
 
-from .config import EMOTIONS, MappingConfig, ReportConfig
+from ..config import EMOTIONS, MappingConfig, ReportConfig
 from .reduce import ClipResult, scored_clips
 from .stats import accuracy_intervals, bootstrap_metrics
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from .config import SamplingConfig
+from ..config import SamplingConfig
 
 
 class ClipError(Exception):

@@ -1,13 +1,13 @@
 """Worker processes, watched: a shard survives a clip that kills or hangs its worker.
 
-Shards are extracted in child processes (:func:`femo.runner.serve`), each of which
+Shards are extracted in child processes (:func:`femo.node.runner.serve`), each of which
 loads the models once and runs shard after shard. The :class:`Supervisor` hands them
 tasks and watches them:
 
 * a worker that dies by a signal (a decoder's segfault, an out-of-memory kill) has the
   signal written into its shard's journal against the clips it had in flight; a new
   worker takes the same shard over, runs those clips alone, and skips a clip it dies on
-  again (:mod:`femo.progress`), so the rest of the shard completes;
+  again (:mod:`femo.node.progress`), so the rest of the shard completes;
 * a clip unfinished after ``clip_timeout_s`` (a decoder that hangs) has its worker
   killed and is recorded as cut off; the new worker reports it and goes on;
 * a worker stopped by SIGTERM, SIGINT, SIGHUP or SIGUSR2 (its launcher or scheduler
@@ -33,10 +33,10 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from ..rundir import RunDir
+from ..task import ShardResult, ShardTask
 from .progress import ShardProgress, parse_journal_line, signal_text
-from .rundir import RunDir
 from .runner import serve, write_failure_marker
-from .task import ShardResult, ShardTask
 
 log = logging.getLogger(__name__)
 

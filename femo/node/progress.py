@@ -6,7 +6,7 @@ finished and its rerun (requeue or resume) does only the rest. The journal
 (``logs/shard-<k>.journal``) records each clip as it starts and ends: a clip that
 started and never ended when the worker died is a suspect. A rerun extracts each
 suspect alone first (``isolate``). The process that watches the worker
-(:mod:`femo.supervise`) records how it died (``died``) and which clip it cut off for
+(:mod:`femo.node.supervise`) records how it died (``died``) and which clip it cut off for
 taking too long (``timeout``): a clip the worker dies on while it is alone is skipped
 and reported with the signal, so one poison clip cannot fail its shard forever, and a
 clip that was merely in flight when a task ran out of time (nobody saw the worker die)
@@ -24,8 +24,8 @@ from typing import NamedTuple
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .rundir import RunDir
-from .shards import write_table
+from ..rundir import RunDir
+from ..shards import write_table
 
 POISON_MESSAGE = "the worker died on this clip ({}), also when it ran alone; it was skipped"
 TIMEOUT_MESSAGE = (

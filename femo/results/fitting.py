@@ -1,4 +1,4 @@
-"""``femo fit``: a head learnt on the labelled clips of runs (see :mod:`femo.fit` for
+"""``femo fit``: a head learnt on the labelled clips of runs (see :mod:`femo.results.fit` for
 the model), estimated by cross-validation grouped by person beside the study's vote."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .config import ConfigError, from_dict
-from .overrides import apply_overrides
+from .. import __version__
+from ..config import ConfigError, from_dict
+from ..overrides import apply_overrides
+from ..rundir import RunDir
 from .reporting import ensemble_features, reduce_shards
-from .rundir import RunDir
 
 
 @dataclass
@@ -99,7 +99,7 @@ def fit_runs(
         "cross_validation": cv_figures(cv),
     }
     save_head(folder / "head.json", head, provenance)
-    from .rundir import write_text
+    from ..rundir import write_text
 
     write_text(folder / "report.md", fit_report_markdown(cv))
     return FitOutcome(folder / "head.json", folder / "report.md", cv, len(golden))

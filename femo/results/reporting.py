@@ -17,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from .. import __version__
+from ..config import EMOTIONS, ConfigError, RunConfig, from_dict, to_dict
+from ..dataset import Labels, clip_groups, read_labels
+from ..overrides import apply_overrides, names_key
+from ..rundir import Plan, RunDir, RunDirError
+from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
-from .config import EMOTIONS, ConfigError, RunConfig, from_dict, to_dict
-from .dataset import Labels, clip_groups, read_labels
-from .overrides import apply_overrides, names_key
 from .reduce import (
     ClipResult,
     DamagedShard,
@@ -33,8 +35,6 @@ from .reduce import (
     reduce_clips,
 )
 from .report import settings_yaml, write_report
-from .rundir import Plan, RunDir, RunDirError
-from .shards import read_shard_metadata
 from .sweep import sweep_runs, write_sweep_table
 from .throughput import throughput_summary
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .config import DetectorConfig
+from ..config import DetectorConfig
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""One shard, extracted in this process: the watched worker of :mod:`femo.supervise`.
+"""One shard, extracted in this process: the watched worker of :mod:`femo.node.supervise`.
 
 :func:`execute` runs one :class:`~femo.task.ShardTask` with its log in ``logs/``, a
 ``.running`` marker while it works and a ``.failed`` marker when it raises;
@@ -21,8 +21,8 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from pathlib import Path
 
-from .rundir import RunDir, write_text
-from .task import ShardResult, ShardTask
+from ..rundir import RunDir, write_text
+from ..task import ShardResult, ShardTask
 
 log = logging.getLogger(__name__)
 

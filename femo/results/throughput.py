@@ -1,7 +1,7 @@
 """What a run's shards record about their own speed, and what it predicts.
 
 Every shard file carries its timing in its ``femo.timing`` metadata (written by
-:mod:`femo.extract`); this module adds them up for ``femo status`` and the report,
+:mod:`femo.node.extract`); this module adds them up for ``femo status`` and the report,
 and turns them into wall-time estimates for sizing array jobs.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from pyarrow import ArrowException
 
-from .shards import read_shard_metadata
+from ..shards import read_shard_metadata
 
 
 @dataclass

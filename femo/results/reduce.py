@@ -17,8 +17,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .config import EMOTIONS, MappingConfig, ReduceConfig
-from .shards import SCHEMA, finished_shards
+from ..config import EMOTIONS, MappingConfig, ReduceConfig
+from ..shards import SCHEMA, finished_shards
 
 log = logging.getLogger(__name__)
 

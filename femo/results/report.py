@@ -7,8 +7,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from ..rundir import write_json, write_text
 from .reduce import ClipResult
-from .rundir import write_json, write_text
 
 
 def videos_csv_text(results: list[ClipResult], classes: tuple[str, ...]) -> str:

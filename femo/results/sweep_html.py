@@ -30,7 +30,7 @@ img { max-width: 100%; }
 def accuracy_plot_png(summaries: Sequence[dict[str, Any]]) -> bytes | None:
     """Dot-and-whisker PNG of the accuracy (and its interval) of each point.
 
-    ``summaries`` are :func:`femo.sweep.point_summary` dicts; points without an accuracy
+    ``summaries`` are :func:`femo.results.sweep.point_summary` dicts; points without an accuracy
     are left out, points without an interval get a dot only. None when nothing is left.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -222,8 +222,8 @@ def sweep_html(
 ) -> str:
     """The text of ``sweep.html``.
 
-    ``summaries`` are :func:`femo.sweep.point_summary` dicts, ``comparison`` is what
-    :func:`femo.sweep.compare_sweep` returns and ``plot_png`` the accuracy plot (None:
+    ``summaries`` are :func:`femo.results.sweep.point_summary` dicts, ``comparison`` is what
+    :func:`femo.results.sweep.compare_sweep` returns and ``plot_png`` the accuracy plot (None:
     no point has an accuracy yet). Every string from the sweep is HTML-escaped.
     """
     reported = sum(bool(s.get("reported")) for s in summaries)
