@@ -4,17 +4,24 @@ Hydra's ``DictConfig`` stops at the CLI layer: :func:`from_dict` turns the resol
 config into these frozen dataclasses, which pickle cheaply for submitit and can be
 built in tests without Hydra. :func:`to_dict` gives back the same shape as ``conf/``
 (``from_dict(to_dict(c)) == c``); run folders store it in their manifest.
+
+The ``launcher`` section is the exception: each launcher's typed settings live beside
+the launcher (``femo.launchers.<name>``), which this module must not import (the
+layering rule in pyproject.toml). :class:`LauncherSection` keeps that section as given,
+with its name checked against ``conf/launcher``; ``femo.launchers.launcher_config``
+types and checks the rest, and ``femo run`` and resume call it before any work starts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Union
+from typing import Any
 
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
@@ -240,91 +247,37 @@ class ExtractConfig:
     threads: int | None = None
 
 
-def _positive_or_none(section: str, key: str, value: Any) -> None:
+def positive_or_none(section: str, key: str, value: Any) -> None:
+    """Refuse ``value`` unless it is an integer >= 1 or None, in one line naming the key."""
     if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
         raise ConfigError(f"{section}.{key} must be an integer >= 1 or null, not {value!r}")
 
 
+@functools.cache
+def launcher_names() -> tuple[str, ...]:
+    """The launchers there are: the options of ``conf/launcher`` (one yaml per launcher)."""
+    return tuple(sorted(p.stem for p in (conf_dir() / "launcher").glob("*.yaml")))
+
+
 @dataclass(frozen=True)
-class LocalLauncherConfig:
-    """Shards run in worker processes on this machine."""
+class LauncherSection:
+    """The ``launcher`` section: which launcher makes the shards, and its own settings.
+
+    Each launcher types and checks its settings beside its class (``femo.launchers.<name>``,
+    see ``femo.launchers.launcher_config``); this module may not import launchers (the
+    layering rule in pyproject.toml). So the section stays here as given, in its saved
+    (JSON) shape: the results side reads any run's config without loading a launcher,
+    and ``from_dict(to_dict(c)) == c``. Only the name is checked here.
+    """
 
     name: str = "local"
-    workers: int | None = None  # None: the CPUs available, at most one per shard
-    threads_per_worker: int | None = None  # None: CPUs // workers
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        _positive_or_none("launcher", "workers", self.workers)
-        _positive_or_none("launcher", "threads_per_worker", self.threads_per_worker)
-
-
-@dataclass(frozen=True)
-class NoneLauncherConfig:
-    """Plan the run folder and stop; the user submits the array script femo writes."""
-
-    name: str = "none"
-
-
-@dataclass(frozen=True)
-class SlurmLauncherConfig:
-    """One SLURM array job per run through submitit, one array task per shard."""
-
-    name: str = "slurm"
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    time_min: int = 120
-    cpus_per_task: int = 2
-    mem_gb: float | None = 8
-    gpus_per_node: int = 0
-    array_parallelism: int = 64
-    max_array_size: int = 1000
-    extra_flags: dict[str, Any] = field(default_factory=dict)
-    setup: tuple[str, ...] = ()
-    max_requeue: int = 3
-    # Seconds before the time limit at which a task is told to checkpoint and requeue.
-    signal_delay_s: int = 90
-    wait: bool = False
-
-    def __post_init__(self) -> None:
-        for key in ("time_min", "cpus_per_task", "array_parallelism", "max_array_size",
-                    "signal_delay_s"):  # fmt: skip
-            _positive_or_none("launcher", key, getattr(self, key))
-
-
-@dataclass(frozen=True)
-class SgeLauncherConfig:
-    """One Grid Engine array job per run (qsub -t 1-N), through femo's submitit plugin."""
-
-    name: str = "sge"
-    queue: str | None = None
-    project: str | None = None
-    time_min: int = 120
-    pe: str | None = "smp"
-    slots: int = 2
-    mem_gb: float | None = None
-    mem_resource: str = "mem_free"
-    gpu_resource: str | None = None
-    array_parallelism: int = 64
-    max_array_size: int = 75000
-    extra_flags: tuple[str, ...] = ()
-    setup: tuple[str, ...] = ()
-    wait: bool = False
-
-    def __post_init__(self) -> None:
-        for key in ("time_min", "slots", "array_parallelism", "max_array_size"):
-            _positive_or_none("launcher", key, getattr(self, key))
-
-
-LauncherConfig = Union[  # noqa: UP007 - a runtime alias, kept readable on 3.10
-    LocalLauncherConfig, NoneLauncherConfig, SlurmLauncherConfig, SgeLauncherConfig
-]
-LAUNCHER_CONFIGS: dict[str, type] = {
-    "local": LocalLauncherConfig,
-    "none": NoneLauncherConfig,
-    "slurm": SlurmLauncherConfig,
-    "sge": SgeLauncherConfig,
-}
+        if self.name not in launcher_names():
+            known = ", ".join(launcher_names())
+            raise ConfigError(f"unknown launcher {self.name!r} (known: {known})")
+        object.__setattr__(self, "settings", to_dict(dict(self.settings)))
 
 
 @dataclass(frozen=True)
@@ -347,7 +300,7 @@ class ShardsConfig:
             raise ConfigError(
                 f"shards.videos_per_shard must be >= 1, not {self.videos_per_shard!r}"
             )
-        _positive_or_none("shards", "part_clips", self.part_clips)
+        positive_or_none("shards", "part_clips", self.part_clips)
         timeout = self.clip_timeout_s
         if timeout is not None and (
             isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
@@ -365,7 +318,7 @@ class RunConfig:
     mapping: MappingConfig = field(default_factory=MappingConfig)
     reduce: ReduceConfig = field(default_factory=ReduceConfig)
     report: ReportConfig = field(default_factory=ReportConfig)
-    launcher: LauncherConfig = field(default_factory=LocalLauncherConfig)
+    launcher: LauncherSection = field(default_factory=LauncherSection)
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     device: str = "auto"
     batch_size: int | None = None
@@ -390,7 +343,7 @@ class RunConfig:
             sampling=self.sampling,
             batch_size=self.batch_size,
             device=self.device,
-            threads=getattr(self.launcher, "threads_per_worker", None),
+            threads=self.launcher.settings.get("threads_per_worker"),
         )
 
     @property
@@ -410,7 +363,9 @@ REDUCE_KEYS = ("mapping", "reduce", "report", "dataset.labels", "dataset.label_c
                "dataset.group_pattern")  # fmt: skip
 
 
-def _build(cls: type, values: dict[str, Any] | None, section: str) -> Any:
+def build_config(cls: type, values: dict[str, Any] | None, section: str) -> Any:
+    """A frozen config dataclass from a section's plain values (lists become tuples); an
+    unknown key or a bad value is one ConfigError line naming ``section``."""
     values = dict(values or {})
     known = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - known)
@@ -439,15 +394,9 @@ def _extensions(values: Iterable[str]) -> tuple[str, ...]:
     return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in values)
 
 
-def _launcher(values: dict[str, Any] | None) -> LauncherConfig:
-    values = dict(values or {"name": "local"})
-    name = values.get("name", "local")
-    cls = LAUNCHER_CONFIGS.get(name)
-    if cls is None:
-        raise ConfigError(f"unknown launcher {name!r} (known: {', '.join(LAUNCHER_CONFIGS)})")
-    if cls is SlurmLauncherConfig and values.get("extra_flags") is not None:
-        values["extra_flags"] = dict(values["extra_flags"])
-    return _build(cls, values, "launcher")
+def _launcher(values: dict[str, Any] | None) -> LauncherSection:
+    settings = dict(values or {})
+    return LauncherSection(str(settings.pop("name", "local")), settings)
 
 
 def _upgrade(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -489,14 +438,14 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
     if "emotions" in mapping:
         mapping["emotions"] = dict(mapping["emotions"])
     return RunConfig(
-        dataset=_build(DatasetConfig, dataset, "dataset"),
-        detector=_build(DetectorConfig, cfg.get("detector"), "detector"),
-        sampling=_build(SamplingConfig, cfg.get("sampling"), "sampling"),
-        mapping=_build(MappingConfig, mapping, "mapping"),
-        reduce=_build(ReduceConfig, cfg.get("reduce"), "reduce"),
-        report=_build(ReportConfig, cfg.get("report"), "report"),
+        dataset=build_config(DatasetConfig, dataset, "dataset"),
+        detector=build_config(DetectorConfig, cfg.get("detector"), "detector"),
+        sampling=build_config(SamplingConfig, cfg.get("sampling"), "sampling"),
+        mapping=build_config(MappingConfig, mapping, "mapping"),
+        reduce=build_config(ReduceConfig, cfg.get("reduce"), "reduce"),
+        report=build_config(ReportConfig, cfg.get("report"), "report"),
         launcher=_launcher(cfg.get("launcher")),
-        shards=_build(ShardsConfig, cfg.get("shards"), "shards"),
+        shards=build_config(ShardsConfig, cfg.get("shards"), "shards"),
         device=str(cfg.get("device", "auto")),
         batch_size=cfg.get("batch_size"),
     )
@@ -504,6 +453,8 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
 
 def to_dict(obj: Any) -> Any:
     """A dataclass tree as plain JSON-able containers (tuples become lists)."""
+    if isinstance(obj, LauncherSection):
+        return {"name": obj.name, **obj.settings}
     if dataclasses.is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):

@@ -22,7 +22,7 @@ from typing import Any
 
 from .config import ConfigError, RunConfig, from_dict, to_dict
 from .dataset import Labels, discover_clips, read_labels
-from .launchers import make_launcher
+from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
 from .overrides import apply_overrides, names_key
 from .results.reporting import ReduceResult, report
@@ -140,6 +140,7 @@ def start_run(
 ) -> RunOutcome:
     """A new run: plan it, launch its shards (or reuse a sweep sibling's), report."""
     run = RunDir(run_dir)
+    launcher_config(config.launcher)  # bad launcher settings fail before any work starts
     config = with_demo_dataset(config, say)
     plan = prepare(config, run)
     if sweep_dir is not None:
@@ -235,6 +236,7 @@ def _resume(
     run: RunDir, saved: dict[str, Any], changed: dict[str, Any], overrides: list[str], say: Say
 ) -> RunOutcome:
     config = from_dict(changed)
+    launcher_config(config.launcher)  # checked before the manifest changes
     if changed != saved:
         manifest = run.read_manifest()
         manifest["config"] = to_dict(config)

@@ -18,16 +18,17 @@ from femo.config import (
     DatasetConfig,
     DetectorConfig,
     ExtractConfig,
-    LocalLauncherConfig,
     MappingConfig,
     ReduceConfig,
     RunConfig,
     SamplingConfig,
-    SgeLauncherConfig,
-    SlurmLauncherConfig,
     from_dict,
     to_dict,
 )
+from femo.launchers import launcher_config
+from femo.launchers.local import LocalLauncherConfig
+from femo.launchers.sge import SgeLauncherConfig
+from femo.launchers.slurm import SlurmLauncherConfig
 
 REPO = Path(__file__).resolve().parents[1]
 CONF = REPO / "conf"
@@ -89,7 +90,7 @@ def typed_section(config: RunConfig, group: str):
         "sampling": config.extract.sampling,
         "mapping": config.mapping,
         "reduce": config.reduce,
-        "launcher": config.launcher,
+        "launcher": launcher_config(config.launcher),
     }[group]
 
 
@@ -179,7 +180,9 @@ def test_defaults(hydra_compose):
         threads=None,
     )
     assert config.videos_per_shard == 16
-    assert config.launcher == LocalLauncherConfig(workers=None, threads_per_worker=None)
+    assert launcher_config(config.launcher) == LocalLauncherConfig(
+        workers=None, threads_per_worker=None
+    )
 
 
 def test_launcher_threads_reach_the_extract_config(hydra_compose):
@@ -187,7 +190,7 @@ def test_launcher_threads_reach_the_extract_config(hydra_compose):
         hydra_compose, "launcher=local", "launcher.threads_per_worker=3", "launcher.workers=2"
     )
     assert config.extract.threads == 3
-    assert config.launcher.workers == 2
+    assert launcher_config(config.launcher).workers == 2
 
 
 def test_options_of_different_groups_combine(hydra_compose):
@@ -414,15 +417,19 @@ def test_to_dict_and_from_dict_round_trip_every_option(hydra_compose, group, opt
 
 
 def test_launcher_configs_are_typed(hydra_compose):
-    slurm = build(
-        hydra_compose,
-        "launcher=slurm",
-        "launcher.partition=gpu",
-        "+launcher.extra_flags.constraint=a100",
-    ).launcher
+    slurm = launcher_config(
+        build(
+            hydra_compose,
+            "launcher=slurm",
+            "launcher.partition=gpu",
+            "+launcher.extra_flags.constraint=a100",
+        ).launcher
+    )
     assert slurm == SlurmLauncherConfig(partition="gpu", extra_flags={"constraint": "a100"})
     assert slurm.setup == () and slurm.max_requeue == 3
-    sge = build(hydra_compose, "launcher=sge", "launcher.extra_flags=[-m,e]").launcher
+    sge = launcher_config(
+        build(hydra_compose, "launcher=sge", "launcher.extra_flags=[-m,e]").launcher
+    )
     assert sge == SgeLauncherConfig(extra_flags=("-m", "e"))
 
 
@@ -433,12 +440,12 @@ def test_launcher_configs_are_typed(hydra_compose):
         (["launcher.threads_per_worker=-2"], "launcher.threads_per_worker must be an integer >= 1 or null, not -2"),
         (["launcher=slurm", "+launcher.colour=red"], "unknown key(s) in launcher: colour"),
         (["launcher=slurm", "launcher.time_min=0"], "launcher.time_min must be an integer >= 1 or null, not 0"),
-        (["launcher.name=pbs"], "unknown launcher 'pbs' (known: local, none, slurm, sge)"),
+        (["launcher.name=pbs"], "unknown launcher 'pbs' (known: local, none, sge, slurm)"),
     ],
 )  # fmt: skip
 def test_bad_launcher_settings_are_config_errors(hydra_compose, overrides, message):
     with pytest.raises(ConfigError) as exc:
-        build(hydra_compose, *overrides)
+        launcher_config(build(hydra_compose, *overrides).launcher)
     assert str(exc.value) == message
 
 
@@ -461,7 +468,7 @@ def test_a_femo_0_2_manifest_is_read_in_todays_shape():
     assert config.detector == DetectorConfig(name="mtcnn", min_face_size=30)
     assert config.sampling.every_n == 5 and config.videos_per_shard == 3
     assert (config.batch_size, config.device) == (8, "cpu")
-    assert config.launcher == SlurmLauncherConfig(partition="gpu", wait=True)
+    assert launcher_config(config.launcher) == SlurmLauncherConfig(partition="gpu", wait=True)
     assert from_dict(to_dict(config)) == config
 
 

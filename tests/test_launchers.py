@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 import submitit
 
-from femo.config import LocalLauncherConfig, SgeLauncherConfig, SlurmLauncherConfig
 from femo.launchers import launcher_class, launcher_for, make_launcher
-from femo.launchers.local import LocalLauncher, plan_workers
-from femo.launchers.sge import SgeExecutor, SgeLauncher
-from femo.launchers.slurm import SlurmLauncher
+from femo.launchers.local import LocalLauncher, LocalLauncherConfig, plan_workers
+from femo.launchers.sge import SgeExecutor, SgeLauncher, SgeLauncherConfig
+from femo.launchers.slurm import SlurmLauncher, SlurmLauncherConfig
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

@@ -23,12 +23,12 @@ import pytest
 from submitit.core import utils as submitit_utils
 
 from femo.launchers import sge
+from femo.launchers.qsub_script import make_qsub_script
 from femo.launchers.sge import (
     SgeExecutor,
     SgeInfoWatcher,
     SgeJobEnvironment,
     _expand_tasks,
-    make_qsub_script,
     parse_qacct,
     parse_qstat_xml,
 )

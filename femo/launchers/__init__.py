@@ -1,30 +1,57 @@
-"""Launchers by name: ``local``, ``none``, ``slurm`` and ``sge`` (see :mod:`.base`)."""
+"""Launchers by name: ``local``, ``none``, ``slurm`` and ``sge`` (see :mod:`.base`).
+
+A launcher is registered once: its module ``femo.launchers.<name>`` holds its
+:class:`~.base.Launcher` subclass and the typed settings that class names
+(``settings_class``), and ``conf/launcher/<name>.yaml`` is its Hydra option, with the
+settings' defaults. Modules are imported only when their launcher is asked for, so
+``femo status`` of a local run never loads submitit.
+
+``femo.config`` may not import launchers (the layering rule in pyproject.toml): it keeps
+the launcher section as a :class:`~femo.config.LauncherSection`, and
+:func:`launcher_config` turns that into the launcher's typed settings.
+"""
 
 from __future__ import annotations
 
+import functools
 import importlib
+import inspect
+from typing import Any
 
-from ..config import LAUNCHER_CONFIGS, LauncherConfig
+from ..config import ConfigError, LauncherSection, build_config, launcher_names
 from .base import Launcher
 
-_CLASSES = {
-    "local": "femo.launchers.local:LocalLauncher",
-    "none": "femo.launchers.none:NoneLauncher",
-    "slurm": "femo.launchers.slurm:SlurmLauncher",
-    "sge": "femo.launchers.sge:SgeLauncher",
-}
 
-
+@functools.cache
 def launcher_class(name: str) -> type[Launcher]:
-    """The :class:`Launcher` subclass registered under ``name``."""
-    module, _, cls = _CLASSES[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    """The :class:`Launcher` subclass of ``femo.launchers.<name>``."""
+    if name not in launcher_names():
+        raise ConfigError(f"unknown launcher {name!r} (known: {', '.join(launcher_names())})")
+    module = importlib.import_module(f"{__name__}.{name}")
+    (cls,) = (
+        c
+        for c in vars(module).values()
+        if inspect.isclass(c)
+        and issubclass(c, Launcher)
+        and c.__module__ == module.__name__
+        and not inspect.isabstract(c)
+    )
+    return cls
 
 
-def make_launcher(config: LauncherConfig) -> Launcher:
+def launcher_config(section: LauncherSection) -> Any:
+    """The launcher's typed settings of ``section``; a bad key or value is a ConfigError."""
+    cls = launcher_class(section.name)
+    return build_config(cls.settings_class, {**section.settings, "name": cls.name}, "launcher")
+
+
+def make_launcher(config: LauncherSection | Any) -> Launcher:
+    """The launcher of a run's launcher section (or of a launcher's typed settings)."""
+    if isinstance(config, LauncherSection):
+        config = launcher_config(config)
     return launcher_class(config.name)(config)
 
 
 def launcher_for(name: str) -> Launcher:
     """A launcher with default settings: enough to ask about tasks it submitted earlier."""
-    return make_launcher(LAUNCHER_CONFIGS[name]())
+    return make_launcher(LauncherSection(name))

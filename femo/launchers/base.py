@@ -49,10 +49,21 @@ class Launch:
 
 
 class Launcher(ABC):
-    """One way of running shards; one subclass per kind, registered by ``name``."""
+    """One way of running shards; one subclass per kind, in ``femo.launchers.<name>``.
+
+    A subclass names its typed settings (``settings_class``, a frozen dataclass whose
+    ``name`` field defaults to the launcher's name, as in ``conf/launcher/<name>.yaml``);
+    its ``name`` is taken from there.
+    """
 
     name: ClassVar[str]
+    settings_class: ClassVar[type]
     blocking: ClassVar[bool] = False  # True: launch() returns once every shard has ended
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "settings_class" in cls.__dict__:
+            cls.name = cls.settings_class.name
 
     def __init__(self, config: Any) -> None:
         self.config = config

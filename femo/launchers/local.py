@@ -15,12 +15,12 @@ import json
 import logging
 import os
 import socket
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import ClassVar
 
 from tqdm import tqdm
 
-from ..config import LocalLauncherConfig
+from ..config import positive_or_none
 from ..node.models import cpu_count
 from ..node.supervise import Supervisor
 from ..rundir import RunDir, Submission
@@ -78,8 +78,21 @@ def _worker_running(marker_text: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class LocalLauncherConfig:
+    """Shards run in worker processes on this machine."""
+
+    name: str = "local"
+    workers: int | None = None  # None: the CPUs available, at most one per shard
+    threads_per_worker: int | None = None  # None: CPUs // workers
+
+    def __post_init__(self) -> None:
+        positive_or_none("launcher", "workers", self.workers)
+        positive_or_none("launcher", "threads_per_worker", self.threads_per_worker)
+
+
 class LocalLauncher(Launcher):
-    name: ClassVar[str] = "local"
+    settings_class = LocalLauncherConfig
     blocking: ClassVar[bool] = True
     config: LocalLauncherConfig
 

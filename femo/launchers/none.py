@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import ClassVar
+from dataclasses import dataclass
 
-from ..config import NoneLauncherConfig
 from ..rundir import RunDir, write_text
 from ..task import ShardTask
 from .base import Launch, Launcher, Say
@@ -66,8 +65,15 @@ def array_scripts(run: RunDir, n_shards: int, python: str | None = None) -> dict
     }
 
 
+@dataclass(frozen=True)
+class NoneLauncherConfig:
+    """Plan the run folder and stop; the user submits the array script femo writes."""
+
+    name: str = "none"
+
+
 class NoneLauncher(Launcher):
-    name: ClassVar[str] = "none"
+    settings_class = NoneLauncherConfig
     config: NoneLauncherConfig
 
     @property

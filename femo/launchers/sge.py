@@ -20,14 +20,16 @@ import time
 import typing as tp
 import uuid
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass
 from pathlib import Path
 
 from submitit.core import core, job_environment, logger, utils
 
-from ..config import SgeLauncherConfig
+from ..config import positive_or_none
 from ..rundir import RunDir, Submission
 from .base import TaskAnswer
 from .cluster import ClusterLauncher
+from .qsub_script import default_parameters, make_qsub_script
 
 # Seconds a task may be absent from both qstat and qacct (accounting lag) before
 # it is declared lost: it died without leaving a trace, so nobody waits forever.
@@ -252,13 +254,13 @@ class SgeExecutor(core.PicklingExecutor):
 
     @classmethod
     def _valid_parameters(cls) -> set[str]:
-        return set(_default_parameters())
+        return set(default_parameters())
 
     def _internal_update_parameters(self, **kwargs: tp.Any) -> None:
-        invalid = sorted(set(kwargs) - set(_default_parameters()))
+        invalid = sorted(set(kwargs) - set(default_parameters()))
         if invalid:
             raise ValueError(
-                f"Unavailable SGE parameter(s): {invalid}; valid: {sorted(_default_parameters())}"
+                f"Unavailable SGE parameter(s): {invalid}; valid: {sorted(default_parameters())}"
             )
         make_qsub_script(command="true", folder=self.folder, **kwargs)  # validates values
         super()._internal_update_parameters(**kwargs)
@@ -319,87 +321,6 @@ class SgeExecutor(core.PicklingExecutor):
         return -1 if shutil.which("qsub") is None else 1
 
 
-def _default_parameters() -> dict[str, tp.Any]:
-    import inspect
-
-    spec = inspect.signature(make_qsub_script)
-    return {
-        k: p.default
-        for k, p in spec.parameters.items()
-        if k not in ("command", "folder", "map_count") and p.default is not inspect.Parameter.empty
-    }
-
-
-def _hms(minutes: int) -> str:
-    return f"{int(minutes) // 60:02d}:{int(minutes) % 60:02d}:00"
-
-
-def make_qsub_script(
-    command: str,
-    folder: str | Path,
-    job_name: str = "submitit",
-    queue: str | None = None,
-    project: str | None = None,
-    time_min: int = 5,
-    pe: str | None = None,
-    slots: int = 1,
-    mem_gb: float | None = None,
-    mem_resource: str = "mem_free",
-    gpus: int | None = None,
-    gpu_resource: str | None = None,
-    array_parallelism: int | None = None,
-    extra_flags: list[str] | None = None,
-    setup: list[str] | None = None,
-    nodes: int = 1,
-    tasks_per_node: int = 1,
-    stderr_to_stdout: bool = False,
-    map_count: int | None = None,
-) -> str:
-    """The qsub script of a job or array job.
-
-    stdout/stderr go to submitit's own log paths (``<job>_<task-1>_0_log.out``),
-    so submitit's ``job.stdout()`` and femo's status read them as on SLURM.
-    """
-    if nodes != 1 or tasks_per_node != 1:
-        raise ValueError("the SGE executor runs one task per job (nodes=1, tasks_per_node=1)")
-    if slots > 1 and not pe:
-        raise ValueError("slots > 1 needs a parallel environment (pe), e.g. pe=smp")
-    folder = Path(folder)
-    flags = ["-S /bin/bash", "-cwd", f"-N {shlex.quote(job_name)}", "-j y", "-r y"]
-    flags.append(f"-o {shlex.quote(str(folder / 'sge-$JOB_ID.$TASK_ID.out'))}")
-    flags.append(f"-l h_rt={_hms(time_min)}")
-    if queue:
-        flags.append(f"-q {shlex.quote(queue)}")
-    if project:
-        flags.append(f"-P {shlex.quote(project)}")
-    if pe:
-        flags.append(f"-pe {shlex.quote(pe)} {int(slots)}")
-    if mem_gb:
-        flags.append(f"-l {mem_resource}={mem_gb:g}G")
-    if gpu_resource:
-        flags.append(f"-l {gpu_resource}")
-    elif gpus:
-        flags.append(f"-l gpus={int(gpus)}")
-    if map_count:
-        flags.append(f"-t 1-{int(map_count)}")
-        if array_parallelism:
-            flags.append(f"-tc {int(array_parallelism)}")
-    if extra_flags:
-        flags.append(" ".join(shlex.quote(str(f)) for f in extra_flags))
-    tag = 'if [ "${SGE_TASK_ID:-undefined}" != undefined ]; then TAG="${JOB_ID}_$((SGE_TASK_ID - 1))"; else TAG="$JOB_ID"; fi'
-    log = shlex.quote(str(folder)) + '/"${TAG}_0_log'
-    redirect = (
-        f'exec >>{log}.out" 2>>{log}.out"'
-        if stderr_to_stdout
-        else f'exec >>{log}.out" 2>>{log}.err"'
-    )
-    lines = ["#!/bin/bash", *(f"#$ {f}" for f in flags), "", tag, redirect]
-    if setup:
-        lines += ["", "# setup", *setup]
-    lines += ["", "export SUBMITIT_EXECUTOR=sge", command, ""]
-    return "\n".join(lines)
-
-
 # ------------------------------------------------------------------ femo's launcher
 
 
@@ -438,8 +359,32 @@ def answers_of(
     return answers
 
 
+@dataclass(frozen=True)
+class SgeLauncherConfig:
+    """One Grid Engine array job per run (qsub -t 1-N), through femo's submitit plugin."""
+
+    name: str = "sge"
+    queue: str | None = None
+    project: str | None = None
+    time_min: int = 120
+    pe: str | None = "smp"
+    slots: int = 2
+    mem_gb: float | None = None
+    mem_resource: str = "mem_free"
+    gpu_resource: str | None = None
+    array_parallelism: int = 64
+    max_array_size: int = 75000
+    extra_flags: tuple[str, ...] = ()
+    setup: tuple[str, ...] = ()
+    wait: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("time_min", "slots", "array_parallelism", "max_array_size"):
+            positive_or_none("launcher", key, getattr(self, key))
+
+
 class SgeLauncher(ClusterLauncher):
-    name: tp.ClassVar[str] = "sge"
+    settings_class = SgeLauncherConfig
     config: SgeLauncherConfig
 
     def executor_parameters(self) -> dict[str, tp.Any]:

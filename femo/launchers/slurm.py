@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shlex
 import sys
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any
 
 from submitit.slurm.slurm import SlurmJobEnvironment
 
-from ..config import SlurmLauncherConfig
+from ..config import positive_or_none
 from ..rundir import RunDir, Submission
 from .base import TaskAnswer
 from .cluster import ClusterLauncher
@@ -38,8 +39,35 @@ def answer_of(state: str) -> TaskAnswer:
     return TaskAnswer("ended", state)
 
 
+@dataclass(frozen=True)
+class SlurmLauncherConfig:
+    """One SLURM array job per run through submitit, one array task per shard."""
+
+    name: str = "slurm"
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    time_min: int = 120
+    cpus_per_task: int = 2
+    mem_gb: float | None = 8
+    gpus_per_node: int = 0
+    array_parallelism: int = 64
+    max_array_size: int = 1000
+    extra_flags: dict[str, Any] = field(default_factory=dict)
+    setup: tuple[str, ...] = ()
+    max_requeue: int = 3
+    # Seconds before the time limit at which a task is told to checkpoint and requeue.
+    signal_delay_s: int = 90
+    wait: bool = False
+
+    def __post_init__(self) -> None:
+        for key in ("time_min", "cpus_per_task", "array_parallelism", "max_array_size",
+                    "signal_delay_s"):  # fmt: skip
+            positive_or_none("launcher", key, getattr(self, key))
+
+
 class SlurmLauncher(ClusterLauncher):
-    name: ClassVar[str] = "slurm"
+    settings_class = SlurmLauncherConfig
     config: SlurmLauncherConfig
 
     def executor_options(self) -> dict[str, Any]:
