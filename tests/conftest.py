@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import pytest
 
+from .fake_scheduler import FakeScheduler
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parents[1]
@@ -35,6 +37,18 @@ def no_tensorflow(request):
     yield
     if not before and request.node.get_closest_marker("slow") is None:
         assert "tensorflow" not in sys.modules, "this fast test loaded TensorFlow"
+
+
+@pytest.fixture
+def scheduler(monkeypatch) -> FakeScheduler:
+    """A fresh fake SLURM and Grid Engine (tests/fake_scheduler.py), installed for this test."""
+    from submitit.slurm.slurm import SlurmJob
+
+    from femo.launchers.sge import SgeJob
+
+    yield FakeScheduler().install(monkeypatch)
+    SlurmJob.watcher.clear()  # submitit's watchers are shared by every job of a class
+    SgeJob.watcher.clear()
 
 
 @pytest.fixture(scope="session")
