@@ -20,7 +20,7 @@ from femo.worker import task_of
 
 from .test_cli import REPO, error_line
 from .test_reduce import clip_rows, write_shard
-from .test_status import fake_scheduler
+from .test_status import hanging_scheduler
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -141,7 +141,7 @@ def test_resume_leaves_unknown_shards_alone(planned, fast_femo, tmp_path):
     run = RunDir(planned)
     write_shard(planned, 0, clip_rows("a.mp4", ["happy"]))
     run.record_submission(Submission("slurm", "77", [0, 1], ["77_0", "77_1"]))
-    env = fake_scheduler(tmp_path, "squeue", "sleep 60\n")
+    env = hanging_scheduler(tmp_path, "squeue", "sleep 60\n")
     proc = subprocess.run(
         [sys.executable, "-m", "femo", "run", f"resume={planned}"],
         capture_output=True,

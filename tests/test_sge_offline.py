@@ -1,7 +1,8 @@
 """Offline tests of the Grid Engine submitit plugin (femo/launchers/sge.py).
 
-No scheduler is needed: qstat/qacct/qsub output is written here as string literals
-modelled on Son of Grid Engine 8.1.9, and the subprocess calls are monkeypatched.
+No scheduler is needed: the parsers read string literals modelled on Son of Grid
+Engine 8.1.9, and the watcher asks the shared fake scheduler (tests/fake_scheduler.py),
+which prints the same way.
 
 Golden qsub scripts live in tests/golden/; regenerate them after an intended change with
 
@@ -16,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -33,77 +33,29 @@ from femo.launchers.sge import (
     parse_qstat_xml,
 )
 
+from .fake_scheduler import QACCT_SEP, XML_HEAD, FakeScheduler, job_list, qacct_record, qstat_xml
+
 GOLDEN = Path(__file__).resolve().parent / "golden"
 UPDATE_GOLDEN = os.environ.get("FEMO_UPDATE_GOLDEN") == "1"
 
 # --------------------------------------------------------------------------- qstat -xml
 
-XML_HEAD = (
-    "<?xml version='1.0'?>\n"
-    '<job_info  xmlns:xsd="http://arc.liv.ac.uk/repos/darcs/sge/source/dist/util/'
-    'resources/schemas/qstat/qstat.xsd">\n'
-)
-
-
-def _job_list(
-    number: int,
-    state: str,
-    code: str,
-    tasks: str | None = None,
-    queue: str = "",
-    slots: int = 1,
-    name: str = "femo",
-) -> str:
-    """One <job_list> element as SoGE 8.1.9's ``qstat -xml`` prints it."""
-    when = (
-        "      <JAT_start_time>2024-03-04T10:00:05</JAT_start_time>\n"
-        if state == "running"
-        else "      <JB_submission_time>2024-03-04T09:59:58</JB_submission_time>\n"
-    )
-    return (
-        f'    <job_list state="{state}">\n'
-        f"      <JB_job_number>{number}</JB_job_number>\n"
-        "      <JAT_prio>0.55500</JAT_prio>\n"
-        f"      <JB_name>{name}</JB_name>\n"
-        "      <JB_owner>alice</JB_owner>\n"
-        f"      <state>{code}</state>\n"
-        f"{when}"
-        f"      <queue_name>{queue}</queue_name>\n"
-        f"      <slots>{slots}</slots>\n"
-        + (f"      <tasks>{tasks}</tasks>\n" if tasks is not None else "")
-        + "    </job_list>\n"
-    )
-
-
-def _qstat(running: list[str], pending: list[str]) -> str:
-    return (
-        XML_HEAD
-        + "  <queue_info>\n"
-        + "".join(running)
-        + "  </queue_info>\n"
-        + "  <job_info>\n"
-        + "".join(pending)
-        + "  </job_info>\n"
-        + "</job_info>\n"
-    )
-
-
-QSTAT_XML = _qstat(
+QSTAT_XML = qstat_xml(
     running=[
         # array 123: task 3 runs, tasks 4-6 wait (below)
-        _job_list(123, "running", "r", tasks="3", queue="all.q@node01.cluster", slots=4),
+        job_list(123, "running", "r", tasks="3", queue="all.q@node01.cluster", slots=4),
         # array 126: task 2 is being qdel'ed while it still runs
-        _job_list(126, "running", "dr", tasks="2", queue="all.q@node02.cluster"),
+        job_list(126, "running", "dr", tasks="2", queue="all.q@node02.cluster"),
         # plain (non-array) job: no <tasks> element
-        _job_list(127, "running", "r", queue="all.q@node03.cluster", name="single"),
+        job_list(127, "running", "r", queue="all.q@node03.cluster", name="single"),
         # array 129: task 1 is being transferred to its execution host
-        _job_list(129, "running", "t", tasks="1", queue="all.q@node04.cluster"),
+        job_list(129, "running", "t", tasks="1", queue="all.q@node04.cluster"),
     ],
     pending=[
-        _job_list(123, "pending", "qw", tasks="4-6:1", slots=4),
-        _job_list(124, "pending", "qw", tasks="2,8-10:2"),
-        _job_list(125, "pending", "Eqw", tasks="1"),
-        _job_list(128, "pending", "hqw", name="single"),
+        job_list(123, "pending", "qw", tasks="4-6:1", slots=4),
+        job_list(124, "pending", "qw", tasks="2,8-10:2"),
+        job_list(125, "pending", "Eqw", tasks="1"),
+        job_list(128, "pending", "hqw", name="single"),
     ],
 )
 
@@ -154,19 +106,19 @@ def test_parse_qstat_xml_realistic_output():
     ],
 )
 def test_parse_qstat_state_codes(code, state):
-    xml = _qstat(running=[_job_list(300, "running", code, tasks="1")], pending=[])
+    xml = qstat_xml(running=[job_list(300, "running", code, tasks="1")], pending=[])
     assert parse_qstat_xml(xml) == {"300_0": {"State": state, "sge_state": code}}
 
 
 @pytest.mark.parametrize("code", ["Rq", "hRwq"])
 def test_parse_qstat_requeued_pending_is_pending(code):
     """'R' (restarted) is a flag, not running: Rq and hRwq wait in the queue again."""
-    xml = _qstat(running=[], pending=[_job_list(301, "pending", code, tasks="2")])
+    xml = qstat_xml(running=[], pending=[job_list(301, "pending", code, tasks="2")])
     assert parse_qstat_xml(xml) == {"301_1": {"State": "PENDING", "sge_state": code}}
 
 
 def test_parse_qstat_xml_no_jobs():
-    assert parse_qstat_xml(_qstat(running=[], pending=[])) == {}
+    assert parse_qstat_xml(qstat_xml(running=[], pending=[])) == {}
 
 
 @pytest.mark.parametrize(
@@ -190,60 +142,19 @@ def test_parse_qstat_xml_skips_entries_without_job_number():
 
 # ------------------------------------------------------------------------------- qacct
 
-QACCT_SEP = "=" * 62
-
-
-def _qacct_record(**fields: str) -> str:
-    """One record as SoGE 8.1.9's ``qacct -j`` prints it (13-wide keys, padded values)."""
-    base = {
-        "qname": "all.q",
-        "hostname": "node01.cluster",
-        "group": "users",
-        "owner": "alice",
-        "project": "femo",
-        "department": "defaultdepartment",
-        "jobname": "femo",
-        "jobnumber": "123",
-        "taskid": "1",
-        "account": "sge",
-        "priority": "0",
-        "qsub_time": "Mon Mar  4 09:59:58 2024",
-        "start_time": "Mon Mar  4 10:00:05 2024",
-        "end_time": "Mon Mar  4 10:12:41 2024",
-        "granted_pe": "smp",
-        "slots": "4",
-        "failed": "0",
-        "exit_status": "0",
-        "ru_wallclock": "756s",
-        "ru_utime": "2890.512s",
-        "ru_stime": "12.004s",
-        "ru_maxrss": "3.214MB",
-        "cpu": "2902.516s",
-        "mem": "1.234TBs",
-        "io": "0.512GB",
-        "iow": "0.000s",
-        "maxvmem": "6.789GB",
-        "arid": "undefined",
-        "ar_sub_time": "undefined",
-        "category": "-u alice -l h_rt=7500,mem_free=8G -pe smp 4",
-    }
-    base.update(fields)
-    return QACCT_SEP + "\n" + "".join(f"{k:<13}{v:<20}\n" for k, v in base.items())
-
-
 QACCT_123 = "".join(
     [
-        _qacct_record(taskid="1"),
+        qacct_record(taskid="1"),
         # killed by the kernel's OOM killer / h_vmem: SIGKILL -> 128 + 9
-        _qacct_record(
+        qacct_record(
             taskid="2", hostname="node02.cluster", failed="100 : assumedly after job",
             exit_status="137",
         ),
-        _qacct_record(taskid="3", exit_status="1"),
+        qacct_record(taskid="3", exit_status="1"),
         # task 4 was rescheduled (-r y) after its host went away, then succeeded:
         # records are in accounting-file (chronological) order, the last one counts
-        _qacct_record(taskid="4", failed="25  : rescheduling", exit_status="0"),
-        _qacct_record(taskid="4", hostname="node05.cluster"),
+        qacct_record(taskid="4", failed="25  : rescheduling", exit_status="0"),
+        qacct_record(taskid="4", hostname="node05.cluster"),
     ]
 )  # fmt: skip
 
@@ -263,9 +174,9 @@ def test_parse_qacct_array_records():
 
 
 def test_parse_qacct_non_array_job():
-    text = _qacct_record(jobnumber="127", taskid="undefined", jobname="single", granted_pe="NONE")
+    text = qacct_record(jobnumber="127", taskid="undefined", jobname="single", granted_pe="NONE")
     assert parse_qacct(text) == {"127": {"State": "COMPLETED", "exit_status": "0", "failed": "0"}}
-    failed = _qacct_record(
+    failed = qacct_record(
         jobnumber="127", taskid="undefined", failed="37  : qmaster enforced h_rt, h_cpu, or h_vmem limit",
         exit_status="137",
     )  # fmt: skip
@@ -280,13 +191,13 @@ def test_parse_qacct_non_array_job():
 
 def test_parse_qacct_failed_with_zero_exit_status_is_failed():
     # the job never ran (e.g. prolog failure): exit_status 0 but failed != 0
-    text = _qacct_record(taskid="1", failed="8   : in prolog", exit_status="0")
+    text = qacct_record(taskid="1", failed="8   : in prolog", exit_status="0")
     assert parse_qacct(text)["123_0"]["State"] == "FAILED"
 
 
 def test_parse_qacct_exit_status_with_signal_note():
     # newer Grid Engines append the signal name to exit_status
-    text = _qacct_record(taskid="1", exit_status="137                  (Killed)")
+    text = qacct_record(taskid="1", exit_status="137                  (Killed)")
     assert parse_qacct(text)["123_0"]["exit_status"] == "137"
     assert parse_qacct(text)["123_0"]["State"] == "FAILED"
 
@@ -298,24 +209,20 @@ def test_parse_qacct_empty_or_unrelated(text):
     assert parse_qacct(text) == {}
 
 
-def test_qacct_wrapper(monkeypatch):
-    calls = []
-
-    def run(cmd, **kwargs):
-        calls.append(cmd)
-        if cmd[-1] == "123":
-            return subprocess.CompletedProcess(cmd, 0, QACCT_123.encode(), b"")
-        return subprocess.CompletedProcess(cmd, 1, b"", b"error: job id 999 not found\n")
-
-    monkeypatch.setattr(sge.subprocess, "run", run)
+def test_qacct_wrapper(scheduler):
+    """sge.qacct reads what the (fake) qacct prints, which prints as SoGE does."""
+    scheduler.add("sge", 4, array_id="123")
+    scheduler.finish("123_0")
+    scheduler.finish("123_1", exit_status=137, failed="100 : assumedly after job")
+    scheduler.finish("123_2", exit_status=1)
+    scheduler.requeue("123_3")  # rescheduled (-r y) after its host went away, then succeeded
+    scheduler.finish("123_3")
+    assert sge.qacct("123") == parse_qacct(QACCT_123)
     assert set(sge.qacct("123")) == {"123_0", "123_1", "123_2", "123_3"}
     assert sge.qacct("999") == {}  # accounting lag / unknown job
-    assert calls == [["qacct", "-j", "123"], ["qacct", "-j", "999"]]
+    assert scheduler.calls == [["qacct", "-j", "123"]] * 2 + [["qacct", "-j", "999"]]
 
-    def missing(cmd, **kwargs):
-        raise FileNotFoundError("qacct")
-
-    monkeypatch.setattr(sge.subprocess, "run", missing)
+    scheduler.down = FileNotFoundError(2, "No such file or directory", "qacct")
     assert sge.qacct("123") == {}
 
 
@@ -543,59 +450,20 @@ def test_job_environment_activated_by_script_export(monkeypatch):
 
 # --------------------------------------------------------------------- info watcher
 
-WATCH_XML = _qstat(
-    running=[_job_list(200, "running", "r", tasks="1", queue="all.q@node01.cluster")],
-    pending=[_job_list(201, "pending", "qw", tasks="1-2:1")],
-)
+
+def watching(scheduler: FakeScheduler) -> None:
+    """Array 200: task 1 runs; array 201: tasks 1-2 wait (qstat's picture of the watcher)."""
+    scheduler.add("sge", 1, array_id="200")
+    scheduler.start("200_0")
+    scheduler.add("sge", 2, array_id="201")
 
 
-class FakeQstat:
-    """Stands in for subprocess.check_output: returns queued outputs or raises them."""
-
-    def __init__(self, *outputs: str | BaseException) -> None:
-        self.outputs = list(outputs)
-        self.calls: list[list[str]] = []
-
-    def __call__(self, command, shell=False, stderr=None):
-        self.calls.append(list(command))
-        out = self.outputs.pop(0)
-        if isinstance(out, BaseException):
-            raise out
-        return out.encode()
+def qstat_calls(scheduler: FakeScheduler) -> list[list[str]]:
+    return [c for c in scheduler.calls if c[0] == "qstat"]
 
 
-class FakeQacct:
-    def __init__(self, records: dict[str, dict[str, dict[str, str]]]) -> None:
-        self.records = records
-        self.calls: list[str] = []
-
-    def __call__(self, array_id: str) -> dict[str, dict[str, str]]:
-        self.calls.append(array_id)
-        return dict(self.records.get(array_id, {}))
-
-
-class Clock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def time(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def fakes(monkeypatch):
-    """Install fake qstat/qacct/clock in femo.launchers.sge; returns a setter."""
-    clock = Clock()
-    # only sge.py's view of `time` is replaced, not the global module
-    monkeypatch.setattr(sge, "time", types.SimpleNamespace(time=clock.time))
-    monkeypatch.setattr(sge.getpass, "getuser", lambda: "alice")
-
-    def install(qstat: FakeQstat, qacct: FakeQacct) -> Clock:
-        monkeypatch.setattr("femo.launchers.sge.subprocess.check_output", qstat)
-        monkeypatch.setattr("femo.launchers.sge.qacct", qacct)
-        return clock
-
-    return install
+def qacct_calls(scheduler: FakeScheduler) -> list[str]:
+    return [c[-1] for c in scheduler.calls if c[0] == "qacct"]
 
 
 def _watcher(*job_ids: str, grace_s: float = 120.0) -> SgeInfoWatcher:
@@ -605,18 +473,21 @@ def _watcher(*job_ids: str, grace_s: float = 120.0) -> SgeInfoWatcher:
     return watcher
 
 
-def test_watcher_live_ended_and_missing_tasks(fakes):
+def test_watcher_live_ended_and_missing_tasks(scheduler):
     ok = {"State": "COMPLETED", "exit_status": "0", "failed": "0"}
     oom = {"State": "FAILED", "exit_status": "137", "failed": "100 : assumedly after job"}
-    qstat = FakeQstat(WATCH_XML)
-    qacct = FakeQacct({"200": {"200_1": ok, "200_2": oom, "200_9": ok}})
-    fakes(qstat, qacct)
+    scheduler.add("sge", 10, array_id="200")
+    scheduler.start("200_0")
+    scheduler.finish("200_1", "200_9")
+    scheduler.finish("200_2", exit_status=137, failed="100 : assumedly after job")
+    scheduler.lose(*(f"200_{k}" for k in range(3, 9)))  # 200_3: neither queued nor accounted
+    scheduler.add("sge", 2, array_id="201")
     ids = ["200_0", "200_1", "200_2", "200_3", "201_0", "201_1"]
     watcher = _watcher(*ids)
     watcher.update()
 
-    assert qstat.calls == [["qstat", "-xml", "-u", "alice"]]
-    assert qacct.calls == ["200"]  # only arrays with tasks gone from qstat
+    assert qstat_calls(scheduler) == [["qstat", "-xml", "-u", "alice"]]
+    assert qacct_calls(scheduler) == ["200"]  # only arrays with tasks gone from qstat
     states = {j: watcher.get_state(j, mode="cache") for j in ids}
     assert states == {
         "200_0": "RUNNING",
@@ -627,27 +498,27 @@ def test_watcher_live_ended_and_missing_tasks(fakes):
         "201_1": "PENDING",
     }
     assert watcher.get_info("200_2", mode="cache") == oom
+    assert watcher.get_info("200_1", mode="cache") == ok
     assert watcher.get_info("200_0", mode="cache") == {"State": "RUNNING", "sge_state": "r"}
     assert "200_9" not in watcher._info_dict  # not registered: not tracked
     assert watcher._finished == {"200_1", "200_2"}
     assert watcher.num_calls == 1
 
 
-def test_watcher_missing_task_lost_after_grace(fakes):
-    qacct = FakeQacct({})
-    clock = fakes(FakeQstat(*[_qstat([], [])] * 4), qacct)
+def test_watcher_missing_task_lost_after_grace(scheduler):
+    scheduler.lose(*scheduler.add("sge", 1, array_id="300"))
     watcher = _watcher("300_0", grace_s=120.0)
-    t0 = clock.now
+    t0 = scheduler.now
 
     watcher.update()
     assert watcher.get_state("300_0", mode="cache") == "UNKNOWN"
     assert not watcher.is_done("300_0", mode="cache")
 
-    clock.now = t0 + 119
+    scheduler.now = t0 + 119
     watcher.update()
     assert watcher.get_state("300_0", mode="cache") == "UNKNOWN"
 
-    clock.now = t0 + 121
+    scheduler.now = t0 + 121
     watcher.update()
     assert watcher.get_state("300_0", mode="cache") == "LOST"
     assert watcher.is_done("300_0", mode="cache")
@@ -655,35 +526,34 @@ def test_watcher_missing_task_lost_after_grace(fakes):
 
     # finished: no more qstat calls
     watcher.update()
-    assert qacct.calls == ["300", "300", "300"]
+    assert qacct_calls(scheduler) == ["300", "300", "300"]
     assert watcher.num_calls == 3
 
 
-def test_watcher_grace_zero(fakes):
-    clock = fakes(FakeQstat(_qstat([], []), _qstat([], [])), FakeQacct({}))
+def test_watcher_grace_zero(scheduler):
     watcher = _watcher("301_0", grace_s=0)
     watcher.update()
     # first sighting of the absence: not lost yet, even with no grace
     assert watcher.get_state("301_0", mode="cache") == "UNKNOWN"
-    clock.now += 0.5
+    scheduler.now += 0.5
     watcher.update()
     assert watcher.get_state("301_0", mode="cache") == "LOST"
 
 
-def test_watcher_reappearing_task_restarts_grace(fakes):
-    back = _qstat([], [_job_list(302, "pending", "qw", tasks="1")])
-    clock = fakes(FakeQstat(_qstat([], []), back, _qstat([], []), _qstat([], [])), FakeQacct({}))
+def test_watcher_reappearing_task_restarts_grace(scheduler):
     watcher = _watcher("302_0", grace_s=120.0)
-    t0 = clock.now
+    t0 = scheduler.now
     watcher.update()
     assert watcher.get_state("302_0", mode="cache") == "UNKNOWN"
-    clock.now = t0 + 60
+    scheduler.now = t0 + 60
+    scheduler.add("sge", 1, array_id="302")  # back in the queue
     watcher.update()
     assert watcher.get_state("302_0", mode="cache") == "PENDING"
-    clock.now = t0 + 200  # > grace after the first absence, < grace after the second
+    scheduler.lose("302_0")
+    scheduler.now = t0 + 200  # > grace after the first absence, < grace after the second
     watcher.update()
     assert watcher.get_state("302_0", mode="cache") == "UNKNOWN"
-    clock.now = t0 + 321
+    scheduler.now = t0 + 321
     watcher.update()
     assert watcher.get_state("302_0", mode="cache") == "LOST"
 
@@ -695,40 +565,36 @@ def test_watcher_reappearing_task_restarts_grace(fakes):
         FileNotFoundError(2, "No such file or directory", "qstat"),
     ],
 )
-def test_watcher_qstat_failure_keeps_states(fakes, error):
-    qstat = FakeQstat(WATCH_XML, error)
-    qacct = FakeQacct({})
-    clock = fakes(qstat, qacct)
+def test_watcher_qstat_failure_keeps_states(scheduler, error):
+    watching(scheduler)
     watcher = _watcher("200_0", "201_0", "201_1")
     watcher.update()
     before = {j: dict(watcher.get_info(j, mode="cache")) for j in ("200_0", "201_0", "201_1")}
     assert before["200_0"]["State"] == "RUNNING"
 
-    clock.now += 30
-    watcher.update()  # must not raise
+    scheduler.now += 30
+    with scheduler.unanswered(error):
+        watcher.update()  # must not raise
     after = {j: dict(watcher.get_info(j, mode="cache")) for j in ("200_0", "201_0", "201_1")}
     assert after == before
-    assert qacct.calls == []  # a failed qstat does not mean the tasks ended
+    assert qacct_calls(scheduler) == []  # a failed qstat does not mean the tasks ended
     assert watcher._missing_since == {}
-    assert watcher._last_status_check == clock.now
-    assert len(qstat.calls) == 2 and watcher.num_calls == 2
+    assert watcher._last_status_check == scheduler.now
+    assert len(qstat_calls(scheduler)) == 2 and watcher.num_calls == 2
 
 
-def test_watcher_nothing_to_watch(fakes):
-    qstat = FakeQstat()  # any call would fail: no outputs queued
-    fakes(qstat, FakeQacct({}))
+def test_watcher_nothing_to_watch(scheduler):
     watcher = _watcher()
     watcher.update()
-    assert qstat.calls == [] and watcher.num_calls == 0
+    assert scheduler.calls == [] and watcher.num_calls == 0
 
 
-def test_watcher_get_state_force_calls_qstat(fakes):
-    qstat = FakeQstat(WATCH_XML)
-    fakes(qstat, FakeQacct({}))
+def test_watcher_get_state_force_calls_qstat(scheduler):
+    watching(scheduler)
     watcher = SgeInfoWatcher(delay_s=60)
     # get_state registers unknown ids itself (submitit's InfoWatcher.get_info)
     assert watcher.get_state("201_1", mode="force") == "PENDING"
-    assert len(qstat.calls) == 1
+    assert len(qstat_calls(scheduler)) == 1
     assert watcher.get_state("never_seen", mode="cache") == "UNKNOWN"
 
 

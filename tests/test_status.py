@@ -1,7 +1,7 @@
 """Shard states: the pure classifier, each launcher's answers, and schedulers that hang.
 
-Offline: the schedulers here are small scripts on PATH that answer (or never do) the
-way squeue does; the real ones are exercised in test_schedulers.py.
+Offline: schedulers answer from the shared fake (tests/fake_scheduler.py), and one that
+never answers is a small script on PATH; the real ones are exercised in test_schedulers.py.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def make_run(tmp_path: Path, n_shards: int = 3) -> RunDir:
     return run
 
 
-def fake_scheduler(tmp_path: Path, name: str, script: str) -> dict[str, str]:
+def hanging_scheduler(tmp_path: Path, name: str, script: str) -> dict[str, str]:
     """An environment whose PATH finds ``name`` (a shell script) first."""
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -148,7 +148,7 @@ def test_a_scheduler_that_hangs_means_unknown(tmp_path, monkeypatch):
     run = make_run(tmp_path)
     write_shard(run.path, 0, clip_rows("v0.mp4", ["happy"]))
     run.record_submission(Submission("slurm", "55", [0, 1, 2], ["55_0", "55_1", "55_2"]))
-    for key, value in fake_scheduler(tmp_path, "squeue", "sleep 60\n").items():
+    for key, value in hanging_scheduler(tmp_path, "squeue", "sleep 60\n").items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("FEMO_QUERY_TIMEOUT_S", "0.5")
     started = time.monotonic()
@@ -162,18 +162,18 @@ def test_a_scheduler_that_hangs_means_unknown(tmp_path, monkeypatch):
     assert status.redo == [] and status.unknown == [1, 2]
 
 
-def test_a_scheduler_that_answers(tmp_path, monkeypatch):
+def test_a_scheduler_that_answers(tmp_path, scheduler):
     run = make_run(tmp_path, n_shards=4)
     write_shard(run.path, 0, clip_rows("v0.mp4", ["happy"]))
+    scheduler.add("slurm", 4, array_id="55")
+    scheduler.add("slurm", 1, array_id="9")
+    scheduler.finish("55_0")
+    scheduler.start("55_1", "9_0")
+    scheduler.finish("55_3", state="CANCELLED")
     run.record_submission(Submission("slurm", "55", [0, 1, 2, 3], ["55_0", "55_1", "55_2", "55_3"]))
     jobs = run.jobs_dir
     jobs.mkdir()
     (jobs / "55_3_0_log.err").write_text("slurmstepd: error: *** JOB 55 CANCELLED AT now ***\n")
-    env = fake_scheduler(
-        tmp_path, "squeue", "echo '55_1|RUNNING'; echo '55_2|PENDING'; echo '9_0|RUNNING'\n"
-    )
-    for key, value in env.items():
-        monkeypatch.setenv(key, value)
     states = {s.index: (s.state, s.error) for s in read_status(run).statuses}
     assert states == {
         0: (ShardState.DONE, None),
@@ -181,6 +181,7 @@ def test_a_scheduler_that_answers(tmp_path, monkeypatch):
         2: (ShardState.PENDING, None),
         3: (ShardState.FAILED, "slurmstepd: error: *** JOB 55 CANCELLED AT now ***"),
     }
+    assert scheduler.calls == [["squeue", "-h", "-r", "-o", "%i|%T"]]
 
 
 def test_local_answers(tmp_path):
