@@ -218,13 +218,16 @@ class FakeScheduler:
         task = self.tasks[job_id]
         assert task.folder is not None, f"{job_id} was not submitted through submitit"
         self.start(job_id)
-        env = (
-            {"SUBMITIT_EXECUTOR": "slurm", "SLURM_JOB_ID": str(1000 + (task.index or 0)),
-             "SLURM_ARRAY_JOB_ID": task.array_id, "SLURM_ARRAY_TASK_ID": str(task.index)}
-            if task.kind == "slurm"
-            else {"SUBMITIT_EXECUTOR": "sge", "JOB_ID": task.array_id,
-                  "SGE_TASK_ID": str(task.index + 1) if task.index is not None else "undefined"}
-        )  # fmt: skip
+        if task.kind == "sge":
+            env = {"JOB_ID": task.array_id, "SGE_TASK_ID": str((task.index or 0) + 1)}
+            if task.index is None:
+                env["SGE_TASK_ID"] = "undefined"
+        elif task.index is None:
+            env = {"SLURM_JOB_ID": task.array_id}
+        else:
+            env = {"SLURM_JOB_ID": str(1000 + task.index), "SLURM_ARRAY_JOB_ID": task.array_id,
+                   "SLURM_ARRAY_TASK_ID": str(task.index)}  # fmt: skip
+        env["SUBMITIT_EXECUTOR"] = task.kind
         handlers = {
             s: signal.getsignal(s) for s in (signal.SIGTERM, signal.SIGCONT, signal.SIGUSR2)
         }

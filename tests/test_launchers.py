@@ -1,20 +1,31 @@
 """Launchers offline: submitit parameters, the sbatch script submitit writes (golden
-file), and the registry. No scheduler needed."""
+file), the registry, and SLURM and Grid Engine arrays against the shared fake scheduler
+(tests/fake_scheduler.py): arrays split where the cluster caps them, requeued tasks,
+tasks the scheduler lost, failed tasks, and what ``femo status`` makes of each."""
 
 from __future__ import annotations
 
 import os
 import shlex
+import signal
 import sys
 from pathlib import Path
 
 import pytest
 import submitit
+from submitit.core import job_environment, utils
+from submitit.slurm.slurm import SlurmJob
 
+from femo.config import LauncherSection
 from femo.launchers import launcher_class, launcher_for, make_launcher
+from femo.launchers.base import SubmissionError
 from femo.launchers.local import LocalLauncher, LocalLauncherConfig, plan_workers
-from femo.launchers.sge import SgeExecutor, SgeLauncher, SgeLauncherConfig
+from femo.launchers.sge import SgeLauncher, SgeLauncherConfig
 from femo.launchers.slurm import SlurmLauncher, SlurmLauncherConfig
+from femo.status import ShardState, read_status
+
+from .test_launcher_contract import make_shard, tasks_of
+from .test_status import make_run
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -65,9 +76,8 @@ def test_slurm_executor_parameters():
     }
 
 
-def test_the_sbatch_script_submitit_writes_for_femo(tmp_path, monkeypatch):
-    # The script is made offline: no srun needs to be on this machine.
-    monkeypatch.setattr(submitit.slurm.slurm.SlurmExecutor, "affinity", classmethod(lambda cls: 1))
+def test_the_sbatch_script_submitit_writes_for_femo(tmp_path, scheduler):
+    # The script is made offline: the fake scheduler stands in for srun on this machine.
     executor = SlurmLauncher(SLURM).make_executor(Path("/runs/r/jobs"))
     executor.parameters["map_count"] = 5  # as submitit sets it for an array of 5
     command = executor._executor._submitit_command_str.replace(
@@ -80,8 +90,7 @@ def test_the_sbatch_script_submitit_writes_for_femo(tmp_path, monkeypatch):
     assert text == golden.read_text()
 
 
-def test_sge_executor_parameters_reach_the_qsub_script(tmp_path, monkeypatch):
-    monkeypatch.setattr(SgeExecutor, "affinity", classmethod(lambda cls: 1))
+def test_sge_executor_parameters_reach_the_qsub_script(tmp_path, scheduler):
     config = SgeLauncherConfig(
         queue="all.q", project="lab", time_min=125, pe="omp", slots=4, mem_gb=8,
         mem_resource="mem_per_core", gpu_resource="gpus=1", array_parallelism=3,
@@ -99,10 +108,9 @@ def test_sge_executor_parameters_reach_the_qsub_script(tmp_path, monkeypatch):
         assert line in text.splitlines(), line
 
 
-def test_bad_submitit_setting_is_a_config_error(tmp_path, monkeypatch):
+def test_bad_submitit_setting_is_a_config_error(tmp_path, scheduler):
     from femo.config import ConfigError
 
-    monkeypatch.setattr(SgeExecutor, "affinity", classmethod(lambda cls: 1))
     with pytest.raises(ConfigError) as exc:
         SgeLauncher(SgeLauncherConfig(pe=None, slots=4)).make_executor(tmp_path)
     assert str(exc.value) == (
@@ -170,3 +178,205 @@ def test_a_shard_job_does_not_redo_a_written_shard(tmp_path, monkeypatch):
     path.write_bytes(b"PAR1 truncated")
     cluster.ShardJob()(task)
     assert redone == [0]
+
+
+# ------------------------------------------------- arrays against the fake scheduler
+
+DONE, PENDING, RUNNING = ShardState.DONE, ShardState.PENDING, ShardState.RUNNING
+UNKNOWN, FAILED = ShardState.UNKNOWN, ShardState.FAILED
+
+
+@pytest.fixture
+def stand_in(monkeypatch):
+    """Array tasks run their ShardJob; a stand-in writes the shard instead of extracting."""
+    monkeypatch.setattr("femo.launchers.cluster.run_one", make_shard)
+
+
+def submit(run, kind: str, **settings) -> list[str]:
+    said: list[str] = []
+    make_launcher(LauncherSection(kind, settings)).launch(run, tasks_of(run), said.append)
+    return said
+
+
+def states(run) -> list[ShardState]:
+    return [s.state for s in read_status(run).statuses]
+
+
+@pytest.mark.parametrize(
+    ("kind", "array_lines"),
+    [
+        ("slurm", ["#SBATCH --array=0-1%2", "#SBATCH --array=0-1%2", None]),
+        ("sge", ["#$ -t 1-2", "#$ -t 1-2", None]),
+    ],
+)
+def test_arrays_are_split_where_the_cluster_caps_them(
+    tmp_path, scheduler, stand_in, kind, array_lines
+):
+    scheduler.max_array_size = scheduler.max_aj_tasks = 2  # an array of 3 would be refused
+    run = make_run(tmp_path, n_shards=5)
+    said = submit(run, kind, max_array_size=2)
+    recorded = run.submissions()
+    assert [s.shards for s in recorded] == [[0, 1], [2, 3], [4]]
+    # a chunk of one shard is a plain job, as submitit submits one
+    assert [s.job_ids for s in recorded] == [["12_0", "12_1"], ["13_0", "13_1"], ["14"]]
+    assert said == [
+        f"submitted {kind} array 12 (2 task(s))",
+        f"submitted {kind} array 13 (2 task(s))",
+        f"submitted {kind} array 14 (1 task(s))",
+    ]
+    for array_id, line in zip(("12", "13", "14"), array_lines, strict=True):
+        lines = [
+            ln for ln in scheduler.scripts[array_id].splitlines()
+            if ln.startswith(("#SBATCH --array", "#$ -t "))
+        ]  # fmt: skip
+        assert lines == ([line] if line else [])
+    assert states(run) == [PENDING] * 5
+    scheduler.run_all()
+    assert states(run) == [DONE] * 5
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("slurm", "sbatch: error: Batch job submission failed: Invalid job array specification"),
+        ("sge", "Unable to run job: job rejected: 3 tasks requested, max_aj_tasks is 2."),
+    ],
+)
+def test_an_array_over_the_cap_is_refused_in_the_schedulers_words(
+    tmp_path, scheduler, kind, message
+):
+    scheduler.max_array_size = scheduler.max_aj_tasks = 2  # femo was told a larger cap
+    run = make_run(tmp_path, n_shards=3)
+    with pytest.raises(SubmissionError) as exc:
+        submit(run, kind)
+    assert str(exc.value) == message
+    assert run.submissions() == []
+
+
+def test_a_slurm_task_signalled_before_its_time_limit_requeues_itself(
+    tmp_path, scheduler, stand_in
+):
+    """submitit's own handler checkpoints the ShardJob and asks scontrol to requeue it."""
+    run = make_run(tmp_path, n_shards=2)
+    submit(run, "slurm")
+    scheduler.start("12_0", "12_1")
+    task = {"SLURM_JOB_ID": "1000", "SLURM_ARRAY_JOB_ID": "12", "SLURM_ARRAY_TASK_ID": "0"}
+    with utils.environment_variables(
+        SUBMITIT_EXECUTOR="slurm", SUBMITIT_FOLDER=str(run.jobs_dir), **task
+    ):
+        env = job_environment.JobEnvironment()
+        delayed = utils.DelayedSubmission.load(env.paths.submitted_pickle)
+        handler = job_environment.SignalHandler(env, env.paths, delayed)
+        with pytest.raises(SystemExit):
+            handler.checkpoint_and_try_requeue(signal.SIGUSR2)
+    assert ["scontrol", "requeue", "12_0"] in scheduler.calls
+    assert scheduler.task("12_0").restarts == 1
+    assert SlurmJob(run.jobs_dir, "12_0").state == "REQUEUED"  # sacct, as submitit reads it
+    assert states(run) == [PENDING, RUNNING]
+    scheduler.run_all()
+    assert states(run) == [DONE, DONE]
+
+
+def test_a_rescheduled_grid_engine_task_waits_again_then_is_done(tmp_path, scheduler, stand_in):
+    run = make_run(tmp_path, n_shards=2)
+    submit(run, "sge")
+    scheduler.start("12_0", "12_1")
+    scheduler.requeue("12_0")  # its host went away: -r y puts it back in the queue (Rq)
+    # qacct already holds the cut-short attempt; qstat's Rq wins while the task waits
+    assert states(run) == [PENDING, RUNNING]
+    scheduler.run_all()
+    assert len(scheduler.task("12_0").attempts) == 2
+    assert states(run) == [DONE, DONE]
+
+
+def test_a_grid_engine_task_without_a_trace_is_unknown_then_failed_as_lost(
+    tmp_path, scheduler, stand_in
+):
+    """Not in qstat nor qacct: unknown (never failed, never redone) while accounting may
+    lag; after the grace period it is lost, and resume may redo it."""
+    run = make_run(tmp_path, n_shards=3)
+    submit(run, "sge")
+    scheduler.start("12_0")
+    scheduler.run("12_2")
+    scheduler.lose("12_1")  # its host died, and with it the task's accounting record
+    status = read_status(run)
+    assert [s.state for s in status.statuses] == [RUNNING, UNKNOWN, DONE]
+    assert status.statuses[1].error == "not in qstat or qacct yet"
+    assert status.redo == []
+    scheduler.now += 180  # past the accounting grace (120 s)
+    status = read_status(run)
+    assert [s.state for s in status.statuses] == [RUNNING, FAILED, DONE]
+    assert status.statuses[1].error == (
+        "lost: in neither qstat nor qacct: "
+        "the task ended without writing its shard (killed, out of time or memory?)"
+    )
+    assert status.redo == [1]
+
+
+def test_grid_engine_accounting_that_lags_is_unknown_until_it_lands(tmp_path, scheduler):
+    run = make_run(tmp_path, n_shards=1)
+    submit(run, "sge")  # one shard: a plain job, 12
+    scheduler.accounting_lag = True
+    scheduler.finish("12", exit_status=137, failed="100 : assumedly after job")  # killed
+    (status,) = read_status(run).statuses
+    assert (status.state, status.error) == (UNKNOWN, "not in qstat or qacct yet")
+    scheduler.account()
+    (status,) = read_status(run).statuses
+    assert status.state == FAILED
+    assert status.error == (
+        "exit status 137, failed 100 : assumedly after job: "
+        "the task ended without writing its shard (killed, out of time or memory?)"
+    )
+
+
+@pytest.mark.parametrize("kind", ["slurm", "sge"])
+def test_a_scheduler_that_does_not_answer_makes_shards_unknown_never_failed(
+    tmp_path, scheduler, kind
+):
+    run = make_run(tmp_path, n_shards=2)
+    submit(run, kind)
+    scheduler.lose("12_1")
+    with scheduler.unanswered():
+        status = read_status(run)
+    assert [s.state for s in status.statuses] == [UNKNOWN, UNKNOWN]
+    assert {s.error for s in status.statuses} == {"the scheduler did not answer"}
+    assert status.redo == []
+
+
+def test_a_slurm_task_gone_from_squeue_has_ended(tmp_path, scheduler, stand_in):
+    """squeue forgets ended tasks within minutes: gone means ended, and the shard file or
+    the task's own log says how."""
+    run = make_run(tmp_path, n_shards=2)
+    submit(run, "slurm")
+    scheduler.run("12_0")
+    scheduler.lose("12_0", "12_1")  # past MinJobAge: squeue knows neither any more
+    (run.jobs_dir / "12_1_0_log.err").write_text(
+        "slurmstepd: error: *** JOB 12 ON n1 CANCELLED ***\n"
+    )
+    status = read_status(run)
+    assert [(s.state, s.error) for s in status.statuses] == [
+        (DONE, None),
+        (FAILED, "slurmstepd: error: *** JOB 12 ON n1 CANCELLED ***"),
+    ]
+
+
+@pytest.mark.parametrize(("kind", "detail"), [("slurm", ""), ("sge", "exit status 1, failed 0: ")])
+def test_a_task_that_raises_fails_with_its_own_last_error_line(
+    tmp_path, scheduler, monkeypatch, kind, detail
+):
+    def shard_or_raise(task):
+        if task.index == 1:
+            raise MemoryError("clip v1.mp4 needed more memory than the task had")
+        return make_shard(task)
+
+    monkeypatch.setattr("femo.launchers.cluster.run_one", shard_or_raise)
+    run = make_run(tmp_path, n_shards=2)
+    submit(run, kind)
+    scheduler.run_all()
+    assert scheduler.task("12_1").state == "FAILED"
+    status = read_status(run)
+    assert [s.state for s in status.statuses] == [DONE, FAILED]
+    assert status.statuses[1].error == (
+        f"{detail}MemoryError: clip v1.mp4 needed more memory than the task had"
+    )
+    assert status.statuses[1].log == str(run.jobs_dir / "12_1_0_log.err")
