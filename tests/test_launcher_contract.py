@@ -10,6 +10,7 @@ extracts anything (a stand-in writes each shard).
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from pathlib import Path
 
@@ -31,6 +32,8 @@ pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 KINDS = ["local", "none", "slurm", "sge"]
 # What `femo status` says of a shard right after its launch returns.
+# Whether `femo run` waits for the shards (and reports) with the default settings.
+WAITS = {"local": True, "none": False, "slurm": False, "sge": False}
 AFTER_LAUNCH = {
     "local": ShardState.DONE,  # blocking: its workers have run
     "none": ShardState.NOT_SUBMITTED,  # the user submits the scripts femo wrote
@@ -138,11 +141,11 @@ class TestLauncherContract:
         assert run.submissions() == []
         assert not run.jobs_dir.exists() or not any(run.jobs_dir.iterdir())
 
-    def test_it_waits_only_where_it_can(self, harness):
-        launcher = launcher_for(harness.kind)
-        assert launcher.waits == (launcher.blocking or bool(getattr(launcher.config, "wait", 0)))
-        if harness.kind == "none":
-            assert not launcher.waits
+    def test_femo_run_waits_where_the_launcher_says(self, harness):
+        defaults = make_launcher(LauncherSection(harness.kind))
+        assert defaults.waits == WAITS[harness.kind]
+        if "wait" in {f.name for f in dataclasses.fields(defaults.settings_class)}:
+            assert make_launcher(LauncherSection(harness.kind, {"wait": True})).waits
 
 
 def test_every_launcher_is_in_the_contract():
