@@ -380,3 +380,31 @@ def test_a_task_that_raises_fails_with_its_own_last_error_line(
         f"{detail}MemoryError: clip v1.mp4 needed more memory than the task had"
     )
     assert status.statuses[1].log == str(run.jobs_dir / "12_1_0_log.err")
+
+
+@pytest.mark.parametrize(
+    ("kind", "command", "detail"),
+    [
+        ("slurm", ["scancel", "12_1"], ""),
+        ("sge", ["qdel", "12", "-t", "2"], "exit status 137, failed 0: "),
+    ],
+)
+def test_a_cancelled_task_has_ended_and_resume_would_redo_it(
+    tmp_path, scheduler, kind, command, detail
+):
+    from femo.launchers.sge import SgeJob
+
+    run = make_run(tmp_path, n_shards=2)
+    submit(run, kind)
+    (SlurmJob if kind == "slurm" else SgeJob)(run.jobs_dir, "12_1").cancel()
+    assert scheduler.calls[-1] == command
+    assert scheduler.task("12_1").state == "CANCELLED"
+    status = read_status(run)
+    assert [(s.state, s.error) for s in status.statuses] == [
+        (PENDING, None),
+        (
+            FAILED,
+            f"{detail}the task ended without writing its shard (killed, out of time or memory?)",
+        ),
+    ]
+    assert status.redo == [1]
