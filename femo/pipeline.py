@@ -24,7 +24,7 @@ from .config import ConfigError, RunConfig, from_dict, to_dict
 from .dataset import Labels, discover_clips, read_labels
 from .launchers import make_launcher
 from .launchers.base import Launch, LaunchInterrupted
-from .overrides import apply_overrides, names_key
+from .overrides import apply_overrides
 from .results.reporting import ReduceResult, report
 from .results.sweep import is_sweep_dir, reuse_sweep_shards, sweep_runs
 from .results.throughput import read_throughput, throughput_lines
@@ -224,15 +224,22 @@ def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOut
     never what they hold. Queued, running and unknown shards are left alone.
     """
     run = RunDir(run_dir)
-    run.check(labels_given=names_key(overrides, "dataset.labels"))
+    # The report reads the run's own labels snapshot, as femo reduce does, not a labels
+    # file that may have changed since the run was planned.
+    for_report = run.report_config(overrides, "resume")
     saved = run.config_dict()
     changed = apply_overrides(saved, overrides, "resume")
     with run.resume_lock():
-        return _resume(run, saved, changed, overrides, say)
+        return _resume(run, saved, changed, for_report, overrides, say)
 
 
 def _resume(
-    run: RunDir, saved: dict[str, Any], changed: dict[str, Any], overrides: list[str], say: Say
+    run: RunDir,
+    saved: dict[str, Any],
+    changed: dict[str, Any],
+    for_report: RunConfig,
+    overrides: list[str],
+    say: Say,
 ) -> RunOutcome:
     config = from_dict(changed)
     if changed != saved:
@@ -253,11 +260,7 @@ def _resume(
         summary += f", {len(status.unknown)} unknown (the scheduler did not answer; left alone)"
     say(summary)
     tasks = make_tasks(source.path, source.read_plan(), config, only=redo)
-    if not names_key(overrides, "dataset.labels") and run.labels_file.is_file():
-        # The report reads the run's own labels snapshot, as femo reduce does, not a
-        # labels file that may have changed since the run was planned.
-        config = replace(config, dataset=replace(config.dataset, labels=str(run.labels_file)))
-    return launch(source, config, tasks, say, reported=run)
+    return launch(source, for_report, tasks, say, reported=run)
 
 
 # -------------------------------------------------------------------- status

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from . import __version__
 from .config import RunConfig, from_dict, to_dict
 from .dataset import Clip
+from .overrides import Command, apply_overrides, names_key
 from .shards import damage, finished_shards, shard_name, write_atomically
 
 T = TypeVar("T")
@@ -237,6 +238,23 @@ class RunDir:
 
     def config(self) -> RunConfig:
         return from_dict(self.config_dict())
+
+    def report_config(
+        self, overrides: Sequence[str] = (), command: Command = "reduce"
+    ) -> RunConfig:
+        """The config this run is reported with: its saved config, ``overrides`` applied
+        (those ``command``, ``reduce`` or ``resume``, may change) and its labels snapshot
+        (``labels.csv``) unless the overrides name ``dataset.labels``.
+
+        Refuses a damaged run first (:meth:`check`), so that every command names a
+        missing labels copy with the same line.
+        """
+        overrides = list(overrides)
+        self.check(labels_given=names_key(overrides, "dataset.labels"))
+        saved = self.config_dict()
+        snapshot = self.labels_file.is_file()
+        saved["dataset"]["labels"] = str(self.labels_file) if snapshot else None
+        return from_dict(apply_overrides(saved, overrides, command))
 
     def read_plan(self) -> Plan:
         if not self.plan_file.is_file():

@@ -9,8 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import ConfigError, from_dict
-from ..overrides import apply_overrides
+from ..config import ConfigError
 from ..rundir import RunDir
 from .reporting import ensemble_features, reduce_shards
 
@@ -54,9 +53,7 @@ def fit_runs(
     runs = []
     for run_dir in run_dirs:
         run = RunDir(run_dir)
-        saved = run.config_dict()
-        saved["dataset"]["labels"] = None
-        config = from_dict(apply_overrides(saved, overrides, "reduce"))
+        config = run.report_config(overrides)
         if config.reduce.head:
             raise ConfigError("femo fit learns a head; leave reduce.head out")
         if classes is not None and config.mapping.classes != classes:
