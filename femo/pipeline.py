@@ -26,7 +26,7 @@ from .launchers import make_launcher
 from .launchers.base import Launch, LaunchInterrupted
 from .overrides import apply_overrides
 from .results.reporting import ReduceResult, report
-from .results.sweep import is_sweep_dir, reuse_sweep_shards, sweep_runs
+from .results.sweep import is_sweep_dir, sweep_runs
 from .results.throughput import read_throughput, throughput_lines
 from .rundir import Plan, RunDir, RunDirError, make_plan
 from .status import RunStatus, ShardState, read_status
@@ -143,7 +143,7 @@ def start_run(
     config = with_demo_dataset(config, say)
     plan = prepare(config, run)
     if sweep_dir is not None:
-        source = reuse_sweep_shards(run, sweep_dir)
+        source = run.reuse_shards(sweep_dir)
         if source is not None:
             say(f"{run.path.name} reuses the shards of {source.name} (same extraction)")
             return _after_launch(run, config, Launch(), reused_from=source)

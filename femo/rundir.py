@@ -304,6 +304,28 @@ class RunDir:
             source = None
         return RunDir(source) if source else self
 
+    def reuse_shards(self, sweep_dir: Path) -> Path | None:
+        """Point this run's shards at an earlier sweep point with the same extraction key.
+
+        Returns the source run when one was found: ``RUN_DIR/shards`` becomes a symlink
+        to the source's shards and the manifest records ``shards_from``; nothing is queued.
+        """
+        manifest = self.read_manifest()
+        key = manifest.get("extraction_key")
+        for other in sorted(p.parent for p in sweep_dir.glob(f"*/{MANIFEST}")):
+            if other == self.path:
+                continue
+            theirs = RunDir(other).read_manifest()
+            if theirs.get("extraction_key") == key and not theirs.get("shards_from"):
+                self.shards_dir.symlink_to(
+                    Path("..") / other.name / SHARDS, target_is_directory=True
+                )
+                RunDir(other).shards_dir.mkdir(exist_ok=True)
+                manifest["shards_from"] = str(other)
+                self.write_manifest(manifest)
+                return other
+        return None
+
     def finished_shards(self) -> dict[int, Path]:
         return finished_shards(self.shards_dir)
 

@@ -155,7 +155,7 @@ def ensemble_features(members: list[Member], mapping: Any, videos: list[str]) ->
     detector when there are several); a clip has a face if any member found one."""
     import numpy as np
 
-    from .fit import clip_features
+    from .fit.features import clip_features
 
     blocks, names, faces = [], [], []
     for k, m in enumerate(members):
@@ -169,7 +169,8 @@ def ensemble_features(members: list[Member], mapping: Any, videos: list[str]) ->
 
 def _apply_head(config: RunConfig, members: list[Member], results: list[ClipResult]) -> None:
     """Predict every clip that has a face with the head file ``reduce.head``."""
-    from .fit import check_head_fits, load_head, predict_head
+    from .fit.headfile import check_head_fits, load_head
+    from .fit.model import predict_head
 
     try:
         head = load_head(config.reduce.head)
