@@ -20,6 +20,7 @@ from typing import Any
 from . import __version__
 from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
+from .results.formatting import percent
 from .rundir import RunDirError
 from .status import ShardState
 
@@ -143,7 +144,7 @@ def _print_outcome(outcome: Any) -> None:
 
 def _print_summary(metrics: dict[str, Any], report_dir: Path) -> None:
     acc = metrics["accuracy"]
-    acc_text = "n/a (no labelled clips)" if acc is None else f"{100 * acc:.1f}%"
+    acc_text = percent(acc, missing="n/a (no labelled clips)")
     say(
         f"accuracy {acc_text} over {metrics['n_labelled']} labelled of {metrics['n_videos']} clips "
         f"({metrics['n_no_face']} without a face, {metrics['n_failed']} failed)"
@@ -235,7 +236,7 @@ def cmd_reduce(argv: list[str]) -> int:
                     say(f"{run.name}: not reported: {result}")
                 else:
                     acc = result.metrics["accuracy"]
-                    say(f"{run.name}: accuracy {'n/a' if acc is None else f'{100 * acc:.1f}%'}")
+                    say(f"{run.name}: accuracy {percent(acc)}")
             say(f"sweep table: {swept.table}")
             return 0
         result = reduce_run(target, overrides, tuple(p.resolve() for p in args.with_runs))
@@ -260,7 +261,7 @@ def _run_or_latest(run_dir: str | None, output_root: Path) -> Path:
 
 
 def cmd_fit(argv: list[str]) -> int:
-    from .results.fitting import fit_runs
+    from .results.fit.command import fit_runs
 
     parser = argparse.ArgumentParser(
         prog="femo fit",
@@ -281,8 +282,8 @@ def cmd_fit(argv: list[str]) -> int:
     head, vote = figures.get("head") or {}, figures.get("vote") or {}
     if head.get("accuracy") is not None and vote.get("accuracy") is not None:
         say(
-            f"held-out accuracy: head {100 * head['accuracy']:.1f}%, the study's vote "
-            f"{100 * vote['accuracy']:.1f}% (same clips; folds grouped by person)"
+            f"held-out accuracy: head {percent(head['accuracy'])}, the study's vote "
+            f"{percent(vote['accuracy'])} (same clips; folds grouped by person)"
         )
     say(f"head: {outcome.head_file}")
     say(f"fit report: {outcome.report_file}")

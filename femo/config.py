@@ -216,15 +216,31 @@ class ReduceConfig:
 
 
 @dataclass(frozen=True)
+class Bootstrap:
+    """The percentile bootstrap behind every interval, seeded: same input, same interval."""
+
+    resamples: int = 2000
+    level: float = 0.95
+    seed: int = 0
+
+
+BOOTSTRAP = Bootstrap()
+
+
+@dataclass(frozen=True)
 class ReportConfig:
     """What the report shows beyond the study's table: intervals and timelines."""
 
     # Clips whose 7 scores are drawn along time: the most confident wrong ones first.
     timelines: int = 6
-    # Percentile bootstrap: resamples, level, seed (the same shards give the same report).
-    resamples: int = 2000
-    level: float = 0.95
-    seed: int = 0
+    # The bootstrap of every interval (the same shards give the same report).
+    resamples: int = BOOTSTRAP.resamples
+    level: float = BOOTSTRAP.level
+    seed: int = BOOTSTRAP.seed
+
+    @property
+    def bootstrap(self) -> Bootstrap:
+        return Bootstrap(self.resamples, self.level, self.seed)
 
     def __post_init__(self) -> None:
         if not isinstance(self.timelines, int) or self.timelines < 0:

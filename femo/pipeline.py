@@ -24,9 +24,9 @@ from .config import ConfigError, RunConfig, from_dict, to_dict
 from .dataset import Labels, discover_clips, read_labels
 from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
-from .overrides import apply_overrides, names_key
+from .overrides import apply_overrides
 from .results.reporting import ReduceResult, report
-from .results.sweep import is_sweep_dir, reuse_sweep_shards, sweep_runs
+from .results.sweep import is_sweep_dir, sweep_runs
 from .results.throughput import read_throughput, throughput_lines
 from .rundir import Plan, RunDir, RunDirError, make_plan
 from .status import RunStatus, ShardState, read_status
@@ -144,7 +144,7 @@ def start_run(
     config = with_demo_dataset(config, say)
     plan = prepare(config, run)
     if sweep_dir is not None:
-        source = reuse_sweep_shards(run, sweep_dir)
+        source = run.reuse_shards(sweep_dir)
         if source is not None:
             say(f"{run.path.name} reuses the shards of {source.name} (same extraction)")
             return _after_launch(run, config, Launch(), reused_from=source)
@@ -225,15 +225,22 @@ def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOut
     never what they hold. Queued, running and unknown shards are left alone.
     """
     run = RunDir(run_dir)
-    run.check(labels_given=names_key(overrides, "dataset.labels"))
+    # The report reads the run's own labels snapshot, as femo reduce does, not a labels
+    # file that may have changed since the run was planned.
+    for_report = run.report_config(overrides, "resume")
     saved = run.config_dict()
     changed = apply_overrides(saved, overrides, "resume")
     with run.resume_lock():
-        return _resume(run, saved, changed, overrides, say)
+        return _resume(run, saved, changed, for_report, overrides, say)
 
 
 def _resume(
-    run: RunDir, saved: dict[str, Any], changed: dict[str, Any], overrides: list[str], say: Say
+    run: RunDir,
+    saved: dict[str, Any],
+    changed: dict[str, Any],
+    for_report: RunConfig,
+    overrides: list[str],
+    say: Say,
 ) -> RunOutcome:
     config = from_dict(changed)
     launcher_config(config.launcher)  # checked before the manifest changes
@@ -255,11 +262,7 @@ def _resume(
         summary += f", {len(status.unknown)} unknown (the scheduler did not answer; left alone)"
     say(summary)
     tasks = make_tasks(source.path, source.read_plan(), config, only=redo)
-    if not names_key(overrides, "dataset.labels") and run.labels_file.is_file():
-        # The report reads the run's own labels snapshot, as femo reduce does, not a
-        # labels file that may have changed since the run was planned.
-        config = replace(config, dataset=replace(config.dataset, labels=str(run.labels_file)))
-    return launch(source, config, tasks, say, reported=run)
+    return launch(source, for_report, tasks, say, reported=run)
 
 
 # -------------------------------------------------------------------- status

@@ -34,6 +34,7 @@ from typing import Any, TypeVar
 from . import __version__
 from .config import RunConfig, from_dict, to_dict
 from .dataset import Clip
+from .overrides import Command, apply_overrides, names_key
 from .shards import damage, finished_shards, shard_name, write_atomically
 
 T = TypeVar("T")
@@ -238,6 +239,23 @@ class RunDir:
     def config(self) -> RunConfig:
         return from_dict(self.config_dict())
 
+    def report_config(
+        self, overrides: Sequence[str] = (), command: Command = "reduce"
+    ) -> RunConfig:
+        """The config this run is reported with: its saved config, ``overrides`` applied
+        (those ``command``, ``reduce`` or ``resume``, may change) and its labels snapshot
+        (``labels.csv``) unless the overrides name ``dataset.labels``.
+
+        Refuses a damaged run first (:meth:`check`), so that every command names a
+        missing labels copy with the same line.
+        """
+        overrides = list(overrides)
+        self.check(labels_given=names_key(overrides, "dataset.labels"))
+        saved = self.config_dict()
+        snapshot = self.labels_file.is_file()
+        saved["dataset"]["labels"] = str(self.labels_file) if snapshot else None
+        return from_dict(apply_overrides(saved, overrides, command))
+
     def read_plan(self) -> Plan:
         if not self.plan_file.is_file():
             raise RunDirError(f"{self.path} has no shard plan ({PLAN})")
@@ -285,6 +303,28 @@ class RunDir:
         except RunDirError:
             source = None
         return RunDir(source) if source else self
+
+    def reuse_shards(self, sweep_dir: Path) -> Path | None:
+        """Point this run's shards at an earlier sweep point with the same extraction key.
+
+        Returns the source run when one was found: ``RUN_DIR/shards`` becomes a symlink
+        to the source's shards and the manifest records ``shards_from``; nothing is queued.
+        """
+        manifest = self.read_manifest()
+        key = manifest.get("extraction_key")
+        for other in sorted(p.parent for p in sweep_dir.glob(f"*/{MANIFEST}")):
+            if other == self.path:
+                continue
+            theirs = RunDir(other).read_manifest()
+            if theirs.get("extraction_key") == key and not theirs.get("shards_from"):
+                self.shards_dir.symlink_to(
+                    Path("..") / other.name / SHARDS, target_is_directory=True
+                )
+                RunDir(other).shards_dir.mkdir(exist_ok=True)
+                manifest["shards_from"] = str(other)
+                self.write_manifest(manifest)
+                return other
+        return None
 
     def finished_shards(self) -> dict[int, Path]:
         return finished_shards(self.shards_dir)

@@ -328,3 +328,21 @@ def test_latest_run(tmp_path):
     assert latest_run(out) == newer
     with pytest.raises(Exception, match="no femo run under"):
         latest_run(tmp_path / "empty")
+
+
+def test_both_pages_state_the_level_the_intervals_were_computed_with(grouped_run):
+    """report.level=0.9: report.md and index.html both say 90 %, nowhere 95 %."""
+    result = reduce_run(grouped_run, ["report.level=0.9", "dataset.group_pattern='^([a-z]+)_'"])
+    m = result.metrics
+    assert m["ci"]["level"] == 0.9 and m["ci"]["unit"] == "group"
+    lo, hi = m["accuracy_ci"]
+    markdown = (result.report_dir / "report.md").read_text(encoding="utf-8").splitlines()
+    assert markdown[0] == (
+        f"**Accuracy: 66.7%** (90% CI {100 * lo:.1f}-{100 * hi:.1f}%) (8 of 12 labelled clips)"
+    )
+    assert "- intervals: 90% percentile bootstrap, resampling whole groups" in markdown
+    assert not [line for line in markdown if "95%" in line]
+    page = (result.report_dir / "index.html").read_text(encoding="utf-8")
+    assert f"(90 % CI {100 * lo:.1f}–{100 * hi:.1f} %, bootstrap over 3 persons)" in page
+    assert "recall (90 % CI)" in page and "accuracy (90 % CI)" in page
+    assert "95 %" not in page

@@ -475,3 +475,12 @@ def test_a_femo_0_2_manifest_is_read_in_todays_shape():
 def test_unknown_top_level_keys_are_refused():
     with pytest.raises(ConfigError, match="unknown key\\(s\\): colour"):
         from_dict({"colour": "red"})
+
+
+def test_the_shipped_report_settings_are_the_bootstrap_defaults(hydra_compose):
+    """conf/config.yaml shows report.resamples/level/seed so they can be overridden; they
+    must be the one settings object's values (femo.config.BOOTSTRAP)."""
+    from femo.config import BOOTSTRAP, Bootstrap
+
+    assert Bootstrap(resamples=2000, level=0.95, seed=0) == BOOTSTRAP
+    assert build(hydra_compose).report.bootstrap == BOOTSTRAP

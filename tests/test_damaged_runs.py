@@ -218,3 +218,14 @@ def test_a_run_planned_without_labels_needs_no_copy(fast_femo, tmp_path):
         "femo: accuracy n/a (no labelled clips) over 0 labelled of 1 clips "
         "(0 without a face, 0 failed)"
     )
+
+
+@pytest.mark.parametrize("damage", ["no labels.csv copy", "femo.json not JSON", "shards is a file"])
+def test_fit_refuses_a_damaged_run_with_the_line_of_reduce(fast_femo, done_run, damage):
+    """`femo fit` reads a run through the same door as `femo reduce`: a missing labels
+    copy is named, not taken for a run without labels ("needs 10 labelled clips")."""
+    expected = DAMAGE[damage](done_run)
+    fitted = fast_femo("fit", str(done_run))
+    assert error_line(fitted) == expected
+    assert error_line(fast_femo("reduce", str(done_run))) == expected
+    assert not (done_run / "fit").exists()

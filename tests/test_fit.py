@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import femo.results.fit
+import femo.results.fit.crossval
+import femo.results.fit.model
 from femo.config import EMOTIONS, MappingConfig, ReduceConfig
 from femo.results.fit import (
     Head,
@@ -178,7 +179,7 @@ def synthetic(n_clips=600, n_persons=60, frames=10, seed=1, detector="mtcnn"):
     }
 
 
-class RecordingGroupKFold(femo.results.fit.GroupKFold):
+class RecordingGroupKFold(femo.results.fit.model.GroupKFold):
     """GroupKFold that keeps every split it makes, with the groups it was given."""
 
     splits: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
@@ -198,7 +199,8 @@ def problem():
 def cv(problem):
     RecordingGroupKFold.splits = []
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(femo.results.fit, "GroupKFold", RecordingGroupKFold)
+        mp.setattr(femo.results.fit.crossval, "GroupKFold", RecordingGroupKFold)
+        mp.setattr(femo.results.fit.model, "GroupKFold", RecordingGroupKFold)
         result = cross_validate_head(
             problem["X"],
             problem["golden"],

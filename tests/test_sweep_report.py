@@ -29,6 +29,7 @@ from femo.results.sweep import (
     compare_sweep,
     not_comparable_reason,
     parse_videos_csv,
+    point_summary,
     read_sweep,
     verdict,
     write_sweep_table,
@@ -421,3 +422,20 @@ def test_parse_videos_csv_old_and_new():
     old = "video,predict,golden,status,frames_sampled,frames_with_face,x,y,z,message\nv,y,,ok,3,3,0,3,0,\n"
     clips, classes = parse_videos_csv(old)
     assert classes == ("x", "y", "z") and clips == (ClipRow("v", None, "y", None),)
+
+
+def test_sweep_html_states_the_level_of_its_intervals():
+    """Points reported with report.level=0.9 and pairs compared at 0.9: 90 %, never 95 %."""
+    metrics = {
+        "accuracy": 0.5, "accuracy_ci": [0.4, 0.6], "n_videos": 2, "n_labelled": 2,
+        "ci": {"method": "percentile bootstrap", "level": 0.9, "unit": "clip"},
+    }  # fmt: skip
+    point = SweepPoint(name="0", status="done", metrics=metrics)
+    page = sweep_html("s", [point_summary(point)], compare_sweep([point], level=0.9), b"png")
+    (points,) = [t for t in parse(page).tables if t and t[0][0] == "point"]
+    assert dict(zip(points[0], points[1], strict=True))["accuracy [90 % interval]"] == (
+        "50.0 % [40.0, 60.0, by clip]"
+    )
+    assert "Whiskers: its 90 % bootstrap interval" in page
+    assert "when its 90 % paired bootstrap interval excludes 0" in page
+    assert "95 %" not in page

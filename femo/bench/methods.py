@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..results.formatting import brackets, percent
+
 SETS = {"lfw-expressions": "person", "dev-clips": "actor"}
 
 
@@ -82,9 +84,9 @@ def methods_of(name: str, group: str, haar: Path, mtcnn: Path, cwd: Path) -> dic
 
 def table(results: dict[str, dict[str, Any]]) -> str:
     def cell(f: dict[str, Any]) -> str:
-        ci = f.get("ci")
-        span = f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else ""
-        return f"{100 * f['accuracy']:.1f} %{span}" if f.get("accuracy") is not None else "n/a"
+        if f.get("accuracy") is None:
+            return "n/a"
+        return percent(f["accuracy"], space=True) + brackets(f.get("ci"))
 
     lines = ["| set | method | all labelled clips | clips with a face | Negative recall |",
              "|---|---|---|---|---|"]  # fmt: skip
@@ -93,7 +95,7 @@ def table(results: dict[str, dict[str, Any]]) -> str:
             recall = parts["all"].get("negative_recall")
             lines.append(
                 f"| {name} | {label} | {cell(parts['all'])} | {cell(parts['with_face'])} | "
-                f"{'n/a' if recall is None else f'{100 * recall:.0f} %'} |"
+                f"{percent(recall, 0, space=True)} |"
             )
     return "\n".join(lines)
 

@@ -13,6 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..results.formatting import percent
 from ..results.throughput import format_duration, wall_time_estimate
 from .cases import (
     FAST_PRESETS,
@@ -281,7 +282,7 @@ def format_row(row: dict[str, Any]) -> str:
             same += "" if cmp["equal"] else "*"
             near = f"{cmp['frames_faces_agree']}/{cmp['frames_compared']}"
             if femo["accuracy"] and femo["accuracy"]["accuracy"] is not None:
-                acc = f"{100 * femo['accuracy']['accuracy']:.1f}%"
+                acc = percent(femo["accuracy"]["accuracy"])
         return (
             f"{row['media']:<10} {row['detector']:<6} {row['every_n']:>3} {name:<22} "
             f"{s['frames']:>6} {s['frames_per_s']:>8.2f} {vs_fer:>6} {vs_floor:>7} "

@@ -6,6 +6,7 @@ clip, the chosen face per frame); no file is read or written here.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import pandas as pd
@@ -47,9 +48,7 @@ def add_intervals(
         [r.predict for r in labelled],
         classes,
         groups=bootstrap_groups(labelled),
-        resamples=cfg.resamples,
-        level=cfg.level,
-        seed=cfg.seed,
+        **asdict(cfg.bootstrap),
     )
     metrics["accuracy_ci"] = _interval(boot["accuracy"])
     metrics["macro_f1_ci"] = _interval(boot["macro_f1"])
@@ -92,9 +91,7 @@ def group_profiles(
     intervals = accuracy_intervals(
         [correct[g] for g in names],
         [labelled[g] for g in names],
-        resamples=cfg.resamples,
-        level=cfg.level,
-        seed=cfg.seed,
+        **asdict(cfg.bootstrap),
     )
     profiles = []
     for g, interval in zip(names, intervals, strict=True):

@@ -20,6 +20,8 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
+from .formatting import percent
+
 DPI = 100
 
 # Okabe & Ito's colour-blind-safe palette, one fixed colour per fer emotion, so an
@@ -117,7 +119,9 @@ def confusion_png(confusion: Mapping[str, Mapping[str, int]], classes: Sequence[
     small = n_cols > 6
     for i in range(n_rows):
         for j in range(n_cols):
-            label = f"{counts[i, j]}\n{100 * share[i, j]:.0f} %" if totals[i, 0] else "0"
+            label = (
+                f"{counts[i, j]}\n{percent(share[i, j], 0, space=True)}" if totals[i, 0] else "0"
+            )
             ax.text(
                 j,
                 i,

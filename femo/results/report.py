@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..rundir import write_json, write_text
+from .formatting import ci_text, level_of, level_text, percent
 from .reduce import ClipResult
 
 
@@ -42,19 +43,6 @@ def videos_csv_text(results: list[ClipResult], classes: tuple[str, ...]) -> str:
             ]
         )
     return out.getvalue()
-
-
-def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
-
-
-def _ci(interval: list[float] | None, percent: bool = True) -> str:
-    if not interval:
-        return ""
-    lo, hi = interval
-    return (
-        f" (95% CI {100 * lo:.1f}-{100 * hi:.1f}%)" if percent else f" (95% CI {lo:.3f}-{hi:.3f})"
-    )
 
 
 def clip_rows(results: list[ClipResult]) -> list[dict[str, Any]]:
@@ -125,6 +113,11 @@ def report_markdown(
     metrics: dict[str, Any], results: list[ClipResult], classes: tuple[str, ...]
 ) -> str:
     m = metrics
+    level = level_of(m)
+
+    def _ci(interval: list[float] | None, as_percent: bool = True) -> str:
+        return ci_text(interval, level, as_percent)
+
     macro_f1 = "n/a" if m["macro_f1"] is None else f"{m['macro_f1']:.3f}"
     unit = (m.get("ci") or {}).get("unit")
     resampled = {"group": "whole groups", "clip": "clips"}.get(unit or "", "")
@@ -137,10 +130,10 @@ def report_markdown(
             "",
         ]
     lines += [
-        f"**Accuracy: {_pct(m['accuracy'])}**{_ci(m.get('accuracy_ci'))} "
+        f"**Accuracy: {percent(m['accuracy'])}**{_ci(m.get('accuracy_ci'))} "
         f"({m['n_correct']} of {m.get('n_compared', m['n_labelled'])} labelled clips"
         + (
-            f"; clips without a face abstain: coverage {_pct(m.get('coverage'))})"
+            f"; clips without a face abstain: coverage {percent(m.get('coverage'))})"
             if m.get("no_face") == "abstain"
             else ")"
         ),
@@ -148,9 +141,13 @@ def report_markdown(
         "# femo report",
         "",
         f"- clips: {m['n_videos']}; labelled: {m['n_labelled']}; with a prediction: {m['n_scored']}",
-        f"- accuracy over clips with a prediction: {_pct(m['accuracy_scored'])}",
-        f"- macro F1: {macro_f1}{_ci(m.get('macro_f1_ci'), percent=False)}",
-        *([f"- intervals: 95% percentile bootstrap, resampling {resampled}"] if resampled else []),
+        f"- accuracy over clips with a prediction: {percent(m['accuracy_scored'])}",
+        f"- macro F1: {macro_f1}{_ci(m.get('macro_f1_ci'), False)}",
+        *(
+            [f"- intervals: {level_text(level)} percentile bootstrap, resampling {resampled}"]
+            if resampled
+            else []
+        ),
         f"- clips with no face in any sampled frame: {m['n_no_face']}; failed: {m['n_failed']}; "
         f"missing (shard not done): {m['n_missing']}",
         "",
@@ -189,10 +186,10 @@ def report_markdown(
         ]
         for g in groups:
             top = sorted(g["emotion_share"].items(), key=lambda kv: -kv[1])[:3]
-            shares = ", ".join(f"{e} {100 * v:.0f}%" for e, v in top if v > 0) or "-"
+            shares = ", ".join(f"{e} {percent(v, 0)}" for e, v in top if v > 0) or "-"
             lines.append(
                 f"| {g['group']} | {g['clips']} | {g['labelled']} | {g['frames_with_face']} "
-                f"| {shares} | {_pct(g['accuracy'])}{_ci(g.get('accuracy_ci'))} |"
+                f"| {shares} | {percent(g['accuracy'])}{_ci(g.get('accuracy_ci'))} |"
             )
     problems = [r for r in results if r.status not in ("ok",)]
     if problems:

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import EMOTIONS, ConfigError, RunConfig, from_dict, to_dict
+from ..config import EMOTIONS, ConfigError, RunConfig, to_dict
 from ..dataset import Labels, clip_groups, read_labels
-from ..overrides import apply_overrides, names_key
 from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
@@ -85,6 +84,7 @@ def _not_done(run: RunDir, plan: Plan, allow_partial: bool) -> list[int]:
 
 def _member(run: RunDir, plan: Plan, config: RunConfig) -> Member:
     """Another run over the same clips as ``plan``, read with ``config``'s face choice."""
+    run.check(labels_given=True)
     other = run.read_plan()
     if [c.video for c in other.clips] != [c.video for c in plan.clips]:
         raise ConfigError(f"--with {run.path}: it ran over other clips; an ensemble needs the same")
@@ -155,7 +155,7 @@ def ensemble_features(members: list[Member], mapping: Any, videos: list[str]) ->
     detector when there are several); a clip has a face if any member found one."""
     import numpy as np
 
-    from .fit import clip_features
+    from .fit.features import clip_features
 
     blocks, names, faces = [], [], []
     for k, m in enumerate(members):
@@ -169,7 +169,8 @@ def ensemble_features(members: list[Member], mapping: Any, videos: list[str]) ->
 
 def _apply_head(config: RunConfig, members: list[Member], results: list[ClipResult]) -> None:
     """Predict every clip that has a face with the head file ``reduce.head``."""
-    from .fit import check_head_fits, load_head, predict_head
+    from .fit.headfile import check_head_fits, load_head
+    from .fit.model import predict_head
 
     try:
         head = load_head(config.reduce.head)
@@ -288,13 +289,7 @@ def reduce_run(
     ``report/`` (no overrides) or a folder named after the overrides (and the runs it
     is combined with)."""
     run = RunDir(run_dir)
-    run.check(labels_given=names_key(overrides, "dataset.labels"))
-    for other in with_runs:
-        RunDir(other).check(labels_given=True)
-    saved = run.config_dict()
-    # The run's own snapshot (RUN_DIR/labels.csv) is used unless dataset.labels is given.
-    saved["dataset"]["labels"] = None
-    config = from_dict(apply_overrides(saved, overrides, "reduce"))
+    config = run.report_config(overrides)
     named = overrides + [f"with={Path(p).name}" for p in with_runs]
     return report(run, config, report_folder(run, named), with_runs)
 

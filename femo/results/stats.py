@@ -23,6 +23,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..config import BOOTSTRAP
+
 # Bounds the memory of one chunk of bootstrap replicates (number of array elements).
 _CHUNK_ELEMENTS = 1 << 18
 
@@ -222,9 +224,9 @@ def bootstrap_metrics(
     predicted: Sequence[Hashable | None],
     classes: Sequence[Hashable],
     groups: Sequence[Hashable] | None = None,
-    resamples: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
+    resamples: int = BOOTSTRAP.resamples,
+    level: float = BOOTSTRAP.level,
+    seed: int = BOOTSTRAP.seed,
 ) -> dict[str, Any]:
     """Percentile bootstrap intervals of accuracy, macro F1 and per-class recall.
 
@@ -293,9 +295,9 @@ def paired_comparison(
     predicted_a: Sequence[Hashable | None],
     predicted_b: Sequence[Hashable | None],
     groups: Sequence[Hashable] | None = None,
-    resamples: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
+    resamples: int = BOOTSTRAP.resamples,
+    level: float = BOOTSTRAP.level,
+    seed: int = BOOTSTRAP.seed,
 ) -> dict[str, Any]:
     """Compare two methods' accuracy over the same clips.
 
@@ -364,9 +366,9 @@ def paired_comparison(
 def accuracy_intervals(
     correct: Sequence[int],
     labelled: Sequence[int],
-    resamples: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
+    resamples: int = BOOTSTRAP.resamples,
+    level: float = BOOTSTRAP.level,
+    seed: int = BOOTSTRAP.seed,
 ) -> list[Interval | None]:
     """Clip-bootstrap intervals of many accuracies at once (one per group).
 

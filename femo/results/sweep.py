@@ -20,7 +20,9 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from ..rundir import MANIFEST, REPORT, RunDir, write_text
+from ..config import BOOTSTRAP
+from ..rundir import MANIFEST, REPORT, write_text
+from .formatting import decimal, level_of, percent
 
 COLUMNS = [
     "point",
@@ -211,16 +213,13 @@ def point_summary(point: SweepPoint) -> dict[str, Any]:
         "accuracy": m.get("accuracy"),
         "accuracy_ci": (float(ci[0]), float(ci[1])) if ci else None,
         "ci_unit": (m.get("ci") or {}).get("unit"),
+        "ci_level": level_of(m) if ci else None,
         "macro_f1": m.get("macro_f1"),
         "frames_per_s": speed.get("frames_per_s"),
         "clips_per_hour_per_task": speed.get("clips_per_hour_per_task"),
         "mapping": point.mapping_name,
         "n_classes": len(point.classes) or None,
     }
-
-
-def _fmt(value: float | None, digits: int = 4) -> str:
-    return "" if value is None else f"{value:.{digits}f}"
 
 
 def table_row(point: SweepPoint) -> dict[str, Any]:
@@ -234,13 +233,13 @@ def table_row(point: SweepPoint) -> dict[str, Any]:
         "status": s["status"],
         "n_videos": s["n_videos"],
         "n_labelled": "" if s["n_labelled"] is None else s["n_labelled"],
-        "accuracy": _fmt(s["accuracy"]),
-        "macro_f1": _fmt(s["macro_f1"]),
+        "accuracy": decimal(s["accuracy"]),
+        "macro_f1": decimal(s["macro_f1"]),
         "shards_from": Path(source).name if source else "",
         "run_dir": str(point.run_dir or ""),
-        "accuracy_ci_low": _fmt(ci[0] if ci else None),
-        "accuracy_ci_high": _fmt(ci[1] if ci else None),
-        "frames_per_s": _fmt(s["frames_per_s"], 2),
+        "accuracy_ci_low": decimal(ci[0] if ci else None),
+        "accuracy_ci_high": decimal(ci[1] if ci else None),
+        "frames_per_s": decimal(s["frames_per_s"], 2),
     }
 
 
@@ -280,9 +279,9 @@ def not_comparable_reason(a: SweepPoint, b: SweepPoint) -> str | None:
 def compare_points(
     a: SweepPoint,
     b: SweepPoint,
-    resamples: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
+    resamples: int = BOOTSTRAP.resamples,
+    level: float = BOOTSTRAP.level,
+    seed: int = BOOTSTRAP.seed,
 ) -> dict[str, Any]:
     """Paired comparison of B against A over the labelled clips both reported.
 
@@ -341,9 +340,9 @@ def verdict(comparison: dict[str, Any], alpha: float = 0.05) -> str:
 def compare_sweep(
     points: Sequence[SweepPoint],
     max_points: int = MAX_COMPARED_POINTS,
-    resamples: int = 2000,
-    level: float = 0.95,
-    seed: int = 0,
+    resamples: int = BOOTSTRAP.resamples,
+    level: float = BOOTSTRAP.level,
+    seed: int = BOOTSTRAP.seed,
 ) -> dict[str, Any]:
     """Every paired comparison of a sweep's reported points.
 
@@ -398,7 +397,7 @@ def sweep_markdown(rows: list[dict[str, Any]]) -> str:
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        acc = f"{100 * float(r['accuracy']):.1f}%" if r["accuracy"] else "-"
+        acc = percent(float(r["accuracy"])) if r["accuracy"] else "-"
         lines.append(
             f"| {r['point']} | `{r['overrides']}` | {r['status']} | {r['n_videos']} | {r['n_labelled']} "
             f"| {acc} | {r['macro_f1'] or '-'} | {r['shards_from'] or '-'} |"
@@ -441,24 +440,3 @@ class SweepTableCallback(Callback):
             print(f"femo: sweep table: {path}")
             if any(r["status"] != "done" for r in sweep_rows(sweep_dir)):
                 print(f"femo: once the runs finish: femo reduce {sweep_dir}")
-
-
-def reuse_sweep_shards(run: RunDir, sweep_dir: Path) -> Path | None:
-    """Point this run's shards at an earlier sweep point with the same extraction key.
-
-    Returns the source run when one was found: ``RUN_DIR/shards`` becomes a symlink to
-    the source's shards and the manifest records ``shards_from``; nothing is queued.
-    """
-    manifest = run.read_manifest()
-    key = manifest.get("extraction_key")
-    for other in sorted(p.parent for p in sweep_dir.glob(f"*/{MANIFEST}")):
-        if other == run.path:
-            continue
-        theirs = RunDir(other).read_manifest()
-        if theirs.get("extraction_key") == key and not theirs.get("shards_from"):
-            run.shards_dir.symlink_to(Path("..") / other.name / "shards", target_is_directory=True)
-            RunDir(other).shards_dir.mkdir(exist_ok=True)
-            manifest["shards_from"] = str(other)
-            run.write_manifest(manifest)
-            return other
-    return None

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
+from ..config import BOOTSTRAP
+from .formatting import brackets, level_of, level_text, percent, points
+
 _CSS = """
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 80em; }
 table { border-collapse: collapse; margin: 1em 0; }
@@ -60,7 +63,7 @@ def accuracy_plot_png(summaries: Sequence[dict[str, Any]]) -> bytes | None:
             ax.plot(acc, y, "o", color="tab:gray", markerfacecolor="white")
     ax.set_yticks(ys, [s["label"] for s in shown])
     ax.set_ylim(-0.7, len(shown) - 0.3)
-    ax.set_xlabel("accuracy over labelled clips (%), with its 95 % interval")
+    ax.set_xlabel(f"accuracy over labelled clips (%), with its {_levels(summaries)} interval")
     ax.grid(axis="x", alpha=0.3)
     buffer = io.BytesIO()
     # No "Software" text chunk: the page must not name any web address, not even there.
@@ -74,7 +77,13 @@ def png_data_uri(png: bytes) -> str:
 
 
 def _pct(value: float | None) -> str:
-    return "-" if value is None else f"{100 * value:.1f} %"
+    return percent(value, space=True, missing="-")
+
+
+def _levels(summaries: Sequence[dict[str, Any]]) -> str:
+    """``95 %``: the level of the points' accuracy intervals (``90 % or 95 %`` if mixed)."""
+    levels = sorted({s["ci_level"] for s in summaries if s.get("ci_level") is not None})
+    return " or ".join(level_text(v, space=True) for v in levels or [BOOTSTRAP.level])
 
 
 def _accuracy_cell(s: dict[str, Any]) -> str:
@@ -84,7 +93,7 @@ def _accuracy_cell(s: dict[str, Any]) -> str:
     ci = s.get("accuracy_ci")
     if ci is not None:
         unit = f", by {s['ci_unit']}" if s.get("ci_unit") else ""
-        text += f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}{unit}]"
+        text += brackets(ci, note=unit)
     return text
 
 
@@ -106,7 +115,7 @@ def _points_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
     out = [
         "<table>",
         "<tr><th>point</th><th>overrides</th><th>status</th><th>clips</th><th>labelled</th>"
-        "<th>accuracy [95 % interval]</th><th>macro-F1</th><th>speed</th></tr>",
+        f"<th>accuracy [{_levels(summaries)} interval]</th><th>macro-F1</th><th>speed</th></tr>",
     ]
     for s in summaries:
         f1 = None if s.get("macro_f1") is None else f"{s['macro_f1']:.3f}"
@@ -132,18 +141,18 @@ def _unit_text(c: dict[str, Any]) -> str:
     return f"clips ({c['n']})"
 
 
-def _pairs_table(pairs: Sequence[dict[str, Any]]) -> list[str]:
+def _pairs_table(pairs: Sequence[dict[str, Any]], level: str) -> list[str]:
     out = [
         "<table>",
         "<tr><th>A</th><th>B</th><th>n clips</th><th>accuracy A</th><th>accuracy B</th>"
-        "<th>difference B&minus;A [95 % interval]</th><th>A only right</th>"
+        f"<th>difference B&minus;A [{level} interval]</th><th>A only right</th>"
         "<th>B only right</th><th>McNemar p</th><th>resampled</th><th>verdict</th></tr>",
     ]
     for c in pairs:
-        diff = "-" if c["difference"] is None else f"{100 * c['difference']:+.1f} points"
+        diff = "-" if c["difference"] is None else points(c["difference"])
         ci = c.get("difference_ci")
         if ci is not None:
-            diff += f" [{100 * ci.low:+.1f}, {100 * ci.high:+.1f}]"
+            diff += brackets((ci.low, ci.high), signed=True)
         n = str(c["n"])
         if c["n"] < max(c["n_labelled_a"], c["n_labelled_b"]):
             n += f" (shared of {c['n_labelled_a']} / {c['n_labelled_b']} labelled)"
@@ -174,12 +183,12 @@ def _list(title: str, items: Sequence[str]) -> list[str]:
 
 
 def _comparisons(comparison: dict[str, Any]) -> list[str]:
-    level = round(100 * comparison.get("level", 0.95))
+    level = level_text(level_of(comparison), space=True)
     out = [
         "<h2>Paired comparisons</h2>",
         "<p>Two points that ran over the same labelled clips with the same label set are "
         "compared clip by clip, over the labelled clips both reported. A difference is "
-        f"<em>beyond chance</em> when its {level} % paired bootstrap interval excludes 0 "
+        f"<em>beyond chance</em> when its {level} paired bootstrap interval excludes 0 "
         "<em>and</em> the exact McNemar test on the clips only one of them got right gives "
         "p &lt; 0.05. Whole groups (e.g. people) are resampled when every compared clip has "
         "a group, clips otherwise (column &ldquo;resampled&rdquo;). A finding such as one "
@@ -196,7 +205,7 @@ def _comparisons(comparison: dict[str, Any]) -> list[str]:
             f"Not compared: {escape(', '.join(comparison['left_out']))}.</p>"
         )
     if comparison["pairs"]:
-        out += _pairs_table(comparison["pairs"])
+        out += _pairs_table(comparison["pairs"], level)
     else:
         out.append("<p>No two points could be compared yet.</p>")
     out += _list(
@@ -245,7 +254,8 @@ def sweep_html(
             f'<img alt="accuracy of each reported point with its interval" '
             f'src="{png_data_uri(plot_png)}">',
             '<p class="note">Dot: accuracy over the labelled clips (a labelled clip without a '
-            "prediction counts as wrong). Whiskers: its 95 % bootstrap interval; a hollow dot "
+            f"prediction counts as wrong). Whiskers: its {_levels(summaries)} bootstrap interval; "
+            "a hollow dot "
             "has no interval in its report.</p>",
         ]
     else:

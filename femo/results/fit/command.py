@@ -1,18 +1,17 @@
-"""``femo fit``: a head learnt on the labelled clips of runs (see :mod:`femo.results.fit` for
-the model), estimated by cross-validation grouped by person beside the study's vote."""
+"""``femo fit``: a head learnt on the labelled clips of runs (see :mod:`.model`), estimated
+by cross-validation grouped by person beside the study's vote."""
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
-from ..config import ConfigError, from_dict
-from ..overrides import apply_overrides
-from ..rundir import RunDir
-from .reporting import ensemble_features, reduce_shards
+from ... import __version__
+from ...config import ConfigError
+from ...rundir import RunDir, write_text
+from ..reporting import ensemble_features, reduce_shards
 
 
 @dataclass
@@ -39,13 +38,10 @@ def fit_runs(
     """
     import numpy as np
 
-    from .fit import (
-        cross_validate_head,
-        cv_figures,
-        fit_head,
-        fit_report_markdown,
-        save_head,
-    )
+    from .crossval import cross_validate_head, cv_figures
+    from .headfile import save_head
+    from .model import fit_head
+    from .report import fit_report_markdown
 
     features, golden, groups, votes, faces = [], [], [], [], []
     names: list[str] = []
@@ -54,9 +50,7 @@ def fit_runs(
     runs = []
     for run_dir in run_dirs:
         run = RunDir(run_dir)
-        saved = run.config_dict()
-        saved["dataset"]["labels"] = None
-        config = from_dict(apply_overrides(saved, overrides, "reduce"))
+        config = run.report_config(overrides)
         if config.reduce.head:
             raise ConfigError("femo fit learns a head; leave reduce.head out")
         if classes is not None and config.mapping.classes != classes:
@@ -83,7 +77,10 @@ def fit_runs(
         raise ConfigError("femo fit needs at least 10 labelled clips")
     X, has_face = np.vstack(features), np.concatenate(faces)
     try:
-        cv = cross_validate_head(X, golden, groups, votes, classes, has_face=has_face)
+        boot = config.report.bootstrap  # report.resamples, report.level, report.seed
+        cv = cross_validate_head(
+            X, golden, groups, votes, classes, has_face=has_face, **asdict(boot)
+        )
         head = fit_head(X, golden, groups, classes, has_face=has_face, feature_names=names)
     except ValueError as exc:
         raise ConfigError(f"femo fit: {exc}") from None
@@ -99,8 +96,6 @@ def fit_runs(
         "cross_validation": cv_figures(cv),
     }
     save_head(folder / "head.json", head, provenance)
-    from ..rundir import write_text
-
     write_text(folder / "report.md", fit_report_markdown(cv))
     return FitOutcome(folder / "head.json", folder / "report.md", cv, len(golden))
 

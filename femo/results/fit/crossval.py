@@ -1,0 +1,193 @@
+"""Cross-validation: the head against the study's vote on the same held-out clips,
+never training and testing on one person."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import GroupKFold
+
+from ...config import BOOTSTRAP
+from ..stats import (
+    accuracy_from_confusion,
+    bootstrap_metrics,
+    confusion_counts,
+    macro_f1_from_confusion,
+    paired_comparison,
+    recall_from_confusion,
+)
+from .model import C_GRID, SCORING, as_labels, as_matrix, fit_head, group_codes, predict_head
+
+
+def _method_figures(
+    golden: list[str],
+    predicted: list[str | None],
+    groups: list[int] | None,
+    classes: Sequence[str],
+    resamples: int,
+    level: float,
+    seed: int,
+) -> dict[str, Any]:
+    confusion = confusion_counts(golden, predicted, classes)
+    present = np.flatnonzero(confusion.sum(axis=1))
+    recall = recall_from_confusion(confusion)
+    boot = bootstrap_metrics(golden, predicted, classes, groups, resamples, level, seed)
+
+    def as_list(interval: Any) -> list[float] | None:
+        return None if interval is None else interval.as_list()
+
+    return {
+        "accuracy": float(accuracy_from_confusion(confusion)),
+        "accuracy_ci": as_list(boot["accuracy"]),
+        "macro_f1": float(macro_f1_from_confusion(confusion, present)),
+        "macro_f1_ci": as_list(boot["macro_f1"]),
+        "recall": {
+            c: None if math.isnan(r) else float(r) for c, r in zip(classes, recall, strict=True)
+        },
+        "recall_ci": {c: as_list(i) for c, i in boot["recall"].items()},
+        "confusion": {
+            g: dict(zip([*classes, "none"], map(int, row), strict=True))
+            for g, row in zip(classes, confusion, strict=True)
+        },
+    }
+
+
+def _subset_figures(
+    golden: list[str],
+    head: list[str | None],
+    vote: list[str | None],
+    groups: list[int] | None,
+    classes: Sequence[str],
+    resamples: int,
+    level: float,
+    seed: int,
+) -> dict[str, Any]:
+    if not golden:
+        return {"n": 0, "head": None, "vote": None, "comparison": None}
+    paired = paired_comparison(golden, vote, head, groups, resamples, level, seed)
+    ci = paired["difference_ci"]
+    return {
+        "n": len(golden),
+        "support": {c: golden.count(c) for c in classes},
+        "head": _method_figures(golden, head, groups, classes, resamples, level, seed),
+        "vote": _method_figures(golden, vote, groups, classes, resamples, level, seed),
+        "comparison": {
+            "difference": paired["difference"],
+            "difference_ci": None if ci is None else ci.as_list(),
+            "mcnemar_p": paired["mcnemar_p"],
+            "head_only_right": paired["b_only_right"],
+            "vote_only_right": paired["a_only_right"],
+            "significant": paired["significant"],
+        },
+    }
+
+
+def cross_validate_head(
+    X: np.ndarray,
+    y: Sequence[str | None],
+    groups: Sequence[Hashable] | None,
+    baseline_predictions: Sequence[str | None],
+    classes: Sequence[str],
+    folds: int = 5,
+    seed: int = BOOTSTRAP.seed,
+    resamples: int = BOOTSTRAP.resamples,
+    *,
+    has_face: np.ndarray | None = None,
+    level: float = BOOTSTRAP.level,
+) -> dict[str, Any]:
+    """The head against the study's vote, both on the same held-out clips.
+
+    Outer folds (``GroupKFold`` over persons; each clip its own group when ``groups`` is
+    None) split the labelled clips; on each, :func:`fit_head` (its inner CV included) is
+    refitted on the training persons and predicts the held-out ones, so no person is
+    ever both trained and tested on. ``baseline_predictions`` are the vote's classes
+    (None: no prediction), aligned with ``X``.
+
+    Figures (``"all"``: every labelled clip, a clip without a face wrong for both;
+    ``"with_face"``: the labelled clips with a face) hold, per method, accuracy,
+    macro F1 and per-class recall with percentile bootstrap intervals (resampling
+    persons when known), and the paired difference head - vote with its interval and
+    exact McNemar p. ``"per_clip"`` holds each clip's held-out fold (-1: unlabelled) and
+    head prediction; :func:`cv_figures` drops it. Every value is plain JSON.
+    """
+    X = as_matrix(X)
+    n = len(X)
+    labels = as_labels(y, classes, n)
+    vote = as_labels(baseline_predictions, classes, n)
+    labelled = np.array([v is not None for v in labels], dtype=bool)
+    face = np.any(X != 0, axis=1) if has_face is None else np.asarray(has_face, dtype=bool)
+    if face.shape != (n,):
+        raise ValueError(f"has_face must have one entry per clip ({n})")
+    codes = group_codes(groups, labelled)
+    by_person = codes is not None
+    outer_groups = codes if by_person else np.arange(n)
+    rows = np.flatnonzero(labelled)
+    n_units = len(np.unique(outer_groups[rows]))
+    n_splits = min(folds, n_units)
+    if n_splits < 2:
+        raise ValueError(
+            f"cross-validation needs at least 2 {'persons' if by_person else 'labelled clips'}, "
+            f"got {n_units}"
+        )
+    splitter = GroupKFold(n_splits, shuffle=True, random_state=seed)
+    head_pred: list[str | None] = [None] * n
+    test_fold = np.full(n, -1, dtype=int)
+    chosen_c = []
+    inner_units = []
+    for fold, (train_idx, test_idx) in enumerate(
+        splitter.split(X[rows], labels[rows].astype(str), outer_groups[rows])
+    ):
+        train, test = rows[train_idx], rows[test_idx]
+        head = fit_head(
+            X[train],
+            labels[train],
+            None if codes is None else codes[train],
+            classes,
+            seed,
+            has_face=face[train],
+        )
+        chosen_c.append(head.C)
+        inner_units.append(head.provenance["inner_cv"]["unit"])
+        for i, p in zip(test, predict_head(head, X[test], face[test]), strict=True):
+            head_pred[i] = p
+        test_fold[test] = fold
+
+    def subset(mask: np.ndarray) -> dict[str, Any]:
+        idx = np.flatnonzero(mask)
+        return _subset_figures(
+            [labels[i] for i in idx],
+            [head_pred[i] for i in idx],
+            [vote[i] for i in idx],
+            None if codes is None else codes[idx].tolist(),
+            classes,
+            resamples,
+            level,
+            seed,
+        )
+
+    return {
+        "classes": list(classes),
+        "folds": {
+            "splitter": "GroupKFold",
+            "n_splits": n_splits,
+            "unit": "person" if by_person else "clip",
+            "n_units": n_units,
+            "inner_scoring": SCORING,
+            "C_grid": [float(c) for c in C_GRID],
+            "C": chosen_c,
+            "inner_unit": inner_units,
+            "seed": seed,
+        },
+        "ci": {"method": "percentile bootstrap", "level": level, "resamples": resamples},
+        "all": subset(labelled),
+        "with_face": subset(labelled & face),
+        "per_clip": {"test_fold": test_fold.tolist(), "head": head_pred},
+    }
+
+
+def cv_figures(cv: dict[str, Any]) -> dict[str, Any]:
+    """``cv`` without its per-clip lists: the figures to keep in a head's provenance."""
+    return {k: v for k, v in cv.items() if k != "per_clip"}

@@ -1,0 +1,76 @@
+"""The fit report: :func:`~femo.results.fit.crossval.cross_validate_head`'s figures as
+Markdown."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..formatting import brackets, level_text, p_value, percent, points
+from .model import MIN_GROUPS_FOR_GROUPED_INNER_CV
+
+
+def _inner_text(units: list[str]) -> str:
+    by_clip = units.count("clip")
+    if by_clip == 0:
+        return "cross-validation grouped by person"
+    if by_clip == len(units):
+        return "stratified cross-validation over clips"
+    return (
+        f"cross-validation grouped by person (stratified over clips in {by_clip} fold(s) "
+        f"whose training part had fewer than {MIN_GROUPS_FOR_GROUPED_INNER_CV} persons)"
+    )
+
+
+def fit_report_markdown(cv: dict[str, Any]) -> str:
+    """A short Markdown report of :func:`~femo.results.fit.crossval.cross_validate_head`'s
+    figures."""
+    folds, ci = cv["folds"], cv["ci"]
+    classes = cv["classes"]
+    unit = "person" if folds["unit"] == "person" else "clip"
+    units = "persons" if unit == "person" else "clips"
+    lines = [
+        "## Learnt head vs the study's method",
+        "",
+        f"Cross-validated over {cv['all']['n']} labelled clips: {folds['n_splits']} folds "
+        f"grouped by {unit} ({folds['n_units']} {units}"
+        + ("; no person is both trained and tested on in a fold" if unit == "person" else "")
+        + "). C was chosen inside each training fold by "
+        + _inner_text(folds.get("inner_unit", []))
+        + f" (chosen: {', '.join(f'{c:.3g}' for c in folds['C'])}). Both methods are scored "
+        "on the same held-out clips; the vote is the study's method. Intervals are "
+        f"{level_text(ci['level'])} {ci['method']} intervals ({ci['resamples']} resamples "
+        f"of {units}).",
+        "",
+        "| Clips | n | Study's method (vote) | Learnt head | Head − vote | McNemar p |",
+        "|---|---:|---|---|---|---:|",
+    ]
+    for key, title in (("all", "All labelled (no face = wrong)"), ("with_face", "With a face")):
+        part = cv[key]
+        if not part["n"]:
+            lines.append(f"| {title} | 0 | | | | |")
+            continue
+        vote, head, comp = part["vote"], part["head"], part["comparison"]
+        diff = comp["difference"]
+        diff_ci = comp["difference_ci"]
+        diff_text = points(diff) + brackets(diff_ci, signed=True)
+        lines.append(
+            f"| {title} | {part['n']} | {percent(vote['accuracy'])}{brackets(vote['accuracy_ci'])} | "
+            f"{percent(head['accuracy'])}{brackets(head['accuracy_ci'])} | {diff_text} | "
+            f"{p_value(comp['mcnemar_p'])} |"
+        )
+    part = cv["all"]
+    if part["n"]:
+        lines += [
+            "",
+            "Recall per class (all labelled clips):",
+            "",
+            "| Class | Support | Study's method (vote) | Learnt head |",
+            "|---|---:|---|---|",
+        ]
+        for c in classes:
+            lines.append(
+                f"| {c} | {part['support'][c]} | "
+                f"{percent(part['vote']['recall'][c])}{brackets(part['vote']['recall_ci'][c])} | "
+                f"{percent(part['head']['recall'][c])}{brackets(part['head']['recall_ci'][c])} |"
+            )
+    return "\n".join(lines) + "\n"

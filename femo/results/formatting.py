@@ -1,0 +1,91 @@
+"""How every page writes a share, an interval, its level, a difference and a p-value.
+
+``report.md``, ``index.html``, the sweep pages, the fit report, the CLI and the bench
+all format through here, so they say the same thing the same way. An interval's level
+is never assumed: it comes with the figures (``metrics["ci"]["level"]``, a comparison's
+``level``), read by :func:`level_of`.
+
+Plain text (Markdown, terminal) writes ``62.5%``; HTML writes ``62.5 %`` (``space``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ..config import BOOTSTRAP
+
+Interval = Sequence[float | None]
+
+
+def level_of(figures: Mapping[str, Any] | None) -> float:
+    """The level of the intervals in ``figures`` (``ci.level``, or their own ``level``)."""
+    figures = figures or {}
+    ci = figures.get("ci")
+    level = (ci or {}).get("level") if isinstance(ci, Mapping) else None
+    return float(level or figures.get("level") or BOOTSTRAP.level)
+
+
+def level_text(level: float, space: bool = False) -> str:
+    """``95%`` for 0.95 (``90%``, ``97.5%``); ``95 %`` with ``space``."""
+    return f"{100 * float(level):g}" + (" %" if space else "%")
+
+
+def percent(
+    value: float | None, digits: int = 1, *, space: bool = False, missing: str = "n/a"
+) -> str:
+    """``62.5%`` for 0.625 (``62.5 %`` with ``space``); ``missing`` for None."""
+    if value is None:
+        return missing
+    return f"{100 * value:.{digits}f}" + (" %" if space else "%")
+
+
+def decimal(value: float | None, digits: int = 4, missing: str = "") -> str:
+    """``0.6250`` for 0.625; ``missing`` for None."""
+    return missing if value is None else f"{value:.{digits}f}"
+
+
+def points(difference: float) -> str:
+    """``+3.0 points``: a difference of two accuracies, in percentage points."""
+    return f"{100 * difference:+.1f} points"
+
+
+def _known(interval: Interval | None) -> tuple[float, float] | None:
+    if not interval or len(interval) != 2 or interval[0] is None or interval[1] is None:
+        return None
+    return float(interval[0]), float(interval[1])
+
+
+def brackets(interval: Interval | None, *, signed: bool = False, note: str = "") -> str:
+    """`` [41.0, 80.2]`` (percent, ``+`` signs with ``signed``, ``note`` inside the
+    brackets); empty without an interval."""
+    known = _known(interval)
+    if known is None:
+        return ""
+    spec = "+.1f" if signed else ".1f"
+    return f" [{100 * known[0]:{spec}}, {100 * known[1]:{spec}}{note}]"
+
+
+def ci_text(interval: Interval | None, level: float, as_percent: bool = True) -> str:
+    """`` (95% CI 41.0-80.2%)`` (or `` (95% CI 0.410-0.802)``) for plain text; empty
+    without an interval."""
+    known = _known(interval)
+    if known is None:
+        return ""
+    lo, hi = known
+    span = f"{100 * lo:.1f}-{100 * hi:.1f}%" if as_percent else f"{lo:.3f}-{hi:.3f}"
+    return f" ({level_text(level)} CI {span})"
+
+
+def span(interval: Interval | None, as_percent: bool = True) -> str | None:
+    """``41.0–80.2 %`` (or ``0.41–0.80``) for HTML; None without an interval."""
+    known = _known(interval)
+    if known is None:
+        return None
+    lo, hi = known
+    return f"{100 * lo:.1f}–{100 * hi:.1f} %" if as_percent else f"{lo:.2f}–{hi:.2f}"
+
+
+def p_value(p: float, digits: int = 2) -> str:
+    """``0.012``; ``< 0.0001`` below that."""
+    return f"{p:.{digits}g}" if p >= 1e-4 else "< 0.0001"
