@@ -589,13 +589,16 @@ def _fit(metrics: Mapping[str, Any]) -> str:
     )
 
 
-def render_index_html(metrics: dict[str, Any], clips: list[dict[str, Any]]) -> str:
+def render_index_html(
+    metrics: dict[str, Any], clips: list[dict[str, Any]], sheets_html: str = ""
+) -> str:
     """The whole report page as one self-contained HTML string.
 
     ``metrics`` is the content of ``report/metrics.json``; ``clips`` the per-clip rows
     (``video``, ``group``, ``golden``, ``predict``, ``status``, ``frames_sampled``,
     ``frames_with_face``, ``face_rate``, ``votes``, ``message``). Missing optional keys
-    are shown as absent. Every string from the data is HTML-escaped.
+    are shown as absent. Every string from the data is HTML-escaped. ``sheets_html``
+    (:mod:`femo.results.sheet_report`, already escaped) follows the timelines.
     """
     emotions = list(metrics.get("emotions") or FER_EMOTIONS)
     classes = list(metrics.get("classes") or [])
@@ -630,6 +633,7 @@ def render_index_html(metrics: dict[str, Any], clips: list[dict[str, Any]]) -> s
         f"<section>{_confusion(metrics)}</section>",
         f"<section>{_profiles(metrics, emotions, classes)}</section>",
         f"<section>{_timelines(metrics, emotions)}</section>",
+        f"<section>{sheets_html}</section>" if sheets_html else "",
         f"<section>{_clips(metrics, clips)}</section>",
         f"<section>{_faces(clips)}</section>",
         f"<section>{_provenance(metrics)}</section>",

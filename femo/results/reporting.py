@@ -35,6 +35,7 @@ from .reduce import (
     reduce_clips,
 )
 from .report import settings_yaml, write_report
+from .sheet_report import sheets_section
 from .sweep import sweep_runs, write_sweep_table
 from .throughput import throughput_summary
 
@@ -235,7 +236,8 @@ def report(
             "throughput": throughput_summary(shards.shard_files, len(plan.clips), plan.n_shards),
         }
     )
-    folder = write_report(folder or run.report_dir, results, metrics, classes)
+    sheets = sheets_section(run, config, plan, results)
+    folder = write_report(folder or run.report_dir, results, metrics, classes, sheets)
     return ReduceResult(folder, metrics)
 
 
