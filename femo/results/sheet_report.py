@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import html
 import logging
+import os
+from pathlib import Path
 
 from ..config import RunConfig
+from ..dataset import Clip
 from ..rundir import Plan, RunDir
-from .frames import FrameReadError
-from .plots import png_data_uri
 from .reduce import ClipResult
-from .show import make_sheet, readable
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,12 @@ def pick_sheets(results: list[ClipResult], n: int) -> list[ClipResult]:
     """The ``n`` most confident wrong clips (a prediction, not the golden label)."""
     wrong = [r for r in results if r.golden is not None and r.predict not in (None, r.golden)]
     return sorted(wrong, key=lambda r: (-(r.confidence or 0.0), r.video))[: max(n, 0)]
+
+
+def readable(config: RunConfig, clip: Clip) -> bool:
+    """Whether the clip's file can be opened from here."""
+    root = config.dataset.root
+    return root is not None and os.access(Path(root) / clip.video, os.R_OK)
 
 
 def sheets_section(run: RunDir, config: RunConfig, plan: Plan, results: list[ClipResult]) -> str:
@@ -45,6 +51,11 @@ def sheets_section(run: RunDir, config: RunConfig, plan: Plan, results: list[Cli
             f"<code>{html.escape(str(config.dataset.root))}</code>); "
             "<code>femo show RUN_DIR CLIP</code> draws one where they are.</p>"
         )
+    # OpenCV and matplotlib only where a sheet is drawn.
+    from .frames import FrameReadError
+    from .plots import png_data_uri
+    from .show import make_sheet
+
     figures, unread = [], []
     for r in chosen:
         try:

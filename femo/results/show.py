@@ -8,7 +8,6 @@ face choice, ``reduce.face``) says which box was scored; the clip is read again 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -165,9 +164,3 @@ def show_clip(
     except OSError as exc:
         raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
     return path
-
-
-def readable(config: RunConfig, clip: Clip) -> bool:
-    """Whether the clip's file can be opened from here."""
-    root = config.dataset.root
-    return root is not None and os.access(Path(root) / clip.video, os.R_OK)
