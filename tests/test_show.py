@@ -108,6 +108,16 @@ def test_show_an_unreadable_clip_is_one_line(run_dir, fast_femo, tmp_path):
     )
 
 
+def test_show_a_clip_whose_shard_is_not_done(run_dir, fast_femo):
+    RunDir(run_dir).shard_file(0).unlink()
+    done = fast_femo("show", str(run_dir), "talk.avi")
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        "femo: error: clip 'talk.avi' is in shard 0 (shard-00000.parquet), which is not "
+        f"done; nothing to show yet (femo status {run_dir})\n"
+    )
+
+
 def sheet_images(html: str) -> list[str]:
     section = html.split('<h2 id="sheets">', 1)[1].split("</section>", 1)[0]
     return re.findall(r'<img src="data:image/png;base64,', section)
@@ -123,7 +133,7 @@ def test_report_says_so_when_clips_are_not_readable(run_dir, tmp_path):
     (tmp_path / "data" / "talk.avi").unlink()
     html = (reduce_run(run_dir, []).report_dir / "index.html").read_text(encoding="utf-8")
     (line,) = [s for s in html.splitlines() if 'id="sheets"' in s]
-    assert "are left out: their clips are not readable from here" in line
+    assert "are left out: the clips are not readable from here" in line
     assert sheet_images(html) == []
 
 

@@ -46,8 +46,8 @@ def sheets_section(run: RunDir, config: RunConfig, plan: Plan, results: list[Cli
     head = '<h2 id="sheets">What was scored</h2>'
     if not any(readable(config, by_video[r.video]) for r in chosen):
         return (
-            f'{head}<p class="note">Contact sheets of the {len(chosen)} most confident wrong '
-            f"clips are left out: their clips are not readable from here (dataset.root "
+            f'{head}<p class="note">Contact sheets of the most confident wrong clips '
+            f"({len(chosen)}) are left out: the clips are not readable from here (dataset.root "
             f"<code>{html.escape(str(config.dataset.root))}</code>); "
             "<code>femo show RUN_DIR CLIP</code> draws one where they are.</p>"
         )
@@ -74,8 +74,9 @@ def sheets_section(run: RunDir, config: RunConfig, plan: Plan, results: list[Cli
             f'<figure><img src="{png_data_uri(sheet.png)}" alt="{caption}">'
             f"<figcaption>{caption}</figcaption></figure>"
         )
+    which = "clip" if len(chosen) == 1 else f"{len(chosen)} clips"
     note = (
-        f'<p class="note">The {len(chosen)} most confident wrong clips, as '
+        f'<p class="note">The most confident wrong {which}, as '
         "<code>femo show</code> draws them: every face box found, the scored face "
         f"(reduce.face={html.escape(config.reduce.face)}) in green with its top emotion "
         "and score, other faces in amber, sampled frames without a face framed in red "
