@@ -196,3 +196,13 @@ def test_read_frames_errors(tmp_path, content, kind, why):
     with pytest.raises(FrameReadError) as err:
         read_frames(path, kind, [0])
     assert str(err.value) == f"{path}: {why}"
+
+
+def test_a_single_tile_sheet_is_as_wide_as_its_title():
+    r = rows()
+    r = r[r["frame"] == 5]
+    title = ["a title much longer than one tile of a hundred pixels is wide"]
+    _, layout = draw_sheet(clip_tiles(r, frame_emotions(r, ReduceConfig()), images()), title, 100)
+    (tw, _), _ = cv2.getTextSize(title[0], cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
+    assert tw > 100 + 2 * GAP
+    assert layout["width"] == tw + 2 * GAP + 4

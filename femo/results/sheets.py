@@ -188,10 +188,12 @@ def draw_sheet(
     cols = max(1, min(columns, len(tiles)))
     rows = math.ceil(len(tiles) / cols) if tiles else 0
     head = GAP + LINE_H * len(title)
-    sheet_w = cols * width + (cols + 1) * GAP
+    texts = [_ascii(t) for t in title]
+    widest = max((cv2.getTextSize(t, FONT, FONT_SCALE, 1)[0][0] for t in texts), default=0)
+    # As wide as the grid, or the title (one image alone is narrower than its title).
+    sheet_w = max(cols * width + (cols + 1) * GAP, widest + 2 * GAP + 4)
     sheet_h = head + rows * (height + LINE_H + GAP) + GAP
     sheet = np.full((sheet_h, sheet_w, 3), BACKGROUND, np.uint8)
-    texts = [_ascii(t) for t in title]
     for k, line in enumerate(texts):
         _text(sheet, line, GAP + 2, GAP + LINE_H * (k + 1) - 4)
     layout_tiles = []

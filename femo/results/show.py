@@ -94,7 +94,7 @@ def _title(video: str, config: RunConfig, result: ClipResult | None, shown: int)
     if result is not None:
         votes = ", ".join(f"{c} {n}" for c, n in result.counts.items() if n)
         lines.append(
-            f"predicted {result.predict or '-'}, golden {result.golden or 'unlabelled'}"
+            f"predicted {result.predict or 'none'}, golden {result.golden or 'unlabelled'}"
             + (f"; votes: {votes}" if votes else "")
         )
         lines.append(
