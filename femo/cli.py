@@ -341,6 +341,34 @@ def _print_status(report: Any) -> None:
     print(f"report: {report.report_file or 'not written yet'}")
 
 
+# -------------------------------------------------------------------------- show
+
+
+def cmd_show(argv: list[str]) -> int:
+    from .results.show import show_clip
+
+    parser = argparse.ArgumentParser(
+        prog="femo show",
+        description="A contact sheet of one clip's sampled frames: every face box, the "
+        "scored face marked with its top emotion and score, frames without a face.",
+    )
+    parser.add_argument("run_dir", type=Path, help="a run folder")
+    parser.add_argument("clip", help="the clip, as its path under dataset.root (or file name)")
+    parser.add_argument(
+        "overrides", nargs="*", help="reduce-side settings, e.g. reduce.face=largest"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="PNG to write (default RUN_DIR/report/sheets/)"
+    )
+    args = parser.parse_intermixed_args(argv)
+    try:
+        path = show_clip(args.run_dir.resolve(), args.clip, args.out, args.overrides)
+    except (ConfigError, RunDirError) as exc:
+        _fail(str(exc))
+    print(path)
+    return 0
+
+
 # -------------------------------------------------------------------------- main
 
 
@@ -356,6 +384,7 @@ COMMANDS = {
     "status": cmd_status,
     "fit": cmd_fit,
     "bench": cmd_bench,
+    "show": cmd_show,
 }
 
 
@@ -368,13 +397,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: femo {run,reduce,status,fit,bench} ...\n\n"
+            "usage: femo {run,reduce,status,fit,bench,show} ...\n\n"
             "  femo run [hydra overrides]          extract every shard, then write the report\n"
             "  femo run resume=RUN_DIR [overrides] redo the shards not done (launcher, device, ...)\n"
             "  femo reduce RUN_DIR [overrides]     rebuild the report from existing shards\n"
             "  femo status RUN_DIR                 shards and clips done, failed, not done\n"
             "  femo fit RUN_DIR... [overrides]     learn a head on labelled clips (head.json)\n"
-            "  femo bench [--help]                 femo against fer and the detector's floor\n\n"
+            "  femo bench [--help]                 femo against fer and the detector's floor\n"
+            "  femo show RUN_DIR CLIP [--out PNG]  the clip's frames, boxes and scored faces\n\n"
             "  femo run --help                     config groups and values"
         )
         return 0

@@ -233,6 +233,7 @@ class ReportConfig:
 
     # Clips whose 7 scores are drawn along time: the most confident wrong ones first.
     timelines: int = 6
+    sheets: int = 4  # contact sheets (femo show) of the most confident wrong clips; 0: none
     # The bootstrap of every interval (the same shards give the same report).
     resamples: int = BOOTSTRAP.resamples
     level: float = BOOTSTRAP.level
@@ -245,6 +246,8 @@ class ReportConfig:
     def __post_init__(self) -> None:
         if not isinstance(self.timelines, int) or self.timelines < 0:
             raise ConfigError(f"report.timelines must be an integer >= 0, not {self.timelines!r}")
+        if not isinstance(self.sheets, int) or self.sheets < 0:
+            raise ConfigError(f"report.sheets must be an integer >= 0, not {self.sheets!r}")
         if not isinstance(self.resamples, int) or self.resamples < 1:
             raise ConfigError(f"report.resamples must be an integer >= 1, not {self.resamples!r}")
         if not 0 < self.level < 1:

@@ -187,13 +187,16 @@ def _answer(metrics: Mapping[str, Any]) -> str:
     )
 
 
-def render_index_html(metrics: dict[str, Any], clips: list[dict[str, Any]]) -> str:
+def render_index_html(
+    metrics: dict[str, Any], clips: list[dict[str, Any]], sheets_html: str = ""
+) -> str:
     """The whole report page as one self-contained HTML string.
 
     ``metrics`` is the content of ``report/metrics.json``; ``clips`` the per-clip rows
     (``video``, ``group``, ``golden``, ``predict``, ``status``, ``frames_sampled``,
     ``frames_with_face``, ``face_rate``, ``votes``, ``message``). Missing optional keys
-    are shown as absent. Every string from the data is HTML-escaped.
+    are shown as absent. Every string from the data is HTML-escaped. ``sheets_html``
+    (:mod:`femo.results.sheet_report`, already escaped) follows the timelines.
     """
     emotions = list(metrics.get("emotions") or FER_EMOTIONS)
     classes = list(metrics.get("classes") or [])
@@ -228,6 +231,7 @@ def render_index_html(metrics: dict[str, Any], clips: list[dict[str, Any]]) -> s
         f"<section>{confusion_section(metrics)}</section>",
         f"<section>{profiles_section(metrics, emotions, classes)}</section>",
         f"<section>{timelines_section(metrics, emotions)}</section>",
+        f"<section>{sheets_html}</section>" if sheets_html else "",
         f"<section>{clips_section(metrics, clips)}</section>",
         f"<section>{faces_section(clips)}</section>",
         f"<section>{provenance_section(metrics)}</section>",

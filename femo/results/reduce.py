@@ -168,10 +168,10 @@ def _top_emotions(scores: np.ndarray, decimals: int | None, chunk: int = 1 << 16
 
 def frame_emotions(frame_rows: pd.DataFrame, config: ReduceConfig) -> pd.DataFrame:
     """One row per (clip, frame) that has a classified face: the selected face's top
-    emotion and its 7 (unrounded) scores, sorted by clip and frame."""
+    emotion, its 7 (unrounded) scores and its ``face`` index, sorted by clip and frame."""
     has_face = (frame_rows["face"].notna() & frame_rows[EMOTIONS[0]].notna()).to_numpy()
     if not has_face.any():
-        return pd.DataFrame(columns=["video", "frame", "emotion", *EMOTIONS])
+        return pd.DataFrame(columns=["video", "frame", "emotion", *EMOTIONS, "face"])
     rows = np.flatnonzero(has_face)
     # The faces are ordered on small keys (a clip's rank among the sorted names stands
     # for its name); the chosen rows' columns are taken once, at the end.
@@ -201,6 +201,7 @@ def frame_emotions(frame_rows: pd.DataFrame, config: ReduceConfig) -> pd.DataFra
         "emotion": _top_emotions(scores, config.score_decimals),
     }
     columns.update({e: scores[:, k] for k, e in enumerate(EMOTIONS)})
+    columns["face"] = frame_rows["face"].to_numpy()[chosen]  # which face was scored (sheets)
     return pd.DataFrame(columns)
 
 

@@ -221,9 +221,14 @@ def report_markdown(
 
 
 def write_report(
-    folder: Path, results: list[ClipResult], metrics: dict[str, Any], classes: tuple[str, ...]
+    folder: Path,
+    results: list[ClipResult],
+    metrics: dict[str, Any],
+    classes: tuple[str, ...],
+    sheets_html: str = "",
 ) -> Path:
-    """Write the report files into ``folder``, each atomically; returns the folder."""
+    """Write the report files into ``folder``, each atomically; returns the folder.
+    ``sheets_html`` is the page's section of contact sheets (none when empty)."""
     from .html_report import render_index_html
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -235,5 +240,5 @@ def write_report(
         )
     write_json(folder / "metrics.json", metrics)
     write_text(folder / "report.md", report_markdown(metrics, results, classes))
-    write_text(folder / "index.html", render_index_html(metrics, clip_rows(results)))
+    write_text(folder / "index.html", render_index_html(metrics, clip_rows(results), sheets_html))
     return folder

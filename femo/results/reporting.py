@@ -3,7 +3,7 @@
 :func:`reduce_shards` makes one result per clip from a run's shard files (combined with
 other runs over the same clips, or predicted by a head, where asked); :func:`report`
 writes the report files; :func:`reduce_run` re-reports a run with other settings.
-No video is read here.
+No video is read here, but for the contact sheets of a few clips (``report.sheets``).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from .reduce import (
     reduce_clips,
 )
 from .report import settings_yaml, write_report
+from .sheet_report import sheets_section
 from .sweep import sweep_runs, write_sweep_table
 from .throughput import throughput_summary
 
@@ -195,8 +196,8 @@ def report(
     folder: Path | None = None,
     with_runs: tuple[Path, ...] = (),
 ) -> ReduceResult:
-    """Build the report of a run from its shards (no video is read) into ``folder``
-    (default ``RUN_DIR/report``).
+    """Build the report of a run from its shards into ``folder`` (default
+    ``RUN_DIR/report``); video is read only for the contact sheets (``report.sheets``).
 
     Refuses a run with shards not done unless ``reduce.allow_partial``; then the
     clips of those shards are reported with status ``missing`` under a PARTIAL banner.
@@ -236,7 +237,8 @@ def report(
             "throughput": throughput_summary(shards.shard_files, len(plan.clips), plan.n_shards),
         }
     )
-    folder = write_report(folder or run.report_dir, results, metrics, classes)
+    sheets = sheets_section(run, config, plan, results)
+    folder = write_report(folder or run.report_dir, results, metrics, classes, sheets)
     return ReduceResult(folder, metrics)
 
 

@@ -1,0 +1,166 @@
+"""``femo show``: the contact sheet of one clip of a run, what its shards say was scored
+drawn over its sampled frames read again.
+
+The shard rows give the boxes; :func:`femo.results.reduce.frame_emotions` (the vote's own
+face choice, ``reduce.face``) says which box was scored; the clip is read again from
+``dataset.root`` (:mod:`femo.results.frames`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from ..config import ConfigError, RunConfig, from_dict
+from ..dataset import Clip, Labels, read_labels
+from ..overrides import apply_overrides
+from ..rundir import Plan, RunDir
+from ..shards import shard_name, write_atomically
+from .frames import FrameReadError, read_frames
+from .reduce import ClipResult, ShardData, frame_emotions, reduce_clips
+from .sheets import clip_tiles, draw_sheet, png_bytes, spread
+
+MAX_FRAMES = 48  # tiles on one sheet; a clip with more sampled frames shows them spread out
+LEGEND = "green: the scored face; amber: other faces; red frame: no face found"
+
+
+@dataclass
+class ClipSheet:
+    """A drawn sheet: its PNG, the image (BGR) and what was drawn where."""
+
+    png: bytes
+    image: np.ndarray
+    layout: dict[str, Any]
+
+
+def find_clip(plan: Plan, name: str, run_path: Path) -> Clip:
+    """The planned clip ``name`` (its id, relative to ``dataset.root``; or a file name
+    that only one clip has)."""
+    by_id = {c.video: c for c in plan.clips}
+    if name in by_id:
+        return by_id[name]
+    same_name = [c for c in plan.clips if Path(c.video).name == name]
+    if len(same_name) == 1:
+        return same_name[0]
+    example = f" (e.g. {plan.clips[0].video!r})" if plan.clips else ""
+    if same_name:
+        raise ConfigError(
+            f"{len(same_name)} clips of {run_path} are named {name!r}; give the path "
+            f"relative to dataset.root, e.g. {same_name[0].video!r}"
+        )
+    raise ConfigError(f"no clip {name!r} in {run_path}{example}")
+
+
+def clip_shard_rows(run: RunDir, plan: Plan, video: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The clip's frame rows (every column) and its clip row, from its planned shard."""
+    index = plan.shard_of[video]
+    path = run.finished_shards().get(index)
+    if path is None:
+        raise ConfigError(
+            f"clip {video!r} is in shard {index} ({shard_name(index)}), which is not done; "
+            f"nothing to show yet (femo status {run.path})"
+        )
+    try:
+        table = pq.read_table(path, filters=[("video", "=", video)])
+    except (OSError, pa.ArrowException) as exc:
+        raise ConfigError(f"shard file {path} is damaged ({str(exc).splitlines()[0]})") from None
+    rows = table.to_pandas()
+    return rows[rows["kind"] == "frame"], rows[rows["kind"] == "clip"]
+
+
+def clip_result(
+    config: RunConfig, video: str, frames: pd.DataFrame, clip: pd.DataFrame, labels: Labels
+) -> ClipResult:
+    """The clip's own result under ``config`` (a vote that needs every clip, balanced or
+    a head, is left to the report: no prediction here)."""
+    shards = ShardData(clip.set_index("video"), frames)
+    per_frame = frame_emotions(frames, config.reduce)
+    (result,) = reduce_clips(
+        [video], shards, labels.by_video, config.mapping, config.reduce, per_frame=per_frame
+    )
+    if config.reduce.vote == "balanced" or config.reduce.head:
+        result.predict = None
+    return result
+
+
+def _title(video: str, config: RunConfig, result: ClipResult | None, shown: int) -> list[str]:
+    lines = [video]
+    if result is not None:
+        votes = ", ".join(f"{c} {n}" for c, n in result.counts.items() if n)
+        lines.append(
+            f"predicted {result.predict or 'none'}, golden {result.golden or 'unlabelled'}"
+            + (f"; votes: {votes}" if votes else "")
+        )
+        lines.append(
+            f"face: {config.reduce.face}; a face in {result.frames_with_face} of "
+            f"{result.frames_sampled} sampled frames; {shown} shown"
+        )
+    lines.append(LEGEND)
+    return lines
+
+
+def make_sheet(
+    run: RunDir,
+    config: RunConfig,
+    plan: Plan,
+    clip: Clip,
+    result: ClipResult | None = None,
+    max_frames: int = MAX_FRAMES,
+    tile_width: int = 240,
+) -> ClipSheet:
+    """The contact sheet of ``clip``: up to ``max_frames`` of its sampled frames, evenly
+    spread. Raises :class:`FrameReadError` when the clip cannot be read again."""
+    frames, clip_row = clip_shard_rows(run, plan, clip.video)
+    if result is None:
+        labels = Labels()
+        if run.labels_file.is_file():
+            labels = read_labels(run.labels_file, config.dataset, config.mapping, plan.clips)
+        result = clip_result(config, clip.video, frames, clip_row, labels)
+    if config.dataset.root is None:
+        raise FrameReadError("the run has no dataset.root to read its clips from")
+    sampled = sorted(int(f) for f in frames["frame"].dropna().unique())
+    shown = [sampled[k] for k in spread(len(sampled), max_frames)]
+    images = read_frames(Path(config.dataset.root) / clip.video, clip.kind, shown)
+    rows = frames[frames["frame"].isin(shown)]
+    tiles = clip_tiles(rows, frame_emotions(rows, config.reduce), images)
+    image, layout = draw_sheet(
+        tiles, _title(clip.video, config, result, len(shown)), tile_width=tile_width
+    )
+    return ClipSheet(png_bytes(image), image, layout)
+
+
+def sheet_path(run: RunDir, video: str) -> Path:
+    """``RUN_DIR/report/sheets/<clip>.png`` (a clip in a subfolder: ``/`` becomes ``__``)."""
+    return run.report_dir / "sheets" / (video.replace("/", "__") + ".png")
+
+
+def show_clip(
+    run_dir: Path, name: str, out: Path | None = None, overrides: list[str] | tuple = ()
+) -> Path:
+    """Write the contact sheet of clip ``name`` of the run in ``run_dir`` (to ``out``, or
+    :func:`sheet_path`); returns its path. ``overrides`` are reduce-side settings
+    (``reduce.face=largest``) that change which face is marked as scored."""
+    run = RunDir(run_dir)
+    run.check()
+    saved = run.config_dict()
+    config = from_dict(apply_overrides(saved, list(overrides), "reduce"))
+    plan = run.read_plan()
+    clip = find_clip(plan, name, run.path)
+    path = Path(out) if out is not None else sheet_path(run, clip.video)
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"--out {path}: the sheet is a PNG; name a .png file")
+    try:
+        sheet = make_sheet(run, config, plan, clip)
+    except FrameReadError as exc:
+        raise ConfigError(f"cannot read clip {clip.video!r} again: {exc}") from None
+    try:
+        write_atomically(path, lambda tmp: Path(tmp).write_bytes(sheet.png))
+    except OSError as exc:
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return path
