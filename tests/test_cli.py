@@ -223,9 +223,19 @@ def test_reduce_refuses_overrides_of_how_shards_are_made(fast_femo, tmp_path, ov
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("foo=bar", "unknown key 'foo'"),
-        ("reduce.fase=largest", "unknown key 'reduce.fase'"),
-        ("mapping.colours=2", "unknown key 'mapping.colours'"),
+        (
+            "foo=bar",
+            "unknown key 'foo' (keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size)",
+        ),
+        (
+            "reduce.fase=largest",
+            "unknown key 'reduce.fase' (did you mean 'reduce.face'? reduce has: face, vote, "
+            "class_shares, no_face, head, score_decimals, allow_partial)",
+        ),
+        (
+            "mapping.colours=2",
+            "unknown key 'mapping.colours' (mapping has: name, classes, emotions)",
+        ),
     ],
 )
 def test_reduce_names_an_unknown_key(fast_femo, tmp_path, override, message):

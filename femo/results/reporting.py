@@ -282,11 +282,11 @@ def report_folder(run: RunDir, overrides: list[str]) -> Path:
 
 
 def reduce_run(
-    run_dir: Path, overrides: list[str], with_runs: tuple[Path, ...] = ()
+    run_dir: Path, overrides: list[str], with_runs: tuple[Path, ...] = (), out: Path | None = None
 ) -> ReduceResult:
     """Re-report one run with reduce-side overrides applied to its saved config, into
-    ``report/`` (no overrides) or a folder named after the overrides (and the runs it
-    is combined with)."""
+    ``out`` if given (nothing is written into the run folder), else ``report/`` (no
+    overrides) or a folder named after the overrides (and the runs it is combined with)."""
     run = RunDir(run_dir)
     run.check(labels_given=names_key(overrides, "dataset.labels"))
     for other in with_runs:
@@ -296,7 +296,7 @@ def reduce_run(
     saved["dataset"]["labels"] = None
     config = from_dict(apply_overrides(saved, overrides, "reduce"))
     named = overrides + [f"with={Path(p).name}" for p in with_runs]
-    return report(run, config, report_folder(run, named), with_runs)
+    return report(run, config, out or report_folder(run, named), with_runs)
 
 
 @dataclass
