@@ -51,6 +51,16 @@ def clip_groups(videos: list[str], config: DatasetConfig, labels: Labels) -> dic
     return groups
 
 
+def unmatched_pattern(videos: list[str], config: DatasetConfig, groups: dict[str, str]) -> str:
+    """A warning when ``dataset.group_pattern`` gave no clip a group (else '')."""
+    if not config.group_pattern or not videos or groups:
+        return ""
+    return (
+        f"dataset.group_pattern {config.group_pattern!r} matches no clip id (e.g. {videos[0]!r}); "
+        "no clip has a group, so the report shows no profile per person"
+    )
+
+
 def discover_clips(config: DatasetConfig) -> list[Clip]:
     """All clips under ``config.root``, sorted by relative path (the shard order)."""
     if config.root is None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, RunConfig, from_dict, to_dict
-from .dataset import Labels, discover_clips, read_labels
+from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
 from .launchers import make_launcher
 from .launchers.base import Launch, LaunchInterrupted
 from .overrides import apply_overrides, names_key
@@ -142,6 +142,11 @@ def start_run(
     run = RunDir(run_dir)
     config = with_demo_dataset(config, say)
     plan = prepare(config, run)
+    videos = [c.video for c in plan.clips]
+    if warning := unmatched_pattern(
+        videos, config.dataset, clip_groups(videos, config.dataset, Labels())
+    ):
+        say(f"warning: {warning}")
     if sweep_dir is not None:
         source = reuse_sweep_shards(run, sweep_dir)
         if source is not None:

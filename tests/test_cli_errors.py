@@ -190,3 +190,50 @@ def test_resume_an_unwritable_run(tmp_path):
         f"femo: error: cannot write {run_dir / '.resume.lock'}: {reason}; femo run resume= "
         "continues a run in its own folder: make it writable, or resume a copy"
     )
+
+
+# ------------------------------------------------------------------------- groups
+
+
+def test_group_pattern_with_group_column_is_refused(fast_femo, tmp_path, finished_run):
+    message = (
+        "femo: error: dataset.group_column and dataset.group_pattern are both set; set one "
+        "(a column of the labels file, or a regex on the clip id) and the other to null"
+    )
+    both = ("dataset.group_column=person", "dataset.group_pattern='^(v)'")
+    assert error_line(fast_femo("reduce", str(finished_run), *both)) == message
+    (tmp_path / "clips").mkdir()
+    out = tmp_path / "out"
+    proc = fast_femo("run", "dataset.root=clips", *both, f"output_root={out}")
+    assert error_line(proc) == message
+    assert_no_run_folder(out)
+
+
+def test_group_pattern_that_matches_no_clip_says_so(fast_femo, tmp_path, finished_run):
+    out = tmp_path / "report"
+    proc = fast_femo(
+        "reduce", str(finished_run), "dataset.group_pattern='^(p[0-9]+)_'", "--out", str(out)
+    )
+    assert proc.returncode == 0, proc.stderr
+    warning = (
+        "dataset.group_pattern '^(p[0-9]+)_' matches no clip id (e.g. 'v0.mp4'); no clip has a "
+        "group, so the report shows no profile per person"
+    )
+    assert f"WARNING femo.results.reporting: {warning}" in proc.stderr.splitlines()
+    page = (out / "index.html").read_text()
+    assert "matches no clip id, so no clip has a group" in page
+    assert "To get a profile per person" not in page
+
+
+def test_run_whose_group_pattern_matches_no_clip_warns_before_any_work(fast_femo, tmp_path):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a_1.mp4").write_bytes(b"never decoded")
+    proc = fast_femo(
+        "run", "dataset.root=clips", "dataset.group_pattern='^(p)_'", "launcher=none",
+        f"output_root={tmp_path / 'out'}",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert (
+        "femo: warning: dataset.group_pattern '^(p)_' matches no clip id (e.g. 'a_1.mp4'); no "
+        "clip has a group, so the report shows no profile per person"
+    ) in proc.stdout.splitlines()

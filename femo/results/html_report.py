@@ -319,6 +319,13 @@ def _legend(names: Sequence[str], colours: Sequence[str], extra: str = "") -> st
 def _profiles(metrics: Mapping[str, Any], emotions: Sequence[str], classes: Sequence[str]) -> str:
     groups = list(metrics.get("groups") or [])
     out = [_h2("profiles")]
+    pattern = ((metrics.get("config") or {}).get("dataset") or {}).get("group_pattern")
+    if not groups and pattern:
+        out.append(
+            f'<p id="no-groups">dataset.group_pattern <code>{html.escape(repr(pattern))}</code> '
+            "matches no clip id, so no clip has a group and no profile per person is shown.</p>"
+        )
+        return "".join(out)
     if not groups:
         out.append(
             '<p id="no-groups">No groups (persons) are known for this run. To get a profile '

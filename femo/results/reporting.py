@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import __version__
 from ..config import EMOTIONS, ConfigError, RunConfig, from_dict, to_dict
-from ..dataset import Labels, clip_groups, read_labels
+from ..dataset import Labels, clip_groups, read_labels, unmatched_pattern
 from ..overrides import apply_overrides, names_key
 from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
@@ -123,6 +123,8 @@ def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = 
         ) from None
     per_frame = frame_emotions(shards.frame_rows, config.reduce)
     groups = clip_groups(videos, config.dataset, labels)
+    if warning := unmatched_pattern(videos, config.dataset, groups):
+        log.warning(warning)
     results = reduce_clips(
         videos, shards, labels.by_video, config.mapping, config.reduce, groups, per_frame
     )
