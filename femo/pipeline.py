@@ -24,6 +24,7 @@ from .config import ConfigError, RunConfig, from_dict, to_dict
 from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
 from .launchers import make_launcher
 from .launchers.base import Launch, LaunchInterrupted
+from .launchers.local import gpu_visible
 from .overrides import apply_overrides, names_key
 from .results.reporting import ReduceResult, report
 from .results.sweep import is_sweep_dir, reuse_sweep_shards, sweep_runs
@@ -98,6 +99,15 @@ def with_demo_dataset(config: RunConfig, say: Say) -> RunConfig:
     return replace(config, dataset=replace(config.dataset, root=str(root), labels=str(labels)))
 
 
+def check_device(config: RunConfig) -> None:
+    """``device=gpu`` for shards run on this machine, which shows no GPU: refused."""
+    if config.device == "gpu" and config.launcher.name == "local" and not gpu_visible():
+        raise ConfigError(
+            "device=gpu but this machine shows no GPU (no /dev/nvidia*); use device=auto "
+            "(a GPU where there is one) or device=cpu, or a launcher whose nodes have GPUs"
+        )
+
+
 def prepare(config: RunConfig, run: RunDir) -> Plan:
     """Check the dataset and labels, then write a new run folder's manifest and plan.
 
@@ -140,6 +150,7 @@ def start_run(
 ) -> RunOutcome:
     """A new run: plan it, launch its shards (or reuse a sweep sibling's), report."""
     run = RunDir(run_dir)
+    check_device(config)
     config = with_demo_dataset(config, say)
     plan = prepare(config, run)
     videos = [c.video for c in plan.clips]
@@ -190,8 +201,10 @@ def _after_launch(
         if waiting:
             outcome.busy = len(waiting)
             return outcome
+        failed = [s for s in status.statuses if s.state == ShardState.FAILED]
+        first = f" Shard {failed[0].index} failed: {failed[0].error}." if failed else ""
         raise IncompleteRun(
-            f"{len(status.not_done)} shard(s) not done; no report written. "
+            f"{len(status.not_done)} shard(s) not done; no report written.{first} "
             f"See `femo status {run.path}`; `femo run resume={run.path}` redoes them."
         )
     outcome.report = report(run, config)
@@ -232,6 +245,7 @@ def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOut
     run.check(labels_given=names_key(overrides, "dataset.labels"))
     saved = run.config_dict()
     changed = apply_overrides(saved, overrides, "resume")
+    check_device(from_dict(changed))
     with run.resume_lock():
         return _resume(run, saved, changed, overrides, say)
 

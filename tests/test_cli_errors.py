@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from femo.launchers.base import Launch
+from femo.launchers.local import gpu_visible
+from femo.pipeline import IncompleteRun, _after_launch
+from femo.rundir import RunDir
+
 from .read_only import unwritable
 from .test_cli import assert_no_run_folder, error_line, fake_run
 from .test_fit_cli import synthetic_run
@@ -237,3 +242,42 @@ def test_run_whose_group_pattern_matches_no_clip_warns_before_any_work(fast_femo
         "femo: warning: dataset.group_pattern '^(p)_' matches no clip id (e.g. 'a_1.mp4'); no "
         "clip has a group, so the report shows no profile per person"
     ) in proc.stdout.splitlines()
+
+
+# ------------------------------------------------------------------------- device
+
+NO_GPU = (
+    "femo: error: device=gpu but this machine shows no GPU (no /dev/nvidia*); use device=auto "
+    "(a GPU where there is one) or device=cpu, or a launcher whose nodes have GPUs"
+)
+
+
+@pytest.mark.skipif(gpu_visible(), reason="this machine has a GPU")
+def test_device_gpu_without_a_gpu_stops_before_any_work(fast_femo, tmp_path):
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.mp4").write_bytes(b"never decoded")
+    out = tmp_path / "out"
+    assert error_line(
+        fast_femo("run", "dataset.root=clips", "device=gpu", f"output_root={out}")
+    ) == (NO_GPU)
+    assert_no_run_folder(out)
+    run_dir = fake_run(tmp_path)
+    before = (run_dir / "femo.json").read_text()
+    assert error_line(fast_femo("run", f"resume={run_dir}", "device=gpu")) == NO_GPU
+    assert (run_dir / "femo.json").read_text() == before
+
+
+def test_a_run_with_shards_not_done_names_the_first_failure(tmp_path):
+    run_dir = fake_run(tmp_path)
+    write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
+    (run_dir / "logs" / "shard-00001.failed").write_text(
+        "Traceback (most recent call last):\n"
+        "RuntimeError: device=gpu but TensorFlow sees no GPU on this node\n"
+    )
+    with pytest.raises(IncompleteRun) as exc:
+        _after_launch(RunDir(run_dir), RunDir(run_dir).config(), Launch())
+    assert str(exc.value) == (
+        "2 shard(s) not done; no report written. Shard 1 failed: RuntimeError: device=gpu but "
+        f"TensorFlow sees no GPU on this node. See `femo status {run_dir}`; "
+        f"`femo run resume={run_dir}` redoes them."
+    )
