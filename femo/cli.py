@@ -21,7 +21,7 @@ from typing import Any
 from . import __version__
 from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
-from .overrides import check_run_overrides, expand_home
+from .overrides import check_run_overrides, expand_home, run_hydra
 from .rundir import RunDirError
 from .status import ShardState
 
@@ -220,32 +220,11 @@ def cmd_run(argv: list[str]) -> int:
     main = hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(
         _run_task
     )
-    _hydra_or_fail(main)
-    return 0
-
-
-def _hydra_or_fail(main: Any) -> None:
-    """Hydra's app, with its errors (raised, not printed, under HYDRA_FULL_ERROR) as one
-    line; a ConfigError raised inside one of femo's resolvers keeps its own words."""
-    from hydra.errors import HydraException
-    from omegaconf.errors import OmegaConfBaseException
-
-    full_error = os.environ.get("HYDRA_FULL_ERROR")
-    os.environ["HYDRA_FULL_ERROR"] = "1"
     try:
-        main()
-    except (HydraException, OmegaConfBaseException) as exc:
-        if full_error == "1":
-            raise
-        cause: BaseException | None = exc
-        while cause is not None and not isinstance(cause, ConfigError):
-            cause = cause.__cause__ or cause.__context__
-        _fail(str(cause) if cause else str(exc).strip().splitlines()[0])
-    finally:
-        if full_error is None:
-            os.environ.pop("HYDRA_FULL_ERROR", None)
-        else:
-            os.environ["HYDRA_FULL_ERROR"] = full_error
+        run_hydra(main)
+    except ConfigError as exc:
+        _fail(str(exc))
+    return 0
 
 
 # ------------------------------------------------------------------------ reduce
@@ -370,6 +349,27 @@ def cmd_fit(argv: list[str]) -> int:
     return 0
 
 
+def cmd_export(argv: list[str]) -> int:
+    from .results.api import export_frames
+
+    parser = argparse.ArgumentParser(
+        prog="femo export", description="A run's results as a table for other tools."
+    )
+    parser.add_argument("run_dir", help="a run folder")
+    parser.add_argument(
+        "--frames", type=Path, required=True, metavar="OUT", help="out.parquet or out.csv: "
+        "one row per sampled frame and face, with the clip's label and group",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        with _writing("choose a writable place for --frames"):
+            rows = export_frames(Path(args.run_dir), args.frames)
+    except (ConfigError, RunDirError) as exc:
+        _fail(str(exc))
+    say(f"{rows} frame rows: {args.frames}")
+    return 0
+
+
 # ------------------------------------------------------------------------ status
 
 
@@ -435,6 +435,7 @@ COMMANDS = {
     "status": cmd_status,
     "fit": cmd_fit,
     "bench": cmd_bench,
+    "export": cmd_export,
 }
 
 
@@ -447,13 +448,14 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: femo {run,reduce,status,fit,bench} ...\n\n"
+            "usage: femo {run,reduce,status,fit,bench,export} ...\n\n"
             "  femo run [hydra overrides]          extract every shard, then write the report\n"
             "  femo run resume=RUN_DIR [overrides] redo the shards not done (launcher, device, ...)\n"
             "  femo reduce RUN_DIR [overrides]     rebuild the report from existing shards (--out DIR)\n"
             "  femo status RUN_DIR                 shards and clips done, failed, not done\n"
             "  femo fit RUN_DIR... [overrides]     learn a head on labelled clips (head.json)\n"
-            "  femo bench [--help]                 femo against fer and the detector's floor\n\n"
+            "  femo bench [--help]                 femo against fer and the detector's floor\n"
+            "  femo export RUN_DIR --frames OUT    frames with labels, as .parquet or .csv\n\n"
             "  femo run --help                     config groups and values"
         )
         return 0

@@ -5,12 +5,18 @@ A run's shards are fixed once it is planned. Keys that decide what the shards ho
 keys that decide how shards are made (launcher, device, batch size) can change when
 the run is resumed; keys that decide how shards are read (mapping, reduce, labels)
 can change on both. Every override is checked before anything happens.
+
+``femo run``'s own overrides are checked the same way before Hydra composes them
+(:func:`check_run_overrides`), and what Hydra still rejects comes out as one line
+(:func:`run_hydra`).
 """
 
 from __future__ import annotations
 
 import copy
 import difflib
+import os
+from collections.abc import Callable
 from typing import Any, Literal
 
 import yaml
@@ -226,3 +232,30 @@ def check_run_overrides(overrides: list[str]) -> None:
             continue  # +key / ++key add keys (femo's config checks them); ~key deletes
         if not any(_has_key(cfg, key) for cfg in configs):
             raise _unknown(key, configs[0])
+
+
+def run_hydra(main: Callable[[], Any]) -> None:
+    """Run Hydra's app ``main``; its errors (raised, not printed, under HYDRA_FULL_ERROR)
+    come out as one :class:`ConfigError`, in femo's words where a resolver raised one."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    full_error = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except (HydraException, OmegaConfBaseException) as exc:
+        if full_error == "1":  # the user asked for Hydra's own report
+            raise
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            lines = [str(e).strip().splitlines()[0] for e in (exc, exc.__cause__) if e and str(e)]
+            cause = ConfigError(lines[0] + (f" ({lines[1]})" if len(lines) > 1 else ""))
+        raise cause from None
+    finally:
+        if full_error is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = full_error

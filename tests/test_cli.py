@@ -78,7 +78,7 @@ def test_version(fast_femo):
 def test_usage(fast_femo):
     proc = fast_femo()
     assert proc.returncode == 0
-    assert proc.stdout.startswith("usage: femo {run,reduce,status,fit,bench} ...")
+    assert proc.stdout.startswith("usage: femo {run,reduce,status,fit,bench,export} ...")
     assert "femo bench" in proc.stdout
 
 
@@ -86,7 +86,7 @@ def test_unknown_command(fast_femo):
     proc = fast_femo("frobnicate")
     assert (
         error_line(proc)
-        == "femo: error: unknown command 'frobnicate' (known: run, reduce, status, fit, bench)"
+        == "femo: error: unknown command 'frobnicate' (known: run, reduce, status, fit, bench, export)"
     )
 
 
