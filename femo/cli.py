@@ -84,7 +84,10 @@ def _writing(hint: str) -> Any:
     except OSError as exc:
         if exc.errno not in _UNWRITABLE:
             raise
-        _fail(f"cannot write {exc.filename}: {exc.strerror}; {hint}")
+        path = exc.filename
+        if path and os.path.exists(path) and not os.access(path, os.R_OK):
+            _fail(f"cannot read {path}: {exc.strerror}")  # not a place to write, then
+        _fail(f"cannot write {path}: {exc.strerror}; {hint}")
 
 
 def _check_writable(folder: Path) -> None:

@@ -36,9 +36,10 @@ class Labels:
 
 
 def clip_groups(videos: list[str], config: DatasetConfig, labels: Labels) -> dict[str, str]:
-    """Each clip's group: the labels file's group column, else ``group_pattern`` on its id.
+    """Each clip's group: the labels file's group column, or ``group_pattern`` on its id
+    (never both: :class:`DatasetConfig` refuses that).
 
-    Clips with neither are left out.
+    Clips without one are left out.
     """
     groups = dict(labels.groups)
     if config.group_pattern:
