@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import shutil
@@ -20,6 +21,7 @@ from typing import Any
 from . import __version__
 from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
+from .overrides import check_run_overrides, expand_home, run_hydra
 from .results.formatting import percent
 from .rundir import RunDirError
 from .status import ShardState
@@ -48,20 +50,53 @@ def claim_folder(path: str) -> str:
     Hydra writes anything into either.
     """
     base = Path(absolute_path(path) or path)
-    base.parent.mkdir(parents=True, exist_ok=True)
-    for n in range(1, 10_000):
-        candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
-        try:
-            candidate.mkdir()
-            return str(candidate)
-        except FileExistsError:
-            continue
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 10_000):
+            candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+            try:
+                candidate.mkdir()
+                return str(candidate)
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        existing = next((p for p in base.parents if p.exists()), base.parent)
+        raise ConfigError(
+            f"cannot write {existing}: {exc.strerror or exc}; "
+            "choose a writable place for the run folders with output_root=DIR"
+        ) from None
     raise ConfigError(f"cannot make a new run folder next to {base}")
 
 
 def _fail(message: str, code: int = 2) -> None:
     print(f"femo: error: {message}", file=sys.stderr)
     raise SystemExit(code)
+
+
+# What a read-only or foreign place gives when femo writes into it.
+_UNWRITABLE = (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+@contextlib.contextmanager
+def _writing(hint: str) -> Any:
+    """An unwritable place as one line naming the path and ``hint`` (what would help)."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno not in _UNWRITABLE:
+            raise
+        path = exc.filename
+        if path and os.path.exists(path) and not os.access(path, os.R_OK):
+            _fail(f"cannot read {path}: {exc.strerror}")  # not a place to write, then
+        _fail(f"cannot write {path}: {exc.strerror}; {hint}")
+
+
+def _check_writable(folder: Path) -> None:
+    """Raise the OSError that writing into ``folder`` (or its nearest parent) would."""
+    existing = next((p for p in (folder, *folder.parents) if p.exists()), folder)
+    if not os.access(existing, os.W_OK):
+        code = errno.EROFS if os.statvfs(existing).f_flag & os.ST_RDONLY else errno.EACCES
+        raise OSError(code, os.strerror(code), str(existing))
 
 
 def _interrupted(exc: Any) -> None:
@@ -162,18 +197,26 @@ def _resume(target: str, overrides: list[str]) -> int:
         _fail("resume= takes plain overrides (no -m, no hydra.*)")
     overrides = [o for o in overrides if not o.startswith("output_root=")]
     run_dir = Path(absolute_path(target) or target)
-    _print_outcome(_run_or_fail(lambda: resume_run(run_dir, overrides, say)))
+    hint = "femo run resume= continues a run in its own folder: make it writable, or resume a copy"
+    with _writing(hint):
+        _print_outcome(_run_or_fail(lambda: resume_run(run_dir, overrides, say)))
     return 0
 
 
 def cmd_run(argv: list[str]) -> int:
     import hydra
+    from hydra._internal.utils import get_args_parser
     from omegaconf import OmegaConf
 
+    argv = expand_home(argv)
     resume = [a for a in argv if a.split("=", 1)[0].lstrip("+") == "resume"]
-    if resume and resume[-1].split("=", 1)[1] not in ("", "null"):
+    if resume and resume[-1].split("=", 1)[1] not in ("", "null", "''"):
         rest = [a for a in argv if a not in resume]
-        return _resume(resume[-1].split("=", 1)[1], rest)
+        return _resume(resume[-1].split("=", 1)[1].strip("'"), rest)
+    try:
+        check_run_overrides(get_args_parser().parse_args(argv).overrides)
+    except ConfigError as exc:
+        _fail(str(exc))
     OmegaConf.register_new_resolver("femo_run_name", run_name, replace=True)
     OmegaConf.register_new_resolver("femo_claim", claim_folder, replace=True, use_cache=True)
     # Hydra reads its overrides from sys.argv; hand it only what follows `run`.
@@ -181,7 +224,10 @@ def cmd_run(argv: list[str]) -> int:
     main = hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(
         _run_task
     )
-    main()
+    try:
+        run_hydra(main)
+    except ConfigError as exc:
+        _fail(str(exc))
     return 0
 
 
@@ -220,17 +266,27 @@ def cmd_reduce(argv: list[str]) -> int:
     parser.add_argument(
         "--output-root", type=Path, default=Path("outputs"), help="where to look for the newest run"
     )
+    parser.add_argument(
+        "--out", type=Path, default=None, help="folder for the report (default: in the run folder)"
+    )
     _add_with(parser, "combine with a run over the same clips (another detector or sampling)")
     # Hydra-style overrides may come before or after the options.
     args = parser.parse_intermixed_args(argv)
     overrides = list(args.overrides) + (["reduce.allow_partial=true"] if args.allow_partial else [])
+    hint = "write the report elsewhere with --out DIR"
     try:
         if args.run_dir is not None and "=" in args.run_dir and not Path(args.run_dir).is_dir():
             overrides.insert(0, args.run_dir)  # `femo reduce mapping=seven`: the newest run
             args.run_dir = None
         target = _run_or_latest(args.run_dir, args.output_root)
+        with_runs = tuple(p.resolve() for p in args.with_runs)
+        if target in with_runs:
+            raise ConfigError(f"--with {target}: that is the run being reported; name another run")
         if is_sweep_dir(target):
-            swept = reduce_sweep(target, overrides)
+            if args.out is not None:
+                raise ConfigError("--out takes a run folder, not a sweep folder")
+            with _writing("reduce its runs one by one with --out DIR"):
+                swept = reduce_sweep(target, overrides)
             for run, result in swept.results.items():
                 if isinstance(result, str):
                     say(f"{run.name}: not reported: {result}")
@@ -239,7 +295,8 @@ def cmd_reduce(argv: list[str]) -> int:
                     say(f"{run.name}: accuracy {percent(acc)}")
             say(f"sweep table: {swept.table}")
             return 0
-        result = reduce_run(target, overrides, tuple(p.resolve() for p in args.with_runs))
+        with _writing(hint):
+            result = reduce_run(target, overrides, with_runs, args.out)
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
     _print_summary(result.metrics, result.report_dir)
@@ -275,7 +332,12 @@ def cmd_fit(argv: list[str]) -> int:
     runs = [Path(a).resolve() for a in args.run_dirs if "=" not in a or Path(a).is_dir()]
     overrides = [a for a in args.run_dirs if "=" in a and not Path(a).is_dir()]
     try:
-        outcome = fit_runs(runs, overrides, args.out, tuple(p.resolve() for p in args.with_runs))
+        with _writing("write the head elsewhere with --out DIR"):
+            if runs:  # before the cross-validation, which may take a while
+                _check_writable((args.out or runs[0] / "fit").resolve())
+            outcome = fit_runs(
+                runs, overrides, args.out, tuple(p.resolve() for p in args.with_runs)
+            )
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
     figures = outcome.cv.get("all", {})
@@ -288,6 +350,27 @@ def cmd_fit(argv: list[str]) -> int:
     say(f"head: {outcome.head_file}")
     say(f"fit report: {outcome.report_file}")
     say(f"use it: femo reduce OTHER_RUN reduce.head={outcome.head_file}")
+    return 0
+
+
+def cmd_export(argv: list[str]) -> int:
+    from .results.api import export_frames
+
+    parser = argparse.ArgumentParser(
+        prog="femo export", description="A run's results as a table for other tools."
+    )
+    parser.add_argument("run_dir", help="a run folder")
+    parser.add_argument(
+        "--frames", type=Path, required=True, metavar="OUT", help="out.parquet or out.csv: "
+        "one row per sampled frame and face, with the clip's label and group",
+    )  # fmt: skip
+    args = parser.parse_args(argv)
+    try:
+        with _writing("choose a writable place for --frames"):
+            rows = export_frames(Path(args.run_dir), args.frames)
+    except (ConfigError, RunDirError) as exc:
+        _fail(str(exc))
+    say(f"{rows} frame rows: {args.frames}")
     return 0
 
 
@@ -385,6 +468,7 @@ COMMANDS = {
     "fit": cmd_fit,
     "bench": cmd_bench,
     "show": cmd_show,
+    "export": cmd_export,
 }
 
 
@@ -397,14 +481,15 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if not argv or argv[0] in ("-h", "--help"):
         print(
-            "usage: femo {run,reduce,status,fit,bench,show} ...\n\n"
+            "usage: femo {run,reduce,status,fit,bench,show,export} ...\n\n"
             "  femo run [hydra overrides]          extract every shard, then write the report\n"
             "  femo run resume=RUN_DIR [overrides] redo the shards not done (launcher, device, ...)\n"
-            "  femo reduce RUN_DIR [overrides]     rebuild the report from existing shards\n"
+            "  femo reduce RUN_DIR [overrides]     rebuild the report from existing shards (--out DIR)\n"
             "  femo status RUN_DIR                 shards and clips done, failed, not done\n"
             "  femo fit RUN_DIR... [overrides]     learn a head on labelled clips (head.json)\n"
             "  femo bench [--help]                 femo against fer and the detector's floor\n"
-            "  femo show RUN_DIR CLIP [--out PNG]  the clip's frames, boxes and scored faces\n\n"
+            "  femo show RUN_DIR CLIP [--out PNG]  the clip's frames, boxes and scored faces\n"
+            "  femo export RUN_DIR --frames OUT    frames with labels, as .parquet or .csv\n\n"
             "  femo run --help                     config groups and values"
         )
         return 0

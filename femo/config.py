@@ -54,6 +54,11 @@ class DatasetConfig:
             raise ConfigError(
                 f"dataset.unknown_labels must be 'error' or 'unlabelled', not {self.unknown_labels!r}"
             )
+        if self.group_pattern is not None and self.group_column is not None:
+            raise ConfigError(
+                "dataset.group_column and dataset.group_pattern are both set; set one "
+                "(a column of the labels file, or a regex on the clip id) and the other to null"
+            )
         if self.group_pattern is not None:
             try:
                 groups = re.compile(self.group_pattern).groups

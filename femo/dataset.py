@@ -36,9 +36,10 @@ class Labels:
 
 
 def clip_groups(videos: list[str], config: DatasetConfig, labels: Labels) -> dict[str, str]:
-    """Each clip's group: the labels file's group column, else ``group_pattern`` on its id.
+    """Each clip's group: the labels file's group column, or ``group_pattern`` on its id
+    (never both: :class:`DatasetConfig` refuses that).
 
-    Clips with neither are left out.
+    Clips without one are left out.
     """
     groups = dict(labels.groups)
     if config.group_pattern:
@@ -49,6 +50,16 @@ def clip_groups(videos: list[str], config: DatasetConfig, labels: Labels) -> dic
                 if match and match.group(1):
                     groups[video] = match.group(1)
     return groups
+
+
+def unmatched_pattern(videos: list[str], config: DatasetConfig, groups: dict[str, str]) -> str:
+    """A warning when ``dataset.group_pattern`` gave no clip a group (else '')."""
+    if not config.group_pattern or not videos or groups:
+        return ""
+    return (
+        f"dataset.group_pattern {config.group_pattern!r} matches no clip id (e.g. {videos[0]!r}); "
+        "no clip has a group, so the report shows no profile per person"
+    )
 
 
 def discover_clips(config: DatasetConfig) -> list[Clip]:

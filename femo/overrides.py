@@ -5,11 +5,18 @@ A run's shards are fixed once it is planned. Keys that decide what the shards ho
 keys that decide how shards are made (launcher, device, batch size) can change when
 the run is resumed; keys that decide how shards are read (mapping, reduce, labels)
 can change on both. Every override is checked before anything happens.
+
+``femo run``'s own overrides are checked the same way before Hydra composes them
+(:func:`check_run_overrides`), and what Hydra still rejects comes out as one line
+(:func:`run_hydra`).
 """
 
 from __future__ import annotations
 
 import copy
+import difflib
+import os
+from collections.abc import Callable
 from typing import Any, Literal
 
 import yaml
@@ -43,18 +50,55 @@ def names_key(overrides: list[str], key: str) -> bool:
     return any(o.split("=", 1)[0].lstrip("+~") == key for o in overrides if "=" in o)
 
 
-def _parse(overrides: list[str]) -> list[tuple[str, Any]]:
+def expand_home(overrides: list[str]) -> list[str]:
+    """``key=~/x`` as ``key='~/x'``: Hydra's grammar has no ``~`` in a value, and femo
+    expands ``~`` in the paths it reads (:func:`femo.config.absolute_path`)."""
+    out = []
+    for o in overrides:
+        key, sep, value = o.partition("=")
+        home = sep and value.startswith("~") and not any(c in value for c in "',\"")
+        out.append(f"{key}='{value}'" if home else o)
+    return out
+
+
+def _parse_error(override: str, exc: Exception) -> ConfigError:
+    """One line for an override Hydra's grammar rejects: what is wrong, what is right."""
+    key, sep, value = override.partition("=")
+    if not sep:
+        hint = f"e.g. dataset.root={override}" if "/" in override else "e.g. detector=mtcnn"
+        return ConfigError(f"{override!r} is not an override: overrides are key=value ({hint})")
+    lines = str(exc).splitlines()
+    if lines and lines[0].startswith("LexerNoViableAltException") and "^" in "".join(lines[1:2]):
+        at = lines[1].index("^") - len("LexerNoViableAltException: ")
+        what = f"{override[at]!r} is not allowed there" if 0 <= at < len(override) else "bad syntax"
+    else:
+        what = lines[0] if lines else "bad syntax"
+    quote = '"' if "'" in value else "'"
+    return ConfigError(
+        f"cannot read override {override!r}: {what}; quote the value: {key}={quote}{value}{quote}"
+    )
+
+
+def parse_overrides(overrides: list[str]) -> list[Any]:
+    """Hydra's parsed overrides; one that its grammar rejects raises a one-line
+    :class:`ConfigError` naming it and saying how to write it."""
     from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    parser = OverridesParser.create()
+    parsed = []
+    for override in overrides:
+        try:
+            parsed += parser.parse_overrides([override])
+        except Exception as exc:  # hydra's parser errors are long and name no fix
+            raise _parse_error(override, exc) from None
+    return parsed
+
+
+def _parse(overrides: list[str]) -> list[tuple[str, Any]]:
     from hydra.core.override_parser.types import OverrideType
 
-    try:
-        parsed = OverridesParser.create().parse_overrides(overrides)
-    except Exception as exc:  # hydra's parser errors are long; keep the first line
-        raise ConfigError(
-            f"cannot parse overrides {overrides}: {str(exc).splitlines()[0]}"
-        ) from None
     pairs = []
-    for o in parsed:
+    for o in parse_overrides(expand_home(overrides)):
         if o.type == OverrideType.DEL:
             raise ConfigError(f"cannot delete {o.key_or_group!r} from a run's config")
         pairs.append((o.key_or_group, o.value()))
@@ -71,13 +115,25 @@ def _group_option(group: str, option: str) -> dict[str, Any]:
 
 
 def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
-    head = key.split(".")[0]
-    if head == "launcher" and isinstance(cfg.get("launcher"), dict):
-        launcher = cfg["launcher"]
-        return ConfigError(
-            f"unknown key {key!r} (launcher {launcher.get('name')} has: {', '.join(launcher)})"
-        )
-    return ConfigError(f"unknown key {key!r}")
+    """``unknown key`` naming the closest valid key and the keys of its section."""
+    *parents, last = key.split(".")
+    node: Any = cfg
+    for depth, part in enumerate(parents):
+        if not isinstance(node, dict) or not isinstance(node.get(part), dict):
+            parents = parents[:depth]
+            last = part
+            break
+        node = node[part]
+    if not isinstance(node, dict):
+        return ConfigError(f"unknown key {key!r}")
+    section = ".".join(parents)
+    if section == "launcher" and "name" in node:
+        section = f"launcher {node['name']}"
+    close = difflib.get_close_matches(last, list(node), n=1)
+    prefix = ".".join([*parents, close[0]]) if close else ""
+    guess = f"did you mean {prefix!r}? " if close else ""
+    where = f"{section} has" if section else "keys are"
+    return ConfigError(f"unknown key {key!r} ({guess}{where}: {', '.join(node)})")
 
 
 def _set(cfg: dict[str, Any], key: str, value: Any) -> None:
@@ -129,3 +185,77 @@ def _refusal(command: Command, key: str, kind: str) -> str:
         f"{name} cannot change {key!r}: it changes the shards, so start a new run "
         f"({command} accepts {ACCEPTS[command]})"
     )
+
+
+def _run_defaults(choices: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """The configs ``femo run`` composes: config.yaml with each chosen group option."""
+    root = yaml.safe_load((conf_dir() / "config.yaml").read_text(encoding="utf-8"))
+    defaults = {k: v for d in root.pop("defaults") if isinstance(d, dict) for k, v in d.items()}
+    n = max((len(v) for v in choices.values()), default=1)
+    configs = []
+    for i in range(n):
+        cfg = copy.deepcopy(root)
+        for group in GROUPS:
+            options = choices.get(group) or [defaults[group]]
+            cfg[group] = _group_option(group, options[min(i, len(options) - 1)])
+        configs.append(cfg)
+    return configs
+
+
+def _has_key(cfg: dict[str, Any], key: str) -> bool:
+    node: Any = cfg
+    for part in key.split("."):
+        if node is None:  # a null section (e.g. reduce.class_shares) takes any key
+            return True
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def check_run_overrides(overrides: list[str]) -> None:
+    """Check ``femo run``'s overrides before Hydra composes them: each parses, each group
+    option exists, each key exists. Raises a one-line :class:`ConfigError` that says what
+    is right (the group's options; the closest key and its section's keys)."""
+    from hydra.core.override_parser.types import OverrideType
+
+    parsed = [o for o in parse_overrides(overrides) if not o.key_or_group.startswith("hydra")]
+    choices: dict[str, list[str]] = {}
+    for o in parsed:
+        if o.key_or_group in GROUPS and o.package is None and o.type != OverrideType.DEL:
+            values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
+            choices[o.key_or_group] = [str(v) for v in values]
+    configs = _run_defaults(choices)  # raises for an option that does not exist
+    for o in parsed:
+        key = o.key_or_group
+        if o.type != OverrideType.CHANGE or key in GROUPS or o.package is not None:
+            continue  # +key / ++key add keys (femo's config checks them); ~key deletes
+        if not any(_has_key(cfg, key) for cfg in configs):
+            raise _unknown(key, configs[0])
+
+
+def run_hydra(main: Callable[[], Any]) -> None:
+    """Run Hydra's app ``main``; its errors (raised, not printed, under HYDRA_FULL_ERROR)
+    come out as one :class:`ConfigError`, in femo's words where a resolver raised one."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    full_error = os.environ.get("HYDRA_FULL_ERROR")
+    os.environ["HYDRA_FULL_ERROR"] = "1"
+    try:
+        main()
+    except (HydraException, OmegaConfBaseException) as exc:
+        if full_error == "1":  # the user asked for Hydra's own report
+            raise
+        cause: BaseException | None = exc
+        while cause is not None and not isinstance(cause, ConfigError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is None:
+            lines = [str(e).strip().splitlines()[0] for e in (exc, exc.__cause__) if e and str(e)]
+            cause = ConfigError(lines[0] + (f" ({lines[1]})" if len(lines) > 1 else ""))
+        raise cause from None
+    finally:
+        if full_error is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
+        else:
+            os.environ["HYDRA_FULL_ERROR"] = full_error

@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, RunConfig, from_dict, to_dict
-from .dataset import Labels, discover_clips, read_labels
+from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
 from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
+from .launchers.local import gpu_visible
 from .overrides import apply_overrides
 from .results.reporting import ReduceResult, report
 from .results.sweep import is_sweep_dir, sweep_runs
@@ -98,6 +99,15 @@ def with_demo_dataset(config: RunConfig, say: Say) -> RunConfig:
     return replace(config, dataset=replace(config.dataset, root=str(root), labels=str(labels)))
 
 
+def check_device(config: RunConfig) -> None:
+    """``device=gpu`` for shards run on this machine, which shows no GPU: refused."""
+    if config.device == "gpu" and config.launcher.name == "local" and not gpu_visible():
+        raise ConfigError(
+            "device=gpu but this machine shows no GPU (no /dev/nvidia*); use device=auto "
+            "(a GPU where there is one) or device=cpu, or a launcher whose nodes have GPUs"
+        )
+
+
 def prepare(config: RunConfig, run: RunDir) -> Plan:
     """Check the dataset and labels, then write a new run folder's manifest and plan.
 
@@ -141,8 +151,14 @@ def start_run(
     """A new run: plan it, launch its shards (or reuse a sweep sibling's), report."""
     run = RunDir(run_dir)
     launcher_config(config.launcher)  # bad launcher settings fail before any work starts
+    check_device(config)
     config = with_demo_dataset(config, say)
     plan = prepare(config, run)
+    videos = [c.video for c in plan.clips]
+    if warning := unmatched_pattern(
+        videos, config.dataset, clip_groups(videos, config.dataset, Labels())
+    ):
+        say(f"warning: {warning}")
     if sweep_dir is not None:
         source = run.reuse_shards(sweep_dir)
         if source is not None:
@@ -186,8 +202,10 @@ def _after_launch(
         if waiting:
             outcome.busy = len(waiting)
             return outcome
+        failed = [s for s in status.statuses if s.state == ShardState.FAILED]
+        first = f" Shard {failed[0].index} failed: {failed[0].error}." if failed else ""
         raise IncompleteRun(
-            f"{len(status.not_done)} shard(s) not done; no report written. "
+            f"{len(status.not_done)} shard(s) not done; no report written.{first} "
             f"See `femo status {run.path}`; `femo run resume={run.path}` redoes them."
         )
     outcome.report = report(run, config)
@@ -230,6 +248,7 @@ def resume_run(run_dir: Path, overrides: list[str], say: Say = _quiet) -> RunOut
     for_report = run.report_config(overrides, "resume")
     saved = run.config_dict()
     changed = apply_overrides(saved, overrides, "resume")
+    check_device(from_dict(changed))
     with run.resume_lock():
         return _resume(run, saved, changed, for_report, overrides, say)
 

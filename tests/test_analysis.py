@@ -38,22 +38,23 @@ def result(video: str, golden: str | None, predict: str | None, group=None, vote
 # ------------------------------------------------------------------- groups
 
 
-def test_group_column_and_pattern(tmp_path):
+def test_group_column_or_pattern(tmp_path):
     clips = [Clip(v, "video") for v in ("biden_1.mp4", "biden_2.mp4", "trump_1.mp4", "x.mp4")]
     labels_csv = tmp_path / "labels.csv"
     labels_csv.write_text("video,label,person\nbiden_1.mp4,Positive,Joe\ntrump_1.mp4,,\n")
-    config = DatasetConfig(group_column="person", group_pattern=r"^([a-z]+)_")
+    config = DatasetConfig(group_column="person")
     labels = read_labels(labels_csv, config, THREE, clips)
-    # the column wins where it has a value; the pattern fills in; x.mp4 matches neither
-    assert clip_groups([c.video for c in clips], config, labels) == {
-        "biden_1.mp4": "Joe",
+    assert clip_groups([c.video for c in clips], config, labels) == {"biden_1.mp4": "Joe"}
+    # the pattern: its first capture group; x.mp4 does not match
+    pattern = DatasetConfig(group_pattern=r"^([a-z]+)_")
+    assert clip_groups([c.video for c in clips], pattern, Labels()) == {
+        "biden_1.mp4": "biden",
         "biden_2.mp4": "biden",
         "trump_1.mp4": "trump",
     }
-    # a run without labels still gets groups from the pattern
-    assert clip_groups(["biden_9.mp4"], DatasetConfig(group_pattern=r"^([a-z]+)_"), Labels()) == {
-        "biden_9.mp4": "biden"
-    }
+    # both at once would leave one of them unused for most clips: refused
+    with pytest.raises(ConfigError, match="group_column and dataset.group_pattern are both set"):
+        DatasetConfig(group_column="person", group_pattern=r"^([a-z]+)_")
 
 
 def test_group_settings_are_checked():

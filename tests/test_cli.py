@@ -78,7 +78,7 @@ def test_version(fast_femo):
 def test_usage(fast_femo):
     proc = fast_femo()
     assert proc.returncode == 0
-    assert proc.stdout.startswith("usage: femo {run,reduce,status,fit,bench,show} ...")
+    assert proc.stdout.startswith("usage: femo {run,reduce,status,fit,bench,show,export} ...")
     assert "femo bench" in proc.stdout and "femo show RUN_DIR CLIP" in proc.stdout
 
 
@@ -86,7 +86,7 @@ def test_unknown_command(fast_femo):
     proc = fast_femo("frobnicate")
     assert (
         error_line(proc)
-        == "femo: error: unknown command 'frobnicate' (known: run, reduce, status, fit, bench, show)"
+        == "femo: error: unknown command 'frobnicate' (known: run, reduce, status, fit, bench, show, export)"
     )
 
 
@@ -225,9 +225,19 @@ def test_reduce_refuses_overrides_of_how_shards_are_made(fast_femo, tmp_path, ov
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("foo=bar", "unknown key 'foo'"),
-        ("reduce.fase=largest", "unknown key 'reduce.fase'"),
-        ("mapping.colours=2", "unknown key 'mapping.colours'"),
+        (
+            "foo=bar",
+            "unknown key 'foo' (keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size)",
+        ),
+        (
+            "reduce.fase=largest",
+            "unknown key 'reduce.fase' (did you mean 'reduce.face'? reduce has: face, vote, "
+            "class_shares, no_face, head, score_decimals, allow_partial)",
+        ),
+        (
+            "mapping.colours=2",
+            "unknown key 'mapping.colours' (mapping has: name, classes, emotions)",
+        ),
     ],
 )
 def test_reduce_names_an_unknown_key(fast_femo, tmp_path, override, message):

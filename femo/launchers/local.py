@@ -11,6 +11,7 @@ progress leave no file) and raises :class:`LaunchInterrupted`.
 
 from __future__ import annotations
 
+import glob
 import json
 import logging
 import os
@@ -30,6 +31,16 @@ from .base import Launch, Launcher, LaunchInterrupted, Say, TaskAnswer
 log = logging.getLogger(__name__)
 
 STOP_GRACE_S = 10.0
+
+
+def gpu_visible() -> bool:
+    """Whether this machine shows a GPU that TensorFlow could use (an NVIDIA, ROCm or WSL
+    device file), unless CUDA_VISIBLE_DEVICES hides every one."""
+    if os.environ.get("CUDA_VISIBLE_DEVICES") in ("", "-1"):
+        return False
+    return bool(glob.glob("/dev/nvidia[0-9]*")) or any(
+        os.path.exists(p) for p in ("/dev/kfd", "/dev/dxg")
+    )
 
 
 def plan_workers(n_shards: int, workers: int | None, threads: int | None) -> tuple[int, int]:

@@ -3,6 +3,7 @@ timelines, clips, faces, provenance and a learnt head's figures."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -79,6 +80,13 @@ def profiles_section(
 ) -> str:
     groups = list(metrics.get("groups") or [])
     out = [h2("profiles")]
+    pattern = ((metrics.get("config") or {}).get("dataset") or {}).get("group_pattern")
+    if not groups and pattern:
+        out.append(
+            f'<p id="no-groups">dataset.group_pattern <code>{html.escape(repr(pattern))}</code> '
+            "matches no clip id, so no clip has a group and no profile per person is shown.</p>"
+        )
+        return "".join(out)
     if not groups:
         out.append(
             '<p id="no-groups">No groups (persons) are known for this run. To get a profile '

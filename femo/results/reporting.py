@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import __version__
 from ..config import EMOTIONS, ConfigError, RunConfig, to_dict
-from ..dataset import Labels, clip_groups, read_labels
+from ..dataset import Labels, clip_groups, read_labels, unmatched_pattern
 from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
@@ -124,6 +124,8 @@ def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = 
         ) from None
     per_frame = frame_emotions(shards.frame_rows, config.reduce)
     groups = clip_groups(videos, config.dataset, labels)
+    if warning := unmatched_pattern(videos, config.dataset, groups):
+        log.warning(warning)
     results = reduce_clips(
         videos, shards, labels.by_video, config.mapping, config.reduce, groups, per_frame
     )
@@ -285,15 +287,15 @@ def report_folder(run: RunDir, overrides: list[str]) -> Path:
 
 
 def reduce_run(
-    run_dir: Path, overrides: list[str], with_runs: tuple[Path, ...] = ()
+    run_dir: Path, overrides: list[str], with_runs: tuple[Path, ...] = (), out: Path | None = None
 ) -> ReduceResult:
     """Re-report one run with reduce-side overrides applied to its saved config, into
-    ``report/`` (no overrides) or a folder named after the overrides (and the runs it
-    is combined with)."""
+    ``out`` if given (nothing is written into the run folder), else ``report/`` (no
+    overrides) or a folder named after the overrides (and the runs it is combined with)."""
     run = RunDir(run_dir)
     config = run.report_config(overrides)
     named = overrides + [f"with={Path(p).name}" for p in with_runs]
-    return report(run, config, report_folder(run, named), with_runs)
+    return report(run, config, out or report_folder(run, named), with_runs)
 
 
 @dataclass

@@ -1,0 +1,142 @@
+"""femo's results from Python: ``run = femo.open_run(RUN_DIR)``, then ``run.clips()``,
+``run.frames()``, ``run.metrics()``, ``run.config()``.
+
+Everything here reads the run folder; nothing is written and no video is read.
+pandas and pyarrow are imported when a table is asked for, TensorFlow never.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..config import from_dict
+from ..dataset import Labels, clip_groups, read_labels
+from ..rundir import RunDir, RunDirError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Shard columns that describe a clip, not a frame, and the face embedding an identity
+# model may add (large, and not a result): left out of frames().
+_CLIP_COLUMNS = ("status", "message", "fps", "frames_read", "frames_sampled", "seconds")
+_LEFT_OUT = ("kind", *_CLIP_COLUMNS, "embedding")
+
+
+class Run:
+    """One run folder, read: its clips (the report's rows), its frames, metrics, config."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._run = RunDir(Path(path).expanduser().resolve())
+        self._run.check()
+
+    @property
+    def path(self) -> Path:
+        return self._run.path
+
+    def __repr__(self) -> str:
+        return f"femo.open_run({str(self.path)!r})"
+
+    def config(self) -> dict[str, Any]:
+        """The run's saved config (femo.json), as plain dicts and lists."""
+        return self._run.config_dict()
+
+    def _report_file(self, name: str, report: str | Path | None) -> Path:
+        folder = self._run.report_dir if report is None else Path(report).expanduser()
+        if not folder.is_absolute() and not folder.exists():
+            folder = self.path / folder  # report="report-mapping-seven"
+        path = folder / name
+        if not path.is_file():
+            raise RunDirError(
+                f"{path} does not exist; write the report with femo reduce {self.path}"
+            )
+        return path
+
+    def clips(self, report: str | Path | None = None) -> pd.DataFrame:
+        """One row per planned clip: the rows of the report's ``videos.csv`` (video, group,
+        predict, golden, status, frame counts per class, message).
+
+        ``report``: another report folder of this run (``report-...``, or one written
+        with ``femo reduce --out DIR``); default ``RUN_DIR/report``.
+        """
+        import pandas as pd
+
+        path = self._report_file("videos.csv", report)
+        return pd.read_csv(path, dtype={"video": str, "group": str, "golden": str})
+
+    def metrics(self, report: str | Path | None = None) -> dict[str, Any]:
+        """The report's ``metrics.json``: accuracy, per class, intervals, groups, settings."""
+        return json.loads(self._report_file("metrics.json", report).read_text(encoding="utf-8"))
+
+    def frames(self) -> pd.DataFrame:
+        """One row per sampled frame and face, read from the shard files, with the clip's
+        ``label`` (from the run's labels snapshot) and ``group``.
+
+        A sampled frame without a face is one row whose ``face`` and scores are empty.
+        Columns: video, label, group, frame, time_s, face, x, y, w, h, the 7 emotion
+        scores, detector_confidence. A clip found in several shard files is read from the
+        lowest-numbered one, as the report reads it.
+        """
+        frames = _frame_rows(self._run)
+        labels, groups = self._labels_and_groups()
+        frames.insert(1, "label", frames["video"].map(labels.by_video))
+        frames.insert(2, "group", frames["video"].map(groups))
+        return frames
+
+    def _labels_and_groups(self) -> tuple[Labels, dict[str, str]]:
+        config = from_dict(self.config())
+        plan = self._run.read_plan()
+        labels = Labels()
+        if self._run.labels_file.is_file():
+            labels = read_labels(self._run.labels_file, config.dataset, config.mapping, plan.clips)
+        return labels, clip_groups([c.video for c in plan.clips], config.dataset, labels)
+
+
+def _frame_rows(run: RunDir) -> pd.DataFrame:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    from ..shards import SCHEMA
+
+    seen: set[str] = set()
+    tables = []
+    for _, path in sorted(run.finished_shards().items()):
+        table = pq.read_table(path)
+        table = table.drop_columns([c for c in _LEFT_OUT[1:] if c in table.column_names])
+        is_clip = pc.equal(table["kind"], "clip")
+        owned = set(table.filter(is_clip)["video"].to_pylist()) - seen
+        seen |= owned
+        keep = pc.and_(pc.invert(is_clip), pc.is_in(table["video"], pa.array(owned, pa.string())))
+        tables.append(table.filter(keep).drop_columns(["kind"]))
+    columns = [f.name for f in SCHEMA if f.name not in _LEFT_OUT]
+    if not tables:
+        return SCHEMA.empty_table().select(columns).to_pandas()
+    frames = pa.concat_tables(tables, promote_options="default").to_pandas()
+    for name in columns:  # a column older shards lack
+        if name not in frames:
+            frames[name] = None
+    return frames[columns].reset_index(drop=True)
+
+
+def open_run(path: str | Path) -> Run:
+    """A run folder's results, read from Python (see :class:`Run`).
+
+    >>> run = femo.open_run("outputs/2026-01-01/12-00-00-clips-haar-n20")  # doctest: +SKIP
+    >>> run.clips()["status"].value_counts()  # doctest: +SKIP
+    """
+    return Run(path)
+
+
+def export_frames(run_dir: str | Path, out: Path) -> int:
+    """Write ``open_run(run_dir).frames()`` to ``out`` (.parquet or .csv); returns rows."""
+    if out.suffix.lower() not in (".parquet", ".csv"):
+        raise RunDirError(f"--frames takes a .parquet or .csv file name, not {out.name!r}")
+    frames = open_run(run_dir).frames()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        frames.to_csv(out, index=False)
+    else:
+        frames.to_parquet(out, index=False)
+    return len(frames)
