@@ -12,6 +12,7 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 import femo.cli
+import femo.rundir
 from femo.config import (
     EMOTIONS,
     ConfigError,
@@ -42,7 +43,7 @@ pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 @pytest.fixture(scope="module")
 def hydra_compose():
-    OmegaConf.register_new_resolver("femo_run_name", femo.cli.run_name, replace=True)
+    OmegaConf.register_new_resolver("femo_run_name", femo.rundir.run_name, replace=True)
     # The real resolver claims the folder on disk; composing must not.
     OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
@@ -226,7 +227,7 @@ def test_run_folder_name(hydra_compose):
     assert run_dir.endswith("-dev-clips-mtcnn-fps1.0")
     cfg = hydra_compose("output_root=/out", hydra=True)
     assert cfg.hydra.run.dir.endswith("-demo-haar-n20")
-    assert femo.cli.run_name("/x/clips/", "haar", "every_n", 5, None) == "clips-haar-n5"
+    assert femo.rundir.run_name("/x/clips/", "haar", "every_n", 5, None) == "clips-haar-n5"
 
 
 # ------------------------------------------------------------------------ paths

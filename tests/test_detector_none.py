@@ -53,9 +53,9 @@ def test_the_none_option_composes():
 def test_the_none_option_composes_with_hydra():
     from hydra import compose, initialize_config_dir
 
-    import femo.cli
+    import femo.rundir
 
-    OmegaConf.register_new_resolver("femo_run_name", femo.cli.run_name, replace=True)
+    OmegaConf.register_new_resolver("femo_run_name", femo.rundir.run_name, replace=True)
     OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["detector=none"])

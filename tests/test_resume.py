@@ -202,7 +202,7 @@ def test_two_runs_in_the_same_second_get_two_folders(fast_femo, tmp_path):
 def test_claim_folder_never_hands_one_folder_out_twice(tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 
-    from femo.cli import claim_folder
+    from femo.rundir import claim_folder
 
     with ThreadPoolExecutor(8) as pool:
         claimed = list(pool.map(lambda _: claim_folder(str(tmp_path / "d" / "run")), range(20)))
