@@ -17,6 +17,8 @@ from femo.launchers.local import LocalLauncher, plan_workers
 from femo.launchers.sge import SgeExecutor, SgeLauncher
 from femo.launchers.slurm import SlurmLauncher
 
+from .conftest import shard_task
+
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -152,17 +154,13 @@ def test_jobs_folder_is_made_private(tmp_path):
 def test_a_shard_job_does_not_redo_a_written_shard(tmp_path, monkeypatch):
     """A requeued task whose shard an earlier attempt wrote returns it as it is; a
     damaged one is redone."""
-    from femo.config import ExtractConfig
-    from femo.dataset import Clip
     from femo.launchers import cluster
     from femo.rundir import RunDir
     from femo.shards import SCHEMA, write_table
-    from femo.task import ShardTask
 
     redone = []
     monkeypatch.setattr(cluster, "run_one", lambda task: redone.append(task.index))
-    clips = tuple(Clip(f"a_{k}.mp4", "video") for k in range(3))
-    task = ShardTask(str(tmp_path), 0, str(tmp_path), clips, ExtractConfig())
+    task = shard_task(tmp_path, [f"a_{k}.mp4" for k in range(3)])
     path = RunDir(tmp_path).shard_file(0)
     path.parent.mkdir(parents=True)
     write_table(path, SCHEMA.empty_table())
