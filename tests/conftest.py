@@ -1,4 +1,5 @@
-"""Shared fixtures: the real media in ../shared/data, and small clips made on the fly."""
+"""Shared fixtures and helpers: the real media in ../shared/data, small clips made on
+the fly, ``femo`` in a subprocess, hand-built shard tasks."""
 
 from __future__ import annotations
 
