@@ -23,9 +23,12 @@ pytestmark = pytest.mark.slow
 
 
 def start(*args: str, cwd: Path) -> subprocess.Popen:
-    """`femo` in its own process group, as a terminal runs it."""
+    """`femo` in its own process group, as a terminal runs it: with Ctrl-C's default
+    action even where pytest runs as a background job (which ignores SIGINT, and would
+    pass that on)."""
     return subprocess.Popen(
         femo_argv(*args), cwd=cwd, env=femo_env(), start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
