@@ -7,9 +7,7 @@ import csv
 import sys
 from pathlib import Path
 
-import cv2
-
-from tests.conftest import read_all
+from tests.conftest import read_all, write_video
 
 
 def make_clips(dev_clips: Path, out: Path, n: int, seed: int = 0) -> Path:
@@ -29,11 +27,7 @@ def make_clips(dev_clips: Path, out: Path, n: int, seed: int = 0) -> Path:
         length = int(rng.integers(10, 26))
         start = int(rng.integers(0, max(1, len(frames) - length)))
         name = f"{row['actor']}_{k:05d}.mp4"
-        h, w = frames[0].shape[:2]
-        writer = cv2.VideoWriter(str(out / name), cv2.VideoWriter_fourcc(*"mp4v"), 25.0, (w, h))
-        for frame in frames[start : start + length]:
-            writer.write(frame)
-        writer.release()
+        write_video(out / name, frames[start : start + length], fps=25.0)
         rows.append({"video": name, "actor": row["actor"], "label": row["label"]})
     with open(out / "labels.csv", "w", newline="") as fh:
         writer_csv = csv.DictWriter(fh, ["video", "actor", "label"])

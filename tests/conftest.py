@@ -1,15 +1,21 @@
-"""Shared fixtures: the real media in ../shared/data, and small clips made on the fly."""
+"""Shared fixtures and helpers: the real media in ../shared/data, small clips made on
+the fly, ``femo`` in a subprocess, hand-built shard tasks."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+
+from femo.config import ExtractConfig
+from femo.dataset import Clip
+from femo.task import ShardTask
 
 from .fake_scheduler import FakeScheduler
 
@@ -63,22 +69,47 @@ def poisoned_tf(tmp_path_factory) -> Path:
     return folder
 
 
+def femo_env(env: Mapping[str, str] | None = None, first: Path | None = None) -> dict[str, str]:
+    """The environment of a ``femo`` subprocess: this one, TensorFlow quiet, this
+    checkout first on PYTHONPATH (after ``first``, the poisoned TensorFlow say), then
+    ``env``'s variables."""
+    merged = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    paths = [str(p) for p in (first, REPO) if p is not None]
+    merged["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [merged.get("PYTHONPATH")])])
+    return merged
+
+
+def femo_argv(*args: str, module: str = "femo") -> list[str]:
+    """``python -m femo ARGS`` (or another entry point: ``femo.worker``, ``femo.shard``)."""
+    return [sys.executable, "-m", module, *args]
+
+
+def femo(
+    *args: str,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    first: Path | None = None,
+    timeout: float = 60,
+    module: str = "femo",
+) -> subprocess.CompletedProcess:
+    """``python -m femo ARGS`` in ``cwd``, run to its end (see :func:`femo_env`)."""
+    return subprocess.run(
+        femo_argv(*args, module=module),
+        cwd=cwd,
+        env=femo_env(env, first),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture
 def fast_femo(poisoned_tf, tmp_path):
     """``python -m femo ...`` in ``tmp_path``, with TensorFlow poisoned."""
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(poisoned_tf), env.get("PYTHONPATH")) if p)
-    env["XDG_CACHE_HOME"] = str(tmp_path / "cache")
 
     def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "femo", *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        return femo(*args, cwd=tmp_path, env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+                    first=poisoned_tf)  # fmt: skip
 
     return run
 
@@ -101,14 +132,22 @@ def face_image() -> np.ndarray:
     return source_image()
 
 
-def write_video(path: Path, frames: list[np.ndarray], fps: float = 10.0) -> Path:
+def write_video(
+    path: Path, frames: list[np.ndarray], fps: float = 10.0, fourcc: str = "mp4v"
+) -> Path:
+    """``frames`` as a video (MPEG-4 part 2; ``fourcc="MJPG"`` for Motion JPEG in an .avi)."""
     h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (w, h))
     assert writer.isOpened()
     for f in frames:
         writer.write(f)
     writer.release()
     return path
+
+
+def write_mjpg_avi(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
+    """``frames`` as Motion JPEG in an .avi."""
+    return write_video(path, frames, fps, fourcc="MJPG")
 
 
 def read_all(path: Path) -> list[np.ndarray]:
@@ -122,3 +161,40 @@ def read_all(path: Path) -> list[np.ndarray]:
         frames.append(frame)
     cap.release()
     return frames
+
+
+@pytest.fixture(scope="session")
+def long_clips(tmp_path_factory) -> Path:
+    """The demo dataset with every video played 8 times over (384 frames, every frame).
+
+    Long enough that a kill or a signal lands while a shard is in progress; with the
+    demo's 48-frame clips a task can finish before it lands.
+    """
+    from femo.demo import build_demo
+
+    folder = tmp_path_factory.mktemp("long-clips")
+    build_demo(folder)
+    for video in folder.glob("*.mp4"):
+        write_video(video, read_all(video) * 8)
+    return folder
+
+
+def shard_task(
+    run_dir: Path | str,
+    clips: Iterable[Clip | str],
+    *,
+    index: int = 0,
+    root: Path | str | None = None,
+    extract: ExtractConfig | None = None,
+    **kw,
+) -> ShardTask:
+    """A hand-built :class:`ShardTask`: a name in ``clips`` is a video; the dataset root
+    is ``run_dir`` unless given; the default ExtractConfig unless given."""
+    return ShardTask(
+        run_dir=str(run_dir),
+        index=index,
+        dataset_root=str(run_dir if root is None else root),
+        clips=tuple(c if isinstance(c, Clip) else Clip(c, "video") for c in clips),
+        extract=ExtractConfig() if extract is None else extract,
+        **kw,
+    )

@@ -17,7 +17,7 @@ from femo.config import EMOTIONS, DetectorConfig, ExtractConfig, SamplingConfig
 from femo.dataset import Clip, discover_clips
 from femo.node.video import ClipError, ClipInfo, sampled_frames
 
-from .conftest import read_all, write_video
+from .conftest import read_all, shard_task, write_mjpg_avi, write_video
 
 EVERY_N = SamplingConfig(mode="every_n", every_n=4)
 NOT_A_VIDEO = "cannot be opened as a video (not a video, or a codec OpenCV lacks)"
@@ -50,16 +50,6 @@ def decode_error(path: Path, kind: str = "video", sampling: SamplingConfig = EVE
     with pytest.raises(ClipError) as exc:
         list(sampled_frames(str(path), kind, sampling, info))
     return str(exc.value), info
-
-
-def write_mjpg_avi(path: Path, frames: list[np.ndarray], fps: float = 25.0) -> Path:
-    h, w = frames[0].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h))
-    assert writer.isOpened()
-    for f in frames:
-        writer.write(f)
-    writer.release()
-    return path
 
 
 def truncate(path: Path, target: Path, fraction: float = 0.6) -> Path:
@@ -228,7 +218,6 @@ def test_image_is_one_frame(tmp_path, face_image):
 def test_shard_over_good_and_bad_clips(tmp_path, face_image):
     from femo.node.extract import run_shard
     from femo.shards import read_shard_metadata
-    from femo.task import ShardTask
 
     root = tmp_path / "clips"
     root.mkdir()
@@ -247,15 +236,10 @@ def test_shard_over_good_and_bad_clips(tmp_path, face_image):
     (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)
     clips = [*discover_clips_sorted(root), Clip("missing.mp4", "video")]
     run_dir = tmp_path / "run"
-    task = ShardTask(
-        run_dir=str(run_dir),
-        index=3,
-        dataset_root=str(root),
-        clips=tuple(clips),
-        extract=ExtractConfig(
-            detector=DetectorConfig(name="haar"), sampling=SamplingConfig(every_n=4), device="cpu"
-        ),
+    extract = ExtractConfig(
+        detector=DetectorConfig(name="haar"), sampling=SamplingConfig(every_n=4), device="cpu"
     )
+    task = shard_task(run_dir, clips, index=3, root=root, extract=extract)
     result = run_shard(task)
 
     path = run_dir / "shards" / "shard-00003.parquet"

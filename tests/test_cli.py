@@ -19,22 +19,10 @@ from femo.config import RunConfig, to_dict
 from femo.dataset import Clip
 from femo.rundir import RunDir, make_plan
 
+from .conftest import femo
 from .test_reduce import clip_rows, write_shard
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def femo(
-    *args: str, cwd: Path, env: dict | None = None, timeout: float = 60
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "femo", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
 
 
 def error_line(proc: subprocess.CompletedProcess) -> str:
@@ -356,8 +344,8 @@ def test_status_not_a_run(fast_femo):
 
 @pytest.mark.slow
 def test_demo_run(tmp_path):
-    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
     out = tmp_path / "out"
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
     proc = femo("run", f"output_root={out}", cwd=tmp_path, env=env, timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "using the demo dataset" in proc.stdout

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from .conftest import femo
 from .test_cli import error_line
 from .test_reduce import clip_rows, write_shard
 
@@ -38,12 +36,9 @@ def planned_once(tmp_path_factory, poisoned_tf) -> Path:
         (root / name).write_bytes(b"never decoded here")
     lines = ["video,label", *(f"{v},{label}" for v, label in LABELS.items())]
     (folder / "labels.csv").write_text("\n".join(lines) + "\n")
-    env = {**os.environ, "PYTHONPATH": str(poisoned_tf), "XDG_CACHE_HOME": str(folder / "cache")}
-    proc = subprocess.run(
-        [sys.executable, "-m", "femo", "run", "launcher=none", "dataset.root=clips",
-         "dataset.labels=labels.csv", "shards.videos_per_shard=1", "output_root=out"],
-        cwd=folder, env=env, capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    proc = femo("run", "launcher=none", "dataset.root=clips", "dataset.labels=labels.csv",
+                "shards.videos_per_shard=1", "output_root=out", cwd=folder,
+                env={"XDG_CACHE_HOME": str(folder / "cache")}, first=poisoned_tf)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     (manifest,) = (folder / "out").glob("*/*/femo.json")
     for k, video in enumerate(LABELS):

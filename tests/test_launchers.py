@@ -24,6 +24,7 @@ from femo.launchers.sge import SgeLauncher, SgeLauncherConfig
 from femo.launchers.slurm import SlurmLauncher, SlurmLauncherConfig
 from femo.status import ShardState, read_status
 
+from .conftest import shard_task
 from .test_launcher_contract import make_shard, tasks_of
 from .test_status import make_run
 
@@ -159,17 +160,13 @@ def test_jobs_folder_is_made_private(tmp_path):
 def test_a_shard_job_does_not_redo_a_written_shard(tmp_path, monkeypatch):
     """A requeued task whose shard an earlier attempt wrote returns it as it is; a
     damaged one is redone."""
-    from femo.config import ExtractConfig
-    from femo.dataset import Clip
     from femo.launchers import cluster
     from femo.rundir import RunDir
     from femo.shards import SCHEMA, write_table
-    from femo.task import ShardTask
 
     redone = []
     monkeypatch.setattr(cluster, "run_one", lambda task: redone.append(task.index))
-    clips = tuple(Clip(f"a_{k}.mp4", "video") for k in range(3))
-    task = ShardTask(str(tmp_path), 0, str(tmp_path), clips, ExtractConfig())
+    task = shard_task(tmp_path, [f"a_{k}.mp4" for k in range(3)])
     path = RunDir(tmp_path).shard_file(0)
     path.parent.mkdir(parents=True)
     write_table(path, SCHEMA.empty_table())

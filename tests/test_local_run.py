@@ -10,7 +10,6 @@ import csv
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -18,33 +17,18 @@ import pytest
 
 from femo.demo import build_demo
 
-from .conftest import read_all, write_video
+from .conftest import femo, femo_argv, femo_env
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def long_clips(tmp_path_factory) -> Path:
-    folder = tmp_path_factory.mktemp("long-clips")
-    build_demo(folder)
-    for video in folder.glob("*.mp4"):
-        write_video(video, read_all(video) * 8)
-    return folder
-
-
-def femo(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(
-        [sys.executable, "-m", "femo", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
-    )  # fmt: skip
-
-
 def start(*args: str, cwd: Path) -> subprocess.Popen:
-    """`femo` in its own process group, as a terminal runs it."""
+    """`femo` in its own process group, as a terminal runs it: with Ctrl-C's default
+    action even where pytest runs as a background job (which ignores SIGINT, and would
+    pass that on)."""
     return subprocess.Popen(
-        [sys.executable, "-m", "femo", *args],
-        cwd=cwd, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}, start_new_session=True,
+        femo_argv(*args), cwd=cwd, env=femo_env(), start_new_session=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -102,7 +86,7 @@ def test_status_ctrl_c_sigterm_and_resume_of_a_local_run(long_clips, tmp_path):
     (run_dir,) = [p.parent for p in out.glob("*/*/femo.json")]
 
     # In progress: shards show running and pending, not 'not submitted'.
-    counts = status_counts(femo("status", str(run_dir), cwd=tmp_path).stdout)
+    counts = status_counts(femo("status", str(run_dir), cwd=tmp_path, timeout=600).stdout)
     assert counts["running"] >= 1 and counts["not submitted"] == 0
     assert counts["running"] + counts["pending"] + counts["done"] == 5, counts
 
@@ -115,7 +99,7 @@ def test_status_ctrl_c_sigterm_and_resume_of_a_local_run(long_clips, tmp_path):
     )
     assert "Traceback" not in err
     assert not list(run_dir.glob("shards/.*.tmp")) and not list(run_dir.glob("logs/*.running"))
-    counts = status_counts(femo("status", str(run_dir), cwd=tmp_path).stdout)
+    counts = status_counts(femo("status", str(run_dir), cwd=tmp_path, timeout=600).stdout)
     assert counts["done"] == done and counts["interrupted"] == 5 - done, counts
 
     # SIGTERM to femo alone (a scheduler or `kill`): the same, workers included.
@@ -125,7 +109,7 @@ def test_status_ctrl_c_sigterm_and_resume_of_a_local_run(long_clips, tmp_path):
 
     # Resume finishes the rest: every clip exactly once.
     before = {p.name: p.stat().st_mtime_ns for p in (run_dir / "shards").glob("shard-*.parquet")}
-    proc = femo("run", f"resume={run_dir}", cwd=tmp_path)
+    proc = femo("run", f"resume={run_dir}", cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert f"{len(before)} done, 0 queued or running, {5 - len(before)} to redo" in proc.stdout
     after = {p.name: p.stat().st_mtime_ns for p in (run_dir / "shards").glob("shard-*.parquet")}
@@ -148,11 +132,8 @@ def _demo_run(tmp_path: Path, **env: str) -> tuple[Path, subprocess.CompletedPro
     args = [f"dataset.root={clips}", f"dataset.labels={clips / 'labels.csv'}",
             "shards.videos_per_shard=5", "shards.part_clips=1", "launcher.workers=1",
             f"output_root={out}"]  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, "-m", "femo", "run", *args, *env.pop("extra", "").split()],
-        cwd=tmp_path, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **env},
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    extra = env.pop("extra", "").split()
+    proc = femo("run", *args, *extra, cwd=tmp_path, env=env, timeout=600)
     (run_dir,) = [p.parent for p in out.glob("*/*/femo.json")]
     return run_dir, proc
 
@@ -214,17 +195,16 @@ def test_a_full_disk_fails_the_shard_cleanly_and_resume_completes_it(tmp_path):
     clips.mkdir()
     build_demo(clips)
     proc = femo("run", "launcher=none", f"dataset.root={clips}", "shards.videos_per_shard=5",
-                f"output_root={tmp_path / 'out'}", cwd=tmp_path)  # fmt: skip
+                f"output_root={tmp_path / 'out'}", cwd=tmp_path, timeout=600)  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     (run_dir,) = [p.parent for p in (tmp_path / "out").glob("*/*/femo.json")]
 
     def limit() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    worker = [sys.executable, "-m", "femo.worker", str(run_dir), "0"]
-    failed = subprocess.run(worker, env=env, capture_output=True, text=True, preexec_fn=limit,
-                            timeout=600)  # fmt: skip
+    worker = femo_argv(str(run_dir), "0", module="femo.worker")
+    failed = subprocess.run(worker, env=femo_env(), capture_output=True, text=True,
+                            preexec_fn=limit, timeout=600)  # fmt: skip
     assert failed.returncode != 0
     marker = (run_dir / "logs" / "shard-00000.failed").read_text()
     assert marker.startswith("no space left writing shard 0 (") and "File too large" in marker
@@ -232,11 +212,11 @@ def test_a_full_disk_fails_the_shard_cleanly_and_resume_completes_it(tmp_path):
     leftovers = [p for p in (run_dir / "shards").rglob("*") if p.is_file()]
     assert not [p for p in leftovers if p.name.endswith(".tmp")]
     assert not list((run_dir / "shards").glob("shard-*.parquet"))
-    status = femo("status", str(run_dir), cwd=tmp_path).stdout
+    status = femo("status", str(run_dir), cwd=tmp_path, timeout=600).stdout
     assert "no space left writing shard 0" in status
-    done = subprocess.run(worker, env=env, capture_output=True, text=True, timeout=600)
+    done = femo(str(run_dir), "0", cwd=tmp_path, timeout=600, module="femo.worker")
     assert done.returncode == 0, done.stderr[-2000:]
-    proc = femo("reduce", str(run_dir), cwd=tmp_path)
+    proc = femo("reduce", str(run_dir), cwd=tmp_path, timeout=600)
     assert proc.returncode == 0, proc.stderr
     with open(run_dir / "report" / "videos.csv", newline="") as fh:
         assert len(list(csv.DictReader(fh))) == 5

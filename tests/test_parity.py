@@ -14,7 +14,8 @@ import pytest
 from femo.config import EMOTIONS, DetectorConfig, ExtractConfig, SamplingConfig
 from femo.dataset import Clip
 from femo.node.extract import run_shard
-from femo.task import ShardTask
+
+from .conftest import shard_task, write_video
 
 pytestmark = pytest.mark.slow
 
@@ -70,17 +71,12 @@ def reference_frames(path: str, every_n: int) -> dict[int, np.ndarray]:
 
 
 def femo_rows(tmp_path, root, clips, detector: str, every_n: int, threads: int | None = None):
-    task = ShardTask(
-        run_dir=str(tmp_path),
-        index=0,
-        dataset_root=str(root),
-        clips=tuple(clips),
-        extract=ExtractConfig(
-            detector=DetectorConfig(name=detector),
-            sampling=SamplingConfig(every_n=every_n),
-            threads=threads,
-        ),
+    extract = ExtractConfig(
+        detector=DetectorConfig(name=detector),
+        sampling=SamplingConfig(every_n=every_n),
+        threads=threads,
     )
+    task = shard_task(tmp_path, clips, root=root, extract=extract)
     run_shard(task)
     return pq.read_table(tmp_path / "shards" / "shard-00000.parquet").to_pandas()
 
@@ -138,8 +134,6 @@ def test_batched_mtcnn_equals_fer_on_frames_with_and_without_faces(
     tmp_path, fer_samples, fer_mtcnn
 ):
     """MTCNN batches frames; frames without a face inside a batch must not disturb the rest."""
-    from tests.conftest import write_video
-
     faces = list(reference_frames(str(fer_samples / "woman2.mp4"), 25).values())[:8]
     blank = np.full_like(faces[0], 127)
     frames = [f for face in faces for f in (face, blank)]

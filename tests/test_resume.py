@@ -18,7 +18,8 @@ from femo.launchers.none import array_scripts
 from femo.rundir import RunDir, Submission
 from femo.worker import task_of
 
-from .test_cli import REPO, error_line
+from .conftest import femo, femo_argv, femo_env
+from .test_cli import error_line
 from .test_reduce import clip_rows, write_shard
 from .test_status import hanging_scheduler
 
@@ -65,20 +66,9 @@ def test_array_scripts_golden():
 def test_worker_runs_a_shard_of_a_planned_run(planned, tmp_path):
     task = task_of(planned, 2)
     assert (task.index, [c.video for c in task.clips]) == (2, ["c.mp4"])
-    proc = subprocess.run(
-        [sys.executable, "-m", "femo.worker", str(planned), "3"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-    )
+    proc = femo(str(planned), "3", cwd=tmp_path, module="femo.worker")
     assert (proc.returncode, proc.stderr) == (2, "femo: error: shard 3 is outside 0-2\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "femo.shard", str(planned)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = femo(str(planned), cwd=tmp_path, module="femo.shard")
     assert (proc.returncode, proc.stderr) == (
         2,
         "usage: python -m femo.shard RUN_DIR SHARD_INDEX\n",
@@ -142,14 +132,8 @@ def test_resume_leaves_unknown_shards_alone(planned, fast_femo, tmp_path):
     write_shard(planned, 0, clip_rows("a.mp4", ["happy"]))
     run.record_submission(Submission("slurm", "77", [0, 1], ["77_0", "77_1"]))
     env = hanging_scheduler(tmp_path, "squeue", "sleep 60\n")
-    proc = subprocess.run(
-        [sys.executable, "-m", "femo", "run", f"resume={planned}"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=tmp_path,
-        env={**os.environ, **env, "FEMO_QUERY_TIMEOUT_S": "0.5", "PYTHONPATH": str(REPO)},
-    )
+    env = {**env, "FEMO_QUERY_TIMEOUT_S": "0.5"}
+    proc = femo("run", f"resume={planned}", cwd=tmp_path, env=env)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == (
@@ -158,13 +142,7 @@ def test_resume_leaves_unknown_shards_alone(planned, fast_femo, tmp_path):
     )
     # only shard 2 (never submitted) is handed out again: the one squeue could not vouch for is not
     assert any("sbatch --array=2 " in line for line in lines), lines
-    status = subprocess.run(
-        [sys.executable, "-m", "femo", "status", str(planned)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **env, "FEMO_QUERY_TIMEOUT_S": "0.5"},
-    )
+    status = femo("status", str(planned), cwd=tmp_path, env=env)
     assert "1 done, 0 running, 0 pending, 1 unknown, 0 failed" in status.stdout
     assert "shard     1 unknown       job 77_1  the scheduler did not answer" in status.stdout
 
@@ -175,12 +153,12 @@ def test_two_runs_in_the_same_second_get_two_folders(fast_femo, tmp_path):
     root.mkdir()
     (root / "a.mp4").write_bytes(b"x")
     name = tmp_path / "out" / "same-second"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "femo", "run", "launcher=none", f"dataset.root={root}",
-             f"shards.videos_per_shard={n}", f"hydra.run.dir=${{femo_claim:{name}}}"],
-            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            femo_argv("run", "launcher=none", f"dataset.root={root}",
+                      f"shards.videos_per_shard={n}", f"hydra.run.dir=${{femo_claim:{name}}}"),
+            cwd=tmp_path, env=femo_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True,
         )
         for n in (1, 2)
     ]  # fmt: skip

@@ -10,13 +10,14 @@ import csv
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
 from femo.demo import build_demo
+
+from .conftest import femo as run_femo
 
 CLUSTER = Path(__file__).parent / "cluster"
 SGE_ENV = {"SGE_ROOT": "/var/lib/gridengine", "SGE_CELL": "default"}
@@ -78,32 +79,9 @@ def clips(tmp_path_factory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="module")
-def long_clips(tmp_path_factory) -> Path:
-    """The demo dataset with every video played 8 times over (384 frames).
-
-    The kill test must catch a task in the middle of its work; with the demo's
-    48-frame clips a task can finish before the kill lands.
-    """
-    from tests.conftest import read_all, write_video
-
-    folder = tmp_path_factory.mktemp("long-clips")
-    build_demo(folder)
-    for video in folder.glob("*.mp4"):
-        write_video(video, read_all(video) * 8)
-    return folder
-
-
 def femo(*args: str, cwd: Path, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, **SGE_ENV, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    return subprocess.run(
-        [sys.executable, "-m", "femo", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+    """:func:`tests.conftest.femo` with Grid Engine's variables, and a scheduler's patience."""
+    return run_femo(*args, cwd=cwd, env=SGE_ENV, timeout=timeout)
 
 
 def common(clips: Path, out: Path) -> list[str]:
@@ -456,13 +434,9 @@ def test_a_poison_clip_on_slurm(slurm, clips, tmp_path):
     resume. (SGE jobs do not inherit the submitting environment, so the hook cannot
     reach them; their tasks run the same supervised worker.)"""
     out = tmp_path / "out"
-    env = {**os.environ, **SGE_ENV, "TF_CPP_MIN_LOG_LEVEL": "2",
-           "FEMO_TEST_CRASH_ON": "hopper_zoom.mp4"}  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, "-m", "femo", "run", *common(clips, out), *launcher_args("slurm"),
-         "launcher.wait=true"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=900, env=env,
-    )  # fmt: skip
+    env = {**SGE_ENV, "FEMO_TEST_CRASH_ON": "hopper_zoom.mp4"}
+    proc = run_femo("run", *common(clips, out), *launcher_args("slurm"), "launcher.wait=true",
+                    cwd=tmp_path, env=env, timeout=900)  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     (run,) = run_dirs(out)
     videos = {v["video"]: v for v in read_csv(run / "report" / "videos.csv")}

@@ -5,8 +5,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -14,17 +12,12 @@ import pytest
 
 from femo.config import MappingConfig
 
+from .conftest import femo
 from .test_parity import reference_frames
 
 pytestmark = pytest.mark.slow
 
 MAPPING = MappingConfig()
-
-
-def femo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "femo", *args], cwd=cwd, capture_output=True, text=True, timeout=1200
-    )
 
 
 def study_prediction(detector, path: Path, every_n: int) -> str | None:
@@ -69,6 +62,7 @@ def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
         "shards.videos_per_shard=10",
         f"output_root={out}",
         cwd=tmp_path,
+        timeout=1200,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     run_dir = only_run_dir(out)
@@ -83,7 +77,7 @@ def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
     ]
 
     # Every shard recorded its speed; status and the report add it up for sizing jobs.
-    status = femo("status", str(run_dir), cwd=tmp_path)
+    status = femo("status", str(run_dir), cwd=tmp_path, timeout=1200)
     assert status.returncode == 0, status.stderr[-3000:]
     speed = [line for line in status.stdout.splitlines() if line.startswith("speed:")]
     assert (
@@ -118,6 +112,7 @@ def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
         "dataset.label_column=emotion",
         "dataset.unknown_labels=unlabelled",
         cwd=tmp_path,
+        timeout=1200,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     # other settings than the run's: their own report folder; the 3-class report stays

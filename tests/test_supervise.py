@@ -12,8 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from femo.config import ExtractConfig
-from femo.dataset import Clip
 from femo.node.progress import (
     POISON_MESSAGE,
     JournalEvent,
@@ -21,9 +19,11 @@ from femo.node.progress import (
     parse_journal_line,
     signal_text,
 )
-from femo.node.supervise import JournalWatch, ShardFailed, Supervisor, max_restarts, run_one
+from femo.node.supervise import JournalWatch, ShardFailed, Supervisor, run_one
 from femo.rundir import RunDir
 from femo.task import ShardResult, ShardTask
+
+from .conftest import shard_task
 
 
 def test_journal_lines_with_and_without_a_detail():
@@ -111,6 +111,9 @@ def stand_in(conn: Connection) -> None:
         events = progress.journal_lines()
         done = {e.clip for e in events if e.event == "end"} | set(progress.timed_out())
         blamed = {e.clip for e in events if e.event == "died"}
+        if task.dataset_root == "always-dies":  # count the workers the shard is handed to
+            with open(Path(task.run_dir) / "handed-out", "a") as fh:
+                fh.write(f"{task.index}\n")
         for clip in task.clips:
             if clip.video in done:
                 continue
@@ -121,6 +124,8 @@ def stand_in(conn: Connection) -> None:
                 os.kill(os.getpid(), signal.SIGTERM)
             if task.dataset_root == "hangs" and clip.video == "b.mp4":
                 time.sleep(60)
+            if task.dataset_root == "always-dies":  # also where it should have been skipped
+                os.kill(os.getpid(), signal.SIGSEGV)
             if clip.video == "poison.mp4" and clip.video not in blamed:
                 os.kill(os.getpid(), signal.SIGSEGV)
             progress.record("end", clip.video)
@@ -130,14 +135,7 @@ def stand_in(conn: Connection) -> None:
 
 def _task(tmp_path: Path, index: int, root: str, clips: list[str], **kw) -> ShardTask:
     (tmp_path / "logs").mkdir(exist_ok=True)
-    return ShardTask(
-        run_dir=str(tmp_path),
-        index=index,
-        dataset_root=root,
-        clips=tuple(Clip(v, "video") for v in clips),
-        extract=ExtractConfig(),
-        **kw,
-    )
+    return shard_task(tmp_path, clips, index=index, root=root, **kw)
 
 
 def test_supervisor_runs_every_task_and_reports_every_clip(tmp_path):
@@ -193,10 +191,24 @@ def test_a_stopped_worker_leaves_its_shard_for_a_rerun_without_a_failure_marker(
     assert not (tmp_path / "logs" / "shard-00000.failed").exists()
 
 
-def test_restarts_are_bounded_by_the_clips():
-    task = ShardTask("/nowhere", 0, "r", tuple(Clip(f"{i}", "video") for i in range(3)),
-                     ExtractConfig())  # fmt: skip
-    assert max_restarts(task) == 8
+def test_a_worker_that_keeps_dying_is_replaced_a_bounded_number_of_times(tmp_path):
+    """Each clip may kill its worker twice (in flight, then alone), and two deaths more
+    are forgiven: 2n + 2 new workers for n clips. A worker that dies on its first clip
+    every time (where it should have been skipped) gets a 2-clip shard 1 + 6 times,
+    then the shard fails; the next shard still gets a worker."""
+    handed_out = 7
+    tasks = [_task(tmp_path, 0, "always-dies", ["0.mp4", "1.mp4"]),
+             _task(tmp_path, 1, "fine", ["z.mp4"])]  # fmt: skip
+    results, failures = Supervisor(1, target=stand_in).run(tasks)
+    assert failures == {0: f"the worker died {handed_out} times"}
+    assert list(results) == [1]
+    assert (tmp_path / "handed-out").read_text() == "0\n" * handed_out
+    journal = ShardProgress(RunDir(tmp_path), 0).journal.read_text().splitlines()
+    assert [line for line in journal if line.startswith("died")] == (
+        [f"died {int(signal.SIGSEGV)} 0.mp4"] * handed_out
+    )
+    marker = tmp_path / "logs" / "shard-00000.failed"
+    assert marker.read_text() == f"the worker died {handed_out} times\n"
 
 
 def test_run_one_raises_the_failure_line(tmp_path):
