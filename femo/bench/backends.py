@@ -6,12 +6,11 @@
 * :func:`classifier_speed` times one backend alone (model loading apart);
 * :func:`demo_wall_time` times ``femo run`` on the demo, a whole process.
 
-``python -m femo.bench.backends parity DIR...`` prints the counts over media folders.
+``scripts/classifier_parity.py DIR...`` prints the counts over media folders.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -30,7 +29,7 @@ from ..config import ClassifierConfig, DetectorConfig, ExtractConfig, SamplingCo
 def sampled_crops(
     root: Path, sampling: SamplingConfig | None = None, detector: DetectorConfig | None = None
 ) -> Iterator[tuple[str, int, np.ndarray]]:
-    """(clip, frame, crops (n, 64, 64)) for each sampled frame with a face under ``root``.
+    """(clip, frame, crops (n, 64, 64)) for each sampled frame under ``root``; n may be 0.
 
     Clips as ``femo run`` finds them, frames as it samples them, crops as it makes
     them: the classifier inputs of a run with these settings.
@@ -53,13 +52,10 @@ def sampled_crops(
         for frame in frames:
             gray = cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)
             faces = haar.detect([frame.image], [gray])[0]
-            if not faces:
-                continue
-            padded = pad_gray(gray)
+            padded = pad_gray(gray) if faces else gray
             crops = [face_crop(padded, f, detector.offsets, (64, 64)) for f in faces]
             crops = [c for c in crops if c is not None]
-            if crops:
-                yield clip.video, frame.index, np.stack(crops)
+            yield clip.video, frame.index, np.array(crops, np.float32).reshape(-1, 64, 64)
 
 
 def top_of_rounded(scores: np.ndarray, decimals: int = 2) -> np.ndarray:
@@ -94,28 +90,34 @@ def make_backend(backend: str, threads: int = 1):
 
 
 def parity(folders: list[Path]) -> dict[str, Any]:
-    """ONNX Runtime against Keras on every sampled face under ``folders``, per folder."""
+    """ONNX Runtime and femo's batched Keras against fer on every sampled face, per folder.
+
+    fer's scores come from ``fer.FER``'s own classifier call, one per frame (a frame's
+    faces together); femo calls either backend on batches of 64 faces across frames.
+    Keras's scores move with the batch around a face (by up to ~1e-6), ONNX Runtime's do not.
+    """
+    from fer import FER
+
+    reference = FER()._classify_emotions
     keras, onnx = make_backend("keras"), make_backend("onnx")
     out = {}
     for folder in folders:
-        frames, crops = [], []
-        for video, index, faces in sampled_crops(folder):
-            frames.append((video, index, len(faces)))
-            crops.append(faces)
+        sampled = [faces for _, _, faces in sampled_crops(folder)]
+        crops = [faces for faces in sampled if len(faces)]
+        out[folder.name] = {"frames_sampled": len(sampled), "frames": len(crops)}
         if not crops:
-            out[folder.name] = {"frames": 0, "faces": 0}
             continue
+        fer = np.concatenate([np.asarray(reference(faces)) for faces in crops])
         faces = np.concatenate(crops)
-        ref, got = keras.predict(faces), onnx.predict(faces)
-        counts = compare_scores(ref, got)
-        # A frame counts as equal when each of its faces is.
-        same = (top_of_rounded(ref)[1] == top_of_rounded(got)[1]).all(axis=1)
-        ends = np.cumsum([n for _, _, n in frames])
-        counts["frames"] = len(frames)
-        counts["frames_all_equal"] = int(
-            sum(same[e - n : e].all() for e, (_, _, n) in zip(ends, frames, strict=True))
-        )
-        out[folder.name] = counts
+        ends = np.cumsum([len(c) for c in crops])
+        for name, model in (("onnx", onnx), ("keras_batched", keras)):
+            scores = model.predict(faces)
+            counts = compare_scores(fer, scores)
+            same = (top_of_rounded(fer)[1] == top_of_rounded(scores)[1]).all(axis=1)
+            counts["frames_all_equal"] = int(
+                sum(same[e - len(c) : e].all() for e, c in zip(ends, crops, strict=True))
+            )
+            out[folder.name][name] = counts
     return out
 
 
@@ -167,30 +169,12 @@ def backends_bench(backends: list[str], demo: bool, work_dir: Path, echo=print) 
             f"{speed['faces_per_s_batch_64']:,.0f} by 64 (1 thread)"
         )
     if demo:
+        from ..demo import ensure_demo_dataset
+
+        ensure_demo_dataset()  # made once, outside the timed runs
         with tempfile.TemporaryDirectory(dir=work_dir) as tmp:
             for backend in backends:
                 seconds = demo_wall_time(backend, Path(tmp))
                 out["demo_wall_s"][backend] = round(seconds, 2)
                 echo(f"demo ({backend}): femo run classifier.backend={backend}: {seconds:.1f} s")
     return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m femo.bench.backends", description=__doc__.split("\n")[0]
-    )
-    parser.add_argument("command", choices=["parity"])
-    parser.add_argument("folders", nargs="+", type=Path)
-    args = parser.parse_args(argv)
-    counts = parity(args.folders)
-    total = {
-        k: sum(c.get(k, 0) for c in counts.values())
-        for k in ("frames", "frames_all_equal", "faces", "same_top_emotion", "same_rounded_scores")
-    }
-    for name, c in {**counts, "all": total}.items():
-        print(f"{name}: {json.dumps(c)}")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
