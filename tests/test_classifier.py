@@ -165,3 +165,24 @@ def test_femo_and_its_run_path_load_neither_tensorflow_nor_fer():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_a_sweep_over_backends_extracts_each_and_keras_keys_are_unchanged():
+    """A femo 0.3.0 run's extraction key still comes out the same; an onnx run's differs."""
+    import csv
+    import json
+    from dataclasses import replace
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from femo.config import from_dict
+    from femo.dataset import Clip
+    from femo.pipeline import extraction_key
+
+    run = Path(__file__).parent / "data" / "run-0.3.0"
+    manifest = json.loads((run / "femo.json").read_text())
+    with open(run / "clips.csv", newline="") as fh:
+        plan = SimpleNamespace(clips=[Clip(r["video"], r["kind"]) for r in csv.DictReader(fh)])
+    keras = from_dict(manifest["config"])
+    assert extraction_key(keras, plan) == manifest["extraction_key"] == "4015cdc38d191e09"
+    assert extraction_key(replace(keras, classifier=ONNX), plan) != manifest["extraction_key"]
