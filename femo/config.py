@@ -260,6 +260,15 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
+class ClassifierConfig:
+    backend: str = "keras"  # keras: fer's model on TensorFlow (the study); onnx: ONNX Runtime
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("keras", "onnx"):
+            raise ConfigError(f"classifier.backend must be 'keras' or 'onnx', not {self.backend!r}")
+
+
+@dataclass(frozen=True)
 class ExtractConfig:
     """Everything that determines the content of a shard (plus how fast it is made)."""
 
@@ -269,6 +278,7 @@ class ExtractConfig:
     batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
 
 
 def positive_or_none(section: str, key: str, value: Any) -> None:
@@ -346,6 +356,7 @@ class RunConfig:
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     device: str = "auto"
     batch_size: int | None = None
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "gpu"):
@@ -368,6 +379,7 @@ class RunConfig:
             batch_size=self.batch_size,
             device=self.device,
             threads=self.launcher.settings.get("threads_per_worker"),
+            classifier=self.classifier,
         )
 
     @property
@@ -377,7 +389,7 @@ class RunConfig:
 
 # Keys that decide what the shards hold; every other key can change on an existing run.
 SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
-              "detector", "sampling", "shards.videos_per_shard")  # fmt: skip
+              "detector", "sampling", "shards.videos_per_shard", "classifier")  # fmt: skip
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
 EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
                   "shards.clip_timeout_s")  # fmt: skip
@@ -438,7 +450,7 @@ def _upgrade(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "report",
-                  "launcher", "shards", "device", "batch_size")  # fmt: skip
+                  "launcher", "shards", "device", "batch_size", "classifier")  # fmt: skip
 
 
 def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
@@ -447,7 +459,8 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
     Relative dataset paths are made absolute against ``base_dir`` (the folder femo was
     started in), so that the config still means the same thing inside a cluster job.
     """
-    cfg = _upgrade(cfg)
+    # A manifest from before the classifier key was made with keras, whatever the default.
+    cfg = {"classifier": {"backend": "keras"}, **_upgrade(cfg)}
     unknown = sorted(set(cfg) - set(TOP_LEVEL_KEYS))
     if unknown:
         raise ConfigError(f"unknown key(s): {', '.join(unknown)}")
@@ -472,6 +485,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         shards=build_config(ShardsConfig, cfg.get("shards"), "shards"),
         device=str(cfg.get("device", "auto")),
         batch_size=cfg.get("batch_size"),
+        classifier=build_config(ClassifierConfig, cfg.get("classifier"), "classifier"),
     )
 
 

@@ -73,7 +73,8 @@ class RunOutcome:
 
 
 def extraction_key(config: RunConfig, plan: Plan) -> str:
-    """Signature of what determines a run's shards: clips, shard plan, detector, sampling.
+    """Signature of what determines a run's shards: clips, shard plan, detector, sampling,
+    classifier.
 
     Runs with the same key produce identical shards, whatever their mapping or
     reduce settings, so a sweep extracts once per key.
@@ -85,6 +86,8 @@ def extraction_key(config: RunConfig, plan: Plan) -> str:
         "detector": to_dict(config.detector),
         "sampling": to_dict(config.sampling),
     }
+    if config.classifier.backend != "keras":  # keras runs keep the key they had before
+        payload["classifier"] = to_dict(config.classifier)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

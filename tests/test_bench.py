@@ -70,17 +70,29 @@ def test_every_point_has_fer_floor_and_femo_figures(smoke):
             assert femo["vs_fer"] > 0 and femo["time_vs_floor"] > 0
             assert set(femo["stage_seconds"]) == {"decode", "detect", "classify"}
         modes = [f["mode"] for f in row["femo"]]
-        assert modes == (
-            ["parity", "fast (haar_fast)"] if row["detector"] == "haar" else ["parity"]
-        )
+        parity = ["parity", "parity, onnx"]
+        assert modes == (parity + ["fast (haar_fast)"] if row["detector"] == "haar" else parity)
 
 
 def test_parity_mode_results_equal_fer(smoke):
+    """With either classifier backend."""
     _, results = smoke
     for row in results["results"]:
-        parity = row["femo"][0]["results_vs_fer"]
-        assert parity["frames_compared"] == 3 * row["clips"]
-        assert parity["equal"], (row["media"], row["detector"], parity)
+        for femo in row["femo"][:2]:
+            parity = femo["results_vs_fer"]
+            assert parity["frames_compared"] == 3 * row["clips"]
+            assert parity["equal"], (row["media"], row["detector"], femo["mode"], parity)
+
+
+def test_both_backends_are_timed_alone_and_on_the_demo(smoke):
+    stdout, results = smoke
+    speeds = results["backends"]["classifier"]
+    assert [s["backend"] for s in speeds] == ["keras", "onnx"]
+    for speed in speeds:
+        assert speed["load_s"] > 0
+        assert speed["faces_per_s_batch_1"] > 0 and speed["faces_per_s_batch_64"] > 0
+    assert set(results["backends"]["demo_wall_s"]) == {"keras", "onnx"}
+    assert "demo (onnx): femo run classifier.backend=onnx:" in stdout
 
 
 def test_accuracy_and_the_study_estimate_are_reported(smoke):

@@ -15,6 +15,7 @@ import femo.cli
 import femo.rundir
 from femo.config import (
     EMOTIONS,
+    ClassifierConfig,
     ConfigError,
     DatasetConfig,
     DetectorConfig,
@@ -179,6 +180,7 @@ def test_defaults(hydra_compose):
         batch_size=None,
         device="auto",
         threads=None,
+        classifier=ClassifierConfig(backend="keras"),
     )
     assert config.videos_per_shard == 16
     assert launcher_config(config.launcher) == LocalLauncherConfig(
@@ -301,6 +303,11 @@ def test_extensions_are_normalised(hydra_compose):
             "dataset.unknown_labels must be 'error' or 'unlabelled', not 'maybe'",
         ),
         (["device=tpu"], "device must be auto, cpu or gpu, not 'tpu'"),
+        (
+            ["classifier.backend=torch"],
+            "classifier.backend must be 'keras' or 'onnx', not 'torch'",
+        ),
+        (["+classifier.threads=2"], "unknown key(s) in classifier: threads"),
         (["shards.videos_per_shard=0"], "shards.videos_per_shard must be >= 1, not 0"),
         (
             ["mapping.emotions.happy=Joy"],
@@ -411,7 +418,7 @@ def test_to_dict_and_from_dict_round_trip_every_option(hydra_compose, group, opt
     saved = to_dict(config)
     assert set(saved) == {
         "dataset", "detector", "sampling", "mapping", "reduce", "report", "launcher", "shards",
-        "device", "batch_size",
+        "device", "batch_size", "classifier",
     }  # fmt: skip
     assert from_dict(saved) == config
     assert to_dict(from_dict(saved)) == saved
@@ -470,7 +477,20 @@ def test_a_femo_0_2_manifest_is_read_in_todays_shape():
     assert config.sampling.every_n == 5 and config.videos_per_shard == 3
     assert (config.batch_size, config.device) == (8, "cpu")
     assert launcher_config(config.launcher) == SlurmLauncherConfig(partition="gpu", wait=True)
+    assert config.classifier == ClassifierConfig(backend="keras")
     assert from_dict(to_dict(config)) == config
+
+
+def test_the_classifier_backend_reaches_the_extract_config(hydra_compose):
+    config = build(hydra_compose, "classifier.backend=onnx")
+    assert config.extract.classifier == ClassifierConfig(backend="onnx")
+    assert from_dict(to_dict(config)) == config
+
+
+def test_a_manifest_without_a_classifier_was_made_with_keras():
+    saved = to_dict(from_dict({"classifier": {"backend": "onnx"}}))
+    del saved["classifier"]
+    assert from_dict(saved).classifier == ClassifierConfig(backend="keras")
 
 
 def test_unknown_top_level_keys_are_refused():

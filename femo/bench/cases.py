@@ -46,6 +46,7 @@ class Case:
     preset: str = ""  # femo's detector config group option; "" = the detector itself
     out_dir: str = ""
     repeat: bool = True  # repeat short passes (off where peak memory of one pass is wanted)
+    backend: str = "keras"  # femo's classifier.backend
 
 
 @dataclass
@@ -205,7 +206,7 @@ def _floor_worker(case: Case) -> Measurement:
 
 def _femo_worker(case: Case) -> Measurement:
     """femo's extraction of the clips as one shard, through ``run_shard``."""
-    from ..config import ExtractConfig, SamplingConfig
+    from ..config import ClassifierConfig, ExtractConfig, SamplingConfig
     from ..dataset import Clip
     from ..node.engine import get_extractor
     from ..node.extract import run_shard
@@ -216,6 +217,7 @@ def _femo_worker(case: Case) -> Measurement:
     extract = ExtractConfig(
         detector=detector,
         sampling=SamplingConfig(every_n=case.every_n, max_frames=case.max_frames),
+        classifier=ClassifierConfig(backend=case.backend),
     )
     t0 = time.perf_counter()
     get_extractor(extract)
@@ -236,6 +238,7 @@ def _femo_worker(case: Case) -> Measurement:
     frames, seconds, passes = timed_passes(one_pass, case.repeat)
     timing = json.loads(read_shard_metadata(results[-1].path)["timing"])
     mode = "parity" if not case.preset else f"fast ({case.preset})"
+    mode += "" if case.backend == "keras" else f", {case.backend}"
     extra = {
         "shard": results[-1].path,
         "stage_seconds": timing["stage_seconds"],
@@ -258,6 +261,7 @@ def _worker_main(spec: str) -> None:
 def measure(case: Case, log_dir: Path) -> Measurement:
     """Run ``case`` in a fresh Python process and return what it measured."""
     name = f"{case.media.name}-{case.preset or case.detector}-n{case.every_n}-{case.kind}"
+    name += "" if case.backend == "keras" else f"-{case.backend}"
     out_dir = log_dir / name
     out_dir.mkdir(parents=True, exist_ok=True)
     case = Case(**{**asdict(case), "media": case.media, "out_dir": str(out_dir)})

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..results.formatting import percent
 from ..results.throughput import format_duration, wall_time_estimate
+from .backends import backends_bench
 from .cases import (
     FAST_PRESETS,
     STUDY_CLIPS,
@@ -125,6 +126,7 @@ def run_bench(
     max_frames: int | None,
     work_dir: Path,
     echo=print,
+    backends: tuple[str, ...] = ("keras",),
 ) -> dict[str, Any]:
     """Measure every (media, detector, step) and return the JSON-able results."""
     rows = []
@@ -132,7 +134,7 @@ def run_bench(
         for detector in detectors:
             for every_n in steps:
                 base = Case("", media_set, detector, every_n, max_frames)
-                row = _measure_point(base, fast, work_dir, echo)
+                row = _measure_point(base, fast, work_dir, echo, backends)
                 rows.append(row)
     return {
         "host": platform.node(),
@@ -144,13 +146,15 @@ def run_bench(
     }
 
 
-def _measure_point(base: Case, fast: bool, work_dir: Path, echo) -> dict[str, Any]:
-    def case(kind: str, preset: str = "") -> Measurement:
+def _measure_point(
+    base: Case, fast: bool, work_dir: Path, echo, backends: tuple[str, ...]
+) -> dict[str, Any]:
+    def case(kind: str, preset: str = "", backend: str = "keras") -> Measurement:
         fields = {**asdict(base), "media": base.media, "kind": kind, "preset": preset}
-        return measure(Case(**fields), work_dir)
+        return measure(Case(**{**fields, "backend": backend}), work_dir)
 
     fer, floor = case("fer"), case("floor")
-    femos = [case("femo")]
+    femos = [case("femo", backend=backend) for backend in backends]
     if fast and base.detector in FAST_PRESETS:
         femos.append(case("femo", FAST_PRESETS[base.detector]))
     row = {
@@ -312,6 +316,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--detectors", default="haar,mtcnn")
     parser.add_argument("--every", default="1,20", help="sampling steps N, comma-separated")
     parser.add_argument("--no-fast", action="store_true", help="skip the fast mode")
+    parser.add_argument(
+        "--backends", default="keras,onnx", help="classifier backends femo runs with"
+    )
+    parser.add_argument(
+        "--no-demo", action="store_true", help="skip the demo's wall time with each backend"
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="sampled frames per clip")
     parser.add_argument("--max-clips", type=int, default=None, help="dev clips to use")
     parser.add_argument(
@@ -352,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         fast=not args.no_fast,
         max_frames=args.max_frames,
         work_dir=work_dir,
+        backends=tuple(args.backends.split(",")),
     )
+    results["backends"] = backends_bench(args.backends.split(","), not args.no_demo, work_dir)
     woman2 = data_dir / "fer-samples" / "woman2.mp4"
     if args.long_clip_minutes > 0 and woman2.is_file():
         memory = memory_check(woman2, args.long_clip_minutes, 20, work_dir, media_cache())

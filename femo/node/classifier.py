@@ -1,0 +1,140 @@
+"""fer's emotion classifier on either backend: Keras on TensorFlow, or ONNX Runtime.
+
+``classifier.backend=keras`` is :class:`~femo.node.models.EmotionClassifier`, fer's own
+model as fer runs it (the study). ``onnx`` runs the same weights, converted by
+``scripts/export_emotion_onnx.py`` and shipped in ``femo/node/data``, on ONNX Runtime:
+same scores within ~1e-6, same top emotion and 2-decimal scores, and no TensorFlow in the
+process unless the detector needs it (MTCNN). ONNX Runtime's threads are sized from what
+the scheduler granted (:func:`onnx_threads`); ``device=gpu`` or ``auto`` uses its CUDA
+provider where ``onnxruntime-gpu`` is installed (``femo[gpu]``).
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from ..config import ExtractConfig
+from .models import EmotionClassifier
+
+log = logging.getLogger(__name__)
+
+# Detectors that run on TensorFlow; the others (Haar, none, BlazeFace) never load it.
+TF_DETECTORS = frozenset({"mtcnn"})
+CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
+NO_CUDA = "no CUDA provider in this ONNX Runtime (install onnxruntime-gpu: pip install 'femo[gpu]')"
+
+
+def needs_tensorflow(config: ExtractConfig) -> bool:
+    """Whether extraction with ``config`` loads TensorFlow (Keras classifier, MTCNN)."""
+    return config.classifier.backend == "keras" or config.detector.name in TF_DETECTORS
+
+
+def onnx_model_path() -> Path:
+    """The ONNX model shipped with femo (fer 22.4.0's weights)."""
+    return Path(str(importlib.resources.files(__package__).joinpath("data", "emotion_model.onnx")))
+
+
+def onnx_threads(granted: int, busy: int) -> int:
+    """ONNX Runtime's intra-op threads: the granted CPUs that detection leaves, at least one.
+
+    ``busy`` is how many CPUs detection keeps busy at once (its threads, or all of them
+    for a TensorFlow detector, whose own pool is sized to the grant). Decoding mostly
+    waits on detection, so it is not counted; one classifier thread is enough beside
+    Haar (2,000+ faces/s against 30-60 frames/s a detector thread).
+    """
+    return max(1, granted - busy)
+
+
+def choose_providers(device: str, available: list[str]) -> tuple[list[str], str | None]:
+    """ONNX Runtime providers for ``device`` (auto/cpu/gpu), and why not CUDA where asked."""
+    if device == "cpu":
+        return [CPU], None
+    if CUDA in available:
+        return [CUDA, CPU], None
+    return [CPU], (NO_CUDA if device == "gpu" else None)
+
+
+def provider_line(wanted: list[str], ran: str, threads: int, why: str | None) -> str:
+    """The one log line that says where the classifier runs (and why not on the GPU)."""
+    line = f"classifier: ONNX Runtime on {ran}"
+    if ran == CPU:
+        line += f" ({threads} thread{'s' if threads > 1 else ''})"
+    if why is None and wanted[0] != ran:
+        why = f"{wanted[0]} could not start (CUDA or cuDNN libraries missing?)"
+    return line + (f"; device=gpu asked for CUDA, falling back to the CPU: {why}" if why else "")
+
+
+def session_options(threads: int):
+    """Session options: ``threads`` intra-op threads that sleep when idle, one inter-op."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    # Idle pool threads spin by default, taking cores from the detector threads.
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
+class OnnxClassifier:
+    """fer's 7-emotion model on ONNX Runtime; the same interface as ``EmotionClassifier``."""
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        batch_size: int = 64,
+        threads: int = 1,
+        device: str = "auto",
+    ):
+        import onnxruntime as ort
+
+        self.model_path = str(model_path or onnx_model_path())
+        wanted, why = choose_providers(device, ort.get_available_providers())
+        self.session = ort.InferenceSession(
+            self.model_path, sess_options=session_options(threads), providers=wanted
+        )
+        self.provider = self.session.get_providers()[0]
+        self.threads = threads
+        self.on_gpu = self.provider == CUDA
+        log.info(provider_line(wanted, self.provider, threads, why))
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.source_sha256 = meta.get("source_sha256")
+        faces = self.session.get_inputs()[0]
+        self._input = faces.name
+        height, width = faces.shape[1:3]
+        self.target_size = (int(width), int(height))
+        self.batch_size = int(batch_size)
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """Scores (n, 7) float32 for preprocessed faces (n, h, w) in [-1, 1]."""
+        if len(faces) == 0:
+            return np.zeros((0, 7), dtype=np.float32)
+        out = []
+        for start in range(0, len(faces), self.batch_size):
+            chunk = faces[start : start + self.batch_size, :, :, None]
+            chunk = np.ascontiguousarray(chunk, dtype=np.float32)
+            out.append(self.session.run(None, {self._input: chunk})[0])
+        return np.concatenate(out).astype(np.float32, copy=False)
+
+
+def make_classifier(
+    config: ExtractConfig, tf_device: str, threads: int, busy: int
+) -> EmotionClassifier | OnnxClassifier:
+    """The classifier ``config`` asks for, with ``on_gpu`` set; batch size per device.
+
+    ``tf_device`` is what TensorFlow runs on (Keras); ``busy`` the CPUs detection keeps
+    busy (:func:`onnx_threads`).
+    """
+    if config.classifier.backend == "onnx":
+        classifier = OnnxClassifier(threads=onnx_threads(threads, busy), device=config.device)
+    else:
+        classifier = EmotionClassifier()
+        classifier.on_gpu = tf_device.startswith("GPU")
+    classifier.batch_size = config.batch_size or (256 if classifier.on_gpu else 64)
+    return classifier
