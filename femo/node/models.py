@@ -4,6 +4,8 @@ Each reproduces exactly what ``fer.FER`` 22.4.0 does with the same inputs (same
 cascade parameters, same padding and cropping, same preprocessing), but is built to
 be loaded once per process and called on batches. ``detector=none`` detects nothing:
 each frame is one face, as fer treats ``detect_emotions(img, face_rectangles=[(0, 0, w, h)])``.
+``detector=blazeface`` (not fer's) is MediaPipe's BlazeFace (:mod:`femo.node.blazeface`);
+its boxes are cropped and classified exactly as Haar's are.
 """
 
 from __future__ import annotations
