@@ -90,13 +90,22 @@ class DetectorConfig:
     downscale: float = 1.0
     # Frames per MTCNN call (MTCNN runs batched across frames); None: 8 on CPU, 32 on GPU.
     frames_per_call: int | None = None
+    # BlazeFace: short (close-ups) | full | back (small faces), or several joined by '+'
+    # (each runs, boxes merged); min_score null: each model's own (MediaPipe's).
+    model: str = "short+back"
+    min_score: float | None = None
+    nms_iou: float = 0.3
 
     def __post_init__(self) -> None:
-        if self.name not in ("haar", "mtcnn", "none"):
-            raise ConfigError(f"detector.name must be 'haar', 'mtcnn' or 'none', not {self.name!r}")
+        if self.name not in ("haar", "mtcnn", "none", "blazeface"):
+            raise ConfigError(
+                f"detector.name must be 'haar', 'mtcnn', 'blazeface' or 'none', not {self.name!r}"
+            )
+        if self.name == "blazeface":
+            _check_blazeface(self)
         # name 'none' (pre-cropped faces, the whole frame is the face) detects nothing:
         # its scale factor and minimum sizes are unused, and left as given.
-        if self.scale_factor is None and self.name != "none":
+        if self.scale_factor is None and self.name in ("haar", "mtcnn"):
             default = 1.1 if self.name == "haar" else 0.709
             object.__setattr__(self, "scale_factor", default)
         if self.name == "haar" and not self.scale_factor > 1:
@@ -121,6 +130,19 @@ class DetectorConfig:
                 f"detector.frames_per_call must be an integer >= 1 or null, "
                 f"not {self.frames_per_call!r}"
             )
+
+
+def _check_blazeface(c: DetectorConfig) -> None:
+    if not c.model or any(m not in ("short", "full", "back") for m in c.model.split("+")):
+        raise ConfigError(
+            f"detector.model must be short, full, back or e.g. short+back, not {c.model!r}"
+        )
+    if c.min_score is not None and not 0 < c.min_score < 1:
+        raise ConfigError(
+            f"detector.min_score must be between 0 and 1 or null, not {c.min_score!r}"
+        )
+    if not 0 < c.nms_iou < 1:
+        raise ConfigError(f"detector.nms_iou must be between 0 and 1, not {c.nms_iou!r}")
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,11 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
     Every config, dataset and labels problem is raised here, before any work starts.
     """
+    if config.detector.name == "blazeface":
+        from .node.blazeface import MODELS, model_path
+
+        for name in config.detector.model.split("+"):
+            model_path(MODELS[name])  # the runtime and the model files are installed
     clips = discover_clips(config.dataset)
     if config.dataset.labels:
         labels = read_labels(config.dataset.labels, config.dataset, config.mapping, clips)

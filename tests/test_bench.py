@@ -58,8 +58,10 @@ def test_every_point_has_fer_floor_and_femo_figures(smoke):
     assert points == {
         ("woman2", "haar", 20),
         ("woman2", "mtcnn", 20),
+        ("woman2", "blazeface", 20),
         ("dev-clips", "haar", 20),
         ("dev-clips", "mtcnn", 20),
+        ("dev-clips", "blazeface", 20),
     }
     for row in results["results"]:
         n_frames = 3 * row["clips"]
@@ -81,7 +83,8 @@ def test_parity_mode_results_equal_fer(smoke):
         for femo in row["femo"][:2]:
             parity = femo["results_vs_fer"]
             assert parity["frames_compared"] == 3 * row["clips"]
-            assert parity["equal"], (row["media"], row["detector"], femo["mode"], parity)
+            if row["detector"] != "blazeface":  # fer has no BlazeFace: it runs fer's Haar
+                assert parity["equal"], (row["media"], row["detector"], femo["mode"], parity)
 
 
 def test_both_backends_are_timed_alone_and_on_the_demo(smoke):
@@ -93,6 +96,19 @@ def test_both_backends_are_timed_alone_and_on_the_demo(smoke):
         assert speed["faces_per_s_batch_1"] > 0 and speed["faces_per_s_batch_64"] > 0
     assert set(results["backends"]["demo_wall_s"]) == {"keras", "onnx"}
     assert "demo (onnx): femo run classifier.backend=onnx:" in stdout
+
+
+def test_blazeface_is_compared_with_haar_parity_and_shares_fers_haar_run(smoke):
+    stdout, results = smoke
+    rows = {(r["media"], r["detector"]): r for r in results["results"]}
+    for media in ("woman2", "dev-clips"):
+        blaze, haar = rows[(media, "blazeface")], rows[(media, "haar")]
+        assert blaze["fer"] == haar["fer"]  # one fer.Video.analyze run serves both
+        femo = blaze["femo"][0]
+        assert femo["vs_haar"] == femo["frames_per_s"] / haar["femo"][0]["frames_per_s"]
+        assert f"{media}, every 20: femo blazeface" in stdout
+    assert "vs_haar" not in rows[("woman2", "haar")]["femo"][0]
+    assert rows[("woman2", "mtcnn")]["femo"][0]["vs_haar"] > 0
 
 
 def test_accuracy_and_the_study_estimate_are_reported(smoke):

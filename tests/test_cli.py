@@ -137,7 +137,10 @@ def test_run_with_an_unknown_label_suggests_unlabelled(fast_femo, tmp_path, clip
     ("override", "message"),
     [
         ("sampling.every_n=0", "sampling.every_n must be an integer >= 1, not 0"),
-        ("detector.name=foo", "detector.name must be 'haar', 'mtcnn' or 'none', not 'foo'"),
+        (
+            "detector.name=foo",
+            "detector.name must be 'haar', 'mtcnn', 'blazeface' or 'none', not 'foo'",
+        ),
         ("reduce.face=biggest", "reduce.face must be 'first' or 'largest', not 'biggest'"),
         # launcher settings are typed by the launcher, still before the run folder is made
         ("launcher.workers=0", "launcher.workers must be an integer >= 1 or null, not 0"),

@@ -142,6 +142,20 @@ def test_mtcnn_values(hydra_compose):
     assert DetectorConfig(name="haar").scale_factor == 1.1
 
 
+def test_blazeface_values(hydra_compose):
+    detector = build(hydra_compose, "detector=blazeface").extract.detector
+    assert (detector.name, detector.model, detector.min_score, detector.nms_iou) == (
+        "blazeface",
+        "short+back",
+        None,
+        0.3,
+    )
+    assert detector.offsets == (10, 10)
+    assert detector.scale_factor is None  # BlazeFace has no image pyramid
+    # Haar and MTCNN configs carry BlazeFace's keys at their defaults, unchecked.
+    assert DetectorConfig(name="haar", model="").model == ""
+
+
 def test_sampling_values(hydra_compose):
     every_n = build(hydra_compose, "sampling=every_n").extract.sampling
     assert every_n == SamplingConfig(mode="every_n", every_n=20, fps=None, max_frames=None)
@@ -279,7 +293,22 @@ def test_extensions_are_normalised(hydra_compose):
         (["sampling=fps", "sampling.fps=0"], "sampling.fps must be a number > 0, not 0"),
         (["sampling.mode=random"], "sampling.mode must be 'every_n' or 'fps', not 'random'"),
         (["sampling.max_frames=0"], "sampling.max_frames must be >= 1 or null, not 0"),
-        (["detector.name=foo"], "detector.name must be 'haar', 'mtcnn' or 'none', not 'foo'"),
+        (
+            ["detector.name=foo"],
+            "detector.name must be 'haar', 'mtcnn', 'blazeface' or 'none', not 'foo'",
+        ),
+        (
+            ["detector=blazeface", "detector.model=short+wide"],
+            "detector.model must be short, full, back or e.g. short+back, not 'short+wide'",
+        ),
+        (
+            ["detector=blazeface", "detector.min_score=1.5"],
+            "detector.min_score must be between 0 and 1 or null, not 1.5",
+        ),
+        (
+            ["detector=blazeface", "detector.nms_iou=0"],
+            "detector.nms_iou must be between 0 and 1, not 0",
+        ),
         (
             ["detector.offsets=[1,2,3]"],
             "detector.offsets must be two integers [x, y], not (1, 2, 3)",

@@ -69,7 +69,9 @@ def test_the_none_option_composes_with_hydra():
 def test_a_bad_detector_name_lists_the_three():
     with pytest.raises(ConfigError) as exc:
         DetectorConfig(name="foo")
-    assert str(exc.value) == "detector.name must be 'haar', 'mtcnn' or 'none', not 'foo'"
+    assert str(exc.value) == (
+        "detector.name must be 'haar', 'mtcnn', 'blazeface' or 'none', not 'foo'"
+    )
 
 
 @pytest.mark.usefixtures("no_tensorflow")

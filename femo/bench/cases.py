@@ -105,7 +105,10 @@ def detector_preset(name: str):
 
 
 def _fer_worker(case: Case) -> Measurement:
-    """fer.Video.analyze on each clip; records what fer found per analysed frame."""
+    """fer.Video.analyze on each clip; records what fer found per analysed frame.
+
+    fer has no BlazeFace: a BlazeFace point is compared with fer's default, Haar.
+    """
     from fer import FER, Video
 
     t0 = time.perf_counter()
@@ -161,17 +164,16 @@ def _floor_worker(case: Case) -> Measurement:
     """Decode the sampled frames and run the detector alone: no crops, no classifier."""
     import cv2
 
-    from ..config import DetectorConfig, SamplingConfig
-    from ..node.models import HaarDetector, MtcnnDetector
+    from ..config import SamplingConfig
+    from ..node.models import make_detector
     from ..node.video import ClipInfo, sampled_frames
 
     sampling = SamplingConfig(every_n=case.every_n, max_frames=case.max_frames)
-    config = DetectorConfig(name=case.detector)
     t0 = time.perf_counter()
-    detector = HaarDetector(config) if case.detector == "haar" else MtcnnDetector(config)
+    detector = make_detector(detector_preset(case.detector))  # one call at a time
     detector.warm_up()  # as femo's workers do before any clip is timed
     startup = time.perf_counter() - t0
-    batch = 1 if case.detector == "haar" else detector.frames_per_call
+    batch = detector.frames_per_call
 
     def one_pass() -> tuple[int, float]:
         frames, started = 0, time.perf_counter()
@@ -189,7 +191,8 @@ def _floor_worker(case: Case) -> Measurement:
         return frames, time.perf_counter() - started
 
     runs = {}
-    thread_options = (1, 2) if case.detector == "haar" else (None,)
+    # OpenCV's threads matter to Haar; BlazeFace's interpreters use one thread each.
+    thread_options = {"haar": (1, 2), "blazeface": (1,)}.get(case.detector, (None,))
     for threads in thread_options:
         if threads is not None:
             cv2.setNumThreads(threads)

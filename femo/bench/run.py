@@ -130,12 +130,14 @@ def run_bench(
 ) -> dict[str, Any]:
     """Measure every (media, detector, step) and return the JSON-able results."""
     rows = []
+    fer_runs: dict = {}  # fer's Haar run serves both the Haar and the BlazeFace points
     for media_set in media:
         for detector in detectors:
             for every_n in steps:
                 base = Case("", media_set, detector, every_n, max_frames)
-                row = _measure_point(base, fast, work_dir, echo, backends)
+                row = _measure_point(base, fast, work_dir, echo, backends, fer_runs)
                 rows.append(row)
+    _versus_haar(rows, echo)
     return {
         "host": platform.node(),
         "cpus": os.cpu_count(),
@@ -147,13 +149,25 @@ def run_bench(
 
 
 def _measure_point(
-    base: Case, fast: bool, work_dir: Path, echo, backends: tuple[str, ...]
+    base: Case,
+    fast: bool,
+    work_dir: Path,
+    echo,
+    backends: tuple[str, ...] = ("keras",),
+    fer_runs: dict | None = None,
 ) -> dict[str, Any]:
-    def case(kind: str, preset: str = "", backend: str = "keras") -> Measurement:
+    def case(
+        kind: str, preset: str = "", detector: str = base.detector, backend: str = "keras"
+    ) -> Measurement:
         fields = {**asdict(base), "media": base.media, "kind": kind, "preset": preset}
-        return measure(Case(**{**fields, "backend": backend}), work_dir)
+        return measure(Case(**{**fields, "detector": detector, "backend": backend}), work_dir)
 
-    fer, floor = case("fer"), case("floor")
+    fer_detector = "mtcnn" if base.detector == "mtcnn" else "haar"
+    key = (base.media, base.every_n, base.max_frames, fer_detector)
+    fer_runs = {} if fer_runs is None else fer_runs
+    if key not in fer_runs:
+        fer_runs[key] = case("fer", detector=fer_detector)
+    fer, floor = fer_runs[key], case("floor")
     femos = [case("femo", backend=backend) for backend in backends]
     if fast and base.detector in FAST_PRESETS:
         femos.append(case("femo", FAST_PRESETS[base.detector]))
@@ -178,6 +192,22 @@ def _measure_point(
         row["femo"].append(summary)
     echo(format_row(row))
     return row
+
+
+def _versus_haar(rows: list[dict[str, Any]], echo) -> None:
+    """Each other detector's parity-mode speed over Haar's, on the same media and step."""
+    haar = {(r["media"], r["every_n"]): r["femo"][0] for r in rows if r["detector"] == "haar"}
+    for row in rows:
+        reference = haar.get((row["media"], row["every_n"]))
+        if row["detector"] == "haar" or reference is None:
+            continue
+        femo = row["femo"][0]
+        femo["vs_haar"] = femo["frames_per_s"] / reference["frames_per_s"]
+        echo(
+            f"{row['media']}, every {row['every_n']}: femo {row['detector']} "
+            f"{femo['frames_per_s']:.1f} frames/s, {femo['vs_haar']:.2f} x femo Haar parity "
+            f"({reference['frames_per_s']:.1f} frames/s)"
+        )
 
 
 def _summary(m: Measurement) -> dict[str, Any]:
@@ -313,7 +343,11 @@ def main(argv: list[str] | None = None) -> int:
         "(default: $FEMO_SHARED_DATA or ../shared/data beside the femo checkout)",
     )
     parser.add_argument("--media", default="woman2,dev-clips", help="media sets to run")
-    parser.add_argument("--detectors", default="haar,mtcnn")
+    parser.add_argument(
+        "--detectors",
+        default="haar,mtcnn,blazeface",
+        help="haar, mtcnn, blazeface (fer has no BlazeFace: it is compared with fer's Haar)",
+    )
     parser.add_argument("--every", default="1,20", help="sampling steps N, comma-separated")
     parser.add_argument("--no-fast", action="store_true", help="skip the fast mode")
     parser.add_argument(

@@ -4,6 +4,8 @@ Each reproduces exactly what ``fer.FER`` 22.4.0 does with the same inputs (same
 cascade parameters, same padding and cropping, same preprocessing), but is built to
 be loaded once per process and called on batches. ``detector=none`` detects nothing:
 each frame is one face, as fer treats ``detect_emotions(img, face_rectangles=[(0, 0, w, h)])``.
+``detector=blazeface`` (not fer's) is MediaPipe's BlazeFace (:mod:`femo.node.blazeface`);
+its boxes are cropped and classified exactly as Haar's are.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..config import DetectorConfig
+from . import blazeface
 
 log = logging.getLogger(__name__)
 
@@ -326,9 +329,87 @@ class WholeFrameDetector(Detector):
         return [[Face(0, 0, int(g.shape[1]), int(g.shape[0]))] for g in grays]
 
 
+class BlazeFaceDetector(Detector):
+    """MediaPipe's BlazeFace models on ``ai-edge-litert`` (see :mod:`femo.node.blazeface`).
+
+    Each model named in ``detector.model`` looks at the whole frame letterboxed to its
+    input; their boxes are merged by weighted NMS and come best score first, with the
+    score as the face's confidence. An interpreter is not safe to share between threads,
+    so each thread loads its own; ``invoke`` releases the GIL, so calls run in parallel.
+    """
+
+    name = "blazeface"
+    looks_at = "bgr"
+
+    def __init__(self, config: DetectorConfig, parallel_calls: int = 1):
+        super().__init__(config)
+        self.specs = [blazeface.MODELS[m] for m in dict.fromkeys(config.model.split("+"))]
+        self.paths = [str(blazeface.model_path(spec)) for spec in self.specs]
+        self.anchors = [
+            blazeface.ssd_anchors(s.size, s.strides, s.interpolated_scale) for s in self.specs
+        ]
+        self.parallel_calls = max(1, parallel_calls)
+        self._local = threading.local()
+        self._interpreters()  # fail now, not in a worker thread, if a model cannot load
+
+    def warm_up_thread(self) -> None:
+        self._interpreters()
+
+    def _interpreters(self) -> list:
+        loaded = getattr(self._local, "interpreters", None)
+        if loaded is None:
+            from ai_edge_litert.interpreter import Interpreter
+
+            loaded = []
+            for path in self.paths:
+                interpreter = Interpreter(model_path=path, num_threads=1)
+                interpreter.allocate_tensors()
+                outputs = interpreter.get_output_details()
+                # The box tensor has 16 numbers per anchor, the score tensor one.
+                boxes, scores = sorted(outputs, key=lambda d: -int(d["shape"][-1]))
+                entry = (interpreter, interpreter.get_input_details()[0]["index"])
+                loaded.append((*entry, boxes["index"], scores["index"]))
+            self._local.interpreters = loaded
+        return loaded
+
+    def _detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
+        return [self._detect_one(frame) for frame in frames_bgr]
+
+    def _detect_one(self, frame_bgr: np.ndarray) -> list[Face]:
+        rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
+        height, width = rgb.shape[:2]
+        found_boxes, found_scores = [], []
+        models = zip(self.specs, self.anchors, self._interpreters(), strict=True)
+        for spec, anchors, (interpreter, image, boxes, scores) in models:
+            tensor, placed = blazeface.letterbox(rgb, spec.size)
+            interpreter.set_tensor(image, tensor[None])
+            interpreter.invoke()
+            min_score = self.config.min_score or spec.min_score
+            found, score = blazeface.decode(
+                interpreter.get_tensor(boxes)[0],
+                interpreter.get_tensor(scores)[0],
+                anchors,
+                spec.size,
+                min_score,
+            )
+            found_boxes.append(blazeface.to_frame(found, spec.size, placed))
+            found_scores.append(score)
+        merged, merged_scores = blazeface.weighted_nms(
+            np.concatenate(found_boxes), np.concatenate(found_scores), self.config.nms_iou
+        )
+        faces = []
+        for box, score in zip(merged, merged_scores, strict=True):
+            pixels = blazeface.pixel_boxes(box[None], width, height)
+            if pixels:
+                faces.append(Face(*pixels[0], confidence=float(score)))
+        return faces
+
+
 def make_detector(config: DetectorConfig, tf_device: str = "CPU:0", threads: int = 1) -> Detector:
     if config.name == "haar":
         return HaarDetector(config, parallel_calls=threads)
+    if config.name == "blazeface":
+        return BlazeFaceDetector(config, parallel_calls=threads)
     if config.name == "none":
         return WholeFrameDetector(config, parallel_calls=threads)
     # Two calls in flight keep both the Python side and TensorFlow's pool busy; more

