@@ -39,6 +39,10 @@ class DatasetConfig:
     # labels CSV, or the first capture group of a regex on the clip id.
     group_column: str | None = None
     group_pattern: str | None = None
+    # Reference photos DIR/<person>/*.jpg|png (identity=dlib), and the labels column
+    # naming whose expression each label describes (reduce.face=person).
+    references: str | None = None
+    person_column: str | None = None
     video_extensions: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
     image_extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -112,6 +116,16 @@ class DetectorConfig:
 
 
 @dataclass(frozen=True)
+class IdentityConfig:
+    # none | dlib (each face's 128-d embedding from dlib's ResNet; the femo[identity] extra)
+    name: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.name not in ("none", "dlib"):
+            raise ConfigError(f"identity.name must be 'none' or 'dlib', not {self.name!r}")
+
+
+@dataclass(frozen=True)
 class SamplingConfig:
     mode: str = "every_n"
     every_n: int | None = 20
@@ -174,7 +188,12 @@ class MappingConfig:
 
 @dataclass(frozen=True)
 class ReduceConfig:
+    # first (the study) | largest | main (the person seen most in the clip) | person (the
+    # labelled person's faces); main and person need identity=dlib. Distances: dlib's
+    # embedding space (0.6 is dlib's same-person threshold).
     face: str = "first"
+    group_distance: float = 0.5
+    match_distance: float = 0.6
     # majority: the study's vote of the frames' top emotions; mean: the top emotion of
     # the clip's mean scores; balanced: classes by rank of the clips' class scores, so
     # that predicted shares match class_shares (uniform when null), labels unseen.
@@ -189,8 +208,13 @@ class ReduceConfig:
     allow_partial: bool = False
 
     def __post_init__(self) -> None:
-        if self.face not in ("first", "largest"):
-            raise ConfigError(f"reduce.face must be 'first' or 'largest', not {self.face!r}")
+        if self.face not in ("first", "largest", "main", "person"):
+            raise ConfigError(
+                f"reduce.face must be 'first', 'largest', 'main' or 'person', not {self.face!r}"
+            )
+        for key in ("group_distance", "match_distance"):
+            if not isinstance(getattr(self, key), (int, float)) or getattr(self, key) <= 0:
+                raise ConfigError(f"reduce.{key} must be a number > 0, not {getattr(self, key)!r}")
         if self.vote not in ("majority", "mean", "balanced"):
             raise ConfigError(
                 f"reduce.vote must be 'majority', 'mean' or 'balanced', not {self.vote!r}"
@@ -238,6 +262,7 @@ class ExtractConfig:
     batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
 
 
 def _positive_or_none(section: str, key: str, value: Any) -> None:
@@ -369,8 +394,10 @@ class RunConfig:
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     device: str = "auto"
     batch_size: int | None = None
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
 
     def __post_init__(self) -> None:
+        self._check_identity()
         if self.device not in ("auto", "cpu", "gpu"):
             raise ConfigError(f"device must be auto, cpu or gpu, not {self.device!r}")
         if self.batch_size is not None and (
@@ -382,6 +409,17 @@ class RunConfig:
                 f"batch_size must be an integer >= 1 or null (auto), not {self.batch_size!r}"
             )
 
+    def _check_identity(self) -> None:
+        face, on = self.reduce.face, self.identity.name != "none"
+        if self.dataset.references and not on:
+            raise ConfigError("dataset.references needs identity=dlib (faces' embeddings)")
+        if face in ("main", "person") and not on:
+            raise ConfigError(f"reduce.face={face} needs a run with identity=dlib")
+        if face == "person" and not (self.dataset.references and self.dataset.person_column):
+            raise ConfigError(
+                "reduce.face=person needs dataset.references and dataset.person_column"
+            )
+
     @property
     def extract(self) -> ExtractConfig:
         """What the extraction stage needs: the shards' content and how fast to make them."""
@@ -391,6 +429,7 @@ class RunConfig:
             batch_size=self.batch_size,
             device=self.device,
             threads=getattr(self.launcher, "threads_per_worker", None),
+            identity=self.identity,
         )
 
     @property
@@ -400,14 +439,15 @@ class RunConfig:
 
 # Keys that decide what the shards hold; every other key can change on an existing run.
 SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
-              "detector", "sampling", "shards.videos_per_shard")  # fmt: skip
+              "detector", "sampling", "shards.videos_per_shard", "identity",
+              "dataset.references")  # fmt: skip
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
 EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
                   "shards.clip_timeout_s")  # fmt: skip
 # Keys that only decide how the shards are read: reduce (and resume) may change them.
 REDUCE_KEYS = ("mapping", "reduce", "report", "dataset.labels", "dataset.label_column",
                "dataset.video_column", "dataset.unknown_labels", "dataset.group_column",
-               "dataset.group_pattern")  # fmt: skip
+               "dataset.group_pattern", "dataset.person_column")  # fmt: skip
 
 
 def _build(cls: type, values: dict[str, Any] | None, section: str) -> Any:
@@ -465,7 +505,7 @@ def _upgrade(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "report",
-                  "launcher", "shards", "device", "batch_size")  # fmt: skip
+                  "launcher", "shards", "device", "batch_size", "identity")  # fmt: skip
 
 
 def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
@@ -482,6 +522,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
     dataset.pop("name", None)
     dataset["root"] = absolute_path(dataset.get("root"), base_dir)
     dataset["labels"] = absolute_path(dataset.get("labels"), base_dir)
+    dataset["references"] = absolute_path(dataset.get("references"), base_dir)
     for key in ("video_extensions", "image_extensions"):
         if key in dataset:
             dataset[key] = _extensions(dataset[key])
@@ -499,6 +540,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         shards=_build(ShardsConfig, cfg.get("shards"), "shards"),
         device=str(cfg.get("device", "auto")),
         batch_size=cfg.get("batch_size"),
+        identity=_build(IdentityConfig, cfg.get("identity"), "identity"),
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import plots
+from .identities import identities_html
 
 FER_EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 # The clip table and the lists stop here; the full lists are in videos.csv.
@@ -27,6 +28,7 @@ SECTIONS = (
     ("answer", "Answer"),
     ("confusion", "Confusion and per-class scores"),
     ("profiles", "Per-person profiles"),
+    ("identities", "Identities"),
     ("timelines", "Timelines"),
     ("clips", "Clips"),
     ("faces", "Faces found"),
@@ -629,6 +631,9 @@ def render_index_html(metrics: dict[str, Any], clips: list[dict[str, Any]]) -> s
         f"<section>{_fit(metrics)}</section>" if metrics.get("fit") else "",
         f"<section>{_confusion(metrics)}</section>",
         f"<section>{_profiles(metrics, emotions, classes)}</section>",
+        f"<section>{identities_html(metrics.get('identities'))}</section>"
+        if metrics.get("identities")
+        else "",
         f"<section>{_timelines(metrics, emotions)}</section>",
         f"<section>{_clips(metrics, clips)}</section>",
         f"<section>{_faces(clips)}</section>",
