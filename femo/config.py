@@ -189,11 +189,13 @@ class MappingConfig:
 @dataclass(frozen=True)
 class ReduceConfig:
     # first (the study) | largest | main (the person seen most in the clip) | person (the
-    # labelled person's faces); main and person need identity=dlib. Distances: dlib's
-    # embedding space (0.6 is dlib's same-person threshold).
+    # labelled person's faces); main and person need identity=dlib. Distances in dlib's
+    # embedding space: faces grouped in a clip; a face to a reference photo (0.6, dlib's
+    # own); a clip's face group to the labelled person's photos (median).
     face: str = "first"
     group_distance: float = 0.5
     match_distance: float = 0.6
+    person_distance: float = 0.65
     # majority: the study's vote of the frames' top emotions; mean: the top emotion of
     # the clip's mean scores; balanced: classes by rank of the clips' class scores, so
     # that predicted shares match class_shares (uniform when null), labels unseen.
@@ -212,7 +214,7 @@ class ReduceConfig:
             raise ConfigError(
                 f"reduce.face must be 'first', 'largest', 'main' or 'person', not {self.face!r}"
             )
-        for key in ("group_distance", "match_distance"):
+        for key in ("group_distance", "match_distance", "person_distance"):
             if not isinstance(getattr(self, key), (int, float)) or getattr(self, key) <= 0:
                 raise ConfigError(f"reduce.{key} must be a number > 0, not {getattr(self, key)!r}")
         if self.vote not in ("majority", "mean", "balanced"):
@@ -397,7 +399,6 @@ class RunConfig:
     identity: IdentityConfig = field(default_factory=IdentityConfig)
 
     def __post_init__(self) -> None:
-        self._check_identity()
         if self.device not in ("auto", "cpu", "gpu"):
             raise ConfigError(f"device must be auto, cpu or gpu, not {self.device!r}")
         if self.batch_size is not None and (
@@ -409,7 +410,8 @@ class RunConfig:
                 f"batch_size must be an integer >= 1 or null (auto), not {self.batch_size!r}"
             )
 
-    def _check_identity(self) -> None:
+    def check_identity(self) -> None:
+        """Refuse identity settings that cannot work together (run and reduce call it)."""
         face, on = self.reduce.face, self.identity.name != "none"
         if self.dataset.references and not on:
             raise ConfigError("dataset.references needs identity=dlib (faces' embeddings)")

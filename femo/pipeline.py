@@ -105,6 +105,7 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
     Every config, dataset and labels problem is raised here, before any work starts.
     """
+    config.check_identity()
     if config.identity.name == "dlib":
         from .node.identity import check_installed
 

@@ -90,6 +90,7 @@ def typed_section(config: RunConfig, group: str):
         "mapping": config.mapping,
         "reduce": config.reduce,
         "launcher": config.launcher,
+        "identity": config.identity,
     }[group]
 
 
@@ -286,7 +287,10 @@ def test_extensions_are_normalised(hydra_compose):
         (["+reduce.tie=last"], "unknown key(s) in reduce: tie"),
         (["+dataset.extension=.mp4"], "unknown key(s) in dataset: extension"),
         (["+mapping.order=1"], "unknown key(s) in mapping: order"),
-        (["reduce.face=biggest"], "reduce.face must be 'first' or 'largest', not 'biggest'"),
+        (
+            ["reduce.face=biggest"],
+            "reduce.face must be 'first', 'largest', 'main' or 'person', not 'biggest'",
+        ),
         (
             ["reduce.vote=median"],
             "reduce.vote must be 'majority', 'mean' or 'balanced', not 'median'",
@@ -407,7 +411,7 @@ def test_to_dict_and_from_dict_round_trip_every_option(hydra_compose, group, opt
     saved = to_dict(config)
     assert set(saved) == {
         "dataset", "detector", "sampling", "mapping", "reduce", "report", "launcher", "shards",
-        "device", "batch_size",
+        "device", "batch_size", "identity",
     }  # fmt: skip
     assert from_dict(saved) == config
     assert to_dict(from_dict(saved)) == saved

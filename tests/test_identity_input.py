@@ -21,7 +21,7 @@ pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 def config_error(cfg: dict) -> str:
     with pytest.raises(ConfigError) as exc:
-        from_dict(cfg)
+        from_dict(cfg).check_identity()
     return str(exc.value)
 
 
@@ -152,6 +152,7 @@ def test_a_reference_photo_without_one_face(femo_cli, tmp_path, clips, face_imag
 
 
 def test_a_person_folder_without_photos(femo_cli, tmp_path, clips):
+    pytest.importorskip("dlib", reason="needs the femo[identity] extra (dlib-bin)")
     (tmp_path / "refs" / "ann").mkdir(parents=True)
     proc = femo_cli(*RUN)
     assert error_line(proc) == (
@@ -160,6 +161,7 @@ def test_a_person_folder_without_photos(femo_cli, tmp_path, clips):
 
 
 def test_a_person_column_missing_from_the_labels(femo_cli, tmp_path, clips):
+    pytest.importorskip("dlib", reason="needs the femo[identity] extra (dlib-bin)")
     proc = femo_cli(*RUN[:-1], "dataset.person_column=speaker")
     assert error_line(proc) == (
         f"femo: error: labels file {tmp_path / 'labels.csv'} has no 'speaker' column "

@@ -74,11 +74,33 @@ def identify(
 
 
 def person_faces(
-    videos: np.ndarray, identities: np.ndarray, person_of: dict[str, str]
+    videos: np.ndarray,
+    embeddings: np.ndarray,
+    person_of: dict[str, str],
+    references: tuple[list[str], np.ndarray],
+    group_distance: float,
+    distance: float,
 ) -> np.ndarray:
-    """Mask of the faces identified as their clip's labelled person (``person_of``)."""
-    wanted = pd.Series(videos).map(person_of).to_numpy(dtype=object)
-    return np.array([w is not None and w == i for w, i in zip(wanted, identities, strict=True)])
+    """Mask of the faces of each clip's labelled person (``person_of``): the clip's faces
+    are grouped as for ``main``, and the group whose median distance to that person's
+    reference photos is smallest is theirs, if that median is under ``distance``.
+
+    A group, not each face, is matched: one face blurred by a cut cannot swap persons.
+    """
+    persons, vectors = references
+    persons = np.asarray(persons, dtype=object)
+    chosen = np.zeros(len(videos), dtype=bool)
+    for video, rows in pd.Series(np.arange(len(videos))).groupby(videos, sort=False).groups.items():
+        mine = vectors[persons == person_of.get(video)]
+        if not len(mine):
+            continue
+        rows = np.asarray(rows)
+        labels = group_faces(embeddings[rows], group_distance)
+        d = np.linalg.norm(embeddings[rows][:, None, :] - mine[None, :, :], axis=2).min(axis=1)
+        median = pd.Series(d).groupby(labels).median()
+        if median.min() < distance:
+            chosen[rows[labels == median.idxmin()]] = True
+    return chosen
 
 
 def read_references(path: str | Path) -> tuple[list[str], np.ndarray]:
@@ -143,8 +165,9 @@ def chosen_faces(
     else:
         if references is None:
             raise ConfigError("reduce.face=person needs the run's references.parquet")
-        persons, vectors = references
-        identities = identify(embeddings[rows], persons, vectors, config.match_distance)
         videos = frame_rows["video"].to_numpy()[rows]
-        chosen[rows] = person_faces(videos, identities, person_of or {})
+        chosen[rows] = person_faces(
+            videos, embeddings[rows], person_of or {}, references, config.group_distance,
+            config.person_distance,
+        )  # fmt: skip
     return chosen

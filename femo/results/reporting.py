@@ -144,6 +144,7 @@ def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = 
     scores are averaged with this run's in the vote. A head (``reduce.head``) replaces
     the vote.
     """
+    config.check_identity()
     plan = run.read_plan()
     not_done = _not_done(run, plan, config.reduce.allow_partial)
     labels = Labels()
