@@ -28,7 +28,6 @@ SECTIONS = (
     ("answer", "Answer"),
     ("confusion", "Confusion and per-class scores"),
     ("profiles", "Per-person profiles"),
-    ("identities", "Identities"),
     ("timelines", "Timelines"),
     ("clips", "Clips"),
     ("faces", "Faces found"),
@@ -614,7 +613,10 @@ def render_index_html(metrics: dict[str, Any], clips: list[dict[str, Any]]) -> s
         )
         if x
     )
-    nav = "".join(f'<a href="#{key}">{_e(label)}</a>' for key, label in SECTIONS)
+    links = [*SECTIONS]
+    if metrics.get("identities"):  # reference photos given: after the per-person profiles
+        links.insert(3, ("identities", "Identities"))
+    nav = "".join(f'<a href="#{key}">{_e(label)}</a>' for key, label in links)
     partial = " (PARTIAL)" if metrics.get("partial") else ""
     parts = [
         "<!DOCTYPE html>",
