@@ -157,6 +157,10 @@ def chosen_faces(
     if embeddings is None:
         raise ConfigError(f"reduce.face={config.face} needs a run with identity=dlib")
     has = ~np.isnan(embeddings).any(axis=1)
+    if not has.any() and frame_rows["face"].notna().any():
+        raise ConfigError(
+            f"reduce.face={config.face}: the run's shards hold no face embeddings (deleted?)"
+        )
     chosen = np.zeros(len(frame_rows), dtype=bool)
     rows = np.flatnonzero(has)
     if config.face == "main":
@@ -164,7 +168,7 @@ def chosen_faces(
         chosen[rows] = main_faces(keys, embeddings[rows], config.group_distance)
     else:
         if references is None:
-            raise ConfigError("reduce.face=person needs the run's references.parquet")
+            raise ConfigError("reduce.face=person needs the run's references.parquet (deleted?)")
         videos = frame_rows["video"].to_numpy()[rows]
         chosen[rows] = person_faces(
             videos, embeddings[rows], person_of or {}, references, config.group_distance,
