@@ -150,7 +150,10 @@ def test_run_with_an_unknown_label_suggests_unlabelled(fast_femo, tmp_path, clip
     [
         ("sampling.every_n=0", "sampling.every_n must be an integer >= 1, not 0"),
         ("detector.name=foo", "detector.name must be 'haar', 'mtcnn' or 'none', not 'foo'"),
-        ("reduce.face=biggest", "reduce.face must be 'first' or 'largest', not 'biggest'"),
+        (
+            "reduce.face=biggest",
+            "reduce.face must be 'first', 'largest', 'main' or 'person', not 'biggest'",
+        ),
     ],
 )
 def test_run_with_a_bad_value(fast_femo, tmp_path, clips_folder, override, message):
