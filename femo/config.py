@@ -264,7 +264,9 @@ class ExtractConfig:
     batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None
-    identity: IdentityConfig = field(default_factory=IdentityConfig)
+    # A class-level default (not a factory): a task pickled by femo 0.3.0 has no
+    # identity in its state and reads this one.
+    identity: IdentityConfig = IdentityConfig()
 
 
 def _positive_or_none(section: str, key: str, value: Any) -> None:

@@ -174,3 +174,12 @@ def test_reduce_main_on_a_run_without_identities(femo_cli, tmp_path):
     shutil.copytree(Path(__file__).parent / "data" / "run-0.3.0", run)
     proc = femo_cli("reduce", str(run), "reduce.face=main")
     assert error_line(proc) == "femo: error: reduce.face=main needs a run with identity=dlib"
+
+
+def test_a_task_pickled_by_femo_0_3_0_has_no_identity():
+    import pickle
+
+    with open(Path(__file__).parent / "data" / "run-0.3.0-task.pkl", "rb") as fh:
+        delayed = pickle.load(fh)
+    task = next(a for a in delayed.args if hasattr(a, "extract"))
+    assert task.extract.identity.name == "none"
