@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from femo.config import EMOTIONS, MappingConfig, ReduceConfig
+from femo.config import EMOTIONS, ConfigError, MappingConfig, ReduceConfig
 from femo.results.faces import (
     chosen_faces,
     face_embeddings,
@@ -117,6 +117,16 @@ def test_frames_without_the_chosen_person_count_as_frames_without_a_face():
     assert first["emotion"].tolist() == ["sad", "sad", "happy", "sad"]
     main = chosen_faces(frame_rows, emb, ReduceConfig(face="main"), {}, None)
     assert main.tolist() == [True, False, True, False, True, False]
+
+
+def test_person_refuses_labelled_persons_without_references():
+    frame_rows = rows([("a", 0, 0, "sad")])
+    with pytest.raises(ConfigError) as exc:
+        chosen_faces(frame_rows, np.stack([A]), ReduceConfig(face="person"), {"a": "cid"},
+                     (["ann"], np.stack([A])))  # fmt: skip
+    assert str(exc.value) == (
+        "reduce.face=person: 1 labelled person(s) have no reference photos in the run: cid"
+    )
 
 
 def test_first_and_largest_choose_among_every_face():

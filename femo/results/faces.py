@@ -169,6 +169,12 @@ def chosen_faces(
     else:
         if references is None:
             raise ConfigError("reduce.face=person needs the run's references.parquet (deleted?)")
+        missing = sorted(set((person_of or {}).values()) - set(references[0]))
+        if missing:
+            raise ConfigError(
+                f"reduce.face=person: {len(missing)} labelled person(s) have no reference "
+                f"photos in the run: {', '.join(missing[:5])}"
+            )
         videos = frame_rows["video"].to_numpy()[rows]
         chosen[rows] = person_faces(
             videos, embeddings[rows], person_of or {}, references, config.group_distance,
