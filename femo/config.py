@@ -46,6 +46,10 @@ class DatasetConfig:
     # labels CSV, or the first capture group of a regex on the clip id.
     group_column: str | None = None
     group_pattern: str | None = None
+    # Reference photos DIR/<person>/*.jpg|png (identity=dlib), and the labels column
+    # naming whose expression each label describes (reduce.face=person).
+    references: str | None = None
+    person_column: str | None = None
     video_extensions: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
     image_extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
 
@@ -146,6 +150,16 @@ def _check_blazeface(c: DetectorConfig) -> None:
 
 
 @dataclass(frozen=True)
+class IdentityConfig:
+    # none | dlib (each face's 128-d embedding from dlib's ResNet; the femo[identity] extra)
+    name: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.name not in ("none", "dlib"):
+            raise ConfigError(f"identity.name must be 'none' or 'dlib', not {self.name!r}")
+
+
+@dataclass(frozen=True)
 class SamplingConfig:
     mode: str = "every_n"
     every_n: int | None = 20
@@ -208,7 +222,14 @@ class MappingConfig:
 
 @dataclass(frozen=True)
 class ReduceConfig:
+    # first (the study) | largest | main (the person seen most in the clip) | person (the
+    # labelled person's faces); main and person need identity=dlib. Distances in dlib's
+    # embedding space: faces grouped in a clip; a face to a reference photo (0.6, dlib's
+    # own); a clip's face group to the labelled person's photos (median).
     face: str = "first"
+    group_distance: float = 0.5
+    match_distance: float = 0.6
+    person_distance: float = 0.6
     # majority: the study's vote of the frames' top emotions; mean: the top emotion of
     # the clip's mean scores; balanced: classes by rank of the clips' class scores, so
     # that predicted shares match class_shares (uniform when null), labels unseen.
@@ -223,8 +244,13 @@ class ReduceConfig:
     allow_partial: bool = False
 
     def __post_init__(self) -> None:
-        if self.face not in ("first", "largest"):
-            raise ConfigError(f"reduce.face must be 'first' or 'largest', not {self.face!r}")
+        if self.face not in ("first", "largest", "main", "person"):
+            raise ConfigError(
+                f"reduce.face must be 'first', 'largest', 'main' or 'person', not {self.face!r}"
+            )
+        for key in ("group_distance", "match_distance", "person_distance"):
+            if not isinstance(getattr(self, key), (int, float)) or getattr(self, key) <= 0:
+                raise ConfigError(f"reduce.{key} must be a number > 0, not {getattr(self, key)!r}")
         if self.vote not in ("majority", "mean", "balanced"):
             raise ConfigError(
                 f"reduce.vote must be 'majority', 'mean' or 'balanced', not {self.vote!r}"
@@ -300,7 +326,10 @@ class ExtractConfig:
     batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    # Class-level defaults (not factories): a task pickled by femo 0.3.0 has neither
+    # in its state and reads these (keras: what it was made with).
+    classifier: ClassifierConfig = ClassifierConfig()
+    identity: IdentityConfig = IdentityConfig()
 
 
 def positive_or_none(section: str, key: str, value: Any) -> None:
@@ -379,6 +408,7 @@ class RunConfig:
     device: str = "auto"
     batch_size: int | None = None
     classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "gpu"):
@@ -392,6 +422,18 @@ class RunConfig:
                 f"batch_size must be an integer >= 1 or null (auto), not {self.batch_size!r}"
             )
 
+    def check_identity(self) -> None:
+        """Refuse identity settings that cannot work together (run and reduce call it)."""
+        face, on = self.reduce.face, self.identity.name != "none"
+        if self.dataset.references and not on:
+            raise ConfigError("dataset.references needs identity=dlib (faces' embeddings)")
+        if face in ("main", "person") and not on:
+            raise ConfigError(f"reduce.face={face} needs a run with identity=dlib")
+        if face == "person" and not (self.dataset.references and self.dataset.person_column):
+            raise ConfigError(
+                "reduce.face=person needs dataset.references and dataset.person_column"
+            )
+
     @property
     def extract(self) -> ExtractConfig:
         """What the extraction stage needs: the shards' content and how fast to make them."""
@@ -402,6 +444,7 @@ class RunConfig:
             device=self.device,
             threads=self.launcher.settings.get("threads_per_worker"),
             classifier=self.classifier,
+            identity=self.identity,
         )
 
     @property
@@ -411,14 +454,15 @@ class RunConfig:
 
 # Keys that decide what the shards hold; every other key can change on an existing run.
 SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
-              "detector", "sampling", "shards.videos_per_shard", "classifier")  # fmt: skip
+              "detector", "sampling", "shards.videos_per_shard", "classifier", "identity",
+              "dataset.references")  # fmt: skip
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
 EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
                   "shards.clip_timeout_s")  # fmt: skip
 # Keys that only decide how the shards are read: reduce (and resume) may change them.
 REDUCE_KEYS = ("mapping", "reduce", "report", "dataset.labels", "dataset.label_column",
                "dataset.video_column", "dataset.unknown_labels", "dataset.group_column",
-               "dataset.group_pattern")  # fmt: skip
+               "dataset.group_pattern", "dataset.person_column")  # fmt: skip
 
 
 def build_config(cls: type, values: dict[str, Any] | None, section: str) -> Any:
@@ -472,7 +516,8 @@ def _upgrade(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "report",
-                  "launcher", "shards", "device", "batch_size", "classifier")  # fmt: skip
+                  "launcher", "shards", "device", "batch_size", "classifier",
+                  "identity")  # fmt: skip
 
 
 def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
@@ -490,6 +535,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
     dataset.pop("name", None)
     dataset["root"] = absolute_path(dataset.get("root"), base_dir)
     dataset["labels"] = absolute_path(dataset.get("labels"), base_dir)
+    dataset["references"] = absolute_path(dataset.get("references"), base_dir)
     for key in ("video_extensions", "image_extensions"):
         if key in dataset:
             dataset[key] = _extensions(dataset[key])
@@ -508,6 +554,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         device=str(cfg.get("device", "auto")),
         batch_size=cfg.get("batch_size"),
         classifier=build_config(ClassifierConfig, cfg.get("classifier"), "classifier"),
+        identity=build_config(IdentityConfig, cfg.get("identity"), "identity"),
     )
 
 

@@ -33,6 +33,8 @@ class Labels:
     unknown: dict[str, str] = field(default_factory=dict)
     # The group column's value per clip (dataset.group_column), labelled or not.
     groups: dict[str, str] = field(default_factory=dict)
+    # The person column's value per clip (dataset.person_column): whose expression it is.
+    persons: dict[str, str] = field(default_factory=dict)
 
 
 def clip_groups(videos: list[str], config: DatasetConfig, labels: Labels) -> dict[str, str]:
@@ -137,6 +139,7 @@ def read_labels(
         (config.video_column, "video_column"),
         (config.label_column, "label_column"),
         *([(config.group_column, "group_column")] if config.group_column else []),
+        *([(config.person_column, "person_column")] if config.person_column else []),
     ):
         if column not in header:
             raise ConfigError(
@@ -162,6 +165,8 @@ def read_labels(
             continue
         if config.group_column and (row.get(config.group_column) or "").strip():
             labels.groups[video] = row[config.group_column].strip()
+        if config.person_column and (row.get(config.person_column) or "").strip():
+            labels.persons[video] = row[config.person_column].strip()
         raw = (row.get(config.label_column) or "").strip()
         if not raw:
             continue

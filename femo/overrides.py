@@ -24,10 +24,11 @@ import yaml
 from .config import EXECUTION_KEYS, SHARD_KEYS, ConfigError, absolute_path, conf_dir
 
 Command = Literal["reduce", "resume"]
-GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher")
+GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher", "identity")
 _READING = (
     "mapping, reduce.*, report.*, "
-    "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern}"
+    "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern,"
+    "person_column}"
 )
 ACCEPTS = {"reduce": _READING, "resume": f"launcher, launcher.*, device, batch_size, {_READING}"}
 

@@ -88,6 +88,8 @@ def extraction_key(config: RunConfig, plan: Plan) -> str:
     }
     if config.classifier.backend != "keras":  # keras runs keep the key they had before
         payload["classifier"] = to_dict(config.classifier)
+    if config.identity.name != "none":  # keys of runs without identities stay as they were
+        payload["identity"] = to_dict(config.identity)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -121,7 +123,13 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
         for name in config.detector.model.split("+"):
             model_path(MODELS[name])  # the runtime and the model files are installed
+    config.check_identity()
+    if config.identity.name == "dlib":
+        from .node.identity import check_installed
+
+        check_installed()
     clips = discover_clips(config.dataset)
+    labels = Labels()
     if config.dataset.labels:
         labels = read_labels(config.dataset.labels, config.dataset, config.mapping, clips)
         _log_label_issues(labels)
@@ -131,8 +139,20 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
                 f"(e.g. {labels.missing_clips[0]!r}); its {config.dataset.video_column!r} "
                 "column holds paths relative to dataset.root"
             )
+    references = None
+    if config.dataset.references:
+        from .node.references import plan_references
+
+        dataset = config.dataset
+        references = plan_references(
+            dataset.references, dataset.image_extensions, labels.persons, dataset.person_column
+        )
     plan = make_plan(clips, config.videos_per_shard)
     run.create(plan, to_dict(config), config.dataset.labels, extraction_key(config, plan))
+    if references is not None:
+        from .node.references import write_references
+
+        write_references(run.references_file, references)
     log.info("%d clips in %d shard(s) -> %s", len(clips), plan.n_shards, run.path)
     return plan
 

@@ -139,6 +139,11 @@ class RunDir:
         return self.path / LABELS
 
     @property
+    def references_file(self) -> Path:
+        """The reference photos' embeddings (``dataset.references``; identity=dlib runs)."""
+        return self.path / "references.parquet"
+
+    @property
     def shards_dir(self) -> Path:
         return self.path / SHARDS
 

@@ -44,6 +44,9 @@ SCHEMA = pa.schema(
         pa.field("frames_read", pa.int32()),
         pa.field("frames_sampled", pa.int32()),
         pa.field("seconds", pa.float64()),
+        # A face's 128-d dlib embedding where identity=dlib; null otherwise (and always
+        # null on clip rows). It identifies the person: see the README's Identities.
+        pa.field("embedding", pa.list_(pa.float32())),
     ]
 )
 

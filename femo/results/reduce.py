@@ -166,10 +166,17 @@ def _top_emotions(scores: np.ndarray, decimals: int | None, chunk: int = 1 << 16
     return np.asarray(EMOTIONS)[top]
 
 
-def frame_emotions(frame_rows: pd.DataFrame, config: ReduceConfig) -> pd.DataFrame:
+def frame_emotions(
+    frame_rows: pd.DataFrame, config: ReduceConfig, eligible: np.ndarray | None = None
+) -> pd.DataFrame:
     """One row per (clip, frame) that has a classified face: the selected face's top
-    emotion, its 7 (unrounded) scores and its ``face`` index, sorted by clip and frame."""
+    emotion, its 7 (unrounded) scores and its ``face`` index, sorted by clip and frame.
+    ``eligible`` (a mask of the rows, :func:`femo.results.faces.chosen_faces`) restricts
+    the faces chosen from; a frame without an eligible face has no row, like a frame
+    without a face."""
     has_face = (frame_rows["face"].notna() & frame_rows[EMOTIONS[0]].notna()).to_numpy()
+    if eligible is not None:
+        has_face = has_face & eligible
     if not has_face.any():
         return pd.DataFrame(columns=["video", "frame", "emotion", *EMOTIONS, "face"])
     rows = np.flatnonzero(has_face)

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..rundir import write_json, write_text
 from .formatting import ci_text, level_of, level_text, percent
+from .identities import identities_csv_text, identities_markdown
 from .reduce import ClipResult
 
 
@@ -194,6 +195,7 @@ def report_markdown(
                 f"| {g['group']} | {g['clips']} | {g['labelled']} | {g['frames_with_face']} "
                 f"| {shares} | {percent(g['accuracy'])}{_ci(g.get('accuracy_ci'))} |"
             )
+    lines += identities_markdown(m.get("identities"))
     problems = [r for r in results if r.status not in ("ok",)]
     if problems:
         lines += [
@@ -241,6 +243,9 @@ def write_report(
         write_text(
             folder / "groups.csv", groups_csv_text(metrics["groups"], list(classes), emotions)
         )
+    if metrics.get("identities"):
+        text = identities_csv_text(metrics["identities"], list(classes))
+        write_text(folder / "identities.csv", text)
     write_json(folder / "metrics.json", metrics)
     write_text(folder / "report.md", report_markdown(metrics, results, classes))
     write_text(folder / "index.html", render_index_html(metrics, clip_rows(results), sheets_html))

@@ -23,12 +23,12 @@ from ..dataset import Labels, clip_groups, read_labels, unmatched_pattern
 from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
+from .face_choice import chosen_emotions, read_persons
 from .reduce import (
     ClipResult,
     DamagedShard,
     ShardData,
     compute_metrics,
-    frame_emotions,
     load_shards,
     mean_vote,
     reduce_clips,
@@ -69,6 +69,7 @@ class Reduced:
     per_frame: Any
     results: list[ClipResult]
     members: list[Member]
+    identities: dict[str, Any] | None = None
 
 
 def _not_done(run: RunDir, plan: Plan, allow_partial: bool) -> list[int]:
@@ -95,9 +96,8 @@ def _member(run: RunDir, plan: Plan, config: RunConfig) -> Member:
         raise ConfigError(f"--with {run.path}: {exc}") from None
     shards = load_shards(run.shards_dir)
     detector = run.config().detector.name
-    return Member(
-        run, detector, shards.frame_rows, frame_emotions(shards.frame_rows, config.reduce)
-    )
+    per_frame, _ = chosen_emotions(run, shards, config, read_persons(run, config, other))
+    return Member(run, detector, shards.frame_rows, per_frame)
 
 
 def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = ()) -> Reduced:
@@ -107,6 +107,7 @@ def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = 
     scores are averaged with this run's in the vote. A head (``reduce.head``) replaces
     the vote.
     """
+    config.check_identity()
     plan = run.read_plan()
     not_done = _not_done(run, plan, config.reduce.allow_partial)
     labels = Labels()
@@ -122,7 +123,7 @@ def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = 
         raise ConfigError(
             f"{exc}; femo run resume={run.path} redoes that shard, nothing else"
         ) from None
-    per_frame = frame_emotions(shards.frame_rows, config.reduce)
+    per_frame, identities = chosen_emotions(run, shards, config, labels.persons)
     groups = clip_groups(videos, config.dataset, labels)
     if warning := unmatched_pattern(videos, config.dataset, groups):
         log.warning(warning)
@@ -135,7 +136,9 @@ def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = 
         _apply_head(config, members, results)
     elif len(members) > 1:
         _ensemble_vote(config, members, results)
-    return Reduced(plan, not_done, labels, labels_file, shards, per_frame, results, members)
+    return Reduced(
+        plan, not_done, labels, labels_file, shards, per_frame, results, members, identities
+    )
 
 
 def _ensemble_vote(config: RunConfig, members: list[Member], results: list[ClipResult]) -> None:
@@ -229,6 +232,7 @@ def report(
             "clips_in_several_shards": shards.duplicates,
             "labels_file": labels_file,
             "groups": group_profiles(results, per_frame, config.mapping, config.report),
+            "identities": reduced.identities,
             "timelines": timelines(
                 shards.frame_rows, per_frame, pick_timelines(results, config.report.timelines)
             ),
