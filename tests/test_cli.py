@@ -222,12 +222,13 @@ def test_reduce_refuses_overrides_of_how_shards_are_made(fast_femo, tmp_path, ov
     [
         (
             "foo=bar",
-            "unknown key 'foo' (keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size)",
+            "unknown key 'foo' (keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size, classifier, identity)",
         ),
         (
             "reduce.fase=largest",
-            "unknown key 'reduce.fase' (did you mean 'reduce.face'? reduce has: face, vote, "
-            "class_shares, no_face, head, score_decimals, allow_partial)",
+            "unknown key 'reduce.fase' (did you mean 'reduce.face'? reduce has: face, "
+            "group_distance, match_distance, person_distance, vote, class_shares, no_face, "
+            "head, score_decimals, allow_partial)",
         ),
         (
             "mapping.colours=2",

@@ -123,7 +123,7 @@ def test_resume_names_an_unknown_key(planned, fast_femo):
         "femo: error: unknown key 'launcher.partition' (launcher none has: name)"
     )
     assert error_line(fast_femo("run", f"resume={planned}", "devise=cpu")) == (
-        "femo: error: unknown key 'devise' (did you mean 'device'? keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size)"
+        "femo: error: unknown key 'devise' (did you mean 'device'? keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size, classifier, identity)"
     )
 
 
