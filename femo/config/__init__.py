@@ -1,0 +1,240 @@
+"""Typed configuration for femo's stages, and the one dict shape it is saved in.
+
+Hydra's ``DictConfig`` stops at the CLI layer: :func:`from_dict` turns the resolved
+config into these frozen dataclasses, which pickle cheaply for submitit and can be
+built in tests without Hydra. :func:`to_dict` gives back the same shape as ``conf/``
+(``from_dict(to_dict(c)) == c``); run folders store it in their manifest.
+
+The ``launcher`` section is the exception: each launcher's typed settings live beside
+the launcher (``femo.launchers.<name>``), which this module must not import (the
+layering rule in pyproject.toml). :class:`LauncherSection` keeps that section as given,
+with its name checked against ``conf/launcher``; ``femo.launchers.launcher_config``
+types and checks the rest, and ``femo run`` and resume call it before any work starts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .sections import (
+    BOOTSTRAP,
+    EMOTIONS,
+    Bootstrap,
+    ClassifierConfig,
+    ConfigError,
+    DatasetConfig,
+    DetectorConfig,
+    ExtractConfig,
+    IdentityConfig,
+    LauncherSection,
+    MappingConfig,
+    ReduceConfig,
+    ReportConfig,
+    SamplingConfig,
+    ShardsConfig,
+    conf_dir,
+    launcher_names,
+    positive_or_none,
+    to_dict,
+)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """A whole run, in the shape of ``conf/config.yaml`` (less Hydra's and the CLI's keys)."""
+
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    mapping: MappingConfig = field(default_factory=MappingConfig)
+    reduce: ReduceConfig = field(default_factory=ReduceConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
+    launcher: LauncherSection = field(default_factory=LauncherSection)
+    shards: ShardsConfig = field(default_factory=ShardsConfig)
+    device: str = "auto"
+    batch_size: int | None = None
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+
+    def __post_init__(self) -> None:
+        if self.device not in ("auto", "cpu", "gpu"):
+            raise ConfigError(f"device must be auto, cpu or gpu, not {self.device!r}")
+        if self.batch_size is not None and (
+            not isinstance(self.batch_size, int)
+            or isinstance(self.batch_size, bool)
+            or self.batch_size < 1
+        ):
+            raise ConfigError(
+                f"batch_size must be an integer >= 1 or null (auto), not {self.batch_size!r}"
+            )
+
+    def check_identity(self) -> None:
+        """Refuse identity settings that cannot work together (run and reduce call it)."""
+        face, on = self.reduce.face, self.identity.name != "none"
+        if self.dataset.references and not on:
+            raise ConfigError("dataset.references needs identity=dlib (faces' embeddings)")
+        if face in ("main", "person") and not on:
+            raise ConfigError(f"reduce.face={face} needs a run with identity=dlib")
+        if face == "person" and not (self.dataset.references and self.dataset.person_column):
+            raise ConfigError(
+                "reduce.face=person needs dataset.references and dataset.person_column"
+            )
+
+    @property
+    def extract(self) -> ExtractConfig:
+        """What the extraction stage needs: the shards' content and how fast to make them."""
+        return ExtractConfig(
+            detector=self.detector,
+            sampling=self.sampling,
+            batch_size=self.batch_size,
+            device=self.device,
+            threads=self.launcher.settings.get("threads_per_worker"),
+            classifier=self.classifier,
+            identity=self.identity,
+        )
+
+    @property
+    def videos_per_shard(self) -> int:
+        return self.shards.videos_per_shard
+
+
+# Keys that decide what the shards hold; every other key can change on an existing run.
+SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
+              "detector", "sampling", "shards.videos_per_shard", "classifier", "identity",
+              "dataset.references")  # fmt: skip
+# Keys that only decide how the shards are made (where, how fast): resume may change them.
+EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
+                  "shards.clip_timeout_s")  # fmt: skip
+# Keys that only decide how the shards are read: reduce (and resume) may change them.
+REDUCE_KEYS = ("mapping", "reduce", "report", "dataset.labels", "dataset.label_column",
+               "dataset.video_column", "dataset.unknown_labels", "dataset.group_column",
+               "dataset.group_pattern", "dataset.person_column")  # fmt: skip
+
+
+def build_config(cls: type, values: dict[str, Any] | None, section: str) -> Any:
+    """A frozen config dataclass from a section's plain values (lists become tuples); an
+    unknown key or a bad value is one ConfigError line naming ``section``."""
+    values = dict(values or {})
+    known = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise ConfigError(f"unknown key(s) in {section}: {', '.join(unknown)}")
+    for f in dataclasses.fields(cls):
+        if f.name in values and isinstance(values[f.name], list):
+            values[f.name] = tuple(values[f.name])
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise ConfigError(f"bad {section} config: {exc}") from None
+
+
+def absolute_path(path: str | None, base: str | os.PathLike[str] | None = None) -> str | None:
+    """``path`` made absolute against ``base`` (default: the current directory)."""
+    if path is None or str(path) == "":
+        return None
+    p = Path(os.path.expanduser(str(path)))
+    if not p.is_absolute():
+        p = Path(base or os.getcwd()) / p
+    return os.path.normpath(str(p))
+
+
+def _extensions(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(e.lower() if e.startswith(".") else "." + e.lower() for e in values)
+
+
+def _launcher(values: dict[str, Any] | None) -> LauncherSection:
+    settings = dict(values or {})
+    return LauncherSection(str(settings.pop("name", "local")), settings)
+
+
+def _upgrade(cfg: dict[str, Any]) -> dict[str, Any]:
+    """A manifest written by femo 0.2 (``extract`` and ``videos_per_shard`` keys) in today's shape."""
+    if "extract" not in cfg:
+        return cfg
+    cfg = dict(cfg)
+    extract = cfg.pop("extract")
+    cfg["detector"] = extract.get("detector")
+    cfg["sampling"] = extract.get("sampling")
+    cfg["batch_size"] = extract.get("batch_size")
+    cfg["device"] = extract.get("device", "auto")
+    cfg["shards"] = {"videos_per_shard": cfg.pop("videos_per_shard", 16)}
+    return cfg
+
+
+TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "report",
+                  "launcher", "shards", "device", "batch_size", "classifier",
+                  "identity")  # fmt: skip
+
+
+def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
+    """Build a :class:`RunConfig` from a resolved config dict (Hydra's, or :func:`to_dict`'s).
+
+    Relative dataset paths are made absolute against ``base_dir`` (the folder femo was
+    started in), so that the config still means the same thing inside a cluster job.
+    """
+    # A manifest from before the classifier key was made with keras, whatever the default.
+    cfg = {"classifier": {"backend": "keras"}, **_upgrade(cfg)}
+    unknown = sorted(set(cfg) - set(TOP_LEVEL_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown key(s): {', '.join(unknown)}")
+    dataset = dict(cfg.get("dataset") or {})
+    dataset.pop("name", None)
+    dataset["root"] = absolute_path(dataset.get("root"), base_dir)
+    dataset["labels"] = absolute_path(dataset.get("labels"), base_dir)
+    dataset["references"] = absolute_path(dataset.get("references"), base_dir)
+    for key in ("video_extensions", "image_extensions"):
+        if key in dataset:
+            dataset[key] = _extensions(dataset[key])
+    mapping = dict(cfg.get("mapping") or {})
+    if "emotions" in mapping:
+        mapping["emotions"] = dict(mapping["emotions"])
+    return RunConfig(
+        dataset=build_config(DatasetConfig, dataset, "dataset"),
+        detector=build_config(DetectorConfig, cfg.get("detector"), "detector"),
+        sampling=build_config(SamplingConfig, cfg.get("sampling"), "sampling"),
+        mapping=build_config(MappingConfig, mapping, "mapping"),
+        reduce=build_config(ReduceConfig, cfg.get("reduce"), "reduce"),
+        report=build_config(ReportConfig, cfg.get("report"), "report"),
+        launcher=_launcher(cfg.get("launcher")),
+        shards=build_config(ShardsConfig, cfg.get("shards"), "shards"),
+        device=str(cfg.get("device", "auto")),
+        batch_size=cfg.get("batch_size"),
+        classifier=build_config(ClassifierConfig, cfg.get("classifier"), "classifier"),
+        identity=build_config(IdentityConfig, cfg.get("identity"), "identity"),
+    )
+
+
+__all__ = [
+    "BOOTSTRAP",
+    "Bootstrap",
+    "ClassifierConfig",
+    "ConfigError",
+    "DatasetConfig",
+    "DetectorConfig",
+    "EMOTIONS",
+    "EXECUTION_KEYS",
+    "ExtractConfig",
+    "IdentityConfig",
+    "LauncherSection",
+    "MappingConfig",
+    "REDUCE_KEYS",
+    "ReduceConfig",
+    "ReportConfig",
+    "RunConfig",
+    "SHARD_KEYS",
+    "SamplingConfig",
+    "ShardsConfig",
+    "TOP_LEVEL_KEYS",
+    "absolute_path",
+    "build_config",
+    "conf_dir",
+    "from_dict",
+    "launcher_names",
+    "positive_or_none",
+    "to_dict",
+]
