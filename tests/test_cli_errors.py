@@ -22,7 +22,7 @@ from .test_reduce import clip_rows, write_shard
 
 DATASET_KEYS = (
     "root, labels, video_column, label_column, unknown_labels, group_column, group_pattern, "
-    "video_extensions, image_extensions"
+    "references, person_column, video_extensions, image_extensions"
 )
 
 # ------------------------------------------------------------ config overrides
@@ -37,11 +37,11 @@ DATASET_KEYS = (
         ),
         (
             "detector=haarr",
-            "no detector config named 'haarr' (options: haar, haar_fast, mtcnn, none)",
+            "no detector config named 'haarr' (options: blazeface, haar, haar_fast, mtcnn, none)",
         ),
         (
             "detector=haar,mtcnnn",
-            "no detector config named 'mtcnnn' (options: haar, haar_fast, mtcnn, none)",
+            "no detector config named 'mtcnnn' (options: blazeface, haar, haar_fast, mtcnn, none)",
         ),
         (
             "/data/clips",

@@ -78,7 +78,7 @@ def test_show_cli_prints_the_path(run_dir, fast_femo, tmp_path):
         (["nope.avi"], "no clip 'nope.avi' in {run} (e.g. 'talk.avi')"),
         (["talk.avi", "--out", "x.jpg"], "--out x.jpg: the sheet is a PNG; name a .png file"),
         (["talk.avi", "reduce.face=middle"],
-         "reduce.face must be 'first' or 'largest', not 'middle'"),
+         "reduce.face must be 'first', 'largest', 'main' or 'person', not 'middle'"),
         (["talk.avi", "detector.name=mtcnn"], None),
     ],
 )  # fmt: skip
