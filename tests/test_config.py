@@ -195,7 +195,7 @@ def test_defaults(hydra_compose):
         batch_size=None,
         device="auto",
         threads=None,
-        classifier=ClassifierConfig(backend="keras"),
+        classifier=ClassifierConfig(backend="onnx"),
     )
     assert config.videos_per_shard == 16
     assert launcher_config(config.launcher) == LocalLauncherConfig(

