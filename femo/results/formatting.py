@@ -89,3 +89,12 @@ def span(interval: Interval | None, as_percent: bool = True) -> str | None:
 def p_value(p: float, digits: int = 2) -> str:
     """``0.012``; ``< 0.0001`` below that."""
     return f"{p:.{digits}g}" if p >= 1e-4 else "< 0.0001"
+
+
+def min_units_note(metrics: Mapping[str, Any]) -> str:
+    """The sentence under a table where some rows have too few clips for an interval."""
+    n = (metrics.get("ci") or {}).get("min_units")
+    return (
+        f"No interval where a group has fewer than {n} labelled clips "
+        f"(report.min_units): a bootstrap of so few clips says little."
+    )

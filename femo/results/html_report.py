@@ -109,8 +109,11 @@ def answer_text(metrics: Mapping[str, Any]) -> tuple[str, str]:
     else:
         acc = f"Accuracy {pct(accuracy)}"
         shown = span(metrics.get("accuracy_ci"))
+        why = (metrics.get("ci") or {}).get("withheld")
         if shown:
             acc += f" ({level_label(metrics)} CI {shown}, {ci_basis(metrics)})"
+        elif why:
+            acc += f" ({why})"
     f1 = metrics.get("macro_f1")
     if f1 is None:
         mf1 = "Macro-F1 n/a (no labelled clips)"

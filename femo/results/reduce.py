@@ -349,7 +349,8 @@ def compute_metrics(
     A labelled clip without a prediction (no face in any sampled frame, or a clip
     that failed) counts as wrong in ``accuracy``; ``accuracy_scored`` leaves it out.
     With ``no_face="abstain"`` clips without a face are left out of every figure, and
-    ``coverage`` says which share of the labelled clips remain.
+    ``coverage`` says which share of the labelled clips remain. A class without
+    support has precision, recall and F1 None (n/a), not 0.
     """
     all_labelled = [r for r in results if r.golden is not None]
     labelled = scored_clips(results, no_face)
@@ -364,8 +365,11 @@ def compute_metrics(
         tp = confusion[c][c]
         predicted = sum(confusion[g][c] for g in classes)
         support = sum(confusion[c].values())
+        if not support:  # no clip of the class: nothing to score it on (None: n/a)
+            per_class[c] = {"precision": None, "recall": None, "f1": None, "support": 0}
+            continue
         precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
+        recall = tp / support
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class[c] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
     present = [c for c in classes if per_class[c]["support"] > 0]
