@@ -321,9 +321,14 @@ def test_a_partial_report_says_so(tmp_path):
     assert (
         (run_dir / "report" / "report.md")
         .read_text()
-        .startswith("**PARTIAL: 1 of 2 shard(s) not done; their clips are reported as missing.**")
+        .startswith(
+            "**PARTIAL: 1 of 2 clips missing (1 of 2 shard(s) not done); the accuracy is over "
+            "the 1 clip present.**\n\n**Accuracy: 100.0%** (no interval: 1 clip, fewer than "
+            "report.min_units=10) (1 of 1 labelled clips present)"
+        )
     )
-    assert "PARTIAL" in (run_dir / "report" / "index.html").read_text()
+    html = (run_dir / "report" / "index.html").read_text()
+    assert "1 of 2 clips are missing; the accuracy is over the 1 clips present." in html
 
 
 def test_latest_run(tmp_path):

@@ -652,9 +652,11 @@ def test_allow_partial_reports_missing_clips(partial_run):
     ]
     assert m["n_missing"] == 3
     assert m["shards"] == {"planned": 3, "done": 1, "not_done": [1, 2]}
-    assert (m["n_labelled"], m["n_scored"], m["n_correct"]) == (3, 1, 1)
-    assert m["accuracy"] == pytest.approx(1 / 3)
-    assert m["confusion"]["Neutral"]["none"] == 1 and m["confusion"]["Negative"]["none"] == 1
+    # a (right) is the only labelled clip present; c and e are missing, not wrong
+    assert (m["n_labelled"], m["n_compared"], m["n_scored"], m["n_correct"]) == (3, 1, 1, 1)
+    assert m["n_missing_labelled"] == 2
+    assert m["accuracy"] == 1.0
+    assert m["confusion"]["Neutral"]["none"] == 0 and m["confusion"]["Negative"]["none"] == 0
 
 
 def test_allow_partial_with_no_shard_done(tmp_path):

@@ -98,3 +98,17 @@ def min_units_note(metrics: Mapping[str, Any]) -> str:
         f"No interval where a group has fewer than {n} labelled clips "
         f"(report.min_units): a bootstrap of so few clips says little."
     )
+
+
+def partial_text(metrics: Mapping[str, Any]) -> str:
+    """What a partial reduce covers: ``PARTIAL: 772 of 800 clips missing (37 of 40 shard(s)
+    not done); the accuracy is over the 28 clips present``."""
+    shards = metrics.get("shards") or {}
+    n_missing, n_videos = metrics.get("n_missing") or 0, metrics.get("n_videos") or 0
+    not_done = len(shards.get("not_done") or [])
+    present = n_videos - n_missing
+    return (
+        f"PARTIAL: {n_missing} of {n_videos} clips missing ({not_done} of "
+        f"{shards.get('planned')} shard(s) not done); the accuracy is over the "
+        f"{present} {'clip' if present == 1 else 'clips'} present"
+    )

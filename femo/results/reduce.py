@@ -334,8 +334,10 @@ def reduce_clips(
 
 def scored_clips(results: list[ClipResult], no_face: str = "wrong") -> list[ClipResult]:
     """The labelled clips accuracy is computed over: all of them, or (``abstain``) all
-    but those where no face was found."""
-    labelled = [r for r in results if r.golden is not None]
+    but those where no face was found. Clips of shards not done (a partial reduce) are
+    never among them: nothing is known of them yet, so the accuracy is over the clips
+    present."""
+    labelled = [r for r in results if r.golden is not None and r.status != "missing"]
     if no_face == "abstain":
         labelled = [r for r in labelled if r.status != "no_face"]
     return labelled
@@ -386,6 +388,7 @@ def compute_metrics(
         "n_no_face": sum(r.status == "no_face" for r in results),
         "n_failed": sum(r.status == "error" for r in results),
         "n_missing": sum(r.status == "missing" for r in results),
+        "n_missing_labelled": sum(r.status == "missing" for r in all_labelled),
         "per_class": per_class,
         "macro_f1": float(np.mean([per_class[c]["f1"] for c in present])) if present else None,
         "confusion": confusion,

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from ..rundir import write_json, write_text
-from .formatting import ci_text, decimal, level_of, level_text, min_units_note, percent
+from .formatting import (
+    ci_text,
+    decimal,
+    level_of,
+    level_text,
+    min_units_note,
+    partial_text,
+    percent,
+)
 from .reduce import ClipResult
 
 
@@ -124,17 +132,13 @@ def report_markdown(
     resampled = {"group": "whole groups", "clip": "clips"}.get(unit or "", "")
     lines = []
     if m.get("partial"):
-        shards = m.get("shards") or {}
-        lines += [
-            f"**PARTIAL: {len(shards.get('not_done', []))} of {shards.get('planned')} shard(s) "
-            "not done; their clips are reported as missing.**",
-            "",
-        ]
+        lines += [f"**{partial_text(m)}.**", ""]
     lines += [
         f"**Accuracy: {percent(m['accuracy'])}**{_ci(m.get('accuracy_ci'))}"
         + (f" ({why})" if why and m["accuracy"] is not None else "")
         + " "
         f"({m['n_correct']} of {m.get('n_compared', m['n_labelled'])} labelled clips"
+        + (" present" if m.get("partial") else "")
         + (
             f"; clips without a face abstain: coverage {percent(m.get('coverage'))})"
             if m.get("no_face") == "abstain"
