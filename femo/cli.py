@@ -27,6 +27,8 @@ from .rundir import RunDirError, claim_folder, run_name
 from .status import ShardState
 
 log = logging.getLogger("femo")
+# Every femo command logs so, on stderr: Hydra's runs too (conf/config.yaml, hydra.*_logging).
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 # Keys of Hydra's composed config that belong to the command line, not to the run.
 ENTRY_KEYS = ("output_root", "resume", "hydra")
@@ -472,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     command = COMMANDS.get(argv[0])
     if command is None:
         _fail(f"unknown command {argv[0]!r} (known: {', '.join(COMMANDS)})")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return command(argv[1:])
