@@ -116,13 +116,13 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
     clips = discover_clips(config.dataset)
     if config.dataset.labels:
         labels = read_labels(config.dataset.labels, config.dataset, config.mapping, clips)
-        _log_label_issues(labels)
         if not labels.by_video and not labels.unknown and labels.missing_clips:
             raise ConfigError(
                 f"no label of {config.dataset.labels} names a clip under {config.dataset.root} "
                 f"(e.g. {labels.missing_clips[0]!r}); its {config.dataset.video_column!r} "
                 "column holds paths relative to dataset.root"
             )
+        _log_label_issues(labels)  # after the error: a refused run says one line
     plan = make_plan(clips, config.videos_per_shard)
     run.create(plan, to_dict(config), config.dataset.labels, extraction_key(config, plan))
     log.info("%d clips in %d shard(s) -> %s", len(clips), plan.n_shards, run.path)
