@@ -22,11 +22,13 @@ from . import __version__
 from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
 from .overrides import check_run_overrides, expand_home, run_hydra
-from .results.formatting import percent
+from .results.formatting import partial_text, percent
 from .rundir import RunDirError, claim_folder, run_name
 from .status import ShardState
 
 log = logging.getLogger("femo")
+# Every femo command logs so, on stderr: Hydra's runs too (conf/config.yaml, hydra.*_logging).
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
 
 # Keys of Hydra's composed config that belong to the command line, not to the run.
 ENTRY_KEYS = ("output_root", "resume", "hydra")
@@ -148,10 +150,15 @@ def _print_outcome(outcome: Any) -> None:
 def _print_summary(metrics: dict[str, Any], report_dir: Path) -> None:
     acc = metrics["accuracy"]
     acc_text = percent(acc, missing="n/a (no labelled clips)")
+    labelled = metrics["n_labelled"] - metrics.get("n_missing_labelled", 0)
+    present = metrics["n_videos"] - metrics["n_missing"]
     say(
-        f"accuracy {acc_text} over {metrics['n_labelled']} labelled of {metrics['n_videos']} clips "
-        f"({metrics['n_no_face']} without a face, {metrics['n_failed']} failed)"
+        f"accuracy {acc_text} over {labelled} labelled of {present} clips"
+        + (" present" if metrics.get("partial") else "")
+        + f" ({metrics['n_no_face']} without a face, {metrics['n_failed']} failed)"
     )
+    if metrics.get("partial"):
+        say(partial_text(metrics))
     partial = " (PARTIAL: some shards are not done)" if metrics.get("partial") else ""
     say(f"report: {report_dir / 'index.html'}{partial}")
     say(f"        {report_dir / 'report.md'} (for a terminal)")
@@ -467,7 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     command = COMMANDS.get(argv[0])
     if command is None:
         _fail(f"unknown command {argv[0]!r} (known: {', '.join(COMMANDS)})")
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, stream=sys.stderr)
     signal.signal(signal.SIGTERM, _terminate)
     try:
         return command(argv[1:])

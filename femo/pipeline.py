@@ -132,13 +132,13 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
     labels = Labels()
     if config.dataset.labels:
         labels = read_labels(config.dataset.labels, config.dataset, config.mapping, clips)
-        _log_label_issues(labels)
         if not labels.by_video and not labels.unknown and labels.missing_clips:
             raise ConfigError(
                 f"no label of {config.dataset.labels} names a clip under {config.dataset.root} "
                 f"(e.g. {labels.missing_clips[0]!r}); its {config.dataset.video_column!r} "
                 "column holds paths relative to dataset.root"
             )
+        _log_label_issues(labels)  # after the error: a refused run says one line
     references = None
     if config.dataset.references:
         from .node.references import plan_references

@@ -8,7 +8,8 @@
       labels.csv       snapshot of the labels file the run started with (if any)
       shards/          shard-<k>.parquet, one per finished shard
       logs/            shard-<k>.log; shard-<k>.failed when a shard raised;
-                       shard-<k>.running while a process works on it
+                       shard-<k>.running while a process works on it;
+                       shard-<k>.job.json: the scheduler task that ran it by hand
       jobs.json        every submission: launcher, array id, shards, job ids
       jobs/            submitit's job folder (cluster launchers)
       report/          videos.csv, metrics.json, report.md
@@ -174,6 +175,9 @@ class RunDir:
 
     def running_marker(self, index: int) -> Path:
         return self.logs_dir / f"shard-{index:05d}.running"
+
+    def task_record(self, index: int) -> Path:
+        return self.logs_dir / f"shard-{index:05d}.job.json"
 
     # ------------------------------------------------------------- contents
     def is_run(self) -> bool:
@@ -367,6 +371,18 @@ class RunDir:
 
     # ----------------------------------------------------------------- jobs
     def submissions(self) -> list[Submission]:
+        """Every submission, oldest first: ``jobs.json`` and the tasks started by hand."""
+        recorded = self._recorded()
+        by_hand = [
+            s
+            for path in sorted(self.logs_dir.glob("shard-*.job.json"))
+            if (s := _read_task_record(path)) is not None
+        ]
+        if not by_hand:
+            return recorded
+        return sorted(recorded + by_hand, key=lambda s: s.submitted_at)
+
+    def _recorded(self) -> list[Submission]:
         if not self.jobs_file.is_file():
             return []
         try:
@@ -380,8 +396,23 @@ class RunDir:
             ) from None
 
     def record_submission(self, submission: Submission) -> None:
-        records = [asdict(s) for s in self.submissions()] + [asdict(submission)]
+        records = [asdict(s) for s in self._recorded()] + [asdict(submission)]
         write_json(self.jobs_file, records)
+
+    def record_task(self, submission: Submission) -> None:
+        """Record a scheduler task started by hand (one shard), in a file of its own:
+        the tasks of an array start together, and one shared file would lose some."""
+        (index,) = submission.shards
+        self.logs_dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.task_record(index), asdict(submission))
+
+
+def _read_task_record(path: Path) -> Submission | None:
+    """A by-hand task record; a damaged one (a task killed as it wrote) counts as none."""
+    try:
+        return Submission(**json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, TypeError):
+        return None
 
 
 def run_name(root: Any, detector: Any, mode: Any, every_n: Any, fps: Any) -> str:

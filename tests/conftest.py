@@ -69,11 +69,18 @@ def poisoned_tf(tmp_path_factory) -> Path:
     return folder
 
 
+SCHEDULER_TASK_VARS = ("SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_JOB_ID", "JOB_ID",
+                       "SGE_TASK_ID")  # fmt: skip
+
+
 def femo_env(env: Mapping[str, str] | None = None, first: Path | None = None) -> dict[str, str]:
     """The environment of a ``femo`` subprocess: this one, TensorFlow quiet, this
     checkout first on PYTHONPATH (after ``first``, the poisoned TensorFlow say), then
     ``env``'s variables."""
-    merged = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
+    # Not the job ids of a scheduler the tests may run under: a femo.worker would
+    # record them in its run folder as its own (unless a test sets them).
+    inherited = {k: v for k, v in os.environ.items() if k not in SCHEDULER_TASK_VARS}
+    merged = {**inherited, "TF_CPP_MIN_LOG_LEVEL": "2", **(env or {})}
     paths = [str(p) for p in (first, REPO) if p is not None]
     merged["PYTHONPATH"] = os.pathsep.join([*paths, *filter(None, [merged.get("PYTHONPATH")])])
     return merged

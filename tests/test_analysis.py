@@ -183,12 +183,21 @@ def test_group_profiles_by_hand(tmp_path):
         "Negative": pytest.approx(1 / 6, abs=1e-6),
     }
     assert ann["predicted_share"] == {"Positive": 0.5, "Neutral": 0.5, "Negative": 0.0}
-    assert ann["accuracy"] == 0.5 and ann["accuracy_ci"] == [0.0, 1.0]
+    # 2 labelled clips, fewer than report.min_units (10): no interval, and why
+    assert (ann["accuracy"], ann["accuracy_ci"], ann["ci_withheld"]) == (
+        0.5, None, "no interval: 2 clips, fewer than report.min_units=10",
+    )  # fmt: skip
+    # allowed down to 2 clips, ann's two clips (one right) resample to [0, 1]
+    ann2, _ = group_profiles(results, per_frame, THREE, ReportConfig(min_units=2))
+    assert (ann2["accuracy_ci"], ann2["ci_withheld"]) == ([0.0, 1.0], None)
     # the happy face scores 0.6 (the others share 0.4 / 6)
     assert ann["emotion_mean_score"]["happy"] == pytest.approx(
         (0.6 * 2 + 4 * 0.4 / 6) / 6, abs=1e-5
     )
     assert (bob["clips"], bob["accuracy"], bob["predicted_share"]["Positive"]) == (1, 0.0, 1.0)
+    assert (bob["accuracy_ci"], bob["ci_withheld"]) == (
+        None, "no interval: 1 clip, fewer than report.min_units=10",
+    )  # fmt: skip
 
 
 def reduce_config():
@@ -256,7 +265,8 @@ def grouped_run(tmp_path) -> Path:
 
 
 def test_a_report_with_groups_profiles_and_intervals(grouped_run):
-    result = reduce(grouped_run, dataset=DatasetConfig(group_pattern=r"^([a-z]+)_"))
+    grouped = DatasetConfig(group_pattern=r"^([a-z]+)_")
+    result = reduce(grouped_run, dataset=grouped, min_units=3)
     m = result.metrics
     assert [g["group"] for g in m["groups"]] == ["ann", "bob", "cy"]
     assert [g["accuracy"] for g in m["groups"]] == [1.0, 0.0, 1.0]
@@ -311,9 +321,14 @@ def test_a_partial_report_says_so(tmp_path):
     assert (
         (run_dir / "report" / "report.md")
         .read_text()
-        .startswith("**PARTIAL: 1 of 2 shard(s) not done; their clips are reported as missing.**")
+        .startswith(
+            "**PARTIAL: 1 of 2 clips missing (1 of 2 shard(s) not done); the accuracy is over "
+            "the 1 clip present.**\n\n**Accuracy: 100.0%** (no interval: 1 clip, fewer than "
+            "report.min_units=10) (1 of 1 labelled clips present)"
+        )
     )
-    assert "PARTIAL" in (run_dir / "report" / "index.html").read_text()
+    html = (run_dir / "report" / "index.html").read_text()
+    assert "1 of 2 clips are missing; the accuracy is over the 1 clips present." in html
 
 
 def test_latest_run(tmp_path):
@@ -333,7 +348,10 @@ def test_latest_run(tmp_path):
 
 def test_both_pages_state_the_level_the_intervals_were_computed_with(grouped_run):
     """report.level=0.9: report.md and index.html both say 90 %, nowhere 95 %."""
-    result = reduce_run(grouped_run, ["report.level=0.9", "dataset.group_pattern='^([a-z]+)_'"])
+    result = reduce_run(
+        grouped_run,
+        ["report.level=0.9", "report.min_units=3", "dataset.group_pattern='^([a-z]+)_'"],
+    )
     m = result.metrics
     assert m["ci"]["level"] == 0.9 and m["ci"]["unit"] == "group"
     lo, hi = m["accuracy_ci"]
@@ -347,3 +365,27 @@ def test_both_pages_state_the_level_the_intervals_were_computed_with(grouped_run
     assert f"(90 % CI {100 * lo:.1f}–{100 * hi:.1f} %, bootstrap over 3 persons)" in page
     assert "recall (90 % CI)" in page and "accuracy (90 % CI)" in page
     assert "95 %" not in page
+
+
+def test_too_few_persons_or_clips_show_no_interval_and_say_why(grouped_run):
+    """3 persons of 4 clips each, report.min_units=10 (the default): no interval anywhere,
+    not bob's "0.0% (0.0-0.0%)"; report.md, index.html and metrics.json say why."""
+    m = reduce(grouped_run, dataset=DatasetConfig(group_pattern=r"^([a-z]+)_")).metrics
+    assert (m["accuracy_ci"], m["macro_f1_ci"]) == (None, None)
+    assert m["ci"]["withheld"] == "no interval: 3 persons, fewer than report.min_units=10"
+    assert (m["ci"]["unit"], m["ci"]["n_units"], m["ci"]["min_units"]) == ("group", 3, 10)
+    assert [g["accuracy_ci"] for g in m["groups"]] == [None, None, None]
+    assert m["groups"][1]["ci_withheld"] == "no interval: 4 clips, fewer than report.min_units=10"
+    md = (grouped_run / "report" / "report.md").read_text().splitlines()
+    assert md[0] == (
+        "**Accuracy: 66.7%** (no interval: 3 persons, fewer than report.min_units=10) "
+        "(8 of 12 labelled clips)"
+    )
+    assert "| bob | 4 | 4 | 8 | sad 100% | 0.0% (no interval) |" in md
+    assert (
+        "No interval where a group has fewer than 10 labelled clips (report.min_units): "
+        "a bootstrap of so few clips says little."
+    ) in md
+    html = (grouped_run / "report" / "index.html").read_text()
+    assert "0.0 % (no interval)" in html and 'id="min-units"' in html
+    assert "Accuracy 66.7 % (no interval: 3 persons, fewer than report.min_units=10)" in html

@@ -15,6 +15,7 @@ import pytest
 
 from femo.results.html_report import SECTIONS, render_index_html
 from tests.test_html_report import build_report_input
+from tests.test_sweep_report import sweep  # noqa: F401 - the fixture
 
 pytestmark = pytest.mark.browser
 
@@ -156,3 +157,39 @@ def test_report_reads_without_javascript(make_driver, report_file, tmp_path):
     images = driver.find_elements(By.TAG_NAME, "img")
     assert len(images) == 5
     assert all(int(i.get_attribute("naturalWidth") or 0) > 0 for i in images)
+
+
+def test_sweep_page_and_its_comparison_table_fit_1280_px(make_driver, sweep, tmp_path):  # noqa: F811
+    """Long override strings (here every point names a long labels path and several
+    settings) stay in the points table, which wraps them; the plot and the comparison
+    table name points P1..P5, so the page and the verdict column fit 1280 px."""
+    from tests.test_sweep_report import write_sweep_table
+
+    for k, run in enumerate(sorted(p for p in sweep.iterdir() if p.is_dir())):
+        overrides = run / ".hydra" / "overrides.yaml"
+        if overrides.is_file():
+            extra = [
+                f"dataset.labels=/projectnb/cs640/shared/labels/presidential-{k}-long.csv",
+                "sampling.mode=fps", "sampling.fps=2.5", "reduce.face=largest",
+            ]  # fmt: skip
+            overrides.write_text(overrides.read_text() + "".join(f"- {e}\n" for e in extra))
+    write_sweep_table(sweep)
+    driver = make_driver(javascript=True)
+    driver.set_window_size(1280, 900)
+    driver.get((sweep / "sweep.html").as_uri())
+    inner = driver.execute_script("return window.innerWidth;")
+    width = driver.execute_script("return document.documentElement.scrollWidth;")
+    assert width <= max(inner, 1280), width
+    right = driver.execute_script(
+        "const t = document.getElementById('pairs');"
+        "const cells = t.querySelectorAll('tr td:last-child');"
+        "return Math.max(t.getBoundingClientRect().right,"
+        " ...Array.from(cells).map(c => c.getBoundingClientRect().right));"
+    )
+    assert right <= 1280, right
+    assert (
+        driver.execute_script(
+            "return document.getElementById('points').getBoundingClientRect().right;"
+        )
+        <= 1280
+    )

@@ -260,10 +260,16 @@ def test_reduce_of_an_unfinished_run_needs_allow_partial(fast_femo, tmp_path):
     )
     proc = fast_femo("reduce", "--allow-partial", str(run_dir), "reduce.face=largest")
     assert proc.returncode == 0, proc.stderr
+    # shard 0 holds v0 (happy: Positive, right) and v1 (sad: Neutral, labelled Negative)
+    lines = proc.stdout.splitlines()
     assert (
-        "femo: accuracy 33.3% over 3 labelled of 5 clips (0 without a face, 0 failed)"
-        in proc.stdout
+        "femo: accuracy 50.0% over 2 labelled of 2 clips present (0 without a face, 0 failed)"
+        in lines
     )
+    assert (
+        "femo: PARTIAL: 3 of 5 clips missing (2 of 3 shard(s) not done); "
+        "the accuracy is over the 2 clips present"
+    ) in lines
     # other settings than the run's: their own folder, and femo says where
     folder = run_dir / "report-reduce.face-largest"
     assert f"femo: report: {folder / 'index.html'} (PARTIAL: some shards are not done)" in (

@@ -468,6 +468,54 @@ def test_each_emotion_has_one_fixed_distinct_colour():
     assert plots.class_colour("angry") == plots.emotion_colour("angry")
 
 
+# Machado, Oliveira & Fernandes (2009), severity 1.0, on linear RGB.
+CVD = {
+    "normal": np.eye(3),
+    "protanopia": np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
+                            [-0.003882, -0.048116, 1.051998]]),
+    "deuteranopia": np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
+                              [-0.011820, 0.042940, 0.968881]]),
+    "tritanopia": np.array([[1.255528, -0.076749, -0.178779], [-0.078411, 0.930809, 0.147602],
+                            [0.004733, 0.691367, 0.303900]]),
+}  # fmt: skip
+
+
+def seen_lab(colour: str, vision: str) -> np.ndarray:
+    """CIELAB (D65) of ``#RRGGBB`` as seen with ``vision``."""
+    rgb = np.array([int(colour[i : i + 2], 16) for i in (1, 3, 5)]) / 255
+    rgb = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    rgb = np.clip(CVD[vision] @ rgb, 0, 1)
+    to_xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722],
+                       [0.0193, 0.1192, 0.9505]])  # fmt: skip
+    xyz = to_xyz @ rgb / np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), 7.787 * xyz + 16 / 116)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_class_and_emotion_colours_cannot_be_confused():
+    """The per-person figure draws emotions (left) beside classes (right): no colour of
+    one may pass for a colour of the other, also for colour-blind readers."""
+    emotions = {e: plots.emotion_colour(e) for e in EMOTIONS}
+    classes = {c: plots.class_colour(c) for c in CLASSES}
+    assert classes == {"Positive": "#E69F00", "Neutral": "#999999", "Negative": "#000000"}
+    assert (emotions["sad"], emotions["happy"]) == ("#332288", "#117733")
+    assert not set(emotions.values()) & set(classes.values())
+    for vision in CVD:
+        closest = min(
+            float(np.linalg.norm(seen_lab(c, vision) - seen_lab(e, vision)))
+            for c in classes.values()
+            for e in emotions.values()
+        )
+        assert closest > 24, vision  # CIELAB units; 2.3 is just noticeable
+        among = min(
+            float(np.linalg.norm(seen_lab(a, vision) - seen_lab(b, vision)))
+            for a in emotions.values()
+            for b in emotions.values()
+            if a < b
+        )
+        assert among > 17, vision
+
+
 def test_select_groups_keeps_those_with_most_clips_in_order():
     groups = [{"group": f"g{i}", "clips": i % 7} for i in range(70)]
     kept, capped = plots.select_groups(groups, 60)

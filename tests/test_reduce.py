@@ -17,6 +17,7 @@ from femo.config import (
     DatasetConfig,
     MappingConfig,
     ReduceConfig,
+    ReportConfig,
     RunConfig,
     to_dict,
 )
@@ -112,9 +113,12 @@ def make_run(
     return run_dir
 
 
-def reduce(run_dir: Path, mapping=THREE, dataset=None, **reduce_options):
+def reduce(run_dir: Path, mapping=THREE, dataset=None, min_units=10, **reduce_options):
     config = RunConfig(
-        dataset=dataset or DatasetConfig(), mapping=mapping, reduce=ReduceConfig(**reduce_options)
+        dataset=dataset or DatasetConfig(),
+        mapping=mapping,
+        reduce=ReduceConfig(**reduce_options),
+        report=ReportConfig(min_units=min_units),
     )
     return report(RunDir(run_dir), config)
 
@@ -193,7 +197,7 @@ def test_hand_computed_predictions_and_videos_csv(hand_run):
 
 
 def test_hand_computed_metrics(hand_run):
-    m = reduce(hand_run).metrics
+    m = reduce(hand_run, min_units=2).metrics
     # labelled: a b c d e f g i (8); with a prediction: a b c d e i (6); correct: a c e i (4)
     assert (m["n_videos"], m["n_labelled"], m["n_scored"], m["n_correct"]) == (9, 8, 6, 4)
     assert m["accuracy"] == pytest.approx(4 / 8)
@@ -223,13 +227,13 @@ def test_hand_computed_metrics(hand_run):
     assert m["shards"] == {"planned": 3, "done": 3, "not_done": []}
     assert m["clips_in_several_shards"] == []
     assert m["labels_file"] == str(hand_run / "labels.csv")
-    assert m["config"] == to_dict(RunConfig())
+    assert m["config"] == to_dict(RunConfig(report=ReportConfig(min_units=2)))
     on_disk = json.loads((hand_run / "report" / "metrics.json").read_text())
     assert on_disk["n_correct"] == 4 and on_disk["confusion"] == m["confusion"]
 
 
 def test_report_markdown(hand_run):
-    reduce(hand_run)
+    reduce(hand_run, min_units=2)
     lines = (hand_run / "report" / "report.md").read_text().splitlines()
     assert lines[0].startswith("**Accuracy: 50.0%** (95% CI ")
     assert lines[0].endswith("%) (4 of 8 labelled clips)")
@@ -274,8 +278,25 @@ def test_other_mapping_reuses_the_shards(hand_run):
     neutral = {k: v for k, v in m["per_class"]["neutral"].items() if k != "recall_ci"}
     assert neutral == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3, "support": 2})
     assert m["macro_f1"] == pytest.approx(2 / 3)  # the only class with support
-    first = (hand_run / "report" / "report.md").read_text().splitlines()[0]
-    assert first == "**Accuracy: 50.0%** (95% CI 0.0-100.0%) (1 of 2 labelled clips)"
+    # the 6 emotions without a labelled clip: nothing to score them on, n/a (not 0.000)
+    assert m["per_class"]["happy"] == {
+        "precision": None, "recall": None, "f1": None, "support": 0, "recall_ci": None,
+    }  # fmt: skip
+    lines = (hand_run / "report" / "report.md").read_text().splitlines()
+    # 2 labelled clips: no "0.0-100.0%" interval, and the report says why
+    assert lines[0] == (
+        "**Accuracy: 50.0%** (no interval: 2 clips, fewer than report.min_units=10) "
+        "(1 of 2 labelled clips)"
+    )
+    assert "- intervals: none (no interval: 2 clips, fewer than report.min_units=10)" in lines
+    assert "| happy | n/a | n/a | n/a | 0 |" in lines
+    assert "| neutral | 1.000 | 0.500 | 0.667 | 2 |" in lines
+    saved = json.loads((hand_run / "report" / "metrics.json").read_text())
+    assert saved["per_class"]["fear"]["precision"] is None
+    assert saved["per_class"]["fear"]["f1"] is None
+    html = (hand_run / "report" / "index.html").read_text()
+    assert '<td>happy</td><td class="num">n/a</td><td class="num">n/a</td>' in html
+    assert "no interval: 2 clips, fewer than report.min_units=10" in html
 
 
 def test_a_run_without_labels(tmp_path):
@@ -631,9 +652,11 @@ def test_allow_partial_reports_missing_clips(partial_run):
     ]
     assert m["n_missing"] == 3
     assert m["shards"] == {"planned": 3, "done": 1, "not_done": [1, 2]}
-    assert (m["n_labelled"], m["n_scored"], m["n_correct"]) == (3, 1, 1)
-    assert m["accuracy"] == pytest.approx(1 / 3)
-    assert m["confusion"]["Neutral"]["none"] == 1 and m["confusion"]["Negative"]["none"] == 1
+    # a (right) is the only labelled clip present; c and e are missing, not wrong
+    assert (m["n_labelled"], m["n_compared"], m["n_scored"], m["n_correct"]) == (3, 1, 1, 1)
+    assert m["n_missing_labelled"] == 2
+    assert m["accuracy"] == 1.0
+    assert m["confusion"]["Neutral"]["none"] == 0 and m["confusion"]["Negative"]["none"] == 0
 
 
 def test_allow_partial_with_no_shard_done(tmp_path):

@@ -119,8 +119,10 @@ def test_resume_refuses_settings_that_change_the_shards(
 
 
 def test_resume_names_an_unknown_key(planned, fast_femo):
-    assert error_line(fast_femo("run", f"resume={planned}", "launcher.partition=gpu")) == (
-        "femo: error: unknown key 'launcher.partition' (launcher none has: name)"
+    assert error_line(fast_femo("run", f"resume={planned}", "launcher.qos=gpu")) == (
+        "femo: error: unknown key 'launcher.qos' (launcher none has: name, time_min, "
+        "cpus_per_task, mem_gb, gpus, partition, account, queue, project, pe, mem_resource, "
+        "array_parallelism, setup)"
     )
     assert error_line(fast_femo("run", f"resume={planned}", "devise=cpu")) == (
         "femo: error: unknown key 'devise' (did you mean 'device'? keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size, classifier, identity)"

@@ -34,7 +34,7 @@ from femo.results.sweep import (
     verdict,
     write_sweep_table,
 )
-from femo.results.sweep_html import sweep_html
+from femo.results.sweep_html import short_names, sweep_html
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -215,9 +215,11 @@ def parse(page: str) -> Tables:
 def pair_rows(page: str) -> dict[tuple[str, str], dict[str, str]]:
     """The paired-comparison table, keyed by (A point, B point)."""
     (table,) = [t for t in parse(page).tables if t and "verdict" in t[0]]
+    (points,) = [t for t in parse(page).tables if t and t[0][0] == "name"]
+    folder = {r[0]: r[1] for r in points[1:]}  # P1 -> its folder
     header = table[0]
     rows = [dict(zip(header, r, strict=True)) for r in table[1:]]
-    return {(r["A"].split()[0], r["B"].split()[0]): r for r in rows}
+    return {(folder[r["A"]], folder[r["B"]]): r for r in rows}
 
 
 def test_sweep_html_verdicts_and_skips(sweep):
@@ -269,8 +271,8 @@ def test_sweep_html_is_self_contained(sweep):
 def test_unreported_point_is_listed_and_not_compared(sweep):
     write_sweep_table(sweep)
     page = (sweep / "sweep.html").read_text(encoding="utf-8")
-    (points,) = [t for t in parse(page).tables if t and t[0][0] == "point"]
-    status = {r[0]: r[2] for r in points[1:]}
+    (points,) = [t for t in parse(page).tables if t and t[0][0] == "name"]
+    status = {r[1]: r[3] for r in points[1:]}
     assert status == {A: "done", B: "done", C: "done", D: "done", E: "not reported"}
     assert all(E not in key for key in pair_rows(page))
     assert re.search(rf"Not reported, so not compared[^<]*</p>\s*<ul>\s*<li>{E}</li>", page)
@@ -282,7 +284,7 @@ def test_unreported_point_is_listed_and_not_compared(sweep):
 def test_points_table_shows_interval_and_speed(sweep):
     write_sweep_table(sweep)
     page = (sweep / "sweep.html").read_text(encoding="utf-8")
-    (points,) = [t for t in parse(page).tables if t and t[0][0] == "point"]
+    (points,) = [t for t in parse(page).tables if t and t[0][0] == "name"]
     row = dict(zip(points[0], points[1], strict=True))
     assert row["overrides"] == "detector=haar sampling.every_n=20"
     assert row["accuracy [95 % interval]"] == "50.0 % [43.0, 57.0, by group]"
@@ -424,6 +426,25 @@ def test_parse_videos_csv_old_and_new():
     assert classes == ("x", "y", "z") and clips == (ClipRow("v", None, "y", None),)
 
 
+def test_sweep_html_names_points_short_with_a_legend(sweep):
+    """The plot and the comparison table say P1..P5; the points table maps each name to its
+    folder and overrides, so the verdict column fits a 1280 px page (test_browser.py)."""
+    write_sweep_table(sweep)
+    page = (sweep / "sweep.html").read_text(encoding="utf-8")
+    (points,) = [t for t in parse(page).tables if t and t[0][0] == "name"]
+    assert [r[:3] for r in points[1:]] == [
+        ["P1", A, "detector=haar sampling.every_n=20"],
+        ["P2", B, "detector=mtcnn sampling.every_n=20"],
+        ["P3", C, "detector=haar sampling.every_n=10"],
+        ["P4", D, "detector=haar mapping=seven"],
+        ["P5", E, "detector=mtcnn dataset.labels=<b>odd</b>.csv"],
+    ]
+    (pairs,) = [t for t in parse(page).tables if t and "verdict" in t[0]]
+    assert [r[:2] for r in pairs[1:]] == [["P1", "P2"], ["P1", "P3"], ["P2", "P3"]]
+    assert not any("detector=" in cell for r in pairs for cell in r)
+    assert short_names([{"point": "x"}, {"point": "y"}]) == {"x": "P1", "y": "P2"}
+
+
 def test_sweep_html_states_the_level_of_its_intervals():
     """Points reported with report.level=0.9 and pairs compared at 0.9: 90 %, never 95 %."""
     metrics = {
@@ -432,7 +453,7 @@ def test_sweep_html_states_the_level_of_its_intervals():
     }  # fmt: skip
     point = SweepPoint(name="0", status="done", metrics=metrics)
     page = sweep_html("s", [point_summary(point)], compare_sweep([point], level=0.9), b"png")
-    (points,) = [t for t in parse(page).tables if t and t[0][0] == "point"]
+    (points,) = [t for t in parse(page).tables if t and t[0][0] == "name"]
     assert dict(zip(points[0], points[1], strict=True))["accuracy [90 % interval]"] == (
         "50.0 % [40.0, 60.0, by clip]"
     )

@@ -282,6 +282,8 @@ class ReportConfig:
     resamples: int = BOOTSTRAP.resamples
     level: float = BOOTSTRAP.level
     seed: int = BOOTSTRAP.seed
+    # Fewer units (clips, or persons when persons are resampled) than this: no interval.
+    min_units: int = 10
 
     @property
     def bootstrap(self) -> Bootstrap:
@@ -296,6 +298,8 @@ class ReportConfig:
             raise ConfigError(f"report.resamples must be an integer >= 1, not {self.resamples!r}")
         if not 0 < self.level < 1:
             raise ConfigError(f"report.level must be between 0 and 1, not {self.level!r}")
+        if not isinstance(self.min_units, int) or self.min_units < 1:
+            raise ConfigError(f"report.min_units must be an integer >= 1, not {self.min_units!r}")
 
 
 @dataclass(frozen=True)

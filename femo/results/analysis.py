@@ -28,6 +28,12 @@ def bootstrap_groups(results: list[ClipResult]) -> list[str] | None:
     return [r.group if r.group else f"\0clip:{r.video}" for r in results]
 
 
+def withheld(n_units: int, unit: str, min_units: int) -> str:
+    """Why an interval is not shown: ``no interval: 3 clips, fewer than report.min_units=10``."""
+    noun = {"clip": "clip", "group": "person"}[unit] + ("" if n_units == 1 else "s")
+    return f"no interval: {n_units} {noun}, fewer than report.min_units={min_units}"
+
+
 def add_intervals(
     metrics: dict[str, Any],
     results: list[ClipResult],
@@ -36,25 +42,42 @@ def add_intervals(
     no_face: str = "wrong",
 ) -> None:
     """Add ``accuracy_ci``, ``macro_f1_ci``, per-class ``recall_ci`` and ``ci`` to ``metrics``,
-    over the same clips as the figures (``reduce.no_face``)."""
+    over the same clips as the figures (``reduce.no_face``). Below ``cfg.min_units``
+    resampled units there are no intervals; ``ci["withheld"]`` says why."""
     labelled = scored_clips(results, no_face)
     if not labelled:
         metrics.update({"accuracy_ci": None, "macro_f1_ci": None, "ci": None})
         for c in classes:
             metrics["per_class"][c]["recall_ci"] = None
         return
+    groups = bootstrap_groups(labelled)
+    n_units = len(labelled) if groups is None else len(set(groups))
+    if n_units < cfg.min_units:
+        unit = "clip" if groups is None else "group"
+        metrics.update({"accuracy_ci": None, "macro_f1_ci": None})
+        for c in classes:
+            metrics["per_class"][c]["recall_ci"] = None
+        metrics["ci"] = {
+            "method": None,
+            "level": cfg.level,
+            "unit": unit,
+            "n_units": n_units,
+            "min_units": cfg.min_units,
+            "withheld": withheld(n_units, unit, cfg.min_units),
+        }
+        return
     boot = bootstrap_metrics(
         [r.golden for r in labelled],
         [r.predict for r in labelled],
         classes,
-        groups=bootstrap_groups(labelled),
+        groups=groups,
         **asdict(cfg.bootstrap),
     )
     metrics["accuracy_ci"] = _interval(boot["accuracy"])
     metrics["macro_f1_ci"] = _interval(boot["macro_f1"])
     for c in classes:
         metrics["per_class"][c]["recall_ci"] = _interval(boot["recall"][c])
-    metrics["ci"] = {**boot["ci"], "seed": cfg.seed}
+    metrics["ci"] = {**boot["ci"], "seed": cfg.seed, "min_units": cfg.min_units}
 
 
 def group_profiles(
@@ -119,7 +142,12 @@ def group_profiles(
                     for c, n in predicted[g].items()
                 },
                 "accuracy": correct[g] / labelled[g] if labelled[g] else None,
-                "accuracy_ci": _interval(interval),
+                "accuracy_ci": _interval(interval) if labelled[g] >= cfg.min_units else None,
+                "ci_withheld": (
+                    withheld(labelled[g], "clip", cfg.min_units)
+                    if 0 < labelled[g] < cfg.min_units
+                    else None
+                ),
             }
         )
     return profiles

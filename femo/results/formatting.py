@@ -89,3 +89,26 @@ def span(interval: Interval | None, as_percent: bool = True) -> str | None:
 def p_value(p: float, digits: int = 2) -> str:
     """``0.012``; ``< 0.0001`` below that."""
     return f"{p:.{digits}g}" if p >= 1e-4 else "< 0.0001"
+
+
+def min_units_note(metrics: Mapping[str, Any]) -> str:
+    """The sentence under a table where some rows have too few clips for an interval."""
+    n = (metrics.get("ci") or {}).get("min_units")
+    return (
+        f"No interval where a group has fewer than {n} labelled clips "
+        f"(report.min_units): a bootstrap of so few clips says little."
+    )
+
+
+def partial_text(metrics: Mapping[str, Any]) -> str:
+    """What a partial reduce covers: ``PARTIAL: 772 of 800 clips missing (37 of 40 shard(s)
+    not done); the accuracy is over the 28 clips present``."""
+    shards = metrics.get("shards") or {}
+    n_missing, n_videos = metrics.get("n_missing") or 0, metrics.get("n_videos") or 0
+    not_done = len(shards.get("not_done") or [])
+    present = n_videos - n_missing
+    return (
+        f"PARTIAL: {n_missing} of {n_videos} clips missing ({not_done} of "
+        f"{shards.get('planned')} shard(s) not done); the accuracy is over the "
+        f"{present} {'clip' if present == 1 else 'clips'} present"
+    )

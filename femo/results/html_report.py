@@ -110,8 +110,11 @@ def answer_text(metrics: Mapping[str, Any]) -> tuple[str, str]:
     else:
         acc = f"Accuracy {pct(accuracy)}"
         shown = span(metrics.get("accuracy_ci"))
+        why = (metrics.get("ci") or {}).get("withheld")
         if shown:
             acc += f" ({level_label(metrics)} CI {shown}, {ci_basis(metrics)})"
+        elif why:
+            acc += f" ({why})"
     f1 = metrics.get("macro_f1")
     if f1 is None:
         mf1 = "Macro-F1 n/a (no labelled clips)"
@@ -133,10 +136,13 @@ def _partial_banner(metrics: Mapping[str, Any]) -> str:
     if shards.get("planned") is not None:
         detail = f" {esc(shards.get('done'))} of {esc(shards.get('planned'))} shards are done"
         detail += f"; not done: {esc(listed)}." if not_done else "."
+    n_missing, n_videos = metrics.get("n_missing") or 0, metrics.get("n_videos") or 0
     return (
         '<div class="partial" id="partial" role="alert"><strong>PARTIAL</strong> '
-        f"This report covers only part of the run.{detail} Clips of unfinished shards count "
-        "as missing; rerun the report when the run is complete.</div>"
+        f"This report covers only part of the run.{detail} {esc(n_missing)} of "
+        f"{esc(n_videos)} clips are missing; the accuracy is over the "
+        f"{esc(n_videos - n_missing)} clips present. Rerun the report when the run is "
+        "complete.</div>"
     )
 
 

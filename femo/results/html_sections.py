@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import plots
-from .formatting import p_value, points
+from .formatting import min_units_note, p_value, points
 from .html_parts import esc, h2, img, legend, level_label, pct, span, table, td, with_ci
 
 # The clip table and the lists stop here; the full lists are in videos.csv.
@@ -128,7 +128,11 @@ def profiles_section(
             + td(g.get("frames_with_face"), True)
             + td(top)
             + td(pred_text or None)
-            + td(with_ci(g.get("accuracy"), g.get("accuracy_ci")), True)
+            + td(
+                with_ci(g.get("accuracy"), g.get("accuracy_ci"))
+                + (" (no interval)" if g.get("ci_withheld") else ""),
+                True,
+            )
             + "</tr>"
         )
     head = [
@@ -141,6 +145,8 @@ def profiles_section(
         (f"accuracy ({esc(level)} CI)", True),
     ]
     out.append(table(head, rows))
+    if any(g.get("ci_withheld") for g in groups):
+        out.append(f'<p class="note" id="min-units">{esc(min_units_note(metrics))}</p>')
     return "".join(out)
 
 
@@ -302,7 +308,9 @@ def provenance_section(metrics: Mapping[str, Any]) -> str:
     )
     ci = metrics.get("ci") or {}
     items = [(label, prov.get(key)) for label, key in fields]
-    if ci:
+    if ci.get("withheld"):
+        items.append(("intervals", ci["withheld"]))
+    elif ci:
         items.append(
             (
                 "intervals",

@@ -24,24 +24,28 @@ from .formatting import percent
 
 DPI = 100
 
-# Okabe & Ito's colour-blind-safe palette, one fixed colour per fer emotion, so an
-# emotion looks the same in every figure and in the HTML legend.
+# Two colour-blind-safe palettes that share no colour, so that no emotion can be read
+# as a class: the seven fer emotions in Paul Tol's "muted" palette, the three classes
+# in Okabe & Ito's. Every class colour stays >= 24 CIELAB units from every emotion
+# colour, also as protanopes, deuteranopes and tritanopes see them (Machado et al.
+# 2009; tests/test_html_report.py checks it). sad (-> Neutral) is not Negative's colour,
+# nor happy Positive's. One fixed colour per name: the same in every figure and legend.
 EMOTION_COLOURS: dict[str, str] = {
-    "angry": "#D55E00",
-    "disgust": "#009E73",
-    "fear": "#CC79A7",
-    "happy": "#E69F00",
-    "sad": "#0072B2",
-    "surprise": "#56B4E9",
-    "neutral": "#999999",
+    "angry": "#882255",
+    "disgust": "#DDCC77",
+    "fear": "#AA4499",
+    "happy": "#117733",
+    "sad": "#332288",
+    "surprise": "#88CCEE",
+    "neutral": "#DDDDDD",
 }
-# The 3-class mapping borrows its members' colours: happy -> Positive, sad -> Negative.
 CLASS_COLOURS: dict[str, str] = {
     "positive": "#E69F00",
     "neutral": "#999999",
-    "negative": "#0072B2",
+    "negative": "#000000",
 }
-_FALLBACK = ("#000000", "#F0E442", "#882255", "#44AA99", "#117733", "#332288", "#AA4499")
+# Other class or emotion names (other mappings): the colours neither palette uses.
+_FALLBACK = ("#56B4E9", "#CC6677", "#44AA99", "#0072B2", "#999933", "#D55E00", "#CC79A7")
 NO_FACE_COLOUR = "#555555"
 # White to a dark blue: the share of a golden row, readable in greyscale too.
 _HEAT = LinearSegmentedColormap.from_list("femo_heat", ["#FFFFFF", "#9ECAE1", "#08306B"])

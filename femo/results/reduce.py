@@ -341,8 +341,10 @@ def reduce_clips(
 
 def scored_clips(results: list[ClipResult], no_face: str = "wrong") -> list[ClipResult]:
     """The labelled clips accuracy is computed over: all of them, or (``abstain``) all
-    but those where no face was found."""
-    labelled = [r for r in results if r.golden is not None]
+    but those where no face was found. Clips of shards not done (a partial reduce) are
+    never among them: nothing is known of them yet, so the accuracy is over the clips
+    present."""
+    labelled = [r for r in results if r.golden is not None and r.status != "missing"]
     if no_face == "abstain":
         labelled = [r for r in labelled if r.status != "no_face"]
     return labelled
@@ -356,7 +358,8 @@ def compute_metrics(
     A labelled clip without a prediction (no face in any sampled frame, or a clip
     that failed) counts as wrong in ``accuracy``; ``accuracy_scored`` leaves it out.
     With ``no_face="abstain"`` clips without a face are left out of every figure, and
-    ``coverage`` says which share of the labelled clips remain.
+    ``coverage`` says which share of the labelled clips remain. A class without
+    support has precision, recall and F1 None (n/a), not 0.
     """
     all_labelled = [r for r in results if r.golden is not None]
     labelled = scored_clips(results, no_face)
@@ -371,8 +374,11 @@ def compute_metrics(
         tp = confusion[c][c]
         predicted = sum(confusion[g][c] for g in classes)
         support = sum(confusion[c].values())
+        if not support:  # no clip of the class: nothing to score it on (None: n/a)
+            per_class[c] = {"precision": None, "recall": None, "f1": None, "support": 0}
+            continue
         precision = tp / predicted if predicted else 0.0
-        recall = tp / support if support else 0.0
+        recall = tp / support
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
         per_class[c] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
     present = [c for c in classes if per_class[c]["support"] > 0]
@@ -389,6 +395,7 @@ def compute_metrics(
         "n_no_face": sum(r.status == "no_face" for r in results),
         "n_failed": sum(r.status == "error" for r in results),
         "n_missing": sum(r.status == "missing" for r in results),
+        "n_missing_labelled": sum(r.status == "missing" for r in all_labelled),
         "per_class": per_class,
         "macro_f1": float(np.mean([per_class[c]["f1"] for c in present])) if present else None,
         "confusion": confusion,

@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from ..rundir import write_json, write_text
-from .formatting import ci_text, level_of, level_text, percent
+from .formatting import (
+    ci_text,
+    decimal,
+    level_of,
+    level_text,
+    min_units_note,
+    partial_text,
+    percent,
+)
 from .identities import identities_csv_text, identities_markdown
 from .reduce import ClipResult
 
@@ -124,18 +132,17 @@ def report_markdown(
 
     macro_f1 = "n/a" if m["macro_f1"] is None else f"{m['macro_f1']:.3f}"
     unit = (m.get("ci") or {}).get("unit")
+    why = (m.get("ci") or {}).get("withheld")
     resampled = {"group": "whole groups", "clip": "clips"}.get(unit or "", "")
     lines = []
     if m.get("partial"):
-        shards = m.get("shards") or {}
-        lines += [
-            f"**PARTIAL: {len(shards.get('not_done', []))} of {shards.get('planned')} shard(s) "
-            "not done; their clips are reported as missing.**",
-            "",
-        ]
+        lines += [f"**{partial_text(m)}.**", ""]
     lines += [
-        f"**Accuracy: {percent(m['accuracy'])}**{_ci(m.get('accuracy_ci'))} "
+        f"**Accuracy: {percent(m['accuracy'])}**{_ci(m.get('accuracy_ci'))}"
+        + (f" ({why})" if why and m["accuracy"] is not None else "")
+        + " "
         f"({m['n_correct']} of {m.get('n_compared', m['n_labelled'])} labelled clips"
+        + (" present" if m.get("partial") else "")
         + (
             f"; clips without a face abstain: coverage {percent(m.get('coverage'))})"
             if m.get("no_face") == "abstain"
@@ -148,7 +155,9 @@ def report_markdown(
         f"- accuracy over clips with a prediction: {percent(m['accuracy_scored'])}",
         f"- macro F1: {macro_f1}{_ci(m.get('macro_f1_ci'), False)}",
         *(
-            [f"- intervals: {level_text(level)} percentile bootstrap, resampling {resampled}"]
+            [f"- intervals: none ({why})"]
+            if why
+            else [f"- intervals: {level_text(level)} percentile bootstrap, resampling {resampled}"]
             if resampled
             else []
         ),
@@ -165,9 +174,10 @@ def report_markdown(
     ]
     for c in classes:
         pc = m["per_class"][c]
+        recall = decimal(pc["recall"], 3, "n/a") + _ci(pc.get("recall_ci"), False)
         lines.append(
-            f"| {c} | {pc['precision']:.3f} | {pc['recall']:.3f}{_ci(pc.get('recall_ci'), False)} "
-            f"| {pc['f1']:.3f} | {pc['support']} |"
+            f"| {c} | {decimal(pc['precision'], 3, 'n/a')} | {recall} "
+            f"| {decimal(pc['f1'], 3, 'n/a')} | {pc['support']} |"
         )
     cols = [*classes, "none"]
     lines += [
@@ -191,10 +201,13 @@ def report_markdown(
         for g in groups:
             top = sorted(g["emotion_share"].items(), key=lambda kv: -kv[1])[:3]
             shares = ", ".join(f"{e} {percent(v, 0)}" for e, v in top if v > 0) or "-"
+            none = " (no interval)" if g.get("ci_withheld") else ""
             lines.append(
                 f"| {g['group']} | {g['clips']} | {g['labelled']} | {g['frames_with_face']} "
-                f"| {shares} | {percent(g['accuracy'])}{_ci(g.get('accuracy_ci'))} |"
+                f"| {shares} | {percent(g['accuracy'])}{_ci(g.get('accuracy_ci'))}{none} |"
             )
+        if any(g.get("ci_withheld") for g in groups):
+            lines += ["", min_units_note(m)]
     lines += identities_markdown(m.get("identities"))
     problems = [r for r in results if r.status not in ("ok",)]
     if problems:

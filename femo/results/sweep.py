@@ -430,8 +430,37 @@ def write_sweep_table(
     return sweep_dir / f"{stem}.csv"
 
 
+def sweep_launch_text(launcher: str, wait: bool = False) -> str:
+    """What a sweep really does, said before Hydra's "Launching N jobs locally"."""
+    clusters = {"slurm": "SLURM", "sge": "Grid Engine"}
+    if launcher in clusters:
+        after = "waits for it" if wait else "returns without waiting"
+        return (
+            f"launcher={launcher}: Hydra starts the sweep's points one after another in this "
+            f'process (its "locally" below); each point submits its own {clusters[launcher]} '
+            f"array job, one task per shard, and {after}: the shards run on the cluster"
+        )
+    if launcher == "none":
+        return (
+            "launcher=none: each sweep point plans its run folder and writes its array "
+            "scripts; nothing is submitted or run"
+        )
+    return (
+        f"launcher={launcher}: the sweep's points run one after another on this machine, "
+        "each with its own worker processes"
+    )
+
+
 class SweepTableCallback(Callback):
-    """Writes the sweep table when a Hydra multirun has launched all its points."""
+    """Says what a Hydra multirun really does when it starts, and writes the sweep table
+    when it has launched all its points."""
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        launcher = config.get("launcher") or {}
+        print(
+            f"femo: {sweep_launch_text(str(launcher.get('name')), bool(launcher.get('wait')))}",
+            flush=True,
+        )
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()

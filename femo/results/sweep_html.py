@@ -17,8 +17,10 @@ from ..config import BOOTSTRAP
 from .formatting import brackets, level_of, level_text, percent, points
 
 _CSS = """
-body { font-family: sans-serif; margin: 2em; color: #222; max-width: 80em; }
-table { border-collapse: collapse; margin: 1em 0; }
+body { font-family: sans-serif; margin: 2em; color: #222; max-width: 76em; }
+table { border-collapse: collapse; margin: 1em 0; max-width: 100%; }
+code { overflow-wrap: anywhere; }
+td.short, th.short { font-weight: bold; white-space: nowrap; }
 th, td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: left; vertical-align: top; }
 th { background: #f2f2f2; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
@@ -28,6 +30,13 @@ code { font-size: 0.95em; }
 .note { color: #555; font-size: 0.9em; }
 img { max-width: 100%; }
 """
+
+
+def short_names(summaries: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """``P1``, ``P2``, ... for the points in page order (folder name -> short name): the
+    plot and the comparison table name points so, and the points table maps each
+    short name to its folder and overrides."""
+    return {s["point"]: f"P{k}" for k, s in enumerate(summaries, start=1)}
 
 
 def accuracy_plot_png(summaries: Sequence[dict[str, Any]]) -> bytes | None:
@@ -61,7 +70,8 @@ def accuracy_plot_png(summaries: Sequence[dict[str, Any]]) -> bytes | None:
             )
         else:
             ax.plot(acc, y, "o", color="tab:gray", markerfacecolor="white")
-    ax.set_yticks(ys, [s["label"] for s in shown])
+    short = short_names(summaries)
+    ax.set_yticks(ys, [short[s["point"]] for s in shown])
     ax.set_ylim(-0.7, len(shown) - 0.3)
     ax.set_xlabel(f"accuracy over labelled clips (%), with its {_levels(summaries)} interval")
     ax.grid(axis="x", alpha=0.3)
@@ -112,15 +122,18 @@ def _cell(value: Any, numeric: bool = False) -> str:
 
 
 def _points_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
+    short = short_names(summaries)
     out = [
-        "<table>",
-        "<tr><th>point</th><th>overrides</th><th>status</th><th>clips</th><th>labelled</th>"
+        '<table id="points">',
+        '<tr><th class="short">name</th><th>point</th><th>overrides</th><th>status</th>'
+        "<th>clips</th><th>labelled</th>"
         f"<th>accuracy [{_levels(summaries)} interval]</th><th>macro-F1</th><th>speed</th></tr>",
     ]
     for s in summaries:
         f1 = None if s.get("macro_f1") is None else f"{s['macro_f1']:.3f}"
         out.append(
             "<tr>"
+            + f'<td class="short">{escape(short[s["point"]])}</td>'
             + _cell(s["point"])
             + f"<td><code>{escape(s.get('overrides') or '-')}</code></td>"
             + _cell(s["status"])
@@ -141,10 +154,11 @@ def _unit_text(c: dict[str, Any]) -> str:
     return f"clips ({c['n']})"
 
 
-def _pairs_table(pairs: Sequence[dict[str, Any]], level: str) -> list[str]:
+def _pairs_table(pairs: Sequence[dict[str, Any]], level: str, short: dict[str, str]) -> list[str]:
     out = [
-        "<table>",
-        "<tr><th>A</th><th>B</th><th>n clips</th><th>accuracy A</th><th>accuracy B</th>"
+        '<table id="pairs">',
+        '<tr><th class="short">A</th><th class="short">B</th><th>n clips</th>'
+        "<th>accuracy A</th><th>accuracy B</th>"
         f"<th>difference B&minus;A [{level} interval]</th><th>A only right</th>"
         "<th>B only right</th><th>McNemar p</th><th>resampled</th><th>verdict</th></tr>",
     ]
@@ -159,8 +173,10 @@ def _pairs_table(pairs: Sequence[dict[str, Any]], level: str) -> list[str]:
         css = "better" if c["beyond_chance"] else "chance"
         out.append(
             "<tr>"
-            + f"<td>{escape(c['a'])}<br><code>{escape(c['a_label'])}</code></td>"
-            + f"<td>{escape(c['b'])}<br><code>{escape(c['b_label'])}</code></td>"
+            + f'<td class="short" title="{escape(c["a_label"])}">'
+            + f"{escape(short.get(c['a'], c['a']))}</td>"
+            + f'<td class="short" title="{escape(c["b_label"])}">'
+            + f"{escape(short.get(c['b'], c['b']))}</td>"
             + _cell(n, True)
             + _cell(_pct(c["accuracy_a"]), True)
             + _cell(_pct(c["accuracy_b"]), True)
@@ -182,7 +198,7 @@ def _list(title: str, items: Sequence[str]) -> list[str]:
     return [f"<p>{escape(title)}</p>", "<ul>", *[f"<li>{escape(i)}</li>" for i in items], "</ul>"]
 
 
-def _comparisons(comparison: dict[str, Any]) -> list[str]:
+def _comparisons(comparison: dict[str, Any], short: dict[str, str]) -> list[str]:
     level = level_text(level_of(comparison), space=True)
     out = [
         "<h2>Paired comparisons</h2>",
@@ -205,7 +221,11 @@ def _comparisons(comparison: dict[str, Any]) -> list[str]:
             f"Not compared: {escape(', '.join(comparison['left_out']))}.</p>"
         )
     if comparison["pairs"]:
-        out += _pairs_table(comparison["pairs"], level)
+        out.append(
+            '<p class="note">Points by their short names (P1, P2, ...): the table of points '
+            "above gives each one's folder and overrides.</p>"
+        )
+        out += _pairs_table(comparison["pairs"], level, short)
     else:
         out.append("<p>No two points could be compared yet.</p>")
     out += _list(
@@ -253,14 +273,15 @@ def sweep_html(
         out += [
             f'<img alt="accuracy of each reported point with its interval" '
             f'src="{png_data_uri(plot_png)}">',
-            '<p class="note">Dot: accuracy over the labelled clips (a labelled clip without a '
-            f"prediction counts as wrong). Whiskers: its {_levels(summaries)} bootstrap interval; "
-            "a hollow dot "
-            "has no interval in its report.</p>",
+            '<p class="note">P1, P2, ...: the points by their short names; the table of '
+            "points below gives each one's folder and overrides. Dot: accuracy over the "
+            "labelled clips (a labelled clip without a prediction counts as wrong). Whiskers: "
+            f"its {_levels(summaries)} bootstrap interval; a hollow dot has no interval in its "
+            "report.</p>",
         ]
     else:
         out.append("<p>No point has an accuracy yet.</p>")
     out += ["<h2>Points</h2>", *_points_table(summaries)]
-    out += _comparisons(comparison)
+    out += _comparisons(comparison, short_names(summaries))
     out += ["</body>", "</html>"]
     return "\n".join(out) + "\n"
