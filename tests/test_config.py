@@ -299,7 +299,18 @@ def test_extensions_are_normalised(hydra_compose):
         ),
         (
             ["detector=blazeface", "detector.model=short+wide"],
-            "detector.model must be short, full, back or e.g. short+back, not 'short+wide'",
+            "detector.model must be short, full, back, models joined by '+' (merged, e.g. short+back) "
+            "or by '/' (a cascade, e.g. short/back), not 'short+wide'",
+        ),
+        (
+            ["detector=blazeface", "detector.model=short/wide"],
+            "detector.model must be short, full, back, models joined by '+' (merged, e.g. short+back) "
+            "or by '/' (a cascade, e.g. short/back), not 'short/wide'",
+        ),
+        (
+            ["detector=blazeface", "detector.model=short/back+full"],
+            "detector.model must be short, full, back, models joined by '+' (merged, e.g. short+back) "
+            "or by '/' (a cascade, e.g. short/back), not 'short/back+full'",
         ),
         (
             ["detector=blazeface", "detector.min_score=1.5"],
