@@ -146,7 +146,7 @@ def test_blazeface_values(hydra_compose):
     detector = build(hydra_compose, "detector=blazeface").extract.detector
     assert (detector.name, detector.model, detector.min_score, detector.nms_iou) == (
         "blazeface",
-        "short+back",
+        "short/back",
         None,
         0.3,
     )

@@ -164,7 +164,11 @@ class Detector:
         self.scale = float(config.downscale)
 
     def detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
-        """Faces per frame, in the detector's own order, in full-frame pixels."""
+        """Faces per frame, in the detector's own order, in full-frame pixels.
+
+        ``grays`` are the grey frames where the detector looks at grey; one that looks at
+        the colour frame (``looks_at`` "bgr") may be given None for each.
+        """
         if self.scale == 1.0:
             return self._detect(frames_bgr, grays)
         # Shrink only the image the detector reads; the other is never looked at.
