@@ -339,9 +339,10 @@ class BlazeFaceDetector(Detector):
     Each model named in ``detector.model`` looks at the whole frame letterboxed to its
     input; their boxes are merged by weighted NMS and come best score first, with the
     score as the face's confidence. In a cascade (``short/back``) a model runs only where
-    the ones before it found no face: the back-camera model costs ~4x the short-range one
-    and is needed only for frames of small faces, where short-range finds none. An interpreter is not safe to share between threads,
-    so each thread loads its own; ``invoke`` releases the GIL, so calls run in parallel.
+    the ones before it found no face: the back-camera model costs ~4x the short-range
+    one and is needed only for frames of small faces, where short-range finds none. An
+    interpreter is not safe to share between threads, so each thread loads its own;
+    ``invoke`` releases the GIL, so calls run in parallel.
     """
 
     name = "blazeface"
