@@ -93,7 +93,9 @@ class DetectorConfig:
     # BlazeFace: short (close-ups) | full | back (small faces); several joined by '+'
     # (each runs, boxes merged) or by '/' (a cascade: the next runs only on frames where
     # the ones before found no face); min_score null: each model's own (MediaPipe's).
-    model: str = "short/back"
+    # The preset (conf/detector/blazeface.yaml) is short/back; this field's default stays
+    # short+back because every run's extraction key holds it, whatever its detector.
+    model: str = "short+back"
     min_score: float | None = None
     nms_iou: float = 0.3
 
