@@ -119,9 +119,10 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
     Every config, dataset and labels problem is raised here, before any work starts.
     """
     if config.detector.name == "blazeface":
+        from .config import blazeface_models
         from .node.blazeface import MODELS, model_path
 
-        for name in config.detector.model.split("+"):
+        for name in blazeface_models(config.detector.model)[1]:
             model_path(MODELS[name])  # the runtime and the model files are installed
     config.check_identity()
     if config.identity.name == "dlib":

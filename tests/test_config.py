@@ -147,7 +147,7 @@ def test_blazeface_values(hydra_compose):
     detector = build(hydra_compose, "detector=blazeface").extract.detector
     assert (detector.name, detector.model, detector.min_score, detector.nms_iou) == (
         "blazeface",
-        "short+back",
+        "short/back",
         None,
         0.3,
     )
@@ -300,7 +300,18 @@ def test_extensions_are_normalised(hydra_compose):
         ),
         (
             ["detector=blazeface", "detector.model=short+wide"],
-            "detector.model must be short, full, back or e.g. short+back, not 'short+wide'",
+            "detector.model must be short, full, back, models joined by '+' (merged, e.g. short+back) "
+            "or by '/' (a cascade, e.g. short/back), not 'short+wide'",
+        ),
+        (
+            ["detector=blazeface", "detector.model=short/wide"],
+            "detector.model must be short, full, back, models joined by '+' (merged, e.g. short+back) "
+            "or by '/' (a cascade, e.g. short/back), not 'short/wide'",
+        ),
+        (
+            ["detector=blazeface", "detector.model=short/back+full"],
+            "detector.model must be short, full, back, models joined by '+' (merged, e.g. short+back) "
+            "or by '/' (a cascade, e.g. short/back), not 'short/back+full'",
         ),
         (
             ["detector=blazeface", "detector.min_score=1.5"],

@@ -85,8 +85,11 @@ class DetectorConfig:
     downscale: float = 1.0
     # Frames per MTCNN call (MTCNN runs batched across frames); None: 8 on CPU, 32 on GPU.
     frames_per_call: int | None = None
-    # BlazeFace: short (close-ups) | full | back (small faces), or several joined by '+'
-    # (each runs, boxes merged); min_score null: each model's own (MediaPipe's).
+    # BlazeFace: short (close-ups) | full | back (small faces); several joined by '+'
+    # (each runs, boxes merged) or by '/' (a cascade: the next runs only on frames where
+    # the ones before found no face); min_score null: each model's own (MediaPipe's).
+    # The preset (conf/detector/blazeface.yaml) is short/back; this field's default stays
+    # short+back because every run's extraction key holds it, whatever its detector.
     model: str = "short+back"
     min_score: float | None = None
     nms_iou: float = 0.3
@@ -127,10 +130,19 @@ class DetectorConfig:
             )
 
 
+def blazeface_models(model: str) -> tuple[str, list[str]]:
+    """``detector.model`` as (how models combine: '+' merged or '/' cascade, the models)."""
+    joiner = "/" if "/" in model else "+"
+    return joiner, list(dict.fromkeys(model.split(joiner)))
+
+
 def _check_blazeface(c: DetectorConfig) -> None:
-    if not c.model or any(m not in ("short", "full", "back") for m in c.model.split("+")):
+    joiner, models = blazeface_models(c.model or "")
+    mixed = joiner == "/" and "+" in c.model
+    if not c.model or mixed or any(m not in ("short", "full", "back") for m in models):
         raise ConfigError(
-            f"detector.model must be short, full, back or e.g. short+back, not {c.model!r}"
+            f"detector.model must be short, full, back, models joined by '+' (merged, "
+            f"e.g. short+back) or by '/' (a cascade, e.g. short/back), not {c.model!r}"
         )
     if c.min_score is not None and not 0 < c.min_score < 1:
         raise ConfigError(

@@ -260,10 +260,16 @@ class Extractor:
         t0 = time.perf_counter()
         try:
             images = [f.image for f in unit.frames]
-            grays = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in images]
+            # A detector that reads the colour frame (BlazeFace, MTCNN) needs grey only
+            # for the crops of frames where it found a face.
+            grays: list = [None] * len(images)
+            if self.detector.looks_at == "gray":
+                grays = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in images]
             faces = self.detector.detect(images, grays)
             crops = []
-            for gray, frame_faces in zip(grays, faces, strict=True):
+            for image, gray, frame_faces in zip(images, grays, faces, strict=True):
+                if frame_faces and gray is None:
+                    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
                 padded = pad_gray(gray) if frame_faces else None
                 crops.append(
                     [

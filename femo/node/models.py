@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..config import DetectorConfig
+from ..config import DetectorConfig, blazeface_models
 from . import blazeface
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,11 @@ class Detector:
         self.scale = float(config.downscale)
 
     def detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
-        """Faces per frame, in the detector's own order, in full-frame pixels."""
+        """Faces per frame, in the detector's own order, in full-frame pixels.
+
+        ``grays`` are the grey frames where the detector looks at grey; one that looks at
+        the colour frame (``looks_at`` "bgr") may be given None for each.
+        """
         if self.scale == 1.0:
             return self._detect(frames_bgr, grays)
         # Shrink only the image the detector reads; the other is never looked at.
@@ -334,8 +338,11 @@ class BlazeFaceDetector(Detector):
 
     Each model named in ``detector.model`` looks at the whole frame letterboxed to its
     input; their boxes are merged by weighted NMS and come best score first, with the
-    score as the face's confidence. An interpreter is not safe to share between threads,
-    so each thread loads its own; ``invoke`` releases the GIL, so calls run in parallel.
+    score as the face's confidence. In a cascade (``short/back``) a model runs only where
+    the ones before it found no face: the back-camera model costs ~4x the short-range
+    one and is needed only for frames of small faces, where short-range finds none. An
+    interpreter is not safe to share between threads, so each thread loads its own;
+    ``invoke`` releases the GIL, so calls run in parallel.
     """
 
     name = "blazeface"
@@ -343,7 +350,10 @@ class BlazeFaceDetector(Detector):
 
     def __init__(self, config: DetectorConfig, parallel_calls: int = 1):
         super().__init__(config)
-        self.specs = [blazeface.MODELS[m] for m in dict.fromkeys(config.model.split("+"))]
+        joiner, models = blazeface_models(config.model)
+        # '/': a cascade, each model only on frames where the ones before found nothing.
+        self.cascade = joiner == "/"
+        self.specs = [blazeface.MODELS[m] for m in models]
         self.paths = [str(blazeface.model_path(spec)) for spec in self.specs]
         self.anchors = [
             blazeface.ssd_anchors(s.size, s.strides, s.interpolated_scale) for s in self.specs
@@ -380,20 +390,14 @@ class BlazeFaceDetector(Detector):
         height, width = rgb.shape[:2]
         found_boxes, found_scores = [], []
         models = zip(self.specs, self.anchors, self._interpreters(), strict=True)
-        for spec, anchors, (interpreter, image, boxes, scores) in models:
-            tensor, placed = blazeface.letterbox(rgb, spec.size)
-            interpreter.set_tensor(image, tensor[None])
-            interpreter.invoke()
-            min_score = self.config.min_score or spec.min_score
-            found, score = blazeface.decode(
-                interpreter.get_tensor(boxes)[0],
-                interpreter.get_tensor(scores)[0],
-                anchors,
-                spec.size,
-                min_score,
-            )
-            found_boxes.append(blazeface.to_frame(found, spec.size, placed))
-            found_scores.append(score)
+        for spec, anchors, runner in models:
+            boxes, scores = self._run_model(rgb, spec, anchors, runner)
+            found_boxes.append(boxes)
+            found_scores.append(scores)
+            # Decoded boxes can still fall outside the frame: a cascade goes on unless
+            # one of them keeps a pixel in it.
+            if self.cascade and blazeface.pixel_boxes(boxes, width, height):
+                break
         merged, merged_scores = blazeface.weighted_nms(
             np.concatenate(found_boxes), np.concatenate(found_scores), self.config.nms_iou
         )
@@ -403,6 +407,23 @@ class BlazeFaceDetector(Detector):
             if pixels:
                 faces.append(Face(*pixels[0], confidence=float(score)))
         return faces
+
+    def _run_model(
+        self, rgb: np.ndarray, spec: blazeface.ModelSpec, anchors: np.ndarray, runner: tuple
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One model on one RGB frame: boxes (k, 4) in frame pixels and their scores."""
+        interpreter, image, boxes, scores = runner
+        tensor, placed = blazeface.letterbox(rgb, spec.size)
+        interpreter.set_tensor(image, tensor[None])
+        interpreter.invoke()
+        found, score = blazeface.decode(
+            interpreter.get_tensor(boxes)[0],
+            interpreter.get_tensor(scores)[0],
+            anchors,
+            spec.size,
+            self.config.min_score or spec.min_score,
+        )
+        return blazeface.to_frame(found, spec.size, placed), score
 
 
 def make_detector(config: DetectorConfig, tf_device: str = "CPU:0", threads: int = 1) -> Detector:
