@@ -37,6 +37,7 @@ from .sections import (
     ReportConfig,
     SamplingConfig,
     ShardsConfig,
+    blazeface_models,
     conf_dir,
     launcher_names,
     positive_or_none,
@@ -210,6 +211,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
 
 
 __all__ = [
+    "blazeface_models",
     "BOOTSTRAP",
     "Bootstrap",
     "ClassifierConfig",
