@@ -1,6 +1,6 @@
 """femo: facial-expression analysis of labelled video clips, sharded over clusters."""
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 
 def __getattr__(name: str) -> object:
