@@ -22,6 +22,8 @@ from ..dataset import Clip, Labels, read_labels
 from ..overrides import apply_overrides
 from ..rundir import Plan, RunDir
 from ..shards import shard_name, write_atomically
+from .face_choice import read_persons
+from .faces import chosen_faces, identify, read_references
 from .frames import FrameReadError, read_frames
 from .reduce import ClipResult, ShardData, frame_emotions, reduce_clips
 from .sheets import clip_tiles, draw_sheet, png_bytes, spread
@@ -75,18 +77,47 @@ def clip_shard_rows(run: RunDir, plan: Plan, video: str) -> tuple[pd.DataFrame, 
 
 
 def clip_result(
-    config: RunConfig, video: str, frames: pd.DataFrame, clip: pd.DataFrame, labels: Labels
+    config: RunConfig,
+    video: str,
+    frames: pd.DataFrame,
+    clip: pd.DataFrame,
+    labels: Labels,
+    eligible: np.ndarray | None = None,
 ) -> ClipResult:
     """The clip's own result under ``config`` (a vote that needs every clip, balanced or
-    a head, is left to the report: no prediction here)."""
+    a head, is left to the report: no prediction here). ``eligible``: the faces
+    ``reduce.face=main|person`` may score (:func:`clip_identities`)."""
     shards = ShardData(clip.set_index("video"), frames)
-    per_frame = frame_emotions(frames, config.reduce)
+    per_frame = frame_emotions(frames, config.reduce, eligible)
     (result,) = reduce_clips(
         [video], shards, labels.by_video, config.mapping, config.reduce, per_frame=per_frame
     )
     if config.reduce.vote == "balanced" or config.reduce.head:
         result.predict = None
     return result
+
+
+def clip_identities(
+    run: RunDir, config: RunConfig, plan: Plan, frames: pd.DataFrame
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """For a run with identities: the faces ``reduce.face`` may score (None: any) and each
+    face's person (its nearest reference photo within ``reduce.match_distance``, None for
+    nobody; None without references), as the report's identities say."""
+    if config.identity.name == "none" or "embedding" not in frames.columns:
+        return None, None
+    nan = np.full(128, np.nan, np.float32)
+    embeddings = np.stack(
+        [nan if e is None else np.asarray(e, np.float32) for e in frames["embedding"]]
+    ) if len(frames) else np.empty((0, 128), np.float32)  # fmt: skip
+    references = read_references(run.references_file) if run.references_file.is_file() else None
+    persons = read_persons(run, config, plan)
+    eligible = chosen_faces(frames, embeddings, config.reduce, persons, references)
+    if references is None:
+        return eligible, None
+    who = np.full(len(frames), None, dtype=object)
+    has = ~np.isnan(embeddings).any(axis=1)
+    who[has] = identify(embeddings[has], *references, config.reduce.match_distance)
+    return eligible, who
 
 
 def _title(video: str, config: RunConfig, result: ClipResult | None, shown: int) -> list[str]:
@@ -117,18 +148,23 @@ def make_sheet(
     """The contact sheet of ``clip``: up to ``max_frames`` of its sampled frames, evenly
     spread. Raises :class:`FrameReadError` when the clip cannot be read again."""
     frames, clip_row = clip_shard_rows(run, plan, clip.video)
+    eligible, who = clip_identities(run, config, plan, frames)
+    if who is not None:
+        frames = frames.assign(person=who)
     if result is None:
         labels = Labels()
         if run.labels_file.is_file():
             labels = read_labels(run.labels_file, config.dataset, config.mapping, plan.clips)
-        result = clip_result(config, clip.video, frames, clip_row, labels)
+        result = clip_result(config, clip.video, frames, clip_row, labels, eligible)
     if config.dataset.root is None:
         raise FrameReadError("the run has no dataset.root to read its clips from")
     sampled = sorted(int(f) for f in frames["frame"].dropna().unique())
     shown = [sampled[k] for k in spread(len(sampled), max_frames)]
     images = read_frames(Path(config.dataset.root) / clip.video, clip.kind, shown)
-    rows = frames[frames["frame"].isin(shown)]
-    tiles = clip_tiles(rows, frame_emotions(rows, config.reduce), images)
+    in_sheet = frames["frame"].isin(shown).to_numpy()
+    rows = frames[in_sheet]
+    scored = frame_emotions(rows, config.reduce, None if eligible is None else eligible[in_sheet])
+    tiles = clip_tiles(rows, scored, images)
     image, layout = draw_sheet(
         tiles, _title(clip.video, config, result, len(shown)), tile_width=tile_width
     )
