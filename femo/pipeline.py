@@ -74,7 +74,7 @@ class RunOutcome:
 
 def extraction_key(config: RunConfig, plan: Plan) -> str:
     """Signature of what determines a run's shards: clips, shard plan, detector, sampling,
-    classifier.
+    classifier, identities.
 
     Runs with the same key produce identical shards, whatever their mapping or
     reduce settings, so a sweep extracts once per key.
@@ -85,11 +85,9 @@ def extraction_key(config: RunConfig, plan: Plan) -> str:
         "videos_per_shard": config.videos_per_shard,
         "detector": to_dict(config.detector),
         "sampling": to_dict(config.sampling),
+        "classifier": to_dict(config.classifier),
+        "identity": to_dict(config.identity),
     }
-    if config.classifier.backend != "keras":  # keras runs keep the key they had before
-        payload["classifier"] = to_dict(config.classifier)
-    if config.identity.name != "none":  # keys of runs without identities stay as they were
-        payload["identity"] = to_dict(config.identity)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
