@@ -23,6 +23,7 @@ from typing import Any
 
 from .sections import (
     BOOTSTRAP,
+    DETECTOR_SETTINGS_UNUSED,
     EMOTIONS,
     Bootstrap,
     ClassifierConfig,
@@ -211,6 +212,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
 
 
 __all__ = [
+    "DETECTOR_SETTINGS_UNUSED",
     "blazeface_models",
     "BOOTSTRAP",
     "Bootstrap",

@@ -130,6 +130,18 @@ class DetectorConfig:
             )
 
 
+# The DetectorConfig keys each detector does not read (reports show only the others).
+_BLAZEFACE_KEYS = ("model", "min_score", "nms_iou")
+DETECTOR_SETTINGS_UNUSED: dict[str, tuple[str, ...]] = {
+    "haar": ("min_face_size", "frames_per_call", *_BLAZEFACE_KEYS),
+    "mtcnn": ("min_neighbors", "min_size", *_BLAZEFACE_KEYS),
+    "none": ("scale_factor", "min_neighbors", "min_size", "min_face_size", "downscale",
+             "frames_per_call", *_BLAZEFACE_KEYS),
+    "blazeface": ("scale_factor", "min_neighbors", "min_size", "min_face_size",
+                  "frames_per_call"),
+}  # fmt: skip
+
+
 def blazeface_models(model: str) -> tuple[str, list[str]]:
     """``detector.model`` as (how models combine: '+' merged or '/' cascade, the models)."""
     joiner = "/" if "/" in model else "+"

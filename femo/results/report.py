@@ -7,6 +7,7 @@ import io
 from pathlib import Path
 from typing import Any
 
+from ..config import DETECTOR_SETTINGS_UNUSED
 from ..rundir import write_json, write_text
 from .formatting import (
     ci_text,
@@ -108,15 +109,7 @@ def settings_yaml(config: dict[str, Any]) -> str:
 
     settings = {k: v for k, v in config.items()}
     detector = dict(settings.get("detector") or {})
-    blazeface = ("model", "min_score", "nms_iou")
-    unused = {
-        "haar": ("min_face_size", "frames_per_call", *blazeface),
-        "mtcnn": ("min_neighbors", "min_size", *blazeface),
-        "none": ("scale_factor", "min_neighbors", "min_size", "min_face_size", "downscale",
-                 "frames_per_call", *blazeface),
-        "blazeface": ("scale_factor", "min_neighbors", "min_size", "min_face_size",
-                      "frames_per_call"),
-    }.get(detector.get("name"), ())  # fmt: skip
+    unused = DETECTOR_SETTINGS_UNUSED.get(detector.get("name"), ())
     settings["detector"] = {k: v for k, v in detector.items() if k not in unused}
     return yaml.safe_dump(settings, sort_keys=False, default_flow_style=None, width=100)
 
