@@ -100,11 +100,15 @@ def _run_task(cfg: Any) -> None:
         config = from_dict(container, base_dir=os.getcwd())
         return start_run(config, run_dir, run_dir.parent if in_sweep else None, say)
 
-    _print_outcome(_run_or_fail(start, lambda: _remove_if_empty_run(run_dir)))
+    _print_outcome(_run_or_fail(start, lambda: _remove_if_empty_run(run_dir), run_dir))
 
 
-def _run_or_fail(action: Any, cleanup: Any = lambda: None) -> Any:
-    """``action()``'s outcome; every expected failure becomes one line and an exit."""
+def _run_or_fail(action: Any, cleanup: Any = lambda: None, run_dir: Path | None = None) -> Any:
+    """``action()``'s outcome; every expected failure becomes one line and an exit.
+
+    A submission the scheduler refuses leaves a planned run folder (``run_dir``) behind:
+    the line then says how to continue it.
+    """
     from .pipeline import IncompleteRun, RunInterrupted
 
     try:
@@ -114,7 +118,13 @@ def _run_or_fail(action: Any, cleanup: Any = lambda: None) -> Any:
         _fail(str(exc))
     except SubmissionError as exc:
         cleanup()
-        _fail(f"the scheduler refused the submission: {exc}")
+        message = f"the scheduler refused the submission: {exc}"
+        if run_dir is not None and (run_dir / "femo.json").is_file():
+            message += (
+                f"; the run folder is kept: fix the setting, then "
+                f"femo run resume={run_dir} launcher.KEY=VALUE"
+            )
+        _fail(message)
     except IncompleteRun as exc:
         _fail(str(exc), code=1)
     except RunInterrupted as exc:
@@ -174,7 +184,7 @@ def _resume(target: str, overrides: list[str]) -> int:
     run_dir = Path(absolute_path(target) or target)
     hint = "femo run resume= continues a run in its own folder: make it writable, or resume a copy"
     with _writing(hint):
-        _print_outcome(_run_or_fail(lambda: resume_run(run_dir, overrides, say)))
+        _print_outcome(_run_or_fail(lambda: resume_run(run_dir, overrides, say), run_dir=run_dir))
     return 0
 
 

@@ -24,11 +24,11 @@ from .config import ConfigError, RunConfig, from_dict, to_dict
 from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
 from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
-from .launchers.local import gpu_visible
+from .launchers.local import gpu_visible, plan_workers
 from .overrides import apply_overrides
 from .results.reporting import ReduceResult, report
 from .results.sweep import is_sweep_dir, sweep_runs
-from .results.throughput import read_throughput, throughput_lines
+from .results.throughput import read_throughput, throughput_lines, time_left_line
 from .rundir import Plan, RunDir, RunDirError, make_plan
 from .status import RunStatus, ShardState, read_status
 from .task import make_tasks
@@ -335,9 +335,12 @@ def status_report(run_dir: Path) -> StatusReport:
     plan = run.read_plan()
     status = read_status(run, plan.n_shards)
     source = run.shards_source()
-    speed = throughput_lines(
-        read_throughput(list(run.finished_shards().values())), len(plan.clips), plan.n_shards
-    )
+    measured = read_throughput(list(run.finished_shards().values()))
+    left = len(status.not_done)
+    at_once = _shards_at_once(run.config(), left)
+    # The speed lines, without their what-if estimate for an array of every shard at once.
+    speed = [*throughput_lines(measured, len(plan.clips), plan.n_shards)[:2]]
+    speed.append(time_left_line(measured, left, at_once))
     report_file = run.report_dir / "report.md"
     return StatusReport(
         run.path,
@@ -347,6 +350,14 @@ def status_report(run_dir: Path) -> StatusReport:
         speed,
         report_file if report_file.exists() else None,
     )
+
+
+def _shards_at_once(config: RunConfig, left: int) -> int:
+    """How many of ``left`` shards run side by side: local workers, or the array's cap."""
+    launcher = launcher_config(config.launcher)
+    if launcher.name == "local":
+        return plan_workers(max(1, left), launcher.workers, launcher.threads_per_worker)[0]
+    return min(max(1, left), getattr(launcher, "array_parallelism", None) or max(1, left))
 
 
 def latest_run(output_root: Path) -> Path:

@@ -188,6 +188,22 @@ def test_fit_an_unwritable_run(tmp_path):
     )
 
 
+def test_show_on_an_unwritable_run_suggests_out(tmp_path):
+    from .test_show import run_dir as show_fixture
+
+    run_dir = show_fixture.__wrapped__(tmp_path)
+    proc, reason = femo_unwritable(run_dir, tmp_path, "show", str(run_dir), "talk.avi")
+    assert error_line(proc) == (
+        f"femo: error: cannot write {run_dir / 'report' / 'sheets' / 'talk.avi.png'}: {reason}; "
+        "write the sheet elsewhere with --out PNG"
+    )
+    out = tmp_path / "sheet.png"
+    proc, _ = femo_unwritable(
+        run_dir, tmp_path, "show", str(run_dir), "talk.avi", "--out", str(out)
+    )
+    assert (proc.returncode, proc.stdout) == (0, f"{out}\n")
+
+
 def test_resume_an_unwritable_run(tmp_path):
     run_dir = fake_run(tmp_path)
     proc, reason = femo_unwritable(run_dir, tmp_path, "run", f"resume={run_dir}")
@@ -281,3 +297,26 @@ def test_a_run_with_shards_not_done_names_the_first_failure(tmp_path):
         f"TensorFlow sees no GPU on this node. See `femo status {run_dir}`; "
         f"`femo run resume={run_dir}` redoes them."
     )
+
+
+# ------------------------------------------------------------------ submissions
+
+
+def test_a_refused_submission_says_how_to_continue_the_run(tmp_path, scheduler, capsys):
+    """sbatch refuses the array (larger than the cluster allows): the run folder stays,
+    and the line says to fix the setting and resume it."""
+    from femo import cli
+
+    scheduler.max_array_size = 2  # femo was told 3 (launcher.max_array_size)
+    run_dir = fake_run(tmp_path, n_shards=3)
+    run_dir.chmod(0o700)
+    argv = ["run", f"resume={run_dir}", "launcher=slurm", "launcher.max_array_size=3"]
+    with pytest.raises(SystemExit) as exc:
+        cli.main(argv)
+    assert exc.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "femo: error: the scheduler refused the submission: sbatch: error: Batch job "
+        "submission failed: Invalid job array specification; the run folder is kept: fix "
+        f"the setting, then femo run resume={run_dir} launcher.KEY=VALUE"
+    )
+    assert (run_dir / "femo.json").is_file()

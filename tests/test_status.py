@@ -222,3 +222,56 @@ def test_local_shards_run_from_another_host_are_unknown(tmp_path):
     assert status.state == ShardState.UNKNOWN
     assert status.error == "run by a femo process on elsewhere; ask there"
     assert LocalLauncher.name == "local"
+
+
+# ------------------------------------------------------- femo status's estimate (issue 26)
+
+
+def _timed_shard(run_dir: Path, index: int, video: str, seconds: float, startup: float) -> None:
+    """A finished shard whose metadata says it took ``seconds`` (``startup`` of them loading)."""
+    import pyarrow.parquet as pq
+
+    path = write_shard(run_dir, index, clip_rows(video, ["happy"]))
+    table = pq.read_table(path)
+    timing = {"seconds": seconds, "startup_seconds": startup, "frames_sampled": 1}
+    meta = {b"femo.n_clips": b"1", b"femo.timing": json.dumps(timing).encode()}
+    pq.write_table(table.replace_schema_metadata(meta), path)
+
+
+def _local_run(tmp_path: Path, n_shards: int, workers: int) -> Path:
+    run_dir = tmp_path / "run"
+    config = to_dict(RunConfig())
+    config["launcher"] = {"name": "local", "workers": workers, "threads_per_worker": 1}
+    plan = make_plan([Clip(f"v{k}.mp4", "video") for k in range(n_shards)], 1)
+    RunDir(run_dir).create(plan, config, None)
+    return run_dir
+
+
+def test_status_estimates_the_shards_left_from_the_measured_seconds_of_finished_ones(
+    fast_femo, tmp_path
+):
+    run_dir = _local_run(tmp_path, n_shards=5, workers=2)
+    _timed_shard(run_dir, 0, "v0.mp4", seconds=12.0, startup=2.0)
+    _timed_shard(run_dir, 1, "v1.mp4", seconds=8.0, startup=0.0)
+    lines = fast_femo("status", str(run_dir)).stdout.splitlines()
+    # (12 + 8) s / 2 shards = 10 s per shard; 3 left, 2 workers: 2 rounds = 20 s.
+    assert [line for line in lines if line.startswith(("estimate:", "time:"))] == [
+        "estimate: 3 shard(s) not done, 2 at a time at 10 s per shard, measured over 2 "
+        "finished: about 20 s more, not counting queueing"
+    ]
+    # No what-if of every clip on its own array task at once (a local run is not one).
+    assert not any("array task(s) at that speed" in line for line in lines)
+
+
+def test_status_without_a_finished_shard_has_no_estimate_yet(fast_femo, tmp_path):
+    run_dir = _local_run(tmp_path, n_shards=2, workers=1)
+    lines = fast_femo("status", str(run_dir)).stdout.splitlines()
+    assert "estimate: no estimate yet (no finished shard has measured its time)" in lines
+
+
+def test_status_of_a_done_run_gives_the_measured_time_per_shard(fast_femo, tmp_path):
+    run_dir = _local_run(tmp_path, n_shards=2, workers=1)
+    _timed_shard(run_dir, 0, "v0.mp4", seconds=3.0, startup=1.0)
+    _timed_shard(run_dir, 1, "v1.mp4", seconds=5.0, startup=0.0)
+    lines = fast_femo("status", str(run_dir)).stdout.splitlines()
+    assert "time: every shard is done (4 s per shard, measured over 2 finished)" in lines

@@ -198,5 +198,6 @@ def show_clip(
     try:
         write_atomically(path, lambda tmp: Path(tmp).write_bytes(sheet.png))
     except OSError as exc:
-        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}") from None
+        hint = "; write the sheet elsewhere with --out PNG" if out is None else ""
+        raise ConfigError(f"cannot write {path}: {exc.strerror or exc}{hint}") from None
     return path

@@ -154,6 +154,25 @@ def throughput_lines(total: Throughput, clips: int, tasks: int) -> list[str]:
     ]
 
 
+def time_left_line(total: Throughput, left: int, at_once: int) -> str:
+    """``femo status``'s estimate: ``left`` shards at the measured seconds of the finished ones.
+
+    A finished shard's seconds are its own wall time, model loading included; ``at_once``
+    is how many shards run side by side (local workers, or the array's parallelism).
+    """
+    if not total.shards:
+        return "estimate: no estimate yet (no finished shard has measured its time)"
+    per_shard = (total.seconds + total.startup_s) / total.shards
+    measured = f"{format_duration(per_shard)} per shard, measured over {total.shards} finished"
+    if left < 1:
+        return f"time: every shard is done ({measured})"
+    waves = math.ceil(left / max(1, at_once))
+    return (
+        f"estimate: {left} shard(s) not done, {min(left, at_once)} at a time at "
+        f"{measured}: about {format_duration(waves * per_shard)} more, not counting queueing"
+    )
+
+
 def throughput_summary(shard_files: list[Path], clips: int, tasks: int) -> dict[str, Any]:
     """Measured speed of a run's finished shards, and the wall time it predicts."""
     total = read_throughput(shard_files)
