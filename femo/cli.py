@@ -304,6 +304,7 @@ def _run_or_latest(run_dir: str | None, output_root: Path) -> Path:
 
 def cmd_fit(argv: list[str]) -> int:
     from .results.fit.command import fit_runs
+    from .results.fit.report import held_out_line
 
     parser = argparse.ArgumentParser(
         prog="femo fit",
@@ -325,13 +326,9 @@ def cmd_fit(argv: list[str]) -> int:
             )
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
-    figures = outcome.cv.get("all", {})
-    head, vote = figures.get("head") or {}, figures.get("vote") or {}
-    if head.get("accuracy") is not None and vote.get("accuracy") is not None:
-        say(
-            f"held-out accuracy: head {percent(head['accuracy'])}, the study's vote "
-            f"{percent(vote['accuracy'])} (same clips; folds grouped by person)"
-        )
+    line = held_out_line(outcome.cv)
+    if line:
+        say(line)
     say(f"head: {outcome.head_file}")
     say(f"fit report: {outcome.report_file}")
     say(f"use it: femo reduce OTHER_RUN reduce.head={outcome.head_file}")

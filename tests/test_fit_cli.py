@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import re
 
 import numpy as np
+import pytest
 
 from femo.config import EMOTIONS
 
+from .conftest import femo
 from .test_cli import error_line
 from .test_reduce import clip_row, face, make_run, write_shard
 
 
-def synthetic_run(tmp_path):
+def synthetic_run(tmp_path, n_clips: int = 60, persons: int = 12, label_step: int = 1):
     """60 clips of 12 persons whose Negative clips look Neutral to the vote but not to
-    their mean scores (the study's bias)."""
+    their mean scores (the study's bias); clip i's label is class (i // label_step) % 3."""
     rng = np.random.default_rng(0)
     classes = ["Positive", "Neutral", "Negative"]
-    videos = [f"p{i % 12:02d}_{i:03d}.mp4" for i in range(60)]
-    labels = {v: classes[i % 3] for i, v in enumerate(videos)}
+    videos = [f"p{i % persons:02d}_{i:03d}.mp4" for i in range(n_clips)]
+    labels = {v: classes[(i // label_step) % 3] for i, v in enumerate(videos)}
     run_dir = make_run(tmp_path, videos, per_shard=30, labels=labels)
-    for k in range(2):
+    for k in range(-(-n_clips // 30)):
         rows = []
         for v in videos[30 * k : 30 * (k + 1)]:
             for f in range(6):
@@ -78,3 +82,74 @@ def test_fit_needs_labels(fast_femo, tmp_path):
     assert error_line(fast_femo("fit", str(run_dir))) == (
         "femo: error: femo fit needs at least 10 labelled clips"
     )
+
+
+def test_fit_on_three_persons_prints_no_interval_and_mcnemars_p(fast_femo, tmp_path):
+    """3 persons are fewer than report.min_units=10: no interval anywhere, and the console
+    line gives the paired difference and McNemar's p (issue 26)."""
+    from scipy.stats import binomtest
+
+    run_dir = synthetic_run(tmp_path, n_clips=30, persons=3, label_step=3)  # each: 3 classes
+    persons = "dataset.group_pattern='^(p[0-9]+)_'"
+    proc = fast_femo("fit", str(run_dir), persons)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("femo: held-out")]
+    head = json.loads((run_dir / "fit" / "head.json").read_text())
+    figures = head["provenance"]["cross_validation"]["all"]
+    comp = figures["comparison"]
+    # The vote (top emotion per frame, majority) calls every Negative clip Neutral: the
+    # 12 Positive and 9 Neutral of the 30 clips are right, 21 / 30 = 70.0%.
+    vote_right = 21
+    head_right = vote_right + comp["head_only_right"] - comp["vote_only_right"]
+    discordant = comp["head_only_right"] + comp["vote_only_right"]
+    p = binomtest(comp["head_only_right"], discordant, 0.5).pvalue
+    assert lines == [
+        f"femo: held-out accuracy: head {100 * head_right / 30:.1f}%, the study's vote 70.0% "
+        "(the same 30 clips; folds grouped by person); head − vote "
+        f"{100 * (head_right - vote_right) / 30:+.1f} points (no interval: 3 persons, fewer "
+        f"than report.min_units=10), McNemar p = {p:.2g}"
+    ]
+    assert comp["head_only_right"] > comp["vote_only_right"]  # the head sees the anger
+    report = (run_dir / "fit" / "report.md").read_text()
+    assert "[" not in report.split("| Clips |")[1]  # no interval in any table
+    assert "No intervals (no interval: 3 persons, fewer than report.min_units=10)" in report
+    assert figures["head"]["accuracy_ci"] is None and comp["difference_ci"] is None
+    # With report.min_units=3 the same 3 persons get intervals, and the line shows them.
+    proc = fast_femo("fit", str(run_dir), persons, "report.min_units=3")
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("femo: held-out")]
+    assert re.fullmatch(
+        r"femo: held-out accuracy: head \d+\.\d% \[\d+\.\d, \d+\.\d\], the study's vote "
+        r"70\.0% \[\d+\.\d, \d+\.\d\] \(the same 30 clips; folds grouped by person\); "
+        r"head − vote \+\d+\.\d points \[[-+]\d+\.\d, \+\d+\.\d\], McNemar p = [0-9.e-]+",
+        line,
+    ), line
+
+
+@pytest.mark.slow
+def test_fit_on_the_three_dev_clip_actors_prints_no_interval_and_mcnemars_p(dev_clips, tmp_path):
+    """The issue-26 trial, exactly: `femo fit` over the 21 labelled dev clips of 3 actors."""
+    from scipy.stats import binomtest
+
+    run = tmp_path / "run"
+    done = femo("run", f"dataset.root={dev_clips}", f"dataset.labels={dev_clips / 'labels.csv'}",
+                "dataset.group_column=actor", f"hydra.run.dir={run}", cwd=tmp_path, timeout=900)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    proc = femo("fit", str(run), cwd=tmp_path, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("femo: held-out")]
+    assert line == (
+        "femo: held-out accuracy: head 71.4%, the study's vote 66.7% (the same 21 clips; "
+        "folds grouped by person); head − vote +4.8 points (no interval: 3 persons, fewer "
+        "than report.min_units=10), McNemar p = 1"
+    )
+    # The vote's figure is the run's own report's: 14 of its 21 labelled clips right.
+    rows = list(csv.DictReader((run / "report" / "videos.csv").open()))
+    labelled = [r for r in rows if r["golden"]]
+    assert (sum(r["predict"] == r["golden"] for r in labelled), len(labelled)) == (14, 21)
+    # The head: 14 + 2 - 1 = 15 of 21 right (71.4%); McNemar on 2 against 1 discordant: p = 1.
+    comp = json.loads((run / "fit" / "head.json").read_text())["provenance"]["cross_validation"][
+        "all"
+    ]["comparison"]
+    assert (comp["head_only_right"], comp["vote_only_right"]) == (2, 1)
+    assert binomtest(2, 3, 0.5).pvalue == 1.0
+    assert "[" not in (run / "fit" / "report.md").read_text().split("| Clips |")[1]

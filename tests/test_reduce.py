@@ -677,3 +677,41 @@ def test_clips_after_a_missing_shard_keep_their_votes(tmp_path):
         "a.mp4,,,,missing,0,0,0,0,0,",
         "b.mp4,,Negative,Negative,ok,3,3,1,0,2,",
     ]
+
+
+# ------------------------------------------------- clip confidence (issue 26)
+
+
+def test_confidence_is_the_predicted_class_mean_score_not_the_vote_share(tmp_path):
+    """A still whose one face is 0.35 happy is not "confidence 1.00": its confidence is
+    the mean Positive score; the sheets and timelines take the most confident wrong first."""
+    from femo.results.analysis import pick_timelines
+    from femo.results.reporting import reduce_shards
+    from femo.results.sheet_report import pick_sheets
+
+    videos = ["still.jpg", "talk.mp4"]
+    run_dir = make_run(
+        tmp_path, videos, 2, labels={"still.jpg": "Negative", "talk.mp4": "Negative"}
+    )
+    write_shard(
+        run_dir,
+        0,
+        [
+            # 0.35 happy, 0.05 surprise: Positive 0.40; every vote (one) Positive
+            face("still.jpg", 0, happy=0.35, surprise=0.05, neutral=0.3, sad=0.3),
+            clip_row("still.jpg", frames_sampled=1),
+            # 2 of 3 frames happy at 0.9 (+0.01 surprise): Positive 0.91, 0.91 and 0.02
+            face("talk.mp4", 0, happy=0.9),
+            face("talk.mp4", 5, happy=0.9),
+            face("talk.mp4", 10, neutral=0.9),
+            clip_row("talk.mp4", frames_sampled=3),
+        ],
+    )
+    run = RunDir(run_dir)
+    results = {r.video: r for r in reduce_shards(run, run.report_config([])).results}
+    assert (results["still.jpg"].predict, results["talk.mp4"].predict) == ("Positive", "Positive")
+    assert results["still.jpg"].confidence == pytest.approx(0.40, abs=1e-6)
+    assert results["talk.mp4"].confidence == pytest.approx((0.91 + 0.91 + 0.02) / 3, abs=1e-6)
+    ordered = [r.video for r in pick_sheets(list(results.values()), 2)]
+    assert ordered == ["talk.mp4", "still.jpg"]
+    assert [r.video for r in pick_timelines(list(results.values()), 2)] == ordered

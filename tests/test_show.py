@@ -126,7 +126,12 @@ def sheet_images(html: str) -> list[str]:
 def test_report_embeds_a_sheet_of_the_wrong_clip(run_dir):
     html = (reduce_run(run_dir, []).report_dir / "index.html").read_text(encoding="utf-8")
     assert len(sheet_images(html)) == 1
-    assert "talk.avi: predicted Positive, golden Negative, confidence 1.00" in html
+    # Confidence: the mean Positive score (happy + surprise) of the scored faces, frames 0
+    # and 8: 0.6 + 0.4 / 6 = 0.67 each (the vote's share, 1.00, said nothing).
+    assert (
+        "talk.avi: predicted Positive, golden Negative, confidence 0.67 (mean Positive score)"
+        in html
+    )
 
 
 def test_report_says_so_when_clips_are_not_readable(run_dir, tmp_path):

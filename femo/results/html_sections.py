@@ -175,7 +175,7 @@ def timelines_section(metrics: Mapping[str, Any], emotions: Sequence[str]) -> st
     for t in timelines[:MAX_TIMELINES]:
         caption = plots.timeline_title(t)
         if t.get("confidence") is not None:
-            caption += f"; confidence {t['confidence']:.2f}"
+            caption += f"; confidence {t['confidence']:.2f} (mean {t.get('predict')} score)"
         if t.get("group") is not None:
             caption += f"; person {t['group']}"
         figures.append(
@@ -334,6 +334,7 @@ def fit_section(metrics: Mapping[str, Any]) -> str:
     if not fit:
         return ""
     labels = (("all", "all labelled clips (no face = wrong)"), ("with_face", "clips with a face"))
+    why = (fit.get("all") or {}).get("ci_withheld")
     rows = []
     for key, label in labels:
         part = fit.get(key) or {}
@@ -362,5 +363,8 @@ def fit_section(metrics: Mapping[str, Any]) -> str:
         f"held-out clips; intervals at {esc(level_label(fit))}. Head file: "
         f"<code>{esc(fit.get('head_file'))}</code>.</p>"
         "<table><tr><th>clips</th><th>n</th><th>study's vote</th><th>learnt head</th>"
-        "<th>head − vote</th><th>McNemar p</th></tr>" + "".join(rows) + "</table>"
+        "<th>head − vote</th><th>McNemar p</th></tr>"
+        + "".join(rows)
+        + "</table>"
+        + (f'<p class="note">No intervals ({esc(why)}).</p>' if why else "")
     )

@@ -34,6 +34,9 @@ class ClipResult:
     counts: dict[str, int]
     message: str | None = None
     group: str | None = None
+    # Per class: the mean, over the clip's frames with a face, of the summed scores of the
+    # class's emotions (the scored face's); empty without a face.
+    class_score: dict[str, float] = field(default_factory=dict)
 
     @property
     def face_rate(self) -> float | None:
@@ -41,9 +44,12 @@ class ClipResult:
 
     @property
     def confidence(self) -> float | None:
-        """The predicted class's share of the votes."""
-        votes = sum(self.counts.values())
-        return self.counts[self.predict] / votes if self.predict and votes else None
+        """The mean score of the predicted class over the clip's frames with a face.
+
+        Not the vote's share: a still, or a clip whose frames all agree, would show 1.00
+        beside scores near 0.35. None without a prediction or a face.
+        """
+        return self.class_score.get(self.predict) if self.predict else None
 
 
 class DamagedShard(Exception):
@@ -300,6 +306,7 @@ def reduce_clips(
     with_face = per_frame.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
     clips = shards.clip_rows[["status", "message"]].reindex(videos)
     predicted = clip_predictions(per_frame, mapping, config)
+    mean_class = mean_class_scores(per_frame, mapping)
     results = []
     rows = zip(
         videos,
@@ -334,9 +341,24 @@ def reduce_clips(
                 counts=by_class,
                 message=message if isinstance(message, str) else None,
                 group=groups.get(video),
+                class_score=mean_class.get(video, {}),
             )
         )
     return results
+
+
+def mean_class_scores(per_frame: pd.DataFrame, mapping: MappingConfig) -> dict[str, dict]:
+    """Per clip and class: the mean over its frames with a face of the summed scores of
+    the class's emotions (unnormalised, so a class fer scores 0.35 stays 0.35)."""
+    mean = per_frame.groupby("video")[list(EMOTIONS)].mean()
+    by_class = pd.DataFrame(
+        {
+            c: mean[[e for e in EMOTIONS if mapping.emotions[e] == c]].sum(axis=1)
+            for c in mapping.classes
+        },
+        index=mean.index,
+    )
+    return by_class.astype(float).round(6).to_dict("index")
 
 
 def scored_clips(results: list[ClipResult], no_face: str = "wrong") -> list[ClipResult]:

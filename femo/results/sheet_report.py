@@ -25,7 +25,8 @@ REPORT_TILE_WIDTH = 160
 
 
 def pick_sheets(results: list[ClipResult], n: int) -> list[ClipResult]:
-    """The ``n`` most confident wrong clips (a prediction, not the golden label)."""
+    """The ``n`` most confident wrong clips (a prediction, not the golden label): by
+    :attr:`ClipResult.confidence`, the predicted class's mean score."""
     wrong = [r for r in results if r.golden is not None and r.predict not in (None, r.golden)]
     return sorted(wrong, key=lambda r: (-(r.confidence or 0.0), r.video))[: max(n, 0)]
 
@@ -68,7 +69,7 @@ def sheets_section(run: RunDir, config: RunConfig, plan: Plan, results: list[Cli
             continue
         caption = html.escape(
             f"{r.video}: predicted {r.predict}, golden {r.golden}, "
-            f"confidence {r.confidence or 0.0:.2f}"
+            f"confidence {r.confidence or 0.0:.2f} (mean {r.predict} score)"
         )
         figures.append(
             f'<figure><img src="{png_data_uri(sheet.png)}" alt="{caption}">'

@@ -79,8 +79,9 @@ def fit_runs(
     try:
         boot = config.report.bootstrap  # report.resamples, report.level, report.seed
         cv = cross_validate_head(
-            X, golden, groups, votes, classes, has_face=has_face, **asdict(boot)
-        )
+            X, golden, groups, votes, classes, has_face=has_face,
+            min_units=config.report.min_units, **asdict(boot),
+        )  # fmt: skip
         head = fit_head(X, golden, groups, classes, has_face=has_face, feature_names=names)
     except ValueError as exc:
         raise ConfigError(f"femo fit: {exc}") from None

@@ -11,6 +11,7 @@ import numpy as np
 from sklearn.model_selection import GroupKFold
 
 from ...config import BOOTSTRAP
+from ..analysis import withheld
 from ..stats import (
     accuracy_from_confusion,
     bootstrap_metrics,
@@ -64,12 +65,13 @@ def _subset_figures(
     resamples: int,
     level: float,
     seed: int,
+    min_units: int = 1,
 ) -> dict[str, Any]:
     if not golden:
         return {"n": 0, "head": None, "vote": None, "comparison": None}
     paired = paired_comparison(golden, vote, head, groups, resamples, level, seed)
     ci = paired["difference_ci"]
-    return {
+    figures = {
         "n": len(golden),
         "support": {c: golden.count(c) for c in classes},
         "head": _method_figures(golden, head, groups, classes, resamples, level, seed),
@@ -82,7 +84,24 @@ def _subset_figures(
             "vote_only_right": paired["a_only_right"],
             "significant": paired["significant"],
         },
+        "ci_withheld": None,
     }
+    n_units = len(golden) if groups is None else len(set(groups))
+    if n_units < min_units:
+        _withhold_intervals(
+            figures, withheld(n_units, "clip" if groups is None else "group", min_units)
+        )
+    return figures
+
+
+def _withhold_intervals(figures: dict[str, Any], why: str) -> None:
+    """No interval from so few resampled units (the report's ``report.min_units`` rule)."""
+    for method in (figures["head"], figures["vote"]):
+        method["accuracy_ci"] = method["macro_f1_ci"] = None
+        method["recall_ci"] = dict.fromkeys(method["recall_ci"])
+    figures["comparison"]["difference_ci"] = None
+    figures["comparison"]["significant"] = False
+    figures["ci_withheld"] = why
 
 
 def cross_validate_head(
@@ -97,6 +116,7 @@ def cross_validate_head(
     *,
     has_face: np.ndarray | None = None,
     level: float = BOOTSTRAP.level,
+    min_units: int = 1,
 ) -> dict[str, Any]:
     """The head against the study's vote, both on the same held-out clips.
 
@@ -110,7 +130,8 @@ def cross_validate_head(
     ``"with_face"``: the labelled clips with a face) hold, per method, accuracy,
     macro F1 and per-class recall with percentile bootstrap intervals (resampling
     persons when known), and the paired difference head - vote with its interval and
-    exact McNemar p. ``"per_clip"`` holds each clip's held-out fold (-1: unlabelled) and
+    exact McNemar p; below ``min_units`` resampled units no interval, and ``"ci_withheld"``
+    says why (the report's ``report.min_units`` rule). ``"per_clip"`` holds each clip's held-out fold (-1: unlabelled) and
     head prediction; :func:`cv_figures` drops it. Every value is plain JSON.
     """
     X = as_matrix(X)
@@ -166,6 +187,7 @@ def cross_validate_head(
             resamples,
             level,
             seed,
+            min_units,
         )
 
     return {

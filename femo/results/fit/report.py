@@ -58,6 +58,9 @@ def fit_report_markdown(cv: dict[str, Any]) -> str:
             f"{percent(head['accuracy'])}{brackets(head['accuracy_ci'])} | {diff_text} | "
             f"{p_value(comp['mcnemar_p'])} |"
         )
+    why = next((cv[k].get("ci_withheld") for k in ("all", "with_face") if cv[k]["n"]), None)
+    if why:
+        lines += ["", f"No intervals ({why}): a bootstrap of so few {units} says little."]
     part = cv["all"]
     if part["n"]:
         lines += [
@@ -74,3 +77,28 @@ def fit_report_markdown(cv: dict[str, Any]) -> str:
                 f"{percent(part['head']['recall'][c])}{brackets(part['head']['recall_ci'][c])} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _p_text(p: float) -> str:
+    shown = p_value(p)
+    return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
+
+
+def held_out_line(cv: dict[str, Any]) -> str | None:
+    """``femo fit``'s console line: both accuracies over all labelled clips, the paired
+    difference with its interval (or why there is none) and McNemar's p; None when
+    nothing was scored."""
+    part = cv["all"]
+    if not part["n"]:
+        return None
+    head, vote, comp = part["head"], part["vote"], part["comparison"]
+    why = part.get("ci_withheld")
+    difference = points(comp["difference"]) + (
+        f" ({why})" if why else brackets(comp["difference_ci"], signed=True)
+    )
+    return (
+        f"held-out accuracy: head {percent(head['accuracy'])}{brackets(head['accuracy_ci'])}, "
+        f"the study's vote {percent(vote['accuracy'])}{brackets(vote['accuracy_ci'])} "
+        f"(the same {part['n']} clips; folds grouped by {cv['folds']['unit']}); "
+        f"head − vote {difference}, McNemar {_p_text(comp['mcnemar_p'])}"
+    )
