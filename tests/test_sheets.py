@@ -83,11 +83,12 @@ def test_sheet_size_and_tiles():
 def test_first_face_is_scored_in_green_the_other_in_amber():
     image, layout = sheet("first")
     small, large = layout["tiles"][0]["boxes"]
+    keys = ("face", "rect", "scored", "label", "label_lines")
     # face 0 at (40, 60, 80, 80) -> (20, 30)-(59, 69) in the tile
-    assert small == {"face": 0, "rect": [24, TOP + 30, 63, TOP + 69], "scored": True,
-                     "label": "happy 0.60"}  # fmt: skip
-    assert large == {"face": 1, "rect": [104, TOP + 20, 183, TOP + 79], "scored": False,
-                     "label": None}  # fmt: skip
+    assert {k: small[k] for k in keys} == {"face": 0, "rect": [24, TOP + 30, 63, TOP + 69],
+                     "scored": True, "label": "happy 0.60", "label_lines": ["happy 0.60"]}  # fmt: skip
+    assert {k: large[k] for k in keys} == {"face": 1, "rect": [104, TOP + 20, 183, TOP + 79],
+                     "scored": False, "label": None, "label_lines": []}  # fmt: skip
     assert tuple(image[TOP + 50, 24]) == SCORED_COLOUR  # left edge of face 0
     assert tuple(image[TOP + 69, 40]) == SCORED_COLOUR  # bottom edge
     assert tuple(image[TOP + 50, 104]) == OTHER_COLOUR  # left edge of face 1
@@ -206,3 +207,29 @@ def test_a_single_tile_sheet_is_as_wide_as_its_title():
     (tw, _), _ = cv2.getTextSize(title[0], cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
     assert tw > 100 + 2 * GAP
     assert layout["width"] == tw + 2 * GAP + 4
+
+
+@pytest.mark.parametrize(
+    ("person", "wrapped"),
+    [("Rubens_Barrichello", False), ("Rubens_Barrichello_Filho_da_Silva_Junior", True)],
+)
+def test_a_long_name_at_the_tile_edge_shrinks_or_wraps_and_is_never_cut(person, wrapped):
+    """lfw-expressions' "Rubens_Barrichello" showed as "Rubens_Ba" on a 160 px tile."""
+    r = pd.DataFrame(
+        [face_row(0, 0, (330, 80, 60, 60), "happy", person=person)],
+        columns=["video", "frame", "time_s", "face", *"xywh", *EMOTIONS, "person"],
+    )
+    tiles = clip_tiles(r, frame_emotions(r, ReduceConfig()), images((0,)))
+    image, layout = draw_sheet(tiles, ["v.mp4"], tile_width=160)
+    (tile,) = layout["tiles"]
+    (box,) = tile["boxes"]
+    assert box["label"] == f"happy 0.60 {person}"
+    # Every character of the label is drawn, in order, on one line or several ...
+    assert "".join(box["label_lines"]).replace(" ", "") == box["label"].replace(" ", "")
+    # moved left and smaller on one line; or, too long for 160 px at any readable size, wrapped
+    assert (len(box["label_lines"]) > 1) == wrapped
+    # ... and every line lies inside its tile.
+    (x0, y0), (w, h) = tile["origin"], tile["size"]
+    for left, top, right, bottom in box["label_rects"]:
+        assert x0 <= left and right < x0 + w and y0 <= top and bottom < y0 + h
+        assert tuple(image[(top + bottom) // 2, left + 1]) == SCORED_COLOUR  # its green box

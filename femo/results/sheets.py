@@ -25,6 +25,7 @@ MISSING_TILE = (90, 90, 90)  # a frame that could not be read again
 TEXT_COLOUR = (235, 235, 235)
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 FONT_SCALE = 0.4
+MIN_FONT_SCALE = 0.3  # a face's label shrinks to this, then wraps, to fit its tile
 LINE_H = 16  # pixels per line of text (caption, title)
 GAP = 4
 SCORED_THICKNESS = 2
@@ -108,17 +109,63 @@ def _text(img: np.ndarray, text: str, x: int, y: int, colour=TEXT_COLOUR) -> Non
     cv2.putText(img, _ascii(text), (x, y), FONT, FONT_SCALE, colour, 1, cv2.LINE_AA)
 
 
-def _label(canvas: np.ndarray, text: str, x0: int, y0: int, colour: tuple) -> None:
+def _width(text: str, scale: float) -> int:
+    return cv2.getTextSize(_ascii(text), FONT, scale, 1)[0][0]
+
+
+def _break(word: str, room: int, scale: float) -> list[str]:
+    """``word`` in pieces that each fit ``room`` pixels (at least one character each)."""
+    pieces, piece = [], ""
+    for ch in word:
+        if piece and _width(piece + ch, scale) > room:
+            pieces.append(piece)
+            piece = ""
+        piece += ch
+    return [*pieces, piece] if piece else pieces
+
+
+def fit_label(text: str, room: int) -> tuple[list[str], float]:
+    """The lines and font scale that show all of ``text`` within ``room`` pixels: the
+    usual size if it fits, else smaller (down to MIN_FONT_SCALE), else wrapped at spaces,
+    a word longer than the room broken where it must. Never cut."""
+    scale = FONT_SCALE
+    while _width(text, scale) > room and scale > MIN_FONT_SCALE + 1e-9:
+        scale = round(scale - 0.05, 2)
+    if _width(text, scale) <= room:
+        return [text], scale
+    lines: list[str] = []
+    for word in text.split(" "):
+        joined = f"{lines[-1]} {word}" if lines else word
+        if lines and _width(joined, scale) <= room:
+            lines[-1] = joined
+        else:
+            lines += _break(word, room, scale)
+    return lines, scale
+
+
+def _label(
+    canvas: np.ndarray, text: str, x0: int, y0: int, colour: tuple
+) -> list[tuple[str, list[int]]]:
     """``text`` on a box of ``colour`` just above (x0, y0), or just inside when there is
-    no room above."""
-    (tw, th), base = cv2.getTextSize(_ascii(text), FONT, FONT_SCALE, 1)
-    top = y0 - th - base - 3
+    no room above; moved left, smaller or wrapped to stay whole inside the tile. Returns
+    each line drawn and its box ``[x0, y0, x1, y1]`` (inclusive) in the tile's pixels."""
+    width = canvas.shape[1]
+    lines, scale = fit_label(text, width - 6)
+    sizes = [cv2.getTextSize(_ascii(line), FONT, scale, 1) for line in lines]
+    line_h = max(th + base for (_, th), base in sizes) + 2
+    top = y0 - line_h * len(lines) - 1
     if top < 0:
         top = y0 + SCORED_THICKNESS + 1
         x0 += SCORED_THICKNESS + 1
-    bottom = top + th + base + 2
-    cv2.rectangle(canvas, (x0, top), (x0 + tw + 3, bottom), colour, cv2.FILLED)
-    _text(canvas, text, x0 + 2, bottom - base - 1, (0, 0, 0))
+    rects = []
+    for k, (line, ((tw, _), base)) in enumerate(zip(lines, sizes, strict=True)):
+        left = max(0, min(x0, width - tw - 4))
+        upper = top + k * line_h
+        cv2.rectangle(canvas, (left, upper), (left + tw + 3, upper + line_h), colour, cv2.FILLED)
+        cv2.putText(canvas, _ascii(line), (left + 2, upper + line_h - base - 1), FONT, scale,
+                    (0, 0, 0), 1, cv2.LINE_AA)  # fmt: skip
+        rects.append((line, [left, upper, left + tw + 3, upper + line_h]))
+    return rects
 
 
 def _caption(tile: Tile) -> str:
@@ -152,10 +199,16 @@ def _draw_tile(tile: Tile, width: int, height: int) -> tuple[np.ndarray, list[di
             colour = SCORED_COLOUR if f.scored else OTHER_COLOUR
             thickness = SCORED_THICKNESS if f.scored else OTHER_THICKNESS
             cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness)
-            if f.label:
-                _label(canvas, f.label, x0, y0, colour)
+            drawn = _label(canvas, f.label, x0, y0, colour) if f.label else []
             boxes.append(
-                {"face": f.face, "rect": [x0, y0, x1, y1], "scored": f.scored, "label": f.label}
+                {
+                    "face": f.face,
+                    "rect": [x0, y0, x1, y1],
+                    "scored": f.scored,
+                    "label": f.label,
+                    "label_lines": [line for line, _ in drawn],
+                    "label_rects": [rect for _, rect in drawn],
+                }
             )
         if not tile.faces:
             marks.append("no face")
@@ -183,7 +236,7 @@ def draw_sheet(
     """The contact sheet (BGR) and its layout: the sheet's size, the title lines, and per
     tile its frame, origin, caption, marks (``no face``, ``not read``) and boxes, each box
     as ``[x0, y0, x1, y1]`` in the sheet's pixels (inclusive), whether it was scored,
-    and its label; ``texts`` lists every string drawn."""
+    its label and the boxes of the label's lines; ``texts`` lists every string drawn."""
     width, height = tile_size(tiles, tile_width)
     cols = max(1, min(columns, len(tiles)))
     rows = math.ceil(len(tiles) / cols) if tiles else 0
@@ -204,6 +257,9 @@ def draw_sheet(
         sheet[oy : oy + canvas.shape[0], ox : ox + width] = canvas
         for b in boxes:
             b["rect"] = [b["rect"][0] + ox, b["rect"][1] + oy, b["rect"][2] + ox, b["rect"][3] + oy]
+            b["label_rects"] = [
+                [r[0] + ox, r[1] + oy, r[2] + ox, r[3] + oy] for r in b["label_rects"]
+            ]
             if b["label"]:
                 texts.append(_ascii(b["label"]))
         texts += drawn
