@@ -1,0 +1,107 @@
+"""How a report's figures were made, in one plain line: ``Method: ...``.
+
+Pure: the run's config (the :func:`femo.config.to_dict` shape) in, text out. Each part
+names its setting as ``key=value`` too, so a re-reduce's folder (``report-reduce.face-main``)
+and its Method line say the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+_FACE = {
+    "first": "the first face of each frame",
+    "largest": "the largest face of each frame",
+    "main": "the face of the person seen most in the clip",
+    "person": "the face of the labelled person",
+}
+_VOTE = {
+    "majority": "the class most of a clip's frames map to",
+    "mean": "the top emotion of a clip's mean scores, mapped",
+    "balanced": "classes by rank, to the expected shares",
+}
+_NO_FACE = {
+    "wrong": "no prediction, counted wrong",
+    "abstain": "no prediction, left out of every figure",
+}
+_DETECTOR = {
+    "haar": "fer's Haar cascade",
+    "haar_fast": "fer's Haar cascade, downscaled",
+    "mtcnn": "fer's MTCNN",
+    "blazeface": "MediaPipe's BlazeFace",
+    "none": "none: the whole frame is the face",
+}
+_CLASSIFIER = {"onnx": "ONNX Runtime", "keras": "TensorFlow, as fer runs it"}
+
+
+def _detector(detector: Mapping[str, Any]) -> str:
+    name = detector.get("name")
+    model = f", model {detector.get('model')}" if name == "blazeface" else ""
+    return f"detector {name} ({_DETECTOR.get(name, name)}{model}; detector={name})"
+
+
+def _ordinal(n: Any) -> str:
+    """``20th `` for 20, ``2nd `` for 2, nothing for 1 (every frame)."""
+    if n == 1:
+        return ""
+    suffix = {1: "st", 2: "nd", 3: "rd"}.get(n % 10 if n % 100 not in (11, 12, 13) else 0, "th")
+    return f"{n}{suffix} "
+
+
+def _sampling(sampling: Mapping[str, Any]) -> str:
+    if sampling.get("mode") == "fps":
+        fps = sampling.get("fps")
+        text = f"sampling about {fps} frames a second (sampling.fps={fps})"
+    else:
+        n = sampling.get("every_n")
+        text = f"sampling every {_ordinal(n)}frame (sampling.every_n={n})"
+    limit = sampling.get("max_frames")
+    return text + (f", at most {limit} per clip" if limit else "")
+
+
+def _head(path: str, head: Mapping[str, Any] | None) -> str:
+    text = f"head: a learnt head replaces the vote (reduce.head={path}"
+    if head:
+        detectors = ", ".join(head.get("detectors") or []) or "unknown"
+        text += f"; fit on {head.get('labelled_clips')} labelled clips of {detectors} runs"
+    return text + ")"
+
+
+def method_text(
+    config: Mapping[str, Any],
+    head: Mapping[str, Any] | None = None,
+    members: Sequence[tuple[str, str]] = (),
+) -> str:
+    """``Method: ...``: detector, classifier, sampling, face rule, vote, no-face rule,
+    the head (its file and what it was fitted on: ``head``, its provenance) and the
+    ensemble's other runs (``members``: name and detector of each)."""
+    reduce = config.get("reduce") or {}
+    backend = (config.get("classifier") or {}).get("backend", "onnx")
+    face, vote, no_face = reduce.get("face"), reduce.get("vote"), reduce.get("no_face")
+    mapping = (config.get("mapping") or {}).get("name")
+    parts = [
+        _detector(config.get("detector") or {}),
+        f"classifier fer's 7-emotion model on {backend} ({_CLASSIFIER.get(backend, backend)})",
+        _sampling(config.get("sampling") or {}),
+        f"face rule: {_FACE.get(face, face)} (reduce.face={face})",
+        f"vote: {_VOTE.get(vote, vote)} (reduce.vote={vote})",
+        f"no face: {_NO_FACE.get(no_face, no_face)} (reduce.no_face={no_face})",
+        f"classes: {mapping} (mapping={mapping})",
+    ]
+    if reduce.get("head"):
+        parts.append(_head(str(reduce["head"]), head))
+    if members:
+        others = ", ".join(f"{name} ({detector})" for name, detector in members)
+        parts.append(f"ensemble: mean scores averaged with {others}")
+    return "Method: " + "; ".join(parts) + "."
+
+
+def labels_text(given: str | None, used: str | None, snapshot: str | None) -> str:
+    """``Labels: /data/labels.csv (snapshot: RUN/labels.csv)``: the file the user gave and
+    the run's copy the report read; or the file a re-reduce named; or none."""
+    if not used:
+        return "Labels: none given"
+    if snapshot and used == snapshot:
+        return f"Labels: {given or 'unknown'} (snapshot: {snapshot})"
+    return f"Labels: {used} (dataset.labels={used})"
