@@ -193,3 +193,40 @@ def test_sweep_page_and_its_comparison_table_fit_1280_px(make_driver, sweep, tmp
         )
         <= 1280
     )
+
+
+def test_unlabelled_fr_samples_report_leads_with_what_was_predicted(make_driver, tmp_path):
+    """Issue 26, in Chromium: the unlabelled fr-samples report (BlazeFace, identities, no
+    labels) leads with the predicted classes and videos.csv's counts, says how they were
+    made in a Method line near the top, and shows no accuracy and no confusion."""
+    pytest.importorskip("dlib", reason="needs the femo[identity] extra (dlib-bin)")
+    from tests.test_identity_slow import fr_samples_unlabelled_report, predicted_counts
+
+    report = fr_samples_unlabelled_report(tmp_path)
+    counts = predicted_counts(report)
+    driver = make_driver(javascript=True)
+    driver.get((report / "index.html").as_uri())
+    text = driver.execute_script("return document.body.innerText;")
+    assert "ccuracy" not in text
+    assert driver.execute_script("return document.getElementById('confusion');") is None
+    first = driver.execute_script(
+        "const e = document.getElementById('predicted-classes');"
+        "return [e.innerText, e.getBoundingClientRect().top];"
+    )
+    assert first[0].startswith(f"Predicted: {counts} (of 3 clips")
+    method = driver.execute_script(
+        "const e = document.getElementById('method');"
+        "return [e.innerText, e.getBoundingClientRect().top, e.getBoundingClientRect().height];"
+    )
+    assert method[0].startswith("Method: detector blazeface")
+    assert "onnx" in method[0] and "(reduce.face=first)" in method[0]
+    # Both within the first screen (900 px), the Method line above the answer.
+    assert 0 < method[1] < first[1] < 900 and method[2] > 0
+    headings = driver.execute_script(
+        "return Array.from(document.querySelectorAll('h2')).map(h => h.id);"
+    )
+    assert headings[0] == "answer" and "confusion" not in headings
+    images = driver.execute_script(
+        "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);"
+    )
+    assert images and all(complete and width > 0 for complete, width in images)

@@ -185,6 +185,8 @@ def test_identity_profiles_count_every_face_of_each_person():
     assert "| ann | 3 | 3 | 1 | happy 67%, angry 33% | Positive 67%, Negative 33% |" in md
     csv = identities_csv_text(profiles, ["Positive", "Neutral", "Negative"]).splitlines()
     assert csv[1].startswith("ann,3,3,1,0.3333,0.0000,0.0000,0.6667,")
-    assert csv[3].startswith("cid,0,0,0,0.0000") and ",,,,,,," in csv[3]
+    # cid was never seen: empty shares (7 emotions, 7 means, 3 classes), not zeros
+    assert csv[3] == "cid,0,0,0" + "," * 17
+    assert "| cid | 0 | 0 | 0 | – | – |" in md
     assert "matched to nobody (20.0 %)" in identities_html(profiles)
     assert "embedding" not in repr(profiles)

@@ -89,3 +89,49 @@ def test_multiface_person_and_main_score_the_labelled_persons_frames(tmp_path):
         # The labelled person is on screen in 45 of the 100 frames: 11 of the 25 sampled.
         assert [int(r["frames_with_face"]) for r in rows] == [11, 11], face
         assert [r["predict"] for r in rows] == [r["golden"] for r in rows], face
+
+
+def fr_samples_unlabelled_report(tmp_path: Path) -> Path:
+    """``femo run`` on fr-samples as a new user would: BlazeFace, identities, no labels;
+    the report folder."""
+    root = need(FR_SAMPLES)
+    femo("run", f"dataset.root={root / 'clips'}", "identity=dlib", "detector=blazeface",
+         f"dataset.references={root / 'refs'}", f"hydra.run.dir={tmp_path / 'run'}",
+         cwd=tmp_path)  # fmt: skip
+    return tmp_path / "run" / "report"
+
+
+def predicted_counts(report: Path) -> str:
+    """``Neutral 3, Positive 0, Negative 0``: videos.csv's predictions, most first (ties in
+    the mapping's order)."""
+    from collections import Counter
+
+    with open(report / "videos.csv", newline="") as fh:
+        counts = Counter(r["predict"] for r in csv.DictReader(fh) if r["predict"])
+    order = ["Positive", "Neutral", "Negative"]
+    ranked = sorted(order, key=lambda c: (-counts[c], order.index(c)))
+    return ", ".join(f"{c} {counts[c]}" for c in ranked)
+
+
+def test_fr_samples_without_labels_lead_with_what_was_predicted(tmp_path):
+    """Issue 26's trial: the first lines give the predicted classes with videos.csv's
+    counts; no accuracy, per-class or confusion table; a Method line names blazeface,
+    onnx and the face rule. index.html says the same (parsed here; in Chromium in
+    test_browser.py)."""
+    from .test_report_unlabelled import Page
+
+    report = fr_samples_unlabelled_report(tmp_path)
+    counts = predicted_counts(report)
+    md = (report / "report.md").read_text()
+    lines = md.splitlines()
+    assert lines[0].startswith(f"**Predicted (3 clips, no labels): {counts}**")
+    assert lines[2].startswith("Top emotions: ")
+    method = lines[4]
+    assert method.startswith("Method: detector blazeface (MediaPipe's BlazeFace, model short/back")
+    assert "fer's 7-emotion model on onnx" in method and "(reduce.face=first)" in method
+    assert "ccuracy" not in md and "## Per class" not in md and "## Confusion" not in md
+    text = (report / "index.html").read_text()
+    parsed = Page(text)
+    assert parsed.by_id["predicted-classes"].startswith(f"Predicted: {counts} (of 3 clips")
+    assert parsed.by_id["method"] == method
+    assert "ccuracy" not in text and 'id="confusion"' not in text

@@ -306,7 +306,11 @@ def test_a_run_without_labels(tmp_path):
     assert m["accuracy"] is None and m["macro_f1"] is None and m["labels_file"] is None
     assert videos_csv(run_dir)[1] == "a.mp4,,Positive,,ok,1,1,1,0,0,"
     first = (run_dir / "report" / "report.md").read_text().splitlines()[0]
-    assert first == "**Accuracy: n/a** (0 of 0 labelled clips)"
+    # What was predicted, not "**Accuracy: n/a** (0 of 0 labelled clips)"
+    assert first == (
+        "**Predicted (1 clip, no labels): Positive 1, Neutral 0, Negative 0** "
+        "(0 without a face, 0 failed)"
+    )
 
 
 # -------------------------------------------------------------- face selection

@@ -125,32 +125,47 @@ def group_profiles(
         for e, share in shares.items():
             class_share[mapping.emotions[e]] += share
         n_predicted = sum(predicted[g].values())
-        profiles.append(
-            {
-                "group": g,
-                "clips": clips[g],
-                "labelled": labelled[g],
-                "frames_with_face": n_frames,
-                "emotion_share": {e: round(v, 6) for e, v in shares.items()},
-                "emotion_mean_score": {
-                    e: (round(float(mean_scores.loc[g, e]), 6) if g in mean_scores.index else None)
-                    for e in EMOTIONS
-                },
-                "class_share": {c: round(v, 6) for c, v in class_share.items()},
-                "predicted_share": {
-                    c: round(n / n_predicted, 6) if n_predicted else 0.0
-                    for c, n in predicted[g].items()
-                },
-                "accuracy": correct[g] / labelled[g] if labelled[g] else None,
-                "accuracy_ci": _interval(interval) if labelled[g] >= cfg.min_units else None,
-                "ci_withheld": (
-                    withheld(labelled[g], "clip", cfg.min_units)
-                    if 0 < labelled[g] < cfg.min_units
-                    else None
-                ),
-            }
-        )
+        profile = {
+            "group": g,
+            "clips": clips[g],
+            "labelled": labelled[g],
+            "frames_with_face": n_frames,
+            "emotion_share": {e: round(v, 6) for e, v in shares.items()},
+            "emotion_mean_score": {
+                e: (round(float(mean_scores.loc[g, e]), 6) if g in mean_scores.index else None)
+                for e in EMOTIONS
+            },
+            "class_share": {c: round(v, 6) for c, v in class_share.items()},
+            "predicted_share": {
+                c: round(n / n_predicted, 6) if n_predicted else 0.0
+                for c, n in predicted[g].items()
+            },
+            "accuracy": correct[g] / labelled[g] if labelled[g] else None,
+            "accuracy_ci": _interval(interval) if labelled[g] >= cfg.min_units else None,
+            "ci_withheld": (
+                withheld(labelled[g], "clip", cfg.min_units)
+                if 0 < labelled[g] < cfg.min_units
+                else None
+            ),
+        }
+        profiles.append(profile if n_frames else _nobody(profile))
     return profiles
+
+
+def _nobody(profile: dict[str, Any]) -> dict[str, Any]:
+    """A group without a frame with a face: nothing to show but its counts (an argmax
+    of zeros would show "angry", its shares 0 %, its accuracy the no-face rule's 0 %)."""
+    nothing = dict.fromkeys(
+        (
+            "emotion_share",
+            "class_share",
+            "predicted_share",
+            "accuracy",
+            "accuracy_ci",
+            "ci_withheld",
+        )
+    )
+    return {**profile, **nothing}
 
 
 def pick_timelines(results: list[ClipResult], n: int) -> list[ClipResult]:

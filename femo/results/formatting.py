@@ -112,3 +112,18 @@ def partial_text(metrics: Mapping[str, Any]) -> str:
         f"{shards.get('planned')} shard(s) not done); the accuracy is over the "
         f"{present} {'clip' if present == 1 else 'clips'} present"
     )
+
+
+def top_text(shares: dict[str, float] | None, k: int = 3, space: bool = False) -> str:
+    """``angry 50%, neutral 30%, sad 10%``: the ``k`` largest shares; "–" for none."""
+    if not shares:
+        return "–"
+    top = sorted(shares.items(), key=lambda kv: -kv[1])[:k]
+    unit = " %" if space else "%"
+    return ", ".join(f"{name} {100 * v:.0f}{unit}" for name, v in top if v > 0) or "–"
+
+
+def counts_text(classes: dict[str, int]) -> str:
+    """``Neutral 3, Positive 0, Negative 0``: the classes, most predicted first."""
+    ranked = sorted(classes.items(), key=lambda kv: -kv[1])  # stable: mapping order on ties
+    return ", ".join(f"{c} {n}" for c, n in ranked)

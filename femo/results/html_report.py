@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from .formatting import counts_text, top_text
 from .html_parts import SECTIONS, ci_basis, esc, h2, level_label, pct, span
 from .html_sections import (
     MAX_CLIP_ROWS,
@@ -23,6 +24,7 @@ from .html_sections import (
     confusion_section,
     faces_section,
     fit_section,
+    identities_figure,
     is_wrong,
     order_clips,
     profiles_section,
@@ -37,6 +39,7 @@ __all__ = [
 ]  # fmt: skip
 
 FER_EMOTIONS = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+PREDICTED_TITLE = "Predicted, unlabelled clips"
 
 _CSS = """
 :root { --fg: #1d1d1f; --muted: #5f6368; --line: #d9d9de; --bg2: #f5f6f8;
@@ -67,6 +70,7 @@ nav a { margin-right: 14px; color: #0b57d0; text-decoration: none; white-space: 
 .card b { display: block; font-size: 1.4rem; }
 .card span { color: var(--muted); font-size: 0.85rem; }
 .card.bad b { color: var(--bad); }
+p.method { color: var(--muted); font-size: 0.9rem; margin: 4px 0 0; }
 figure { margin: 10px 0; }
 figure img { max-width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: 0.85rem; }
@@ -194,6 +198,54 @@ def _answer(metrics: Mapping[str, Any]) -> str:
     )
 
 
+def _predicted_answer(metrics: Mapping[str, Any]) -> str:
+    """A run without labels: what was predicted is the answer; nothing is scored."""
+    predicted = metrics.get("predicted") or {}
+    cards = [
+        ("clips", predicted.get("clips"), False),
+        ("with a prediction", predicted.get("with_prediction"), False),
+        ("no face", predicted.get("no_face"), bool(predicted.get("no_face"))),
+        ("failed", predicted.get("failed"), bool(predicted.get("failed"))),
+        ("missing", metrics.get("n_missing"), bool(metrics.get("n_missing"))),
+    ]
+    card_html = "".join(
+        f'<div class="card{" bad" if bad else ""}"><b>{esc(v)}</b><span>{esc(k)}</span></div>'
+        for k, v, bad in cards
+    )
+    return (
+        f'{h2("answer")}<p class="headline" id="predicted-classes">Predicted: '
+        f"{esc(counts_text(predicted.get('classes') or {}))} "
+        f'<span class="ci">(of {esc(predicted.get("clips"))} clips; no labels)</span></p>'
+        f'<p class="second" id="top-emotions">Top emotions: '
+        f"{esc(top_text(predicted.get('emotion_share'), space=True))} "
+        f'<span class="ci">(of {esc(predicted.get("frames_with_face"))} frames with a face)'
+        f'</span></p><div class="cards">{card_html}</div>'
+    )
+
+
+def predicted_section(metrics: Mapping[str, Any]) -> str:
+    """A run with labels: what was predicted for its unlabelled clips."""
+    predicted = metrics.get("predicted") or {}
+    return (
+        f'<h2 id="predicted">{esc(PREDICTED_TITLE)} ({esc(predicted.get("clips"))})</h2>'
+        f'<p id="predicted-classes">Predicted classes (clips): '
+        f"{esc(counts_text(predicted.get('classes') or {}))}; "
+        f"{esc(predicted.get('no_face'))} without a face, {esc(predicted.get('failed'))} failed."
+        f'</p><p id="top-emotions">Top emotions (of {esc(predicted.get("frames_with_face"))} '
+        f"frames with a face): {esc(top_text(predicted.get('emotion_share'), space=True))}. "
+        "Each clip's profile is under the per-person profiles.</p>"
+    )
+
+
+def _described(metrics: Mapping[str, Any]) -> str:
+    """The Method and Labels lines, under the title."""
+    return "".join(
+        f'<p class="method" id="{key.split("_")[0]}">{esc(metrics[key])}</p>'
+        for key in ("method", "labels_line")
+        if metrics.get(key)
+    )
+
+
 def render_index_html(
     metrics: dict[str, Any], clips: list[dict[str, Any]], sheets_html: str = ""
 ) -> str:
@@ -211,18 +263,25 @@ def render_index_html(
     root = prov.get("dataset_root")
     title = "femo report" + (f" — {root}" if root else "")
     when = prov.get("reported_at") or prov.get("run_created")
+    described = metrics.get("labels_line")
     sub = " · ".join(
         esc(x)
         for x in (
             f"dataset {root}" if root else None,
-            f"labels {prov.get('labels_file')}" if prov.get("labels_file") else None,
+            None if described else f"labels {prov.get('labels_file') or 'none'}",
             f"report {when}" if when else None,
         )
         if x
     )
-    links = [*SECTIONS]
+    labelled = bool(metrics.get("n_labelled"))
+    predicted = metrics.get("predicted")
+    scored = labelled or not predicted  # a run with labels, or nothing predicted either
+    links = [(k, t) for k, t in SECTIONS if scored or k != "confusion"]
     if metrics.get("identities"):  # reference photos given: after the per-person profiles
-        links.insert(3, ("identities", "Identities"))
+        links.insert(links.index(("profiles", dict(SECTIONS)["profiles"])) + 1,
+                     ("identities", "Identities"))  # fmt: skip
+    if labelled and predicted:
+        links.insert(1, ("predicted", PREDICTED_TITLE))
     nav = "".join(f'<a href="#{key}">{esc(label)}</a>' for key, label in links)
     partial = " (PARTIAL)" if metrics.get("partial") else ""
     parts = [
@@ -234,13 +293,16 @@ def render_index_html(
         f"<title>{esc(title + partial)}</title>",
         f"<style>{_CSS}</style></head><body>",
         _partial_banner(metrics),
-        f'<main><header><h1>{esc("femo report")}</h1><div class="sub">{sub}</div></header>',
+        f'<main><header><h1>{esc("femo report")}</h1><div class="sub">{sub}</div>'
+        f"{_described(metrics)}</header>",
         f"<nav>{nav}</nav>",
-        f"<section>{_answer(metrics)}</section>",
+        f"<section>{_answer(metrics) if scored else _predicted_answer(metrics)}</section>",
+        f"<section>{predicted_section(metrics)}</section>" if labelled and predicted else "",
         f"<section>{fit_section(metrics)}</section>" if metrics.get("fit") else "",
-        f"<section>{confusion_section(metrics)}</section>",
+        f"<section>{confusion_section(metrics)}</section>" if scored else "",
         f"<section>{profiles_section(metrics, emotions, classes)}</section>",
-        f"<section>{identities_html(metrics.get('identities'))}</section>"
+        f"<section>{identities_html(metrics.get('identities'))}"
+        f"{identities_figure(metrics.get('identities'), emotions, classes)}</section>"
         if metrics.get("identities")
         else "",
         f"<section>{timelines_section(metrics, emotions)}</section>",

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from . import plots
-from .formatting import min_units_note, p_value, points
+from .formatting import min_units_note, p_value, points, top_text
 from .html_parts import esc, h2, img, legend, level_label, pct, span, table, td, with_ci
 
 # The clip table and the lists stop here; the full lists are in videos.csv.
@@ -78,8 +78,31 @@ def confusion_section(metrics: Mapping[str, Any]) -> str:
 def profiles_section(
     metrics: Mapping[str, Any], emotions: Sequence[str], classes: Sequence[str]
 ) -> str:
+    """Per group (person) and, for the unlabelled clips, per clip: the 7 emotions' and the
+    classes' shares of their frames with a face, drawn and listed."""
+    return (
+        h2("profiles")
+        + _group_profiles(metrics, emotions, classes)
+        + _clip_profiles(metrics, emotions, classes)
+    )
+
+
+def _profiles_figure(profiles: Sequence[Mapping[str, Any]], emotions, classes, alt: str) -> str:
+    return (
+        "<figure>"
+        + img(plots.profiles_png(profiles, emotions, classes), alt)
+        + "<figcaption>Left: the share of the frames with a face whose top emotion is each of "
+        "the seven. Right: the same frames by mapping class. In brackets: those frames "
+        "(face frames) and the clips they come from; no bar where no face was "
+        "found.</figcaption></figure>"
+    )
+
+
+def _group_profiles(
+    metrics: Mapping[str, Any], emotions: Sequence[str], classes: Sequence[str]
+) -> str:
     groups = list(metrics.get("groups") or [])
-    out = [h2("profiles")]
+    out = []
     pattern = ((metrics.get("config") or {}).get("dataset") or {}).get("group_pattern")
     if not groups and pattern:
         out.append(
@@ -102,52 +125,110 @@ def profiles_section(
             f'<p class="note" id="profiles-capped">The figure shows the {len(shown)} groups '
             f"with the most clips, of {len(groups)}; the table below lists all of them.</p>"
         )
-    out.append(
-        "<figure>"
-        + img(plots.profiles_png(shown, emotions, classes), "per-person profiles")
-        + "<figcaption>Left: for each group, the share of its frames with a face whose top "
-        "emotion is each of the seven. Right: the same frames by mapping class. "
-        "n = clips.</figcaption></figure>"
-    )
-    level = level_label(metrics)
-    rows = []
-    for g in groups:
-        emotion_share = g.get("emotion_share") or {}
-        top = max(emotion_share, key=lambda k: emotion_share[k] or 0) if emotion_share else None
-        predicted = g.get("predicted_share") or {}
-        pred_text = ", ".join(
-            f"{c}\u00a0{pct(predicted.get(c), 0)}".replace(" %", "\u00a0%")
-            for c in classes
-            if c in predicted
-        )
-        rows.append(
-            "<tr>"
-            + td(g.get("group"))
-            + td(g.get("clips"), True)
-            + td(g.get("labelled"), True)
-            + td(g.get("frames_with_face"), True)
-            + td(top)
-            + td(pred_text or None)
-            + td(
-                with_ci(g.get("accuracy"), g.get("accuracy_ci"))
-                + (" (no interval)" if g.get("ci_withheld") else ""),
-                True,
-            )
-            + "</tr>"
-        )
+    out.append(_profiles_figure(shown, emotions, classes, "per-person profiles"))
+    labelled = bool(metrics.get("n_labelled"))
+    rows = [_group_row(g, classes, labelled) for g in groups]
     head = [
         ("group", False),
         ("clips", True),
         ("labelled", True),
-        ("frames with face", True),
-        ("top emotion", False),
+        ("frames with a face", True),
+        ("top emotion (of those frames)", False),
         ("clips predicted as", False),
-        (f"accuracy ({esc(level)} CI)", True),
     ]
+    if labelled:
+        head.append((f"accuracy ({esc(level_label(metrics))} CI)", True))
     out.append(table(head, rows))
-    if any(g.get("ci_withheld") for g in groups):
+    if labelled and any(g.get("ci_withheld") for g in groups):
         out.append(f'<p class="note" id="min-units">{esc(min_units_note(metrics))}</p>')
     return "".join(out)
+
+
+def _group_row(g: Mapping[str, Any], classes: Sequence[str], labelled: bool) -> str:
+    """One group's row; "–" for everything a group without a face frame cannot have."""
+    emotion_share = g.get("emotion_share") or {}
+    top = max(emotion_share, key=lambda k: emotion_share[k] or 0) if emotion_share else None
+    predicted = g.get("predicted_share") or {}
+    pred_text = ", ".join(
+        f"{c}\u00a0{pct(predicted.get(c), 0)}".replace(" %", "\u00a0%")
+        for c in classes
+        if c in predicted
+    )
+    cells = (
+        td(g.get("group"))
+        + td(g.get("clips"), True)
+        + td(g.get("labelled"), True)
+        + td(g.get("frames_with_face"), True)
+        + td(top)
+        + td(pred_text or None)
+    )
+    if labelled:
+        accuracy = (
+            with_ci(g.get("accuracy"), g.get("accuracy_ci"))
+            + (" (no interval)" if g.get("ci_withheld") else "")
+            if g.get("frames_with_face")
+            else None
+        )
+        cells += td(accuracy, True)
+    return f"<tr>{cells}</tr>"
+
+
+def identities_figure(
+    identities: Mapping[str, Any] | None, emotions: Sequence[str], classes: Sequence[str]
+) -> str:
+    """Each reference person's profile (and the faces matched to nobody), drawn."""
+    persons = (identities or {}).get("persons") or []
+    if not persons:
+        return ""
+    profiles = [
+        {
+            "group": p.get("person"),
+            "clips": p.get("clips"),
+            "frames_with_face": p.get("faces"),
+            "emotion_share": p.get("emotion_share"),
+            "class_share": p.get("class_share"),
+            "counted": "faces",
+        }
+        for p in persons
+    ]
+    return _profiles_figure(profiles, emotions, classes, "per-identity profiles")
+
+
+def _clip_profiles(
+    metrics: Mapping[str, Any], emotions: Sequence[str], classes: Sequence[str]
+) -> str:
+    """The unlabelled clips' own profiles (those with the most frames with a face)."""
+    profiles = list(metrics.get("clip_profiles") or [])
+    if not profiles:
+        return ""
+    n = (metrics.get("predicted") or {}).get("clips", len(profiles))
+    which = (
+        f"all {n} unlabelled clips"
+        if len(profiles) >= n
+        else f"the {len(profiles)} unlabelled clips (of {n}) with the most frames with a face"
+    )
+    rows = [
+        "<tr>"
+        + td(p.get("group"))
+        + td(p.get("predict"))
+        + td(p.get("frames_with_face"), True)
+        + td(top_text(p.get("emotion_share"), space=True))
+        + td(top_text(p.get("class_share"), space=True))
+        + "</tr>"
+        for p in profiles
+    ]
+    head = [
+        ("clip", False),
+        ("predicted", False),
+        ("frames with a face", True),
+        ("top emotions (of those frames)", False),
+        ("classes (of those frames)", False),
+    ]
+    return (
+        f'<h3 id="clip-profiles">Per clip: {esc(which)}</h3>'
+        + _profiles_figure(profiles, emotions, classes, "per-clip profiles")
+        + table(head, rows)
+    )
 
 
 def timelines_section(metrics: Mapping[str, Any], emotions: Sequence[str]) -> str:

@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import EMOTIONS, MappingConfig
+from .formatting import top_text
 
 NOBODY = "(nobody)"
 
@@ -50,9 +51,12 @@ def identity_profiles(
                 "clips_labelled_other": sum(
                     1 for v in clips if v in person_of and person_of[v] != name
                 ),
-                "emotion_share": {e: float(share[e]) for e in EMOTIONS},
+                # Never seen: no shares (not zeros, whose argmax would read "angry").
+                "emotion_share": {e: float(share[e]) for e in EMOTIONS} if n else None,
                 "mean_scores": {e: (float(mine[e].mean()) if n else None) for e in EMOTIONS},
-                "class_share": {c: float(cls.get(c, 0) / n) if n else 0.0 for c in mapping.classes},
+                "class_share": {c: float(cls.get(c, 0) / n) for c in mapping.classes}
+                if n
+                else None,
             }
         )
     # Most-seen first; the faces matched to nobody last.
@@ -67,9 +71,8 @@ def identity_profiles(
     }
 
 
-def _top(shares: dict[str, float], k: int = 3) -> str:
-    top = sorted(shares.items(), key=lambda kv: -kv[1])[:k]
-    return ", ".join(f"{e} {100 * v:.0f}%" for e, v in top if v > 0) or "-"
+def _top(shares: dict[str, float] | None, k: int = 3) -> str:
+    return top_text(shares, k)
 
 
 def identities_markdown(profiles: dict[str, Any] | None) -> list[str]:
@@ -107,11 +110,12 @@ def identities_csv_text(profiles: dict[str, Any], classes: list[str]) -> str:
     )
     for p in profiles["persons"]:
         means = [p["mean_scores"][e] for e in EMOTIONS]
+        emotion, cls = p["emotion_share"] or {}, p["class_share"] or {}
         writer.writerow(
             [p["person"], p["faces"], p["clips"], p["clips_labelled_other"]]
-            + [f"{p['emotion_share'][e]:.4f}" for e in EMOTIONS]
+            + [f"{emotion[e]:.4f}" if emotion else "" for e in EMOTIONS]
             + ["" if m is None else f"{m:.4f}" for m in means]
-            + [f"{p['class_share'][c]:.4f}" for c in classes]
+            + [f"{cls[c]:.4f}" if cls else "" for c in classes]
         )
     return buf.getvalue()
 

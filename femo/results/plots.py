@@ -194,6 +194,14 @@ def _stacked(
     ax.set_axisbelow(True)
 
 
+def profile_label(group: Mapping[str, Any]) -> str:
+    """``Dwarakish  (10 face frames, 146 clips)``: a bar's name and what its n counts
+    (``counted``: ``faces`` for an identity's faces)."""
+    frames, clips = int(group.get("frames_with_face") or 0), int(group.get("clips") or 0)
+    counted = f"{frames} {group.get('counted', 'face frames')}" if frames else "no face"
+    return f"{_plain(group.get('group'), 30)}  ({counted}, {clips} clip{'s' * (clips != 1)})"
+
+
 def profiles_png(
     groups: Sequence[Mapping[str, Any]], emotions: Sequence[str], classes: Sequence[str]
 ) -> bytes:
@@ -201,15 +209,14 @@ def profiles_png(
 
     Left: the share of the group's face frames whose top emotion is each of
     ``emotions`` (``emotion_share``); right: the share per mapping class
-    (``class_share``). The height grows with the number of groups; choose them with
-    :func:`select_groups` first.
+    (``class_share``); each bar is named with the frames with a face it shares out and
+    the clips they come from. The height grows with the number of groups; choose them
+    with :func:`select_groups` first.
     """
     n = max(len(groups), 1)
     fig = _figure(11.0, 1.6 + 0.24 * n)
     left, right = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.35, 1]})
-    labels = [_plain(f"{g.get('group')}  (n={int(g.get('clips') or 0)})", 34) for g in groups] or [
-        ""
-    ]
+    labels = [profile_label(g) for g in groups] or [""]
     rows_e = [g.get("emotion_share") or {} for g in groups] or [{}]
     rows_c = [g.get("class_share") or {} for g in groups] or [{}]
     _stacked(left, rows_e, emotions, [emotion_colour(e, i) for i, e in enumerate(emotions)])

@@ -11,12 +11,14 @@ from ..config import DETECTOR_SETTINGS_UNUSED
 from ..rundir import write_json, write_text
 from .formatting import (
     ci_text,
+    counts_text,
     decimal,
     level_of,
     level_text,
     min_units_note,
     partial_text,
     percent,
+    top_text,
 )
 from .identities import identities_csv_text, identities_markdown
 from .reduce import ClipResult
@@ -88,16 +90,20 @@ def groups_csv_text(groups: list[dict[str, Any]], classes: list[str], emotions: 
     )  # fmt: skip
     for g in groups:
         ci = g.get("accuracy_ci") or [None, None]
+        # A group without a face has no shares: empty cells, not zeros.
+        emotion, cls, pred = (
+            g[k] or {} for k in ("emotion_share", "class_share", "predicted_share")
+        )
         writer.writerow(
             [
                 g["group"], g["clips"], g["labelled"], g["frames_with_face"],
                 "" if g["accuracy"] is None else round(g["accuracy"], 6),
                 "" if ci[0] is None else ci[0], "" if ci[1] is None else ci[1],
-                *(g["emotion_share"][e] for e in emotions),
+                *(emotion.get(e, "") for e in emotions),
                 *("" if g["emotion_mean_score"][e] is None else g["emotion_mean_score"][e]
                   for e in emotions),
-                *(g["class_share"][c] for c in classes),
-                *(g["predicted_share"][c] for c in classes),
+                *(cls.get(c, "") for c in classes),
+                *(pred.get(c, "") for c in classes),
             ]
         )  # fmt: skip
     return out.getvalue()
@@ -114,23 +120,8 @@ def settings_yaml(config: dict[str, Any]) -> str:
     return yaml.safe_dump(settings, sort_keys=False, default_flow_style=None, width=100)
 
 
-def report_markdown(
-    metrics: dict[str, Any], results: list[ClipResult], classes: tuple[str, ...]
-) -> str:
-    m = metrics
-    level = level_of(m)
-
-    def _ci(interval: list[float] | None, as_percent: bool = True) -> str:
-        return ci_text(interval, level, as_percent)
-
-    macro_f1 = "n/a" if m["macro_f1"] is None else f"{m['macro_f1']:.3f}"
-    unit = (m.get("ci") or {}).get("unit")
-    why = (m.get("ci") or {}).get("withheld")
-    resampled = {"group": "whole groups", "clip": "clips"}.get(unit or "", "")
-    lines = []
-    if m.get("partial"):
-        lines += [f"**{partial_text(m)}.**", ""]
-    lines += [
+def _accuracy_lead(m: dict[str, Any], _ci: Any, why: str | None) -> list[str]:
+    return [
         f"**Accuracy: {percent(m['accuracy'])}**{_ci(m.get('accuracy_ci'))}"
         + (f" ({why})" if why and m["accuracy"] is not None else "")
         + " "
@@ -141,10 +132,43 @@ def report_markdown(
             if m.get("no_face") == "abstain"
             else ")"
         ),
+    ]
+
+
+def _predicted_lead(predicted: dict[str, Any]) -> list[str]:
+    """A run without labels: what was predicted comes first."""
+    return [
+        f"**Predicted ({predicted['clips']} clip{'s' * (predicted['clips'] != 1)}, no labels): "
+        f"{counts_text(predicted['classes'])}** ({predicted['no_face']} without a face, "
+        f"{predicted['failed']} failed)",
         "",
-        "# femo report",
-        "",
-        f"- clips: {m['n_videos']}; labelled: {m['n_labelled']}; with a prediction: {m['n_scored']}",
+        f"Top emotions: {top_text(predicted['emotion_share'])} "
+        f"(of {predicted['frames_with_face']} frames with a face)",
+    ]
+
+
+def _described(m: dict[str, Any]) -> list[str]:
+    """The Method line and the Labels line, each after a blank line."""
+    lines = []
+    for key in ("method", "labels_line"):
+        if m.get(key):
+            lines += ["", m[key]]
+    return lines
+
+
+def _labelled_lines(
+    m: dict[str, Any],
+    classes: tuple[str, ...],
+    _ci: Any,
+    macro_f1: str,
+    why: str | None,
+    resampled: str,
+    level: float,
+) -> list[str]:
+    """The figures against the labels: counts, per class, confusion."""
+    lines = [
+        f"- clips: {m['n_videos']}; labelled: {m['n_labelled']}; labelled with a prediction: "
+        f"{m['n_scored']}",
         f"- accuracy over clips with a prediction: {percent(m['accuracy_scored'])}",
         f"- macro F1: {macro_f1}{_ci(m.get('macro_f1_ci'), False)}",
         *(
@@ -182,25 +206,99 @@ def report_markdown(
     lines.append("|---" * (len(cols) + 1) + "|")
     for g in classes:
         lines.append(f"| {g} | " + " | ".join(str(m["confusion"][g][c]) for c in cols) + " |")
-    groups = m.get("groups") or []
-    if groups:
+    return lines
+
+
+def _predicted_lines(m: dict[str, Any], predicted: dict[str, Any], labelled: bool) -> list[str]:
+    """What was predicted for the unlabelled clips, and each one's profile."""
+    lines = ["", f"## Predicted, unlabelled clips ({predicted['clips']})", ""] if labelled else []
+    lines += [
+        f"- clips: {predicted['clips']}; with a prediction: {predicted['with_prediction']}; "
+        f"no face in any sampled frame: {predicted['no_face']}; failed: {predicted['failed']}"
+        + ("" if labelled else f"; missing (shard not done): {m['n_missing']}"),
+        f"- predicted classes (clips): {counts_text(predicted['classes'])}",
+        f"- top emotions (of {predicted['frames_with_face']} frames with a face): "
+        f"{top_text(predicted['emotion_share'])}",
+    ]
+    profiles = m.get("clip_profiles") or []
+    if profiles:
+        n = predicted["clips"]
+        shown = (
+            f"all {n}"
+            if len(profiles) >= n
+            else f"the {len(profiles)} of {n} with the most frames with a face"
+        )
         lines += [
             "",
-            f"## Groups ({len(groups)})",
+            f"### Per clip ({shown})",
             "",
-            "| group | clips | labelled | frames with a face | top emotions | accuracy |",
-            "|---|---|---|---|---|---|",
+            "| clip | predicted | frames with a face | top emotions | classes (of those frames) |",
+            "|---|---|---|---|---|",
         ]
-        for g in groups:
-            top = sorted(g["emotion_share"].items(), key=lambda kv: -kv[1])[:3]
-            shares = ", ".join(f"{e} {percent(v, 0)}" for e, v in top if v > 0) or "-"
+        lines += [
+            f"| {p['group']} | {p['predict'] or '–'} | {p['frames_with_face']} "
+            f"| {top_text(p['emotion_share'])} | {top_text(p['class_share'])} |"
+            for p in profiles
+        ]
+    return lines
+
+
+def _group_lines(m: dict[str, Any], _ci: Any) -> list[str]:
+    """Per group: clips, frames with a face, top emotions (and accuracy, with labels);
+    "–" where a group has no frame with a face."""
+    groups = m.get("groups") or []
+    if not groups:
+        return []
+    labelled = bool(m["n_labelled"])
+    lines = [
+        "",
+        f"## Groups ({len(groups)})",
+        "",
+        "| group | clips | labelled | frames with a face | top emotions |"
+        + (" accuracy |" if labelled else ""),
+        "|---|---|---|---|---|" + ("---|" if labelled else ""),
+    ]
+    for g in groups:
+        row = (
+            f"| {g['group']} | {g['clips']} | {g['labelled']} | {g['frames_with_face']} "
+            f"| {top_text(g['emotion_share'])} |"
+        )
+        if labelled:
             none = " (no interval)" if g.get("ci_withheld") else ""
-            lines.append(
-                f"| {g['group']} | {g['clips']} | {g['labelled']} | {g['frames_with_face']} "
-                f"| {shares} | {percent(g['accuracy'])}{_ci(g.get('accuracy_ci'))}{none} |"
-            )
-        if any(g.get("ci_withheld") for g in groups):
-            lines += ["", min_units_note(m)]
+            accuracy = percent(g["accuracy"], missing="–")
+            row += f" {accuracy}{_ci(g.get('accuracy_ci'))}{none} |"
+        lines.append(row)
+    if labelled and any(g.get("ci_withheld") for g in groups):
+        lines += ["", min_units_note(m)]
+    return lines
+
+
+def report_markdown(
+    metrics: dict[str, Any], results: list[ClipResult], classes: tuple[str, ...]
+) -> str:
+    m = metrics
+    level = level_of(m)
+
+    def _ci(interval: list[float] | None, as_percent: bool = True) -> str:
+        return ci_text(interval, level, as_percent)
+
+    macro_f1 = "n/a" if m["macro_f1"] is None else f"{m['macro_f1']:.3f}"
+    unit = (m.get("ci") or {}).get("unit")
+    why = (m.get("ci") or {}).get("withheld")
+    resampled = {"group": "whole groups", "clip": "clips"}.get(unit or "", "")
+    lines = []
+    if m.get("partial"):
+        lines += [f"**{partial_text(m)}.**", ""]
+    predicted = m.get("predicted")
+    if not m["n_labelled"] and predicted:
+        lines += [*_predicted_lead(predicted), *_described(m), "", "# femo report", ""]
+        lines += _predicted_lines(m, predicted, labelled=False)
+    else:
+        lines += [*_accuracy_lead(m, _ci, why), *_described(m), "", "# femo report", ""]
+        lines += _labelled_lines(m, classes, _ci, macro_f1, why, resampled, level)
+        if predicted:
+            lines += _predicted_lines(m, predicted, labelled=True)
+    lines += _group_lines(m, _ci)
     lines += identities_markdown(m.get("identities"))
     problems = [r for r in results if r.status not in ("ok",)]
     if problems:

@@ -24,6 +24,8 @@ from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
 from .face_choice import chosen_emotions, read_persons
+from .method import labels_text, method_text
+from .predicted import clip_profiles, predicted_summary
 from .reduce import (
     ClipResult,
     DamagedShard,
@@ -39,6 +41,9 @@ from .sweep import sweep_runs, write_sweep_table
 from .throughput import throughput_summary
 
 log = logging.getLogger(__name__)
+
+# Per-clip profiles of unlabelled clips on the page: those with the most faces.
+CLIP_PROFILES = 60
 
 
 @dataclass
@@ -231,6 +236,9 @@ def report(
             },
             "clips_in_several_shards": shards.duplicates,
             "labels_file": labels_file,
+            "predicted": predicted_summary(results, per_frame, config.mapping),
+            "clip_profiles": clip_profiles(results, per_frame, config.mapping, CLIP_PROFILES),
+            **described(run, config_dict, reduced, labels_file),
             "groups": group_profiles(results, per_frame, config.mapping, config.report),
             "identities": reduced.identities,
             "timelines": timelines(
@@ -246,6 +254,27 @@ def report(
     sheets = sheets_section(run, config, plan, results)
     folder = write_report(folder or run.report_dir, results, metrics, classes, sheets)
     return ReduceResult(folder, metrics)
+
+
+def _head_provenance(path: str | None) -> dict[str, Any] | None:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))["provenance"] if path else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def described(
+    run: RunDir, config: dict[str, Any], reduced: Reduced, labels_file: str | None
+) -> dict[str, str]:
+    """The report's ``method`` line and ``labels`` line (the file given, and the snapshot)."""
+    members = [(m.run.path.name, m.detector) for m in reduced.members[1:]]
+    head = _head_provenance(config["reduce"].get("head"))
+    given = run.read_manifest().get("labels_source")
+    snapshot = str(run.labels_file) if run.labels_file.is_file() else None
+    return {
+        "method": method_text(config, head, members),
+        "labels_line": labels_text(given, labels_file, snapshot),
+    }
 
 
 def _fit_summary(run: RunDir) -> dict[str, Any] | None:

@@ -1,0 +1,182 @@
+"""A report that never misleads (issue 26): without labels it leads with what was
+predicted; it says how its figures were made; nothing is shown for nobody."""
+
+from __future__ import annotations
+
+import csv
+import html.parser
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from femo.results.plots import profile_label
+from femo.results.reporting import reduce_run
+
+from .test_reduce import clip_rows, make_run, write_shard
+
+pytestmark = pytest.mark.usefixtures("no_tensorflow")
+
+PERSONS = ("dataset.group_pattern='^([a-z]+)_'",)
+
+
+class Page(html.parser.HTMLParser):
+    """index.html as text per element id, and every table row as its cells' text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.by_id: dict[str, str] = {}
+        self.rows: list[list[str]] = []
+        self._open: list[tuple[str, str | None]] = []
+        self._cell: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("img", "meta", "br", "link"):
+            return
+        ident = dict(attrs).get("id")
+        self._open.append((tag, ident))
+        if ident:
+            self.by_id[ident] = ""
+        if tag == "tr":
+            self.rows.append([])
+        if tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self.rows:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+        while self._open:
+            if self._open.pop()[0] == tag:
+                break
+
+    def handle_data(self, data):
+        for _, ident in self._open:
+            if ident:
+                self.by_id[ident] += data
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def page(folder: Path) -> tuple[str, Page]:
+    text = (folder / "index.html").read_text(encoding="utf-8")
+    return text, Page(text)
+
+
+def person_rows(parsed: Page, name: str) -> list[list[str]]:
+    return [r for r in parsed.rows if r and r[0] == name]
+
+
+@pytest.fixture
+def unlabelled_run(tmp_path) -> Path:
+    """ann: 4 happy clips; bob: 4 sad clips; cy: 2 clips where no face was ever found.
+    No labels file at all."""
+    videos = [f"{p}_{i}.mp4" for p, n in (("ann", 4), ("bob", 4), ("cy", 2)) for i in range(n)]
+    run_dir = make_run(tmp_path, videos, per_shard=10)
+    top = {"ann": "happy", "bob": "sad", "cy": None}
+    write_shard(run_dir, 0, [r for v in videos for r in clip_rows(v, [top[v.split("_")[0]]] * 2)])
+    return run_dir
+
+
+def test_without_labels_the_report_leads_with_what_was_predicted(unlabelled_run):
+    folder = reduce_run(unlabelled_run, list(PERSONS)).report_dir
+    with open(folder / "videos.csv", newline="") as fh:
+        predicted = Counter(r["predict"] for r in csv.DictReader(fh) if r["predict"])
+    assert predicted == {"Positive": 4, "Neutral": 4}  # ann happy, bob sad, cy no face
+    md = (folder / "report.md").read_text()
+    lines = md.splitlines()
+    assert lines[0] == (
+        "**Predicted (10 clips, no labels): Positive 4, Neutral 4, Negative 0** "
+        "(2 without a face, 0 failed)"
+    )
+    # 16 frames with a face: 8 happy, 8 sad
+    assert lines[2] == "Top emotions: happy 50%, sad 50% (of 16 frames with a face)"
+    assert lines[4].startswith("Method: detector haar (fer's Haar cascade; detector=haar); ")
+    assert "face rule: the first face of each frame (reduce.face=first)" in lines[4]
+    assert lines[6] == "Labels: none given"
+    assert "ccuracy" not in md and "## Per class" not in md and "## Confusion" not in md
+    assert "| cy | 2 | 0 | 0 | – |" in md  # nothing shown for a person without a face
+    text, parsed = page(folder)
+    assert "ccuracy" not in text and 'id="confusion"' not in text
+    assert parsed.by_id["predicted-classes"].startswith("Predicted: Positive 4, Neutral 4")
+    assert "happy 50 %, sad 50 %" in parsed.by_id["top-emotions"]
+    assert parsed.by_id["method"].startswith("Method: detector haar")
+    (cy,) = person_rows(parsed, "cy")
+    # group, clips, labelled, frames with a face, top emotion, clips predicted as
+    assert cy == ["cy", "2", "0", "0", "–", "–"]
+    shares = "Positive\xa0100\xa0%, Neutral\xa00\xa0%, Negative\xa00\xa0%"
+    assert person_rows(parsed, "ann")[0][4:] == ["happy", shares]
+    # Each unlabelled clip's own profile, beside the per-person ones.
+    # (clip, predicted, frames with a face, top emotions, classes; the clip table has more)
+    profiles = [r for r in parsed.rows if len(r) == 5]
+    assert ["cy_0.mp4", "–", "0", "–", "–"] in profiles
+    assert ["bob_1.mp4", "Neutral", "2", "sad 100 %", "Neutral 100 %"] in profiles
+    with open(folder / "groups.csv", newline="") as fh:
+        cy_csv = next(r for r in csv.DictReader(fh) if r["group"] == "cy")
+    assert (cy_csv["share_angry"], cy_csv["class_share_Positive"], cy_csv["accuracy"]) == ("",) * 3
+
+
+@pytest.fixture
+def labelled_run(tmp_path) -> Path:
+    """ann (happy, Positive: right), cy (no face, Negative: wrong by the study's rule),
+    and two clips without a label (dee: one angry, one sad frame)."""
+    videos = ["ann_0.mp4", "ann_1.mp4", "cy_0.mp4", "dee_0.mp4", "dee_1.mp4"]
+    labels = {"ann_0.mp4": "Positive", "ann_1.mp4": "Positive", "cy_0.mp4": "Negative"}
+    run_dir = make_run(tmp_path, videos, per_shard=5, labels=labels)
+    rows = [
+        *clip_rows("ann_0.mp4", ["happy"]),
+        *clip_rows("ann_1.mp4", ["happy"]),
+        *clip_rows("cy_0.mp4", [None, None]),
+        *clip_rows("dee_0.mp4", ["angry"]),
+        *clip_rows("dee_1.mp4", ["sad"]),
+    ]
+    write_shard(run_dir, 0, rows)
+    return run_dir
+
+
+def test_with_labels_the_answer_stays_first_and_the_unlabelled_clips_get_a_section(
+    labelled_run, tmp_path
+):
+    folder = reduce_run(labelled_run, list(PERSONS)).report_dir
+    md = (folder / "report.md").read_text()
+    assert md.startswith("**Accuracy: 66.7%**")  # ann 2 right, cy wrong: 2 of 3
+    assert "## Predicted, unlabelled clips (2)" in md
+    assert "- predicted classes (clips): Neutral 1, Negative 1, Positive 0" in md
+    snapshot = labelled_run / "labels.csv"
+    assert f"Labels: {tmp_path / 'labels.csv'} (snapshot: {snapshot})" in md.splitlines()
+    # cy: labelled, never a face: "–" for emotion, shares and accuracy, not "0.0%".
+    assert "| cy | 1 | 1 | 0 | – | – |" in md
+    text, parsed = page(folder)
+    (cy,) = person_rows(parsed, "cy")
+    assert cy == ["cy", "1", "1", "0", "–", "–", "–"]
+    assert person_rows(parsed, "ann")[0][-1].startswith("100.0 %")
+    assert parsed.by_id["labels"] == f"Labels: {tmp_path / 'labels.csv'} (snapshot: {snapshot})"
+    assert parsed.by_id["predicted-classes"].startswith(
+        "Predicted classes (clips): Neutral 1, Negative 1"
+    )
+    assert '<a href="#predicted">' in text and 'id="confusion"' in text
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [["reduce.face=largest"], ["reduce.vote=mean", "mapping=seven"], ["reduce.no_face=abstain"]],
+)
+def test_a_re_reduce_folder_and_its_method_line_say_the_same(labelled_run, overrides):
+    folder = reduce_run(labelled_run, [*overrides, "dataset.unknown_labels=unlabelled"]).report_dir
+    method = next(ln for ln in (folder / "report.md").read_text().splitlines() if "Method:" in ln)
+    for override in overrides:
+        key, value = override.split("=")
+        assert f"{key}-{value}" in folder.name
+        assert f"({override})" in method or f"{override})" in method, (override, method)
+    assert Page((folder / "index.html").read_text()).by_id["method"] == method
+
+
+def test_each_bar_says_what_its_n_counts():
+    """Dwarakish's bar came from 10 faces and read "n=146" (the clips)."""
+    assert profile_label({"group": "Dwarakish", "clips": 146, "frames_with_face": 10}) == (
+        "Dwarakish  (10 face frames, 146 clips)"
+    )
+    assert (
+        profile_label({"group": "cy", "clips": 1, "frames_with_face": 0}) == "cy  (no face, 1 clip)"
+    )
