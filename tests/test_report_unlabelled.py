@@ -180,3 +180,54 @@ def test_each_bar_says_what_its_n_counts():
     assert (
         profile_label({"group": "cy", "clips": 1, "frames_with_face": 0}) == "cy  (no face, 1 clip)"
     )
+
+
+@pytest.mark.slow
+def test_lfw_by_person_shows_no_emotion_for_a_person_without_a_face(tmp_path):
+    """Issue 26's trial on lfw-expressions with dataset.group_column=person: persons with
+    no frame with a face showed "angry", "Positive 0 %, ..." and "0.0 %" in index.html."""
+    import os
+    import subprocess
+    import sys
+
+    from femo.config import EMOTIONS
+
+    from .conftest import SHARED, need
+
+    root = need(SHARED / "lfw-expressions")
+    with open(root / "labels.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    persons = list(dict.fromkeys(r["person"] for r in rows if r["person"] != "Dwarakish"))[:40]
+    chosen = [r for r in rows if r["person"] in {*persons, "Dwarakish"}]
+    clips = tmp_path / "clips"
+    (clips / "images").mkdir(parents=True)
+    for r in chosen:
+        (clips / r["video"]).symlink_to(root / r["video"])
+    with open(tmp_path / "labels.csv", "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(chosen)
+    proc = subprocess.run(
+        [sys.executable, "-m", "femo", "run", f"dataset.root={clips}", "dataset.labels=labels.csv",
+         "dataset.group_column=person", f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=1800,
+        env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1])),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = tmp_path / "run" / "report"
+    with open(report / "groups.csv", newline="") as fh:
+        faces = {r["group"]: int(r["frames_with_face"]) for r in csv.DictReader(fh)}
+    nobody = {p for p, n in faces.items() if n == 0}
+    assert nobody and faces["Dwarakish"] > 0  # Haar finds a few of the film crops' faces
+    parsed = Page((report / "index.html").read_text())
+    words = {*EMOTIONS, "Positive", "Neutral", "Negative", "%"}
+    seen = 0
+    for row in parsed.rows:
+        if row and row[0] in nobody:  # the person's row in the profiles table
+            seen += 1
+            assert row[3] == "0" and row[4:] == ["–"] * 3, row
+        elif len(row) > 1 and row[1] in nobody:  # a clip of theirs in the clip table
+            predicted = row[3]
+            assert predicted == "–", row
+        assert not (row and row[0] in nobody and any(w in " ".join(row) for w in words)), row
+    assert seen == len(nobody)

@@ -237,9 +237,11 @@ def timelines_section(metrics: Mapping[str, Any], emotions: Sequence[str]) -> st
     if not timelines:
         out.append("<p>No timelines in this run (<code>report.timelines=N</code> asks for N).</p>")
         return "".join(out)
+    which = "wrong ones first" if metrics.get("n_labelled") else "ones (no labels)"
     out.append(
         '<p class="note">The seven emotion scores of a few clips along time, the most '
-        "confident wrong ones first. A gap in the lines (and a grey tick under them) is a "
+        f"confident {which}; a clip's confidence is the mean score of its predicted class "
+        "over its frames with a face. A gap in the lines (and a grey tick under them) is a "
         "sampled frame where no face was found.</p>"
     )
     out.append(
@@ -272,10 +274,12 @@ def clips_section(metrics: Mapping[str, Any], clips: Sequence[Mapping[str, Any]]
     ordered = order_clips(clips)
     n_wrong = sum(1 for c in clips if is_wrong(c))
     out = [h2("clips")]
-    out.append(
-        f'<p class="note">{len(clips)} clips; the {n_wrong} wrong ones (labelled, and the '
-        "prediction differs or is missing) first. Votes: frames per class.</p>"
+    first = (
+        f"; the {n_wrong} wrong ones (labelled, and the prediction differs or is missing) first"
+        if metrics.get("n_labelled")
+        else " (no labels)"
     )
+    out.append(f'<p class="note">{len(clips)} clips{first}. Votes: frames per class.</p>')
     if len(ordered) > MAX_CLIP_ROWS:
         out.append(
             f'<p class="note" id="clips-capped">Showing the first {MAX_CLIP_ROWS} of '
