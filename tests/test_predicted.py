@@ -105,3 +105,30 @@ def test_labels_line_gives_the_users_file_and_the_snapshot():
         "Labels: /x/other.csv (dataset.labels=/x/other.csv)"
     )
     assert labels_text(None, None, None) == "Labels: none given"
+
+
+def test_readme_says_everything_the_dev_extra_installs():
+    """`[dev]` installs selenium and, through femo[identity], dlib-bin: the README said
+    neither (issue 26)."""
+    import re
+
+    tomllib = pytest.importorskip("tomllib", reason="Python 3.11+ reads pyproject.toml")
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    extras = tomllib.loads((root / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    wanted = []
+    for spec in extras["dev"]:
+        name = re.match(r"[A-Za-z0-9_.-]+(\[[a-z]+\])?", spec).group(0)
+        inner = re.fullmatch(r"femo\[([a-z]+)\]", name)
+        wanted += (
+            [re.match(r"[A-Za-z0-9_.-]+", s).group(0) for s in extras[inner.group(1)]]
+            if inner
+            else [name]
+        )
+    readme = (root / "README.md").read_text()
+    install = readme.split("## Install", 1)[1].split("\n## ", 1)[0]
+    assert "selenium" in wanted and "dlib-bin" in wanted
+    assert [w for w in wanted if w not in install] == []
