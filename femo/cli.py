@@ -161,8 +161,9 @@ def _print_summary(metrics: dict[str, Any], report_dir: Path) -> None:
     predicted = metrics.get("predicted")
     if not metrics["n_labelled"] and predicted:  # no labels: what was predicted
         say(
-            f"predicted {counts_text(predicted['classes'])} over {predicted['clips']} clips "
-            f"without labels ({predicted['no_face']} without a face, {predicted['failed']} failed)"
+            f"predicted {counts_text(predicted['classes'])} over {predicted['clips']} "
+            f"clip{'s' * (predicted['clips'] != 1)} without labels ({predicted['no_face']} "
+            f"without a face, {predicted['failed']} failed)"
         )
         _print_report_paths(metrics, report_dir)
         return

@@ -210,7 +210,7 @@ def test_a_run_planned_without_labels_needs_no_copy(fast_femo, tmp_path):
     proc = fast_femo("reduce", str(manifest.parent))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0] == (
-        "femo: accuracy n/a (no labelled clips) over 0 labelled of 1 clips "
+        "femo: predicted Positive 1, Neutral 0, Negative 0 over 1 clip without labels "
         "(0 without a face, 0 failed)"
     )
 

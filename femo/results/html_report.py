@@ -176,14 +176,14 @@ def _answer(metrics: Mapping[str, Any]) -> str:
         )
         if metrics.get("accuracy_scored") is not None:
             correct += (
-                f" Over the {esc(metrics.get('n_scored'))} clips with a prediction: "
+                f" Over the {esc(metrics.get('n_scored'))} labelled clips with a prediction: "
                 f"{pct(metrics.get('accuracy_scored'))}."
             )
         correct += "</p>"
     cards = [
         ("clips", metrics.get("n_videos"), False),
         ("labelled", n_labelled, False),
-        ("with a prediction", metrics.get("n_scored"), False),
+        ("labelled with a prediction", metrics.get("n_scored"), False),
         ("no face", metrics.get("n_no_face"), bool(metrics.get("n_no_face"))),
         ("failed", metrics.get("n_failed"), bool(metrics.get("n_failed"))),
         ("missing", metrics.get("n_missing"), bool(metrics.get("n_missing"))),
