@@ -22,7 +22,7 @@ from . import __version__
 from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
 from .overrides import check_run_overrides, expand_home, run_hydra
-from .results.formatting import counts_text, partial_text, percent
+from .results.pages.formatting import partial_text, percent, summary_text
 from .rundir import RunDirError, claim_folder, run_name
 from .status import ShardState
 
@@ -158,28 +158,7 @@ def _print_outcome(outcome: Any) -> None:
 
 
 def _print_summary(metrics: dict[str, Any], report_dir: Path) -> None:
-    predicted = metrics.get("predicted")
-    if not metrics["n_labelled"] and predicted:  # no labels: what was predicted
-        say(
-            f"predicted {counts_text(predicted['classes'])} over {predicted['clips']} "
-            f"clip{'s' * (predicted['clips'] != 1)} without labels ({predicted['no_face']} "
-            f"without a face, {predicted['failed']} failed)"
-        )
-        _print_report_paths(metrics, report_dir)
-        return
-    acc = metrics["accuracy"]
-    acc_text = percent(acc, missing="n/a (no labelled clips)")
-    labelled = metrics["n_labelled"] - metrics.get("n_missing_labelled", 0)
-    present = metrics["n_videos"] - metrics["n_missing"]
-    say(
-        f"accuracy {acc_text} over {labelled} labelled of {present} clips"
-        + (" present" if metrics.get("partial") else "")
-        + f" ({metrics['n_no_face']} without a face, {metrics['n_failed']} failed)"
-    )
-    _print_report_paths(metrics, report_dir)
-
-
-def _print_report_paths(metrics: dict[str, Any], report_dir: Path) -> None:
+    say(summary_text(metrics))
     if metrics.get("partial"):
         say(partial_text(metrics))
     partial = " (PARTIAL: some shards are not done)" if metrics.get("partial") else ""
@@ -423,7 +402,7 @@ def _print_status(report: Any) -> None:
 
 
 def cmd_show(argv: list[str]) -> int:
-    from .results.show import show_clip
+    from .results.sheets.show import show_clip
 
     parser = argparse.ArgumentParser(
         prog="femo show",

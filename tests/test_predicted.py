@@ -6,9 +6,9 @@ import pandas as pd
 import pytest
 
 from femo.config import MappingConfig, RunConfig, to_dict
-from femo.results.formatting import counts_text, top_text
-from femo.results.method import labels_text, method_text
-from femo.results.predicted import clip_profiles, predicted_summary
+from femo.results.analysis import clip_profiles, predicted_summary
+from femo.results.pages.formatting import counts_text, top_text
+from femo.results.pages.method import labels_text, method_text
 from femo.results.reduce import ClipResult
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")

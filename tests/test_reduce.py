@@ -691,7 +691,7 @@ def test_confidence_is_the_predicted_class_mean_score_not_the_vote_share(tmp_pat
     the mean Positive score; the sheets and timelines take the most confident wrong first."""
     from femo.results.analysis import pick_timelines
     from femo.results.reporting import reduce_shards
-    from femo.results.sheet_report import pick_sheets
+    from femo.results.sheets.section import pick_sheets
 
     videos = ["still.jpg", "talk.mp4"]
     run_dir = make_run(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from femo.results.plots import profile_label
+from femo.results.pages.plots import profile_label
 from femo.results.reporting import reduce_run
 
 from .test_reduce import clip_rows, make_run, write_shard

@@ -22,10 +22,16 @@ from ..config import EMOTIONS, ConfigError, RunConfig, to_dict
 from ..dataset import Labels, clip_groups, read_labels, unmatched_pattern
 from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
-from .analysis import add_intervals, group_profiles, pick_timelines, timelines
-from .face_choice import chosen_emotions, read_persons
-from .method import labels_text, method_text
-from .predicted import clip_profiles, predicted_summary
+from .analysis import (
+    add_intervals,
+    clip_profiles,
+    group_profiles,
+    pick_timelines,
+    predicted_summary,
+    timelines,
+)
+from .faces.choice import chosen_emotions, read_persons
+from .pages.method import labels_text, method_text
 from .reduce import (
     ClipResult,
     DamagedShard,
@@ -36,7 +42,7 @@ from .reduce import (
     reduce_clips,
 )
 from .report import settings_yaml, write_report
-from .sheet_report import sheets_section
+from .sheets.section import sheets_section
 from .sweep import sweep_runs, write_sweep_table
 from .throughput import throughput_summary
 

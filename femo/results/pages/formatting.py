@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..config import BOOTSTRAP
+from ...config import BOOTSTRAP
 
 Interval = Sequence[float | None]
 
@@ -127,3 +127,23 @@ def counts_text(classes: dict[str, int]) -> str:
     """``Neutral 3, Positive 0, Negative 0``: the classes, most predicted first."""
     ranked = sorted(classes.items(), key=lambda kv: -kv[1])  # stable: mapping order on ties
     return ", ".join(f"{c} {n}" for c, n in ranked)
+
+
+def summary_text(metrics: Mapping[str, Any]) -> str:
+    """The console's line about a report: what was predicted where nothing is labelled,
+    else the accuracy over the labelled clips present."""
+    predicted = metrics.get("predicted")
+    if not metrics["n_labelled"] and predicted:
+        n = predicted["clips"]
+        return (
+            f"predicted {counts_text(predicted['classes'])} over {n} clip{'s' * (n != 1)} "
+            f"without labels ({predicted['no_face']} without a face, {predicted['failed']} failed)"
+        )
+    labelled = metrics["n_labelled"] - metrics.get("n_missing_labelled", 0)
+    present = metrics["n_videos"] - metrics["n_missing"]
+    return (
+        f"accuracy {percent(metrics['accuracy'], missing='n/a (no labelled clips)')} over "
+        f"{labelled} labelled of {present} clips"
+        + (" present" if metrics.get("partial") else "")
+        + f" ({metrics['n_no_face']} without a face, {metrics['n_failed']} failed)"
+    )
