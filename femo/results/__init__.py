@@ -1,7 +1,7 @@
 """What turns finished shards into answers, in any shell, long after the jobs ended.
 
 At the top: ``reduce`` votes per clip, ``analysis`` (with ``stats``) adds intervals,
-profiles and timelines, ``report`` writes the report files, ``throughput`` reads the
+profiles, timelines and what was predicted without labels, ``report`` writes the report files, ``throughput`` reads the
 shards' timings, ``sweep`` compares the runs of a sweep, ``api`` is ``femo.open_run``
 and ``femo export``, and ``reporting`` runs it all for one run folder. The rooms:
 ``pages/`` builds the pages from data (HTML, plots, formatting, identities, the sweep
