@@ -1,4 +1,5 @@
-"""femo's command line: ``femo run``, ``femo reduce``, ``femo status``, ``femo bench``.
+"""femo's command line: ``femo run``, ``reduce``, ``status``, ``fit``, ``bench``, ``show``
+and ``export`` (:data:`COMMANDS`).
 
 It parses arguments, hands them to :mod:`femo.pipeline`, prints what comes back and
 turns every expected failure into one ``femo: error:`` line. It is the only module

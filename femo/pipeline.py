@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 Say = Callable[[str], None]
 
-POLL_S = 10.0
+# How often `femo run` reads the shards' status while it waits for the jobs.
+STATUS_POLL_S = 10.0
 # How long `launcher.wait` keeps waiting while the scheduler does not answer at all.
 UNKNOWN_PATIENCE_S = 600.0
 
@@ -239,7 +240,7 @@ def _after_launch(
     return outcome
 
 
-def wait_for_shards(run: RunDir, say: Say = _quiet, poll_s: float = POLL_S) -> RunStatus:
+def wait_for_shards(run: RunDir, say: Say = _quiet, poll_s: float = STATUS_POLL_S) -> RunStatus:
     """Poll until no shard is queued or running (or the scheduler stays silent too long)."""
     silent_since: float | None = None
     while True:

@@ -180,9 +180,6 @@ class RunDir:
         return self.logs_dir / f"shard-{index:05d}.job.json"
 
     # ------------------------------------------------------------- contents
-    def is_run(self) -> bool:
-        return self.manifest_file.is_file()
-
     def create(
         self,
         plan: Plan,
