@@ -29,7 +29,7 @@ from .overrides import apply_overrides
 from .results.reporting import ReduceResult, report
 from .results.sweep import is_sweep_dir, sweep_runs
 from .results.throughput import read_throughput, throughput_lines
-from .rundir import Plan, RunDir, RunDirError, make_plan
+from .rundir import Plan, RunDir, RunDirError, make_plan, timestamp
 from .status import RunStatus, ShardState, read_status
 from .task import make_tasks
 
@@ -294,9 +294,7 @@ def _resume(
     if changed != saved:
         manifest = run.read_manifest()
         manifest["config"] = to_dict(config)
-        manifest.setdefault("resumed", []).append(
-            {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": overrides}
-        )
+        manifest.setdefault("resumed", []).append({"at": timestamp(), "overrides": overrides})
         run.write_manifest(manifest)
     source = run.shards_source()
     status = read_status(run)

@@ -51,8 +51,19 @@ SCHEMA = pa.schema(
 )
 
 
+def numbered(index: int) -> str:
+    """``00042``: a shard's (or a part file's) number as the run folder's names write it."""
+    return f"{index:05d}"
+
+
+def shard_stem(index: int) -> str:
+    """``shard-00042``: the name the files of shard ``index`` start with (its shard file,
+    log, markers and journal); :class:`femo.rundir.RunDir` builds their paths from it."""
+    return f"shard-{numbered(index)}"
+
+
 def shard_name(index: int) -> str:
-    return f"shard-{index:05d}.parquet"
+    return f"{shard_stem(index)}.parquet"
 
 
 def encode_metadata(values: dict[str, str]) -> dict[bytes, bytes]:

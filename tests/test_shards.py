@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from femo.rundir import RunDir, assign_shards
+from femo.rundir import TIMESTAMP, RunDir, assign_shards, timestamp
 from femo.shards import finished_shards, shard_name, write_atomically
 
 SHARD_DIR = "shards"
@@ -94,6 +94,26 @@ def test_shard_name_and_path():
     assert shard_name(123456) == "shard-123456.parquet"
     assert shard_path("/runs/r1", 7) == Path("/runs/r1") / SHARD_DIR / "shard-00007.parquet"
     assert SHARD_DIR == "shards"
+
+
+def test_every_file_of_a_shard_is_named_by_the_run_folder():
+    run = RunDir("/runs/r1")
+    logs, shards = Path("/runs/r1/logs"), Path("/runs/r1/shards")
+    assert run.log_file(42) == logs / "shard-00042.log"
+    assert run.failed_marker(42) == logs / "shard-00042.failed"
+    assert run.running_marker(42) == logs / "shard-00042.running"
+    assert run.task_record(42) == logs / "shard-00042.job.json"
+    assert run.journal_file(42) == logs / "shard-00042.journal"
+    assert run.parts_dir(42) == shards / ".parts-00042"
+    assert run.part_file(42, 3) == shards / ".parts-00042" / "part-00003.parquet"
+
+
+def test_a_run_folders_time_stamp_reads_back():
+    import datetime
+
+    stamp = timestamp()
+    assert datetime.datetime.strptime(stamp, TIMESTAMP).utcoffset() is not None
+    assert TIMESTAMP == "%Y-%m-%dT%H:%M:%S%z"
 
 
 def test_finished_shards_without_a_shards_folder_is_empty(tmp_path):
