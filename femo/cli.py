@@ -1,4 +1,5 @@
-"""femo's command line: ``femo run``, ``femo reduce``, ``femo status``, ``femo bench``.
+"""femo's command line: ``femo run``, ``reduce``, ``status``, ``fit``, ``bench``, ``show``
+and ``export`` (:data:`COMMANDS`).
 
 It parses arguments, hands them to :mod:`femo.pipeline`, prints what comes back and
 turns every expected failure into one ``femo: error:`` line. It is the only module
@@ -23,7 +24,7 @@ from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
 from .overrides import check_run_overrides, expand_home, run_hydra
 from .results.pages.formatting import partial_text, percent, summary_text
-from .rundir import RunDirError, claim_folder, run_name
+from .rundir import LOGS, MANIFEST, RunDirError, claim_folder, run_name
 from .status import ShardState
 
 log = logging.getLogger("femo")
@@ -133,8 +134,8 @@ def _run_or_fail(action: Any, cleanup: Any = lambda: None, run_dir: Path | None 
 
 def _remove_if_empty_run(run_dir: Path) -> None:
     """A run that failed its checks leaves no folder behind (only Hydra's files were there)."""
-    if run_dir.is_dir() and not (run_dir / "femo.json").exists():
-        leftovers = {p.name for p in run_dir.iterdir()} - {".hydra", "femo.log", "logs"}
+    if run_dir.is_dir() and not (run_dir / MANIFEST).exists():
+        leftovers = {p.name for p in run_dir.iterdir()} - {".hydra", "femo.log", LOGS}
         if not leftovers:
             shutil.rmtree(run_dir, ignore_errors=True)
             with contextlib.suppress(OSError):  # the date folder, when this was its only run

@@ -29,7 +29,7 @@ from .overrides import apply_overrides
 from .results.reporting import ReduceResult, report
 from .results.sweep import is_sweep_dir, sweep_runs
 from .results.throughput import read_throughput, throughput_lines, time_left_line
-from .rundir import Plan, RunDir, RunDirError, make_plan
+from .rundir import Plan, RunDir, RunDirError, make_plan, timestamp
 from .status import RunStatus, ShardState, read_status
 from .task import make_tasks
 
@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 Say = Callable[[str], None]
 
-POLL_S = 10.0
+# How often `femo run` reads the shards' status while it waits for the jobs.
+STATUS_POLL_S = 10.0
 # How long `launcher.wait` keeps waiting while the scheduler does not answer at all.
 UNKNOWN_PATIENCE_S = 600.0
 
@@ -239,7 +240,7 @@ def _after_launch(
     return outcome
 
 
-def wait_for_shards(run: RunDir, say: Say = _quiet, poll_s: float = POLL_S) -> RunStatus:
+def wait_for_shards(run: RunDir, say: Say = _quiet, poll_s: float = STATUS_POLL_S) -> RunStatus:
     """Poll until no shard is queued or running (or the scheduler stays silent too long)."""
     silent_since: float | None = None
     while True:
@@ -293,9 +294,7 @@ def _resume(
     if changed != saved:
         manifest = run.read_manifest()
         manifest["config"] = to_dict(config)
-        manifest.setdefault("resumed", []).append(
-            {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "overrides": overrides}
-        )
+        manifest.setdefault("resumed", []).append({"at": timestamp(), "overrides": overrides})
         run.write_manifest(manifest)
     source = run.shards_source()
     status = read_status(run)

@@ -36,7 +36,7 @@ from . import __version__
 from .config import ConfigError, RunConfig, absolute_path, from_dict, to_dict
 from .dataset import Clip
 from .overrides import Command, apply_overrides, names_key
-from .shards import damage, finished_shards, shard_name, write_atomically
+from .shards import damage, finished_shards, numbered, shard_name, shard_stem, write_atomically
 
 T = TypeVar("T")
 
@@ -48,6 +48,13 @@ LOGS = "logs"
 REPORT = "report"
 JOBS_FILE = "jobs.json"
 JOBS_DIR = "jobs"
+# How a run's files write a moment (femo.json's created, jobs.json, report, head files).
+TIMESTAMP = "%Y-%m-%dT%H:%M:%S%z"
+
+
+def timestamp() -> str:
+    """Now, local time with its UTC offset, as every file of a run writes it."""
+    return time.strftime(TIMESTAMP)
 
 
 class RunDirError(ValueError):
@@ -98,7 +105,7 @@ class Submission:
     array_id: str
     shards: list[int]
     job_ids: list[str]
-    submitted: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+    submitted: str = field(default_factory=timestamp)
     submitted_at: float = field(default_factory=time.time)
 
 
@@ -168,21 +175,29 @@ class RunDir:
         return self.shards_dir / shard_name(index)
 
     def log_file(self, index: int) -> Path:
-        return self.logs_dir / f"shard-{index:05d}.log"
+        return self.logs_dir / f"{shard_stem(index)}.log"
 
     def failed_marker(self, index: int) -> Path:
-        return self.logs_dir / f"shard-{index:05d}.failed"
+        return self.logs_dir / f"{shard_stem(index)}.failed"
 
     def running_marker(self, index: int) -> Path:
-        return self.logs_dir / f"shard-{index:05d}.running"
+        return self.logs_dir / f"{shard_stem(index)}.running"
 
     def task_record(self, index: int) -> Path:
-        return self.logs_dir / f"shard-{index:05d}.job.json"
+        return self.logs_dir / f"{shard_stem(index)}.job.json"
+
+    def journal_file(self, index: int) -> Path:
+        """What the worker of shard ``index`` started, finished or lost, clip by clip."""
+        return self.logs_dir / f"{shard_stem(index)}.journal"
+
+    def parts_dir(self, index: int) -> Path:
+        """Where shard ``index`` keeps its finished clips until the shard file is written."""
+        return self.shards_dir / f".parts-{numbered(index)}"
+
+    def part_file(self, index: int, n: int) -> Path:
+        return self.parts_dir(index) / f"part-{numbered(n)}.parquet"
 
     # ------------------------------------------------------------- contents
-    def is_run(self) -> bool:
-        return self.manifest_file.is_file()
-
     def create(
         self,
         plan: Plan,
@@ -213,7 +228,7 @@ class RunDir:
         self.write_manifest(
             {
                 "femo_version": __version__,
-                "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "created": timestamp(),
                 "n_clips": len(plan.clips),
                 "n_shards": plan.n_shards,
                 "labels_source": labels_file,

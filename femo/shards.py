@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -24,6 +24,9 @@ import pyarrow.parquet as pq
 from .config import EMOTIONS
 
 _SHARD_RE = re.compile(r"^shard-(\d{5,})\.parquet$")
+
+# How many numbers a face's embedding holds (dlib's face recogniser).
+EMBEDDING_WIDTH = 128
 
 SCHEMA = pa.schema(
     [
@@ -44,15 +47,27 @@ SCHEMA = pa.schema(
         pa.field("frames_read", pa.int32()),
         pa.field("frames_sampled", pa.int32()),
         pa.field("seconds", pa.float64()),
-        # A face's 128-d dlib embedding where identity=dlib; null otherwise (and always
+        # A face's dlib embedding (EMBEDDING_WIDTH numbers) where identity=dlib; null
+        # otherwise (and always
         # null on clip rows). It identifies the person: see the README's Identities.
         pa.field("embedding", pa.list_(pa.float32())),
     ]
 )
 
 
+def numbered(index: int) -> str:
+    """``00042``: a shard's (or a part file's) number as the run folder's names write it."""
+    return f"{index:05d}"
+
+
+def shard_stem(index: int) -> str:
+    """``shard-00042``: the name the files of shard ``index`` start with (its shard file,
+    log, markers and journal); :class:`femo.rundir.RunDir` builds their paths from it."""
+    return f"shard-{numbered(index)}"
+
+
 def shard_name(index: int) -> str:
-    return f"shard-{index:05d}.parquet"
+    return f"{shard_stem(index)}.parquet"
 
 
 def encode_metadata(values: dict[str, str]) -> dict[bytes, bytes]:
@@ -79,6 +94,40 @@ def damage(path: str | Path) -> str | None:
 def write_table(path: str | Path, table: pa.Table) -> None:
     """Write a shard table atomically (see :func:`write_atomically`)."""
     write_atomically(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+def clip_owners(videos_by_shard: Iterable[Iterable[str]]) -> dict[str, int]:
+    """Which shard file wins each clip: the lowest-numbered one holding its clip row, so no
+    clip is counted twice (a shard written twice under another plan, a resumed run).
+
+    ``videos_by_shard`` gives each finished shard's clip-row videos, in shard order; the
+    answer maps each video to its winner's position in that order.
+    """
+    owners: dict[str, int] = {}
+    for order, videos in enumerate(videos_by_shard):
+        for video in videos:
+            owners.setdefault(video, order)
+    return owners
+
+
+def clip_videos(path: str | Path) -> list[str]:
+    """The videos whose clip row a shard file holds: the clips it finished."""
+    table = pq.read_table(path, columns=["video", "kind"], filters=[("kind", "=", "clip")])
+    return table["video"].to_pylist()
+
+
+def owning_shard(shard_files: dict[int, Path], video: str) -> int | None:
+    """The shard whose file wins ``video`` (see :func:`clip_owners`); None: none holds it.
+    A file that cannot be read is a ValueError naming it."""
+    for index in sorted(shard_files):
+        try:
+            videos = clip_videos(shard_files[index])
+        except (OSError, pa.ArrowException) as exc:
+            reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ValueError(f"shard file {shard_files[index]} is damaged ({reason})") from None
+        if video in videos:
+            return index
+    return None
 
 
 def finished_shards(folder: str | os.PathLike[str]) -> dict[int, Path]:

@@ -25,6 +25,21 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("FEMO_SHARED_DATA", REPO.parent / "shared" / "data"))
 FER_SAMPLES = SHARED / "fer-samples"
 DEV_CLIPS = SHARED / "dev-clips"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def check_golden(name: str, text: str) -> None:
+    """``text`` is byte for byte ``tests/golden/NAME``; ``FEMO_UPDATE_GOLDEN=1`` (the one
+    switch, for every golden file) rewrites the file instead: review its diff."""
+    path = GOLDEN / name
+    if os.environ.get("FEMO_UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(text.encode())
+    assert path.exists(), f"missing {path}: run with FEMO_UPDATE_GOLDEN=1 to create it"
+    assert text.encode() == path.read_bytes(), (
+        f"{path} differs from what the code makes; if the change is intended, "
+        "regenerate with FEMO_UPDATE_GOLDEN=1 and review the diff"
+    )
 
 
 def need(path: Path) -> Path:

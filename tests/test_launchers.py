@@ -5,7 +5,6 @@ tasks the scheduler lost, failed tasks, and what ``femo status`` makes of each."
 
 from __future__ import annotations
 
-import os
 import shlex
 import signal
 import sys
@@ -24,13 +23,12 @@ from femo.launchers.sge import SgeLauncher, SgeLauncherConfig
 from femo.launchers.slurm import SlurmLauncher, SlurmLauncherConfig
 from femo.status import ShardState, read_status
 
-from .conftest import shard_task
+from .conftest import check_golden, shard_task
 from .test_launcher_contract import make_shard, tasks_of
 from .test_status import make_run
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
-GOLDEN = Path(__file__).parent / "golden"
 SLURM = SlurmLauncherConfig(
     partition="gpu", account="lab", time_min=90, cpus_per_task=4, mem_gb=16, gpus_per_node=1,
     array_parallelism=8, extra_flags={"constraint": "a100"},
@@ -85,10 +83,7 @@ def test_the_sbatch_script_submitit_writes_for_femo(tmp_path, scheduler):
         shlex.quote(sys.executable), "python"
     )
     text = executor._executor._make_submission_file_text(command, "UID")
-    golden = GOLDEN / "slurm_array.sbatch"
-    if os.environ.get("FEMO_UPDATE_GOLDEN"):
-        golden.write_text(text)
-    assert text == golden.read_text()
+    check_golden("slurm_array.sbatch", text)
 
 
 def test_sge_executor_parameters_reach_the_qsub_script(tmp_path, scheduler):

@@ -18,12 +18,10 @@ from femo.launchers.none import array_scripts
 from femo.rundir import RunDir, Submission
 from femo.worker import task_of
 
-from .conftest import femo, femo_argv, femo_env
+from .conftest import check_golden, femo, femo_argv, femo_env
 from .test_cli import error_line
 from .test_reduce import clip_rows, write_shard
 from .test_status import hanging_scheduler
-
-GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.fixture
@@ -57,10 +55,7 @@ def test_array_scripts_golden():
         RunDir("/runs/2026-11-25/10-00-00-clips-haar-n20"), 3, "/opt/py/bin/python"
     )
     for name, text in scripts.items():
-        golden = GOLDEN / name
-        if os.environ.get("FEMO_UPDATE_GOLDEN"):
-            golden.write_text(text)
-        assert text == golden.read_text(), name
+        check_golden(name, text)
 
 
 def test_worker_runs_a_shard_of_a_planned_run(planned, tmp_path):

@@ -17,7 +17,6 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from submitit.core import utils as submitit_utils
@@ -33,10 +32,8 @@ from femo.launchers.sge import (
     parse_qstat_xml,
 )
 
+from .conftest import GOLDEN, check_golden
 from .fake_scheduler import QACCT_SEP, XML_HEAD, FakeScheduler, job_list, qacct_record, qstat_xml
-
-GOLDEN = Path(__file__).resolve().parent / "golden"
-UPDATE_GOLDEN = os.environ.get("FEMO_UPDATE_GOLDEN") == "1"
 
 # --------------------------------------------------------------------------- qstat -xml
 
@@ -276,21 +273,9 @@ ARRAY_KWARGS = dict(
 )
 
 
-def _check_golden(name: str, text: str) -> None:
-    path = GOLDEN / name
-    if UPDATE_GOLDEN:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(text.encode())
-    assert path.exists(), f"missing {path}: run with FEMO_UPDATE_GOLDEN=1 to create it"
-    assert text.encode() == path.read_bytes(), (
-        f"{path} differs from make_qsub_script's output; if the change is intended, "
-        "regenerate with FEMO_UPDATE_GOLDEN=1 and review the diff"
-    )
-
-
 def test_qsub_script_array_golden():
     text = make_qsub_script(command=COMMAND, folder=FOLDER, **ARRAY_KWARGS)
-    _check_golden("sge_array.qsub", text)
+    check_golden("sge_array.qsub", text)
     directives = [line for line in text.splitlines() if line.startswith("#$ ")]
     for flag in [
         "#$ -S /bin/bash",
@@ -310,7 +295,7 @@ def test_qsub_script_array_golden():
 
 def test_qsub_script_single_golden():
     text = make_qsub_script(command=COMMAND, folder=FOLDER)
-    _check_golden("sge_single.qsub", text)
+    check_golden("sge_single.qsub", text)
     assert "#$ -l h_rt=00:05:00" in text
     assert "-t " not in text and "-tc " not in text and "-pe " not in text
     assert "# setup" not in text

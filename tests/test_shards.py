@@ -12,8 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from femo.rundir import RunDir, assign_shards
-from femo.shards import finished_shards, shard_name, write_atomically
+from femo.rundir import TIMESTAMP, RunDir, assign_shards, timestamp
+from femo.shards import (
+    clip_owners,
+    clip_videos,
+    finished_shards,
+    owning_shard,
+    shard_name,
+    write_atomically,
+)
 
 SHARD_DIR = "shards"
 
@@ -94,6 +101,56 @@ def test_shard_name_and_path():
     assert shard_name(123456) == "shard-123456.parquet"
     assert shard_path("/runs/r1", 7) == Path("/runs/r1") / SHARD_DIR / "shard-00007.parquet"
     assert SHARD_DIR == "shards"
+
+
+def test_every_file_of_a_shard_is_named_by_the_run_folder():
+    run = RunDir("/runs/r1")
+    logs, shards = Path("/runs/r1/logs"), Path("/runs/r1/shards")
+    assert run.log_file(42) == logs / "shard-00042.log"
+    assert run.failed_marker(42) == logs / "shard-00042.failed"
+    assert run.running_marker(42) == logs / "shard-00042.running"
+    assert run.task_record(42) == logs / "shard-00042.job.json"
+    assert run.journal_file(42) == logs / "shard-00042.journal"
+    assert run.parts_dir(42) == shards / ".parts-00042"
+    assert run.part_file(42, 3) == shards / ".parts-00042" / "part-00003.parquet"
+
+
+def test_the_lowest_numbered_shard_wins_a_clip():
+    assert clip_owners([["a", "b"], ["b", "c"], ["a", "d"]]) == {"a": 0, "b": 0, "c": 1, "d": 2}
+    assert clip_owners([]) == {}
+
+
+def test_owning_shard_reads_the_clip_rows_of_shard_files(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def shard(index, rows):
+        path = tmp_path / shard_name(index)
+        videos, kinds = zip(*rows, strict=True)
+        pq.write_table(pa.table({"video": list(videos), "kind": list(kinds)}), path)
+        return path
+
+    files = {
+        3: shard(3, [("a", "clip"), ("a", "frame"), ("b", "frame")]),
+        1: shard(1, [("b", "frame"), ("c", "clip")]),
+        7: shard(7, [("a", "clip"), ("b", "clip")]),
+    }
+    assert clip_videos(files[3]) == ["a"]
+    assert owning_shard(files, "a") == 3  # shard 7 holds it too; the lower one wins
+    assert owning_shard(files, "b") == 7  # frame rows alone do not hold a clip
+    assert owning_shard(files, "z") is None
+    files[0] = tmp_path / shard_name(0)
+    files[0].write_bytes(b"not parquet")
+    with pytest.raises(ValueError, match=rf"^shard file {files[0]} is damaged \("):
+        owning_shard(files, "a")
+
+
+def test_a_run_folders_time_stamp_reads_back():
+    import datetime
+
+    stamp = timestamp()
+    assert datetime.datetime.strptime(stamp, TIMESTAMP).utcoffset() is not None
+    assert TIMESTAMP == "%Y-%m-%dT%H:%M:%S%z"
 
 
 def test_finished_shards_without_a_shards_folder_is_empty(tmp_path):

@@ -15,6 +15,7 @@ from typing import Any
 
 from ..results.pages.formatting import percent
 from ..results.throughput import format_duration, wall_time_estimate
+from ..rundir import timestamp
 from .backends import backends_bench
 from .cases import (
     FAST_PRESETS,
@@ -142,7 +143,7 @@ def run_bench(
         "host": platform.node(),
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
-        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "date": timestamp(),
         "results": rows,
         "estimates": _estimates(rows),
     }

@@ -112,10 +112,6 @@ SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensi
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
 EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
                   "shards.clip_timeout_s")  # fmt: skip
-# Keys that only decide how the shards are read: reduce (and resume) may change them.
-REDUCE_KEYS = ("mapping", "reduce", "report", "dataset.labels", "dataset.label_column",
-               "dataset.video_column", "dataset.unknown_labels", "dataset.group_column",
-               "dataset.group_pattern", "dataset.person_column")  # fmt: skip
 
 
 def build_config(cls: type, values: dict[str, Any] | None, section: str) -> Any:
@@ -226,7 +222,6 @@ __all__ = [
     "IdentityConfig",
     "LauncherSection",
     "MappingConfig",
-    "REDUCE_KEYS",
     "ReduceConfig",
     "ReportConfig",
     "RunConfig",

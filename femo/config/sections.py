@@ -70,7 +70,7 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    # haar | mtcnn | none (no detection: each frame is one face, for pre-cropped faces)
+    # haar | mtcnn | blazeface | none (no detection: each frame is one face, for pre-cropped faces)
     name: str = "haar"
     # Image-pyramid step; None means the detector's own default (Haar 1.1, MTCNN 0.709).
     scale_factor: float | None = None

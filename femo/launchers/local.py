@@ -30,8 +30,6 @@ from .base import Launch, Launcher, LaunchInterrupted, Say, TaskAnswer
 
 log = logging.getLogger(__name__)
 
-STOP_GRACE_S = 10.0
-
 
 def gpu_visible() -> bool:
     """Whether this machine shows a GPU that TensorFlow could use (an NVIDIA, ROCm or WSL

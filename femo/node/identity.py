@@ -21,7 +21,6 @@ from ..config import ConfigError
 EXTRA = "pip install 'femo[identity]' (dlib-bin, face-recognition-models)"
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
-DIMENSIONS = 128
 
 
 def model_file(name: str) -> Path:

@@ -54,8 +54,9 @@ class ShardProgress:
     """The part files and the journal of one shard."""
 
     def __init__(self, run: RunDir, index: int) -> None:
-        self.parts_dir = run.shards_dir / f".parts-{index:05d}"
-        self.journal = run.logs_dir / f"shard-{index:05d}.journal"
+        self.run, self.index = run, index
+        self.parts_dir = run.parts_dir(index)
+        self.journal = run.journal_file(index)
 
     def part_files(self) -> list[Path]:
         if not self.parts_dir.is_dir():
@@ -122,7 +123,7 @@ class ShardProgress:
     def write_part(self, table: pa.Table) -> None:
         """Keep the rows of finished clips (atomically: a part is whole or absent)."""
         n = len(self.part_files())
-        write_table(self.parts_dir / f"part-{n:05d}.parquet", table)
+        write_table(self.run.part_file(self.index, n), table)
 
     def tables(self) -> list[pa.Table]:
         return [pq.read_table(p) for p in self.part_files()]

@@ -40,7 +40,8 @@ from .runner import serve, write_failure_marker
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.5
+# The longest the supervisor waits on its workers before checking their clip deadlines.
+WORKER_POLL_S = 0.5
 STOP_GRACE_S = 10.0
 # Signals by which a launcher or scheduler stops a task: not a clip's fault.
 STOP_SIGNALS = frozenset({signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR2})
@@ -142,7 +143,7 @@ class Supervisor:
                     if slot.task is None and pending:
                         self._assign(slot, pending.popleft())
                 busy = [s for s in self.slots if s.task is not None]
-                wait([s.conn for s in busy] + [s.process.sentinel for s in busy], POLL_S)
+                wait([s.conn for s in busy] + [s.process.sentinel for s in busy], WORKER_POLL_S)
                 for slot in busy:
                     retry = self._check(slot)
                     if retry is not None:

@@ -98,17 +98,20 @@ def _frame_rows(run: RunDir) -> pd.DataFrame:
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    from ..shards import SCHEMA
+    from ..shards import SCHEMA, clip_owners
 
-    seen: set[str] = set()
-    tables = []
+    read = []
     for _, path in sorted(run.finished_shards().items()):
         table = pq.read_table(path)
-        table = table.drop_columns([c for c in _LEFT_OUT[1:] if c in table.column_names])
+        read.append(table.drop_columns([c for c in _LEFT_OUT[1:] if c in table.column_names]))
+    owners = clip_owners(t.filter(pc.equal(t["kind"], "clip"))["video"].to_pylist() for t in read)
+    owned: list[list[str]] = [[] for _ in read]
+    for video, order in owners.items():
+        owned[order].append(video)
+    tables = []
+    for table, videos in zip(read, owned, strict=True):
         is_clip = pc.equal(table["kind"], "clip")
-        owned = set(table.filter(is_clip)["video"].to_pylist()) - seen
-        seen |= owned
-        keep = pc.and_(pc.invert(is_clip), pc.is_in(table["video"], pa.array(owned, pa.string())))
+        keep = pc.and_(pc.invert(is_clip), pc.is_in(table["video"], pa.array(videos, pa.string())))
         tables.append(table.filter(keep).drop_columns(["kind"]))
     columns = [f.name for f in SCHEMA if f.name not in _LEFT_OUT]
     if not tables:

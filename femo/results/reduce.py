@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..config import EMOTIONS, MappingConfig, ReduceConfig
-from ..shards import SCHEMA, finished_shards
+from ..shards import SCHEMA, clip_owners, finished_shards
 
 log = logging.getLogger(__name__)
 
@@ -99,9 +99,8 @@ def _read_shard(path: Path, order: int) -> tuple[pa.Table, pa.Table]:
 def load_shards(shards_dir: str | Path) -> ShardData:
     """Read every finished shard file in ``shards_dir``.
 
-    A clip found in more than one shard file (a shard written twice under another
-    plan, or a resumed run) is taken from the lowest-numbered shard only, so no
-    clip is ever counted twice; frame rows of a clip without any clip row are left out.
+    A clip found in more than one shard file is taken from the one that wins it
+    (:func:`femo.shards.clip_owners`); frame rows of a clip without any clip row are left out.
 
     The rows stay in Arrow (compact) until each of the two tables is made a frame once:
     the frame rows of 100,000 clips take a tenth of what a frame of every row did.
@@ -114,7 +113,7 @@ def load_shards(shards_dir: str | Path) -> ShardData:
         *(_read_shard(path, order) for order, path in enumerate(files)), strict=True
     )
     clips = pa.concat_tables(clip_tables, promote_options="default").to_pandas()
-    owner = clips.groupby("video")["_shard"].min()
+    owner = pd.Series(clip_owners(t["video"].to_pylist() for t in clip_tables), dtype=np.int64)
     dup = clips.groupby("video")["_shard"].nunique()
     duplicates = sorted(dup[dup > 1].index)
     if duplicates:

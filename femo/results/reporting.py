@@ -12,7 +12,6 @@ import hashlib
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from .. import __version__
 from ..config import EMOTIONS, ConfigError, RunConfig, to_dict
 from ..dataset import Labels, clip_groups, read_labels, unmatched_pattern
-from ..rundir import Plan, RunDir, RunDirError
+from ..rundir import Plan, RunDir, RunDirError, timestamp
 from ..shards import read_shard_metadata
 from .analysis import (
     add_intervals,
@@ -308,7 +307,7 @@ def provenance(
         "labels_file": labels_file,
         "label_column": config.dataset.label_column,
         "run_created": manifest.get("created"),
-        "reported_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "reported_at": timestamp(),
         "report_by": __version__,
     }
 

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ...config import ConfigError, ReduceConfig
+from ...shards import EMBEDDING_WIDTH
 
 KEYS = ["video", "frame", "face"]
 
@@ -107,7 +108,9 @@ def read_references(path: str | Path) -> tuple[list[str], np.ndarray]:
     """The reference photos' persons and embeddings (``RUN_DIR/references.parquet``)."""
     table = pq.read_table(path, columns=["person", "embedding"])
     vectors = table["embedding"].to_pylist()
-    return table["person"].to_pylist(), np.asarray(vectors, dtype=np.float32).reshape(-1, 128)
+    return table["person"].to_pylist(), np.asarray(vectors, dtype=np.float32).reshape(
+        -1, EMBEDDING_WIDTH
+    )
 
 
 def face_embeddings(
@@ -124,11 +127,13 @@ def face_embeddings(
         owned = pa.array(list(owner.index[owner.to_numpy() == order]), pa.string())
         mask = pc.and_(pc.is_in(table["video"], owned), pc.is_valid(table["embedding"]))
         parts.append(table.filter(mask))
-    out = np.full((len(frame_rows), 128), np.nan, dtype=np.float32)
+    out = np.full((len(frame_rows), EMBEDDING_WIDTH), np.nan, dtype=np.float32)
     if not parts:
         return out
     found = pa.concat_tables(parts)
-    vectors = np.asarray(found["embedding"].to_pylist(), dtype=np.float32).reshape(-1, 128)
+    vectors = np.asarray(found["embedding"].to_pylist(), dtype=np.float32).reshape(
+        -1, EMBEDDING_WIDTH
+    )
     position = pd.Series(np.arange(len(vectors)), index=_keys(found.to_pandas()))
     where = position.reindex(_keys(frame_rows)).to_numpy(dtype=np.float64)
     have = ~np.isnan(where)

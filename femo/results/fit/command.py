@@ -3,14 +3,13 @@ by cross-validation grouped by person beside the study's vote."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from ... import __version__
 from ...config import ConfigError
-from ...rundir import RunDir, write_text
+from ...rundir import RunDir, timestamp, write_text
 from ..reporting import ensemble_features, reduce_shards
 
 
@@ -92,7 +91,7 @@ def fit_runs(
         "labelled_clips": sum(g is not None for g in golden),
         "femo_version": __version__,
         "fer_version": _fer_version(),
-        "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "fitted_at": timestamp(),
         "overrides": overrides,
         "cross_validation": cv_figures(cv),
     }

@@ -21,7 +21,7 @@ from ...config import ConfigError, RunConfig, from_dict
 from ...dataset import Clip, Labels, read_labels
 from ...overrides import apply_overrides
 from ...rundir import Plan, RunDir
-from ...shards import shard_name, write_atomically
+from ...shards import EMBEDDING_WIDTH, owning_shard, shard_name, write_atomically
 from ..faces.choice import read_persons
 from ..faces.match import chosen_faces, identify, read_references
 from ..reduce import ClipResult, ShardData, frame_emotions, reduce_clips
@@ -60,9 +60,15 @@ def find_clip(plan: Plan, name: str, run_path: Path) -> Clip:
 
 
 def clip_shard_rows(run: RunDir, plan: Plan, video: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The clip's frame rows (every column) and its clip row, from its planned shard."""
+    """The clip's frame rows (every column) and its clip row, from the shard file that wins
+    it (:func:`femo.shards.clip_owners`: the one the reduce read)."""
     index = plan.shard_of[video]
-    path = run.finished_shards().get(index)
+    finished = run.finished_shards()
+    try:
+        owner = owning_shard(finished, video)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    path = None if owner is None else finished[owner]
     if path is None:
         raise ConfigError(
             f"clip {video!r} is in shard {index} ({shard_name(index)}), which is not done; "
@@ -105,10 +111,10 @@ def clip_identities(
     nobody; None without references), as the report's identities say."""
     if config.identity.name == "none" or "embedding" not in frames.columns:
         return None, None
-    nan = np.full(128, np.nan, np.float32)
+    nan = np.full(EMBEDDING_WIDTH, np.nan, np.float32)
     embeddings = np.stack(
         [nan if e is None else np.asarray(e, np.float32) for e in frames["embedding"]]
-    ) if len(frames) else np.empty((0, 128), np.float32)  # fmt: skip
+    ) if len(frames) else np.empty((0, EMBEDDING_WIDTH), np.float32)  # fmt: skip
     references = read_references(run.references_file) if run.references_file.is_file() else None
     persons = read_persons(run, config, plan)
     eligible = chosen_faces(frames, embeddings, config.reduce, persons, references)
