@@ -175,35 +175,56 @@ def _answer(proc: subprocess.Popen) -> dict[str, Any]:
     raise RuntimeError(f"a measuring process failed (exit {proc.returncode}): {tail}")
 
 
+def start_floor(spec: FloorSpec, processes: int) -> Callable[[], LayoutRun]:
+    """Start the floor in ``processes`` processes, each over all of ``spec``; the function
+    returned waits for them and gives what they measured."""
+    procs = [_child(["floor", json.dumps(asdict(spec))]) for _ in range(processes)]
+
+    def finish() -> LayoutRun:
+        runs = [_answer(p) for p in procs]
+        return LayoutRun(
+            "floor",
+            processes,
+            frames=sum(r["frames"] for r in runs),
+            seconds=max(r["seconds"] for r in runs),
+            startup_s=max(r["startup_s"] for r in runs),
+            peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
+            per_process_fps=[r["frames"] / r["seconds"] for r in runs],
+        )
+
+    return finish
+
+
+def start_femo(spec: FloorSpec, workers: int, threads: int = 1) -> Callable[[], LayoutRun]:
+    """Start femo with ``workers`` workers of ``threads`` threads, each a shard of all of
+    ``spec``; the function returned waits for it and gives what it measured."""
+    run_dir = tempfile.TemporaryDirectory(prefix="femo-floor-")
+    proc = _child(["femo", json.dumps(asdict(spec)), str(workers), str(threads), run_dir.name])
+
+    def finish() -> LayoutRun:
+        with run_dir:
+            run = _answer(proc)
+        return LayoutRun(
+            "femo" if threads == 1 else f"femo, {threads} threads",
+            workers,
+            frames=sum(run["frames"]),
+            seconds=max(run["seconds"]),
+            startup_s=run["startup_s"],
+            peak_rss_mb=run["peak_rss_mb"],
+            per_process_fps=[f / s for f, s in zip(run["frames"], run["seconds"], strict=True)],
+        )
+
+    return finish
+
+
 def measure_floor(spec: FloorSpec, processes: int) -> LayoutRun:
     """The floor in ``processes`` processes started together, each over all of ``spec``."""
-    procs = [_child(["floor", json.dumps(asdict(spec))]) for _ in range(processes)]
-    runs = [_answer(p) for p in procs]
-    return LayoutRun(
-        "floor",
-        processes,
-        frames=sum(r["frames"] for r in runs),
-        seconds=max(r["seconds"] for r in runs),
-        startup_s=max(r["startup_s"] for r in runs),
-        peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
-        per_process_fps=[r["frames"] / r["seconds"] for r in runs],
-    )
+    return start_floor(spec, processes)()
 
 
 def measure_femo(spec: FloorSpec, workers: int, threads: int = 1) -> LayoutRun:
     """femo with ``workers`` workers of ``threads`` threads, each a shard of all of ``spec``."""
-    args = [json.dumps(asdict(spec)), str(workers), str(threads)]
-    with tempfile.TemporaryDirectory(prefix="femo-floor-") as run_dir:
-        run = _answer(_child(["femo", *args, run_dir]))
-    return LayoutRun(
-        "femo" if threads == 1 else f"femo, {threads} threads",
-        workers,
-        frames=sum(run["frames"]),
-        seconds=max(run["seconds"]),
-        startup_s=run["startup_s"],
-        peak_rss_mb=run["peak_rss_mb"],
-        per_process_fps=[f / s for f, s in zip(run["frames"], run["seconds"], strict=True)],
-    )
+    return start_femo(spec, workers, threads)()
 
 
 @dataclass
@@ -226,7 +247,13 @@ class LayoutPoint:
 
     @property
     def round_ratios(self) -> list[float]:
+        """Each round's ratio: femo over the floor measured just before (or beside) it."""
         return [m.frames_per_s / f.frames_per_s for f, m in zip(self.floor, self.femo, strict=True)]
+
+    @property
+    def paired_ratio(self) -> float:
+        """The median of the rounds' ratios: a change of load between rounds cancels out."""
+        return statistics.median(self.round_ratios)
 
 
 def compare_layouts(
@@ -235,17 +262,28 @@ def compare_layouts(
     rounds: int,
     threaded: bool = False,
     echo: Callable[[str], None] = print,
+    together: bool = False,
 ) -> list[LayoutPoint]:
     """Floor and femo at each process count, ``rounds`` times, alternating, so that a
     change in the machine's load falls on both; with ``threaded`` also one femo worker
-    with that many threads (the other way to use the same cores)."""
+    with that many threads (the other way to use the same cores).
+
+    ``together`` runs the floor's processes and femo's at the same time, for a machine
+    whose load moves from second to second (a shared one): both then see the same load,
+    at the cost of sharing the cores with each other.
+    """
     points = [LayoutPoint(p, [], [], []) for p in processes]
     for k in range(rounds):
         for point in points:
             p = point.processes
             echo(f"  round {k + 1}/{rounds}, {p} process(es): floor, femo ...")
-            point.floor.append(measure_floor(spec, p))
-            point.femo.append(measure_femo(spec, p))
+            if together:
+                floor, femo = start_floor(spec, p), start_femo(spec, p)
+                point.floor.append(floor())
+                point.femo.append(femo())
+            else:
+                point.floor.append(measure_floor(spec, p))
+                point.femo.append(measure_femo(spec, p))
             if threaded and p > 1:
                 point.threaded.append(measure_femo(spec, 1, threads=p))
             echo(f"    {describe(point.floor[-1])}; {describe(point.femo[-1])}")
@@ -262,7 +300,8 @@ NODE_LEGEND = (
     "thread, one shard each). floor: decode -> detector -> classifier in one loop, "
     "nothing else. frames/s: the frames of all P processes over the longest one's "
     "working time (model loading left out); a median where there were several rounds. "
-    "femo/floor: femo's frames/s over the floor's at the same P (target >= 0.85). "
+    "femo/floor: femo's frames/s over the floor's measured just before it at the same P "
+    "(the median of the rounds' ratios; target >= 0.85). "
     "per process: femo's frames/s over P. 1 worker x P threads: one femo worker with P "
     "threads on the same cores ('-': not measured). RSS MB: peak resident memory of one "
     "process, floor / femo (what one pipeline needs)."
@@ -282,7 +321,7 @@ def node_table(points: list[LayoutPoint]) -> str:
         )
         lines.append(
             f"{p.processes:>3} {p.median_fps('floor'):>9.1f} {p.median_fps('femo'):>9.1f} "
-            f"{p.ratio:>10.2f} {p.median_fps('femo') / p.processes:>11.1f} {threaded:>20} "
+            f"{p.paired_ratio:>10.2f} {p.median_fps('femo') / p.processes:>11.1f} {threaded:>20} "
             f"{rss:>11}"
         )
     return "\n".join(lines)
@@ -297,7 +336,8 @@ def node_summary(spec: FloorSpec, points: list[LayoutPoint]) -> dict[str, Any]:
                 "processes": p.processes,
                 "floor_frames_per_s": round(p.median_fps("floor"), 2),
                 "femo_frames_per_s": round(p.median_fps("femo"), 2),
-                "femo_vs_floor": round(p.ratio, 3),
+                "femo_vs_floor": round(p.paired_ratio, 3),
+                "femo_vs_floor_of_medians": round(p.ratio, 3),
                 "round_ratios": [round(r, 3) for r in p.round_ratios],
                 "threaded_frames_per_s": (
                     round(p.median_fps("threaded"), 2) if p.threaded else None
