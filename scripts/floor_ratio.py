@@ -38,6 +38,12 @@ TARGET = 0.85
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=Path(__file__).parents[2] / "shared" / "data")
+    parser.add_argument(
+        "--media",
+        default="dev-clips",
+        choices=["dev-clips", "woman2"],
+        help="dev-clips (256x256, 91-128 frames each) or woman2 (596x336, 464 frames)",
+    )
     parser.add_argument("--clips", type=int, default=12, help="dev clips per process")
     parser.add_argument("--every", type=int, default=1, help="every n-th frame")
     parser.add_argument("--processes", default="1,2", help="process counts, comma-separated")
@@ -51,15 +57,19 @@ def main() -> int:
     )
     parser.add_argument("--out", type=Path, default=None, help="also write the figures as JSON")
     args = parser.parse_args()
-    root = args.data / "dev-clips"
-    videos = tuple(sorted(p.name for p in root.glob("*.mp4")))[: args.clips]
+    if args.media == "woman2":
+        root, videos = args.data / "fer-samples", ("woman2.mp4",)
+        videos = videos if (root / videos[0]).is_file() else ()
+    else:
+        root = args.data / "dev-clips"
+        videos = tuple(sorted(p.name for p in root.glob("*.mp4")))[: args.clips]
     if not videos:
         print(f"floor_ratio: no clips in {root} (use --data)", file=sys.stderr)
         return 2
     spec = FloorSpec(str(root), videos, args.detector, args.every)
     processes = [int(p) for p in args.processes.split(",")]
     started, load = time.perf_counter(), os.getloadavg()
-    print(f"floor_ratio: {len(videos)} dev clips per process, every {args.every}, "
+    print(f"floor_ratio: {len(videos)} {args.media} clip(s) per process, every {args.every}, "
           f"{args.detector} + ONNX, {os.cpu_count()} CPUs, load {load[0]:.1f}"
           f"{', floor and femo together' if args.together else ''}")  # fmt: skip
     points = compare_layouts(
