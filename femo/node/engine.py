@@ -123,7 +123,7 @@ class Extractor:
 
     A process granted one CPU (``threads`` 1: a node's cores as one single-threaded
     pipeline each) runs the same stages in turn on the calling thread: threads there
-    only take the core from each other and wait on the GIL (``femo bench``'s floor rows).
+    only take the core from each other and wait on the GIL (``femo bench``'s node table).
     """
 
     def __init__(self, config: ExtractConfig):
