@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -101,7 +101,7 @@ def floor_pass(spec: FloorSpec) -> dict[str, Any]:
             "peak_rss_mb": _peak_rss_mb(resource.RUSAGE_SELF)}  # fmt: skip
 
 
-def _sampled(path: str, every_n: int):
+def _sampled(path: str, every_n: int) -> Iterator[Any]:
     """Frames 0, n, 2n... of a video, decoded on one thread; the others only grabbed."""
     import cv2
 
