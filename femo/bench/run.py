@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from ..node.models import cpu_count
-from ..results.formatting import percent
+from ..results.pages.formatting import percent
 from ..results.throughput import format_duration, wall_time_estimate
 from .backends import backends_bench
 from .cases import (
