@@ -306,8 +306,9 @@ def format_row(row: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="femo bench",
-        description="Measure femo's extraction against fer.Video.analyze and the detector's "
-        "floor, in one run, and write the figures to a JSON file.",
+        description="Measure femo's workers against the floor of decode -> detector -> "
+        "classifier at 1 and N processes, and femo's extraction against fer.Video.analyze "
+        "and the detector's floor, in one run; write the figures to a JSON file.",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -322,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the whole comparison (every detector, backend, step and media set, fast "
         "mode, the demo, the long-clip memory check; 25-30 minutes on 2 cores) instead "
-        "of the quick one (about 3 minutes)",
+        "of the quick one (1.5 minutes on 2 shared cores)",
     )
     parser.add_argument("--media", help="media sets to run (quick: woman2; full: +dev-clips)")
     parser.add_argument(
