@@ -323,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="the whole comparison (every detector, backend, step and media set, fast "
         "mode, the demo, the long-clip memory check; 25-30 minutes on 2 cores) instead "
-        "of the quick one (1.5 minutes on 2 shared cores)",
+        "of the quick one (66-92 s on 2 shared cores)",
     )
     parser.add_argument("--media", help="media sets to run (quick: woman2; full: +dev-clips)")
     parser.add_argument(
