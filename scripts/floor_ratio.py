@@ -14,8 +14,9 @@ in the machine's load falls on both. femo's ratio is the median of the rounds' r
 machine whose load moves faster than a round. With threads, one femo worker with P threads is measured too (the other way
 to use P cores). Target (issue 29): femo >= 0.85 of the floor at 1 and at 2 processes.
 
-About 2 minutes on a quiet 2-core machine with the defaults; the load average before
-and after is printed, since a shared machine moves every figure.
+About 2 minutes (estimated) on a quiet 2-core machine with the defaults, 4-8 minutes at
+a load of 12-14; the load average before and after is printed, since a shared machine
+moves every figure.
 """
 
 from __future__ import annotations
