@@ -79,7 +79,7 @@ def test_the_session_is_sized_as_asked_and_does_not_spin():
     options = model.session.get_session_options()
     assert (options.intra_op_num_threads, options.inter_op_num_threads) == (6, 1)
     assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
-    assert model.threads == 6 and model.batch_size == 64 and not model.on_gpu
+    assert model.threads == 6 and model.batch_size == 8 and not model.on_gpu
 
 
 @pytest.mark.parametrize(

@@ -103,8 +103,11 @@ def assert_frame_parity(rows, video, frames, reference: RawScoreFER):
     return n_faces
 
 
-def test_haar_parity_on_video(tmp_path, fer_samples, fer_haar):
-    rows = femo_rows(tmp_path, fer_samples, [Clip("woman2.mp4", "video")], "haar", every_n=20)
+@pytest.mark.parametrize("threads", [None, 1], ids=["threaded", "one-thread"])
+def test_haar_parity_on_video(tmp_path, fer_samples, fer_haar, threads):
+    """Threaded, and with one thread (decode, detect, classify in turn, inline)."""
+    clips = [Clip("woman2.mp4", "video")]
+    rows = femo_rows(tmp_path, fer_samples, clips, "haar", every_n=20, threads=threads)
     frames = reference_frames(str(fer_samples / "woman2.mp4"), 20)
     assert len(frames) == 24
     assert assert_frame_parity(rows, "woman2.mp4", frames, fer_haar) >= 20

@@ -8,7 +8,11 @@ next:
 * ``floor``: decoding the same sampled frames plus the detector alone (Haar with
   fer's parameters, best of 1 and 2 OpenCV threads; MTCNN batched across frames);
 * ``femo``: :func:`femo.node.extract.run_shard`, the code path of every ``femo run`` task,
-  in parity mode and, where asked, in fast mode (``detector.downscale``).
+  in parity mode and, where asked, in fast mode (``detector.downscale``);
+
+and, before them, the node table (:mod:`femo.bench.floor`): femo's watched workers
+against the floor of decode -> detector -> classifier with nothing around it, in the
+same process layout, at 1 process and at every process count asked for.
 
 Model loading is left out of every figure (it is reported apart, as ``startup_s``).
 Results are compared frame by frame with fer's, and accuracy against the labels is
@@ -20,7 +24,8 @@ The bench sits outside femo's core: nothing in femo imports it but the CLI.
 from __future__ import annotations
 
 from .cases import MAX_PASSES, MIN_SECONDS, Case, Measurement, MediaSet, measure, timed_passes
-from .run import main, make_long_clip, memory_check, run_bench
+from .memory import make_long_clip, memory_check
+from .run import main, run_bench
 
 __all__ = [
     "MAX_PASSES",

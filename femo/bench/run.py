@@ -7,12 +7,14 @@ import json
 import os
 import platform
 import sys
+import textwrap
 import time
 from dataclasses import asdict
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+from ..node.models import cpu_count
 from ..results.pages.formatting import percent
 from ..results.throughput import format_duration, wall_time_estimate
 from ..rundir import timestamp
@@ -28,70 +30,43 @@ from .cases import (
     measure,
 )
 from .compare import accuracy, compare_with_fer
+from .floor import NODE_LEGEND, FloorSpec, compare_layouts, node_summary, node_table, process_counts
+from .memory import media_cache, memory_check
+from .progress import Heartbeat
 
-# ------------------------------------------------------------------ long-clip memory
+# What ``femo bench`` runs with no arguments (a few minutes) and with ``--full`` (the
+# whole comparison); an option given on the command line overrides either.
+QUICK = {
+    "media": "woman2",
+    "detectors": "haar",
+    "every": "20",
+    "backends": "onnx",
+    "fast": False,
+    "demo": False,
+    "long_clip_minutes": 0.0,
+}
+FULL = {
+    "media": "woman2,dev-clips",
+    "detectors": "haar,mtcnn,blazeface",
+    "every": "1,20",
+    "backends": "keras,onnx",
+    "fast": True,
+    "demo": True,
+    "long_clip_minutes": 20.0,
+}
+# The node table: femo against the floor on these dev clips, every frame, BlazeFace.
+NODE_CLIPS = 8
 
-
-def make_long_clip(source: Path, minutes: float, out: Path) -> Path:
-    """``source`` played over and over until ``minutes`` long, written as MPEG-4.
-
-    Decoded one frame at a time and never held whole, so it costs no memory itself.
-    """
-    import cv2
-
-    if out.is_file():
-        return out
-    cap = cv2.VideoCapture(str(source))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
-    size = (int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))
-    wanted = int(minutes * 60 * fps)
-    tmp = out.with_suffix(".partial.mp4")
-    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
-    written = 0
-    while written < wanted:
-        ok, frame = cap.read()
-        if not ok:  # end of the source: start it again
-            cap.release()
-            cap = cv2.VideoCapture(str(source))
-            continue
-        writer.write(frame)
-        written += 1
-    writer.release()
-    cap.release()
-    tmp.rename(out)
-    return out
-
-
-def media_cache() -> Path:
-    """Where generated benchmark media are kept between runs (femo's cache folder)."""
-    from ..demo import cache_dir
-
-    folder = cache_dir() / "bench"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def memory_check(
-    source: Path, minutes: float, every_n: int, work_dir: Path, media_dir: Path
-) -> dict[str, Any]:
-    """Peak memory of one femo worker on ``source`` and on it repeated to ``minutes``."""
-    long_clip = make_long_clip(source, minutes, media_dir / f"{source.stem}-{minutes:g}min.mp4")
-    runs = {}
-    for name, path in (("short", source), ("long", long_clip)):
-        media = MediaSet(f"memory-{name}", str(path.parent), (path.name,))
-        runs[name] = measure(Case("femo", media, "haar", every_n, repeat=False), work_dir)
-    short, long = runs["short"], runs["long"]
-    return {
-        "detector": "haar",
-        "every_n": every_n,
-        "long_minutes": minutes,
-        "short_frames": short.frames,
-        "long_frames": long.frames,
-        "short_peak_rss_mb": round(short.peak_rss_mb, 1),
-        "long_peak_rss_mb": round(long.peak_rss_mb, 1),
-        "ratio": round(long.peak_rss_mb / short.peak_rss_mb, 3),
-        "long_frames_per_s": round(long.frames_per_s, 2),
-    }
+LEGEND = (
+    "N: every N-th frame. fps: sampled frames per second (model loading left out; the "
+    "median pass where a pass was shorter than 3 s). x fer: femo's fps over "
+    "fer.Video.analyze's. t/floor: femo's time per frame over the floor's (floor: decoding "
+    "plus the detector alone; 1.00 = at the floor). RSS MB: the process's peak resident "
+    "memory. same as fer: frames where femo's boxes and scores equal fer's, of those "
+    "compared; '*': not all of them. IoU>=.5: frames where every face overlaps fer's by "
+    "IoU >= 0.5. accuracy: on the labelled clips, where the media has labels. A BlazeFace "
+    "row is compared with fer's Haar (fer has no BlazeFace)."
+)
 
 
 # ------------------------------------------------------------------------- driver
@@ -332,8 +307,9 @@ def format_row(row: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="femo bench",
-        description="Measure femo's extraction against fer.Video.analyze and the detector's "
-        "floor, in one run, and write the figures to a JSON file.",
+        description="Measure femo's workers against the floor of decode -> detector -> "
+        "classifier at 1 and N processes, and femo's extraction against fer.Video.analyze "
+        "and the detector's floor, in one run; write the figures to a JSON file.",
     )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument(
@@ -343,28 +319,40 @@ def main(argv: list[str] | None = None) -> int:
         help="folder holding fer-samples/woman2.mp4 and dev-clips/ "
         "(default: $FEMO_SHARED_DATA or ../shared/data beside the femo checkout)",
     )
-    parser.add_argument("--media", default="woman2,dev-clips", help="media sets to run")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="the whole comparison (every detector, backend, step and media set, fast "
+        "mode, the demo, the long-clip memory check; 25-30 minutes on 2 cores) instead "
+        "of the quick one (66-92 s on 2 shared cores)",
+    )
+    parser.add_argument("--media", help="media sets to run (quick: woman2; full: +dev-clips)")
     parser.add_argument(
         "--detectors",
-        default="haar,mtcnn,blazeface",
-        help="haar, mtcnn, blazeface (fer has no BlazeFace: it is compared with fer's Haar)",
+        help="haar, mtcnn, blazeface (fer has no BlazeFace: it is compared with fer's Haar; "
+        "quick: haar; full: all three)",
     )
-    parser.add_argument("--every", default="1,20", help="sampling steps N, comma-separated")
+    parser.add_argument("--every", help="sampling steps N, comma-separated (quick: 20; full: 1,20)")
     parser.add_argument("--no-fast", action="store_true", help="skip the fast mode")
     parser.add_argument(
-        "--backends", default="keras,onnx", help="classifier backends femo runs with"
+        "--backends", help="classifier backends femo runs with (quick: onnx; full: keras,onnx)"
     )
     parser.add_argument(
         "--no-demo", action="store_true", help="skip the demo's wall time with each backend"
+    )
+    parser.add_argument(
+        "--processes",
+        help="process counts of the node table, femo against its floor (default: 1 and "
+        "the CPUs; full: also the powers of two between them; 0: no node table)",
     )
     parser.add_argument("--max-frames", type=int, default=None, help="sampled frames per clip")
     parser.add_argument("--max-clips", type=int, default=None, help="dev clips to use")
     parser.add_argument(
         "--long-clip-minutes",
         type=float,
-        default=20.0,
+        default=None,
         help="also measure femo's peak memory on woman2 repeated to this many minutes, "
-        "against woman2 itself (0 to skip)",
+        "against woman2 itself (0 to skip; quick: 0; full: 20)",
     )
     parser.add_argument(
         "--out-dir",
@@ -377,8 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         _worker_main(args.worker)
         return 0
+    options = resolve_options(args)
     data_dir = Path(args.data or _default_data_dir()).resolve()
-    wanted = args.media.split(",")
+    wanted = options["media"].split(",")
     media = [m for m in default_media(data_dir, args.max_clips) if m.name in wanted]
     if not media:
         print(f"femo bench: no media found under {data_dir} (use --data)", file=sys.stderr)
@@ -387,32 +376,98 @@ def main(argv: list[str] | None = None) -> int:
         args.out_dir or Path("outputs", "bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
     ).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
-    out = work_dir / "bench.json"
-    print(f"femo bench: data {data_dir}, results in {work_dir}")
-    print(HEADER)
-    results = run_bench(
-        media,
-        args.detectors.split(","),
-        [int(n) for n in args.every.split(",")],
-        fast=not args.no_fast,
-        max_frames=args.max_frames,
-        work_dir=work_dir,
-        backends=tuple(args.backends.split(",")),
+    command = "femo bench " + " ".join(sys.argv[2:] if argv is None else argv)
+    with Heartbeat() as beat:
+        results = _bench(args, options, data_dir, media, work_dir, beat)
+        results["command"] = command.strip()
+        results["seconds"] = round(beat.elapsed(), 1)
+        out = work_dir / "bench.json"
+        out.write_text(json.dumps(results, indent=2))
+        beat.echo(f"femo bench: wrote {out} ({format_duration(beat.elapsed())})")
+    return 0
+
+
+def resolve_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The quick or full preset, with what the command line gave over it."""
+    preset = FULL if args.full else QUICK
+    options = {k: getattr(args, k, None) for k in preset}
+    options = {k: preset[k] if v is None else v for k, v in options.items()}
+    options["fast"] = preset["fast"] and not args.no_fast
+    options["demo"] = preset["demo"] and not args.no_demo
+    cpus = cpu_count()
+    if args.processes is None:
+        options["processes"] = process_counts(cpus, args.full)
+    else:
+        options["processes"] = [int(p) for p in args.processes.split(",") if int(p) > 0]
+    return options
+
+
+def _bench(
+    args: argparse.Namespace,
+    options: dict[str, Any],
+    data_dir: Path,
+    media: list[MediaSet],
+    work_dir: Path,
+    beat: Heartbeat,
+) -> dict[str, Any]:
+    """Every part of the bench in turn, each announced, with a line at least every 30 s."""
+    echo = beat.echo
+    echo(f"femo bench ({'full' if args.full else 'quick'}): data {data_dir}, results in {work_dir}")
+    results: dict[str, Any] = {}
+    if options["processes"]:
+        results["node"] = _node_bench(data_dir, options["processes"], beat)
+    beat.begin("femo against fer.Video.analyze and the detector's floor")
+    echo(HEADER)
+    results.update(
+        run_bench(
+            media,
+            options["detectors"].split(","),
+            [int(n) for n in options["every"].split(",")],
+            fast=options["fast"],
+            max_frames=args.max_frames,
+            work_dir=work_dir,
+            echo=echo,
+            backends=tuple(options["backends"].split(",")),
+        )
     )
-    results["backends"] = backends_bench(args.backends.split(","), not args.no_demo, work_dir)
+    echo(wrap(LEGEND))
+    if options["demo"] or len(options["backends"].split(",")) > 1:
+        beat.begin("the classifier backends alone and on the demo")
+        backends = options["backends"].split(",")
+        results["backends"] = backends_bench(backends, options["demo"], work_dir, echo=echo)
     woman2 = data_dir / "fer-samples" / "woman2.mp4"
-    if args.long_clip_minutes > 0 and woman2.is_file():
-        memory = memory_check(woman2, args.long_clip_minutes, 20, work_dir, media_cache())
+    minutes = options["long_clip_minutes"]
+    if minutes > 0 and woman2.is_file():
+        beat.begin(f"memory on woman2 repeated to {minutes:g} minutes")
+        memory = memory_check(woman2, minutes, 20, work_dir, media_cache())
         results["memory"] = memory
-        print(
+        echo(
             f"memory: one femo worker, Haar, N=20: {memory['short_peak_rss_mb']:.0f} MB on "
             f"woman2 ({memory['short_frames']} frames sampled), {memory['long_peak_rss_mb']:.0f} MB "
             f"on it repeated to {memory['long_minutes']:g} min ({memory['long_frames']} frames "
             f"sampled): x{memory['ratio']:.2f}"
         )
-    results["command"] = "femo bench " + " ".join(sys.argv[2:] if argv is None else argv)
-    out.write_text(json.dumps(results, indent=2))
     for estimate in results["estimates"]:
-        print(format_estimate(estimate))
-    print(f"femo bench: wrote {out}")
-    return 0
+        echo(format_estimate(estimate))
+    return results
+
+
+def _node_bench(data_dir: Path, processes: list[int], beat: Heartbeat) -> dict[str, Any] | None:
+    """femo against its floor at each process count (BlazeFace, ONNX, dev clips, every frame)."""
+    dev = data_dir / "dev-clips"
+    videos = tuple(sorted(p.name for p in dev.glob("*.mp4")))[:NODE_CLIPS]
+    if not videos:
+        beat.echo(f"femo bench: no dev-clips under {data_dir}: no node table")
+        return None
+    spec = FloorSpec(str(dev), videos, "blazeface", 1)
+    counts = ", ".join(map(str, processes))
+    beat.begin(f"femo against its floor at {counts} process(es), {len(videos)} dev clips each")
+    points = compare_layouts(spec, processes, rounds=1, threaded=False, echo=beat.echo)
+    beat.echo(node_table(points))
+    beat.echo(wrap(NODE_LEGEND))
+    return node_summary(spec, points)
+
+
+def wrap(text: str) -> str:
+    """A legend, wrapped to the width of the tables."""
+    return textwrap.fill(text, width=100)

@@ -343,7 +343,8 @@ class ExtractConfig:
 
     detector: DetectorConfig = field(default_factory=DetectorConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
-    # Faces per classifier call, across frames; None: 64 on CPU, 256 on GPU.
+    # Faces per classifier call, across frames; None: 8 with ONNX on a CPU, 64 with Keras,
+    # 256 on a GPU.
     batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None

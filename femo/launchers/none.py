@@ -114,8 +114,8 @@ class NoneLauncherConfig:
 
     name: str = "none"
     time_min: int = 120
-    cpus_per_task: int = 4
-    mem_gb: float | None = 8
+    cpus_per_task: int = 1
+    mem_gb: float | None = 2
     gpus: int = 0
     partition: str | None = None
     account: str | None = None

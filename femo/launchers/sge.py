@@ -368,7 +368,7 @@ class SgeLauncherConfig:
     project: str | None = None
     time_min: int = 120
     pe: str | None = "smp"
-    slots: int = 2
+    slots: int = 1
     mem_gb: float | None = None
     mem_resource: str = "mem_free"
     gpu_resource: str | None = None

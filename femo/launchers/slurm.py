@@ -48,8 +48,8 @@ class SlurmLauncherConfig:
     account: str | None = None
     qos: str | None = None
     time_min: int = 120
-    cpus_per_task: int = 2
-    mem_gb: float | None = 8
+    cpus_per_task: int = 1
+    mem_gb: float | None = 2
     gpus_per_node: int = 0
     array_parallelism: int = 64
     max_array_size: int = 1000

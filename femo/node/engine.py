@@ -14,7 +14,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -36,7 +36,7 @@ from .models import (
     pad_gray,
     tf_device_name,
 )
-from .stream import chain_ahead, ordered_map
+from .stream import InlineExecutor, chain_ahead, ordered_map
 from .video import ClipError, ClipInfo, Frame, sampled_frames
 
 log = logging.getLogger(__name__)
@@ -120,6 +120,10 @@ class Extractor:
       GIL), at most ``window`` calls in flight, results taken back in order;
     * faces are cropped as fer crops them and classified in batches across frames
       and clips on one classifier thread, while detection goes on.
+
+    A process granted one CPU (``threads`` 1: a node's cores as one single-threaded
+    pipeline each) runs the same stages in turn on the calling thread: threads there
+    only take the core from each other and wait on the GIL (``femo bench``'s node table).
     """
 
     def __init__(self, config: ExtractConfig):
@@ -153,11 +157,21 @@ class Extractor:
         # beside it: where detection is cheap (fast mode, a GPU, every 20th frame)
         # decoding is what the shard waits for.
         self.queued_frames = max(self.window, 2 * per_call)
-        self.decoders = 2 if self.threads >= 2 else 1
+        self.inline = self.threads == 1
+        # 0: decoded on the calling thread (inline); a decoder's own threads: the grant
+        # per clip decoded, never the machine's CPU count (OpenCV's default).
+        self.decoders = 0 if self.inline else 2 if self.threads >= 2 else 1
+        self.decode_threads = max(1, self.threads // max(1, self.decoders))
         # Pools live as long as the process (one extractor per process), so that
         # per-thread detector state (Haar cascades) is loaded once, not per shard.
-        self.detect_pool = ThreadPoolExecutor(self.detector.parallel_calls, "femo-detect")
-        self.classify_pool = ThreadPoolExecutor(1, "femo-classify")
+        self.detect_pool: Executor = (
+            InlineExecutor()
+            if self.inline
+            else ThreadPoolExecutor(self.detector.parallel_calls, "femo-detect")
+        )
+        self.classify_pool: Executor = (
+            InlineExecutor() if self.inline else ThreadPoolExecutor(1, "femo-classify")
+        )
         self._warm_up_threads()
 
     def _warm_up_threads(self) -> None:
@@ -235,7 +249,11 @@ class Extractor:
         _test_fault(clip.video)
         info, sampled, error = ClipInfo(), 0, None
         frames = sampled_frames(
-            os.path.join(root, clip.video), clip.kind, self.config.sampling, info
+            os.path.join(root, clip.video),
+            clip.kind,
+            self.config.sampling,
+            info,
+            threads=self.decode_threads,
         )
         try:
             while True:
@@ -381,7 +399,7 @@ class _BatchedClassifier:
     At most two batches are in flight, so the crops held in memory stay bounded.
     """
 
-    def __init__(self, extractor: Extractor, pool: ThreadPoolExecutor, columns: Columns):
+    def __init__(self, extractor: Extractor, pool: Executor, columns: Columns):
         self.extractor = extractor
         self.pool = pool
         self.columns = columns

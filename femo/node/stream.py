@@ -83,16 +83,38 @@ class Prefetcher(Iterator[T]):
         self._thread.join()
 
 
+class InlineExecutor(Executor):
+    """An executor that runs each call at once on the calling thread.
+
+    For a process that owns one core: the stages of a pipeline then run in turn on one
+    thread, with no hand-off between threads and nothing waiting for the GIL.
+    """
+
+    def submit(self, fn: Callable[..., R], /, *args, **kwargs) -> Future[R]:
+        future: Future[R] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except Exception as exc:  # raised by result(), as a thread pool would
+            future.set_exception(exc)
+        return future
+
+
 def chain_ahead(
     sources: Iterable[Iterable[T]], ahead: int, maxsize: int, name: str = "femo-prefetch"
 ) -> Iterator[T]:
     """The items of each source in turn, with up to ``ahead`` sources read at once.
+
+    ``ahead`` 0 reads them on the calling thread, one after the other, nothing ahead.
 
     Each source runs on its own thread, at most ``maxsize`` items ahead, so memory
     stays bounded by ``ahead * maxsize`` items whatever the sources' lengths. Used to
     decode the next clips while the current one is analysed: one clip's decoding is
     sequential, but several clips can be decoded side by side.
     """
+    if ahead == 0:
+        for source in sources:
+            yield from source  # closing this generator closes the source being read
+        return
     pending = iter(sources)
     running: deque[Prefetcher[T]] = deque()
 

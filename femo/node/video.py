@@ -35,14 +35,15 @@ class Frame:
 
 
 def sampled_frames(
-    path: str, kind: str, sampling: SamplingConfig, info: ClipInfo
+    path: str, kind: str, sampling: SamplingConfig, info: ClipInfo, threads: int | None = None
 ) -> Iterator[Frame]:
     """Yield the sampled frames of a clip, in order, filling ``info`` as it goes.
 
     Videos are read sequentially; frames that are not sampled are only grabbed
     (demuxed and decoded, never converted to BGR), which yields the very frames
     ``cv2.VideoCapture.read`` returns for the sampled ones. Raises :class:`ClipError`
-    when nothing can be read.
+    when nothing can be read. ``threads``: the decoder's threads (None: OpenCV's
+    default, one per CPU of the machine, whatever the scheduler granted).
     """
     if not os.path.exists(path):
         raise ClipError("file not found")
@@ -55,11 +56,23 @@ def sampled_frames(
         info.frames_read = info.frames_announced = 1
         yield Frame(0, 0.0, image)
         return
-    yield from _video_frames(path, sampling, info)
+    yield from _video_frames(path, sampling, info, threads)
 
 
-def _video_frames(path: str, sampling: SamplingConfig, info: ClipInfo) -> Iterator[Frame]:
-    cap = cv2.VideoCapture(path)
+def open_video(path: str, threads: int | None = None) -> cv2.VideoCapture:
+    """A capture of ``path``, its decoder limited to ``threads`` threads where given."""
+    if threads is not None:
+        cap = cv2.VideoCapture(path, cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threads])
+        if cap.isOpened():
+            return cap
+        cap.release()  # a backend without that setting may still open it
+    return cv2.VideoCapture(path)
+
+
+def _video_frames(
+    path: str, sampling: SamplingConfig, info: ClipInfo, threads: int | None = None
+) -> Iterator[Frame]:
+    cap = open_video(path, threads)
     try:
         if not cap.isOpened():
             raise ClipError("cannot be opened as a video (not a video, or a codec OpenCV lacks)")
