@@ -202,7 +202,7 @@ def test_reduce_refuses_overrides_that_change_the_shards(fast_femo, tmp_path, ov
         f"femo: error: femo reduce cannot change {key!r}: it changes the shards, so start a new run "
         "(reduce accepts mapping, reduce.*, report.*, "
         "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern,"
-        "person_column})"
+        "person_column,references})"
     )
     assert not (run_dir / "report").exists()
 

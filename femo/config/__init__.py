@@ -107,15 +107,15 @@ class RunConfig:
 
 # Keys that decide what the shards hold; every other key can change on an existing run.
 SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
-              "detector", "sampling", "shards.videos_per_shard", "classifier", "identity",
-              "dataset.references")  # fmt: skip
+              "detector", "sampling", "shards.videos_per_shard", "classifier",
+              "identity")  # fmt: skip
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
 EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
                   "shards.clip_timeout_s")  # fmt: skip
 # Keys that only decide how the shards are read: reduce (and resume) may change them.
 REDUCE_KEYS = ("mapping", "reduce", "report", "dataset.labels", "dataset.label_column",
                "dataset.video_column", "dataset.unknown_labels", "dataset.group_column",
-               "dataset.group_pattern", "dataset.person_column")  # fmt: skip
+               "dataset.group_pattern", "dataset.person_column", "dataset.references")  # fmt: skip
 
 
 def build_config(cls: type, values: dict[str, Any] | None, section: str) -> Any:
