@@ -227,8 +227,8 @@ def test_reduce_refuses_overrides_of_how_shards_are_made(fast_femo, tmp_path, ov
         (
             "reduce.fase=largest",
             "unknown key 'reduce.fase' (did you mean 'reduce.face'? reduce has: face, "
-            "group_distance, match_distance, person_distance, vote, class_shares, no_face, "
-            "head, score_decimals, allow_partial)",
+            "group_distance, match_distance, person_distance, person_bound, vote, class_shares, "
+            "no_face, head, score_decimals, allow_partial)",
         ),
         (
             "mapping.colours=2",
