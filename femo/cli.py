@@ -147,6 +147,11 @@ def _print_outcome(outcome: Any) -> None:
         say(f"report, later: femo reduce {run.path} ({outcome.busy} shard(s) queued or running)")
 
 
+def _by_person(metrics: dict[str, Any]) -> bool:
+    """Whether the report scored the labelled person's faces (reduce.face=person)."""
+    return (metrics.get("config") or {}).get("reduce", {}).get("face") == "person"
+
+
 def _print_summary(metrics: dict[str, Any], report_dir: Path) -> None:
     acc = metrics["accuracy"]
     acc_text = percent(acc, missing="n/a (no labelled clips)")
@@ -155,7 +160,9 @@ def _print_summary(metrics: dict[str, Any], report_dir: Path) -> None:
     say(
         f"accuracy {acc_text} over {labelled} labelled of {present} clips"
         + (" present" if metrics.get("partial") else "")
-        + f" ({metrics['n_no_face']} without a face, {metrics['n_failed']} failed)"
+        + f" ({metrics['n_no_face']} without a face, "
+        + (f"{metrics['n_person_absent']} without their person, " if _by_person(metrics) else "")
+        + f"{metrics['n_failed']} failed)"
     )
     if metrics.get("partial"):
         say(partial_text(metrics))

@@ -154,8 +154,13 @@ def report_markdown(
             if resampled
             else []
         ),
-        f"- clips with no face in any sampled frame: {m['n_no_face']}; failed: {m['n_failed']}; "
-        f"missing (shard not done): {m['n_missing']}",
+        f"- clips with no face in any sampled frame: {m['n_no_face']}; "
+        + (
+            f"with faces but none of their person: {m['n_person_absent']}; "
+            if m.get("config", {}).get("reduce", {}).get("face") == "person"
+            else ""
+        )
+        + f"failed: {m['n_failed']}; missing (shard not done): {m['n_missing']}",
         "",
         "A labelled clip without a prediction (no face found, or the clip failed) counts as "
         "wrong in the accuracy above.",

@@ -25,6 +25,7 @@ from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
 from .face_choice import chosen_emotions, read_persons
 from .reduce import (
+    WITHOUT_FACE,
     ClipResult,
     DamagedShard,
     ShardData,
@@ -128,7 +129,14 @@ def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = 
     if warning := unmatched_pattern(videos, config.dataset, groups):
         log.warning(warning)
     results = reduce_clips(
-        videos, shards, labels.by_video, config.mapping, config.reduce, groups, per_frame
+        videos,
+        shards,
+        labels.by_video,
+        config.mapping,
+        config.reduce,
+        groups,
+        per_frame,
+        labels.persons,
     )
     members = [Member(run, config.detector.name, shards.frame_rows, per_frame)]
     members += [_member(RunDir(p), plan, config) for p in with_runs]
@@ -152,7 +160,7 @@ def _ensemble_vote(config: RunConfig, members: list[Member], results: list[ClipR
         if r.status == "missing" or r.video not in predicted:
             continue
         r.predict = predicted[r.video]
-        if r.status == "no_face":  # another detector found one
+        if r.status in WITHOUT_FACE:  # another detector found one
             r.status = "ok"
 
 

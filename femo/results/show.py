@@ -90,8 +90,9 @@ def clip_result(
     shards = ShardData(clip.set_index("video"), frames)
     per_frame = frame_emotions(frames, config.reduce, eligible)
     (result,) = reduce_clips(
-        [video], shards, labels.by_video, config.mapping, config.reduce, per_frame=per_frame
-    )
+        [video], shards, labels.by_video, config.mapping, config.reduce, per_frame=per_frame,
+        persons=labels.persons,
+    )  # fmt: skip
     if config.reduce.vote == "balanced" or config.reduce.head:
         result.predict = None
     return result
@@ -128,10 +129,12 @@ def _title(video: str, config: RunConfig, result: ClipResult | None, shown: int)
             f"predicted {result.predict or 'none'}, golden {result.golden or 'unlabelled'}"
             + (f"; votes: {votes}" if votes else "")
         )
-        lines.append(
-            f"face: {config.reduce.face}; a face in {result.frames_with_face} of "
-            f"{result.frames_sampled} sampled frames; {shown} shown"
+        found = (
+            result.message
+            if result.status == "person_absent"
+            else f"a face in {result.frames_with_face} of {result.frames_sampled} sampled frames"
         )
+        lines.append(f"face: {config.reduce.face}; {found}; {shown} shown")
     lines.append(LEGEND)
     return lines
 
