@@ -229,6 +229,7 @@ def _add_with(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def cmd_reduce(argv: list[str]) -> int:
+    from .pipeline import embed_references
     from .results.reporting import reduce_run, reduce_sweep
     from .results.sweep import is_sweep_dir
 
@@ -268,7 +269,7 @@ def cmd_reduce(argv: list[str]) -> int:
             if args.out is not None:
                 raise ConfigError("--out takes a run folder, not a sweep folder")
             with _writing("reduce its runs one by one with --out DIR"):
-                swept = reduce_sweep(target, overrides)
+                swept = reduce_sweep(target, overrides, embed_references)
             for run, result in swept.results.items():
                 if isinstance(result, str):
                     say(f"{run.name}: not reported: {result}")
@@ -278,7 +279,7 @@ def cmd_reduce(argv: list[str]) -> int:
             say(f"sweep table: {swept.table}")
             return 0
         with _writing(hint):
-            result = reduce_run(target, overrides, with_runs, args.out)
+            result = reduce_run(target, overrides, with_runs, args.out, embed_references)
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
     _print_summary(result.metrics, result.report_dir)

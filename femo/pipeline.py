@@ -249,7 +249,7 @@ def _after_launch(
             f"{len(status.not_done)} shard(s) not done; no report written.{first} "
             f"See `femo status {run.path}`; `femo run resume={run.path}` redoes them."
         )
-    outcome.report = report(run, config)
+    outcome.report = report(run, config, embed=embed_references)
     return outcome
 
 

@@ -241,4 +241,5 @@ def plan_references(
             f"dataset.person_column {person_column!r} names {len(missing)} person(s) without "
             f"reference photos in {references}: {shown}"
         )
-    return embed_references(photos)
+    # The folder they came from: a report given another folder embeds that one instead.
+    return embed_references(photos).replace_schema_metadata({"references": str(references)})

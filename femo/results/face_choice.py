@@ -6,14 +6,17 @@ and :mod:`femo.results.identities`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 
-from ..config import EMOTIONS, RunConfig
+from ..config import EMOTIONS, ConfigError, RunConfig
 from ..dataset import read_labels
 from ..rundir import Plan, RunDir
-from .faces import chosen_faces, face_embeddings, identify, read_references
+from .faces import chosen_faces, face_embeddings, identify, reference_vectors
 from .identities import face_table, identity_profiles
 from .reduce import ShardData, _top_emotions, frame_emotions
 
@@ -26,18 +29,50 @@ def read_persons(run: RunDir, config: RunConfig, plan: Plan) -> dict[str, str]:
     return read_labels(labels_file, config.dataset, config.mapping, plan.clips).persons
 
 
+# Embeds the reference photos of ``config.dataset.references`` for the labelled persons
+# (the node's work, handed in by the entry point: femo.pipeline.embed_references).
+Embed = Callable[[RunConfig, dict[str, str]], pa.Table]
+
+
+def load_references(
+    run: RunDir, config: RunConfig, persons: dict[str, str], embed: Embed | None = None
+) -> pa.Table | None:
+    """The reference faces a report reads: None without ``dataset.references``; the run's
+    own ``references.parquet`` where it was made from that folder; else the folder's
+    photos embedded now by ``embed`` (references given after extraction)."""
+    folder = config.dataset.references
+    if not folder:
+        return None
+    own = run.references_file
+    if own.is_file():
+        table = pq.read_table(own)
+        made_from = (table.schema.metadata or {}).get(b"references")
+        # A references.parquet older than that record came from the run's saved folder.
+        if (made_from.decode() if made_from else run.config().dataset.references) == folder:
+            return table
+    if embed is None:
+        raise ConfigError(
+            f"dataset.references {folder} are not the run's own reference photos; only "
+            "femo reduce RUN_DIR dataset.references=... embeds others"
+        )
+    return embed(config, persons)
+
+
 def chosen_emotions(
-    run: RunDir, shards: ShardData, config: RunConfig, persons: dict[str, str]
+    run: RunDir,
+    shards: ShardData,
+    config: RunConfig,
+    persons: dict[str, str],
+    table: pa.Table | None = None,
 ) -> tuple[Any, dict[str, Any] | None]:
-    """The scored face's emotions per frame under ``reduce.face``, and (a run with
-    reference photos) the per-identity profiles."""
-    refs = run.references_file
-    wants = config.reduce.face in ("main", "person") or refs.is_file()
+    """The scored face's emotions per frame under ``reduce.face``, and (with reference
+    faces, ``table``: :func:`load_references`) the per-identity profiles."""
+    wants = config.reduce.face in ("main", "person") or table is not None
     if config.identity.name == "none" or not wants:
         return frame_emotions(shards.frame_rows, config.reduce), None
     rows = shards.frame_rows
     embeddings = face_embeddings(shards.shard_files, shards.clip_rows, rows)
-    references = read_references(refs) if refs.is_file() else None
+    references = None if table is None else reference_vectors(table)
     eligible = chosen_faces(rows, embeddings, config.reduce, persons, references)
     per_frame = frame_emotions(rows, config.reduce, eligible)
     if references is None:
@@ -47,4 +82,16 @@ def chosen_emotions(
     scores = rows.loc[scored, list(EMOTIONS)].to_numpy(dtype=np.float32)
     top = _top_emotions(scores, config.reduce.score_decimals)
     faces = face_table(rows.loc[scored], top, who)
-    return per_frame, identity_profiles(faces, references[0], config.mapping, persons)
+    profiles = identity_profiles(faces, references[0], config.mapping, persons)
+    return per_frame, {**profiles, "crops": reference_crops(table)}
+
+
+def reference_crops(table: pa.Table) -> dict[str, list[bytes]]:
+    """Each person's reference faces as small PNGs (references.parquet made before femo
+    kept them has none)."""
+    if "crop" not in table.column_names:
+        return {}
+    crops: dict[str, list[bytes]] = {}
+    for person, crop in zip(table["person"].to_pylist(), table["crop"].to_pylist(), strict=True):
+        crops.setdefault(person, []).append(crop)
+    return crops

@@ -111,7 +111,11 @@ def person_faces(
 
 def read_references(path: str | Path) -> tuple[list[str], np.ndarray]:
     """The reference photos' persons and embeddings (``RUN_DIR/references.parquet``)."""
-    table = pq.read_table(path, columns=["person", "embedding"])
+    return reference_vectors(pq.read_table(path, columns=["person", "embedding"]))
+
+
+def reference_vectors(table: pa.Table) -> tuple[list[str], np.ndarray]:
+    """The persons and embeddings of a table of reference faces."""
     vectors = table["embedding"].to_pylist()
     return table["person"].to_pylist(), np.asarray(vectors, dtype=np.float32).reshape(-1, 128)
 

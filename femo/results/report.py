@@ -257,7 +257,9 @@ def write_report(
     if metrics.get("identities"):
         text = identities_csv_text(metrics["identities"], list(classes))
         write_text(folder / "identities.csv", text)
-    write_json(folder / "metrics.json", metrics)
+    # The reference faces' crops are the page's pictures, not figures.
+    identities = {k: v for k, v in (metrics.get("identities") or {}).items() if k != "crops"}
+    write_json(folder / "metrics.json", {**metrics, "identities": identities or None})
     write_text(folder / "report.md", report_markdown(metrics, results, classes))
     write_text(folder / "index.html", render_index_html(metrics, clip_rows(results), sheets_html))
     return folder

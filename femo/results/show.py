@@ -22,8 +22,8 @@ from ..dataset import Clip, Labels, read_labels
 from ..overrides import apply_overrides
 from ..rundir import Plan, RunDir
 from ..shards import shard_name, write_atomically
-from .face_choice import read_persons
-from .faces import chosen_faces, identify, read_references
+from .face_choice import load_references, read_persons
+from .faces import chosen_faces, identify, reference_vectors
 from .frames import FrameReadError, read_frames
 from .reduce import ClipResult, ShardData, frame_emotions, reduce_clips
 from .sheets import clip_tiles, draw_sheet, png_bytes, spread
@@ -99,19 +99,22 @@ def clip_result(
 
 
 def clip_identities(
-    run: RunDir, config: RunConfig, plan: Plan, frames: pd.DataFrame
+    run: RunDir, config: RunConfig, plan: Plan, frames: pd.DataFrame, references: Any = None
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """For a run with identities: the faces ``reduce.face`` may score (None: any) and each
     face's person (its nearest reference photo within ``reduce.match_distance``, None for
-    nobody; None without references), as the report's identities say."""
+    nobody; None without references), as the report's identities say. ``references``:
+    the reference faces the report read (None: the run's own, or none)."""
     if config.identity.name == "none" or "embedding" not in frames.columns:
         return None, None
     nan = np.full(128, np.nan, np.float32)
     embeddings = np.stack(
         [nan if e is None else np.asarray(e, np.float32) for e in frames["embedding"]]
     ) if len(frames) else np.empty((0, 128), np.float32)  # fmt: skip
-    references = read_references(run.references_file) if run.references_file.is_file() else None
     persons = read_persons(run, config, plan)
+    if references is None:
+        references = load_references(run, config, persons)
+    references = None if references is None else reference_vectors(references)
     eligible = chosen_faces(frames, embeddings, config.reduce, persons, references)
     if references is None:
         return eligible, None
@@ -147,11 +150,12 @@ def make_sheet(
     result: ClipResult | None = None,
     max_frames: int = MAX_FRAMES,
     tile_width: int = 240,
+    references: Any = None,
 ) -> ClipSheet:
     """The contact sheet of ``clip``: up to ``max_frames`` of its sampled frames, evenly
     spread. Raises :class:`FrameReadError` when the clip cannot be read again."""
     frames, clip_row = clip_shard_rows(run, plan, clip.video)
-    eligible, who = clip_identities(run, config, plan, frames)
+    eligible, who = clip_identities(run, config, plan, frames, references)
     if who is not None:
         frames = frames.assign(person=who)
     if result is None:
