@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -18,7 +19,7 @@ from ..dataset import read_labels
 from ..rundir import Plan, RunDir
 from .faces import chosen_faces, face_embeddings, identify, reference_vectors
 from .identities import face_table, identity_profiles
-from .reduce import ShardData, _top_emotions, frame_emotions
+from .reduce import ShardData, _top_emotions, frame_emotions, load_shards
 
 
 def read_persons(run: RunDir, config: RunConfig, plan: Plan) -> dict[str, str]:
@@ -95,3 +96,33 @@ def reference_crops(table: pa.Table) -> dict[str, list[bytes]]:
     for person, crop in zip(table["person"].to_pylist(), table["crop"].to_pylist(), strict=True):
         crops.setdefault(person, []).append(crop)
     return crops
+
+
+def face_columns(
+    run: RunDir, config: RunConfig, persons: dict[str, str], frames: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of ``frames`` (video, frame, face): its person (the nearest reference
+    photo's within ``reduce.match_distance``; None for nobody, a row without a face or a
+    run without references) and whether ``reduce.face`` scored it, as the report does."""
+    shards = load_shards(run.shards_dir)
+    references = load_references(run, config, persons)
+    per_frame, _ = chosen_emotions(run, shards, config, persons, references)
+    scored = _keys(frames).isin(_keys(per_frame)) & frames["face"].notna().to_numpy()
+    who = np.full(len(frames), None, dtype=object)
+    if references is not None and config.identity.name != "none":
+        embeddings = face_embeddings(shards.shard_files, shards.clip_rows, frames)
+        has = ~np.isnan(embeddings).any(axis=1)
+        vectors = reference_vectors(references)
+        who[has] = identify(embeddings[has], *vectors, config.reduce.match_distance)
+    return who, scored
+
+
+def _keys(rows: pd.DataFrame) -> pd.MultiIndex:
+    """(video, frame, face) as str and whole numbers (-1: no face)."""
+    return pd.MultiIndex.from_arrays(
+        [
+            rows["video"].astype(str).to_numpy(),
+            rows["frame"].astype("int64").to_numpy(),
+            pd.to_numeric(rows["face"]).fillna(-1).astype("int64").to_numpy(),
+        ]
+    )
