@@ -248,3 +248,10 @@ def test_identity_profiles_count_every_face_of_each_person():
     assert csv[3].startswith("cid,0,0,0,0.0000") and ",,,,,,," in csv[3]
     assert "matched to nobody (20.0 %)" in identities_html(profiles)
     assert "embedding" not in repr(profiles)
+    # The reference faces used, under each person's name: ann's 2 crops, bob's 1.
+    page = identities_html(
+        {**profiles, "crops": {"ann": [b"\x89PNG-a", b"\x89PNG-b"], "bob": [b"x"]}}
+    )
+    assert page.count('class="ref-face"') == 3
+    assert '<td>bob<br><img class="ref-face" src="data:image/png;base64,eA=="' in page
+    assert "Under each person, the reference faces used." in page
