@@ -14,7 +14,7 @@ from femo.config import RunConfig, from_dict, to_dict
 from femo.dataset import Clip
 from femo.node.references import SCHEMA as REFERENCES
 from femo.results.reduce import ClipResult
-from femo.results.show import _title
+from femo.results.sheets.show import _title
 from femo.rundir import RunDir, make_plan
 from femo.shards import SCHEMA
 

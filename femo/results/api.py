@@ -94,7 +94,7 @@ class Run:
 
     def _faces(self, frames: pd.DataFrame, labels: Labels) -> tuple[Any, Any]:
         """Each face row's reference person and whether ``reduce.face`` scored it."""
-        from .face_choice import face_columns
+        from .faces.choice import face_columns
 
         return face_columns(self._run, from_dict(self.config()), labels.persons, frames)
 

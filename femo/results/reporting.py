@@ -23,7 +23,7 @@ from ..dataset import Labels, clip_groups, read_labels, unmatched_pattern
 from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
-from .face_choice import Embed, chosen_emotions, load_references, read_persons
+from .faces.choice import Embed, chosen_emotions, load_references, read_persons
 from .reduce import (
     WITHOUT_FACE,
     ClipResult,
@@ -35,7 +35,7 @@ from .reduce import (
     reduce_clips,
 )
 from .report import settings_yaml, write_report
-from .sheet_report import sheets_section
+from .sheets.section import sheets_section
 from .sweep import sweep_runs, write_sweep_table
 from .throughput import throughput_summary
 
@@ -112,7 +112,7 @@ def reduce_shards(
     ``with_runs`` are runs over the same clips (another detector or sampling): their mean
     scores are averaged with this run's in the vote. A head (``reduce.head``) replaces
     the vote. ``embed`` embeds reference photos that are not the run's own
-    (:func:`~femo.results.face_choice.load_references`).
+    (:func:`~femo.results.faces.choice.load_references`).
     """
     config.check_identity()
     plan = run.read_plan()

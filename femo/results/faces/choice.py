@@ -1,7 +1,7 @@
 """A run's chosen faces under ``reduce.face`` and its per-identity profiles: what the
 reduce stage reads of an identity=dlib run (the shards' embeddings, references.parquet,
-the labels' person column) handed to the pure functions of :mod:`femo.results.faces`
-and :mod:`femo.results.identities`.
+the labels' person column) handed to the pure functions of :mod:`femo.results.faces.match`
+and :mod:`femo.results.faces.identities`.
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..config import EMOTIONS, ConfigError, RunConfig
-from ..dataset import read_labels
-from ..rundir import Plan, RunDir
-from .faces import chosen_faces, face_embeddings, identify, reference_vectors
+from ...config import EMOTIONS, ConfigError, RunConfig
+from ...dataset import read_labels
+from ...rundir import Plan, RunDir
+from ..reduce import ShardData, _top_emotions, frame_emotions, load_shards
 from .identities import face_table, identity_profiles
-from .reduce import ShardData, _top_emotions, frame_emotions, load_shards
+from .match import chosen_faces, face_embeddings, identify, reference_vectors
 
 
 def read_persons(run: RunDir, config: RunConfig, plan: Plan) -> dict[str, str]:
