@@ -411,6 +411,7 @@ def _print_status(report: Any) -> None:
 
 
 def cmd_show(argv: list[str]) -> int:
+    from .pipeline import embed_references
     from .results.sheets.show import show_clip
 
     parser = argparse.ArgumentParser(
@@ -428,7 +429,9 @@ def cmd_show(argv: list[str]) -> int:
     )
     args = parser.parse_intermixed_args(argv)
     try:
-        path = show_clip(args.run_dir.resolve(), args.clip, args.out, args.overrides)
+        path = show_clip(
+            args.run_dir.resolve(), args.clip, args.out, args.overrides, embed_references
+        )
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
     print(path)

@@ -65,3 +65,8 @@ def test_references_at_reduce_give_the_videos_csv_of_references_at_run_time(data
     assert clips.loc["a.mp4", "status"] == "ok"
     assert clips.loc["a.mp4", "frames_with_face"] == 2
     assert clips.loc["b.mp4", "status"] == "no_face"
+    # femo show marks the faces with the same references.
+    shown = femo("show", str(run), "a.mp4", refs, "reduce.face=person", "--out", "a.png",
+                 cwd=dataset, timeout=600)  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    assert skipped in shown.stderr and (dataset / "a.png").stat().st_size > 0

@@ -53,8 +53,8 @@ def load_references(
             return table
     if embed is None:
         raise ConfigError(
-            f"dataset.references {folder} are not the run's own reference photos; only "
-            "femo reduce RUN_DIR dataset.references=... embeds others"
+            f"dataset.references {folder} are not the run's own reference photos; "
+            "femo reduce and femo show embed others"
         )
     return embed(config, persons)
 

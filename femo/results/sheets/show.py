@@ -22,7 +22,7 @@ from ...dataset import Clip, Labels, read_labels
 from ...overrides import apply_overrides
 from ...rundir import Plan, RunDir
 from ...shards import shard_name, write_atomically
-from ..faces.choice import load_references, read_persons
+from ..faces.choice import Embed, load_references, read_persons
 from ..faces.match import chosen_faces, identify, reference_vectors
 from ..reduce import ClipResult, ShardData, frame_emotions, reduce_clips
 from .draw import clip_tiles, draw_sheet, png_bytes, spread
@@ -184,11 +184,16 @@ def sheet_path(run: RunDir, video: str) -> Path:
 
 
 def show_clip(
-    run_dir: Path, name: str, out: Path | None = None, overrides: list[str] | tuple = ()
+    run_dir: Path,
+    name: str,
+    out: Path | None = None,
+    overrides: list[str] | tuple = (),
+    embed: Embed | None = None,
 ) -> Path:
     """Write the contact sheet of clip ``name`` of the run in ``run_dir`` (to ``out``, or
     :func:`sheet_path`); returns its path. ``overrides`` are reduce-side settings
-    (``reduce.face=largest``) that change which face is marked as scored."""
+    (``reduce.face=largest``) that change which face is marked as scored; ``embed``
+    embeds reference photos that are not the run's own, as ``femo reduce`` does."""
     run = RunDir(run_dir)
     run.check()
     saved = run.config_dict()
@@ -198,8 +203,9 @@ def show_clip(
     path = Path(out) if out is not None else sheet_path(run, clip.video)
     if path.suffix.lower() != ".png":
         raise ConfigError(f"--out {path}: the sheet is a PNG; name a .png file")
+    references = load_references(run, config, read_persons(run, config, plan), embed)
     try:
-        sheet = make_sheet(run, config, plan, clip)
+        sheet = make_sheet(run, config, plan, clip, references=references)
     except FrameReadError as exc:
         raise ConfigError(f"cannot read clip {clip.video!r} again: {exc}") from None
     try:
