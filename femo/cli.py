@@ -225,6 +225,7 @@ def _add_with(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 
 def cmd_reduce(argv: list[str]) -> int:
+    from .pipeline import embed_references
     from .results.reporting import reduce_run, reduce_sweep
     from .results.sweep import is_sweep_dir
 
@@ -264,7 +265,7 @@ def cmd_reduce(argv: list[str]) -> int:
             if args.out is not None:
                 raise ConfigError("--out takes a run folder, not a sweep folder")
             with _writing("reduce its runs one by one with --out DIR"):
-                swept = reduce_sweep(target, overrides)
+                swept = reduce_sweep(target, overrides, embed_references)
             for run, result in swept.results.items():
                 if isinstance(result, str):
                     say(f"{run.name}: not reported: {result}")
@@ -274,7 +275,7 @@ def cmd_reduce(argv: list[str]) -> int:
             say(f"sweep table: {swept.table}")
             return 0
         with _writing(hint):
-            result = reduce_run(target, overrides, with_runs, args.out)
+            result = reduce_run(target, overrides, with_runs, args.out, embed_references)
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
     _print_summary(result.metrics, result.report_dir)
@@ -403,6 +404,7 @@ def _print_status(report: Any) -> None:
 
 
 def cmd_show(argv: list[str]) -> int:
+    from .pipeline import embed_references
     from .results.sheets.show import show_clip
 
     parser = argparse.ArgumentParser(
@@ -420,7 +422,9 @@ def cmd_show(argv: list[str]) -> int:
     )
     args = parser.parse_intermixed_args(argv)
     try:
-        path = show_clip(args.run_dir.resolve(), args.clip, args.out, args.overrides)
+        path = show_clip(
+            args.run_dir.resolve(), args.clip, args.out, args.overrides, embed_references
+        )
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
     print(path)

@@ -39,11 +39,14 @@ class Labels:
 
 def clip_groups(videos: list[str], config: DatasetConfig, labels: Labels) -> dict[str, str]:
     """Each clip's group: the labels file's group column, or ``group_pattern`` on its id
-    (never both: :class:`DatasetConfig` refuses that).
+    (never both: :class:`DatasetConfig` refuses that); with neither, the labelled person
+    (``person_column``), so that accuracy and profiles come per person.
 
     Clips without one are left out.
     """
     groups = dict(labels.groups)
+    if not config.group_column and not config.group_pattern:
+        groups = dict(labels.persons)
     if config.group_pattern:
         pattern = re.compile(config.group_pattern)
         for video in videos:

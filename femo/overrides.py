@@ -4,7 +4,9 @@ A run's shards are fixed once it is planned. Keys that decide what the shards ho
 (dataset root, detector, sampling, shard size) can never change on an existing run;
 keys that decide how shards are made (launcher, device, batch size) can change when
 the run is resumed; keys that decide how shards are read (mapping, reduce, labels)
-can change on both. Every override is checked before anything happens.
+can change on both; reference photos are embedded apart from the shards, so
+``dataset.references`` is one of the last. An override that leaves the run's saved value
+as it is is never refused. Every override is checked before anything happens.
 
 ``femo run``'s own overrides are checked the same way before Hydra composes them
 (:func:`check_run_overrides`), and what Hydra still rejects comes out as one line
@@ -21,14 +23,21 @@ from typing import Any, Literal
 
 import yaml
 
-from .config import EXECUTION_KEYS, SHARD_KEYS, ConfigError, absolute_path, conf_dir
+from .config import (
+    EXECUTION_KEYS,
+    SHARD_KEYS,
+    ConfigError,
+    absolute_path,
+    conf_dir,
+    from_dict,
+)
 
 Command = Literal["reduce", "resume"]
 GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher", "identity")
 _READING = (
     "mapping, reduce.*, report.*, "
     "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern,"
-    "person_column}"
+    "person_column,references}"
 )
 ACCEPTS = {"reduce": _READING, "resume": f"launcher, launcher.*, device, batch_size, {_READING}"}
 
@@ -165,14 +174,31 @@ def apply_overrides(
             raise _unknown(key, cfg)
         kind = key_kind(key)
         if kind not in allowed:
+            if _unchanged(cfg, key, value):
+                continue
             raise ConfigError(_refusal(command, key, kind))
-        if key in GROUPS and isinstance(value, str):
-            cfg[key] = _group_option(key, value)
-        elif key in ("dataset.labels", "reduce.head"):
-            _set(cfg, key, absolute_path(value))
-        else:
-            _set(cfg, key, value)
+        _assign(cfg, key, value)
     return cfg
+
+
+def _assign(cfg: dict[str, Any], key: str, value: Any) -> None:
+    if key in GROUPS and isinstance(value, str):
+        cfg[key] = _group_option(key, value)
+    elif key in ("dataset.labels", "dataset.references", "reduce.head"):
+        _set(cfg, key, absolute_path(value))
+    else:
+        _set(cfg, key, value)
+
+
+def _unchanged(cfg: dict[str, Any], key: str, value: Any) -> bool:
+    """Whether setting ``key`` to ``value`` leaves the config as it is (``detector=haar``
+    on a Haar run, a relative path naming the same folder)."""
+    changed = copy.deepcopy(cfg)
+    try:
+        _assign(changed, key, value)
+        return from_dict(changed) == from_dict(cfg)
+    except ConfigError:
+        return False
 
 
 def _refusal(command: Command, key: str, kind: str) -> str:

@@ -157,6 +157,20 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
     return plan
 
 
+def embed_references(config: RunConfig, persons: dict[str, str]) -> Any:
+    """The reference photos of ``config.dataset.references`` embedded, for a report whose
+    references were not embedded when its run was planned (``femo reduce RUN
+    dataset.references=DIR``): the table a run planned with them holds."""
+    from .node.identity import check_installed
+    from .node.references import plan_references
+
+    check_installed()
+    dataset = config.dataset
+    return plan_references(
+        dataset.references, dataset.image_extensions, persons, dataset.person_column
+    )
+
+
 def _log_label_issues(labels: Labels) -> None:
     if labels.missing_clips:
         log.warning(
@@ -236,7 +250,7 @@ def _after_launch(
             f"{len(status.not_done)} shard(s) not done; no report written.{first} "
             f"See `femo status {run.path}`; `femo run resume={run.path}` redoes them."
         )
-    outcome.report = report(run, config)
+    outcome.report = report(run, config, embed=embed_references)
     return outcome
 
 

@@ -7,7 +7,8 @@ at the same frames in each clip. Those frames are the sampled frames where the l
 person was matched in most clips (RUN_DIR: an identity=dlib run with references, read
 with reduce.face=person); in them the largest face is the labelled person's (the other
 person is only a small inset there), elsewhere no face is theirs. Prints the shots'
-frames and the majority vote's accuracy over those faces.
+frames and the majority vote's accuracy over those faces, with its 95 % interval (the
+report's bootstrap, whole persons resampled).
 """
 
 import sys
@@ -18,6 +19,7 @@ import pandas as pd
 
 from femo.config import from_dict
 from femo.dataset import read_labels
+from femo.results.analysis import add_intervals
 from femo.results.faces.match import chosen_faces, face_embeddings, read_references
 from femo.results.reduce import compute_metrics, frame_emotions, load_shards, reduce_clips
 from femo.rundir import RunDir
@@ -40,9 +42,16 @@ in_shot = rows["frame"].isin(shots).to_numpy()
 largest = from_dict({**run.config_dict(), "reduce": {"face": "largest"}}).reduce
 per_frame = frame_emotions(rows, largest, in_shot & rows["face"].notna().to_numpy())
 videos = [c.video for c in plan.clips]
-results = reduce_clips(videos, shards, labels.by_video, config.mapping, largest, None, per_frame)
+results = reduce_clips(
+    videos, shards, labels.by_video, config.mapping, largest, labels.persons, per_frame
+)
 m = compute_metrics(results, config.mapping.classes)
-print(f"oracle accuracy: {100 * m['accuracy']:.1f}% ({m['n_correct']} of {m['n_labelled']})")
+add_intervals(m, results, config.mapping.classes, config.report)
+low, high = (100 * x for x in m["accuracy_ci"])
+print(
+    f"oracle accuracy: {100 * m['accuracy']:.1f}% (95% CI {low:.1f}-{high:.1f}%; "
+    f"{m['n_correct']} of {m['n_labelled']})"
+)
 print(
     "frames with the labelled person's face per clip:",
     np.mean([r.frames_with_face for r in results]),

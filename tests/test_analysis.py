@@ -57,6 +57,22 @@ def test_group_column_or_pattern(tmp_path):
         DatasetConfig(group_column="person", group_pattern=r"^([a-z]+)_")
 
 
+def test_the_labelled_person_is_the_group_where_no_group_is_set(tmp_path):
+    clips = [Clip(v, "video") for v in ("a.mp4", "b.mp4", "c.mp4")]
+    labels_csv = tmp_path / "labels.csv"
+    labels_csv.write_text(
+        "video,label,who,debate\na.mp4,Positive,Joe,d1\nb.mp4,,Ann,d1\nc.mp4,,,d2\n"
+    )
+    videos = [c.video for c in clips]
+    by_person = DatasetConfig(person_column="who")
+    labels = read_labels(labels_csv, by_person, THREE, clips)
+    assert clip_groups(videos, by_person, labels) == {"a.mp4": "Joe", "b.mp4": "Ann"}
+    # a group column or pattern, where set, is the group
+    by_debate = DatasetConfig(person_column="who", group_column="debate")
+    labels = read_labels(labels_csv, by_debate, THREE, clips)
+    assert clip_groups(videos, by_debate, labels) == {"a.mp4": "d1", "b.mp4": "d1", "c.mp4": "d2"}
+
+
 def test_group_settings_are_checked():
     with pytest.raises(ConfigError, match="needs a capture group"):
         DatasetConfig(group_pattern="^[a-z]+_")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -27,7 +28,7 @@ from .test_reduce import clip_row, face, no_face, write_shard
 REPO = Path(__file__).resolve().parents[1]
 FRAME_COLUMNS = [
     "video", "label", "group", "frame", "time_s", "face", "x", "y", "w", "h",
-    *EMOTIONS, "detector_confidence",
+    *EMOTIONS, "detector_confidence", "person", "scored",
 ]  # fmt: skip
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
@@ -93,6 +94,10 @@ def test_frames_one_row_per_sampled_frame_and_face(run_dir):
     assert frames["happy"].tolist()[0] == pytest.approx(0.6)
     assert pd.isna(frames["happy"].tolist()[1])  # the frame without a face
     assert frames["fear"].tolist()[4] == pytest.approx(0.6)
+    # The study's first face of each frame is scored; no references: no person.
+    assert frames["scored"].tolist() == [True, False, True, True, False]
+    assert frames["person"].isna().all()
+    assert str(frames["face"].dtype) == "Int64" and str(frames["x"].dtype) == "Int64"
 
 
 def test_clips_metrics_config(run_dir):
@@ -117,6 +122,43 @@ def test_clips_metrics_config(run_dir):
     assert run.clips(report=other)["predict"].tolist() == ["happy", "sad", "angry"]
 
 
+def test_frames_name_each_faces_person_and_the_face_person_scored(tmp_path):
+    """ann's clip: frame 0 bob then ann (ann scored under reduce.face=person), frame 1
+    a stranger alone (person_absent frame: nothing scored)."""
+    from femo.node.references import SCHEMA as REFERENCES
+
+    a, b, c = (np.eye(128, dtype=np.float32)[k] for k in range(3))
+    plan = make_plan([Clip("v.mp4", "video")], 2)
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label,person\nv.mp4,Positive,ann\n")
+    config = to_dict(RunConfig())
+    config["dataset"].update(
+        root=str(tmp_path / "clips"), references=str(tmp_path / "refs"), person_column="person"
+    )
+    config["identity"] = {"name": "dlib"}
+    config["reduce"]["face"] = "person"
+    run = tmp_path / "run"
+    RunDir(run).create(plan, config, str(labels))
+    rows = [
+        face("v.mp4", 0, "sad"),
+        face("v.mp4", 0, "happy", face_index=1),
+        face("v.mp4", 1, "angry"),
+        clip_row("v.mp4", frames_sampled=2),
+    ]
+    for r, vector in zip(rows, [b, a, c, None], strict=True):
+        r["embedding"] = None if vector is None else vector.tolist()
+    RunDir(run).shard_file(0).parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), RunDir(run).shard_file(0))
+    refs = {"person": ["ann", "bob"], "photo": ["a.jpg", "b.jpg"], "x": [0, 0], "y": [0, 0],
+            "w": [9, 9], "h": [9, 9], "crop": [b"", b""], "embedding": [a.tolist(), b.tolist()]}  # fmt: skip
+    table = pa.table(refs, schema=REFERENCES)
+    table = table.replace_schema_metadata({"references": str(tmp_path / "refs")})
+    pq.write_table(table, RunDir(run).references_file)
+    frames = femo.open_run(run).frames()
+    assert frames["person"].fillna("nobody").tolist() == ["bob", "ann", "nobody"]
+    assert frames["scored"].tolist() == [False, True, False]
+
+
 def test_open_run_of_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(RunDirError, match="is not a femo run folder"):
         femo.open_run(tmp_path)
@@ -134,6 +176,14 @@ def test_export_frames(fast_femo, run_dir, tmp_path):
         assert read["video"].tolist() == expected["video"].tolist()
         assert read["group"].tolist() == ["ann", "ann", "ann", "bob", "bob"]
         assert read["happy"].tolist()[0] == pytest.approx(0.6)
+    # Whole numbers stay whole in CSV: face 1 at x 10 (bob's second face), no "1.0".
+    rows = (tmp_path / "out" / "frames.csv").read_text().splitlines()
+    header = rows[0].split(",")
+    last = dict(zip(header, rows[-1].split(","), strict=True))
+    assert {k: last[k] for k in ("frame", "face", "x", "y", "w", "h")} == {
+        "frame": "0", "face": "1", "x": "10", "y": "5", "w": "80", "h": "80"
+    }  # fmt: skip
+    assert (last["person"], last["scored"]) == ("", "False")
     proc = fast_femo("export", str(run_dir), "--frames", str(tmp_path / "frames.xlsx"))
     assert error_line(proc) == (
         "femo: error: --frames takes a .parquet or .csv file name, not 'frames.xlsx'"

@@ -202,7 +202,7 @@ def test_reduce_refuses_overrides_that_change_the_shards(fast_femo, tmp_path, ov
         f"femo: error: femo reduce cannot change {key!r}: it changes the shards, so start a new run "
         "(reduce accepts mapping, reduce.*, report.*, "
         "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern,"
-        "person_column})"
+        "person_column,references})"
     )
     assert not (run_dir / "report").exists()
 
@@ -227,8 +227,8 @@ def test_reduce_refuses_overrides_of_how_shards_are_made(fast_femo, tmp_path, ov
         (
             "reduce.fase=largest",
             "unknown key 'reduce.fase' (did you mean 'reduce.face'? reduce has: face, "
-            "group_distance, match_distance, person_distance, vote, class_shares, no_face, "
-            "head, score_decimals, allow_partial)",
+            "group_distance, match_distance, person_distance, person_bound, vote, class_shares, "
+            "no_face, head, score_decimals, allow_partial)",
         ),
         (
             "mapping.colours=2",

@@ -22,7 +22,7 @@ from femo.results.pages.identities import (
     identities_html,
     identities_markdown,
 )
-from femo.results.reduce import ShardData, frame_emotions, reduce_clips
+from femo.results.reduce import ShardData, compute_metrics, frame_emotions, reduce_clips
 from femo.shards import SCHEMA, write_table
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
@@ -87,6 +87,30 @@ def test_person_faces_are_the_labelled_persons_group():
     assert person_faces(videos, emb, person_of, refs, 0.5, 0.6)[5] == False  # noqa: E712
 
 
+def test_every_group_within_the_distance_else_the_nearest_within_the_bound():
+    # The person's two photos, 0.7 apart: A and A + 0.7 on axis 90. A face A + x on an
+    # axis of its own is x from A and farther from the other photo.
+    second = A + unit(90, 0.7)
+    refs = (["ann", "ann", "bob"], np.stack([A, second, B]))
+    person_of = {v: "ann" for v in "abcd"}
+    # a: groups 0.1 and 0.55 from ann (0.56 apart): both taken, bob's group not;
+    # b: groups 0.62 and 0.68 from ann: none within 0.6, the nearest within 0.65;
+    # c: one group 0.7 away: past the bound;
+    # d: 0.2 from the second photo, 0.73 from the first: all photos count.
+    emb = np.stack([
+        A + unit(10, 0.1), A + unit(10, 0.1), A + unit(11, 0.55), B,
+        A + unit(12, 0.62), A + unit(13, 0.68),
+        A + unit(14, 0.7),
+        second + unit(91, 0.2),
+    ])  # fmt: skip
+    videos = np.array(["a", "a", "a", "a", "b", "b", "c", "d"])
+    chosen = person_faces(videos, emb, person_of, refs, 0.3, 0.6, 0.65)
+    assert chosen.tolist() == [True, True, True, False, True, False, False, True]
+    # Without a bound past the distance, b keeps no face.
+    chosen = person_faces(videos, emb, person_of, refs, 0.3, 0.6)
+    assert chosen.tolist() == [True, True, True, False, False, False, False, True]
+
+
 def test_frames_without_the_chosen_person_count_as_frames_without_a_face():
     # Clip a, 4 sampled frames: ann (happy) in 0 and 2, bob (sad) first in 0, 1 and 3;
     # frame 3 also has no ann. Clip b: no face at all in its one frame.
@@ -117,6 +141,42 @@ def test_frames_without_the_chosen_person_count_as_frames_without_a_face():
     assert first["emotion"].tolist() == ["sad", "sad", "happy", "sad"]
     main = chosen_faces(frame_rows, emb, ReduceConfig(face="main"), {}, None)
     assert main.tolist() == [True, False, True, False, True, False]
+
+
+def test_a_clip_with_faces_but_none_of_its_person_is_person_absent():
+    # a: ann (labelled) in frame 0 only; b: bob in both frames, labelled ann; c: no face;
+    # d: bob's face, no labelled person.
+    frame_rows = rows(
+        [("a", 0, 0, "happy"), ("a", 1, 0, "sad"), ("b", 0, 0, "sad"), ("b", 1, 0, "sad"),
+         ("c", 0, None, None), ("d", 0, 0, "sad")]
+    )  # fmt: skip
+    nan = np.full(128, np.nan, np.float32)
+    emb = np.stack([A, B, B, B, nan, B])
+    refs = (["ann", "bob"], np.stack([A, B]))
+    persons = {"a": "ann", "b": "ann", "c": "ann"}
+    config = ReduceConfig(face="person")
+    eligible = chosen_faces(frame_rows, emb, config, persons, refs)
+    per_frame = frame_emotions(frame_rows, config, eligible)
+    videos = ["a", "b", "c", "d"]
+    clips = pd.DataFrame({"status": ["ok"] * 4, "message": [None] * 4}, index=videos)
+    shards = ShardData(clips, frame_rows)
+    golden = {"a": "Positive", "b": "Negative", "c": "Neutral", "d": "Neutral"}
+    mapping = MappingConfig()
+    results = reduce_clips(videos, shards, golden, mapping, config, None, per_frame, persons)
+    assert [(r.status, r.message) for r in results] == [
+        ("ok", None),
+        ("person_absent", "faces in 2 of 2 frames; none matched to ann"),
+        ("no_face", None),
+        ("person_absent", "faces in 1 of 1 frames; no labelled person to match"),
+    ]
+    wrong = compute_metrics(results, mapping.classes)
+    assert (wrong["n_no_face"], wrong["n_person_absent"]) == (1, 2)
+    assert (wrong["n_correct"], wrong["n_compared"], wrong["accuracy"]) == (1, 4, 0.25)
+    abstain = compute_metrics(results, mapping.classes, "abstain")
+    assert (abstain["n_compared"], abstain["accuracy"], abstain["coverage"]) == (1, 1.0, 0.25)
+    # Under the study's first face the same clips have faces: no clip is person_absent.
+    first = reduce_clips(videos, shards, golden, mapping, ReduceConfig(), None, None, persons)
+    assert [r.status for r in first] == ["ok", "ok", "no_face", "ok"]
 
 
 def test_person_refuses_labelled_persons_without_references():
@@ -190,3 +250,10 @@ def test_identity_profiles_count_every_face_of_each_person():
     assert "| cid | 0 | 0 | 0 | – | – |" in md
     assert "matched to nobody (20.0 %)" in identities_html(profiles)
     assert "embedding" not in repr(profiles)
+    # The reference faces used, under each person's name: ann's 2 crops, bob's 1.
+    page = identities_html(
+        {**profiles, "crops": {"ann": [b"\x89PNG-a", b"\x89PNG-b"], "bob": [b"x"]}}
+    )
+    assert page.count('class="ref-face"') == 3
+    assert '<td>bob<br><img class="ref-face" src="data:image/png;base64,eA=="' in page
+    assert "Under each person, the reference faces used." in page

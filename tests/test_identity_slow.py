@@ -135,3 +135,31 @@ def test_fr_samples_without_labels_lead_with_what_was_predicted(tmp_path):
     assert parsed.by_id["predicted-classes"].startswith(f"Predicted: {counts} (of 3 clips")
     assert parsed.by_id["method"] == method
     assert "ccuracy" not in text and 'id="confusion"' not in text
+
+
+def test_multiface_person_past_the_threshold_and_person_absent(tmp_path):
+    """clip038 and clip049: the labelled person's group lies 0.63 from their one reference
+    photo (past dlib's 0.6, within person_bound 0.65); clip055: Hans Blix's lies 0.75
+    away, so the clip has faces but none of its person. References given at reduce time."""
+    root = need(MULTIFACE)
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    names = ("clip038.mp4", "clip049.mp4", "clip055.mp4")
+    lines = (root / "labels.csv").read_text().splitlines()
+    chosen = [lines[0], *(line for line in lines[1:] if line.split(",")[0] in names)]
+    for name in names:
+        (clips / name).symlink_to(root / "clips" / name)
+    (tmp_path / "labels.csv").write_text("\n".join(chosen) + "\n")
+    femo("run", f"dataset.root={clips}", "dataset.labels=labels.csv", "identity=dlib",
+         "dataset.person_column=person", "sampling.every_n=4",
+         f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)  # fmt: skip
+    proc = femo("reduce", str(tmp_path / "run"), f"dataset.references={root / 'refs'}",
+                "reduce.face=person", "--out", str(tmp_path / "person"), cwd=tmp_path)  # fmt: skip
+    assert "(0 without a face, 1 without their person, 0 failed)" in proc.stdout
+    rows = {
+        r["video"]: r
+        for r in csv.DictReader((tmp_path / "person" / "videos.csv").read_text().splitlines())
+    }
+    assert [rows[v]["frames_with_face"] for v in names] == ["11", "11", "0"]
+    assert [rows[v]["status"] for v in names] == ["ok", "ok", "person_absent"]
+    assert rows["clip055.mp4"]["message"] == "faces in 25 of 25 frames; none matched to Hans_Blix"

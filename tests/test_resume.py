@@ -107,7 +107,7 @@ def test_resume_refuses_settings_that_change_the_shards(
         f"femo: error: femo run resume cannot change {key!r}: it changes the shards, so start a "
         "new run (resume accepts launcher, launcher.*, device, batch_size, mapping, reduce.*, "
         "report.*, dataset.{labels,label_column,video_column,unknown_labels,group_column,"
-        "group_pattern,person_column})"
+        "group_pattern,person_column,references})"
     )
     assert (planned / "femo.json").read_text() == before
     assert not (tmp_path / "outputs").exists()

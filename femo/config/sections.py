@@ -240,17 +240,21 @@ class ReduceConfig:
     # first (the study) | largest | main (the person seen most in the clip) | person (the
     # labelled person's faces); main and person need identity=dlib. Distances in dlib's
     # embedding space: faces grouped in a clip; a face to a reference photo (0.6, dlib's
-    # own); a clip's face group to the labelled person's photos (median).
+    # own); a clip's face group to the labelled person's photos (median): every group
+    # within person_distance (dlib's 0.6) is theirs; where none is, the nearest group
+    # within person_bound (the labels say they are in the clip).
     face: str = "first"
     group_distance: float = 0.5
     match_distance: float = 0.6
     person_distance: float = 0.6
+    person_bound: float = 0.65
     # majority: the study's vote of the frames' top emotions; mean: the top emotion of
     # the clip's mean scores; balanced: classes by rank of the clips' class scores, so
     # that predicted shares match class_shares (uniform when null), labels unseen.
     vote: str = "majority"
     class_shares: dict[str, float] | None = None
-    # A clip where no face was found: wrong (the study), or abstain (left out of the
+    # A clip where no face was found, and (reduce.face=person) a clip with faces but none
+    # of its person (person_absent): wrong (the study), or abstain (left out of the
     # accuracy; the coverage is reported beside it).
     no_face: str = "wrong"
     # A head file from `femo fit` (plain JSON): it predicts every clip with a face.
@@ -263,9 +267,14 @@ class ReduceConfig:
             raise ConfigError(
                 f"reduce.face must be 'first', 'largest', 'main' or 'person', not {self.face!r}"
             )
-        for key in ("group_distance", "match_distance", "person_distance"):
+        for key in ("group_distance", "match_distance", "person_distance", "person_bound"):
             if not isinstance(getattr(self, key), (int, float)) or getattr(self, key) <= 0:
                 raise ConfigError(f"reduce.{key} must be a number > 0, not {getattr(self, key)!r}")
+        if self.person_bound < self.person_distance:
+            raise ConfigError(
+                f"reduce.person_bound ({self.person_bound}) must be at least "
+                f"reduce.person_distance ({self.person_distance})"
+            )
         if self.vote not in ("majority", "mean", "balanced"):
             raise ConfigError(
                 f"reduce.vote must be 'majority', 'mean' or 'balanced', not {self.vote!r}"

@@ -21,6 +21,8 @@ from ..config import ConfigError
 EXTRA = "pip install 'femo[identity]' (dlib-bin, face-recognition-models)"
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
 RECOGNITION_MODEL = "dlib_face_recognition_resnet_model_v1.dat"
+# dlib's documented threshold: two faces closer than this are one person's.
+SAME_PERSON = 0.6
 
 
 def model_file(name: str) -> Path:
@@ -80,16 +82,3 @@ class Embedder:
             landmarks.append(shapes(image, dlib.rectangle(x, y, x + w, y + h)))
         vectors = recogniser.compute_face_descriptor(image, landmarks)
         return [np.asarray(v, dtype=np.float32) for v in vectors]
-
-    def find_faces(self, rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
-        """Faces dlib's HOG detector finds in a photo (upsampled once where it finds none)."""
-        import dlib
-
-        if not hasattr(self._local, "detector"):
-            self._local.detector = dlib.get_frontal_face_detector()
-        image = np.ascontiguousarray(rgb, dtype=np.uint8)
-        for upsample in (0, 1):
-            found = self._local.detector(image, upsample)
-            if len(found):
-                break
-        return [(r.left(), r.top(), r.width(), r.height()) for r in found]

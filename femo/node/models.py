@@ -348,8 +348,11 @@ class BlazeFaceDetector(Detector):
     name = "blazeface"
     looks_at = "bgr"
 
-    def __init__(self, config: DetectorConfig, parallel_calls: int = 1):
+    def __init__(self, config: DetectorConfig, parallel_calls: int = 1, delegates: bool = True):
         super().__init__(config)
+        # Without LiteRT's default (XNNPACK) delegate: its plain kernels, which say
+        # nothing on stderr, for a few photos where a command's output is one line.
+        self.delegates = delegates
         joiner, models = blazeface_models(config.model)
         # '/': a cascade, each model only on frames where the ones before found nothing.
         self.cascade = joiner == "/"
@@ -368,11 +371,15 @@ class BlazeFaceDetector(Detector):
     def _interpreters(self) -> list:
         loaded = getattr(self._local, "interpreters", None)
         if loaded is None:
-            from ai_edge_litert.interpreter import Interpreter
+            from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
+            plain = {}
+            if not self.delegates:
+                resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+                plain = {"experimental_op_resolver_type": resolver}
             loaded = []
             for path in self.paths:
-                interpreter = Interpreter(model_path=path, num_threads=1)
+                interpreter = Interpreter(model_path=path, num_threads=1, **plain)
                 interpreter.allocate_tensors()
                 outputs = interpreter.get_output_details()
                 # The box tensor has 16 numbers per anchor, the score tensor one.

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 # model may add (large, and not a result): left out of frames().
 _CLIP_COLUMNS = ("status", "message", "fps", "frames_read", "frames_sampled", "seconds")
 _LEFT_OUT = ("kind", *_CLIP_COLUMNS, "embedding")
+# Columns of whole numbers, nullable (a frame without a face has none): integers in CSV.
+_INTEGERS = ("frame", "face", "x", "y", "w", "h")
 
 
 class Run:
@@ -75,14 +77,26 @@ class Run:
 
         A sampled frame without a face is one row whose ``face`` and scores are empty.
         Columns: video, label, group, frame, time_s, face, x, y, w, h, the 7 emotion
-        scores, detector_confidence. A clip found in several shard files is read from the
-        lowest-numbered one, as the report reads it.
+        scores, detector_confidence, ``person`` (the face's reference person: its nearest
+        reference photo within ``reduce.match_distance``; null for nobody, or without
+        references) and ``scored`` (whether the run's ``reduce.face`` scored this face).
+        Frame, face and box are integers (null where a frame has no face). A clip found in
+        several shard files is read from the lowest-numbered one, as the report reads it.
         """
         frames = _frame_rows(self._run)
+        for name in _INTEGERS:
+            frames[name] = frames[name].astype("Int64")
         labels, groups = self._labels_and_groups()
         frames.insert(1, "label", frames["video"].map(labels.by_video))
         frames.insert(2, "group", frames["video"].map(groups))
+        frames["person"], frames["scored"] = self._faces(frames, labels)
         return frames
+
+    def _faces(self, frames: pd.DataFrame, labels: Labels) -> tuple[Any, Any]:
+        """Each face row's reference person and whether ``reduce.face`` scored it."""
+        from .faces.choice import face_columns
+
+        return face_columns(self._run, from_dict(self.config()), labels.persons, frames)
 
     def _labels_and_groups(self) -> tuple[Labels, dict[str, str]]:
         config = from_dict(self.config())

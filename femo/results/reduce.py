@@ -290,8 +290,14 @@ def reduce_clips(
     config: ReduceConfig,
     groups: dict[str, str] | None = None,
     per_frame: pd.DataFrame | None = None,
+    persons: dict[str, str] | None = None,
 ) -> list[ClipResult]:
-    """One :class:`ClipResult` per planned clip, in plan order."""
+    """One :class:`ClipResult` per planned clip, in plan order.
+
+    A clip where no face was chosen in any sampled frame is ``no_face``; under
+    ``reduce.face=person`` one whose frames had faces, none of them its person's
+    (``persons``: each clip's labelled person), is ``person_absent``.
+    """
     groups = groups or {}
     if per_frame is None:
         per_frame = frame_emotions(shards.frame_rows, config)
@@ -303,6 +309,8 @@ def reduce_clips(
     )  # fmt: skip
     sampled = shards.frame_rows.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
     with_face = per_frame.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
+    found = shards.frame_rows[shards.frame_rows["face"].notna()]
+    with_any = found.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
     clips = shards.clip_rows[["status", "message"]].reindex(videos)
     predicted = clip_predictions(per_frame, mapping, config)
     mean_class = mean_class_scores(per_frame, mapping)
@@ -312,11 +320,12 @@ def reduce_clips(
         counts.to_numpy().tolist(),
         sampled.to_numpy().tolist(),
         with_face.to_numpy().tolist(),
+        with_any.to_numpy().tolist(),
         clips["status"].tolist(),
         clips["message"].tolist(),
         strict=True,
     )
-    for video, clip_counts, n_sampled, n_face, status, message in rows:
+    for video, clip_counts, n_sampled, n_face, n_any, status, message in rows:
         golden = labels.get(video)
         by_class = dict(zip(classes, map(int, clip_counts), strict=True))
         if not isinstance(status, str):  # no clip row: its shard is not done
@@ -327,6 +336,9 @@ def reduce_clips(
             continue
         if status != "error" and n_face == 0:
             status = "no_face"
+            if config.face == "person" and n_any:
+                status = "person_absent"
+                message = person_absent_message(n_any, n_sampled, (persons or {}).get(video))
         results.append(
             ClipResult(
                 video=video,
@@ -360,14 +372,24 @@ def mean_class_scores(per_frame: pd.DataFrame, mapping: MappingConfig) -> dict[s
     return by_class.astype(float).round(6).to_dict("index")
 
 
+def person_absent_message(with_faces: int, sampled: int, person: str | None) -> str:
+    """What a ``person_absent`` clip says: its frames had faces, none of its person."""
+    who = f"none matched to {person}" if person else "no labelled person to match"
+    return f"faces in {with_faces} of {sampled} frames; {who}"
+
+
+# The statuses of a clip without a scored face: reduce.no_face says if they count wrong.
+WITHOUT_FACE = ("no_face", "person_absent")
+
+
 def scored_clips(results: list[ClipResult], no_face: str = "wrong") -> list[ClipResult]:
     """The labelled clips accuracy is computed over: all of them, or (``abstain``) all
-    but those where no face was found. Clips of shards not done (a partial reduce) are
+    but those where no face was scored (``no_face``, ``person_absent``). Clips of shards not done (a partial reduce) are
     never among them: nothing is known of them yet, so the accuracy is over the clips
     present."""
     labelled = [r for r in results if r.golden is not None and r.status != "missing"]
     if no_face == "abstain":
-        labelled = [r for r in labelled if r.status != "no_face"]
+        labelled = [r for r in labelled if r.status not in WITHOUT_FACE]
     return labelled
 
 
@@ -378,7 +400,8 @@ def compute_metrics(
 
     A labelled clip without a prediction (no face in any sampled frame, or a clip
     that failed) counts as wrong in ``accuracy``; ``accuracy_scored`` leaves it out.
-    With ``no_face="abstain"`` clips without a face are left out of every figure, and
+    With ``no_face="abstain"`` clips without a face (or, under ``reduce.face=person``,
+    without their person) are left out of every figure, and
     ``coverage`` says which share of the labelled clips remain. A class without
     support has precision, recall and F1 None (n/a), not 0.
     """
@@ -414,6 +437,7 @@ def compute_metrics(
         "n_scored": len(scored),
         "n_correct": correct,
         "n_no_face": sum(r.status == "no_face" for r in results),
+        "n_person_absent": sum(r.status == "person_absent" for r in results),
         "n_failed": sum(r.status == "error" for r in results),
         "n_missing": sum(r.status == "missing" for r in results),
         "n_missing_labelled": sum(r.status == "missing" for r in all_labelled),

@@ -178,8 +178,13 @@ def _labelled_lines(
             if resampled
             else []
         ),
-        f"- clips with no face in any sampled frame: {m['n_no_face']}; failed: {m['n_failed']}; "
-        f"missing (shard not done): {m['n_missing']}",
+        f"- clips with no face in any sampled frame: {m['n_no_face']}; "
+        + (
+            f"with faces but none of their person: {m['n_person_absent']}; "
+            if m.get("config", {}).get("reduce", {}).get("face") == "person"
+            else ""
+        )
+        + f"failed: {m['n_failed']}; missing (shard not done): {m['n_missing']}",
         "",
         "A labelled clip without a prediction (no face found, or the clip failed) counts as "
         "wrong in the accuracy above.",
@@ -350,7 +355,9 @@ def write_report(
     if metrics.get("identities"):
         text = identities_csv_text(metrics["identities"], list(classes))
         write_text(folder / "identities.csv", text)
-    write_json(folder / "metrics.json", metrics)
+    # The reference faces' crops are the page's pictures, not figures.
+    identities = {k: v for k, v in (metrics.get("identities") or {}).items() if k != "crops"}
+    write_json(folder / "metrics.json", {**metrics, "identities": identities or None})
     write_text(folder / "report.md", report_markdown(metrics, results, classes))
     write_text(folder / "index.html", render_index_html(metrics, clip_rows(results), sheets_html))
     return folder

@@ -29,9 +29,10 @@ from .analysis import (
     predicted_summary,
     timelines,
 )
-from .faces.choice import chosen_emotions, read_persons
+from .faces.choice import Embed, chosen_emotions, load_references, read_persons
 from .pages.method import labels_text, method_text
 from .reduce import (
+    WITHOUT_FACE,
     ClipResult,
     DamagedShard,
     ShardData,
@@ -80,6 +81,7 @@ class Reduced:
     results: list[ClipResult]
     members: list[Member]
     identities: dict[str, Any] | None = None
+    references: Any = None  # the reference faces read (a table), or None
 
 
 def _not_done(run: RunDir, plan: Plan, allow_partial: bool) -> list[int]:
@@ -94,8 +96,9 @@ def _not_done(run: RunDir, plan: Plan, allow_partial: bool) -> list[int]:
     return not_done
 
 
-def _member(run: RunDir, plan: Plan, config: RunConfig) -> Member:
-    """Another run over the same clips as ``plan``, read with ``config``'s face choice."""
+def _member(run: RunDir, plan: Plan, config: RunConfig, references: Any = None) -> Member:
+    """Another run over the same clips as ``plan``, read with ``config``'s face choice
+    (and the reference faces of the run it is combined with)."""
     run.check(labels_given=True)
     other = run.read_plan()
     if [c.video for c in other.clips] != [c.video for c in plan.clips]:
@@ -106,16 +109,20 @@ def _member(run: RunDir, plan: Plan, config: RunConfig) -> Member:
         raise ConfigError(f"--with {run.path}: {exc}") from None
     shards = load_shards(run.shards_dir)
     detector = run.config().detector.name
-    per_frame, _ = chosen_emotions(run, shards, config, read_persons(run, config, other))
+    persons = read_persons(run, config, other)
+    per_frame, _ = chosen_emotions(run, shards, config, persons, references)
     return Member(run, detector, shards.frame_rows, per_frame)
 
 
-def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = ()) -> Reduced:
+def reduce_shards(
+    run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = (), embed: Embed | None = None
+) -> Reduced:
     """One :class:`ClipResult` per planned clip of ``run`` under ``config``.
 
     ``with_runs`` are runs over the same clips (another detector or sampling): their mean
     scores are averaged with this run's in the vote. A head (``reduce.head``) replaces
-    the vote.
+    the vote. ``embed`` embeds reference photos that are not the run's own
+    (:func:`~femo.results.faces.choice.load_references`).
     """
     config.check_identity()
     plan = run.read_plan()
@@ -133,22 +140,31 @@ def reduce_shards(run: RunDir, config: RunConfig, with_runs: tuple[Path, ...] = 
         raise ConfigError(
             f"{exc}; femo run resume={run.path} redoes that shard, nothing else"
         ) from None
-    per_frame, identities = chosen_emotions(run, shards, config, labels.persons)
+    references = load_references(run, config, labels.persons, embed)
+    per_frame, identities = chosen_emotions(run, shards, config, labels.persons, references)
     groups = clip_groups(videos, config.dataset, labels)
     if warning := unmatched_pattern(videos, config.dataset, groups):
         log.warning(warning)
     results = reduce_clips(
-        videos, shards, labels.by_video, config.mapping, config.reduce, groups, per_frame
+        videos,
+        shards,
+        labels.by_video,
+        config.mapping,
+        config.reduce,
+        groups,
+        per_frame,
+        labels.persons,
     )
     members = [Member(run, config.detector.name, shards.frame_rows, per_frame)]
-    members += [_member(RunDir(p), plan, config) for p in with_runs]
+    members += [_member(RunDir(p), plan, config, references) for p in with_runs]
     if config.reduce.head:
         _apply_head(config, members, results)
     elif len(members) > 1:
         _ensemble_vote(config, members, results)
     return Reduced(
-        plan, not_done, labels, labels_file, shards, per_frame, results, members, identities
-    )
+        plan, not_done, labels, labels_file, shards, per_frame, results, members, identities,
+        references,
+    )  # fmt: skip
 
 
 def _ensemble_vote(config: RunConfig, members: list[Member], results: list[ClipResult]) -> None:
@@ -162,7 +178,7 @@ def _ensemble_vote(config: RunConfig, members: list[Member], results: list[ClipR
         if r.status == "missing" or r.video not in predicted:
             continue
         r.predict = predicted[r.video]
-        if r.status == "no_face":  # another detector found one
+        if r.status in WITHOUT_FACE:  # another detector found one
             r.status = "ok"
 
 
@@ -210,6 +226,7 @@ def report(
     config: RunConfig,
     folder: Path | None = None,
     with_runs: tuple[Path, ...] = (),
+    embed: Embed | None = None,
 ) -> ReduceResult:
     """Build the report of a run from its shards into ``folder`` (default
     ``RUN_DIR/report``); video is read only for the contact sheets (``report.sheets``).
@@ -217,7 +234,7 @@ def report(
     Refuses a run with shards not done unless ``reduce.allow_partial``; then the
     clips of those shards are reported with status ``missing`` under a PARTIAL banner.
     """
-    reduced = reduce_shards(run, config, with_runs)
+    reduced = reduce_shards(run, config, with_runs, embed)
     plan, not_done, labels, labels_file = (
         reduced.plan, reduced.not_done, reduced.labels, reduced.labels_file
     )  # fmt: skip
@@ -256,7 +273,7 @@ def report(
             "throughput": throughput_summary(shards.shard_files, len(plan.clips), plan.n_shards),
         }
     )
-    sheets = sheets_section(run, config, plan, results)
+    sheets = sheets_section(run, config, plan, results, reduced.references)
     folder = write_report(folder or run.report_dir, results, metrics, classes, sheets)
     return ReduceResult(folder, metrics)
 
@@ -325,7 +342,11 @@ def report_folder(run: RunDir, overrides: list[str]) -> Path:
 
 
 def reduce_run(
-    run_dir: Path, overrides: list[str], with_runs: tuple[Path, ...] = (), out: Path | None = None
+    run_dir: Path,
+    overrides: list[str],
+    with_runs: tuple[Path, ...] = (),
+    out: Path | None = None,
+    embed: Embed | None = None,
 ) -> ReduceResult:
     """Re-report one run with reduce-side overrides applied to its saved config, into
     ``out`` if given (nothing is written into the run folder), else ``report/`` (no
@@ -333,7 +354,7 @@ def reduce_run(
     run = RunDir(run_dir)
     config = run.report_config(overrides)
     named = overrides + [f"with={Path(p).name}" for p in with_runs]
-    return report(run, config, out or report_folder(run, named), with_runs)
+    return report(run, config, out or report_folder(run, named), with_runs, embed)
 
 
 @dataclass
@@ -342,12 +363,12 @@ class SweepReduce:
     results: dict[Path, ReduceResult | str]  # a report, or why there is none
 
 
-def reduce_sweep(sweep_dir: Path, overrides: list[str]) -> SweepReduce:
+def reduce_sweep(sweep_dir: Path, overrides: list[str], embed: Embed | None = None) -> SweepReduce:
     """Re-report every run of a sweep and rewrite its sweep table."""
     results: dict[Path, ReduceResult | str] = {}
     for run in sweep_runs(sweep_dir):
         try:
-            results[run] = reduce_run(run, overrides)
+            results[run] = reduce_run(run, overrides, embed=embed)
         except (ConfigError, RunDirError) as exc:  # one damaged point must not stop the rest
             results[run] = str(exc)
     status_of = {

@@ -81,15 +81,19 @@ def person_faces(
     references: tuple[list[str], np.ndarray],
     group_distance: float,
     distance: float,
+    bound: float | None = None,
 ) -> np.ndarray:
-    """Mask of the faces of each clip's labelled person (``person_of``): the clip's faces
-    are grouped as for ``main``, and the group whose median distance to that person's
-    reference photos is smallest is theirs, if that median is under ``distance``.
+    """Mask of the faces of each clip's labelled person (``person_of``). The clip's faces
+    are grouped as for ``main``; a group's distance to the person is the median, over its
+    faces, of each face's distance to the nearest of the person's reference photos.
+    Every group under ``distance`` is theirs; where none is, the nearest group is, if
+    under ``bound`` (the labels say the person is in the clip; None: ``distance``).
 
     A group, not each face, is matched: one face blurred by a cut cannot swap persons.
     """
     persons, vectors = references
     persons = np.asarray(persons, dtype=object)
+    bound = distance if bound is None else bound
     chosen = np.zeros(len(videos), dtype=bool)
     for video, rows in pd.Series(np.arange(len(videos))).groupby(videos, sort=False).groups.items():
         mine = vectors[persons == person_of.get(video)]
@@ -99,14 +103,20 @@ def person_faces(
         labels = group_faces(embeddings[rows], group_distance)
         d = np.linalg.norm(embeddings[rows][:, None, :] - mine[None, :, :], axis=2).min(axis=1)
         median = pd.Series(d).groupby(labels).median()
-        if median.min() < distance:
-            chosen[rows[labels == median.idxmin()]] = True
+        theirs = median.index[median < distance]
+        if not len(theirs) and median.min() < bound:
+            theirs = [median.idxmin()]
+        chosen[rows[np.isin(labels, theirs)]] = True
     return chosen
 
 
 def read_references(path: str | Path) -> tuple[list[str], np.ndarray]:
     """The reference photos' persons and embeddings (``RUN_DIR/references.parquet``)."""
-    table = pq.read_table(path, columns=["person", "embedding"])
+    return reference_vectors(pq.read_table(path, columns=["person", "embedding"]))
+
+
+def reference_vectors(table: pa.Table) -> tuple[list[str], np.ndarray]:
+    """The persons and embeddings of a table of reference faces."""
     vectors = table["embedding"].to_pylist()
     return table["person"].to_pylist(), np.asarray(vectors, dtype=np.float32).reshape(
         -1, EMBEDDING_WIDTH
@@ -183,6 +193,6 @@ def chosen_faces(
         videos = frame_rows["video"].to_numpy()[rows]
         chosen[rows] = person_faces(
             videos, embeddings[rows], person_of or {}, references, config.group_distance,
-            config.person_distance,
+            config.person_distance, config.person_bound,
         )  # fmt: skip
     return chosen

@@ -145,5 +145,12 @@ def summary_text(metrics: Mapping[str, Any]) -> str:
         f"accuracy {percent(metrics['accuracy'], missing='n/a (no labelled clips)')} over "
         f"{labelled} labelled of {present} clips"
         + (" present" if metrics.get("partial") else "")
-        + f" ({metrics['n_no_face']} without a face, {metrics['n_failed']} failed)"
+        + f" ({metrics['n_no_face']} without a face, "
+        + (f"{metrics['n_person_absent']} without their person, " if _by_person(metrics) else "")
+        + f"{metrics['n_failed']} failed)"
     )
+
+
+def _by_person(metrics: Mapping[str, Any]) -> bool:
+    """Whether the report scored the labelled person's faces (reduce.face=person)."""
+    return (metrics.get("config") or {}).get("reduce", {}).get("face") == "person"

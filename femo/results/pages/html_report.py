@@ -90,7 +90,7 @@ tr.wrong td { background: #fdecee; }
 tr.wrong td.pred { color: var(--bad); font-weight: 600; }
 .scroll { overflow-x: auto; }
 .status-ok { color: var(--good); }
-.status-no_face, .status-partial { color: #8a6100; }
+.status-no_face, .status-person_absent, .status-partial { color: #8a6100; }
 .status-error, .status-missing { color: var(--bad); font-weight: 600; }
 code, pre { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
   font-size: 0.85rem; }
@@ -185,6 +185,17 @@ def _answer(metrics: Mapping[str, Any]) -> str:
         ("labelled", n_labelled, False),
         ("labelled with a prediction", metrics.get("n_scored"), False),
         ("no face", metrics.get("n_no_face"), bool(metrics.get("n_no_face"))),
+        *(
+            [
+                (
+                    "person absent",
+                    metrics.get("n_person_absent"),
+                    bool(metrics.get("n_person_absent")),
+                )
+            ]
+            if (metrics.get("config") or {}).get("reduce", {}).get("face") == "person"
+            else []
+        ),
         ("failed", metrics.get("n_failed"), bool(metrics.get("n_failed"))),
         ("missing", metrics.get("n_missing"), bool(metrics.get("n_missing"))),
     ]

@@ -346,10 +346,11 @@ def faces_section(clips: Sequence[Mapping[str, Any]]) -> str:
     )
     for status, title in (
         ("no_face", "Clips with no face in any sampled frame"),
+        ("person_absent", "Clips with faces but none of their person"),
         ("error", "Clips that failed"),
     ):
         chosen = [c for c in clips if c.get("status") == status]
-        if status == "error" and not chosen:
+        if status != "no_face" and not chosen:
             continue
         out.append(f'<h3 id="faces-{status}">{esc(title)} ({len(chosen)})</h3>')
         if not chosen:

@@ -5,6 +5,7 @@ The profiles hold names, counts and scores only: never an embedding.
 
 from __future__ import annotations
 
+import base64
 import csv
 import html
 import io
@@ -69,9 +70,10 @@ def identities_html(profiles: dict[str, Any] | None) -> str:
         return ""
     e = html.escape
     share = profiles["unmatched_share"]
+    crops = profiles.get("crops") or {}
     body = "".join(
         "<tr>"
-        + f"<td>{e(p['person'])}</td>"
+        + f"<td>{e(p['person'])}{_crops_html(crops.get(p['person'], []))}</td>"
         + "".join(
             f'<td class="num">{p[k]}</td>' for k in ("faces", "clips", "clips_labelled_other")
         )
@@ -90,7 +92,20 @@ def identities_html(profiles: dict[str, Any] | None) -> str:
         '<h2 id="identities">Identities</h2>'
         f'<p id="identities-summary">Each reference person\'s faces in every clip, matched by '
         f"their reference photos: {profiles['faces']} faces, {profiles['unmatched']} matched to "
-        f"nobody{unmatched}.</p>"
+        f"nobody{unmatched}."
+        + (" Under each person, the reference faces used." if crops else "")
+        + "</p>"
         f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
         "</table></div>"
     )
+
+
+def _crops_html(crops: list[bytes], most: int = 12) -> str:
+    """A person's reference faces, as the report matched them, small enough to check."""
+    images = "".join(
+        f'<img class="ref-face" src="data:image/png;base64,{base64.b64encode(c).decode()}" '
+        'alt="reference face" width="48" height="48">'
+        for c in crops[:most]
+    )
+    more = f" and {len(crops) - most} more" if len(crops) > most else ""
+    return f"<br>{images}{more}" if crops else ""

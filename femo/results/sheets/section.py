@@ -11,6 +11,7 @@ import html
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 from ...config import RunConfig
 from ...dataset import Clip
@@ -37,9 +38,15 @@ def readable(config: RunConfig, clip: Clip) -> bool:
     return root is not None and os.access(Path(root) / clip.video, os.R_OK)
 
 
-def sheets_section(run: RunDir, config: RunConfig, plan: Plan, results: list[ClipResult]) -> str:
+def sheets_section(
+    run: RunDir,
+    config: RunConfig,
+    plan: Plan,
+    results: list[ClipResult],
+    references: Any = None,
+) -> str:
     """The report's section of contact sheets, or "" when none is asked for or no clip
-    is wrong."""
+    is wrong; ``references``: the reference faces the report read."""
     chosen = pick_sheets(results, config.report.sheets)
     if not chosen:
         return ""
@@ -61,8 +68,9 @@ def sheets_section(run: RunDir, config: RunConfig, plan: Plan, results: list[Cli
     for r in chosen:
         try:
             sheet = make_sheet(
-                run, config, plan, by_video[r.video], r, REPORT_FRAMES, REPORT_TILE_WIDTH
-            )
+                run, config, plan, by_video[r.video], r, REPORT_FRAMES, REPORT_TILE_WIDTH,
+                references,
+            )  # fmt: skip
         except FrameReadError as exc:
             log.warning("no contact sheet for %s: %s", r.video, exc)
             unread.append(r.video)

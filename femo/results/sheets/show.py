@@ -22,8 +22,8 @@ from ...dataset import Clip, Labels, read_labels
 from ...overrides import apply_overrides
 from ...rundir import Plan, RunDir
 from ...shards import EMBEDDING_WIDTH, owning_shard, shard_name, write_atomically
-from ..faces.choice import read_persons
-from ..faces.match import chosen_faces, identify, read_references
+from ..faces.choice import Embed, load_references, read_persons
+from ..faces.match import chosen_faces, identify, reference_vectors
 from ..reduce import ClipResult, ShardData, frame_emotions, reduce_clips
 from .draw import clip_tiles, draw_sheet, png_bytes, spread
 from .frames import FrameReadError, read_frames
@@ -96,27 +96,31 @@ def clip_result(
     shards = ShardData(clip.set_index("video"), frames)
     per_frame = frame_emotions(frames, config.reduce, eligible)
     (result,) = reduce_clips(
-        [video], shards, labels.by_video, config.mapping, config.reduce, per_frame=per_frame
-    )
+        [video], shards, labels.by_video, config.mapping, config.reduce, per_frame=per_frame,
+        persons=labels.persons,
+    )  # fmt: skip
     if config.reduce.vote == "balanced" or config.reduce.head:
         result.predict = None
     return result
 
 
 def clip_identities(
-    run: RunDir, config: RunConfig, plan: Plan, frames: pd.DataFrame
+    run: RunDir, config: RunConfig, plan: Plan, frames: pd.DataFrame, references: Any = None
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """For a run with identities: the faces ``reduce.face`` may score (None: any) and each
     face's person (its nearest reference photo within ``reduce.match_distance``, None for
-    nobody; None without references), as the report's identities say."""
+    nobody; None without references), as the report's identities say. ``references``:
+    the reference faces the report read (None: the run's own, or none)."""
     if config.identity.name == "none" or "embedding" not in frames.columns:
         return None, None
     nan = np.full(EMBEDDING_WIDTH, np.nan, np.float32)
     embeddings = np.stack(
         [nan if e is None else np.asarray(e, np.float32) for e in frames["embedding"]]
     ) if len(frames) else np.empty((0, EMBEDDING_WIDTH), np.float32)  # fmt: skip
-    references = read_references(run.references_file) if run.references_file.is_file() else None
     persons = read_persons(run, config, plan)
+    if references is None:
+        references = load_references(run, config, persons)
+    references = None if references is None else reference_vectors(references)
     eligible = chosen_faces(frames, embeddings, config.reduce, persons, references)
     if references is None:
         return eligible, None
@@ -134,10 +138,12 @@ def _title(video: str, config: RunConfig, result: ClipResult | None, shown: int)
             f"predicted {result.predict or 'none'}, golden {result.golden or 'unlabelled'}"
             + (f"; votes: {votes}" if votes else "")
         )
-        lines.append(
-            f"face: {config.reduce.face}; a face in {result.frames_with_face} of "
-            f"{result.frames_sampled} sampled frames; {shown} shown"
+        found = (
+            result.message
+            if result.status == "person_absent"
+            else f"a face in {result.frames_with_face} of {result.frames_sampled} sampled frames"
         )
+        lines.append(f"face: {config.reduce.face}; {found}; {shown} shown")
     lines.append(LEGEND)
     return lines
 
@@ -150,11 +156,12 @@ def make_sheet(
     result: ClipResult | None = None,
     max_frames: int = MAX_FRAMES,
     tile_width: int = 240,
+    references: Any = None,
 ) -> ClipSheet:
     """The contact sheet of ``clip``: up to ``max_frames`` of its sampled frames, evenly
     spread. Raises :class:`FrameReadError` when the clip cannot be read again."""
     frames, clip_row = clip_shard_rows(run, plan, clip.video)
-    eligible, who = clip_identities(run, config, plan, frames)
+    eligible, who = clip_identities(run, config, plan, frames, references)
     if who is not None:
         frames = frames.assign(person=who)
     if result is None:
@@ -183,11 +190,16 @@ def sheet_path(run: RunDir, video: str) -> Path:
 
 
 def show_clip(
-    run_dir: Path, name: str, out: Path | None = None, overrides: list[str] | tuple = ()
+    run_dir: Path,
+    name: str,
+    out: Path | None = None,
+    overrides: list[str] | tuple = (),
+    embed: Embed | None = None,
 ) -> Path:
     """Write the contact sheet of clip ``name`` of the run in ``run_dir`` (to ``out``, or
     :func:`sheet_path`); returns its path. ``overrides`` are reduce-side settings
-    (``reduce.face=largest``) that change which face is marked as scored."""
+    (``reduce.face=largest``) that change which face is marked as scored; ``embed``
+    embeds reference photos that are not the run's own, as ``femo reduce`` does."""
     run = RunDir(run_dir)
     run.check()
     saved = run.config_dict()
@@ -197,8 +209,9 @@ def show_clip(
     path = Path(out) if out is not None else sheet_path(run, clip.video)
     if path.suffix.lower() != ".png":
         raise ConfigError(f"--out {path}: the sheet is a PNG; name a .png file")
+    references = load_references(run, config, read_persons(run, config, plan), embed)
     try:
-        sheet = make_sheet(run, config, plan, clip)
+        sheet = make_sheet(run, config, plan, clip, references=references)
     except FrameReadError as exc:
         raise ConfigError(f"cannot read clip {clip.video!r} again: {exc}") from None
     try:
