@@ -138,6 +138,10 @@ class FaceMesh:
             runner = self._local.runner = (interpreter, image, points["index"], flag["index"])
         return runner
 
+    def warm_up(self) -> None:
+        """Load the calling thread's interpreter now (it is otherwise loaded on first use)."""
+        self._runner()
+
     def run(self, rgb: np.ndarray, roi: Roi) -> Mesh:
         """The mesh of the face in ``roi`` of the RGB frame ``rgb`` (uint8, h x w x 3)."""
         interpreter, image, points, flag = self._runner()

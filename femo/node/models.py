@@ -16,7 +16,7 @@ import importlib.util
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -143,6 +143,11 @@ class Face:
     w: int
     h: int
     confidence: float | None = None
+    # BlazeFace's eye keypoints ((x, y) of the subject's right eye, then left eye, in
+    # frame pixels), which turn the face check's crop upright; None for other detectors.
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = field(
+        default=None, compare=False
+    )
 
 
 class Detector:
@@ -195,12 +200,16 @@ class Detector:
 
     def _grow(self, face: Face) -> Face:
         s = self.scale
+        eyes = None
+        if face.eyes is not None:
+            eyes = tuple((x * s, y * s) for x, y in face.eyes)
         return Face(
             round(face.x * s),
             round(face.y * s),
             round(face.w * s),
             round(face.h * s),
             face.confidence,
+            eyes,
         )
 
     def scaled_min(self, pixels: int) -> int:
@@ -405,7 +414,8 @@ class BlazeFaceDetector(Detector):
         for box, score in zip(merged, merged_scores, strict=True):
             pixels = blazeface.pixel_boxes(box[None], width, height)
             if pixels:
-                faces.append(Face(*pixels[0], confidence=float(score)))
+                eyes = ((float(box[4]), float(box[5])), (float(box[6]), float(box[7])))
+                faces.append(Face(*pixels[0], confidence=float(score), eyes=eyes))
         return faces
 
     def _run_model(
@@ -422,6 +432,7 @@ class BlazeFaceDetector(Detector):
             anchors,
             spec.size,
             self.config.min_score or spec.min_score,
+            keypoints=2,  # the eyes, which turn the face check's crop upright
         )
         return blazeface.to_frame(found, spec.size, placed), score
 

@@ -108,7 +108,9 @@ def _frame_rows(run: RunDir) -> pd.DataFrame:
         is_clip = pc.equal(table["kind"], "clip")
         owned = set(table.filter(is_clip)["video"].to_pylist()) - seen
         seen |= owned
-        keep = pc.and_(pc.invert(is_clip), pc.is_in(table["video"], pa.array(owned, pa.string())))
+        # Frame rows only: not clip rows, nor the boxes the face check rejected.
+        is_frame = pc.equal(table["kind"], "frame")
+        keep = pc.and_(is_frame, pc.is_in(table["video"], pa.array(owned, pa.string())))
         tables.append(table.filter(keep).drop_columns(["kind"]))
     columns = [f.name for f in SCHEMA if f.name not in _LEFT_OUT]
     if not tables:
