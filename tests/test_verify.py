@@ -117,3 +117,21 @@ def test_a_run_keeps_rejected_boxes_as_their_own_rows(tmp_path):
     assert rejected.face_check < 0.05 and rejected.isna()[list(EMOTIONS)].all()
     assert rejected.message.startswith("not a face to the face mesh (presence ")
     assert (metrics["n_no_face"], plain["n_no_face"]) == (1, 0)
+
+
+@pytest.mark.usefixtures("no_tensorflow")
+def test_blazeface_gives_the_eyes_that_turn_the_crop(check):
+    from femo.node.models import make_detector
+
+    image = bgr("justin.jpg")
+    for downscale in (1, 2):
+        config = DetectorConfig(name="blazeface", model="short/back", downscale=downscale)
+        (face,) = make_detector(config).detect([image], [None])[0]
+        (right_x, right_y), (left_x, left_y) = face.eyes
+        # The subject's right eye on the image's left, both in the box's upper half.
+        assert face.x < right_x < left_x < face.x + face.w
+        assert face.y < min(right_y, left_y) <= max(right_y, left_y) < face.y + face.h / 2
+        (verdict,) = check.check(image, [face])
+        assert verdict.presence is None  # scored 0.94: sure, not checked
+    (checked,) = check.check(image, [Face(face.x, face.y, face.w, face.h, 0.5, face.eyes)])
+    assert checked.kept and checked.presence > 0.99
