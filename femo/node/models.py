@@ -368,6 +368,10 @@ class BlazeFaceDetector(Detector):
             blazeface.ssd_anchors(s.size, s.strides, s.interpolated_scale) for s in self.specs
         ]
         self.parallel_calls = max(1, parallel_calls)
+        # The score that ends a cascade: any, unless the face check is on.
+        self.sure = 0.0
+        if config.verify != "none" and config.verify_below is not None:
+            self.sure = config.verify_below
         self._local = threading.local()
         self._interpreters()  # fail now, not in a worker thread, if a model cannot load
 
@@ -404,8 +408,10 @@ class BlazeFaceDetector(Detector):
             found_boxes.append(boxes)
             found_scores.append(scores)
             # Decoded boxes can still fall outside the frame: a cascade goes on unless
-            # one of them keeps a pixel in it.
-            if self.cascade and blazeface.pixel_boxes(boxes, width, height):
+            # one of them keeps a pixel in it (and, with the face check, scores at least
+            # verify_below: past a model unsure of every face it found, the next one
+            # looks too, e.g. for the people of a group photo short-range misses).
+            if self.cascade and blazeface.pixel_boxes(boxes[scores >= self.sure], width, height):
                 break
         merged, merged_scores = blazeface.weighted_nms(
             np.concatenate(found_boxes), np.concatenate(found_scores), self.config.nms_iou
