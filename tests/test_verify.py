@@ -135,3 +135,15 @@ def test_blazeface_gives_the_eyes_that_turn_the_crop(check):
         assert verdict.presence is None  # scored 0.94: sure, not checked
     (checked,) = check.check(image, [Face(face.x, face.y, face.w, face.h, 0.5, face.eyes)])
     assert checked.kept and checked.presence > 0.99
+
+
+@pytest.mark.usefixtures("no_tensorflow")
+def test_a_run_without_the_face_mesh_stops_before_any_work(tmp_path, monkeypatch):
+    """The face mesh's file missing: one line, from the checks before the run folder."""
+    from femo.node import mesh
+    from femo.pipeline import prepare
+
+    monkeypatch.setattr(mesh, "MODEL_FILE", "no_such_mesh.tflite")
+    config = from_dict({"detector": {"name": "haar", "verify": "mesh"}})
+    with pytest.raises(ConfigError, match=r"^detector.verify=mesh: the model file .*no_such_mesh"):
+        prepare(config, None)

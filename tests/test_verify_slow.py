@@ -44,7 +44,7 @@ def test_text_loses_its_faces_and_the_banner_keeps_its_one(tmp_path):
     assert (checked.video == "banner-00.mp4").sum() == (plain.video == "banner-00.mp4").sum()
 
     from femo.config import from_dict
-    from femo.results.show import make_sheet
+    from femo.results.sheets.show import make_sheet
     from femo.rundir import RunDir
 
     folder = RunDir(tmp_path / "mesh")
