@@ -123,6 +123,11 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
         for name in blazeface_models(config.detector.model)[1]:
             model_path(MODELS[name])  # the runtime and the model files are installed
+    if config.detector.verify == "mesh":
+        from .node.blazeface import wheel_file
+        from .node.mesh import MODEL_FILE
+
+        wheel_file(MODEL_FILE, "detector.verify=mesh")  # the runtime and the face mesh
     config.check_identity()
     if config.identity.name == "dlib":
         from .node.identity import check_installed

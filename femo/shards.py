@@ -4,6 +4,10 @@ A shard file holds two kinds of rows:
 
 * ``kind == "frame"``: one per (clip, sampled frame, face), and one with null face
   fields for a sampled frame without a face, so face coverage is measurable;
+* ``kind == "rejected"``: a box the face check (``detector.verify``) rejected, with its
+  check's score (``face_check``) and why (``message``); never classified, and numbered
+  after the frame's kept faces. A frame whose every box was rejected also has its
+  face-less ``frame`` row;
 * ``kind == "clip"``: exactly one per clip, with its status (``ok``, ``partial`` or
   ``error``), a message, and what decoding learnt (fps, frames read, seconds spent).
 
@@ -41,6 +45,9 @@ SCHEMA = pa.schema(
         pa.field("h", pa.int32()),
         *[pa.field(e, pa.float32()) for e in EMOTIONS],
         pa.field("detector_confidence", pa.float32()),
+        # The face check's score (the face mesh's presence) where the face was checked;
+        # null where it was not (detector.verify=none, or a face the detector was sure of).
+        pa.field("face_check", pa.float32()),
         pa.field("status", pa.string()),
         pa.field("message", pa.string()),
         pa.field("fps", pa.float64()),

@@ -28,7 +28,7 @@ from .test_reduce import clip_row, face, no_face, write_shard
 REPO = Path(__file__).resolve().parents[1]
 FRAME_COLUMNS = [
     "video", "label", "group", "frame", "time_s", "face", "x", "y", "w", "h",
-    *EMOTIONS, "detector_confidence", "person", "scored",
+    *EMOTIONS, "detector_confidence", "face_check", "person", "scored",
 ]  # fmt: skip
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")

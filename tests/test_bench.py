@@ -76,7 +76,25 @@ def test_every_point_has_fer_floor_and_femo_figures(smoke):
             assert set(femo["stage_seconds"]) == {"decode", "detect", "classify"}
         modes = [f["mode"] for f in row["femo"]]
         parity = ["parity", "parity, onnx"]
-        assert modes == (parity + ["fast (haar_fast)"] if row["detector"] == "haar" else parity)
+        extra = {"haar": ["fast (haar_fast)"], "blazeface": ["parity, onnx, verify=none"]}
+        assert modes == parity + extra.get(row["detector"], [])
+
+
+def test_blazeface_rows_time_the_face_check_per_face(smoke):
+    stdout, results = smoke
+    for row in results["results"]:
+        if row["detector"] != "blazeface":
+            assert "check" not in row
+            continue
+        check = row["check"]
+        # The check timed every face the preset found: those of femo's shard, kept or not.
+        import pyarrow.parquet as pq
+
+        shard = pq.read_table(row["femo"][0]["shard"]).to_pandas()
+        found = shard[shard.kind.isin(["frame", "rejected"]) & shard.face.notna()]
+        assert check["frames"] == len(found) > 0 and check["ms_per_face"] > 0
+        assert 0 <= check["faces_the_preset_checks"] <= check["frames"]
+        assert f"{row['media']:<10} blazeface  20 face check (mesh)" in stdout
 
 
 def test_parity_mode_results_equal_fer(smoke):

@@ -57,6 +57,28 @@ def test_decode_drops_boxes_of_no_size():
     assert boxes.shape == (0, 4) and scores.shape == (0,)
 
 
+def test_decode_keeps_the_eye_keypoints_where_asked():
+    anchors = np.array([[0.5, 0.5], [0.25, 0.25]], np.float32)
+    raw = np.zeros((2, 16), np.float32)
+    raw[0, :8] = [0, 0, 32, 32, -12.8, -6.4, 12.8, -6.4]  # eyes 0.1 left and right, 0.05 up
+    raw[0, 8:] = 99  # the other keypoints (nose, mouth, ears): not asked for
+    boxes, _ = blazeface.decode(raw, np.array([1.0, -9.0]), anchors, 128, 0.5, keypoints=2)
+    np.testing.assert_allclose(boxes, [[0.375, 0.375, 0.625, 0.625, 0.4, 0.45, 0.6, 0.45]])
+    plain, _ = blazeface.decode(raw, np.array([1.0, -9.0]), anchors, 128, 0.5)
+    assert plain.tolist() == boxes[:, :4].tolist()  # the box itself is the same
+
+
+def test_keypoints_follow_the_box_through_to_frame_and_nms():
+    placed = Letterbox(left=0, top=2, width=8, height=4, frame_width=4, frame_height=2)
+    boxes = np.array([[0.0, 0.25, 0.5, 0.75, 0.25, 0.5, 0.5, 0.25]])
+    assert blazeface.to_frame(boxes, 8, placed).tolist() == [[0, 0, 2, 2, 1, 1, 2, 0]]
+    two = np.array([[0, 0, 10, 10, 3, 4, 7, 4], [1, 0, 11, 10, 4, 4, 8, 5.0]])
+    merged, _ = blazeface.weighted_nms(two, np.array([0.9, 0.6]), 0.3)
+    np.testing.assert_allclose(merged, [[0.4, 0, 10.4, 10, 3.4, 4, 7.4, 4.4]])
+    assert blazeface.pixel_boxes(merged, 40, 30) == [(0, 0, 10, 10)]
+    assert blazeface.weighted_nms(np.zeros((0, 8)), np.zeros(0), 0.3)[0].shape == (0, 8)
+
+
 def test_letterbox_centres_the_frame_between_black_bars():
     white = np.full((2, 4, 3), 255, np.uint8)  # 4 wide, 2 high
     tensor, placed = blazeface.letterbox(white, 8)

@@ -22,13 +22,13 @@ CONFIDENCE = 1 / (1 + np.exp(-10.0))
 class FakeInterpreter:
     """A model that finds one face of ``size`` input pixels at ``anchor``, or none."""
 
-    def __init__(self, size: int | None, anchor: int = ANCHOR):
+    def __init__(self, size: int | None, anchor: int = ANCHOR, logit: float = 10.0):
         self.invoked = 0
         self.boxes = np.zeros((1, 896, 16), np.float32)
         self.scores = np.full((1, 896, 1), -100.0, np.float32)
         if size is not None:
             self.boxes[0, anchor, 2:4] = size
-            self.scores[0, anchor, 0] = 10.0
+            self.scores[0, anchor, 0] = logit
 
     def set_tensor(self, index: int, tensor: np.ndarray) -> None:
         pass
@@ -40,16 +40,25 @@ class FakeInterpreter:
         return self.boxes if index == 1 else self.scores
 
 
-def detector(monkeypatch, model: str, short: int | None, back: int | None, anchor: int = ANCHOR):
+def detector(
+    monkeypatch,
+    model: str,
+    short: int | None,
+    back: int | None,
+    anchor: int = ANCHOR,
+    short_logit: float = 10.0,
+    verify: str = "none",
+):
     """A BlazeFace detector on ``model`` whose short and back models are fakes."""
     monkeypatch.setattr(blazeface, "model_path", lambda spec: Path(spec.file))
-    fakes = {"short": FakeInterpreter(short, anchor), "back": FakeInterpreter(back)}
+    fakes = {"short": FakeInterpreter(short, anchor, short_logit), "back": FakeInterpreter(back)}
     monkeypatch.setattr(
         BlazeFaceDetector,
         "_interpreters",
         lambda self: [(fakes["short" if s.size == 128 else "back"], 0, 1, 2) for s in self.specs],
     )
-    return BlazeFaceDetector(DetectorConfig(name="blazeface", model=model)), fakes
+    config = DetectorConfig(name="blazeface", model=model, verify=verify)
+    return BlazeFaceDetector(config), fakes
 
 
 FRAME = np.zeros((128, 128, 3), np.uint8)
@@ -92,3 +101,24 @@ def test_cascade_goes_on_where_short_ranges_box_lies_outside_the_frame(monkeypat
     wide = np.zeros((72, 128, 3), np.uint8)
     assert found.detect([wide], [wide[..., 0]]) == [[]]
     assert (fakes["short"].invoked, fakes["back"].invoked) == (1, 1)
+
+
+@pytest.mark.parametrize(("verify", "back_runs"), [("none", 0), ("mesh", 1)])
+def test_with_the_face_check_a_cascade_goes_on_past_faces_it_is_unsure_of(
+    monkeypatch, verify, back_runs
+):
+    # short finds a face scoring 0.6 (logit 0.405), under verify_below 0.65: with the
+    # check on, the back model looks too, and both faces are kept (IoU 0.25 < 0.3).
+    found, fakes = detector(monkeypatch, "short/back", 40, 40, short_logit=0.405, verify=verify)
+    faces = found.detect([FRAME], [FRAME[..., 0]])[0]
+    assert (fakes["short"].invoked, fakes["back"].invoked) == (1, back_runs)
+    assert [f.w for f in faces] == ([20, 40] if back_runs else [40])
+    assert faces[-1].confidence == pytest.approx(0.6, abs=1e-3)
+
+
+def test_with_the_face_check_a_cascade_stops_at_a_face_it_is_sure_of(monkeypatch):
+    # logit 0.62: a score of 0.6502, at least verify_below 0.65.
+    found, fakes = detector(monkeypatch, "short/back", 40, 40, short_logit=0.62, verify="mesh")
+    sure = Face(40, 40, 40, 40, confidence=pytest.approx(1 / (1 + np.exp(-0.62))))
+    assert found.detect([FRAME], [FRAME[..., 0]]) == [[sure]]
+    assert (fakes["short"].invoked, fakes["back"].invoked) == (1, 0)

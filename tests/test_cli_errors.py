@@ -60,7 +60,7 @@ DATASET_KEYS = (
         (
             "detector.min_sise=30",
             "unknown key 'detector.min_sise' (did you mean 'detector.min_size'? detector has: "
-            "name, scale_factor, min_neighbors, min_size, offsets)",
+            "name, scale_factor, min_neighbors, min_size, offsets, verify)",
         ),
     ],
 )

@@ -44,7 +44,7 @@ def test_none_is_a_detector_name():
 @pytest.mark.usefixtures("no_tensorflow")
 def test_the_none_option_composes():
     yaml = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "detector" / "none.yaml"))
-    assert yaml == {"name": "none", "offsets": [10, 10]}
+    assert yaml == {"name": "none", "offsets": [10, 10], "verify": "none"}
     detector = from_dict({"detector": yaml}).extract.detector
     assert detector == DetectorConfig(name="none", offsets=(10, 10))
 

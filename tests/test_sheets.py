@@ -16,6 +16,7 @@ from femo.results.sheets.draw import (
     MISSING_TILE,
     NO_FACE_COLOUR,
     OTHER_COLOUR,
+    REJECTED_COLOUR,
     SCORED_COLOUR,
     clip_tiles,
     draw_sheet,
@@ -128,6 +129,42 @@ def test_a_frame_not_read_again_is_a_grey_tile():
     assert tile["marks"] == ["not read"] and tile["caption"] == "#10 0.40s (not read)"
     assert tile["boxes"] == []
     assert tuple(image[TOP + 90, 412 + 190]) == MISSING_TILE
+
+
+def rejected_rows() -> pd.DataFrame:
+    """What the face check rejected: beside face 1 in frame 0 (numbered after the two
+    kept ones) and the only box of frame 5, whose frame row has no face."""
+    return pd.DataFrame(
+        [
+            {"frame": 0, "face": 2, "x": 300, "y": 100, "w": 80, "h": 60, "face_check": 0.004,
+             "message": "not a face to the face mesh (presence 0.004 < 0.05)"},
+            {"frame": 5, "face": 0, "x": 40, "y": 60, "w": 80, "h": 80, "face_check": 0.01,
+             "message": "not a face to the face mesh (presence 0.01 < 0.05)"},
+        ]
+    )  # fmt: skip
+
+
+def test_rejected_boxes_are_dashed_with_their_presence():
+    r = rows()
+    tiles = clip_tiles(r, frame_emotions(r, ReduceConfig()), images(), rejected_rows())
+    image, layout = draw_sheet(tiles, ["v.mp4"], tile_width=200)
+    first, blank = layout["tiles"][0], layout["tiles"][1]
+    # Frame 0 keeps its two faces, face 0 scored; the rejected box comes after them.
+    assert [(b["face"], b["scored"], b.get("rejected")) for b in first["boxes"]] == [
+        (0, True, None), (1, False, None),
+        (2, False, "not a face to the face mesh (presence 0.004 < 0.05)")]  # fmt: skip
+    # (300, 100, 80, 60) -> (150, 50)-(189, 79) in the tile, drawn in 5 px dashes.
+    assert first["boxes"][2]["rect"] == [154, TOP + 50, 193, TOP + 79]
+    assert first["boxes"][2]["label"] == "not a face 0.00"
+    top_edge = [tuple(image[TOP + 50, x]) for x in range(154, 194)]
+    assert top_edge[0:6] == [REJECTED_COLOUR] * 6 and top_edge[7:10] == [GREY] * 3
+    assert top_edge[10:16] == [REJECTED_COLOUR] * 6
+    assert tuple(image[TOP + 65, 193]) in (REJECTED_COLOUR, GREY)  # right edge, dashed
+    # A frame whose only box was rejected has no face: its red frame, its dashed box.
+    assert blank["marks"] == ["no face"] and blank["caption"] == "#5 0.20s"
+    assert [b["label"] for b in blank["boxes"]] == ["not a face 0.01"]
+    assert tuple(image[TOP + 50, 208]) == NO_FACE_COLOUR
+    assert tuple(image[TOP + 30, 208 + 20]) == REJECTED_COLOUR  # its top-left corner
 
 
 def test_faces_without_scores_are_drawn_but_none_is_scored():

@@ -16,7 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,7 @@ class Case:
     out_dir: str = ""
     repeat: bool = True  # repeat short passes (off where peak memory of one pass is wanted)
     backend: str = "keras"  # femo's classifier.backend
+    verify: str = ""  # femo's detector.verify; "" = the preset's own
 
 
 @dataclass
@@ -217,6 +218,8 @@ def _femo_worker(case: Case) -> Measurement:
     from ..task import ShardTask
 
     detector = detector_preset(case.preset or case.detector)
+    if case.verify:
+        detector = replace(detector, verify=case.verify)
     extract = ExtractConfig(
         detector=detector,
         sampling=SamplingConfig(every_n=case.every_n, max_frames=case.max_frames),
@@ -242,6 +245,7 @@ def _femo_worker(case: Case) -> Measurement:
     timing = json.loads(read_shard_metadata(results[-1].path)["timing"])
     mode = "parity" if not case.preset else f"fast ({case.preset})"
     mode += "" if case.backend == "keras" else f", {case.backend}"
+    mode += f", verify={case.verify}" if case.verify else ""
     extra = {
         "shard": results[-1].path,
         "stage_seconds": timing["stage_seconds"],
@@ -250,7 +254,60 @@ def _femo_worker(case: Case) -> Measurement:
     return Measurement("femo", mode, frames, seconds, startup, _peak_rss_mb(), extra)
 
 
-WORKERS = {"fer": _fer_worker, "floor": _floor_worker, "femo": _femo_worker}
+def _check_worker(case: Case) -> Measurement:
+    """The face check (``detector.verify=mesh``) alone, on every face the detector's
+    preset finds in the sampled frames (found once, untimed): its cost per face."""
+    from ..config import SamplingConfig
+    from ..node.models import make_detector
+    from ..node.verify import FaceCheck
+    from ..node.video import ClipInfo, sampled_frames
+
+    preset = detector_preset(case.detector)
+    # verify_below null: every face is checked, whatever the preset would skip.
+    everything = replace(preset, verify="mesh", verify_below=None)
+    sampling = SamplingConfig(every_n=case.every_n, max_frames=case.max_frames)
+    detector = make_detector(everything)
+    found = []
+    for video in case.media.videos:
+        for frame in sampled_frames(
+            os.path.join(case.media.root, video), "video", sampling, ClipInfo()
+        ):
+            faces = detector.detect([frame.image], [None])[0]
+            if faces:
+                found.append((frame.image, faces))
+    t0 = time.perf_counter()
+    check = FaceCheck(everything)
+    check.warm_up_thread()
+    startup = time.perf_counter() - t0
+
+    def one_pass() -> tuple[int, float]:
+        faces, started = 0, time.perf_counter()
+        for image, frame_faces in found:
+            check.check(image, frame_faces)
+            faces += len(frame_faces)
+        return faces, time.perf_counter() - started
+
+    faces, seconds, passes = timed_passes(one_pass, case.repeat)
+    checked = sum(
+        preset.verify_below is None or f.confidence is None or f.confidence < preset.verify_below
+        for _, frame_faces in found
+        for f in frame_faces
+    )
+    extra = {
+        "ms_per_face": round(1000 * seconds / faces, 3) if faces else None,
+        # The faces the preset itself checks (the others it is sure of).
+        "faces_the_preset_checks": checked if preset.verify != "none" else 0,
+        "passes_s": passes,
+    }
+    return Measurement("check", "face check (mesh)", faces, seconds, startup, _peak_rss_mb(), extra)
+
+
+WORKERS = {
+    "fer": _fer_worker,
+    "floor": _floor_worker,
+    "femo": _femo_worker,
+    "check": _check_worker,
+}
 
 
 def _worker_main(spec: str) -> None:
@@ -265,6 +322,7 @@ def measure(case: Case, log_dir: Path) -> Measurement:
     """Run ``case`` in a fresh Python process and return what it measured."""
     name = f"{case.media.name}-{case.preset or case.detector}-n{case.every_n}-{case.kind}"
     name += "" if case.backend == "keras" else f"-{case.backend}"
+    name += f"-verify-{case.verify}" if case.verify else ""
     out_dir = log_dir / name
     out_dir.mkdir(parents=True, exist_ok=True)
     case = Case(**{**asdict(case), "media": case.media, "out_dir": str(out_dir)})

@@ -133,10 +133,15 @@ def _measure_point(
     fer_runs: dict | None = None,
 ) -> dict[str, Any]:
     def case(
-        kind: str, preset: str = "", detector: str = base.detector, backend: str = "keras"
+        kind: str,
+        preset: str = "",
+        detector: str = base.detector,
+        backend: str = "keras",
+        verify: str = "",
     ) -> Measurement:
         fields = {**asdict(base), "media": base.media, "kind": kind, "preset": preset}
-        return measure(Case(**{**fields, "detector": detector, "backend": backend}), work_dir)
+        fields.update(detector=detector, backend=backend, verify=verify)
+        return measure(Case(**fields), work_dir)
 
     fer_detector = "mtcnn" if base.detector == "mtcnn" else "haar"
     key = (base.media, base.every_n, base.max_frames, fer_detector)
@@ -147,6 +152,12 @@ def _measure_point(
     femos = [case("femo", backend=backend) for backend in backends]
     if fast and base.detector in FAST_PRESETS:
         femos.append(case("femo", FAST_PRESETS[base.detector]))
+    check = None
+    if base.detector == "blazeface":
+        # The preset without its face check, beside it in the same run; and the check's
+        # own cost per face.
+        femos.append(case("femo", backend=backends[-1], verify="none"))
+        check = case("check")
     row = {
         "media": base.media.name,
         "clips": len(base.media.videos),
@@ -166,6 +177,8 @@ def _measure_point(
         summary["accuracy"] = accuracy(base.media, femo.extra["shard"])
         summary["seconds_per_clip"] = femo.seconds / len(base.media.videos)
         row["femo"].append(summary)
+    if check is not None:
+        row["check"] = _summary(check)
     echo(format_row(row))
     return row
 
@@ -301,6 +314,14 @@ def format_row(row: dict[str, Any]) -> str:
 
     lines = [line("fer.Video.analyze", row["fer"]), line("floor", row["floor"])]
     lines += [line(f"femo {f['mode']}", f, f) for f in row["femo"]]
+    check = row.get("check")
+    if check is not None:
+        cost = "no face" if check["ms_per_face"] is None else f"{check['ms_per_face']:.1f} ms/face"
+        lines.append(
+            f"{row['media']:<10} {row['detector']:<6} {row['every_n']:>3} {'face check (mesh)':<22} "
+            f"{check['frames']:>6} faces, {cost} ({check['faces_the_preset_checks']} of them "
+            f"checked by the preset)"
+        )
     return "\n".join(lines)
 
 

@@ -93,6 +93,14 @@ class DetectorConfig:
     model: str = "short+back"
     min_score: float | None = None
     nms_iou: float = 0.3
+    # The face check after detection, for every detector: none | mesh (MediaPipe's face
+    # mesh; its presence score per face). The blazeface preset turns it on; Haar and
+    # MTCNN keep it off (the study's method). A face the detector scores below
+    # verify_below (null: every face; a detector without scores, Haar: every face) is
+    # checked and dropped where the mesh's presence is under verify_min.
+    verify: str = "none"
+    verify_below: float | None = 0.65
+    verify_min: float = 0.05
 
     def __post_init__(self) -> None:
         if self.name not in ("haar", "mtcnn", "none", "blazeface"):
@@ -114,6 +122,7 @@ class DetectorConfig:
             raise ConfigError(
                 f"detector.scale_factor must be between 0 and 1 for MTCNN, not {self.scale_factor}"
             )
+        _check_verify(self)
         if len(self.offsets) != 2:
             raise ConfigError(f"detector.offsets must be two integers [x, y], not {self.offsets!r}")
         if not isinstance(self.downscale, (int, float)) or self.downscale < 1:
@@ -162,6 +171,17 @@ def _check_blazeface(c: DetectorConfig) -> None:
         )
     if not 0 < c.nms_iou < 1:
         raise ConfigError(f"detector.nms_iou must be between 0 and 1, not {c.nms_iou!r}")
+
+
+def _check_verify(c: DetectorConfig) -> None:
+    if c.verify not in ("none", "mesh"):
+        raise ConfigError(f"detector.verify must be 'none' or 'mesh', not {c.verify!r}")
+    if c.verify_below is not None and not 0 < c.verify_below <= 1:
+        raise ConfigError(
+            f"detector.verify_below must be between 0 and 1 or null, not {c.verify_below!r}"
+        )
+    if not 0 <= c.verify_min < 1:
+        raise ConfigError(f"detector.verify_min must be in [0, 1), not {c.verify_min!r}")
 
 
 @dataclass(frozen=True)

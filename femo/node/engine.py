@@ -37,6 +37,7 @@ from .models import (
     tf_device_name,
 )
 from .stream import InlineExecutor, chain_ahead, ordered_map
+from .verify import Verdict, make_check
 from .video import ClipError, ClipInfo, Frame, sampled_frames
 
 log = logging.getLogger(__name__)
@@ -90,6 +91,10 @@ class _Detected:
     end: ClipEnd | None = None
     # Per frame, each face's embedding (identity=dlib only).
     embeddings: list[list[np.ndarray]] | None = None
+    # Per frame, the face check's verdict on each kept face, and the faces it rejected
+    # (detector.verify=mesh only).
+    verdicts: list[list[Verdict]] | None = None
+    rejected: list[list[tuple[Face, Verdict]]] | None = None
 
 
 class StageClock:
@@ -135,6 +140,7 @@ class Extractor:
             log.info("TensorFlow device: %s", self.device)
         tf_device = tf_device_name() if tensorflow else "CPU:0"
         self.detector = make_detector(config.detector, tf_device, self.threads)
+        self.check = make_check(config.detector)
         # CPUs detection keeps busy: its threads, or all of them for TensorFlow's pool.
         busy = self.threads if tensorflow else self.detector.parallel_calls
         self.classifier = make_classifier(config, tf_device, self.threads, busy)
@@ -181,6 +187,8 @@ class Extractor:
 
         def warm() -> None:
             self.detector.warm_up_thread()
+            if self.check is not None:
+                self.check.warm_up_thread()
             barrier.wait(timeout=60)  # holds each thread until all n have warmed up
 
         for future in [self.detect_pool.submit(warm) for _ in range(n)]:
@@ -284,6 +292,9 @@ class Extractor:
             if self.detector.looks_at == "gray":
                 grays = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in images]
             faces = self.detector.detect(images, grays)
+            verdicts = rejected = None
+            if self.check is not None:
+                faces, verdicts, rejected = self._check(images, faces)
             crops = []
             for image, gray, frame_faces in zip(images, grays, faces, strict=True):
                 if frame_faces and gray is None:
@@ -310,12 +321,35 @@ class Extractor:
                     else []
                     for image, ff in zip(images, faces, strict=True)
                 ]
-            return _Detected(unit.clip, unit.frames, faces, crops, embeddings=embeddings)
+            return _Detected(
+                unit.clip,
+                unit.frames,
+                faces,
+                crops,
+                embeddings=embeddings,
+                verdicts=verdicts,
+                rejected=rejected,
+            )
         except Exception as exc:  # reported on the clip's row; the shard goes on
             log.exception("clip %s failed in detection", unit.clip.video)
             return _Detected(unit.clip, unit.frames, [], [], error=f"{type(exc).__name__}: {exc}")
         finally:
             self.clock.add("detect", time.perf_counter() - t0)
+
+    def _check(
+        self, images: list[np.ndarray], faces: list[list[Face]]
+    ) -> tuple[list[list[Face]], list[list[Verdict]], list[list[tuple[Face, Verdict]]]]:
+        """The face check on each frame's faces: (kept faces, their verdicts, rejected
+        faces with theirs), per frame; kept faces keep the detector's order."""
+        assert self.check is not None
+        kept, kept_verdicts, rejected = [], [], []
+        for image, frame_faces in zip(images, faces, strict=True):
+            verdicts = self.check.check(image, frame_faces) if frame_faces else []
+            pairs = list(zip(frame_faces, verdicts, strict=True))
+            kept.append([f for f, v in pairs if v.kept])
+            kept_verdicts.append([v for _, v in pairs if v.kept])
+            rejected.append([(f, v) for f, v in pairs if not v.kept])
+        return kept, kept_verdicts, rejected
 
     def _add_rows(self, done: _Detected, columns: Columns, classifier: _BatchedClassifier) -> None:
         if done.error is not None:
@@ -325,26 +359,41 @@ class Extractor:
             return
         video = done.clip.video
         embeddings = done.embeddings or [[None] * len(f) for f in done.faces]
-        for frame, faces, crops, vectors in zip(
-            done.frames, done.faces, done.crops, embeddings, strict=True
+        verdicts = done.verdicts or [[Verdict()] * len(f) for f in done.faces]
+        rejected = done.rejected or [[] for _ in done.faces]
+        for frame, faces, crops, vectors, checks, dropped in zip(
+            done.frames, done.faces, done.crops, embeddings, verdicts, rejected, strict=True
         ):
             base = {"video": video, "kind": "frame", "frame": frame.index, "time_s": frame.time_s}
             if not faces:
                 columns.add(**base)
-                continue
-            for i, (face, crop, vector) in enumerate(zip(faces, crops, vectors, strict=True)):
+            for i, (face, crop, vector, verdict) in enumerate(
+                zip(faces, crops, vectors, checks, strict=True)
+            ):
                 row = columns.add(
                     **base,
-                    face=i,
-                    x=face.x,
-                    y=face.y,
-                    w=face.w,
-                    h=face.h,
-                    detector_confidence=face.confidence,
+                    **_box(face, i, verdict),
                     embedding=vector,
                 )
                 if crop is not None:  # an empty crop keeps its box, with null scores
                     classifier.add(row, crop)
+            for i, (face, verdict) in enumerate(dropped, start=len(faces)):
+                columns.add(
+                    **{**base, "kind": "rejected"}, **_box(face, i, verdict), message=verdict.reason
+                )
+
+
+def _box(face: Face, index: int, verdict: Verdict) -> dict:
+    """A face row's box columns: its index in the frame, box, scores and check."""
+    return {
+        "face": index,
+        "x": face.x,
+        "y": face.y,
+        "w": face.w,
+        "h": face.h,
+        "detector_confidence": face.confidence,
+        "face_check": verdict.presence,
+    }
 
 
 def _test_fault(video: str) -> None:

@@ -16,7 +16,7 @@ import importlib.util
 import logging
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -143,6 +143,11 @@ class Face:
     w: int
     h: int
     confidence: float | None = None
+    # BlazeFace's eye keypoints ((x, y) of the subject's right eye, then left eye, in
+    # frame pixels), which turn the face check's crop upright; None for other detectors.
+    eyes: tuple[tuple[float, float], tuple[float, float]] | None = field(
+        default=None, compare=False
+    )
 
 
 class Detector:
@@ -195,12 +200,16 @@ class Detector:
 
     def _grow(self, face: Face) -> Face:
         s = self.scale
+        eyes = None
+        if face.eyes is not None:
+            eyes = tuple((x * s, y * s) for x, y in face.eyes)
         return Face(
             round(face.x * s),
             round(face.y * s),
             round(face.w * s),
             round(face.h * s),
             face.confidence,
+            eyes,
         )
 
     def scaled_min(self, pixels: int) -> int:
@@ -362,6 +371,10 @@ class BlazeFaceDetector(Detector):
             blazeface.ssd_anchors(s.size, s.strides, s.interpolated_scale) for s in self.specs
         ]
         self.parallel_calls = max(1, parallel_calls)
+        # The score that ends a cascade: any, unless the face check is on.
+        self.sure = 0.0
+        if config.verify != "none" and config.verify_below is not None:
+            self.sure = config.verify_below
         self._local = threading.local()
         self._interpreters()  # fail now, not in a worker thread, if a model cannot load
 
@@ -402,8 +415,10 @@ class BlazeFaceDetector(Detector):
             found_boxes.append(boxes)
             found_scores.append(scores)
             # Decoded boxes can still fall outside the frame: a cascade goes on unless
-            # one of them keeps a pixel in it.
-            if self.cascade and blazeface.pixel_boxes(boxes, width, height):
+            # one of them keeps a pixel in it (and, with the face check, scores at least
+            # verify_below: past a model unsure of every face it found, the next one
+            # looks too, e.g. for the people of a group photo short-range misses).
+            if self.cascade and blazeface.pixel_boxes(boxes[scores >= self.sure], width, height):
                 break
         merged, merged_scores = blazeface.weighted_nms(
             np.concatenate(found_boxes), np.concatenate(found_scores), self.config.nms_iou
@@ -412,7 +427,8 @@ class BlazeFaceDetector(Detector):
         for box, score in zip(merged, merged_scores, strict=True):
             pixels = blazeface.pixel_boxes(box[None], width, height)
             if pixels:
-                faces.append(Face(*pixels[0], confidence=float(score)))
+                eyes = ((float(box[4]), float(box[5])), (float(box[6]), float(box[7])))
+                faces.append(Face(*pixels[0], confidence=float(score), eyes=eyes))
         return faces
 
     def _run_model(
@@ -429,6 +445,7 @@ class BlazeFaceDetector(Detector):
             anchors,
             spec.size,
             self.config.min_score or spec.min_score,
+            keypoints=2,  # the eyes, which turn the face check's crop upright
         )
         return blazeface.to_frame(found, spec.size, placed), score
 

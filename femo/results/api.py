@@ -124,8 +124,9 @@ def _frame_rows(run: RunDir) -> pd.DataFrame:
         owned[order].append(video)
     tables = []
     for table, videos in zip(read, owned, strict=True):
-        is_clip = pc.equal(table["kind"], "clip")
-        keep = pc.and_(pc.invert(is_clip), pc.is_in(table["video"], pa.array(videos, pa.string())))
+        # Frame rows only: not clip rows, nor the boxes the face check rejected.
+        is_frame = pc.equal(table["kind"], "frame")
+        keep = pc.and_(is_frame, pc.is_in(table["video"], pa.array(videos, pa.string())))
         tables.append(table.filter(keep).drop_columns(["kind"]))
     columns = [f.name for f in SCHEMA if f.name not in _LEFT_OUT]
     if not tables:

@@ -20,6 +20,7 @@ import pandas as pd
 SCORED_COLOUR = (0, 200, 0)  # green: the face the vote used
 OTHER_COLOUR = (0, 200, 255)  # amber: any other face found
 NO_FACE_COLOUR = (40, 40, 220)  # red: a sampled frame without a face
+REJECTED_COLOUR = (200, 200, 200)  # light grey, dashed: a box the face check rejected
 BACKGROUND = (38, 38, 38)
 MISSING_TILE = (90, 90, 90)  # a frame that could not be read again
 TEXT_COLOUR = (235, 235, 235)
@@ -30,6 +31,7 @@ LINE_H = 16  # pixels per line of text (caption, title)
 GAP = 4
 SCORED_THICKNESS = 2
 OTHER_THICKNESS = 1
+DASH = 5  # pixels per dash (and per gap) of a rejected box
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class TileFace:
     h: int
     scored: bool
     label: str | None = None
+    # Why the face check (detector.verify) rejected the box; None for a kept face.
+    rejected: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,8 +70,34 @@ def face_label(emotion: str, score: float, person: str | None = None) -> str:
     return f"{label} {person}" if person else label
 
 
+def rejected_label(face_check: float | None) -> str:
+    """A rejected box's label: the face check's presence score."""
+    return (
+        "not a face"
+        if face_check is None or pd.isna(face_check)
+        else f"not a face {face_check:.2f}"
+    )
+
+
+def _rejected_faces(rejected: pd.DataFrame | None) -> dict[int, list[TileFace]]:
+    """The boxes the face check rejected, by frame."""
+    out: dict[int, list[TileFace]] = {}
+    if rejected is None:
+        return out
+    for _, r in rejected.sort_values(["frame", "face"]).iterrows():
+        box = (int(r[c]) for c in ("x", "y", "w", "h"))
+        reason = r["message"] if isinstance(r.get("message"), str) else "rejected"
+        label = rejected_label(r.get("face_check"))
+        face = TileFace(int(r["face"]), *box, scored=False, label=label, rejected=reason)
+        out.setdefault(int(r["frame"]), []).append(face)
+    return out
+
+
 def clip_tiles(
-    rows: pd.DataFrame, scored: pd.DataFrame, images: Mapping[int, np.ndarray]
+    rows: pd.DataFrame,
+    scored: pd.DataFrame,
+    images: Mapping[int, np.ndarray],
+    rejected: pd.DataFrame | None = None,
 ) -> list[Tile]:
     """The tiles of one clip, in frame order.
 
@@ -75,8 +105,10 @@ def clip_tiles(
     ``w``, ``h``; a row with a null ``face`` is a frame without one; an optional
     ``person`` column names whose face it is); ``scored`` is ``frame_emotions`` of those
     rows (``frame``, ``face``, ``emotion`` and the 7 scores); ``images`` the frames read
-    again, by index.
+    again, by index; ``rejected`` the clip's ``kind == "rejected"`` rows (the same box
+    columns, ``face_check`` and ``message``), drawn dashed.
     """
+    dropped = _rejected_faces(rejected)
     chosen = {
         int(r.frame): (int(r.face), str(r.emotion), float(getattr(r, r.emotion)))
         for r in scored.itertuples(index=False)
@@ -93,6 +125,7 @@ def clip_tiles(
             label = face_label(pick[1], pick[2], person) if is_scored else person
             box = (int(r[c]) for c in ("x", "y", "w", "h"))
             faces.append(TileFace(face, *box, scored=is_scored, label=label))
+        faces += dropped.get(int(frame), [])
         time_s = group["time_s"].iloc[0]
         tiles.append(
             Tile(
@@ -173,9 +206,24 @@ def _caption(tile: Tile) -> str:
     caption = f"#{tile.frame}{when}"
     if tile.image is None:
         return caption + " (not read)"
-    if tile.faces and not any(f.scored for f in tile.faces):
+    kept = [f for f in tile.faces if f.rejected is None]
+    if kept and not any(f.scored for f in kept):
         return caption + " (no face scored)"
     return caption
+
+
+def _dashed_rectangle(canvas: np.ndarray, x0: int, y0: int, x1: int, y1: int, colour) -> None:
+    """A one-pixel rectangle drawn in dashes (OpenCV draws only solid ones)."""
+    for a, b in (((x0, y0), (x1, y0)), ((x1, y0), (x1, y1)), ((x1, y1), (x0, y1)),
+                 ((x0, y1), (x0, y0))):  # fmt: skip
+        length = max(abs(b[0] - a[0]), abs(b[1] - a[1]))
+        for start in range(0, length + 1, 2 * DASH):
+            end = min(start + DASH, length)
+            p = (a[0] + (b[0] - a[0]) * start // max(length, 1),
+                 a[1] + (b[1] - a[1]) * start // max(length, 1))  # fmt: skip
+            q = (a[0] + (b[0] - a[0]) * end // max(length, 1),
+                 a[1] + (b[1] - a[1]) * end // max(length, 1))  # fmt: skip
+            cv2.line(canvas, p, q, colour, 1)
 
 
 def _draw_tile(tile: Tile, width: int, height: int) -> tuple[np.ndarray, list[dict], list[str]]:
@@ -192,25 +240,30 @@ def _draw_tile(tile: Tile, width: int, height: int) -> tuple[np.ndarray, list[di
         image = tile.image if tile.image.ndim == 3 else cv2.cvtColor(tile.image, cv2.COLOR_GRAY2BGR)
         canvas[:height] = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
         sx, sy = width / src_w, height / src_h
-        # The scored face last, so that its box is on top.
-        for f in sorted(tile.faces, key=lambda f: (f.scored, f.face)):
+        # Rejected boxes first, the scored face last, so that its box is on top.
+        for f in sorted(tile.faces, key=lambda f: (f.rejected is None, f.scored, f.face)):
             x0, y0 = round(f.x * sx), round(f.y * sy)
             x1, y1 = round((f.x + f.w) * sx) - 1, round((f.y + f.h) * sy) - 1
-            colour = SCORED_COLOUR if f.scored else OTHER_COLOUR
-            thickness = SCORED_THICKNESS if f.scored else OTHER_THICKNESS
-            cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness)
+            if f.rejected is not None:
+                colour = REJECTED_COLOUR
+                _dashed_rectangle(canvas, x0, y0, x1, y1, colour)
+            else:
+                colour = SCORED_COLOUR if f.scored else OTHER_COLOUR
+                thickness = SCORED_THICKNESS if f.scored else OTHER_THICKNESS
+                cv2.rectangle(canvas, (x0, y0), (x1, y1), colour, thickness)
             drawn = _label(canvas, f.label, x0, y0, colour) if f.label else []
-            boxes.append(
-                {
-                    "face": f.face,
-                    "rect": [x0, y0, x1, y1],
-                    "scored": f.scored,
-                    "label": f.label,
-                    "label_lines": [line for line, _ in drawn],
-                    "label_rects": [rect for _, rect in drawn],
-                }
-            )
-        if not tile.faces:
+            box = {
+                "face": f.face,
+                "rect": [x0, y0, x1, y1],
+                "scored": f.scored,
+                "label": f.label,
+                "label_lines": [line for line, _ in drawn],
+                "label_rects": [rect for _, rect in drawn],
+            }
+            if f.rejected is not None:
+                box["rejected"] = f.rejected
+            boxes.append(box)
+        if not any(f.rejected is None for f in tile.faces):
             marks.append("no face")
             cv2.rectangle(canvas, (0, 0), (width - 1, height - 1), NO_FACE_COLOUR, 3)
             (tw, th), _ = cv2.getTextSize("no face", FONT, FONT_SCALE, 1)
@@ -219,7 +272,14 @@ def _draw_tile(tile: Tile, width: int, height: int) -> tuple[np.ndarray, list[di
             _text(canvas, "no face", x, y)
     caption = _caption(tile)
     _text(canvas, caption, 4, height + LINE_H - 4)
-    return canvas, sorted(boxes, key=lambda b: b["face"]), [caption, *marks]
+    return (
+        canvas,
+        sorted(boxes, key=lambda b: (b.get("rejected") is not None, b["face"])),
+        [
+            caption,
+            *marks,
+        ],
+    )
 
 
 def tile_size(tiles: Sequence[Tile], tile_width: int) -> tuple[int, int]:

@@ -30,6 +30,8 @@ from .frames import FrameReadError, read_frames
 
 MAX_FRAMES = 48  # tiles on one sheet; a clip with more sampled frames shows them spread out
 LEGEND = "green: the scored face; amber: other faces; red frame: no face found"
+# Shown where the face check (detector.verify) rejected boxes in the clip.
+REJECTED_LEGEND = "dashed grey: not a face to the face check (detector.verify), its presence"
 
 
 @dataclass
@@ -62,6 +64,12 @@ def find_clip(plan: Plan, name: str, run_path: Path) -> Clip:
 def clip_shard_rows(run: RunDir, plan: Plan, video: str) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The clip's frame rows (every column) and its clip row, from the shard file that wins
     it (:func:`femo.shards.clip_owners`: the one the reduce read)."""
+    rows = _clip_rows(run, plan, video)
+    return rows[rows["kind"] == "frame"], rows[rows["kind"] == "clip"]
+
+
+def _clip_rows(run: RunDir, plan: Plan, video: str) -> pd.DataFrame:
+    """Every row of the clip (frames, clip, rejected boxes) in the shard file that wins it."""
     index = plan.shard_of[video]
     finished = run.finished_shards()
     try:
@@ -78,8 +86,7 @@ def clip_shard_rows(run: RunDir, plan: Plan, video: str) -> tuple[pd.DataFrame, 
         table = pq.read_table(path, filters=[("video", "=", video)])
     except (OSError, pa.ArrowException) as exc:
         raise ConfigError(f"shard file {path} is damaged ({str(exc).splitlines()[0]})") from None
-    rows = table.to_pandas()
-    return rows[rows["kind"] == "frame"], rows[rows["kind"] == "clip"]
+    return table.to_pandas()
 
 
 def clip_result(
@@ -130,7 +137,9 @@ def clip_identities(
     return eligible, who
 
 
-def _title(video: str, config: RunConfig, result: ClipResult | None, shown: int) -> list[str]:
+def _title(
+    video: str, config: RunConfig, result: ClipResult | None, shown: int, rejected: int = 0
+) -> list[str]:
     lines = [video]
     if result is not None:
         votes = ", ".join(f"{c} {n}" for c, n in result.counts.items() if n)
@@ -145,6 +154,8 @@ def _title(video: str, config: RunConfig, result: ClipResult | None, shown: int)
         )
         lines.append(f"face: {config.reduce.face}; {found}; {shown} shown")
     lines.append(LEGEND)
+    if rejected:
+        lines.append(f"{REJECTED_LEGEND}; {rejected} box(es) in the frames shown")
     return lines
 
 
@@ -160,7 +171,8 @@ def make_sheet(
 ) -> ClipSheet:
     """The contact sheet of ``clip``: up to ``max_frames`` of its sampled frames, evenly
     spread. Raises :class:`FrameReadError` when the clip cannot be read again."""
-    frames, clip_row = clip_shard_rows(run, plan, clip.video)
+    every = _clip_rows(run, plan, clip.video)
+    frames, clip_row = every[every["kind"] == "frame"], every[every["kind"] == "clip"]
     eligible, who = clip_identities(run, config, plan, frames, references)
     if who is not None:
         frames = frames.assign(person=who)
@@ -177,10 +189,10 @@ def make_sheet(
     in_sheet = frames["frame"].isin(shown).to_numpy()
     rows = frames[in_sheet]
     scored = frame_emotions(rows, config.reduce, None if eligible is None else eligible[in_sheet])
-    tiles = clip_tiles(rows, scored, images)
-    image, layout = draw_sheet(
-        tiles, _title(clip.video, config, result, len(shown)), tile_width=tile_width
-    )
+    rejected = every[(every["kind"] == "rejected") & every["frame"].isin(shown)]
+    tiles = clip_tiles(rows, scored, images, rejected)
+    title = _title(clip.video, config, result, len(shown), len(rejected))
+    image, layout = draw_sheet(tiles, title, tile_width=tile_width)
     return ClipSheet(png_bytes(image), image, layout)
 
 
