@@ -30,6 +30,7 @@ from .results.reporting import ReduceResult, report
 from .results.sweep import is_sweep_dir, sweep_runs
 from .results.throughput import read_throughput, throughput_lines
 from .rundir import Plan, RunDir, RunDirError, make_plan
+from .segments import plan_segments
 from .status import RunStatus, ShardState, read_status
 from .task import make_tasks
 
@@ -128,6 +129,10 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
         check_installed()
     clips = discover_clips(config.dataset)
+    if config.dataset.labels or config.dataset.segment_s or config.dataset.segment_frames:
+        from .node.video import probe
+
+        clips = plan_segments(clips, config.dataset, probe)
     labels = Labels()
     if config.dataset.labels:
         labels = read_labels(config.dataset.labels, config.dataset, config.mapping, clips)
