@@ -1,0 +1,297 @@
+"""Long videos in segments (issue 27): planning segments, naming them, reading them.
+
+The expected spans are worked out by hand in each test; the decoding tests compare
+segments read with seeks against a full read of the shared long videos.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from femo.config import ConfigError, DatasetConfig, MappingConfig, SamplingConfig
+from femo.dataset import Clip, Segment, read_labels
+from femo.node.video import ClipError, ClipInfo, VideoReader, probe, sampled_frames
+from femo.rundir import RunDir, make_plan
+from femo.segments import VideoLength, cut, plan_segments
+
+from .conftest import SHARED, need, read_all, write_video
+from .test_cli import assert_no_run_folder, error_line
+
+LONG = SHARED / "long-videos"
+FPS25 = VideoLength(fps=25.0, frames=1233)
+
+
+def _labels(path: Path, header: str, *rows: str) -> Path:
+    path.write_text("\n".join([header, *rows]) + "\n")
+    return path
+
+
+def _config(root: Path, labels: Path | None = None, **kw) -> DatasetConfig:
+    return DatasetConfig(root=str(root), labels=str(labels) if labels else None, **kw)
+
+
+# ------------------------------------------------------------------ planning
+
+
+def test_segment_s_cuts_consecutive_segments_the_last_one_shorter():
+    # 2 s at 25 fps = 50 frames; 1233 frames = 24 x 50 + 33.
+    segments = cut("d.mp4", FPS25, DatasetConfig(segment_s=2))
+    assert len(segments) == 25
+    assert segments[0] == Segment("d.mp4", 0, 50, 0.0, 2.0)
+    assert segments[-1] == Segment("d.mp4", 1200, 1233, 48.0, 49.32)
+    assert all(a.end_frame == b.start_frame for a, b in zip(segments, segments[1:], strict=False))
+
+
+def test_segment_s_rounds_each_start_to_its_frame():
+    # 0.3 s at 29.97 fps = 8.991 frames: starts round(k * 8.991) = 0, 9, 18, 27, 36, 45, 54.
+    segments = cut("d.mp4", VideoLength(29.97, 60), DatasetConfig(segment_s=0.3))
+    assert [s.start_frame for s in segments] == [0, 9, 18, 27, 36, 45, 54]
+    assert segments[-1].end_frame == 60
+
+
+def test_segment_frames_cuts_by_frames():
+    segments = cut("d.mp4", FPS25, DatasetConfig(segment_frames=1000))
+    assert [(s.start_frame, s.end_frame) for s in segments] == [(0, 1000), (1000, 1233)]
+    assert segments[1].start_s == 40.0
+
+
+def test_a_video_of_unknown_length_is_not_cut():
+    assert cut("d.mp4", VideoLength(error="cannot be opened"), DatasetConfig(segment_s=2)) is None
+
+
+def _plan(tmp_path: Path, header: str, *rows: str, lengths=None, **kw) -> list[Clip]:
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (tmp_path / name).write_bytes(b"x")
+    labels = _labels(tmp_path / "labels.csv", header, *rows)
+    lengths = lengths or {}
+    return plan_segments(
+        [Clip(n, "video") for n in ("a.mp4", "b.mp4", "c.mp4")],
+        _config(tmp_path, labels, **kw),
+        lambda path: lengths.get(Path(path).name, FPS25),
+    )
+
+
+def test_labelled_segments_are_the_clips_in_order(tmp_path):
+    clips = _plan(
+        tmp_path, "video,start_frame,end_frame,label", "a.mp4,98,192,", "a.mp4,0,98,", "b.mp4,5,6,"
+    )
+    assert [c.video for c in clips] == ["a.mp4@0", "a.mp4@98", "b.mp4@5", "c.mp4"]
+    assert clips[1].segment == Segment("a.mp4", 98, 192, 3.92, 7.68)
+    assert clips[1].file == "a.mp4" and clips[3].file == "c.mp4"
+
+
+def test_labelled_seconds_become_frames(tmp_path):
+    # 3.92 s * 25 fps = 97.99999... frames: frame 98.
+    clips = _plan(tmp_path, "video,start_s,end_s", "a.mp4,3.92,7.68")
+    assert clips[0].video == "a.mp4@98"
+    assert clips[0].segment == Segment("a.mp4", 98, 192, 3.92, 7.68)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            ["a.mp4,0,100", "a.mp4,99,150"],
+            "labels file {labels}: segments of a.mp4 overlap: line 2 [0, 100) and line 3 [99, 150)",
+        ),
+        (
+            ["a.mp4,1200,1234"],
+            "labels file {labels}, line 2: segment [1200, 1234) of a.mp4 ends past the video's "
+            "end (frame 1234 of 1233)",
+        ),
+        (
+            ["a.mp4,10,10"],
+            "labels file {labels}, line 2: segment [10, 10) of a.mp4 is empty or negative; a "
+            "segment is [start, end) with start >= 0 and end > start",
+        ),
+        (
+            ["a.mp4,x,10"],
+            "labels file {labels}, line 2: start_frame 'x' is not a whole number of frames",
+        ),
+        (
+            ["a.mp4,,10"],
+            "labels file {labels}, line 2: empty 'start_frame'; every segment needs its span",
+        ),
+    ],
+)
+def test_bad_segments_are_one_line(tmp_path, rows, message):
+    with pytest.raises(ConfigError) as err:
+        _plan(tmp_path, "video,start_frame,end_frame", *rows)
+    assert str(err.value) == message.format(labels=tmp_path / "labels.csv")
+
+
+def test_half_a_span_and_two_ways_of_segmenting_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="has a 'start_s' column but no 'end_s' column"):
+        _plan(tmp_path, "video,start_s", "a.mp4,1")
+    with pytest.raises(ConfigError, match="use one of them"):
+        _plan(tmp_path, "video,start_s,end_s", "a.mp4,1,2", segment_s=2)
+    with pytest.raises(ConfigError, match="both set"):
+        DatasetConfig(segment_s=2, segment_frames=50)
+
+
+def test_an_unopenable_video_keeps_its_segments_and_is_not_cut(tmp_path):
+    broken = {"a.mp4": VideoLength(error="cannot be opened as a video")}
+    clips = _plan(tmp_path, "video,start_frame,end_frame", "a.mp4,0,10", "a.mp4,10,20",
+                  lengths=broken)  # fmt: skip
+    assert [c.video for c in clips] == ["a.mp4@0", "a.mp4@10", "b.mp4", "c.mp4"]
+    assert clips[0].segment == Segment("a.mp4", 0, 10, None, None)
+    clips = plan_segments([Clip("a.mp4", "video")], _config(tmp_path, segment_s=2),
+                          lambda path: broken["a.mp4"])  # fmt: skip
+    assert clips == [Clip("a.mp4", "video")]
+
+
+def test_labels_of_segments_find_their_segment(tmp_path):
+    clips = _plan(tmp_path, "video,start_s,end_s,label,actor", "a.mp4,0,1,Positive,x",
+                  "a.mp4,1,2,,y", "b.mp4,0,1,negative,z", "zz.mp4,0,1,Neutral,z")  # fmt: skip
+    labels = read_labels(tmp_path / "labels.csv", _config(tmp_path, group_column="actor"),
+                         MappingConfig(), clips)  # fmt: skip
+    assert labels.by_video == {"a.mp4@0": "Positive", "b.mp4@0": "Negative"}
+    assert labels.groups == {"a.mp4@0": "x", "a.mp4@25": "y", "b.mp4@0": "z"}
+    assert labels.missing_clips == ["zz.mp4@0.0"]
+
+
+def test_the_plan_names_segments_by_video_and_span_and_reads_back(tmp_path):
+    clips = [Clip("a.mp4@98", "video", Segment("a.mp4", 98, 192, 3.92, 7.68)),
+             Clip("b.jpg", "image"),
+             Clip("c.mp4@0.1s", "video", Segment("c.mp4", None, None, 0.1, 0.30000000000000004))]  # fmt: skip
+    run = RunDir(tmp_path / "run")
+    run.create(make_plan(clips, 2), {"dataset": {}}, None)
+    with open(run.plan_file, newline="") as fh:
+        rows = list(csv.reader(fh))
+    assert rows[:3] == [
+        ["video", "start_frame", "end_frame", "start_s", "end_s", "kind", "shard"],
+        ["a.mp4", "98", "192", "3.92", "7.68", "video", "0"],
+        ["b.jpg", "", "", "", "", "image", "0"],
+    ]
+    plan = run.read_plan()
+    assert plan.clips == clips
+    assert plan.shard_of == {"a.mp4@98": 0, "b.jpg": 0, "c.mp4@0.1s": 1}
+
+
+def test_an_unsegmented_plan_is_written_as_before(tmp_path):
+    run = RunDir(tmp_path / "run")
+    run.create(
+        make_plan([Clip("a.mp4", "video"), Clip("b.jpg", "image")], 1), {"dataset": {}}, None
+    )
+    assert run.plan_file.read_text() == "video,kind,shard\na.mp4,video,0\nb.jpg,image,1\n"
+
+
+# ------------------------------------------------------------------ decoding
+
+
+def _segments(video: str) -> list[Segment]:
+    with open(need(LONG) / "segments.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["video"] == video]
+    return [Segment(video, int(r["start_frame"]), int(r["end_frame"])) for r in rows]
+
+
+@pytest.mark.parametrize("video", ["debate-0.mp4", "debate-1.mp4"])
+def test_segments_read_with_seeks_are_the_frames_of_a_full_read(video):
+    path = str(need(LONG) / video)
+    full = read_all(Path(path))
+    assert probe(path) == VideoLength(25.0, len(full))
+    every = SamplingConfig(every_n=1)
+    segments = _segments(video)
+    # Each segment alone, in reverse order (a seek each), and every 3rd with one reader.
+    for order, shared in ((segments[::-1], False), (segments[::3], True)):
+        reader = VideoReader(path) if shared else None
+        for seg in order:
+            info = ClipInfo()
+            frames = list(sampled_frames(path, "video", every, info, seg, reader))
+            assert [f.index for f in frames] == list(range(seg.start_frame, seg.end_frame))
+            assert all(np.array_equal(f.image, full[f.index]) for f in frames), seg
+            assert info.frames_read == info.frames_announced == seg.end_frame - seg.start_frame
+            assert frames[0].time_s == seg.start_frame / 25
+    # Mid-GOP starts: every 2 s segment read back to back.
+    reader = VideoReader(path)
+    for seg in cut(video, VideoLength(25.0, len(full)), DatasetConfig(segment_s=2))[::2]:
+        frames = list(sampled_frames(path, "video", every, ClipInfo(), seg, reader))
+        assert all(np.array_equal(f.image, full[f.index]) for f in frames), seg
+
+
+def test_sampling_restarts_at_each_segment():
+    path = str(need(LONG) / "debate-0.mp4")
+    seg = _segments("debate-0.mp4")[1]  # frames [98, 192)
+    sampling = SamplingConfig(every_n=20, max_frames=3)
+    frames = list(sampled_frames(path, "video", sampling, ClipInfo(), seg))
+    assert [f.index for f in frames] == [98, 118, 138]
+
+
+class _NoSeek:
+    """A capture whose seek does not land (as some containers do): set() says no."""
+
+    def __init__(self, cap: cv2.VideoCapture) -> None:
+        self.cap = cap
+
+    def set(self, prop: int, value: float) -> bool:
+        return False
+
+    def __getattr__(self, name: str):
+        return getattr(self.cap, name)
+
+
+def test_a_seek_that_does_not_land_reads_from_the_start():
+    path = str(need(LONG) / "debate-1.mp4")
+    full = read_all(Path(path))
+    reader = VideoReader(path)
+    reader.cap = _NoSeek(reader.open())
+    seg = _segments("debate-1.mp4")[5]
+    frames = list(sampled_frames(path, "video", SamplingConfig(every_n=7), ClipInfo(), seg, reader))
+    assert frames[0].index == seg.start_frame and frames[-1].index < seg.end_frame
+    assert all(np.array_equal(f.image, full[f.index]) for f in frames)
+    assert reader.seeks == 1
+
+
+def test_every_segment_of_an_unopenable_video_fails_with_one_reason(tmp_path):
+    bad = tmp_path / "bad.mp4"
+    bad.write_text("not a video")
+    reader = VideoReader(str(bad))
+    reasons = set()
+    for seg in (Segment("bad.mp4", 0, 10), Segment("bad.mp4", 10, 20)):
+        with pytest.raises(ClipError) as err:
+            list(sampled_frames(str(bad), "video", SamplingConfig(), ClipInfo(), seg, reader))
+        reasons.add(str(err.value))
+    assert reasons == {"cannot be opened as a video (not a video, or a codec OpenCV lacks)"}
+
+
+# ------------------------------------------------------------------ femo run
+
+
+def _small_video(folder: Path, name: str, frames: int) -> Path:
+    image = np.zeros((32, 32, 3), np.uint8)
+    return write_video(folder / name, [image] * frames, fps=10)
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (
+            ["v.mp4,0,12", "v.mp4,10,20"],
+            "labels file {labels}: segments of v.mp4 overlap: line 2 [0, 12) and line 3 [10, 20)",
+        ),
+        (
+            ["v.mp4,2.5,3.5"],
+            "labels file {labels}, line 2: segment [2.5, 3.5) of v.mp4 ends past the video's "
+            "end (frame 35 of 30)",
+        ),
+    ],
+)
+def test_run_with_bad_segments_stops_before_any_work(fast_femo, tmp_path, rows, message):
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    _small_video(clips, "v.mp4", 30)
+    header = (
+        "video,start_s,end_s" if "." in rows[0].split(",", 1)[1] else "video,start_frame,end_frame"
+    )
+    labels = _labels(clips / "labels.csv", header, *rows)
+    out = tmp_path / "out"
+    proc = fast_femo(
+        "run", f"dataset.root={clips}", f"dataset.labels={labels}", f"output_root={out}"
+    )
+    assert error_line(proc) == "femo: error: " + message.format(labels=labels)
+    assert_no_run_folder(out)
