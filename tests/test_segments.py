@@ -295,3 +295,47 @@ def test_run_with_bad_segments_stops_before_any_work(fast_femo, tmp_path, rows, 
     )
     assert error_line(proc) == "femo: error: " + message.format(labels=labels)
     assert_no_run_folder(out)
+
+
+def _videos_by_segment(run_dir: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with open(run_dir / "report" / "videos.csv", newline="") as fh:
+        return {(r["video"], r["start_frame"]): r for r in csv.DictReader(fh)}
+
+
+def test_segments_fail_poison_and_finish_one_by_one(tmp_path):
+    """A segment whose decoder kills the worker is skipped alone (a test-only hook, keyed
+    by the segment's id), the segments finished before it are kept, and every segment of
+    a file that is no video fails with the one reason it cannot be opened."""
+    from .conftest import femo
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    _small_video(clips, "v.mp4", 60)
+    (clips / "bad.mp4").write_text("not a video")
+    labels = _labels(clips / "labels.csv", "video,start_frame,end_frame,label",
+                     "v.mp4,0,20,Positive", "v.mp4,20,40,", "v.mp4,40,60,Negative",
+                     "bad.mp4,0,10,Neutral", "bad.mp4,10,20,")  # fmt: skip
+    out = tmp_path / "out"
+    proc = femo("run", f"dataset.root={clips}", f"dataset.labels={labels}",
+                "shards.videos_per_shard=5", "shards.part_clips=1", "launcher.workers=1",
+                f"output_root={out}", cwd=tmp_path, env={"FEMO_TEST_CRASH_ON": "v.mp4@20"},
+                timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = [p.parent for p in out.glob("*/*/femo.json")]
+    rows = _videos_by_segment(run_dir)
+    unopenable = "cannot be opened as a video (not a video, or a codec OpenCV lacks)"
+    assert {k: (r["status"], r["message"], r["golden"]) for k, r in rows.items()} == {
+        ("bad.mp4", "0"): ("error", unopenable, "Neutral"),
+        ("bad.mp4", "10"): ("error", unopenable, ""),
+        ("v.mp4", "0"): ("no_face", "", "Positive"),
+        ("v.mp4", "20"): ("error", "the worker died on this clip (signal 6, SIGABRT), also "
+                          "when it ran alone; it was skipped", ""),  # fmt: skip
+        ("v.mp4", "40"): ("no_face", "", "Negative"),
+    }
+    assert [(r["end_frame"], r["start_s"], r["end_s"]) for r in rows.values()] == [
+        ("10", "", ""), ("20", "", ""), ("20", "0.0", "2.0"), ("40", "2.0", "4.0"),
+        ("60", "4.0", "6.0")]  # fmt: skip
+    assert rows["v.mp4", "0"]["frames_sampled"] == "1"  # frame 0 of 20, every 20th
+    log = (run_dir / "logs" / "shard-00000.log").read_text()
+    for done in ("v.mp4@0", "v.mp4@40", "bad.mp4@0"):  # kept in part files, never redone
+        assert log.count(f"clip {done}: ") == 1, done

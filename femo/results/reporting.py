@@ -244,7 +244,8 @@ def report(
         }
     )
     sheets = sheets_section(run, config, plan, results)
-    folder = write_report(folder or run.report_dir, results, metrics, classes, sheets)
+    spans = {c.video: c.segment for c in plan.clips if c.segment is not None}
+    folder = write_report(folder or run.report_dir, results, metrics, classes, sheets, spans)
     return ReduceResult(folder, metrics)
 
 
