@@ -328,8 +328,12 @@ def test_segments_fail_poison_and_finish_one_by_one(tmp_path):
         ("bad.mp4", "0"): ("error", unopenable, "Neutral"),
         ("bad.mp4", "10"): ("error", unopenable, ""),
         ("v.mp4", "0"): ("no_face", "", "Positive"),
-        ("v.mp4", "20"): ("error", "the worker died on this clip (signal 6, SIGABRT), also "
-                          "when it ran alone; it was skipped", ""),  # fmt: skip
+        ("v.mp4", "20"): (
+            "error",
+            "the worker died on this clip (signal 6, SIGABRT), also "
+            "when it ran alone; it was skipped",
+            "",
+        ),  # fmt: skip
         ("v.mp4", "40"): ("no_face", "", "Negative"),
     }
     assert [(r["end_frame"], r["start_s"], r["end_s"]) for r in rows.values()] == [
@@ -339,3 +343,123 @@ def test_segments_fail_poison_and_finish_one_by_one(tmp_path):
     log = (run_dir / "logs" / "shard-00000.log").read_text()
     for done in ("v.mp4@0", "v.mp4@40", "bad.mp4@0"):  # kept in part files, never redone
         assert log.count(f"clip {done}: ") == 1, done
+
+
+# ------------------------------------------------------------------ slow: real models
+
+
+def _run(tmp: Path, name: str, *args: str) -> Path:
+    from .conftest import femo
+
+    out = tmp / name
+    proc = femo("run", *args, f"output_root={out}", cwd=tmp, timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = [p.parent for p in out.glob("*/*/femo.json")]
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def long_runs(tmp_path_factory) -> dict[str, Path]:
+    """The shared long videos by their segments.csv, and the dev clips they were made
+    of, at every_n 1 and 20; at 20 also in 6 shards of 4 segments and every 2 s."""
+    root, dev = need(LONG), need(SHARED / "dev-clips")
+    tmp = tmp_path_factory.mktemp("long")
+    labelled = [f"dataset.root={root}", f"dataset.labels={root / 'segments.csv'}"]
+    runs = {}
+    for n in (1, 20):
+        runs[f"long-{n}"] = _run(tmp, f"long-{n}", *labelled, f"sampling.every_n={n}",
+                                 "shards.videos_per_shard=100")  # fmt: skip
+        runs[f"dev-{n}"] = _run(tmp, f"dev-{n}", f"dataset.root={dev}",
+                                f"dataset.labels={dev / 'labels.csv'}", f"sampling.every_n={n}")  # fmt: skip
+    runs["long-20-x6"] = _run(tmp, "long-20-x6", *labelled, "shards.videos_per_shard=4")
+    runs["segment_s"] = _run(tmp, "segment_s", f"dataset.root={root}", "dataset.segment_s=2")
+    return runs
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("every_n", [1, 20])
+def test_each_segment_gets_its_clips_prediction_and_votes(long_runs, every_n):
+    import pandas as pd
+
+    segments = _csv(LONG / "segments.csv")
+    long = {
+        (r["video"], r["start_frame"]): r
+        for r in _csv(long_runs[f"long-{every_n}"] / "report" / "videos.csv")
+    }
+    dev = {r["video"]: r for r in _csv(long_runs[f"dev-{every_n}"] / "report" / "videos.csv")}
+    same = ("predict", "golden", "status", "frames_sampled", "frames_with_face", "Positive",
+            "Neutral", "Negative")  # fmt: skip
+    assert len(long) == len(segments) == 24
+    for seg in segments:
+        mine, theirs = long[seg["video"], seg["start_frame"]], dev[seg["source"]]
+        assert {k: mine[k] for k in same} == {k: theirs[k] for k in same}, seg
+        assert (mine["end_frame"], mine["start_s"]) == (
+            seg["end_frame"],
+            str(float(seg["start_s"])),
+        )
+    expected = len(range(0, 98, every_n))  # the first segment: frames 0-97
+    assert long["debate-0.mp4", "0"]["frames_sampled"] == str(expected)
+    # Every face's scores too, frame by frame (a segment's frames count from its start).
+    rows = {}
+    for name in (f"long-{every_n}", f"dev-{every_n}"):
+        table = pd.concat(
+            pd.read_parquet(p) for p in sorted((long_runs[name] / "shards").glob("*.parquet"))
+        )
+        rows[name] = table[table["kind"] == "frame"]
+    start = {
+        f"{s['video']}@{s['start_frame']}": (s["source"], int(s["start_frame"])) for s in segments
+    }
+    mine = rows[f"long-{every_n}"].copy()
+    mine["frame"] -= mine["video"].map(lambda v: start[v][1])
+    mine["video"] = mine["video"].map(lambda v: start[v][0])
+    emotions = [
+        "video",
+        "frame",
+        "face",
+        "angry",
+        "disgust",
+        "fear",
+        "happy",
+        "sad",
+        "surprise",
+        "neutral",
+    ]
+    key = ["video", "frame", "face"]
+    a = mine[emotions].sort_values(key).reset_index(drop=True)
+    b = rows[f"dev-{every_n}"][emotions].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b)
+
+
+@pytest.mark.slow
+def test_six_shards_of_four_segments_give_the_one_shard_result(long_runs):
+    x6 = long_runs["long-20-x6"]
+    assert sorted(p.name for p in (x6 / "shards").glob("*.parquet")) == [
+        f"shard-{k:05d}.parquet" for k in range(6)
+    ]
+    plan = _csv(x6 / "clips.csv")
+    assert [r["shard"] for r in plan] == [str(k // 4) for k in range(24)]
+    one = long_runs["long-20"]
+    assert len(list((one / "shards").glob("*.parquet"))) == 1
+    assert (x6 / "report" / "videos.csv").read_bytes() == (
+        one / "report" / "videos.csv"
+    ).read_bytes()
+
+
+@pytest.mark.slow
+def test_segment_s_gives_one_row_per_two_seconds(long_runs):
+    rows = _csv(long_runs["segment_s"] / "report" / "videos.csv")
+    # 1233 frames at 25 fps = 24 segments of 50 frames and one of 33; 1298 = 25 x 50 + 48.
+    assert len(rows) == 25 + 26
+    for video, n, last in (("debate-0.mp4", 25, 1233), ("debate-1.mp4", 26, 1298)):
+        mine = [r for r in rows if r["video"] == video]
+        assert [int(r["start_frame"]) for r in mine] == [50 * k for k in range(n)]
+        assert [float(r["start_s"]) for r in mine] == [2.0 * k for k in range(n)]
+        assert int(mine[-1]["end_frame"]) == last
+        assert [int(r["frames_sampled"]) for r in mine] == [3] * (n - 1) + [
+            len(range(0, last - 50 * (n - 1), 20))
+        ]
