@@ -20,6 +20,7 @@ from .formatting import (
     percent,
 )
 from .identities import identities_csv_text, identities_markdown
+from .over_time import over_time_markdown
 from .reduce import ClipResult
 
 
@@ -217,6 +218,7 @@ def report_markdown(
         if any(g.get("ci_withheld") for g in groups):
             lines += ["", min_units_note(m)]
     lines += identities_markdown(m.get("identities"))
+    lines += over_time_markdown(m.get("over_time") or [])
     problems = [r for r in results if r.status not in ("ok",)]
     if problems:
         lines += [

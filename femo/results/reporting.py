@@ -24,6 +24,7 @@ from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
 from .face_choice import chosen_emotions, read_persons
+from .over_time import segment_timelines
 from .reduce import (
     ClipResult,
     DamagedShard,
@@ -243,8 +244,10 @@ def report(
             "throughput": throughput_summary(shards.shard_files, len(plan.clips), plan.n_shards),
         }
     )
-    sheets = sheets_section(run, config, plan, results)
     spans = {c.video: c.segment for c in plan.clips if c.segment is not None}
+    if spans:  # a segmented run: its videos over time
+        metrics["over_time"] = segment_timelines(results, spans)
+    sheets = sheets_section(run, config, plan, results)
     folder = write_report(folder or run.report_dir, results, metrics, classes, sheets, spans)
     return ReduceResult(folder, metrics)
 
