@@ -463,3 +463,50 @@ def test_segment_s_gives_one_row_per_two_seconds(long_runs):
         assert [int(r["frames_sampled"]) for r in mine] == [3] * (n - 1) + [
             len(range(0, last - 50 * (n - 1), 20))
         ]
+
+
+# ------------------------------------------------------------------ the report over time
+
+
+def test_timelines_list_each_videos_segments_in_time_order():
+    from femo.results.over_time import clock, over_time_markdown, segment_timelines
+    from femo.results.reduce import ClipResult
+
+    def result(video, predict, golden, status="ok"):
+        return ClipResult(video, predict, golden, status, 1, 1, {})
+
+    spans = {"b.mp4@50": Segment("b.mp4", 50, 100, 2.0, 4.0),
+             "b.mp4@0": Segment("b.mp4", 0, 50, 0.0, 2.0),
+             "a.mp4@0": Segment("a.mp4", 0, 25, 0.0, 1.0)}  # fmt: skip
+    results = [result("a.mp4@0", "Neutral", None), result("b.mp4@50", None, "Positive", "no_face"),
+               result("b.mp4@0", "Negative", "Negative"), result("c.jpg", "Positive", None)]  # fmt: skip
+    timelines = segment_timelines(results, spans)
+    assert [t["video"] for t in timelines] == ["a.mp4", "b.mp4"]
+    assert [(s["start_frame"], s["predict"], s["golden"]) for s in timelines[1]["segments"]] == [
+        (0, "Negative", "Negative"), (50, None, "Positive")]  # fmt: skip
+    assert clock(62.5) == "1:02.50" and clock(None) == "–"
+    assert over_time_markdown(timelines)[-4:] == [
+        "| time | frames | predicted | golden | status |",
+        "|---|---|---|---|---|",
+        "| 0:00.00–0:02.00 | 0–50 | Negative | Negative | ok |",
+        "| 0:02.00–0:04.00 | 50–100 | – | Positive | no_face |",
+    ]
+    assert over_time_markdown([]) == []
+
+
+@pytest.mark.slow
+def test_segment_s_gives_a_timeline_per_video(long_runs):
+    import json
+
+    report = long_runs["segment_s"] / "report"
+    timelines = json.loads((report / "metrics.json").read_text())["over_time"]
+    assert [(t["video"], len(t["segments"])) for t in timelines] == [
+        ("debate-0.mp4", 25), ("debate-1.mp4", 26)]  # fmt: skip
+    rows = _csv(report / "videos.csv")
+    assert [s["predict"] or "" for t in timelines for s in t["segments"]] == [
+        r["predict"] for r in rows
+    ]
+    markdown = (report / "report.md").read_text()
+    assert "### debate-0.mp4 (25 segments)" in markdown
+    assert "| 0:48.00–0:49.32 | 1200–1233 |" in markdown
+    assert 'id="over-time"' in (report / "index.html").read_text()
