@@ -510,3 +510,12 @@ def test_segment_s_gives_a_timeline_per_video(long_runs):
     assert "### debate-0.mp4 (25 segments)" in markdown
     assert "| 0:48.00–0:49.32 | 1200–1233 |" in markdown
     assert 'id="over-time"' in (report / "index.html").read_text()
+
+
+@pytest.mark.slow
+def test_a_segments_sheet_shows_its_own_frames(long_runs, tmp_path):
+    from femo.results.show import show_clip
+
+    path = show_clip(long_runs["long-20"], "debate-0.mp4@980", tmp_path / "sheet.png")
+    image = cv2.imread(str(path))
+    assert image is not None and image.shape[0] > 100
