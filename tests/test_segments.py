@@ -513,9 +513,15 @@ def test_segment_s_gives_a_timeline_per_video(long_runs):
 
 
 @pytest.mark.slow
-def test_a_segments_sheet_shows_its_own_frames(long_runs, tmp_path):
-    from femo.results.show import show_clip
+def test_a_segments_sheet_shows_its_own_frames(long_runs):
+    from femo.results.show import find_clip, make_sheet
+    from femo.rundir import RunDir
 
-    path = show_clip(long_runs["long-20"], "debate-0.mp4@980", tmp_path / "sheet.png")
-    image = cv2.imread(str(path))
-    assert image is not None and image.shape[0] > 100
+    run = RunDir(long_runs["long-20"])
+    plan = run.read_plan()
+    clip = find_clip(plan, "debate-0.mp4@980", run.path)
+    sheet = make_sheet(run, run.config(), plan, clip)
+    # Segment [980, 1105) every 20th frame: 980, 1000, ..., 1100, at 25 fps.
+    assert [t["frame"] for t in sheet.layout["tiles"]] == list(range(980, 1105, 20))
+    assert sheet.layout["tiles"][0]["time_s"] == 39.2
+    assert sheet.layout["title"][0] == "debate-0.mp4@980"
