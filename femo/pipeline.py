@@ -89,6 +89,9 @@ def extraction_key(config: RunConfig, plan: Plan) -> str:
         "classifier": to_dict(config.classifier),
         "identity": to_dict(config.identity),
     }
+    spans = [[c.segment.start_frame, c.segment.end_frame] for c in plan.clips if c.segment]
+    if spans:  # a segment's id names its start only; runs of other ends differ
+        payload["spans"] = spans
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

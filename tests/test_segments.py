@@ -525,3 +525,27 @@ def test_a_segments_sheet_shows_its_own_frames(long_runs):
     assert [t["frame"] for t in sheet.layout["tiles"]] == list(range(980, 1105, 20))
     assert sheet.layout["tiles"][0]["time_s"] == 39.2
     assert sheet.layout["title"][0] == "debate-0.mp4@980"
+
+
+def test_the_page_shows_each_video_as_bars_of_its_segments():
+    import re
+
+    from femo.results.html_report import render_index_html
+    from tests.test_html_report import build_report_input
+
+    metrics, clips = build_report_input()
+    rows = [{"start_frame": 0, "end_frame": 30, "start_s": 0.0, "end_s": 1.2, "predict": "Positive",
+             "golden": None, "status": "ok"},
+            {"start_frame": 30, "end_frame": 120, "start_s": 1.2, "end_s": 4.8, "predict": None,
+             "golden": "Negative", "status": "no_face"}]  # fmt: skip
+    metrics["over_time"] = [{"video": "<debate>.mp4", "segments": rows}]
+    page = render_index_html(metrics, clips)
+    assert '<a href="#over-time">Over time</a>' in page
+    assert "<h3>&lt;debate&gt;.mp4 (2 segments)</h3>" in page
+    # 30 and 90 frames of 120: a quarter and three quarters of each bar.
+    assert re.findall(r"width:(\d+\.\d+)%", page.split('id="over-time"')[1])[:4] == [
+        "25.000", "75.000", "25.000", "75.000"]  # fmt: skip
+    assert 'title="0:00.00–0:01.20: predict Positive"' in page
+    assert 'title="0:01.20–0:04.80: golden Negative"' in page
+    del metrics["over_time"]
+    assert "over-time" not in render_index_html(metrics, clips)
