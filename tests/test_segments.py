@@ -469,8 +469,8 @@ def test_segment_s_gives_one_row_per_two_seconds(long_runs):
 
 
 def test_timelines_list_each_videos_segments_in_time_order():
-    from femo.results.over_time import clock, over_time_markdown, segment_timelines
-    from femo.results.reduce import ClipResult
+    from femo.results.over_time import clock, over_time_markdown
+    from femo.results.reduce import ClipResult, segment_timelines
 
     def result(video, predict, golden, status="ok"):
         return ClipResult(video, predict, golden, status, 1, 1, {})

@@ -25,13 +25,12 @@ from .html_sections import (
     fit_section,
     is_wrong,
     order_clips,
+    over_time_section,
     profiles_section,
     provenance_section,
     timelines_section,
 )
 from .identities import identities_html
-from .over_time import SECTION as OVER_TIME
-from .over_time import over_time_html
 
 __all__ = [
     "MAX_CLIP_ROWS", "MAX_LIST_ITEMS", "MAX_PROFILE_GROUPS", "MAX_TIMELINES", "SECTIONS",
@@ -226,7 +225,7 @@ def render_index_html(
     if metrics.get("identities"):  # reference photos given: after the per-person profiles
         links.insert(3, ("identities", "Identities"))
     if metrics.get("over_time"):  # a segmented run: before the timelines of single clips
-        links.insert(links.index(("timelines", "Timelines")), OVER_TIME)
+        links.insert(links.index(("timelines", "Timelines")), ("over-time", "Over time"))
     nav = "".join(f'<a href="#{key}">{esc(label)}</a>' for key, label in links)
     partial = " (PARTIAL)" if metrics.get("partial") else ""
     parts = [
@@ -247,7 +246,7 @@ def render_index_html(
         f"<section>{identities_html(metrics.get('identities'))}</section>"
         if metrics.get("identities")
         else "",
-        f"<section>{over_time_html(metrics)}</section>" if metrics.get("over_time") else "",
+        f"<section>{over_time_section(metrics)}</section>" if metrics.get("over_time") else "",
         f"<section>{timelines_section(metrics, emotions)}</section>",
         f"<section>{sheets_html}</section>" if sheets_html else "",
         f"<section>{clips_section(metrics, clips)}</section>",

@@ -1,8 +1,10 @@
 """The report over time: per video, its segments in order with the predicted class and,
 where labelled, the golden one (the study's per-candidate view over a debate).
 
-Only a segmented run (:mod:`femo.segments`) has one. :func:`segment_timelines` makes the
-``over_time`` entry of ``metrics.json``; the markdown and HTML views read that entry.
+Only a segmented run (:mod:`femo.segments`) has one:
+:func:`femo.results.reduce.segment_timelines` makes the ``over_time`` entry of
+``metrics.json``, which the markdown view here and the page's section
+(:func:`femo.results.html_sections.over_time_section`) read.
 """
 
 from __future__ import annotations
@@ -10,46 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..dataset import Segment
-from .html_parts import esc, legend
-from .plots import NO_FACE_COLOUR, class_colour
-from .reduce import ClipResult
-
-# The page's section (id, title), linked from its navigation in a segmented run.
-SECTION = ("over-time", "Over time")
 # Segments listed per video in report.md and index.html; videos.csv has them all.
 MAX_LISTED = 200
-
-
-def segment_timelines(
-    results: Sequence[ClipResult], spans: Mapping[str, Segment]
-) -> list[dict[str, Any]]:
-    """Per video (in plan order), its segments in time order: span, predicted class,
-    golden class (None where unlabelled) and status."""
-    by_file: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
-        seg = spans.get(r.video)
-        if seg is None:
-            continue
-        by_file.setdefault(seg.file, []).append(
-            {
-                "start_frame": seg.start_frame,
-                "end_frame": seg.end_frame,
-                "start_s": seg.start_s,
-                "end_s": seg.end_s,
-                "predict": r.predict,
-                "golden": r.golden,
-                "status": r.status,
-            }
-        )
-    return [
-        {"video": video, "segments": sorted(rows, key=_start)} for video, rows in by_file.items()
-    ]
-
-
-def _start(row: Mapping[str, Any]) -> float:
-    start = row["start_frame"] if row["start_frame"] is not None else row["start_s"]
-    return float(start) if start is not None else 0.0
 
 
 def clock(seconds: float | None) -> str:
@@ -60,7 +24,7 @@ def clock(seconds: float | None) -> str:
     return f"{int(minutes)}:{rest:05.2f}"
 
 
-def _span_text(row: Mapping[str, Any]) -> str:
+def span_text(row: Mapping[str, Any]) -> str:
     if row["start_s"] is not None:
         return f"{clock(row['start_s'])}–{clock(row['end_s'])}"
     return f"frames {row['start_frame']}–{row['end_frame']}"
@@ -77,67 +41,10 @@ def over_time_markdown(timelines: Sequence[Mapping[str, Any]]) -> list[str]:
                   "| time | frames | predicted | golden | status |", "|---|---|---|---|---|"]  # fmt: skip
         for row in rows[:MAX_LISTED]:
             lines.append(
-                f"| {_span_text(row)} | {row['start_frame']}–{row['end_frame']} "
+                f"| {span_text(row)} | {row['start_frame']}–{row['end_frame']} "
                 f"| {row['predict'] or '–'} | {row['golden'] or ''} | {row['status']} |"
             )
         if len(rows) > MAX_LISTED:
             lines.append(f"\nThe first {MAX_LISTED} of {len(rows)}; videos.csv lists them all.")
         lines.append("")
     return lines[:-1]
-
-
-def _strip(rows: Sequence[Mapping[str, Any]], key: str, classes: Sequence[str]) -> str:
-    """One bar of the video: each segment a block as wide as it is long, in its class's
-    colour (grey: none)."""
-    lengths = [_length(r) for r in rows]
-    total = sum(lengths) or 1.0
-    blocks = []
-    for row, length in zip(rows, lengths, strict=True):
-        name = row[key]
-        colour = (
-            class_colour(name, classes.index(name) if name in classes else 0)
-            if name
-            else NO_FACE_COLOUR
-        )
-        title = f"{_span_text(row)}: {key} {name or 'none'}"
-        blocks.append(
-            f'<span style="display:inline-block;height:18px;width:{100 * length / total:.3f}%;'
-            f'background:{colour}" title="{esc(title)}"></span>'
-        )
-    return f'<div style="display:flex;width:100%">{"".join(blocks)}</div>'
-
-
-def _length(row: Mapping[str, Any]) -> float:
-    if row["start_frame"] is not None and row["end_frame"] is not None:
-        return float(row["end_frame"] - row["start_frame"])
-    if row["start_s"] is not None and row["end_s"] is not None:
-        return float(row["end_s"] - row["start_s"])
-    return 1.0
-
-
-def over_time_html(metrics: Mapping[str, Any]) -> str:
-    """The report page's section: per video, a bar of predicted classes over time above
-    a bar of golden ones, and the list of its segments."""
-    timelines = list(metrics.get("over_time") or [])
-    classes = list(metrics.get("classes") or [])
-    out = [f'<h2 id="{SECTION[0]}">{esc(SECTION[1])}</h2>']
-    out.append(
-        '<p class="note">Each video\'s segments in order: the predicted class (upper bar) '
-        "and the golden one (lower bar; grey where unlabelled or without a prediction).</p>"
-        + legend(classes, [class_colour(c, i) for i, c in enumerate(classes)])
-    )
-    for t in timelines:
-        rows = t["segments"]
-        items = "".join(
-            f"<tr><td>{esc(_span_text(r))}</td><td>{esc(r['predict'])}</td>"
-            f"<td>{esc(r['golden'])}</td><td>{esc(r['status'])}</td></tr>"
-            for r in rows[:MAX_LISTED]
-        )
-        out.append(
-            f"<h3>{esc(t['video'])} ({len(rows)} segments)</h3>"
-            f"{_strip(rows, 'predict', classes)}<div style='height:3px'></div>"
-            f"{_strip(rows, 'golden', classes)}"
-            "<details><summary>segments</summary><table><tr><th>time</th><th>predicted</th>"
-            f"<th>golden</th><th>status</th></tr>{items}</table></details>"
-        )
-    return "".join(out)

@@ -24,7 +24,6 @@ from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
 from .face_choice import chosen_emotions, read_persons
-from .over_time import segment_timelines
 from .reduce import (
     ClipResult,
     DamagedShard,
@@ -33,6 +32,7 @@ from .reduce import (
     load_shards,
     mean_vote,
     reduce_clips,
+    segment_timelines,
 )
 from .report import settings_yaml, write_report
 from .sheet_report import sheets_section
