@@ -105,6 +105,11 @@ def check_segments(
                 f"{where}, line {row.line}: segment [{start:g}, {end:g}) of {file} is empty "
                 "or negative; a segment is [start, end) with start >= 0 and end > start"
             )
+        if seg.start_frame is not None and seg.end_frame <= seg.start_frame:  # type: ignore[operator]
+            raise ConfigError(
+                f"{where}, line {row.line}: segment [{start:g}, {end:g}) of {file} is shorter "
+                f"than a frame at {length.fps:g} fps"
+            )
         if length.frames and seg.end_frame is not None and seg.end_frame > length.frames:
             raise ConfigError(
                 f"{where}, line {row.line}: segment [{start:g}, {end:g}) of {file} ends past "
@@ -176,14 +181,9 @@ def plan_segments(clips: list[Clip], config: DatasetConfig, probe: Probe) -> lis
             file_rows = by_file[clip.video]
             segments = [row_segment(r, length) for r in file_rows]
             check_segments(clip.video, file_rows, segments, length, f"labels file {config.labels}")
-            segments.sort(key=lambda s: _span(_row_of(s)))
+            segments.sort(key=lambda s: (s.start_frame or 0, s.start_s or 0.0))
         if segments is None:  # unopenable: one whole clip, which fails with the reason
             planned.append(clip)
             continue
         planned += [segment_clip(clip.kind, s) for s in segments]
     return planned
-
-
-def _row_of(segment: Segment) -> SpanRow:
-    return SpanRow(segment.file, 0, segment.start_frame, segment.end_frame,
-                   segment.start_s, segment.end_s)  # fmt: skip

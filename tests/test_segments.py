@@ -125,6 +125,16 @@ def test_bad_segments_are_one_line(tmp_path, rows, message):
     assert str(err.value) == message.format(labels=tmp_path / "labels.csv")
 
 
+def test_a_span_of_seconds_shorter_than_a_frame_is_refused(tmp_path):
+    # 1.00 s and 1.01 s at 25 fps are both frame 25.
+    with pytest.raises(ConfigError) as err:
+        _plan(tmp_path, "video,start_s,end_s", "a.mp4,1.00,1.01")
+    assert str(err.value) == (
+        f"labels file {tmp_path / 'labels.csv'}, line 2: segment [1, 1.01) of a.mp4 is "
+        "shorter than a frame at 25 fps"
+    )
+
+
 def test_half_a_span_and_two_ways_of_segmenting_are_refused(tmp_path):
     with pytest.raises(ConfigError, match="has a 'start_s' column but no 'end_s' column"):
         _plan(tmp_path, "video,start_s", "a.mp4,1")
