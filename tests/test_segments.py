@@ -479,7 +479,7 @@ def test_segment_s_gives_one_row_per_two_seconds(long_runs):
 
 
 def test_timelines_list_each_videos_segments_in_time_order():
-    from femo.results.over_time import clock, over_time_markdown
+    from femo.results.pages.over_time import clock, over_time_markdown
     from femo.results.reduce import ClipResult, segment_timelines
 
     def result(video, predict, golden, status="ok"):
@@ -524,7 +524,7 @@ def test_segment_s_gives_a_timeline_per_video(long_runs):
 
 @pytest.mark.slow
 def test_a_segments_sheet_shows_its_own_frames(long_runs):
-    from femo.results.show import find_clip, make_sheet
+    from femo.results.sheets.show import find_clip, make_sheet
     from femo.rundir import RunDir
 
     run = RunDir(long_runs["long-20"])
@@ -540,7 +540,7 @@ def test_a_segments_sheet_shows_its_own_frames(long_runs):
 def test_the_page_shows_each_video_as_bars_of_its_segments():
     import re
 
-    from femo.results.html_report import render_index_html
+    from femo.results.pages.html_report import render_index_html
     from tests.test_html_report import build_report_input
 
     metrics, clips = build_report_input()

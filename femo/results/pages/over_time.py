@@ -4,7 +4,7 @@ where labelled, the golden one (the study's per-candidate view over a debate).
 Only a segmented run (:mod:`femo.segments`) has one:
 :func:`femo.results.reduce.segment_timelines` makes the ``over_time`` entry of
 ``metrics.json``, which the markdown view here and the page's section
-(:func:`femo.results.html_sections.over_time_section`) read.
+(:func:`femo.results.pages.html_sections.over_time_section`) read.
 """
 
 from __future__ import annotations
