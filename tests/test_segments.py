@@ -559,3 +559,28 @@ def test_the_page_shows_each_video_as_bars_of_its_segments():
     assert 'title="0:01.20–0:04.80: golden Negative"' in page
     del metrics["over_time"]
     assert "over-time" not in render_index_html(metrics, clips)
+
+
+def test_resume_redoes_only_the_segments_of_a_lost_shard(tmp_path):
+    """A segmented run whose second shard is lost: resume reads the plan's segments back
+    from clips.csv and extracts that shard's segment alone, to the same report."""
+    from .conftest import femo
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    _small_video(clips, "v.mp4", 60)
+    out = tmp_path / "out"
+    proc = femo("run", f"dataset.root={clips}", "dataset.segment_frames=20",
+                "shards.videos_per_shard=2", f"output_root={out}", cwd=tmp_path, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = [p.parent for p in out.glob("*/*/femo.json")]
+    before = (run_dir / "report" / "videos.csv").read_text()
+    assert [line.split(",")[:3] for line in before.splitlines()[1:]] == [
+        ["v.mp4", "0", "20"], ["v.mp4", "20", "40"], ["v.mp4", "40", "60"]]  # fmt: skip
+    (run_dir / "shards" / "shard-00001.parquet").unlink()
+    (run_dir / "logs" / "shard-00001.log").unlink()
+    proc = femo("run", f"resume={run_dir}", cwd=tmp_path, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (run_dir / "report" / "videos.csv").read_text() == before
+    log = (run_dir / "logs" / "shard-00001.log").read_text()
+    assert "clip v.mp4@40: " in log and "clip v.mp4@0: " not in log
