@@ -7,20 +7,59 @@ the run with one readable line instead of failing inside a thousand array tasks.
 from __future__ import annotations
 
 import csv
+import math
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from .config import ConfigError, DatasetConfig, MappingConfig
+
+FRAME_COLUMNS = ("start_frame", "end_frame")
+TIME_COLUMNS = ("start_s", "end_s")
+# The columns clips.csv and videos.csv gain in a segmented run, after ``video``.
+SEGMENT_COLUMNS = (*FRAME_COLUMNS, *TIME_COLUMNS)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A span ``[start_frame, end_frame)`` of a video file, with its times.
+
+    Frames are None only where the video could not be opened to turn seconds into
+    frames (its segments then fail with the reason it cannot be opened).
+    """
+
+    file: str
+    start_frame: int | None
+    end_frame: int | None
+    start_s: float | None = None
+    end_s: float | None = None
 
 
 @dataclass(frozen=True)
 class Clip:
-    """One clip: its path relative to the dataset root (the clip's id) and its kind."""
+    """One clip: its id, its kind, and for a segment of a longer video, its span.
+
+    A whole file's id is its path relative to the dataset root; a segment's id is that
+    path and its start (:func:`segment_id`).
+    """
 
     video: str
     kind: str  # "video" or "image"
+    segment: Segment | None = None
+
+    @property
+    def file(self) -> str:
+        """The clip's file, relative to the dataset root."""
+        return self.segment.file if self.segment is not None else self.video
+
+
+def segment_id(file: str, start_frame: int | None, start_s: float | None = None) -> str:
+    """A segment's clip id: its file and its first frame (``debate-0.mp4@98``), or its
+    start in seconds where the frame is unknown (``debate-0.mp4@3.92s``)."""
+    return f"{file}@{start_frame}" if start_frame is not None else f"{file}@{start_s:g}s"
 
 
 @dataclass
@@ -116,6 +155,64 @@ def clip_id(value: str, root: str | None, where: str) -> str:
     return Path(normal).as_posix()
 
 
+def read_csv(path: str | os.PathLike[str]) -> tuple[list[str], list[dict[str, str | None]]]:
+    """The header and rows of the labels CSV at ``path``; one line where it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"labels file {path} does not exist")
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            reader = csv.DictReader(fh)
+            return list(reader.fieldnames or []), list(reader)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"labels file {path} is not a readable CSV: {exc}") from None
+
+
+def span_columns(header: Sequence[str], where: str) -> tuple[str, ...] | None:
+    """The labels file's span columns: frames where it has both, else seconds, else None
+    (not a segment file). Half a pair is an error."""
+    found = None
+    for pair in (TIME_COLUMNS, FRAME_COLUMNS):
+        present = [c for c in pair if c in header]
+        if len(present) == 1:
+            missing = next(c for c in pair if c not in header)
+            raise ConfigError(f"{where} has a {present[0]!r} column but no {missing!r} column")
+        if present:
+            found = pair
+    return found
+
+
+def span_number(row: dict[str, str | None], column: str, kind: type, where: str) -> Any:
+    """The number in a span column of ``row`` (None where empty); one line where it is not."""
+    raw = (row.get(column) or "").strip()
+    if not raw:
+        return None
+    try:
+        value = kind(raw)
+    except ValueError:
+        noun = "a whole number of frames" if kind is int else "a number of seconds"
+        raise ConfigError(f"{where}: {column} {raw!r} is not {noun}") from None
+    if kind is float and not math.isfinite(value):
+        raise ConfigError(f"{where}: {column} {raw!r} is not a number of seconds")
+    return value
+
+
+def segment_key(
+    file: str, row: dict[str, str | None], columns: tuple[str, ...], where: str
+) -> tuple[str, float | int | None]:
+    """How a labels row finds its planned segment: its file and start (frame or seconds)."""
+    kind = int if columns == FRAME_COLUMNS else float
+    return file, span_number(row, columns[0], kind, where)
+
+
+def segment_index(clips: list[Clip], columns: tuple[str, ...]) -> dict[tuple, str]:
+    """(file, start) -> clip id for every planned segment, start as ``columns`` give it."""
+    attr = "start_frame" if columns == FRAME_COLUMNS else "start_s"
+    return {
+        (c.segment.file, getattr(c.segment, attr)): c.video for c in clips if c.segment is not None
+    }
+
+
 def read_labels(
     path: str | os.PathLike[str],
     config: DatasetConfig,
@@ -129,15 +226,7 @@ def read_labels(
     ``unlabelled``, in which case the clip is kept unlabelled and listed.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"labels file {path} does not exist")
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            header = reader.fieldnames or []
-            rows = list(reader)
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ConfigError(f"labels file {path} is not a readable CSV: {exc}") from None
+    header, rows = read_csv(path)
     for column, key in (
         (config.video_column, "video_column"),
         (config.label_column, "label_column"),
@@ -152,11 +241,17 @@ def read_labels(
     known = {c.video for c in clips}
     labels = Labels()
     seen: dict[str, int] = {}
+    # A labels file with start/end columns labels segments (femo.segments).
+    spans = span_columns(header, f"labels file {path}")
+    index = segment_index(clips, spans) if spans else {}
     for line, row in enumerate(rows, start=2):
         raw_video = (row.get(config.video_column) or "").strip()
         if raw_video in ("", "."):
             raise ConfigError(f"labels file {path}, line {line}: empty {config.video_column!r}")
         video = clip_id(raw_video, config.root, f"labels file {path}, line {line}")
+        if spans:
+            key = segment_key(video, row, spans, f"labels file {path}, line {line}")
+            video = index.get(key) or f"{video}@{key[1]}"
         if video in seen:
             raise ConfigError(
                 f"labels file {path}, line {line}: clip {video!r} is listed twice "

@@ -30,6 +30,7 @@ from .results.reporting import ReduceResult, report
 from .results.sweep import is_sweep_dir, sweep_runs
 from .results.throughput import read_throughput, throughput_lines, time_left_line
 from .rundir import Plan, RunDir, RunDirError, make_plan, timestamp
+from .segments import plan_segments
 from .status import RunStatus, ShardState, read_status
 from .task import make_tasks
 
@@ -89,6 +90,9 @@ def extraction_key(config: RunConfig, plan: Plan) -> str:
         "classifier": to_dict(config.classifier),
         "identity": to_dict(config.identity),
     }
+    spans = [[c.segment.start_frame, c.segment.end_frame] for c in plan.clips if c.segment]
+    if spans:  # a segment's id names its start only; runs of other ends differ
+        payload["spans"] = spans
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -134,6 +138,10 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
         check_installed()
     clips = discover_clips(config.dataset)
+    if config.dataset.labels or config.dataset.segment_s or config.dataset.segment_frames:
+        from .node.video import probe
+
+        clips = plan_segments(clips, config.dataset, probe)
     labels = Labels()
     if config.dataset.labels:
         labels = read_labels(config.dataset.labels, config.dataset, config.mapping, clips)

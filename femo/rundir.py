@@ -4,7 +4,8 @@
 
     RUN_DIR/
       femo.json        manifest: femo version, config (femo.config.to_dict shape), plan size
-      clips.csv        the shard plan: video, kind, shard
+      clips.csv        the shard plan: video, kind, shard (and a segment's start_frame,
+                       end_frame, start_s, end_s: femo.segments)
       labels.csv       snapshot of the labels file the run started with (if any)
       shards/          shard-<k>.parquet, one per finished shard
       logs/            shard-<k>.log; shard-<k>.failed when a shard raised;
@@ -34,7 +35,7 @@ from typing import Any, TypeVar
 
 from . import __version__
 from .config import ConfigError, RunConfig, absolute_path, from_dict, to_dict
-from .dataset import Clip
+from .dataset import SEGMENT_COLUMNS, Clip, Segment, segment_id
 from .overrides import Command, apply_overrides, names_key
 from .shards import damage, finished_shards, numbered, shard_name, shard_stem, write_atomically
 
@@ -95,6 +96,35 @@ def make_plan(clips: list[Clip], videos_per_shard: int) -> Plan:
     shards = assign_shards(clips, videos_per_shard)
     shard_of = {c.video: k for k, shard in enumerate(shards) for c in shard}
     return Plan(clips, shard_of, len(shards))
+
+
+def _span_cells(clip: Clip) -> dict[str, Any]:
+    """A segment's span as clips.csv writes it (repr floats, which read back exactly)."""
+    seg = clip.segment
+    if seg is None:
+        return {}
+    values = (seg.start_frame, seg.end_frame, seg.start_s, seg.end_s)
+    return {k: "" if v is None else repr(v) for k, v in zip(SEGMENT_COLUMNS, values, strict=True)}
+
+
+def _planned_clip(row: dict[str, str]) -> Clip:
+    """A clips.csv row as a clip; a row with a span is a segment."""
+    if not any(row.get(c) for c in SEGMENT_COLUMNS):
+        return Clip(row["video"], row["kind"])
+
+    def value(column: str, kind: type) -> Any:
+        return kind(row[column]) if row.get(column) else None
+
+    segment = Segment(
+        row["video"],
+        value("start_frame", int),
+        value("end_frame", int),
+        value("start_s", float),
+        value("end_s", float),
+    )
+    return Clip(
+        segment_id(segment.file, segment.start_frame, segment.start_s), row["kind"], segment
+    )
 
 
 @dataclass
@@ -213,12 +243,15 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
         rows = [
-            {"video": c.video, "kind": c.kind, "shard": plan.shard_of[c.video]} for c in plan.clips
+            {"video": c.file, "kind": c.kind, "shard": plan.shard_of[c.video], **_span_cells(c)}
+            for c in plan.clips
         ]
+        # A segmented run's plan names each segment by its video and its span.
+        spans = list(SEGMENT_COLUMNS) if any(c.segment for c in plan.clips) else []
 
         def write_plan(tmp: str) -> None:
             with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, ["video", "kind", "shard"])
+                writer = csv.DictWriter(fh, ["video", *spans, "kind", "shard"])
                 writer.writeheader()
                 writer.writerows(rows)
 
@@ -286,8 +319,8 @@ class RunDir:
         try:
             with open(self.plan_file, newline="", encoding="utf-8") as fh:
                 rows = list(csv.DictReader(fh))
-            clips = [Clip(r["video"], r["kind"]) for r in rows]
-            shard_of = {r["video"]: int(r["shard"]) for r in rows}
+            clips = [_planned_clip(r) for r in rows]
+            shard_of = {c.video: int(r["shard"]) for c, r in zip(clips, rows, strict=True)}
         except (KeyError, TypeError, ValueError, csv.Error) as exc:
             why = f"no {exc} column" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
             raise RunDirError(

@@ -22,7 +22,7 @@ from .test_reduce import clip_rows, write_shard
 
 DATASET_KEYS = (
     "root, labels, video_column, label_column, unknown_labels, group_column, group_pattern, "
-    "references, person_column, video_extensions, image_extensions"
+    "references, person_column, segment_s, segment_frames, video_extensions, image_extensions"
 )
 
 # ------------------------------------------------------------ config overrides

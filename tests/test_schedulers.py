@@ -17,6 +17,7 @@ import pytest
 
 from femo.demo import build_demo
 
+from .conftest import SHARED, need
 from .conftest import femo as run_femo
 
 CLUSTER = Path(__file__).parent / "cluster"
@@ -602,3 +603,32 @@ def test_slurm_task_at_its_time_limit_is_requeued(slurm, requeue_clips, tmp_path
     assert out.count("Caught signal SIGUSR2") == seen["requeues"]
     assert out.count("this job is timed-out") == seen["requeues"]
     assert out.count("Starting with JobEnvironment") == seen["requeues"] + 1
+
+
+@pytest.mark.slurm
+@pytest.mark.parametrize(
+    "how",
+    [["dataset.labels={root}/segments.csv", "shards.videos_per_shard=4"], ["dataset.segment_s=2"]],
+    ids=["labelled-segments", "segment_s=2"],
+)
+def test_slurm_segmented_run_equals_local(slurm, tmp_path, how):
+    """Long videos in segments (issue 27): the shared long videos, cut by their labels
+    (6 shards) or every 2 s, give through SLURM the videos.csv a local run gives."""
+    root = need(SHARED / "long-videos")
+    args = [f"dataset.root={root}", *(a.format(root=root) for a in how)]
+    reports = []
+    for name, launcher in (
+        ("local", []),
+        ("slurm", [*launcher_args("slurm"), "launcher.wait=true"]),
+    ):
+        out = tmp_path / name
+        proc = femo("run", *args, *launcher, f"output_root={out}", cwd=tmp_path)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+        (run,) = run_dirs(out)
+        reports.append((run / "report" / "videos.csv").read_bytes())
+    if "shards.videos_per_shard=4" in how:
+        assert sorted(p.name for p in (run / "shards").iterdir()) == [
+            f"shard-0000{k}.parquet" for k in range(6)
+        ]
+    assert reports[0] == reports[1]
+    assert len(reports[0].splitlines()) == 1 + (24 if len(how) == 2 else 51)

@@ -107,8 +107,8 @@ class RunConfig:
 
 # Keys that decide what the shards hold; every other key can change on an existing run.
 SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
-              "detector", "sampling", "shards.videos_per_shard", "classifier",
-              "identity")  # fmt: skip
+              "detector", "sampling", "shards.videos_per_shard", "classifier", "identity",
+              "dataset.segment_s", "dataset.segment_frames")  # fmt: skip
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
 EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
                   "shards.clip_timeout_s")  # fmt: skip

@@ -43,8 +43,21 @@ class DatasetConfig:
     person_column: str | None = None
     video_extensions: tuple[str, ...] = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v")
     image_extensions: tuple[str, ...] = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+    # Cut every video into consecutive segments of this many seconds (or frames), the
+    # last one shorter; each segment is then a clip (femo.segments).
+    segment_s: float | None = None
+    segment_frames: int | None = None
 
     def __post_init__(self) -> None:
+        if self.segment_s is not None and self.segment_frames is not None:
+            raise ConfigError(
+                "dataset.segment_s and dataset.segment_frames are both set; set one "
+                "(seconds or frames per segment) and the other to null"
+            )
+        if self.segment_s is not None and not self.segment_s > 0:
+            raise ConfigError(f"dataset.segment_s must be > 0 seconds, not {self.segment_s}")
+        if self.segment_frames is not None and self.segment_frames < 1:
+            raise ConfigError(f"dataset.segment_frames must be >= 1, not {self.segment_frames}")
         if self.unknown_labels not in ("error", "unlabelled"):
             raise ConfigError(
                 f"dataset.unknown_labels must be 'error' or 'unlabelled', not {self.unknown_labels!r}"

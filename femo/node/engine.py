@@ -8,6 +8,7 @@ are described in :mod:`femo.shards`.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -38,7 +39,7 @@ from .models import (
 )
 from .stream import InlineExecutor, chain_ahead, ordered_map
 from .verify import Verdict, make_check
-from .video import ClipError, ClipInfo, Frame, sampled_frames
+from .video import ClipError, ClipInfo, Frame, VideoReader, sampled_frames
 
 log = logging.getLogger(__name__)
 
@@ -210,7 +211,7 @@ class Extractor:
         statuses: dict[str, str] = {}
         frames_per_call = self.detector.frames_per_call
         queued = chain_ahead(
-            (self._decode_clip(root, clip, on_start) for clip in clips),
+            (self._decode_file(root, run, on_start) for run in _by_file(clips)),
             ahead=self.decoders,
             maxsize=self.queued_frames,
             name="femo-decode",
@@ -248,8 +249,24 @@ class Extractor:
             queued.close()  # stops the decode threads if a stage failed
         return statuses
 
+    def _decode_file(
+        self, root: str, clips: list[Clip], on_start: Callable[[str], None] | None
+    ) -> Iterator[_Tagged | ClipEnd]:
+        """The clips of one file in turn (a whole file, or consecutive segments of it,
+        read forward by one :class:`VideoReader`)."""
+        reader = VideoReader(os.path.join(root, clips[0].file), self.decode_threads)
+        try:
+            for clip in clips:
+                yield from self._decode_clip(root, clip, on_start, reader)
+        finally:
+            reader.close()
+
     def _decode_clip(
-        self, root: str, clip: Clip, on_start: Callable[[str], None] | None = None
+        self,
+        root: str,
+        clip: Clip,
+        on_start: Callable[[str], None] | None = None,
+        reader: VideoReader | None = None,
     ) -> Iterator[_Tagged | ClipEnd]:
         """A clip's sampled frames, followed by its :class:`ClipEnd`."""
         if on_start is not None:
@@ -257,10 +274,12 @@ class Extractor:
         _test_fault(clip.video)
         info, sampled, error = ClipInfo(), 0, None
         frames = sampled_frames(
-            os.path.join(root, clip.video),
+            os.path.join(root, clip.file),
             clip.kind,
             self.config.sampling,
             info,
+            clip.segment,
+            reader,
             threads=self.decode_threads,
         )
         try:
@@ -409,6 +428,12 @@ def _test_fault(video: str) -> None:
 class _Tagged:
     clip: Clip
     frame: Frame
+
+
+def _by_file(clips: Iterable[Clip]) -> Iterator[list[Clip]]:
+    """Consecutive clips of one file together (segments); every other clip alone."""
+    for _, run in itertools.groupby(clips, key=lambda c: c.file if c.segment else c):
+        yield list(run)
 
 
 def _units(stream: Iterable[_Tagged | ClipEnd], frames_per_call: int) -> Iterator[_Unit]:

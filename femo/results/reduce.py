@@ -8,8 +8,10 @@ face selection long after the extraction jobs finished.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +20,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..config import EMOTIONS, MappingConfig, ReduceConfig
+from ..dataset import Segment
 from ..shards import SCHEMA, clip_owners, finished_shards
 
 log = logging.getLogger(__name__)
@@ -445,3 +448,34 @@ def compute_metrics(
         "macro_f1": float(np.mean([per_class[c]["f1"] for c in present])) if present else None,
         "confusion": confusion,
     }
+
+
+def segment_timelines(
+    results: Sequence[ClipResult], spans: Mapping[str, Segment]
+) -> list[dict[str, Any]]:
+    """The report over time (``metrics.json``'s ``over_time``): per video, in plan order,
+    its segments in time order with span, predicted class, golden class and status."""
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        seg = spans.get(r.video)
+        if seg is None:
+            continue
+        by_file.setdefault(seg.file, []).append(
+            {
+                "start_frame": seg.start_frame,
+                "end_frame": seg.end_frame,
+                "start_s": seg.start_s,
+                "end_s": seg.end_s,
+                "predict": r.predict,
+                "golden": r.golden,
+                "status": r.status,
+            }
+        )
+    return [
+        {"video": video, "segments": sorted(rows, key=_start)} for video, rows in by_file.items()
+    ]
+
+
+def _start(row: Mapping[str, Any]) -> float:
+    start = row["start_frame"] if row["start_frame"] is not None else row["start_s"]
+    return float(start) if start is not None else 0.0

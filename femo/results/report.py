@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import DETECTOR_SETTINGS_UNUSED
+from ..dataset import SEGMENT_COLUMNS, Segment
 from ..rundir import write_json, write_text
 from .pages.formatting import (
     ci_text,
@@ -21,15 +22,21 @@ from .pages.formatting import (
     top_text,
 )
 from .pages.identities import identities_csv_text, identities_markdown
+from .pages.over_time import over_time_markdown
 from .reduce import ClipResult
 
 
-def videos_csv_text(results: list[ClipResult], classes: tuple[str, ...]) -> str:
+def videos_csv_text(
+    results: list[ClipResult], classes: tuple[str, ...], spans: dict[str, Segment] | None = None
+) -> str:
+    """``videos.csv``: one row per clip; in a segmented run (``spans``: each segment by its
+    clip id) ``video`` is the segment's file, followed by its span."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(
         [
             "video",
+            *(SEGMENT_COLUMNS if spans else ()),
             "group",
             "predict",
             "golden",
@@ -43,7 +50,7 @@ def videos_csv_text(results: list[ClipResult], classes: tuple[str, ...]) -> str:
     for r in results:
         writer.writerow(
             [
-                r.video,
+                *(_span_cells(r.video, spans) if spans else [r.video]),
                 r.group or "",
                 r.predict or "",
                 r.golden or "",
@@ -55,6 +62,15 @@ def videos_csv_text(results: list[ClipResult], classes: tuple[str, ...]) -> str:
             ]
         )
     return out.getvalue()
+
+
+def _span_cells(video: str, spans: dict[str, Segment]) -> list[Any]:
+    """A clip's file and span cells (empty for a whole file in a segmented run)."""
+    seg = spans.get(video)
+    if seg is None:
+        return [video, "", "", "", ""]
+    cells = (seg.start_frame, seg.end_frame, seg.start_s, seg.end_s)
+    return [seg.file, *("" if v is None else v for v in cells)]
 
 
 def clip_rows(results: list[ClipResult]) -> list[dict[str, Any]]:
@@ -305,6 +321,7 @@ def report_markdown(
             lines += _predicted_lines(m, predicted, labelled=True)
     lines += _group_lines(m, _ci)
     lines += identities_markdown(m.get("identities"))
+    lines += over_time_markdown(m.get("over_time") or [])
     problems = [r for r in results if r.status not in ("ok",)]
     if problems:
         lines += [
@@ -340,13 +357,15 @@ def write_report(
     metrics: dict[str, Any],
     classes: tuple[str, ...],
     sheets_html: str = "",
+    spans: dict[str, Segment] | None = None,
 ) -> Path:
     """Write the report files into ``folder``, each atomically; returns the folder.
-    ``sheets_html`` is the page's section of contact sheets (none when empty)."""
+    ``sheets_html`` is the page's section of contact sheets (none when empty); ``spans``
+    the segments of a segmented run, by clip id."""
     from .pages.html_report import render_index_html
 
     folder.mkdir(parents=True, exist_ok=True)
-    write_text(folder / "videos.csv", videos_csv_text(results, classes))
+    write_text(folder / "videos.csv", videos_csv_text(results, classes, spans))
     if metrics.get("groups"):
         emotions = list(metrics.get("emotions") or [])
         write_text(

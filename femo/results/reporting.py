@@ -40,6 +40,7 @@ from .reduce import (
     load_shards,
     mean_vote,
     reduce_clips,
+    segment_timelines,
 )
 from .report import settings_yaml, write_report
 from .sheets.section import sheets_section
@@ -273,8 +274,11 @@ def report(
             "throughput": throughput_summary(shards.shard_files, len(plan.clips), plan.n_shards),
         }
     )
+    spans = {c.video: c.segment for c in plan.clips if c.segment is not None}
+    if spans:  # a segmented run: its videos over time
+        metrics["over_time"] = segment_timelines(results, spans)
     sheets = sheets_section(run, config, plan, results, reduced.references)
-    folder = write_report(folder or run.report_dir, results, metrics, classes, sheets)
+    folder = write_report(folder or run.report_dir, results, metrics, classes, sheets, spans)
     return ReduceResult(folder, metrics)
 
 

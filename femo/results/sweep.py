@@ -21,6 +21,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from ..config import BOOTSTRAP
+from ..dataset import segment_id
 from ..rundir import MANIFEST, REPORT, write_text
 from .pages.formatting import decimal, level_of, percent
 
@@ -132,7 +133,10 @@ def parse_videos_csv(text: str) -> tuple[tuple[ClipRow, ...], tuple[str, ...]]:
 
     clips = tuple(
         ClipRow(
-            video=row["video"],
+            # A segment is named by its video and its start (a segmented run's videos.csv).
+            video=segment_id(row["video"], int(row["start_frame"]))
+            if row.get("start_frame")
+            else row["video"],
             golden=cell(row, "golden"),
             predict=cell(row, "predict"),
             group=cell(row, "group"),

@@ -27,6 +27,7 @@ from .html_sections import (
     identities_figure,
     is_wrong,
     order_clips,
+    over_time_section,
     profiles_section,
     provenance_section,
     timelines_section,
@@ -293,6 +294,8 @@ def render_index_html(
                      ("identities", "Identities"))  # fmt: skip
     if labelled and predicted:
         links.insert(1, ("predicted", PREDICTED_TITLE))
+    if metrics.get("over_time"):  # a segmented run: before the timelines of single clips
+        links.insert(links.index(("timelines", "Timelines")), ("over-time", "Over time"))
     nav = "".join(f'<a href="#{key}">{esc(label)}</a>' for key, label in links)
     partial = " (PARTIAL)" if metrics.get("partial") else ""
     parts = [
@@ -316,6 +319,7 @@ def render_index_html(
         f"{identities_figure(metrics.get('identities'), emotions, classes)}</section>"
         if metrics.get("identities")
         else "",
+        f"<section>{over_time_section(metrics)}</section>" if metrics.get("over_time") else "",
         f"<section>{timelines_section(metrics, emotions)}</section>",
         f"<section>{sheets_html}</section>" if sheets_html else "",
         f"<section>{clips_section(metrics, clips)}</section>",

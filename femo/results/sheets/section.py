@@ -35,7 +35,7 @@ def pick_sheets(results: list[ClipResult], n: int) -> list[ClipResult]:
 def readable(config: RunConfig, clip: Clip) -> bool:
     """Whether the clip's file can be opened from here."""
     root = config.dataset.root
-    return root is not None and os.access(Path(root) / clip.video, os.R_OK)
+    return root is not None and os.access(Path(root) / clip.file, os.R_OK)
 
 
 def sheets_section(

@@ -185,7 +185,7 @@ def make_sheet(
         raise FrameReadError("the run has no dataset.root to read its clips from")
     sampled = sorted(int(f) for f in frames["frame"].dropna().unique())
     shown = [sampled[k] for k in spread(len(sampled), max_frames)]
-    images = read_frames(Path(config.dataset.root) / clip.video, clip.kind, shown)
+    images = read_frames(Path(config.dataset.root) / clip.file, clip.kind, shown)
     in_sheet = frames["frame"].isin(shown).to_numpy()
     rows = frames[in_sheet]
     scored = frame_emotions(rows, config.reduce, None if eligible is None else eligible[in_sheet])
