@@ -25,7 +25,7 @@ from .config import EXECUTION_KEYS, SHARD_KEYS, ConfigError, absolute_path, conf
 
 Command = Literal["reduce", "resume"]
 GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher", "identity",
-          "classifier")  # fmt: skip
+          "classifier", "landmarks")  # fmt: skip
 _READING = (
     "mapping, reduce.*, report.*, "
     "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern,"

@@ -74,7 +74,7 @@ class RunOutcome:
 
 def extraction_key(config: RunConfig, plan: Plan) -> str:
     """Signature of what determines a run's shards: clips, shard plan, detector, sampling,
-    classifier, identities.
+    classifier, identities, landmarks.
 
     Runs with the same key produce identical shards, whatever their mapping or
     reduce settings, so a sweep extracts once per key.
@@ -88,6 +88,8 @@ def extraction_key(config: RunConfig, plan: Plan) -> str:
         "classifier": to_dict(config.classifier),
         "identity": to_dict(config.identity),
     }
+    if config.landmarks.name != "none":  # runs without landmarks keep their keys
+        payload["landmarks"] = to_dict(config.landmarks)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -47,6 +47,10 @@ SCHEMA = pa.schema(
         # A face's 128-d dlib embedding where identity=dlib; null otherwise (and always
         # null on clip rows). It identifies the person: see the README's Identities.
         pa.field("embedding", pa.list_(pa.float32())),
+        # The face's 468-point mesh with landmarks=mesh, normalised (femo.node.landmarks:
+        # centred, eye corners level, scaled by their distance; x, y, z per point); null
+        # otherwise, and where the mesh model saw no face.
+        pa.field("mesh", pa.list_(pa.float32())),
     ]
 )
 

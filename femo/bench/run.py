@@ -27,6 +27,7 @@ from .cases import (
     measure,
 )
 from .compare import accuracy, compare_with_fer
+from .mesh import mesh_bench
 
 # ------------------------------------------------------------------ long-clip memory
 
@@ -356,6 +357,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-demo", action="store_true", help="skip the demo's wall time with each backend"
     )
+    parser.add_argument(
+        "--mesh-every",
+        type=int,
+        default=5,
+        help="the mesh row (landmarks=mesh, Haar's faces) at every Nth frame; 0 to skip",
+    )
+    parser.add_argument(
+        "--mesh-only", action="store_true", help="only the mesh row (a couple of minutes)"
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="sampled frames per clip")
     parser.add_argument("--max-clips", type=int, default=None, help="dev clips to use")
     parser.add_argument(
@@ -388,6 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     work_dir.mkdir(parents=True, exist_ok=True)
     out = work_dir / "bench.json"
     print(f"femo bench: data {data_dir}, results in {work_dir}")
+    if args.mesh_only:
+        results = {"host": platform.node(), "cpus": os.cpu_count(),
+                   "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+                   "mesh": mesh_bench(media, "haar", args.mesh_every or 5, work_dir)}  # fmt: skip
+        results["command"] = "femo bench " + " ".join(sys.argv[2:] if argv is None else argv)
+        out.write_text(json.dumps(results, indent=2))
+        print(f"femo bench: wrote {out}")
+        return 0
     print(HEADER)
     results = run_bench(
         media,
@@ -398,6 +416,8 @@ def main(argv: list[str] | None = None) -> int:
         work_dir=work_dir,
         backends=tuple(args.backends.split(",")),
     )
+    if args.mesh_every > 0:
+        results["mesh"] = mesh_bench(media, "haar", args.mesh_every, work_dir)
     results["backends"] = backends_bench(args.backends.split(","), not args.no_demo, work_dir)
     woman2 = data_dir / "fer-samples" / "woman2.mp4"
     if args.long_clip_minutes > 0 and woman2.is_file():

@@ -33,6 +33,7 @@ from .sections import (
     DetectorConfig,
     ExtractConfig,
     IdentityConfig,
+    LandmarksConfig,
     LauncherSection,
     MappingConfig,
     ReduceConfig,
@@ -63,6 +64,7 @@ class RunConfig:
     batch_size: int | None = None
     classifier: AnyClassifier = field(default_factory=ClassifierConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "gpu"):
@@ -99,6 +101,7 @@ class RunConfig:
             threads=self.launcher.settings.get("threads_per_worker"),
             classifier=self.classifier,
             identity=self.identity,
+            landmarks=self.landmarks,
         )
 
     @property
@@ -109,7 +112,7 @@ class RunConfig:
 # Keys that decide what the shards hold; every other key can change on an existing run.
 SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
               "detector", "sampling", "shards.videos_per_shard", "classifier", "identity",
-              "dataset.references")  # fmt: skip
+              "dataset.references", "landmarks")  # fmt: skip
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
 EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
                   "shards.clip_timeout_s")  # fmt: skip
@@ -171,7 +174,7 @@ def _upgrade(cfg: dict[str, Any]) -> dict[str, Any]:
 
 TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "report",
                   "launcher", "shards", "device", "batch_size", "classifier",
-                  "identity")  # fmt: skip
+                  "identity", "landmarks")  # fmt: skip
 
 
 def classifier_config(values: dict[str, Any] | None, base_dir: str | None = None) -> AnyClassifier:
@@ -221,6 +224,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         batch_size=cfg.get("batch_size"),
         classifier=classifier_config(cfg.get("classifier"), base_dir),
         identity=build_config(IdentityConfig, cfg.get("identity"), "identity"),
+        landmarks=build_config(LandmarksConfig, cfg.get("landmarks"), "landmarks"),
     )
 
 
@@ -239,6 +243,7 @@ __all__ = [
     "EXECUTION_KEYS",
     "ExtractConfig",
     "IdentityConfig",
+    "LandmarksConfig",
     "LauncherSection",
     "MappingConfig",
     "REDUCE_KEYS",

@@ -175,6 +175,17 @@ class IdentityConfig:
 
 
 @dataclass(frozen=True)
+class LandmarksConfig:
+    # none | mesh (MediaPipe's 468-point face mesh per face, normalised, in the shard's
+    # mesh column; femo fit uses it)
+    name: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.name not in ("none", "mesh"):
+            raise ConfigError(f"landmarks.name must be 'none' or 'mesh', not {self.name!r}")
+
+
+@dataclass(frozen=True)
 class SamplingConfig:
     mode: str = "every_n"
     every_n: int | None = 20
@@ -356,11 +367,16 @@ class ExtractConfig:
     # ClassifierConfig, or femo.config.classifier.CustomClassifierConfig (classifier=custom).
     classifier: Any = field(default_factory=ClassifierConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A task pickled by femo 0.3.0 has neither section: it was made with keras and
-        # no identities, whatever today's defaults are.
-        defaults = {"classifier": ClassifierConfig("keras"), "identity": IdentityConfig()}
+        # no identities, whatever today's defaults are (and 0.4.0's without landmarks).
+        defaults = {
+            "classifier": ClassifierConfig("keras"),
+            "identity": IdentityConfig(),
+            "landmarks": LandmarksConfig(),
+        }
         for key, value in {**defaults, **state}.items():
             object.__setattr__(self, key, value)
 

@@ -28,6 +28,7 @@ from ..shards import SCHEMA
 from .classifier import make_classifier, needs_tensorflow, onnx_threads
 from .custom import make_custom_classifier
 from .identity import Embedder
+from .landmarks import MeshLandmarks
 from .models import (
     Face,
     configure_runtime,
@@ -91,14 +92,16 @@ class _Detected:
     end: ClipEnd | None = None
     # Per frame, each face's embedding (identity=dlib only).
     embeddings: list[list[np.ndarray]] | None = None
+    # Per frame, each face's normalised mesh or None (landmarks=mesh only).
+    meshes: list[list[np.ndarray | None]] | None = None
 
 
 class StageClock:
     """Seconds spent per stage, summed over the threads that run it."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: tuple[str, ...] = ()) -> None:
         self._lock = threading.Lock()
-        self.seconds = {"decode": 0.0, "detect": 0.0, "classify": 0.0}
+        self.seconds = dict.fromkeys(("decode", "detect", "classify", *extra), 0.0)
 
     def add(self, stage: str, seconds: float) -> None:
         with self._lock:
@@ -147,11 +150,13 @@ class Extractor:
             face_shape = self.classifier.face_shape
         self.classifier.predict(np.zeros((1, *face_shape), np.float32))
         self.embedder = Embedder() if config.identity.name == "dlib" else None
+        self.landmarks = MeshLandmarks() if config.landmarks.name == "mesh" else None
         if self.detector.parallel_calls > 1:
             # Parallelism comes from concurrent calls; one OpenCV thread each avoids
             # oversubscribing the cores (and makes Haar's box order deterministic).
             cv2.setNumThreads(1)
-        self.clock = StageClock()
+        # The mesh's own stage: its time is not the detector's.
+        self.clock = StageClock(("mesh",) if self.landmarks is not None else ())
         # Detector calls in flight: enough to keep every detector thread fed while the
         # oldest result is taken back; multi-frame calls (MTCNN) need fewer spares.
         parallel, per_call = self.detector.parallel_calls, self.detector.frames_per_call
@@ -175,6 +180,8 @@ class Extractor:
 
         def warm() -> None:
             self.detector.warm_up_thread()
+            if self.landmarks is not None:
+                self.landmarks.warm_up_thread()
             barrier.wait(timeout=60)  # holds each thread until all n have warmed up
 
         for future in [self.detect_pool.submit(warm) for _ in range(n)]:
@@ -266,6 +273,7 @@ class Extractor:
         if unit.end is not None:
             return _Detected(unit.clip, [], [], [], end=unit.end)
         t0 = time.perf_counter()
+        mesh_seconds = 0.0
         try:
             images = [f.image for f in unit.frames]
             # A detector that reads the colour frame (BlazeFace, MTCNN) needs grey only
@@ -288,12 +296,26 @@ class Extractor:
                     else []
                     for image, ff in zip(images, faces, strict=True)
                 ]
-            return _Detected(unit.clip, unit.frames, faces, crops, embeddings=embeddings)
+            meshes = None
+            if self.landmarks is not None:
+                t1 = time.perf_counter()
+                meshes = [self._meshes(image, ff) for image, ff in zip(images, faces, strict=True)]
+                mesh_seconds = time.perf_counter() - t1
+                self.clock.add("mesh", mesh_seconds)
+            return _Detected(
+                unit.clip, unit.frames, faces, crops, embeddings=embeddings, meshes=meshes
+            )
         except Exception as exc:  # reported on the clip's row; the shard goes on
             log.exception("clip %s failed in detection", unit.clip.video)
             return _Detected(unit.clip, unit.frames, [], [], error=f"{type(exc).__name__}: {exc}")
         finally:
-            self.clock.add("detect", time.perf_counter() - t0)
+            self.clock.add("detect", time.perf_counter() - t0 - mesh_seconds)
+
+    def _meshes(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray | None]:
+        """Each face's normalised mesh (landmarks=mesh), from the BGR frame."""
+        if not faces:
+            return []
+        return self.landmarks.frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), faces)
 
     def _crops(
         self, image: np.ndarray, gray: np.ndarray | None, faces: list[Face]
@@ -317,14 +339,17 @@ class Extractor:
             return
         video = done.clip.video
         embeddings = done.embeddings or [[None] * len(f) for f in done.faces]
-        for frame, faces, crops, vectors in zip(
-            done.frames, done.faces, done.crops, embeddings, strict=True
+        meshes = done.meshes or [[None] * len(f) for f in done.faces]
+        for frame, faces, crops, vectors, shapes in zip(
+            done.frames, done.faces, done.crops, embeddings, meshes, strict=True
         ):
             base = {"video": video, "kind": "frame", "frame": frame.index, "time_s": frame.time_s}
             if not faces:
                 columns.add(**base)
                 continue
-            for i, (face, crop, vector) in enumerate(zip(faces, crops, vectors, strict=True)):
+            for i, (face, crop, vector, shape) in enumerate(
+                zip(faces, crops, vectors, shapes, strict=True)
+            ):
                 row = columns.add(
                     **base,
                     face=i,
@@ -334,6 +359,7 @@ class Extractor:
                     h=face.h,
                     detector_confidence=face.confidence,
                     embedding=vector,
+                    mesh=shape,
                 )
                 if crop is not None:  # an empty crop keeps its box, with null scores
                     classifier.add(row, crop)

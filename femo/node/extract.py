@@ -59,8 +59,9 @@ def shard_metadata(
     custom = task.extract.classifier.name == "custom"
     model = extractor.classifier.model_path if custom else str(emotion_model_path())
     extract = to_dict(task.extract)
-    if extract["identity"]["name"] == "none":  # shards made without identities read as before
-        del extract["identity"]
+    for section in ("identity", "landmarks"):  # shards made without them read as before
+        if extract[section]["name"] == "none":
+            del extract[section]
     meta = {
         "femo_version": __version__,
         "fer_version": importlib.metadata.version("fer"),
