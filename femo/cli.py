@@ -22,7 +22,7 @@ from . import __version__
 from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
 from .overrides import check_run_overrides, expand_home, run_hydra
-from .results.formatting import partial_text, percent
+from .results.formatting import brackets, p_value, partial_text, percent, points
 from .rundir import RunDirError, claim_folder, run_name
 from .status import ShardState
 
@@ -321,6 +321,15 @@ def cmd_fit(argv: list[str]) -> int:
         say(
             f"held-out accuracy: head {percent(head['accuracy'])}, the study's vote "
             f"{percent(vote['accuracy'])} (same clips; folds grouped by person)"
+        )
+    mesh = figures.get("mesh_comparison")
+    if mesh is not None:
+        interval = mesh["difference_ci"]
+        say(
+            f"with the face's mesh: {percent(head['accuracy'])} against "
+            f"{percent(figures['scores_only']['accuracy'])} on the scores alone, "
+            f"{points(mesh['difference'])}{brackets(interval, signed=True)} (paired, same "
+            f"folds; McNemar p {p_value(mesh['mcnemar_p'])})"
         )
     say(f"head: {outcome.head_file}")
     say(f"fit report: {outcome.report_file}")

@@ -58,6 +58,7 @@ def fit_report_markdown(cv: dict[str, Any]) -> str:
             f"{percent(head['accuracy'])}{brackets(head['accuracy_ci'])} | {diff_text} | "
             f"{p_value(comp['mcnemar_p'])} |"
         )
+    lines += _mesh_lines(cv)
     part = cv["all"]
     if part["n"]:
         lines += [
@@ -74,3 +75,35 @@ def fit_report_markdown(cv: dict[str, Any]) -> str:
                 f"{percent(part['head']['recall'][c])}{brackets(part['head']['recall_ci'][c])} |"
             )
     return "\n".join(lines) + "\n"
+
+
+def _mesh_lines(cv: dict[str, Any]) -> list[str]:
+    """The head with the face's mesh against the same head on the scores alone."""
+    if "mesh_comparison" not in cv["all"]:
+        return []
+    chosen = cv["folds"].get("mesh", [])
+    choices = ", ".join(f"{m['components']} ({m['scaling']})" for m in chosen)
+    lines = [
+        "",
+        "## The face's mesh",
+        "",
+        "The head above uses the face's mesh (landmarks=mesh): each clip's mean mesh of the "
+        "scored face, reduced on its own by PCA, its scaling and number of components chosen "
+        f"with C inside each training fold (components, scaling: {choices}). The same head "
+        "without the mesh, fitted on the same folds:",
+        "",
+        "| Clips | n | Scores only | With the mesh | Mesh − scores only | McNemar p |",
+        "|---|---:|---|---|---|---:|",
+    ]
+    for key, title in (("all", "All labelled (no face = wrong)"), ("with_face", "With a face")):
+        part = cv[key]
+        if not part["n"]:
+            continue
+        plain, head, comp = part["scores_only"], part["head"], part["mesh_comparison"]
+        lines.append(
+            f"| {title} | {part['n']} | {percent(plain['accuracy'])}"
+            f"{brackets(plain['accuracy_ci'])} | {percent(head['accuracy'])}"
+            f"{brackets(head['accuracy_ci'])} | {points(comp['difference'])}"
+            f"{brackets(comp['difference_ci'], signed=True)} | {p_value(comp['mcnemar_p'])} |"
+        )
+    return lines
