@@ -22,7 +22,7 @@ from . import __version__
 from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
 from .overrides import check_run_overrides, expand_home, run_hydra
-from .results.formatting import brackets, p_value, partial_text, percent, points
+from .results.pages.formatting import brackets, p_value, partial_text, percent, points
 from .rundir import RunDirError, claim_folder, run_name
 from .status import ShardState
 
@@ -412,7 +412,7 @@ def _print_status(report: Any) -> None:
 
 
 def cmd_show(argv: list[str]) -> int:
-    from .results.show import show_clip
+    from .results.sheets.show import show_clip
 
     parser = argparse.ArgumentParser(
         prog="femo show",

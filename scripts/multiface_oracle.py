@@ -18,7 +18,7 @@ import pandas as pd
 
 from femo.config import from_dict
 from femo.dataset import read_labels
-from femo.results.faces import chosen_faces, face_embeddings, read_references
+from femo.results.faces.match import chosen_faces, face_embeddings, read_references
 from femo.results.reduce import compute_metrics, frame_emotions, load_shards, reduce_clips
 from femo.rundir import RunDir
 

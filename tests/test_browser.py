@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from femo.results.html_report import SECTIONS, render_index_html
+from femo.results.pages.html_report import SECTIONS, render_index_html
 from tests.test_html_report import build_report_input
 from tests.test_sweep_report import sweep  # noqa: F401 - the fixture
 

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 from femo.config import EMOTIONS, ConfigError, MappingConfig, ReduceConfig
-from femo.results.faces import (
+from femo.results.faces.identities import identity_profiles
+from femo.results.faces.match import (
     chosen_faces,
     face_embeddings,
     group_faces,
@@ -16,11 +17,10 @@ from femo.results.faces import (
     main_faces,
     person_faces,
 )
-from femo.results.identities import (
+from femo.results.pages.identities import (
     identities_csv_text,
     identities_html,
     identities_markdown,
-    identity_profiles,
 )
 from femo.results.reduce import ShardData, frame_emotions, reduce_clips
 from femo.shards import SCHEMA, write_table

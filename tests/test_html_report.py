@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from femo.results import plots
-from femo.results.html_report import SECTIONS, answer_text, order_clips, render_index_html
+from femo.results.pages import plots
+from femo.results.pages.html_report import SECTIONS, answer_text, order_clips, render_index_html
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

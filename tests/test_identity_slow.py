@@ -57,7 +57,7 @@ def test_fr_samples_profiles_name_both_men(tmp_path):
     assert "## Identities (2 reference persons)" in report and "matched to nobody:" in report
     # femo show names the persons on the sheet, as the identities section counts them.
     from femo.config import from_dict
-    from femo.results.show import make_sheet
+    from femo.results.sheets.show import make_sheet
     from femo.rundir import RunDir
 
     folder = RunDir(run)

@@ -9,9 +9,8 @@ import pandas as pd
 import pytest
 
 from femo.config import EMOTIONS, ReduceConfig
-from femo.results.frames import FrameReadError, read_frames
 from femo.results.reduce import frame_emotions
-from femo.results.sheets import (
+from femo.results.sheets.draw import (
     GAP,
     LINE_H,
     MISSING_TILE,
@@ -24,6 +23,7 @@ from femo.results.sheets import (
     png_bytes,
     spread,
 )
+from femo.results.sheets.frames import FrameReadError, read_frames
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

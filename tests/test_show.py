@@ -16,7 +16,7 @@ import pytest
 from femo.config import DatasetConfig, RunConfig, to_dict
 from femo.dataset import Clip
 from femo.results.reporting import reduce_run
-from femo.results.show import show_clip
+from femo.results.sheets.show import show_clip
 from femo.rundir import RunDir, make_plan
 
 from .test_reduce import clip_row, face, no_face, write_shard

@@ -20,6 +20,7 @@ import numpy as np
 import pytest
 import yaml
 
+from femo.results.pages.sweep_html import short_names, sweep_html
 from femo.results.stats import Interval
 from femo.results.sweep import (
     ClipRow,
@@ -34,7 +35,6 @@ from femo.results.sweep import (
     verdict,
     write_sweep_table,
 )
-from femo.results.sweep_html import short_names, sweep_html
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

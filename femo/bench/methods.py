@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..results.formatting import brackets, percent
+from ..results.pages.formatting import brackets, percent
 
 SETS = {"lfw-expressions": "person", "dev-clips": "actor"}
 

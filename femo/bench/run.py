@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from ..results.formatting import percent
+from ..results.pages.formatting import percent
 from ..results.throughput import format_duration, wall_time_estimate
 from .backends import backends_bench
 from .cases import (

@@ -1,8 +1,12 @@
 """What runs on a compute node: one shard's life, from decoded frames to its Parquet file.
 
 ``supervise`` watches a worker process per shard, ``runner`` serves it, ``extract``
-drives the frames of each clip through ``video`` (decoding), ``models`` (detection and
-classification) and ``stream`` (bounded, ordered pipelines), and ``progress`` keeps
-finished clips in part files. Nothing here imports the report side (:mod:`femo.results`),
-the pipeline or the CLI; ``pyproject.toml`` ([tool.import-graph]) states the rule.
+drives one shard's clips through ``engine`` (threaded decode, detect, classify), which
+uses ``video`` (decoding), ``models`` (the face detectors, with ``blazeface`` in numpy),
+``classifier`` (fer's classifier on keras or ONNX Runtime), ``identity`` (dlib
+embeddings, ``identity=dlib``) and ``stream`` (bounded, ordered pipelines);
+``references`` embeds the reference photos when a run is planned, and ``progress``
+keeps finished clips in part files. Nothing here imports the report side
+(:mod:`femo.results`), the pipeline or the CLI; ``pyproject.toml`` ([tool.import-graph])
+states the rule.
 """

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..config import DETECTOR_SETTINGS_UNUSED
 from ..rundir import write_json, write_text
-from .formatting import (
+from .pages.formatting import (
     ci_text,
     decimal,
     level_of,
@@ -18,7 +18,7 @@ from .formatting import (
     partial_text,
     percent,
 )
-from .identities import identities_csv_text, identities_markdown
+from .pages.identities import identities_csv_text, identities_markdown
 from .reduce import ClipResult
 
 
@@ -240,7 +240,7 @@ def write_report(
 ) -> Path:
     """Write the report files into ``folder``, each atomically; returns the folder.
     ``sheets_html`` is the page's section of contact sheets (none when empty)."""
-    from .html_report import render_index_html
+    from .pages.html_report import render_index_html
 
     folder.mkdir(parents=True, exist_ok=True)
     write_text(folder / "videos.csv", videos_csv_text(results, classes))

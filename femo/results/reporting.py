@@ -23,7 +23,7 @@ from ..dataset import Labels, clip_groups, read_labels, unmatched_pattern
 from ..rundir import Plan, RunDir, RunDirError
 from ..shards import read_shard_metadata
 from .analysis import add_intervals, group_profiles, pick_timelines, timelines
-from .face_choice import chosen_emotions, read_persons
+from .faces.choice import chosen_emotions, read_persons
 from .reduce import (
     ClipResult,
     DamagedShard,
@@ -34,7 +34,7 @@ from .reduce import (
     reduce_clips,
 )
 from .report import settings_yaml, write_report
-from .sheet_report import sheets_section
+from .sheets.section import sheets_section
 from .sweep import sweep_runs, write_sweep_table
 from .throughput import throughput_summary
 

@@ -22,7 +22,7 @@ from hydra.experimental.callback import Callback
 
 from ..config import BOOTSTRAP
 from ..rundir import MANIFEST, REPORT, write_text
-from .formatting import decimal, level_of, percent
+from .pages.formatting import decimal, level_of, percent
 
 COLUMNS = [
     "point",
@@ -411,7 +411,7 @@ def write_sweep_table(
     """Write ``sweep.csv``, ``sweep.md`` and ``sweep.html`` in the sweep folder; returns
     the csv path. Reports other than the runs' own (``report-<overrides>``) get their
     own ``sweep-<overrides>.*`` files."""
-    from .sweep_html import accuracy_plot_png, sweep_html
+    from .pages.sweep_html import accuracy_plot_png, sweep_html
 
     points = read_sweep(sweep_dir, status_of, report)
     stem = "sweep" + report[len(REPORT) :]

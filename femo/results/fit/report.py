@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..formatting import brackets, level_text, p_value, percent, points
+from ..pages.formatting import brackets, level_text, p_value, percent, points
 from .model import MIN_GROUPS_FOR_GROUPED_INNER_CV
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..config import BOOTSTRAP
+from ...config import BOOTSTRAP
 
 Interval = Sequence[float | None]
 

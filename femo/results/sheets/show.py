@@ -3,7 +3,7 @@ drawn over its sampled frames read again.
 
 The shard rows give the boxes; :func:`femo.results.reduce.frame_emotions` (the vote's own
 face choice, ``reduce.face``) says which box was scored; the clip is read again from
-``dataset.root`` (:mod:`femo.results.frames`).
+``dataset.root`` (:mod:`femo.results.sheets.frames`).
 """
 
 from __future__ import annotations
@@ -17,16 +17,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ..config import ConfigError, RunConfig, from_dict
-from ..dataset import Clip, Labels, read_labels
-from ..overrides import apply_overrides
-from ..rundir import Plan, RunDir
-from ..shards import shard_name, write_atomically
-from .face_choice import read_persons
-from .faces import chosen_faces, identify, read_references
+from ...config import ConfigError, RunConfig, from_dict
+from ...dataset import Clip, Labels, read_labels
+from ...overrides import apply_overrides
+from ...rundir import Plan, RunDir
+from ...shards import shard_name, write_atomically
+from ..faces.choice import read_persons
+from ..faces.match import chosen_faces, identify, read_references
+from ..reduce import ClipResult, ShardData, frame_emotions, reduce_clips
+from .draw import clip_tiles, draw_sheet, png_bytes, spread
 from .frames import FrameReadError, read_frames
-from .reduce import ClipResult, ShardData, frame_emotions, reduce_clips
-from .sheets import clip_tiles, draw_sheet, png_bytes, spread
 
 MAX_FRAMES = 48  # tiles on one sheet; a clip with more sampled frames shows them spread out
 LEGEND = "green: the scored face; amber: other faces; red frame: no face found"

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from ..config import ConfigError, ReduceConfig
+from ...config import ConfigError, ReduceConfig
 
 KEYS = ["video", "frame", "face"]
 

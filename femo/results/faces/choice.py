@@ -1,7 +1,7 @@
 """A run's chosen faces under ``reduce.face`` and its per-identity profiles: what the
 reduce stage reads of an identity=dlib run (the shards' embeddings, references.parquet,
-the labels' person column) handed to the pure functions of :mod:`femo.results.faces`
-and :mod:`femo.results.identities`.
+the labels' person column) handed to the pure functions of :mod:`femo.results.faces.match`
+and :mod:`femo.results.faces.identities`.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from typing import Any
 
 import numpy as np
 
-from ..config import EMOTIONS, RunConfig
-from ..dataset import read_labels
-from ..rundir import Plan, RunDir
-from .faces import chosen_faces, face_embeddings, identify, read_references
+from ...config import EMOTIONS, RunConfig
+from ...dataset import read_labels
+from ...rundir import Plan, RunDir
+from ..reduce import ShardData, _top_emotions, frame_emotions
 from .identities import face_table, identity_profiles
-from .reduce import ShardData, _top_emotions, frame_emotions
+from .match import chosen_faces, face_embeddings, identify, read_references
 
 
 def read_persons(run: RunDir, config: RunConfig, plan: Plan) -> dict[str, str]:

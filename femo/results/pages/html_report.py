@@ -203,7 +203,7 @@ def render_index_html(
     (``video``, ``group``, ``golden``, ``predict``, ``status``, ``frames_sampled``,
     ``frames_with_face``, ``face_rate``, ``votes``, ``message``). Missing optional keys
     are shown as absent. Every string from the data is HTML-escaped. ``sheets_html``
-    (:mod:`femo.results.sheet_report`, already escaped) follows the timelines.
+    (:mod:`femo.results.sheets.section`, already escaped) follows the timelines.
     """
     emotions = list(metrics.get("emotions") or FER_EMOTIONS)
     classes = list(metrics.get("classes") or [])

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from ..config import BOOTSTRAP
+from ...config import BOOTSTRAP
 from .formatting import brackets, level_of, level_text, percent, points
 
 _CSS = """

@@ -12,10 +12,10 @@ import logging
 import os
 from pathlib import Path
 
-from ..config import RunConfig
-from ..dataset import Clip
-from ..rundir import Plan, RunDir
-from .reduce import ClipResult
+from ...config import RunConfig
+from ...dataset import Clip
+from ...rundir import Plan, RunDir
+from ..reduce import ClipResult
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,8 @@ def sheets_section(run: RunDir, config: RunConfig, plan: Plan, results: list[Cli
             "<code>femo show RUN_DIR CLIP</code> draws one where they are.</p>"
         )
     # OpenCV and matplotlib only where a sheet is drawn.
+    from ..pages.plots import png_data_uri
     from .frames import FrameReadError
-    from .plots import png_data_uri
     from .show import make_sheet
 
     figures, unread = [], []
