@@ -16,6 +16,7 @@ from femo.results.fit.mesh import MESH_VALUES, clip_meshes
 from femo.results.fit.model import fit_head, predict_head, with_mesh
 from femo.rundir import RunDir, make_plan
 
+from .conftest import femo
 from .test_cli import error_line
 from .test_reduce import clip_row, face, write_shard
 
@@ -138,7 +139,10 @@ def mesh_run(tmp_path, landmarks: str = "mesh"):
     return run_dir
 
 
-def test_femo_fit_uses_the_mesh_of_a_mesh_run_and_its_head_needs_one(fast_femo, tmp_path):
+def test_femo_fit_uses_the_mesh_of_a_mesh_run_and_its_head_needs_one(poisoned_tf, tmp_path):
+    def fast_femo(*args: str):  # as conftest's, with time for two heads' cross-validation
+        return femo(*args, cwd=tmp_path, first=poisoned_tf, timeout=900)
+
     run_dir = mesh_run(tmp_path)
     pattern = "dataset.group_pattern='^(p[0-9]+)_'"
     proc = fast_femo("fit", str(run_dir), pattern)
