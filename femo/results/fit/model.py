@@ -226,7 +226,9 @@ def _scores(head: Head, X: np.ndarray) -> np.ndarray:
 
 
 def head_probabilities(head: Head, X: np.ndarray) -> np.ndarray:
-    """Softmax of the head's linear scores: shape (clips, classes), in ``head.classes`` order."""
+    """Softmax of the head's linear scores: shape (clips, classes), in ``head.classes`` order.
+
+    ``X`` holds every feature of the head: for a head with a mesh, :func:`with_mesh`'s."""
     scores = _scores(head, X)
     scores -= scores.max(axis=1, keepdims=True)
     exp = np.exp(scores)
