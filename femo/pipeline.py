@@ -135,6 +135,11 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
         for name in blazeface_models(config.detector.model)[1]:
             model_path(MODELS[name])  # the runtime and the model files are installed
+    if config.landmarks.name == "mesh":
+        from .node.blazeface import wheel_file
+        from .node.mesh import MODEL_FILE
+
+        wheel_file(MODEL_FILE, "landmarks=mesh")  # the runtime and the mesh's file are installed
     config.check_identity()
     if config.identity.name == "dlib":
         from .node.identity import check_installed

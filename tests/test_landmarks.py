@@ -141,3 +141,24 @@ def test_mtcnn_faces_get_a_mesh_too(tmp_path):
     rows, _ = frame_rows(run_dir)
     hopper = rows[rows["face"].notna() & ~rows["video"].str.startswith("empty_wall")]
     assert len(hopper) >= 4 and hopper["mesh"].notna().all()
+
+
+def test_a_missing_mesh_model_stops_the_run_before_any_work(tmp_path, monkeypatch):
+    from femo.config import ConfigError, DatasetConfig, LandmarksConfig, RunConfig
+    from femo.node import blazeface, mesh
+    from femo.pipeline import prepare
+    from femo.rundir import RunDir
+
+    monkeypatch.setattr(mesh, "MODEL_FILE", "no_such_model.tflite")
+    (tmp_path / "clips").mkdir()
+    (tmp_path / "clips" / "a.jpg").write_bytes(b"")
+    config = RunConfig(
+        dataset=DatasetConfig(root=str(tmp_path / "clips")), landmarks=LandmarksConfig("mesh")
+    )
+    with pytest.raises(ConfigError) as caught:
+        prepare(config, RunDir(tmp_path / "run"))
+    folder = blazeface.wheel_file("face_landmark.tflite", "x").parent
+    assert str(caught.value) == (
+        f"landmarks=mesh: the model file {folder / 'no_such_model.tflite'} is missing"
+    )
+    assert not (tmp_path / "run" / "femo.json").exists()
