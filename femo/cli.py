@@ -298,7 +298,7 @@ def _run_or_latest(run_dir: str | None, output_root: Path) -> Path:
 
 def cmd_fit(argv: list[str]) -> int:
     from .results.fit.command import fit_runs
-    from .results.fit.report import held_out_line
+    from .results.fit.report import held_out_line, mesh_line
 
     parser = argparse.ArgumentParser(
         prog="femo fit",
@@ -320,9 +320,9 @@ def cmd_fit(argv: list[str]) -> int:
             )
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
-    line = held_out_line(outcome.cv)
-    if line:
-        say(line)
+    for line in (held_out_line(outcome.cv), mesh_line(outcome.cv)):
+        if line:
+            say(line)
     say(f"head: {outcome.head_file}")
     say(f"fit report: {outcome.report_file}")
     say(f"use it: femo reduce OTHER_RUN reduce.head={outcome.head_file}")

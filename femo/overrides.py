@@ -33,7 +33,8 @@ from .config import (
 )
 
 Command = Literal["reduce", "resume"]
-GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher", "identity")
+GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher", "identity",
+          "classifier", "landmarks")  # fmt: skip
 _READING = (
     "mapping, reduce.*, report.*, "
     "dataset.{labels,label_column,video_column,unknown_labels,group_column,group_pattern,"

@@ -76,7 +76,7 @@ class RunOutcome:
 
 def extraction_key(config: RunConfig, plan: Plan) -> str:
     """Signature of what determines a run's shards: clips, shard plan, detector, sampling,
-    classifier, identities.
+    classifier, identities, landmarks.
 
     Runs with the same key produce identical shards, whatever their mapping or
     reduce settings, so a sweep extracts once per key.
@@ -93,6 +93,8 @@ def extraction_key(config: RunConfig, plan: Plan) -> str:
     spans = [[c.segment.start_frame, c.segment.end_frame] for c in plan.clips if c.segment]
     if spans:  # a segment's id names its start only; runs of other ends differ
         payload["spans"] = spans
+    if config.landmarks.name != "none":  # runs without landmarks keep their keys
+        payload["landmarks"] = to_dict(config.landmarks)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -105,6 +107,17 @@ def with_demo_dataset(config: RunConfig, say: Say) -> RunConfig:
     root, labels = ensure_demo_dataset()
     say(f"no dataset.root given: using the demo dataset in {root}")
     return replace(config, dataset=replace(config.dataset, root=str(root), labels=str(labels)))
+
+
+def with_model_hash(config: RunConfig) -> RunConfig:
+    """``config`` with a custom classifier's file checked against its spec and its SHA-256
+    recorded (a one-line ConfigError before any clip is read where they do not fit)."""
+    if config.classifier.name != "custom":
+        return config
+    from .node.custom import check_model
+
+    digest = check_model(config.classifier)
+    return replace(config, classifier=replace(config.classifier, sha256=digest))
 
 
 def check_device(config: RunConfig) -> None:
@@ -127,11 +140,12 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
         for name in blazeface_models(config.detector.model)[1]:
             model_path(MODELS[name])  # the runtime and the model files are installed
-    if config.detector.verify == "mesh":
+    if config.detector.verify == "mesh" or config.landmarks.name == "mesh":
         from .node.blazeface import wheel_file
         from .node.mesh import MODEL_FILE
 
-        wheel_file(MODEL_FILE, "detector.verify=mesh")  # the runtime and the face mesh
+        need = "detector.verify=mesh" if config.detector.verify == "mesh" else "landmarks=mesh"
+        wheel_file(MODEL_FILE, need)  # the runtime and the face mesh's file are installed
     config.check_identity()
     if config.identity.name == "dlib":
         from .node.identity import check_installed
@@ -207,7 +221,7 @@ def start_run(
     run = RunDir(run_dir)
     launcher_config(config.launcher)  # bad launcher settings fail before any work starts
     check_device(config)
-    config = with_demo_dataset(config, say)
+    config = with_demo_dataset(with_model_hash(config), say)
     plan = prepare(config, run)
     videos = [c.video for c in plan.clips]
     if warning := unmatched_pattern(

@@ -58,6 +58,10 @@ SCHEMA = pa.schema(
         # otherwise (and always
         # null on clip rows). It identifies the person: see the README's Identities.
         pa.field("embedding", pa.list_(pa.float32())),
+        # The face's 468-point mesh with landmarks=mesh, normalised (femo.node.landmarks:
+        # centred, eye corners level, scaled by their distance; x, y, z per point); null
+        # otherwise, and where the mesh model saw no face.
+        pa.field("mesh", pa.list_(pa.float32())),
     ]
 )
 

@@ -222,7 +222,7 @@ def test_reduce_refuses_overrides_of_how_shards_are_made(fast_femo, tmp_path, ov
     [
         (
             "foo=bar",
-            "unknown key 'foo' (keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size, classifier, identity)",
+            "unknown key 'foo' (keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size, classifier, identity, landmarks)",
         ),
         (
             "reduce.fase=largest",

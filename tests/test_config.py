@@ -94,16 +94,27 @@ def typed_section(config: RunConfig, group: str):
         "reduce": config.reduce,
         "launcher": launcher_config(config.launcher),
         "identity": config.identity,
+        "classifier": config.extract.classifier,
+        "landmarks": config.extract.landmarks,
     }[group]
+
+
+# Options that need keys of their own set before they compose into a config.
+REQUIRED = {
+    ("classifier", "custom"): {"model": "m.onnx", "size": 8, "labels": ["happy", "drop"]},
+}
 
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_every_option_composes_into_the_typed_config(hydra_compose, group, option):
     """Generic: each key of the option's YAML lands, typed, in the built config."""
-    cfg = hydra_compose(f"{group}={option}")
+    required = REQUIRED.get((group, option), {})
+    given = [f"{group}.{k}={v}".replace("'", "").replace(" ", "") for k, v in required.items()]
+    cfg = hydra_compose(f"{group}={option}", *given)
     config = from_dict(resolved(cfg), base_dir="/base")
     yaml = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
-    assert resolved(cfg)[group] == yaml
+    assert resolved(cfg)[group] == {**yaml, **required}
+    yaml = {k: v for k, v in yaml.items() if k not in required}
     section = typed_section(config, group)
     if isinstance(section, dict):
         assert section == yaml
@@ -222,6 +233,10 @@ def test_options_of_different_groups_combine(hydra_compose):
             for g, opts in others.items()
             if g not in ("detector", "sampling", "reduce")
         ]
+        for (group, option), required in REQUIRED.items():
+            if f"{group}={option}" in overrides:
+                overrides += [f"{group}.{k}={v}".replace("'", "").replace(" ", "")
+                              for k, v in required.items()]  # fmt: skip
         config = build(hydra_compose, *overrides)
         assert config.extract.detector.name == detector
         assert config.extract.detector.scale_factor == (1.1 if detector == "haar" else 0.709)
@@ -458,11 +473,13 @@ def test_typed_configs_pickle_round_trip():
 
 @pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
 def test_to_dict_and_from_dict_round_trip_every_option(hydra_compose, group, option):
-    config = build(hydra_compose, f"{group}={option}", "dataset.root=clips")
+    required = REQUIRED.get((group, option), {})
+    given = [f"{group}.{k}={v}".replace("'", "").replace(" ", "") for k, v in required.items()]
+    config = build(hydra_compose, f"{group}={option}", "dataset.root=clips", *given)
     saved = to_dict(config)
     assert set(saved) == {
         "dataset", "detector", "sampling", "mapping", "reduce", "report", "launcher", "shards",
-        "device", "batch_size", "classifier", "identity",
+        "device", "batch_size", "classifier", "identity", "landmarks",
     }  # fmt: skip
     assert from_dict(saved) == config
     assert to_dict(from_dict(saved)) == saved

@@ -120,7 +120,7 @@ def test_resume_names_an_unknown_key(planned, fast_femo):
         "array_parallelism, setup)"
     )
     assert error_line(fast_femo("run", f"resume={planned}", "devise=cpu")) == (
-        "femo: error: unknown key 'devise' (did you mean 'device'? keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size, classifier, identity)"
+        "femo: error: unknown key 'devise' (did you mean 'device'? keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size, classifier, identity, landmarks)"
     )
 
 

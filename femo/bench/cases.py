@@ -48,6 +48,7 @@ class Case:
     repeat: bool = True  # repeat short passes (off where peak memory of one pass is wanted)
     backend: str = "keras"  # femo's classifier.backend
     verify: str = ""  # femo's detector.verify; "" = the preset's own
+    landmarks: str = "none"  # femo's landmarks (mesh: the face mesh on every face)
 
 
 @dataclass
@@ -210,7 +211,7 @@ def _floor_worker(case: Case) -> Measurement:
 
 def _femo_worker(case: Case) -> Measurement:
     """femo's extraction of the clips as one shard, through ``run_shard``."""
-    from ..config import ClassifierConfig, ExtractConfig, SamplingConfig
+    from ..config import ClassifierConfig, ExtractConfig, LandmarksConfig, SamplingConfig
     from ..dataset import Clip
     from ..node.engine import get_extractor
     from ..node.extract import run_shard
@@ -224,6 +225,7 @@ def _femo_worker(case: Case) -> Measurement:
         detector=detector,
         sampling=SamplingConfig(every_n=case.every_n, max_frames=case.max_frames),
         classifier=ClassifierConfig(backend=case.backend),
+        landmarks=LandmarksConfig(case.landmarks),
     )
     t0 = time.perf_counter()
     get_extractor(extract)
@@ -246,10 +248,12 @@ def _femo_worker(case: Case) -> Measurement:
     mode = "parity" if not case.preset else f"fast ({case.preset})"
     mode += "" if case.backend == "keras" else f", {case.backend}"
     mode += f", verify={case.verify}" if case.verify else ""
+    mode += "" if case.landmarks == "none" else f", landmarks={case.landmarks}"
     extra = {
         "shard": results[-1].path,
         "stage_seconds": timing["stage_seconds"],
         "passes_s": passes,
+        **_faces_in(results[-1].path),
     }
     return Measurement("femo", mode, frames, seconds, startup, _peak_rss_mb(), extra)
 
@@ -302,11 +306,61 @@ def _check_worker(case: Case) -> Measurement:
     return Measurement("check", "face check (mesh)", faces, seconds, startup, _peak_rss_mb(), extra)
 
 
+def _faces_in(shard: str) -> dict[str, int]:
+    """How many face rows a shard holds, and how many of them have a mesh."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(shard, columns=["face", "mesh"])
+    return {
+        "faces": int(pc.sum(pc.is_valid(table["face"])).as_py() or 0),
+        "meshes": int(pc.sum(pc.is_valid(table["mesh"])).as_py() or 0),
+    }
+
+
+def _mesh_worker(case: Case) -> Measurement:
+    """The face mesh alone on every face the detector finds in the sampled frames:
+    wall and CPU seconds of :class:`femo.node.landmarks.MeshLandmarks` calls only."""
+    import cv2
+
+    from ..config import SamplingConfig
+    from ..node.landmarks import MeshLandmarks
+    from ..node.models import make_detector
+    from ..node.video import ClipInfo, sampled_frames
+
+    sampling = SamplingConfig(every_n=case.every_n, max_frames=case.max_frames)
+    detector = make_detector(detector_preset(case.detector))
+    t0 = time.perf_counter()
+    landmarks = MeshLandmarks()
+    landmarks.warm_up_thread()
+    startup = time.perf_counter() - t0
+    faces = []
+    for video in case.media.videos:
+        path = os.path.join(case.media.root, video)
+        for frame in sampled_frames(path, "video", sampling, ClipInfo()):
+            found = detector.detect([frame.image], [cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY)])
+            if found[0]:
+                faces.append((cv2.cvtColor(frame.image, cv2.COLOR_BGR2RGB), found[0]))
+    cpu: list[float] = []
+
+    def one_pass() -> tuple[int, float]:
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        for rgb, found in faces:
+            landmarks.frame(rgb, found)
+        cpu.append(time.thread_time() - cpu_started)
+        return sum(len(f) for _, f in faces), time.perf_counter() - started
+
+    n, seconds, passes = timed_passes(one_pass, case.repeat)
+    extra = {"faces": n, "cpu_s": statistics.median(cpu), "passes_s": passes}
+    return Measurement("mesh", "mesh alone", n, seconds, startup, _peak_rss_mb(), extra)
+
+
 WORKERS = {
     "fer": _fer_worker,
     "floor": _floor_worker,
     "femo": _femo_worker,
     "check": _check_worker,
+    "mesh": _mesh_worker,
 }
 
 
@@ -323,6 +377,7 @@ def measure(case: Case, log_dir: Path) -> Measurement:
     name = f"{case.media.name}-{case.preset or case.detector}-n{case.every_n}-{case.kind}"
     name += "" if case.backend == "keras" else f"-{case.backend}"
     name += f"-verify-{case.verify}" if case.verify else ""
+    name += "" if case.landmarks == "none" else f"-{case.landmarks}"
     out_dir = log_dir / name
     out_dir.mkdir(parents=True, exist_ok=True)
     case = Case(**{**asdict(case), "media": case.media, "out_dir": str(out_dir)})

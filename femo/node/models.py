@@ -490,16 +490,26 @@ def square_box(x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
     return x, y, w, h
 
 
-def face_crop(
-    padded_gray: np.ndarray, face: Face, offsets: tuple[int, int], target_size: tuple[int, int]
+def fer_crop_pixels(
+    padded: np.ndarray, face: Face, offsets: tuple[int, int], target_size: tuple[int, int]
 ) -> np.ndarray | None:
-    """The classifier input for one face, exactly as fer builds it; None if the crop is empty."""
+    """fer's crop of one face from a padded frame (grey or colour), resized to
+    ``target_size``, still 0..255; None if the crop is empty."""
     x, y, w, h = square_box(face.x, face.y, face.w, face.h)
     x_off, y_off = offsets
     x1, x2 = x - x_off + FER_PADDING, x + w + x_off + FER_PADDING
     y1, y2 = y - y_off + FER_PADDING, y + h + y_off + FER_PADDING
-    crop = padded_gray[max(0, y1) : y2, max(0, x1) : x2]
+    crop = padded[max(0, y1) : y2, max(0, x1) : x2]
     if crop.size == 0:
         return None
-    crop = cv2.resize(crop, target_size).astype(np.float32)
-    return (crop / 255.0 - 0.5) * 2.0
+    return cv2.resize(crop, target_size)
+
+
+def face_crop(
+    padded_gray: np.ndarray, face: Face, offsets: tuple[int, int], target_size: tuple[int, int]
+) -> np.ndarray | None:
+    """The classifier input for one face, exactly as fer builds it; None if the crop is empty."""
+    crop = fer_crop_pixels(padded_gray, face, offsets, target_size)
+    if crop is None:
+        return None
+    return (crop.astype(np.float32) / 255.0 - 0.5) * 2.0

@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     import pandas as pd
 
 # Shard columns that describe a clip, not a frame, and the face embedding an identity
-# model may add (large, and not a result): left out of frames().
+# model and the face mesh landmarks=mesh may add (large, and not a result): left out of
+# frames().
 _CLIP_COLUMNS = ("status", "message", "fps", "frames_read", "frames_sampled", "seconds")
-_LEFT_OUT = ("kind", *_CLIP_COLUMNS, "embedding")
+_LEFT_OUT = ("kind", *_CLIP_COLUMNS, "embedding", "mesh")
 # Columns of whole numbers, nullable (a frame without a face has none): integers in CSV.
 _INTEGERS = ("frame", "face", "x", "y", "w", "h")
 

@@ -67,6 +67,7 @@ class Member:
     detector: str
     frame_rows: Any
     per_frame: Any
+    shards: ShardData | None = None
 
 
 @dataclass
@@ -112,7 +113,7 @@ def _member(run: RunDir, plan: Plan, config: RunConfig, references: Any = None) 
     detector = run.config().detector.name
     persons = read_persons(run, config, other)
     per_frame, _ = chosen_emotions(run, shards, config, persons, references)
-    return Member(run, detector, shards.frame_rows, per_frame)
+    return Member(run, detector, shards.frame_rows, per_frame, shards)
 
 
 def reduce_shards(
@@ -156,7 +157,7 @@ def reduce_shards(
         per_frame,
         labels.persons,
     )
-    members = [Member(run, config.detector.name, shards.frame_rows, per_frame)]
+    members = [Member(run, config.detector.name, shards.frame_rows, per_frame, shards)]
     members += [_member(RunDir(p), plan, config, references) for p in with_runs]
     if config.reduce.head:
         _apply_head(config, members, results)
@@ -200,6 +201,17 @@ def ensemble_features(members: list[Member], mapping: Any, videos: list[str]) ->
     return np.hstack(blocks), names, np.logical_or.reduce(faces)
 
 
+def member_meshes(member: Member, videos: list[str]) -> Any:
+    """The clips' mean meshes of the scored faces (clips, 1404; NaN rows: none), or None
+    for a run made without ``landmarks=mesh``."""
+    from .fit.mesh import clip_meshes
+
+    if member.shards is None or member.run.config().landmarks.name != "mesh":
+        return None
+    shards = member.shards
+    return clip_meshes(shards.shard_files, shards.clip_rows, member.per_frame, videos)
+
+
 def _apply_head(config: RunConfig, members: list[Member], results: list[ClipResult]) -> None:
     """Predict every clip that has a face with the head file ``reduce.head``."""
     from .fit.headfile import check_head_fits, load_head
@@ -209,6 +221,9 @@ def _apply_head(config: RunConfig, members: list[Member], results: list[ClipResu
         head = load_head(config.reduce.head)
         videos = [r.video for r in results]
         X, names, has_face = ensemble_features(members, config.mapping, videos)
+        mesh = member_meshes(members[0], videos) if head.mesh is not None else None
+        if head.mesh is not None:
+            names += head.mesh.names
         check_head_fits(head, names, {m.detector for m in members})
         if not set(head.classes) <= set(config.mapping.classes):
             raise ValueError(
@@ -217,7 +232,11 @@ def _apply_head(config: RunConfig, members: list[Member], results: list[ClipResu
             )
     except (OSError, ValueError) as exc:
         raise ConfigError(f"reduce.head: {exc}") from None
-    for r, predicted in zip(results, predict_head(head, X, has_face), strict=True):
+    try:
+        predictions = predict_head(head, X, has_face, mesh)
+    except ValueError as exc:
+        raise ConfigError(f"reduce.head: {exc}") from None
+    for r, predicted in zip(results, predictions, strict=True):
         if r.status != "missing":
             r.predict = predicted
 

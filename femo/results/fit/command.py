@@ -10,7 +10,7 @@ from typing import Any
 from ... import __version__
 from ...config import ConfigError
 from ...rundir import RunDir, timestamp, write_text
-from ..reporting import ensemble_features, reduce_shards
+from ..reporting import ensemble_features, member_meshes, reduce_shards
 
 
 @dataclass
@@ -34,6 +34,10 @@ def fit_runs(
 
     Several runs pool their clips; ``with_runs`` (one run only) put the features of runs
     over the same clips side by side (an ensemble of detectors or samplings).
+
+    Where every run was made with ``landmarks=mesh``, the head also uses the face's mesh
+    (each clip's mean mesh of the scored face, reduced on its own), and the same head
+    without it is cross-validated on the same folds beside it.
     """
     import numpy as np
 
@@ -42,7 +46,7 @@ def fit_runs(
     from .model import fit_head
     from .report import fit_report_markdown
 
-    features, golden, groups, votes, faces = [], [], [], [], []
+    features, golden, groups, votes, faces, meshes = [], [], [], [], [], []
     names: list[str] = []
     classes: tuple[str, ...] | None = None
     detectors: set[str] = set()
@@ -62,6 +66,7 @@ def fit_runs(
         X, names, has_face = ensemble_features(reduced.members, config.mapping, videos)
         features.append(X)
         faces.append(has_face)
+        meshes.append(member_meshes(reduced.members[0], videos))
         for r in reduced.results:
             golden.append(r.golden)
             votes.append(r.predict)
@@ -75,13 +80,16 @@ def fit_runs(
     if sum(g is not None for g in golden) < 10:
         raise ConfigError("femo fit needs at least 10 labelled clips")
     X, has_face = np.vstack(features), np.concatenate(faces)
+    mesh = None if any(m is None for m in meshes) else np.vstack(meshes)
     try:
         boot = config.report.bootstrap  # report.resamples, report.level, report.seed
         cv = cross_validate_head(
             X, golden, groups, votes, classes, has_face=has_face,
-            min_units=config.report.min_units, **asdict(boot),
+            min_units=config.report.min_units, mesh=mesh, **asdict(boot),
         )  # fmt: skip
-        head = fit_head(X, golden, groups, classes, has_face=has_face, feature_names=names)
+        head = fit_head(
+            X, golden, groups, classes, has_face=has_face, feature_names=names, mesh=mesh
+        )
     except ValueError as exc:
         raise ConfigError(f"femo fit: {exc}") from None
     folder = out or (Path(run_dirs[0]) / "fit")
@@ -89,6 +97,8 @@ def fit_runs(
         "runs": runs,
         "detectors": sorted(detectors),
         "labelled_clips": sum(g is not None for g in golden),
+        # The face's mesh (landmarks=mesh runs): clips with a mesh of the scored face.
+        "mesh": None if mesh is None else {"clips_with_mesh": int((~np.isnan(mesh).any(1)).sum())},
         "femo_version": __version__,
         "fer_version": _fer_version(),
         "fitted_at": timestamp(),

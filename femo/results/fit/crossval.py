@@ -56,6 +56,27 @@ def _method_figures(
     }
 
 
+def _paired(
+    golden: list[str],
+    a: list[str | None],
+    b: list[str | None],
+    groups: list[int] | None,
+    names: tuple[str, str],
+    boot: tuple[int, float, int],
+) -> dict[str, Any]:
+    """b - a on the same clips: the difference, its paired interval, McNemar's p."""
+    paired = paired_comparison(golden, a, b, groups, *boot)
+    ci = paired["difference_ci"]
+    return {
+        "difference": paired["difference"],
+        "difference_ci": None if ci is None else ci.as_list(),
+        "mcnemar_p": paired["mcnemar_p"],
+        f"{names[1]}_only_right": paired["b_only_right"],
+        f"{names[0]}_only_right": paired["a_only_right"],
+        "significant": paired["significant"],
+    }
+
+
 def _subset_figures(
     golden: list[str],
     head: list[str | None],
@@ -66,26 +87,26 @@ def _subset_figures(
     level: float,
     seed: int,
     min_units: int = 1,
+    scores_only: list[str | None] | None = None,
 ) -> dict[str, Any]:
     if not golden:
         return {"n": 0, "head": None, "vote": None, "comparison": None}
-    paired = paired_comparison(golden, vote, head, groups, resamples, level, seed)
-    ci = paired["difference_ci"]
+    boot = (resamples, level, seed)
     figures = {
         "n": len(golden),
         "support": {c: golden.count(c) for c in classes},
         "head": _method_figures(golden, head, groups, classes, resamples, level, seed),
         "vote": _method_figures(golden, vote, groups, classes, resamples, level, seed),
-        "comparison": {
-            "difference": paired["difference"],
-            "difference_ci": None if ci is None else ci.as_list(),
-            "mcnemar_p": paired["mcnemar_p"],
-            "head_only_right": paired["b_only_right"],
-            "vote_only_right": paired["a_only_right"],
-            "significant": paired["significant"],
-        },
+        "comparison": _paired(golden, vote, head, groups, ("vote", "head"), boot),
         "ci_withheld": None,
     }
+    if scores_only is not None:  # the head with the mesh against the same head without
+        figures["scores_only"] = _method_figures(
+            golden, scores_only, groups, classes, resamples, level, seed
+        )
+        figures["mesh_comparison"] = _paired(
+            golden, scores_only, head, groups, ("scores_only", "head"), boot
+        )
     n_units = len(golden) if groups is None else len(set(groups))
     if n_units < min_units:
         _withhold_intervals(
@@ -96,11 +117,14 @@ def _subset_figures(
 
 def _withhold_intervals(figures: dict[str, Any], why: str) -> None:
     """No interval from so few resampled units (the report's ``report.min_units`` rule)."""
-    for method in (figures["head"], figures["vote"]):
-        method["accuracy_ci"] = method["macro_f1_ci"] = None
-        method["recall_ci"] = dict.fromkeys(method["recall_ci"])
-    figures["comparison"]["difference_ci"] = None
-    figures["comparison"]["significant"] = False
+    for method in (figures["head"], figures["vote"], figures.get("scores_only")):
+        if method is not None:
+            method["accuracy_ci"] = method["macro_f1_ci"] = None
+            method["recall_ci"] = dict.fromkeys(method["recall_ci"])
+    for key in ("comparison", "mesh_comparison"):
+        if figures.get(key) is not None:
+            figures[key]["difference_ci"] = None
+            figures[key]["significant"] = False
     figures["ci_withheld"] = why
 
 
@@ -117,6 +141,8 @@ def cross_validate_head(
     has_face: np.ndarray | None = None,
     level: float = BOOTSTRAP.level,
     min_units: int = 1,
+    mesh: np.ndarray | None = None,
+    grid: Sequence[float] = C_GRID,
 ) -> dict[str, Any]:
     """The head against the study's vote, both on the same held-out clips.
 
@@ -133,9 +159,14 @@ def cross_validate_head(
     exact McNemar p; below ``min_units`` resampled units no interval, and ``"ci_withheld"``
     says why (the report's ``report.min_units`` rule). ``"per_clip"`` holds each clip's held-out fold (-1: unlabelled) and
     head prediction; :func:`cv_figures` drops it. Every value is plain JSON.
+
+    With ``mesh`` (the clips' mean meshes), the head uses them, and the same head without
+    them (``"scores_only"``) is fitted on the same folds: ``"mesh_comparison"`` is the
+    paired difference head - scores_only.
     """
     X = as_matrix(X)
     n = len(X)
+    mesh = None if mesh is None else as_matrix(mesh)
     labels = as_labels(y, classes, n)
     vote = as_labels(baseline_predictions, classes, n)
     labelled = np.array([v is not None for v in labels], dtype=bool)
@@ -155,25 +186,39 @@ def cross_validate_head(
         )
     splitter = GroupKFold(n_splits, shuffle=True, random_state=seed)
     head_pred: list[str | None] = [None] * n
+    plain_pred: list[str | None] = [None] * n
     test_fold = np.full(n, -1, dtype=int)
     chosen_c = []
     inner_units = []
+    chosen_mesh = []
     for fold, (train_idx, test_idx) in enumerate(
         splitter.split(X[rows], labels[rows].astype(str), outer_groups[rows])
     ):
         train, test = rows[train_idx], rows[test_idx]
+        fold_groups = None if codes is None else codes[train]
+        fold_mesh = None if mesh is None else mesh[train]
         head = fit_head(
             X[train],
             labels[train],
-            None if codes is None else codes[train],
+            fold_groups,
             classes,
             seed,
             has_face=face[train],
+            mesh=fold_mesh,
+            grid=grid,
         )
         chosen_c.append(head.C)
         inner_units.append(head.provenance["inner_cv"]["unit"])
-        for i, p in zip(test, predict_head(head, X[test], face[test]), strict=True):
+        test_mesh = None if mesh is None else mesh[test]
+        for i, p in zip(test, predict_head(head, X[test], face[test], test_mesh), strict=True):
             head_pred[i] = p
+        if mesh is not None:
+            chosen_mesh.append(head.provenance["inner_cv"]["mesh"])
+            plain = fit_head(
+                X[train], labels[train], fold_groups, classes, seed, has_face=face[train], grid=grid
+            )
+            for i, p in zip(test, predict_head(plain, X[test], face[test]), strict=True):
+                plain_pred[i] = p
         test_fold[test] = fold
 
     def subset(mask: np.ndarray) -> dict[str, Any]:
@@ -188,6 +233,7 @@ def cross_validate_head(
             level,
             seed,
             min_units,
+            None if mesh is None else [plain_pred[i] for i in idx],
         )
 
     return {
@@ -198,10 +244,11 @@ def cross_validate_head(
             "unit": "person" if by_person else "clip",
             "n_units": n_units,
             "inner_scoring": SCORING,
-            "C_grid": [float(c) for c in C_GRID],
+            "C_grid": [float(c) for c in grid],
             "C": chosen_c,
             "inner_unit": inner_units,
             "seed": seed,
+            **({"mesh": chosen_mesh} if mesh is not None else {}),
         },
         "ci": {"method": "percentile bootstrap", "level": level, "resamples": resamples},
         "all": subset(labelled),

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...shards import write_atomically
+from .mesh import MESH_VALUES, PREFIX, SCALINGS, MeshBlock
 from .model import Head
 
 FORMAT = "femo-head"
@@ -27,7 +28,7 @@ def head_to_json(head: Head, provenance: dict[str, Any]) -> dict[str, Any]:
         json.dumps(merged, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"head provenance is not plain JSON: {exc}") from None
-    return {
+    data = {
         "format": FORMAT,
         "version": VERSION,
         "classes": list(head.classes),
@@ -38,6 +39,9 @@ def head_to_json(head: Head, provenance: dict[str, Any]) -> dict[str, Any]:
         "C": float(head.C),
         "provenance": json.loads(json.dumps(merged)),
     }
+    if head.mesh is not None:  # the face's mesh, reduced on its own before the scaler
+        data["mesh"] = head.mesh.to_json()
+    return data
 
 
 def _is_number(v: Any) -> bool:
@@ -83,7 +87,7 @@ def head_from_json(data: dict[str, Any]) -> Head:
     missing = [k for k in required if k not in data]
     if missing:
         raise ValueError(f"head file: missing {', '.join(missing)}")
-    unknown = sorted(set(data) - {"format", "version", "provenance", *required})
+    unknown = sorted(set(data) - {"format", "version", "provenance", "mesh", *required})
     if unknown:
         raise ValueError(f"head file: unknown key(s) {', '.join(unknown)}")
     classes = _names(data["classes"], "classes", 2)
@@ -122,7 +126,30 @@ def head_from_json(data: dict[str, Any]) -> Head:
         intercepts=intercepts,
         C=float(data["C"]),
         provenance=provenance,
+        mesh=None if "mesh" not in data else _mesh_block(data["mesh"], names),
     )
+
+
+def _mesh_block(value: Any, names: tuple[str, ...]) -> MeshBlock:
+    """The head file's ``mesh`` block, checked: its components are the last feature names."""
+    if not isinstance(value, dict) or value.get("values") != MESH_VALUES:
+        raise ValueError(f"head file: mesh must be an object for meshes of {MESH_VALUES} values")
+    if value.get("scaling") not in SCALINGS:
+        raise ValueError(f"head file: mesh.scaling must be one of {', '.join(SCALINGS)}")
+    rows = value.get("components")
+    k = len(rows) if isinstance(rows, list) else 0
+    if not k or list(names[-k:]) != [f"{PREFIX}{i + 1}" for i in range(k)]:
+        raise ValueError(f"head file: mesh.components must be one row per {PREFIX}N feature")
+    vectors = {
+        key: _numbers(value.get(key), MESH_VALUES, f"mesh.{key}")
+        for key in ("fill", "mean", "scale", "pca_mean")
+    }
+    if (vectors["scale"] <= 0).any():
+        raise ValueError("head file: mesh.scale must be positive")
+    components = np.vstack(
+        [_numbers(row, MESH_VALUES, f"mesh.components row {i}") for i, row in enumerate(rows)]
+    )
+    return MeshBlock(**vectors, components=components, scaling=value["scaling"])
 
 
 def check_head_fits(head: Head, feature_names: Sequence[str], detectors: set[str]) -> None:

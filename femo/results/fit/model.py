@@ -1,19 +1,25 @@
 """The head: standardisation + class-balanced multinomial logistic regression, its
-regularisation chosen by cross-validation grouped by person, applied with numpy alone."""
+regularisation chosen by cross-validation grouped by person, applied with numpy alone.
+With the face's mesh (:mod:`.mesh`), the mesh block is reduced on its own first, its
+scaling and components chosen by the same inner cross-validation."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Hashable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GridSearchCV, GroupKFold, StratifiedKFold
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
+
+from .mesh import MESH_VALUES, MeshBlock, mesh_grid, mesh_steps
 
 C_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-3, 2, 8))
 INNER_FOLDS = 5
@@ -41,6 +47,9 @@ class Head:
     C: float
     provenance: dict[str, Any] = field(default_factory=dict)
     pipeline: Pipeline | None = field(default=None, repr=False)
+    # The mesh's own reduction, where the head uses the face's mesh; its components are
+    # the last features of ``feature_names`` (mesh_pc1, ...).
+    mesh: MeshBlock | None = None
 
 
 def as_matrix(X: np.ndarray) -> np.ndarray:
@@ -102,6 +111,7 @@ def fit_head(
     has_face: np.ndarray | None = None,
     feature_names: Sequence[str] | None = None,
     grid: Sequence[float] = C_GRID,
+    mesh: np.ndarray | None = None,
 ) -> Head:
     """Fit standardisation + class-balanced multinomial logistic regression.
 
@@ -110,7 +120,9 @@ def fit_head(
     (``groups``) when the training clips hold at least 3 persons, else by stratified
     folds over clips. ``has_face`` defaults to the rows that are not all zero (what
     :func:`clip_features` gives a clip without a face); ``feature_names`` default to
-    ``x0, x1, ...``.
+    ``x0, x1, ...``. ``mesh`` (clips, 1404; NaN rows: no mesh) adds the face's mesh,
+    reduced by :func:`~femo.results.fit.mesh.mesh_steps`, whose scaling and number of
+    components the inner cross-validation chooses with C.
     """
     X = as_matrix(X)
     names = (
@@ -135,19 +147,29 @@ def fit_head(
         )
     g_train = None if codes is None else codes[train]
     cv, unit = _inner_cv(y_train, g_train, seed)
-    pipeline = Pipeline(
-        [
-            ("scale", StandardScaler()),
-            (
-                "model",
-                LogisticRegression(class_weight="balanced", max_iter=MAX_ITER, random_state=seed),
-            ),
-        ]
-    )
-    search = GridSearchCV(
-        pipeline, {"model__C": [float(c) for c in grid]}, scoring=SCORING, cv=cv, refit=True
-    )
-    search.fit(X[train], y_train, groups=g_train if unit == "person" else None)
+    steps: list = [
+        ("scale", StandardScaler()),
+        (
+            "model",
+            LogisticRegression(class_weight="balanced", max_iter=MAX_ITER, random_state=seed),
+        ),
+    ]
+    params: dict[str, list] = {"model__C": [float(c) for c in grid]}
+    if mesh is not None:
+        mesh = as_matrix(mesh)
+        if mesh.shape != (len(X), MESH_VALUES):
+            raise ValueError(f"mesh must be (clips, {MESH_VALUES}), got {mesh.shape}")
+        base = X.shape[1]
+        X = np.hstack([X, mesh])
+        blocks = [("scores", "passthrough", list(range(base))),
+                  ("mesh", mesh_steps(seed), list(range(base, base + MESH_VALUES)))]  # fmt: skip
+        steps.insert(0, ("features", ColumnTransformer(blocks)))
+        params.update(mesh_grid(int(train.sum()), cv.get_n_splits(), "features__mesh"))
+    search = GridSearchCV(Pipeline(steps), params, scoring=SCORING, cv=cv, refit=True)
+    # The mesh's PCA on a many-threaded BLAS spins more than it works (100 times the CPU
+    # of one thread, measured on 2 busy cores), so it gets one thread.
+    with threadpool_limits(1 if mesh is not None else None):
+        search.fit(X[train], y_train, groups=g_train if unit == "person" else None)
     best: Pipeline = search.best_estimator_
     inner_cv = {
         "unit": unit,
@@ -155,9 +177,15 @@ def fit_head(
         "scoring": SCORING,
         "C_grid": [float(c) for c in grid],
     }
-    return _head_from_pipeline(
+    block = None
+    if mesh is not None:
+        block = MeshBlock.from_steps(best.named_steps["features"].named_transformers_["mesh"])
+        names = (*names, *block.names)
+        inner_cv["mesh"] = {"components": len(block.components), "scaling": block.scaling}
+    head = _head_from_pipeline(
         best, names, float(search.best_params_["model__C"]), {"inner_cv": inner_cv}
     )
+    return replace(head, mesh=block)
 
 
 def _head_from_pipeline(
@@ -198,18 +226,32 @@ def _scores(head: Head, X: np.ndarray) -> np.ndarray:
 
 
 def head_probabilities(head: Head, X: np.ndarray) -> np.ndarray:
-    """Softmax of the head's linear scores: shape (clips, classes), in ``head.classes`` order."""
+    """Softmax of the head's linear scores: shape (clips, classes), in ``head.classes`` order.
+
+    ``X`` holds every feature of the head: for a head with a mesh, :func:`with_mesh`'s."""
     scores = _scores(head, X)
     scores -= scores.max(axis=1, keepdims=True)
     exp = np.exp(scores)
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def predict_head(head: Head, X: np.ndarray, has_face: np.ndarray) -> list[str | None]:
-    """The head's class per clip: standardise, linear scores, softmax, argmax; None where
-    ``has_face`` is False."""
-    has_face = np.asarray(has_face, dtype=bool)
+def with_mesh(head: Head, X: np.ndarray, mesh: np.ndarray | None) -> np.ndarray:
+    """``X`` with the head's mesh features after it (X itself for a head without mesh)."""
     X = as_matrix(X)
+    if head.mesh is None:
+        return X
+    if mesh is None:
+        raise ValueError("this head uses the face's mesh; the run has none (landmarks=mesh)")
+    return np.hstack([X, head.mesh.transform(mesh)])
+
+
+def predict_head(
+    head: Head, X: np.ndarray, has_face: np.ndarray, mesh: np.ndarray | None = None
+) -> list[str | None]:
+    """The head's class per clip: standardise, linear scores, softmax, argmax; None where
+    ``has_face`` is False. ``mesh``: the clips' mean meshes, for a head that uses them."""
+    has_face = np.asarray(has_face, dtype=bool)
+    X = with_mesh(head, X, mesh)
     if has_face.shape != (len(X),):
         raise ValueError(f"has_face must have one entry per clip ({len(X)})")
     # Softmax is monotonic: the argmax of the raw scores is the argmax of the

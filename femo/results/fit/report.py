@@ -61,6 +61,7 @@ def fit_report_markdown(cv: dict[str, Any]) -> str:
     why = next((cv[k].get("ci_withheld") for k in ("all", "with_face") if cv[k]["n"]), None)
     if why:
         lines += ["", f"No intervals ({why}): a bootstrap of so few {units} says little."]
+    lines += _mesh_lines(cv)
     part = cv["all"]
     if part["n"]:
         lines += [
@@ -102,3 +103,54 @@ def held_out_line(cv: dict[str, Any]) -> str | None:
         f"(the same {part['n']} clips; folds grouped by {cv['folds']['unit']}); "
         f"head − vote {difference}, McNemar {_p_text(comp['mcnemar_p'])}"
     )
+
+
+def mesh_line(cv: dict[str, Any]) -> str | None:
+    """``femo fit``'s console line on a run with the face's mesh: the head with the mesh
+    against the same head on the scores alone, paired, with the same interval rule as
+    :func:`held_out_line`; None without a mesh."""
+    part = cv["all"]
+    comp = part.get("mesh_comparison") if part["n"] else None
+    if comp is None:
+        return None
+    why = part.get("ci_withheld")
+    difference = points(comp["difference"]) + (
+        f" ({why})" if why else brackets(comp["difference_ci"], signed=True)
+    )
+    return (
+        f"with the face's mesh: {percent(part['head']['accuracy'])} against "
+        f"{percent(part['scores_only']['accuracy'])} on the scores alone; mesh − scores only "
+        f"{difference} (paired, same folds), McNemar {_p_text(comp['mcnemar_p'])}"
+    )
+
+
+def _mesh_lines(cv: dict[str, Any]) -> list[str]:
+    """The head with the face's mesh against the same head on the scores alone."""
+    if "mesh_comparison" not in cv["all"]:
+        return []
+    chosen = cv["folds"].get("mesh", [])
+    choices = ", ".join(f"{m['components']} ({m['scaling']})" for m in chosen)
+    lines = [
+        "",
+        "## The face's mesh",
+        "",
+        "The head above uses the face's mesh (landmarks=mesh): each clip's mean mesh of the "
+        "scored face, reduced on its own by PCA, its scaling and number of components chosen "
+        f"with C inside each training fold (components, scaling: {choices}). The same head "
+        "without the mesh, fitted on the same folds:",
+        "",
+        "| Clips | n | Scores only | With the mesh | Mesh − scores only | McNemar p |",
+        "|---|---:|---|---|---|---:|",
+    ]
+    for key, title in (("all", "All labelled (no face = wrong)"), ("with_face", "With a face")):
+        part = cv[key]
+        if not part["n"]:
+            continue
+        plain, head, comp = part["scores_only"], part["head"], part["mesh_comparison"]
+        lines.append(
+            f"| {title} | {part['n']} | {percent(plain['accuracy'])}"
+            f"{brackets(plain['accuracy_ci'])} | {percent(head['accuracy'])}"
+            f"{brackets(head['accuracy_ci'])} | {points(comp['difference'])}"
+            f"{brackets(comp['difference_ci'], signed=True)} | {p_value(comp['mcnemar_p'])} |"
+        )
+    return lines
