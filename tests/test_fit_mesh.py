@@ -148,7 +148,8 @@ def test_femo_fit_uses_the_mesh_of_a_mesh_run_and_its_head_needs_one(poisoned_tf
     proc = fast_femo("fit", str(run_dir), pattern)
     assert proc.returncode == 0, proc.stderr[-3000:]
     line = next(x for x in proc.stdout.splitlines() if "with the face's mesh" in x)
-    assert "on the scores alone" in line and "paired, same folds; McNemar p" in line
+    assert "on the scores alone; mesh − scores only +" in line
+    assert "(paired, same folds), McNemar p" in line
     head = json.loads((run_dir / "fit" / "head.json").read_text())
     assert head["mesh"]["values"] == MESH_VALUES
     assert head["provenance"]["mesh"] == {"clips_with_mesh": 60}
