@@ -85,7 +85,9 @@ def test_dev_clips_match_the_study_method(tmp_path, dev_clips):
         and "sampled frames/s" in speed[0]
         and "over 3 finished shard(s)" in speed[0]
     )
-    assert "estimate: 24 clips on 3 array task(s) at that speed:" in status.stdout
+    # A finished run: the measured seconds per shard, and nothing left to estimate.
+    assert "time: every shard is done (" in status.stdout
+    assert "per shard, measured over 3 finished)" in status.stdout
     throughput = metrics["throughput"]
     assert throughput["shards"] == 3 and throughput["clips"] == 24
     assert throughput["frames_sampled"] == sum(
