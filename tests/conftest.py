@@ -65,7 +65,7 @@ def scheduler(monkeypatch) -> FakeScheduler:
     """A fresh fake SLURM and Grid Engine (tests/fake_scheduler.py), installed for this test."""
     from submitit.slurm.slurm import SlurmJob
 
-    from femo.launchers.sge import SgeJob
+    from femo.launchers.sge_plugin import SgeJob
 
     yield FakeScheduler().install(monkeypatch)
     SlurmJob.watcher.clear()  # submitit's watchers are shared by every job of a class

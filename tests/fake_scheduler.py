@@ -155,7 +155,7 @@ class FakeScheduler:
         self.scripts: dict[str, str] = {}  # array id -> its submission script
         # Set to an exception: every scheduler command fails with it (down, or missing).
         self.down: BaseException | None = None
-        self.now = time.time()  # Grid Engine's clock in femo.launchers.sge (grace periods)
+        self.now = time.time()  # Grid Engine's clock in femo.launchers.sge and .sge_plugin
 
     # ------------------------------------------------------------- moving tasks along
 
@@ -428,9 +428,10 @@ class FakeScheduler:
             monkeypatch.setattr(subprocess, name, locals()[name])
         monkeypatch.setattr(shutil, "which", which)
         monkeypatch.setattr(utils, "CommandFunction", CommandFunction)
-        from femo.launchers import sge
+        from femo.launchers import sge, sge_plugin
 
-        monkeypatch.setattr(sge, "time", types.SimpleNamespace(time=lambda: self.now))
+        for module in (sge, sge_plugin):
+            monkeypatch.setattr(module, "time", types.SimpleNamespace(time=lambda: self.now))
         monkeypatch.setattr(sge.getpass, "getuser", lambda: "alice")
         return self
 

@@ -384,7 +384,7 @@ def test_a_task_that_raises_fails_with_its_own_last_error_line(
 def test_a_cancelled_task_has_ended_and_resume_would_redo_it(
     tmp_path, scheduler, kind, command, detail
 ):
-    from femo.launchers.sge import SgeJob
+    from femo.launchers.sge_plugin import SgeJob
 
     run = make_run(tmp_path, n_shards=2)
     submit(run, kind)
