@@ -21,6 +21,7 @@ task's submitit pickle runs in this process, as the array task would),
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import signal
@@ -445,3 +446,13 @@ class FakeScheduler:
             yield
         finally:
             self.down = None
+
+
+def hanging_scheduler(tmp_path: Path, name: str, script: str) -> dict[str, str]:
+    """An environment whose PATH finds ``name`` (a shell script) first."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}

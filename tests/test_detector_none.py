@@ -15,7 +15,8 @@ from femo.config import EMOTIONS, ConfigError, DetectorConfig, from_dict
 from femo.dataset import Clip
 from femo.node.models import Face, WholeFrameDetector, make_detector
 from tests.conftest import REPO, SHARED, need
-from tests.test_parity import RawScoreFER, femo_rows
+
+from .builders import RawScoreFER, femo_rows
 
 LFW_IMAGES = SHARED / "lfw-expressions" / "images"
 # Grace Hopper's face in matplotlib's photo, as fer's Haar cascade finds it (x, y, w, h).
