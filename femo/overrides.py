@@ -30,6 +30,8 @@ from .config import (
     absolute_path,
     conf_dir,
     from_dict,
+    merge_defaults,
+    yaml_defaults,
 )
 
 Command = Literal["reduce", "resume"]
@@ -122,7 +124,8 @@ def _group_option(group: str, option: str) -> dict[str, Any]:
     if not path.is_file():
         options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
         raise ConfigError(f"no {group} config named {option!r} (options: {', '.join(options)})")
-    return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return merge_defaults(yaml_defaults(group), values)
 
 
 def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
@@ -218,7 +221,8 @@ def _refusal(command: Command, key: str, kind: str) -> str:
 def _run_defaults(choices: dict[str, list[str]]) -> list[dict[str, Any]]:
     """The configs ``femo run`` composes: config.yaml with each chosen group option."""
     root = yaml.safe_load((conf_dir() / "config.yaml").read_text(encoding="utf-8"))
-    defaults = {k: v for d in root.pop("defaults") if isinstance(d, dict) for k, v in d.items()}
+    defaults = {k: v for d in root["defaults"] if isinstance(d, dict) for k, v in d.items()}
+    root = merge_defaults(yaml_defaults(), root)
     n = max((len(v) for v in choices.values()), default=1)
     configs = []
     for i in range(n):

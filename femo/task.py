@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .config import ExtractConfig, RunConfig, to_dict
+from .config import ExtractConfig, RunConfig, ShardsConfig, to_dict
 from .dataset import Clip
 from .rundir import Plan
 
@@ -27,7 +27,7 @@ class ShardTask:
     extract: ExtractConfig
     config_json: str = "{}"
     # Clips per part file: what a rerun of a shard that died does not redo.
-    part_clips: int = 8
+    part_clips: int = ShardsConfig.part_clips
     # Seconds a clip may take before its worker is stopped and the clip reported.
     clip_timeout_s: float | None = None
 

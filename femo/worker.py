@@ -13,6 +13,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from .launchers.dialects import sge_job_id
 from .node.supervise import ShardFailed, run_one
 from .rundir import RunDir, RunDirError, Submission
 from .task import ShardTask, make_tasks
@@ -41,7 +42,7 @@ def scheduler_task(env: Mapping[str, str]) -> tuple[str, str, str] | None:
         return "slurm", env["SLURM_JOB_ID"], env["SLURM_JOB_ID"]
     job, task = env.get("JOB_ID"), env.get("SGE_TASK_ID")
     if job and task is not None:  # SGE sets SGE_TASK_ID=undefined outside arrays
-        return "sge", job, f"{job}_{int(task) - 1}" if task.isdigit() else job
+        return "sge", job, sge_job_id(job, task)
     return None
 
 

@@ -3,6 +3,7 @@ the fly, ``femo`` in a subprocess, hand-built shard tasks."""
 
 from __future__ import annotations
 
+import html.parser
 import os
 import subprocess
 import sys
@@ -18,6 +19,7 @@ from femo.dataset import Clip
 from femo.task import ShardTask
 
 from .fake_scheduler import FakeScheduler
+from .hand_sweep import make_sweep
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -65,7 +67,7 @@ def scheduler(monkeypatch) -> FakeScheduler:
     """A fresh fake SLURM and Grid Engine (tests/fake_scheduler.py), installed for this test."""
     from submitit.slurm.slurm import SlurmJob
 
-    from femo.launchers.sge import SgeJob
+    from femo.launchers.sge_plugin import SgeJob
 
     yield FakeScheduler().install(monkeypatch)
     SlurmJob.watcher.clear()  # submitit's watchers are shared by every job of a class
@@ -220,3 +222,81 @@ def shard_task(
         extract=ExtractConfig() if extract is None else extract,
         **kw,
     )
+
+
+# ------------------------------------------------ assertions and shared folders
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    """The single line a failing command writes to stderr."""
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def assert_no_run_folder(output_root: Path) -> None:
+    assert not list(output_root.rglob("femo.json"))
+    assert not list(output_root.rglob(".hydra"))
+    assert [p for p in output_root.rglob("*") if p.is_file()] == []
+
+
+class Page(html.parser.HTMLParser):
+    """index.html as text per element id, and every table row as its cells' text."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.by_id: dict[str, str] = {}
+        self.rows: list[list[str]] = []
+        self._open: list[tuple[str, str | None]] = []
+        self._cell: list[str] | None = None
+        self.feed(text)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in ("img", "meta", "br", "link"):
+            return
+        ident = dict(attrs).get("id")
+        self._open.append((tag, ident))
+        if ident:
+            self.by_id[ident] = ""
+        if tag == "tr":
+            self.rows.append([])
+        if tag in ("td", "th"):
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None and self.rows:
+            self.rows[-1].append("".join(self._cell).strip())
+            self._cell = None
+        while self._open:
+            if self._open.pop()[0] == tag:
+                break
+
+    def handle_data(self, data):
+        for _, ident in self._open:
+            if ident:
+                self.by_id[ident] += data
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+@pytest.fixture
+def planned(fast_femo, tmp_path) -> Path:
+    """A run planned with launcher=none: 3 shards of one clip, nothing run."""
+    root = tmp_path / "clips"
+    root.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (root / name).write_bytes(b"never decoded here")
+    proc = fast_femo(
+        "run", "launcher=none", "dataset.root=clips", "shards.videos_per_shard=1", "output_root=out"
+    )
+    assert proc.returncode == 0, proc.stderr
+    (manifest,) = (tmp_path / "out").glob("*/*/femo.json")
+    return manifest.parent
+
+
+@pytest.fixture
+def sweep(tmp_path: Path) -> Path:
+    """The hand-made sweep of :mod:`tests.hand_sweep` (points A to E)."""
+    return make_sweep(tmp_path)

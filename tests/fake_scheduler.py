@@ -21,6 +21,7 @@ task's submitit pickle runs in this process, as the array task would),
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import shutil
 import signal
@@ -155,7 +156,7 @@ class FakeScheduler:
         self.scripts: dict[str, str] = {}  # array id -> its submission script
         # Set to an exception: every scheduler command fails with it (down, or missing).
         self.down: BaseException | None = None
-        self.now = time.time()  # Grid Engine's clock in femo.launchers.sge (grace periods)
+        self.now = time.time()  # Grid Engine's clock in femo.launchers.sge and .sge_plugin
 
     # ------------------------------------------------------------- moving tasks along
 
@@ -428,9 +429,10 @@ class FakeScheduler:
             monkeypatch.setattr(subprocess, name, locals()[name])
         monkeypatch.setattr(shutil, "which", which)
         monkeypatch.setattr(utils, "CommandFunction", CommandFunction)
-        from femo.launchers import sge
+        from femo.launchers import sge, sge_plugin
 
-        monkeypatch.setattr(sge, "time", types.SimpleNamespace(time=lambda: self.now))
+        for module in (sge, sge_plugin):
+            monkeypatch.setattr(module, "time", types.SimpleNamespace(time=lambda: self.now))
         monkeypatch.setattr(sge.getpass, "getuser", lambda: "alice")
         return self
 
@@ -444,3 +446,13 @@ class FakeScheduler:
             yield
         finally:
             self.down = None
+
+
+def hanging_scheduler(tmp_path: Path, name: str, script: str) -> dict[str, str]:
+    """An environment whose PATH finds ``name`` (a shell script) first."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    path = bin_dir / name
+    path.write_text("#!/bin/sh\n" + script)
+    path.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}

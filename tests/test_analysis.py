@@ -22,7 +22,7 @@ from femo.results.reduce import (
 from femo.results.reporting import reduce_run, report_folder
 from femo.rundir import RunDir
 
-from .test_reduce import clip_row, clip_rows, face, make_run, no_face, reduce, write_shard
+from .builders import clip_row, clip_rows, face, make_run, no_face, reduce, write_shard
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

@@ -22,8 +22,8 @@ from femo.results.reporting import reduce_run
 from femo.rundir import RunDir, RunDirError, make_plan
 from femo.shards import SCHEMA
 
-from .test_cli import error_line
-from .test_reduce import clip_row, face, no_face, write_shard
+from .builders import clip_row, face, no_face, write_shard
+from .conftest import error_line
 
 REPO = Path(__file__).resolve().parents[1]
 FRAME_COLUMNS = [

@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 
 from femo.results.pages.html_report import SECTIONS, render_index_html
-from tests.test_html_report import build_report_input
-from tests.test_sweep_report import sweep  # noqa: F401 - the fixture
+from femo.results.sweep import write_sweep_table
+
+from .builders import build_report_input, fr_samples_unlabelled_report, predicted_counts
 
 pytestmark = pytest.mark.browser
 
@@ -159,11 +160,10 @@ def test_report_reads_without_javascript(make_driver, report_file, tmp_path):
     assert all(int(i.get_attribute("naturalWidth") or 0) > 0 for i in images)
 
 
-def test_sweep_page_and_its_comparison_table_fit_1280_px(make_driver, sweep, tmp_path):  # noqa: F811
+def test_sweep_page_and_its_comparison_table_fit_1280_px(make_driver, sweep, tmp_path):
     """Long override strings (here every point names a long labels path and several
     settings) stay in the points table, which wraps them; the plot and the comparison
     table name points P1..P5, so the page and the verdict column fit 1280 px."""
-    from tests.test_sweep_report import write_sweep_table
 
     for k, run in enumerate(sorted(p for p in sweep.iterdir() if p.is_dir())):
         overrides = run / ".hydra" / "overrides.yaml"
@@ -200,7 +200,6 @@ def test_unlabelled_fr_samples_report_leads_with_what_was_predicted(make_driver,
     labels) leads with the predicted classes and videos.csv's counts, says how they were
     made in a Method line near the top, and shows no accuracy and no confusion."""
     pytest.importorskip("dlib", reason="needs the femo[identity] extra (dlib-bin)")
-    from tests.test_identity_slow import fr_samples_unlabelled_report, predicted_counts
 
     report = fr_samples_unlabelled_report(tmp_path)
     counts = predicted_counts(report)

@@ -14,10 +14,8 @@ from femo.rundir import RunDir, Submission
 from femo.status import ShardState, read_status
 from femo.worker import record_scheduler_task, scheduler_task, task_of
 
+from .builders import clip_rows, shard_per_clip_run, write_shard
 from .conftest import femo
-from .test_reduce import clip_rows, write_shard
-from .test_resume import planned  # noqa: F401 - the fixture
-from .test_status import make_run
 
 RUN = "/runs/r1"
 
@@ -103,7 +101,7 @@ def test_scheduler_task_of_the_environment(env, found):
 
 
 def test_status_follows_a_slurm_task_started_by_hand(tmp_path, scheduler):
-    run = make_run(tmp_path, n_shards=3)
+    run = shard_per_clip_run(tmp_path, n_shards=3)
     scheduler.add("slurm", 3, array_id="77")  # sbatch --array=0-2 femo-array.sbatch
     for k in (1, 2):
         env = {"SLURM_ARRAY_JOB_ID": "77", "SLURM_ARRAY_TASK_ID": str(k)}
@@ -127,7 +125,7 @@ def test_status_follows_a_slurm_task_started_by_hand(tmp_path, scheduler):
 
 
 def test_status_follows_a_grid_engine_task_started_by_hand(tmp_path, scheduler):
-    run = make_run(tmp_path, n_shards=3)
+    run = shard_per_clip_run(tmp_path, n_shards=3)
     scheduler.add("sge", 3, array_id="88")
     record_scheduler_task(task_of(run.path, 2), {"JOB_ID": "88", "SGE_TASK_ID": "3"})
     scheduler.start("88_2")
@@ -136,7 +134,7 @@ def test_status_follows_a_grid_engine_task_started_by_hand(tmp_path, scheduler):
 
 
 def test_a_later_submission_of_the_shard_wins(tmp_path, scheduler):
-    run = make_run(tmp_path, n_shards=2)
+    run = shard_per_clip_run(tmp_path, n_shards=2)
     scheduler.add("slurm", 2, array_id="77")
     scheduler.add("slurm", 2, array_id="78")
     record_scheduler_task(task_of(run.path, 0), {"SLURM_JOB_ID": "70"})
@@ -153,7 +151,7 @@ def test_the_worker_records_its_job_id_before_it_runs(planned, poisoned_tf, tmp_
 
 
 def test_a_damaged_task_record_counts_as_none(tmp_path):
-    run = make_run(tmp_path, n_shards=1)
+    run = shard_per_clip_run(tmp_path, n_shards=1)
     run.logs_dir.mkdir(exist_ok=True)
     run.task_record(0).write_text('{"launcher": "slu')
     assert run.submissions() == []

@@ -15,29 +15,11 @@ from pathlib import Path
 import pytest
 
 from femo import __version__
-from femo.config import RunConfig, to_dict
-from femo.dataset import Clip
-from femo.rundir import RunDir, make_plan
 
-from .conftest import femo
-from .test_reduce import clip_rows, write_shard
+from .builders import clip_rows, labelled_run, write_shard
+from .conftest import assert_no_run_folder, error_line, femo
 
 REPO = Path(__file__).resolve().parents[1]
-
-
-def error_line(proc: subprocess.CompletedProcess) -> str:
-    """The single line a failing command writes to stderr."""
-    assert proc.returncode == 2, (proc.stdout, proc.stderr)
-    lines = proc.stderr.splitlines()
-    assert len(lines) == 1, proc.stderr
-    assert "Traceback" not in proc.stderr
-    return lines[0]
-
-
-def assert_no_run_folder(output_root: Path) -> None:
-    assert not list(output_root.rglob("femo.json"))
-    assert not list(output_root.rglob(".hydra"))
-    assert [p for p in output_root.rglob("*") if p.is_file()] == []
 
 
 def test_poisoned_tensorflow_really_fails(fast_femo, poisoned_tf):
@@ -159,21 +141,6 @@ def test_run_with_a_bad_value(fast_femo, tmp_path, clips_folder, override, messa
 # ------------------------------------------------------- reduce and status
 
 
-def fake_run(tmp_path: Path, n_shards: int = 3) -> Path:
-    """A run folder as `femo run` starts it: manifest, plan, labels snapshot, logs/."""
-    videos = [f"v{i}.mp4" for i in range(2 * n_shards - 1)]
-    plan = make_plan([Clip(v, "video") for v in videos], 2)
-    assert plan.n_shards == n_shards
-    labels = tmp_path / "labels.csv"
-    labels.write_text("video,label\nv0.mp4,Positive\nv1.mp4,Negative\nv2.mp4,neutral\n")
-    run_dir = tmp_path / "run"
-    config = to_dict(RunConfig())
-    config["dataset"]["root"] = str(tmp_path / "clips")
-    config["dataset"]["labels"] = str(labels)
-    RunDir(run_dir).create(plan, config, str(labels))
-    return run_dir
-
-
 def test_reduce_not_a_run(fast_femo, tmp_path):
     proc = fast_femo("reduce", "/not/a/run")
     assert error_line(proc) == "femo: error: /not/a/run is not a folder"
@@ -195,7 +162,7 @@ def test_reduce_not_a_run(fast_femo, tmp_path):
     ],
 )
 def test_reduce_refuses_overrides_that_change_the_shards(fast_femo, tmp_path, override):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     proc = fast_femo("reduce", str(run_dir), override)
     key = override.split("=")[0]
     assert error_line(proc) == (
@@ -209,7 +176,7 @@ def test_reduce_refuses_overrides_that_change_the_shards(fast_femo, tmp_path, ov
 
 @pytest.mark.parametrize("override", ["batch_size=8", "device=cpu", "launcher=slurm"])
 def test_reduce_refuses_overrides_of_how_shards_are_made(fast_femo, tmp_path, override):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     key = override.split("=")[0]
     assert error_line(fast_femo("reduce", str(run_dir), override)) == (
         f"femo: error: femo reduce cannot change {key!r}: it decides how shards are made "
@@ -237,13 +204,13 @@ def test_reduce_refuses_overrides_of_how_shards_are_made(fast_femo, tmp_path, ov
     ],
 )
 def test_reduce_names_an_unknown_key(fast_femo, tmp_path, override, message):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     assert error_line(fast_femo("reduce", str(run_dir), override)) == f"femo: error: {message}"
     assert not (run_dir / "report").exists()
 
 
 def test_reduce_unknown_mapping(fast_femo, tmp_path):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     proc = fast_femo("reduce", str(run_dir), "mapping=nine")
     line = error_line(proc)
     assert line.startswith("femo: error: no mapping config named 'nine' (options: ")
@@ -251,7 +218,7 @@ def test_reduce_unknown_mapping(fast_femo, tmp_path):
 
 
 def test_reduce_of_an_unfinished_run_needs_allow_partial(fast_femo, tmp_path):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
     proc = fast_femo("reduce", str(run_dir))
     assert error_line(proc) == (
@@ -285,7 +252,7 @@ def test_reduce_of_an_unfinished_run_needs_allow_partial(fast_femo, tmp_path):
 
 
 def test_reduce_allow_partial_between_run_and_overrides(fast_femo, tmp_path):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
     proc = fast_femo("reduce", str(run_dir), "--allow-partial", "reduce.face=largest")
     assert proc.returncode == 0, proc.stderr
@@ -294,7 +261,7 @@ def test_reduce_allow_partial_between_run_and_overrides(fast_femo, tmp_path):
 
 
 def test_reduce_with_another_mapping(fast_femo, tmp_path):
-    run_dir = fake_run(tmp_path, n_shards=1)
+    run_dir = labelled_run(tmp_path, n_shards=1)
     write_shard(run_dir, 0, clip_rows("v0.mp4", ["happy", "surprise", "surprise"]))
     proc = fast_femo("reduce", str(run_dir), "mapping=seven", "dataset.unknown_labels=unlabelled")
     assert proc.returncode == 0, proc.stderr
@@ -322,7 +289,7 @@ def status_counts(line: str) -> dict[str, int]:
 
 
 def test_status(fast_femo, tmp_path):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
     (run_dir / "logs" / "shard-00001.failed").write_text(
         "Traceback...\nRuntimeError: out of memory\n"

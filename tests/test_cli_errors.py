@@ -15,10 +15,9 @@ from femo.launchers.local import gpu_visible
 from femo.pipeline import IncompleteRun, _after_launch
 from femo.rundir import RunDir
 
+from .builders import clip_rows, labelled_run, synthetic_run, talk_run, write_shard
+from .conftest import assert_no_run_folder, error_line
 from .read_only import unwritable
-from .test_cli import assert_no_run_folder, error_line, fake_run
-from .test_fit_cli import synthetic_run
-from .test_reduce import clip_rows, write_shard
 
 DATASET_KEYS = (
     "root, labels, video_column, label_column, unknown_labels, group_column, group_pattern, "
@@ -97,7 +96,7 @@ def test_run_expands_a_home_folder(fast_femo, tmp_path):
 
 
 def test_reduce_names_the_override_it_cannot_read(fast_femo, tmp_path):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     proc = fast_femo("reduce", str(run_dir), "dataset.group_pattern=^(p)_")
     assert error_line(proc) == (
         "femo: error: cannot read override 'dataset.group_pattern=^(p)_': '^' is not allowed "
@@ -106,7 +105,7 @@ def test_reduce_names_the_override_it_cannot_read(fast_femo, tmp_path):
 
 
 def test_reduce_with_itself_is_refused(fast_femo, tmp_path):
-    run_dir = fake_run(tmp_path, n_shards=1)
+    run_dir = labelled_run(tmp_path, n_shards=1)
     write_shard(run_dir, 0, clip_rows("v0.mp4", ["happy"]))
     proc = fast_femo("reduce", str(run_dir), "--with", str(run_dir))
     assert error_line(proc) == (
@@ -148,7 +147,7 @@ def test_run_into_an_unwritable_output_root(tmp_path):
 
 @pytest.fixture
 def finished_run(tmp_path) -> Path:
-    run_dir = fake_run(tmp_path, n_shards=1)
+    run_dir = labelled_run(tmp_path, n_shards=1)
     write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
     return run_dir
 
@@ -189,9 +188,8 @@ def test_fit_an_unwritable_run(tmp_path):
 
 
 def test_show_on_an_unwritable_run_suggests_out(tmp_path):
-    from .test_show import run_dir as show_fixture
 
-    run_dir = show_fixture.__wrapped__(tmp_path)
+    run_dir = talk_run(tmp_path)
     proc, reason = femo_unwritable(run_dir, tmp_path, "show", str(run_dir), "talk.avi")
     assert error_line(proc) == (
         f"femo: error: cannot write {run_dir / 'report' / 'sheets' / 'talk.avi.png'}: {reason}; "
@@ -205,7 +203,7 @@ def test_show_on_an_unwritable_run_suggests_out(tmp_path):
 
 
 def test_resume_an_unwritable_run(tmp_path):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     proc, reason = femo_unwritable(run_dir, tmp_path, "run", f"resume={run_dir}")
     assert error_line(proc) == (
         f"femo: error: cannot write {run_dir / '.resume.lock'}: {reason}; femo run resume= "
@@ -277,14 +275,14 @@ def test_device_gpu_without_a_gpu_stops_before_any_work(fast_femo, tmp_path):
         fast_femo("run", "dataset.root=clips", "device=gpu", f"output_root={out}")
     ) == (NO_GPU)
     assert_no_run_folder(out)
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     before = (run_dir / "femo.json").read_text()
     assert error_line(fast_femo("run", f"resume={run_dir}", "device=gpu")) == NO_GPU
     assert (run_dir / "femo.json").read_text() == before
 
 
 def test_a_run_with_shards_not_done_names_the_first_failure(tmp_path):
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
     (run_dir / "logs" / "shard-00001.failed").write_text(
         "Traceback (most recent call last):\n"
@@ -308,7 +306,7 @@ def test_a_refused_submission_says_how_to_continue_the_run(tmp_path, scheduler, 
     from femo import cli
 
     scheduler.max_array_size = 2  # femo was told 3 (launcher.max_array_size)
-    run_dir = fake_run(tmp_path, n_shards=3)
+    run_dir = labelled_run(tmp_path, n_shards=3)
     run_dir.chmod(0o700)
     argv = ["run", f"resume={run_dir}", "launcher=slurm", "launcher.max_array_size=3"]
     with pytest.raises(SystemExit) as exc:

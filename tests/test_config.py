@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import os
 import pickle
@@ -14,18 +15,27 @@ from omegaconf import OmegaConf
 import femo.cli
 import femo.rundir
 from femo.config import (
+    DEFAULTED_GROUPS,
+    DEFAULTED_ROOT,
     EMOTIONS,
     ClassifierConfig,
     ConfigError,
     DatasetConfig,
     DetectorConfig,
     ExtractConfig,
+    IdentityConfig,
+    LauncherSection,
     MappingConfig,
     ReduceConfig,
+    ReportConfig,
     RunConfig,
     SamplingConfig,
+    ShardsConfig,
     from_dict,
+    merge_defaults,
+    register_defaults,
     to_dict,
+    yaml_defaults,
 )
 from femo.launchers import launcher_config
 from femo.launchers.local import LocalLauncherConfig
@@ -47,6 +57,7 @@ def hydra_compose():
     OmegaConf.register_new_resolver("femo_run_name", femo.rundir.run_name, replace=True)
     # The real resolver claims the folder on disk; composing must not.
     OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)
+    register_defaults()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
 
         def composed(*overrides: str, hydra: bool = False):
@@ -112,7 +123,9 @@ def test_every_option_composes_into_the_typed_config(hydra_compose, group, optio
     given = [f"{group}.{k}={v}".replace("'", "").replace(" ", "") for k, v in required.items()]
     cfg = hydra_compose(f"{group}={option}", *given)
     config = from_dict(resolved(cfg), base_dir="/base")
-    yaml = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
+    # The option's own values over its section's dataclass defaults.
+    option_yaml = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
+    yaml = merge_defaults(yaml_defaults(group), option_yaml)
     assert resolved(cfg)[group] == {**yaml, **required}
     yaml = {k: v for k, v in yaml.items() if k not in required}
     section = typed_section(config, group)
@@ -566,3 +579,79 @@ def test_the_shipped_report_settings_are_the_bootstrap_defaults(hydra_compose):
 
     assert Bootstrap(resamples=2000, level=0.95, seed=0) == BOOTSTRAP
     assert build(hydra_compose).report.bootstrap == BOOTSTRAP
+
+
+# ----------------------------------------------------- defaults in one place (the dataclasses)
+
+DEFAULTED_OPTIONS = [(g, o) for g, o in OPTIONS if g in DEFAULTED_GROUPS]
+
+
+@pytest.mark.parametrize(
+    ("group", "option"), DEFAULTED_OPTIONS, ids=[f"{g}={o}" for g, o in DEFAULTED_OPTIONS]
+)
+def test_an_option_holds_only_what_differs_from_the_dataclass(group, option):
+    """Each option composes on its section's dataclass defaults (``base`` first) and
+    repeats none of them: every value it writes differs from the default."""
+    values = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
+    assert values["defaults"] == ["base", "_self_"]
+    defaults = yaml_defaults(group)
+    repeated = {k: v for k, v in values.items() if k != "defaults" and defaults.get(k) == v}
+    assert repeated == {}
+    assert set(values) - {"defaults"} <= set(defaults)
+
+
+def test_config_yaml_holds_no_section_defaults():
+    root = OmegaConf.to_container(OmegaConf.load(CONF / "config.yaml"))
+    assert root["defaults"][-2:] == ["base", "_self_"]
+    assert not set(root) & set(DEFAULTED_ROOT)
+    assert set(root) == {"defaults", "output_root", "resume", "hydra"}
+
+
+# What config.yaml composes where it differs from RunConfig(): the default options'
+# own values (haar's fer parameters, the folder's file types, local's settings).
+ROOT = RunConfig(
+    dataset=DatasetConfig(
+        video_extensions=(".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg",
+                          ".wmv", ".flv", ".3gp"),
+        image_extensions=(".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"),
+    ),
+    detector=DetectorConfig(name="haar", scale_factor=1.1, min_neighbors=5, min_size=50),
+    launcher=LauncherSection("local", {"workers": None, "threads_per_worker": None}),
+)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("overrides", "changes"),
+    [
+        ((), {}),
+        (("reduce=largest",), {"reduce": ReduceConfig(face="largest")}),
+        (("reduce=person",), {"reduce": ReduceConfig(face="person")}),
+        (("sampling=fps",), {"sampling": SamplingConfig(mode="fps", every_n=None, fps=1.0)}),
+        (("identity=dlib",), {"identity": IdentityConfig(name="dlib")}),
+        (("mapping=seven",), {"mapping": MappingConfig(
+            name="seven", classes=EMOTIONS, emotions={e: e for e in EMOTIONS})}),
+        (("shards.part_clips=3", "report.min_units=4", "reduce.group_distance=0.4"),
+         {"shards": ShardsConfig(part_clips=3), "report": ReportConfig(min_units=4),
+          "reduce": ReduceConfig(group_distance=0.4)}),
+    ],
+    ids=["root", "largest", "person", "fps", "dlib", "seven", "keys"],
+)  # fmt: skip
+def test_composing_gives_the_dataclass_defaults_plus_the_options_deltas(
+    hydra_compose, overrides, changes
+):
+    """What Hydra composes is the dataclasses' defaults with only the option's (or the
+    command line's) own values changed; keys absent from the yaml still take overrides."""
+    assert build(hydra_compose, *overrides) == dataclasses.replace(ROOT, **changes)
+
+
+def test_femo_reduce_group_option_is_the_defaults_plus_the_option():
+    """``femo reduce RUN reduce=largest`` replaces the saved section with the whole
+    option: the dataclass defaults with the option's values."""
+    from femo.overrides import apply_overrides
+
+    saved = to_dict(RunConfig(reduce=ReduceConfig(vote="mean", group_distance=0.3)))
+    cfg = apply_overrides(saved, ["reduce=largest", "mapping=seven"], "reduce")
+    assert cfg["reduce"] == to_dict(ReduceConfig(face="largest"))
+    assert cfg["mapping"] == to_dict(
+        MappingConfig(name="seven", classes=EMOTIONS, emotions={e: e for e in EMOTIONS})
+    )

@@ -21,7 +21,7 @@ from femo.node.classifier import OnnxClassifier, onnx_model_path
 from femo.node.custom import CustomClassifier, check_model, to_scores
 from femo.node.models import Face, face_crop, pad_gray
 
-from .test_cli import assert_no_run_folder, error_line
+from .conftest import assert_no_run_folder, error_line
 
 FER_LABELS = list(EMOTIONS)
 # Eight outputs as AffectNet orders them: contempt summed into disgust; one dropped.

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import femo
-from .test_cli import error_line
-from .test_reduce import clip_rows, write_shard
+from .builders import clip_rows, write_shard
+from .conftest import error_line, femo
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

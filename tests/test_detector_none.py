@@ -15,7 +15,8 @@ from femo.config import EMOTIONS, ConfigError, DetectorConfig, from_dict
 from femo.dataset import Clip
 from femo.node.models import Face, WholeFrameDetector, make_detector
 from tests.conftest import REPO, SHARED, need
-from tests.test_parity import RawScoreFER, femo_rows
+
+from .builders import RawScoreFER, femo_rows
 
 LFW_IMAGES = SHARED / "lfw-expressions" / "images"
 # Grace Hopper's face in matplotlib's photo, as fer's Haar cascade finds it (x, y, w, h).
@@ -54,9 +55,11 @@ def test_the_none_option_composes_with_hydra():
     from hydra import compose, initialize_config_dir
 
     import femo.rundir
+    from femo.config import register_defaults
 
     OmegaConf.register_new_resolver("femo_run_name", femo.rundir.run_name, replace=True)
     OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)
+    register_defaults()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["detector=none"])
     container = OmegaConf.to_container(cfg, resolve=True)

@@ -12,9 +12,8 @@ from femo.dataset import Clip
 from femo.results.reporting import reduce_run
 from femo.rundir import RunDir, make_plan
 
-from .test_cli import error_line
-from .test_fit_cli import synthetic_run
-from .test_reduce import clip_row, face, no_face, write_shard
+from .builders import clip_row, face, no_face, synthetic_run, write_shard
+from .conftest import error_line
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

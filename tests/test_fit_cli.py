@@ -6,38 +6,10 @@ import csv
 import json
 import re
 
-import numpy as np
 import pytest
 
-from femo.config import EMOTIONS
-
-from .conftest import femo
-from .test_cli import error_line
-from .test_reduce import clip_row, face, make_run, write_shard
-
-
-def synthetic_run(tmp_path, n_clips: int = 60, persons: int = 12, label_step: int = 1):
-    """60 clips of 12 persons whose Negative clips look Neutral to the vote but not to
-    their mean scores (the study's bias); clip i's label is class (i // label_step) % 3."""
-    rng = np.random.default_rng(0)
-    classes = ["Positive", "Neutral", "Negative"]
-    videos = [f"p{i % persons:02d}_{i:03d}.mp4" for i in range(n_clips)]
-    labels = {v: classes[(i // label_step) % 3] for i, v in enumerate(videos)}
-    run_dir = make_run(tmp_path, videos, per_shard=30, labels=labels)
-    for k in range(-(-n_clips // 30)):
-        rows = []
-        for v in videos[30 * k : 30 * (k + 1)]:
-            for f in range(6):
-                s = {e: 0.02 + 0.02 * rng.random() for e in EMOTIONS}
-                s["neutral"] = 0.5
-                if labels[v] == "Positive":
-                    s["happy"] = 0.6 + 0.2 * rng.random()
-                elif labels[v] == "Negative":
-                    s["angry"] = 0.3 + 0.15 * rng.random()  # raised, seldom on top
-                rows.append(face(v, 5 * f, **s))
-            rows.append(clip_row(v, frames_sampled=6))
-        write_shard(run_dir, k, rows)
-    return run_dir
+from .builders import clip_row, face, make_run, synthetic_run, write_shard
+from .conftest import error_line, femo
 
 
 def test_fit_then_apply_the_head(fast_femo, tmp_path):

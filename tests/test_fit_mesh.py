@@ -16,9 +16,8 @@ from femo.results.fit.mesh import MESH_VALUES, clip_meshes
 from femo.results.fit.model import fit_head, predict_head, with_mesh
 from femo.rundir import RunDir, make_plan
 
-from .conftest import femo
-from .test_cli import error_line
-from .test_reduce import clip_row, face, write_shard
+from .builders import clip_row, face, write_shard
+from .conftest import error_line, femo
 
 CLASSES = ("Positive", "Neutral", "Negative")
 GRID = (0.1, 1.0)  # a short C grid keeps these tests quick

@@ -16,181 +16,20 @@ from PIL import Image
 from femo.results.pages import plots
 from femo.results.pages.html_report import SECTIONS, answer_text, order_clips, render_index_html
 
+from .builders import (
+    CLASSES,
+    EVIL,
+    EVIL_GROUP,
+    build_report_input,
+    report_clip,
+    report_group,
+    report_scores,
+)
+
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 EMOTIONS = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-CLASSES = ["Positive", "Neutral", "Negative"]
-EVIL = "<script>alert('x')</script>&.mp4"
-EVIL_GROUP = '<b onmouseover="x">eve</b>'
 SECTION_IDS = [key for key, _ in SECTIONS]
-
-
-def _scores(top: str, strength: float = 0.7) -> dict[str, float]:
-    rest = (1 - strength) / (len(EMOTIONS) - 1)
-    return {e: strength if e == top else rest for e in EMOTIONS}
-
-
-def _group(name: str, clips: int, happy: float, accuracy: float | None) -> dict:
-    others = (1 - happy) / 6
-    emotion_share = {e: (happy if e == "happy" else others) for e in EMOTIONS}
-    return {
-        "group": name,
-        "clips": clips,
-        "labelled": clips - 1,
-        "frames_with_face": clips * 40,
-        "emotion_share": emotion_share,
-        "emotion_mean_score": {e: v * 0.8 for e, v in emotion_share.items()},
-        "class_share": {"Positive": happy, "Neutral": others, "Negative": 1 - happy - others},
-        "predicted_share": {"Positive": 0.5, "Neutral": 0.25, "Negative": 0.25},
-        "accuracy": accuracy,
-        "accuracy_ci": None if accuracy is None else [max(accuracy - 0.2, 0), 1.0],
-    }
-
-
-def _clip(video, group, golden, predict, status="ok", sampled=30, with_face=28, message=None):
-    votes = {c: 0 for c in CLASSES}
-    if predict is not None:
-        votes[predict] = with_face // 2 + 1
-        votes[CLASSES[(CLASSES.index(predict) + 1) % 3]] = with_face - votes[predict]
-    return {
-        "video": video,
-        "group": group,
-        "golden": golden,
-        "predict": predict,
-        "status": status,
-        "frames_sampled": sampled,
-        "frames_with_face": with_face,
-        "face_rate": None if sampled == 0 else with_face / sampled,
-        "votes": votes,
-        "message": message,
-    }
-
-
-def build_report_input(*, partial: bool = False, groups: bool = True) -> tuple[dict, list[dict]]:
-    """A small but complete run: 3 classes, 3 persons, 2 timelines (one with gaps)."""
-    clips = [
-        _clip("anna/a_01.mp4", "anna", "Positive", "Positive"),
-        _clip("anna/a_02.mp4", "anna", "Negative", "Neutral"),
-        _clip("anna/a_03.mp4", "anna", None, "Positive"),
-        _clip("bert/b_01.mp4", "bert", "Neutral", "Neutral", with_face=12),
-        _clip("bert/b_02.mp4", "bert", "Positive", None, "no_face", with_face=0),
-        _clip("bert/b_03.mp4", "bert", "Negative", "Negative"),
-        _clip(f"eve/{EVIL}", EVIL_GROUP, "Positive", "Negative"),
-        _clip(
-            "eve/e_02.mp4",
-            EVIL_GROUP,
-            "Neutral",
-            None,
-            "error",
-            0,
-            0,
-            "cv2 could not open <file> & gave up",
-        ),
-        _clip("eve/e_03.mp4", EVIL_GROUP, None, None, "no_face", with_face=0),
-    ]
-    frames_gappy = [
-        {"frame": i * 5, "time_s": i * 0.2, "scores": None if i in (3, 4, 9) else _scores("sad")}
-        for i in range(14)
-    ]
-    frames_plain = [{"frame": i, "time_s": None, "scores": _scores("happy", 0.6)} for i in range(8)]
-    metrics = {
-        "accuracy": 0.625,
-        "accuracy_ci": [0.41, 0.802],
-        "accuracy_scored": 0.714,
-        "macro_f1": 0.583,
-        "macro_f1_ci": [0.3, 0.81],
-        "n_videos": 9,
-        "n_labelled": 7,
-        "n_scored": 5,
-        "n_correct": 3,
-        "n_no_face": 2,
-        "n_failed": 1,
-        "n_missing": 0,
-        "classes": CLASSES,
-        "emotions": EMOTIONS,
-        "per_class": {
-            "Positive": {
-                "precision": 1.0,
-                "recall": 0.333,
-                "f1": 0.5,
-                "support": 3,
-                "recall_ci": [0.0, 0.8],
-            },
-            "Neutral": {
-                "precision": 0.5,
-                "recall": 0.5,
-                "f1": 0.5,
-                "support": 2,
-                "recall_ci": [0.0, 1.0],
-            },
-            "Negative": {
-                "precision": 0.5,
-                "recall": 0.5,
-                "f1": 0.5,
-                "support": 2,
-                "recall_ci": None,
-            },
-        },
-        "confusion": {
-            "Positive": {"Positive": 1, "Neutral": 0, "Negative": 1, "none": 1},
-            "Neutral": {"Positive": 0, "Neutral": 1, "Negative": 0, "none": 1},
-            "Negative": {"Positive": 0, "Neutral": 1, "Negative": 1, "none": 0},
-        },
-        "ci": {
-            "method": "percentile bootstrap",
-            "level": 0.95,
-            "resamples": 2000,
-            "unit": "group",
-            "n_units": 3,
-        },
-        "partial": partial,
-        "shards": {"planned": 4, "done": 3 if partial else 4, "not_done": [2] if partial else []},
-        "groups": (
-            [
-                _group("anna", 3, 0.5, 0.5),
-                _group("bert", 3, 0.2, 0.667),
-                _group(EVIL_GROUP, 3, 0.1, None),
-            ]
-            if groups
-            else []
-        ),
-        "timelines": [
-            {
-                "video": "bert/b_01.mp4",
-                "group": "bert",
-                "golden": "Neutral",
-                "predict": "Negative",
-                "correct": False,
-                "confidence": 0.81,
-                "frames": frames_gappy,
-            },
-            {
-                "video": "anna/a_01.mp4",
-                "group": "anna",
-                "golden": "Positive",
-                "predict": "Positive",
-                "correct": True,
-                "confidence": 0.64,
-                "frames": frames_plain,
-            },
-        ],
-        "throughput": {"lines": ["412 frames in 20.1 s: 20.5 frames/s"], "frames_per_s": 20.5},
-        "provenance": {
-            "femo_version": "0.2.0",
-            "fer_version": "22.4.0",
-            "emotion_model_sha256": "ab" * 32,
-            "dataset_root": "/data/study <2024>",
-            "labels_file": "/data/labels.csv",
-            "label_column": "label",
-            "run_created": "2024-05-01T10:00:00",
-            "reported_at": "2024-05-01T11:00:00",
-        },
-        "settings_yaml": "dataset:\n  root: /data/study\n  group_pattern: '^([a-z]+)/'\n",
-        "unlabelled": ["anna/a_03.mp4", "eve/e_03.mp4"],
-        "missing_clips": ["carl/c_01.mp4"],
-        "unknown_labels": {"dora/d_01.mp4": "Ecstatic"},
-    }
-    return metrics, clips
 
 
 def build_large_input(
@@ -201,14 +40,17 @@ def build_large_input(
     rng = np.random.default_rng(0)
     names = [f"person_{i:03d}" for i in range(n_groups)]
     metrics["groups"] = [
-        _group(name, int(rng.integers(5, 80)), float(rng.uniform(0.05, 0.6)), 0.5) for name in names
+        report_group(name, int(rng.integers(5, 80)), float(rng.uniform(0.05, 0.6)), 0.5)
+        for name in names
     ]
     clips = []
     for i in range(n_clips):
         golden = CLASSES[i % 3]
         predict = CLASSES[int(rng.integers(0, 3))]
         clips.append(
-            _clip(f"{names[i % n_groups]}/clip_{i:05d}.mp4", names[i % n_groups], golden, predict)
+            report_clip(
+                f"{names[i % n_groups]}/clip_{i:05d}.mp4", names[i % n_groups], golden, predict
+            )
         )
     template = metrics["timelines"][0]
     metrics["timelines"] = []
@@ -217,7 +59,7 @@ def build_large_input(
             {
                 "frame": i,
                 "time_s": i / 5,
-                "scores": None if i % 17 == 0 else _scores(EMOTIONS[i % 7]),
+                "scores": None if i % 17 == 0 else report_scores(EMOTIONS[i % 7]),
             }
             for i in range(300)
         ]

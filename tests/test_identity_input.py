@@ -15,7 +15,7 @@ import pytest
 
 from femo.config import ConfigError, from_dict
 
-from .test_cli import assert_no_run_folder, error_line
+from .conftest import assert_no_run_folder, error_line
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

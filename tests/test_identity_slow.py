@@ -3,35 +3,22 @@
 from __future__ import annotations
 
 import csv
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
-from .conftest import SHARED, need
+from .builders import FR_SAMPLES, femo, fr_samples_unlabelled_report, predicted_counts
+from .conftest import SHARED, Page, need
 
 pytestmark = pytest.mark.slow
 
 MULTIFACE = SHARED / "multiface-clips"
-FR_SAMPLES = SHARED / "fr-samples"
 
 
 @pytest.fixture(autouse=True)
 def _dlib():
     pytest.importorskip("dlib", reason="needs the femo[identity] extra (dlib-bin)")
-
-
-def femo(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "femo", *args], cwd=cwd, capture_output=True, text=True,
-        env=dict(os.environ, XDG_CACHE_HOME=str(cwd / "cache")),
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return proc
 
 
 def test_fr_samples_profiles_name_both_men(tmp_path):
@@ -91,34 +78,11 @@ def test_multiface_person_and_main_score_the_labelled_persons_frames(tmp_path):
         assert [r["predict"] for r in rows] == [r["golden"] for r in rows], face
 
 
-def fr_samples_unlabelled_report(tmp_path: Path) -> Path:
-    """``femo run`` on fr-samples as a new user would: BlazeFace, identities, no labels;
-    the report folder."""
-    root = need(FR_SAMPLES)
-    femo("run", f"dataset.root={root / 'clips'}", "identity=dlib", "detector=blazeface",
-         f"dataset.references={root / 'refs'}", f"hydra.run.dir={tmp_path / 'run'}",
-         cwd=tmp_path)  # fmt: skip
-    return tmp_path / "run" / "report"
-
-
-def predicted_counts(report: Path) -> str:
-    """``Neutral 3, Positive 0, Negative 0``: videos.csv's predictions, most first (ties in
-    the mapping's order)."""
-    from collections import Counter
-
-    with open(report / "videos.csv", newline="") as fh:
-        counts = Counter(r["predict"] for r in csv.DictReader(fh) if r["predict"])
-    order = ["Positive", "Neutral", "Negative"]
-    ranked = sorted(order, key=lambda c: (-counts[c], order.index(c)))
-    return ", ".join(f"{c} {counts[c]}" for c in ranked)
-
-
 def test_fr_samples_without_labels_lead_with_what_was_predicted(tmp_path):
     """Issue 26's trial: the first lines give the predicted classes with videos.csv's
     counts; no accuracy, per-class or confusion table; a Method line names blazeface,
     onnx and the face rule. index.html says the same (parsed here; in Chromium in
     test_browser.py)."""
-    from .test_report_unlabelled import Page
 
     report = fr_samples_unlabelled_report(tmp_path)
     counts = predicted_counts(report)

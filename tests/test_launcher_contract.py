@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
@@ -23,10 +22,9 @@ from femo.launchers.base import Launch, TaskState
 from femo.launchers.local import LocalLauncher
 from femo.rundir import RunDir
 from femo.status import ShardState, read_status
-from femo.task import ShardResult, ShardTask, make_tasks
+from femo.task import ShardTask
 
-from .test_reduce import clip_rows, write_shard
-from .test_status import make_run
+from .builders import make_shard, shard_per_clip_run, tasks_of
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -40,13 +38,6 @@ AFTER_LAUNCH = {
     "slurm": ShardState.PENDING,
     "sge": ShardState.PENDING,
 }
-
-
-def make_shard(task: ShardTask) -> ShardResult:
-    """What a worker leaves: the shard file of ``task`` (every clip happy, one frame)."""
-    rows = [row for clip in task.clips for row in clip_rows(clip.video, ["happy"])]
-    path = write_shard(Path(task.run_dir), task.index, rows)
-    return ShardResult(task.index, str(path), len(task.clips), 0, 1, 0.0)
 
 
 class Harness:
@@ -85,11 +76,7 @@ def harness(request, monkeypatch) -> Harness:
 
 @pytest.fixture
 def run(tmp_path) -> RunDir:
-    return make_run(tmp_path, n_shards=3)
-
-
-def tasks_of(run: RunDir) -> list[ShardTask]:
-    return make_tasks(run.path, run.read_plan(), run.config())
+    return shard_per_clip_run(tmp_path, n_shards=3)
 
 
 class TestLauncherContract:

@@ -23,9 +23,8 @@ from femo.launchers.sge import SgeLauncher, SgeLauncherConfig
 from femo.launchers.slurm import SlurmLauncher, SlurmLauncherConfig
 from femo.status import ShardState, read_status
 
+from .builders import make_shard, shard_per_clip_run, tasks_of
 from .conftest import check_golden, shard_task
-from .test_launcher_contract import make_shard, tasks_of
-from .test_status import make_run
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -205,7 +204,7 @@ def test_arrays_are_split_where_the_cluster_caps_them(
     tmp_path, scheduler, stand_in, kind, array_lines
 ):
     scheduler.max_array_size = scheduler.max_aj_tasks = 2  # an array of 3 would be refused
-    run = make_run(tmp_path, n_shards=5)
+    run = shard_per_clip_run(tmp_path, n_shards=5)
     said = submit(run, kind, max_array_size=2)
     recorded = run.submissions()
     assert [s.shards for s in recorded] == [[0, 1], [2, 3], [4]]
@@ -238,7 +237,7 @@ def test_an_array_over_the_cap_is_refused_in_the_schedulers_words(
     tmp_path, scheduler, kind, message
 ):
     scheduler.max_array_size = scheduler.max_aj_tasks = 2  # femo was told a larger cap
-    run = make_run(tmp_path, n_shards=3)
+    run = shard_per_clip_run(tmp_path, n_shards=3)
     with pytest.raises(SubmissionError) as exc:
         submit(run, kind)
     assert str(exc.value) == message
@@ -249,7 +248,7 @@ def test_a_slurm_task_signalled_before_its_time_limit_requeues_itself(
     tmp_path, scheduler, stand_in
 ):
     """submitit's own handler checkpoints the ShardJob and asks scontrol to requeue it."""
-    run = make_run(tmp_path, n_shards=2)
+    run = shard_per_clip_run(tmp_path, n_shards=2)
     submit(run, "slurm")
     scheduler.start("12_0", "12_1")
     task = {"SLURM_JOB_ID": "1000", "SLURM_ARRAY_JOB_ID": "12", "SLURM_ARRAY_TASK_ID": "0"}
@@ -270,7 +269,7 @@ def test_a_slurm_task_signalled_before_its_time_limit_requeues_itself(
 
 
 def test_a_rescheduled_grid_engine_task_waits_again_then_is_done(tmp_path, scheduler, stand_in):
-    run = make_run(tmp_path, n_shards=2)
+    run = shard_per_clip_run(tmp_path, n_shards=2)
     submit(run, "sge")
     scheduler.start("12_0", "12_1")
     scheduler.requeue("12_0")  # its host went away: -r y puts it back in the queue (Rq)
@@ -286,7 +285,7 @@ def test_a_grid_engine_task_without_a_trace_is_unknown_then_failed_as_lost(
 ):
     """Not in qstat nor qacct: unknown (never failed, never redone) while accounting may
     lag; after the grace period it is lost, and resume may redo it."""
-    run = make_run(tmp_path, n_shards=3)
+    run = shard_per_clip_run(tmp_path, n_shards=3)
     submit(run, "sge")
     scheduler.start("12_0")
     scheduler.run("12_2")
@@ -306,7 +305,7 @@ def test_a_grid_engine_task_without_a_trace_is_unknown_then_failed_as_lost(
 
 
 def test_grid_engine_accounting_that_lags_is_unknown_until_it_lands(tmp_path, scheduler):
-    run = make_run(tmp_path, n_shards=1)
+    run = shard_per_clip_run(tmp_path, n_shards=1)
     submit(run, "sge")  # one shard: a plain job, 12
     scheduler.accounting_lag = True
     scheduler.finish("12", exit_status=137, failed="100 : assumedly after job")  # killed
@@ -325,7 +324,7 @@ def test_grid_engine_accounting_that_lags_is_unknown_until_it_lands(tmp_path, sc
 def test_a_scheduler_that_does_not_answer_makes_shards_unknown_never_failed(
     tmp_path, scheduler, kind
 ):
-    run = make_run(tmp_path, n_shards=2)
+    run = shard_per_clip_run(tmp_path, n_shards=2)
     submit(run, kind)
     scheduler.lose("12_1")
     with scheduler.unanswered():
@@ -338,7 +337,7 @@ def test_a_scheduler_that_does_not_answer_makes_shards_unknown_never_failed(
 def test_a_slurm_task_gone_from_squeue_has_ended(tmp_path, scheduler, stand_in):
     """squeue forgets ended tasks within minutes: gone means ended, and the shard file or
     the task's own log says how."""
-    run = make_run(tmp_path, n_shards=2)
+    run = shard_per_clip_run(tmp_path, n_shards=2)
     submit(run, "slurm")
     scheduler.run("12_0")
     scheduler.lose("12_0", "12_1")  # past MinJobAge: squeue knows neither any more
@@ -362,7 +361,7 @@ def test_a_task_that_raises_fails_with_its_own_last_error_line(
         return make_shard(task)
 
     monkeypatch.setattr("femo.launchers.cluster.run_one", shard_or_raise)
-    run = make_run(tmp_path, n_shards=2)
+    run = shard_per_clip_run(tmp_path, n_shards=2)
     submit(run, kind)
     scheduler.run_all()
     assert scheduler.task("12_1").state == "FAILED"
@@ -384,9 +383,9 @@ def test_a_task_that_raises_fails_with_its_own_last_error_line(
 def test_a_cancelled_task_has_ended_and_resume_would_redo_it(
     tmp_path, scheduler, kind, command, detail
 ):
-    from femo.launchers.sge import SgeJob
+    from femo.launchers.sge_plugin import SgeJob
 
-    run = make_run(tmp_path, n_shards=2)
+    run = shard_per_clip_run(tmp_path, n_shards=2)
     submit(run, kind)
     (SlurmJob if kind == "slurm" else SgeJob)(run.jobs_dir, "12_1").cancel()
     assert scheduler.calls[-1] == command

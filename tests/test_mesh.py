@@ -13,12 +13,10 @@ from femo.config import ConfigError
 from femo.node import mesh
 from femo.node.mesh import FaceMesh, Roi, face_roi
 
-from .conftest import FER_SAMPLES, need
+from .builders import JUSTIN_BOX, rgb
 
 # MediaPipe's mesh indices: nose tip, the outer corners of the right and left eye.
 NOSE, RIGHT_EYE, LEFT_EYE = 1, 33, 263
-# Haar's box of justin.jpg (fer's cascade, fer's settings), as x, y, w, h.
-JUSTIN_BOX = (88, 84, 193, 193)
 
 
 @pytest.fixture(scope="module")
@@ -28,10 +26,6 @@ def model() -> FaceMesh:
         return FaceMesh(threads=1)
     except ConfigError as exc:
         pytest.skip(str(exc))
-
-
-def rgb(name: str) -> np.ndarray:
-    return cv2.cvtColor(cv2.imread(str(need(FER_SAMPLES / name))), cv2.COLOR_BGR2RGB)
 
 
 def test_roi_is_mediapipes_square_one_and_a_half_times_the_longer_side():

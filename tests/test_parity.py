@@ -8,41 +8,15 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import pyarrow.parquet as pq
 import pytest
 
-from femo.config import EMOTIONS, DetectorConfig, ExtractConfig, SamplingConfig
+from femo.config import EMOTIONS
 from femo.dataset import Clip
-from femo.node.extract import run_shard
 
-from .conftest import shard_task, write_video
+from .builders import RawScoreFER, femo_rows, reference_frames
+from .conftest import write_video
 
 pytestmark = pytest.mark.slow
-
-
-class RawScoreFER:
-    """fer.FER with its classifier output captured before fer rounds it."""
-
-    def __init__(self, mtcnn: bool):
-        from fer import FER
-
-        self.fer = FER(mtcnn=mtcnn)
-        self.raw: list[np.ndarray] = []
-        classify = self.fer._classify_emotions
-
-        def spy(faces):
-            out = classify(faces)
-            self.raw.append(np.asarray(out))
-            return out
-
-        self.fer._classify_emotions = spy
-
-    def detect(self, frame: np.ndarray) -> tuple[list[tuple[int, int, int, int]], np.ndarray]:
-        self.raw.clear()
-        result = self.fer.detect_emotions(frame)
-        boxes = [tuple(int(v) for v in r["box"]) for r in result]
-        scores = self.raw[0] if self.raw else np.zeros((0, 7))
-        return boxes, scores
 
 
 @pytest.fixture(scope="module")
@@ -53,32 +27,6 @@ def fer_haar():
 @pytest.fixture(scope="module")
 def fer_mtcnn():
     return RawScoreFER(mtcnn=True)
-
-
-def reference_frames(path: str, every_n: int) -> dict[int, np.ndarray]:
-    """The frames fer.Video.analyze(frequency=every_n) analyses: read all, keep i % n == 0."""
-    cap = cv2.VideoCapture(path)
-    frames, i = {}, 0
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        if i % every_n == 0:
-            frames[i] = frame
-        i += 1
-    cap.release()
-    return frames
-
-
-def femo_rows(tmp_path, root, clips, detector: str, every_n: int, threads: int | None = None):
-    extract = ExtractConfig(
-        detector=DetectorConfig(name=detector),
-        sampling=SamplingConfig(every_n=every_n),
-        threads=threads,
-    )
-    task = shard_task(tmp_path, clips, root=root, extract=extract)
-    run_shard(task)
-    return pq.read_table(tmp_path / "shards" / "shard-00000.parquet").to_pandas()
 
 
 def assert_frame_parity(rows, video, frames, reference: RawScoreFER):

@@ -18,7 +18,7 @@ from femo.results.sheets.show import _title
 from femo.rundir import RunDir, make_plan
 from femo.shards import SCHEMA
 
-from .test_reduce import clip_row, face
+from .builders import clip_row, face
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

@@ -21,7 +21,6 @@ from femo.config import (
     RunConfig,
     to_dict,
 )
-from femo.dataset import Clip
 from femo.results.reduce import (
     FRAME_COLUMNS,
     ClipResult,
@@ -30,11 +29,21 @@ from femo.results.reduce import (
     load_shards,
     vote,
 )
-from femo.results.reporting import report
-from femo.rundir import RunDir, make_plan
+from femo.rundir import RunDir
 from femo.shards import SCHEMA
 
-THREE = MappingConfig()
+from .builders import (
+    THREE,
+    clip_row,
+    clip_rows,
+    face,
+    make_run,
+    no_face,
+    reduce,
+    videos_csv,
+    write_shard,
+)
+
 SEVEN = MappingConfig(name="seven", classes=EMOTIONS, emotions={e: e for e in EMOTIONS})
 HEADER = "video,group,predict,golden,status,frames_sampled,frames_with_face,Positive,Neutral,Negative,message"
 
@@ -42,89 +51,7 @@ HEADER = "video,group,predict,golden,status,frames_sampled,frames_with_face,Posi
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 
-# --------------------------------------------------------------- shard builders
-
-
-def scores(top: str | None = None, value: float = 0.6, **explicit: float) -> dict[str, float]:
-    """Seven scores: ``top`` gets ``value``, the others share the rest; or given explicitly."""
-    if explicit:
-        return {e: explicit.get(e, 0.01) for e in EMOTIONS}
-    rest = (1.0 - value) / (len(EMOTIONS) - 1)
-    return {e: value if e == top else rest for e in EMOTIONS}
-
-
-def face(video, frame, emotion=None, *, face_index=0, w=80, h=80, **explicit) -> dict:
-    row = {"video": video, "kind": "frame", "frame": frame, "time_s": frame / 25.0}
-    row.update(face=face_index, x=10 * face_index, y=5, w=w, h=h)
-    if emotion is not None or explicit:
-        row.update(scores(emotion, **explicit))
-    return row
-
-
-def no_face(video, frame) -> dict:
-    return {"video": video, "kind": "frame", "frame": frame, "time_s": frame / 25.0}
-
-
-def clip_row(video, status="ok", message=None, frames_sampled=0) -> dict:
-    return {
-        "video": video,
-        "kind": "clip",
-        "status": status,
-        "message": message,
-        "fps": 25.0,
-        "frames_read": 100,
-        "frames_sampled": frames_sampled,
-        "seconds": 0.5,
-    }
-
-
-def clip_rows(video: str, emotions: list[str | None], status="ok", message=None) -> list[dict]:
-    """Frame rows (one face per frame; None: no face) then the clip row."""
-    rows = [
-        face(video, 5 * i, e) if e is not None else no_face(video, 5 * i)
-        for i, e in enumerate(emotions)
-    ]
-    return [*rows, clip_row(video, status, message, len(emotions))]
-
-
-def write_shard(run_dir: Path, index: int, rows: list[dict]) -> Path:
-    table = pa.Table.from_pylist(rows, schema=SCHEMA)
-    path = RunDir(run_dir).shard_file(index)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path)
-    return path
-
-
-def make_run(
-    tmp_path: Path,
-    videos: list[str],
-    per_shard: int,
-    labels: dict[str, str] | None = None,
-) -> Path:
-    run_dir = tmp_path / "run"
-    clips = [Clip(v, "image" if v.endswith(".jpg") else "video") for v in videos]
-    plan = make_plan(clips, per_shard)
-    labels_file = None
-    if labels is not None:
-        labels_file = tmp_path / "labels.csv"
-        lines = ["video,label", *(f"{v},{labels.get(v, '')}" for v in videos)]
-        labels_file.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    RunDir(run_dir).create(plan, to_dict(RunConfig()), str(labels_file) if labels_file else None)
-    return run_dir
-
-
-def reduce(run_dir: Path, mapping=THREE, dataset=None, min_units=10, **reduce_options):
-    config = RunConfig(
-        dataset=dataset or DatasetConfig(),
-        mapping=mapping,
-        reduce=ReduceConfig(**reduce_options),
-        report=ReportConfig(min_units=min_units),
-    )
-    return report(RunDir(run_dir), config)
-
-
-def videos_csv(run_dir: Path) -> list[str]:
-    return (run_dir / "report" / "videos.csv").read_text(encoding="utf-8").splitlines()
+# ------------------------------------------------------------------ reading back
 
 
 def rows_by_video(run_dir: Path) -> dict[str, dict]:

@@ -4,7 +4,6 @@ predicted; it says how its figures were made; nothing is shown for nobody."""
 from __future__ import annotations
 
 import csv
-import html.parser
 from collections import Counter
 from pathlib import Path
 
@@ -13,50 +12,12 @@ import pytest
 from femo.results.pages.plots import profile_label
 from femo.results.reporting import reduce_run
 
-from .test_reduce import clip_rows, make_run, write_shard
+from .builders import clip_rows, make_run, write_shard
+from .conftest import Page
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 PERSONS = ("dataset.group_pattern='^([a-z]+)_'",)
-
-
-class Page(html.parser.HTMLParser):
-    """index.html as text per element id, and every table row as its cells' text."""
-
-    def __init__(self, text: str) -> None:
-        super().__init__()
-        self.by_id: dict[str, str] = {}
-        self.rows: list[list[str]] = []
-        self._open: list[tuple[str, str | None]] = []
-        self._cell: list[str] | None = None
-        self.feed(text)
-
-    def handle_starttag(self, tag, attrs):
-        if tag in ("img", "meta", "br", "link"):
-            return
-        ident = dict(attrs).get("id")
-        self._open.append((tag, ident))
-        if ident:
-            self.by_id[ident] = ""
-        if tag == "tr":
-            self.rows.append([])
-        if tag in ("td", "th"):
-            self._cell = []
-
-    def handle_endtag(self, tag):
-        if tag in ("td", "th") and self._cell is not None and self.rows:
-            self.rows[-1].append("".join(self._cell).strip())
-            self._cell = None
-        while self._open:
-            if self._open.pop()[0] == tag:
-                break
-
-    def handle_data(self, data):
-        for _, ident in self._open:
-            if ident:
-                self.by_id[ident] += data
-        if self._cell is not None:
-            self._cell.append(data)
 
 
 def page(folder: Path) -> tuple[str, Page]:

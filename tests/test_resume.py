@@ -18,25 +18,9 @@ from femo.launchers.none import array_scripts
 from femo.rundir import RunDir, Submission
 from femo.worker import task_of
 
-from .conftest import check_golden, femo, femo_argv, femo_env
-from .test_cli import error_line
-from .test_reduce import clip_rows, write_shard
-from .test_status import hanging_scheduler
-
-
-@pytest.fixture
-def planned(fast_femo, tmp_path) -> Path:
-    """A run planned with launcher=none: 3 shards of one clip, nothing run."""
-    root = tmp_path / "clips"
-    root.mkdir()
-    for name in ("a.mp4", "b.mp4", "c.mp4"):
-        (root / name).write_bytes(b"never decoded here")
-    proc = fast_femo(
-        "run", "launcher=none", "dataset.root=clips", "shards.videos_per_shard=1", "output_root=out"
-    )
-    assert proc.returncode == 0, proc.stderr
-    (manifest,) = (tmp_path / "out").glob("*/*/femo.json")
-    return manifest.parent
+from .builders import clip_rows, labelled_run, write_shard
+from .conftest import check_golden, error_line, femo, femo_argv, femo_env
+from .fake_scheduler import hanging_scheduler
 
 
 def test_launcher_none_writes_the_array_scripts_into_the_run(planned, fast_femo):
@@ -186,9 +170,8 @@ def test_claim_folder_never_hands_one_folder_out_twice(tmp_path):
 
 
 def test_a_damaged_shard_is_named_and_resume_redoes_only_it(fast_femo, tmp_path):
-    from .test_cli import fake_run
 
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
     write_shard(run_dir, 1, [*clip_rows("v2.mp4", ["happy"]), *clip_rows("v3.mp4", ["sad"])])
     write_shard(run_dir, 2, clip_rows("v4.mp4", ["angry"]))
@@ -220,9 +203,8 @@ def test_two_resumes_at_once(planned, fast_femo):
 def test_resume_reports_with_the_runs_own_labels_snapshot(fast_femo, tmp_path):
     """The labels file changed after the run was planned: the report of a resume reads
     the run's snapshot, as femo reduce does, so the two never disagree."""
-    from .test_cli import fake_run
 
-    run_dir = fake_run(tmp_path)
+    run_dir = labelled_run(tmp_path)
     write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
     write_shard(run_dir, 1, [*clip_rows("v2.mp4", ["happy"]), *clip_rows("v3.mp4", ["sad"])])
     write_shard(run_dir, 2, clip_rows("v4.mp4", ["angry"]))

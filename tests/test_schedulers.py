@@ -230,7 +230,7 @@ def _running_task(name: str, array_id: str, among: set[int], timeout: float = 12
                 if ln.endswith("|RUNNING") and ln.startswith(array_id + "_")
             ]
         else:
-            from femo.launchers.sge import parse_qstat_xml
+            from femo.launchers.sge_plugin import parse_qstat_xml
 
             out = subprocess.run(["qstat", "-xml"], capture_output=True).stdout
             running = [
@@ -331,7 +331,7 @@ def test_sge_refusal_is_the_schedulers_message(sge, clips, tmp_path):
 def test_sge_plugin_is_registered_with_submitit():
     from submitit.core import plugins
 
-    assert plugins.get_executors()["sge"].__module__ == "femo.launchers.sge"
+    assert plugins.get_executors()["sge"].__module__ == "femo.launchers.sge_plugin"
     assert "sge" in plugins.get_job_environments()
 
 

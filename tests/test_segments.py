@@ -19,8 +19,7 @@ from femo.node.video import ClipError, ClipInfo, VideoReader, probe, sampled_fra
 from femo.rundir import RunDir, make_plan
 from femo.segments import VideoLength, cut, plan_segments
 
-from .conftest import SHARED, need, read_all, write_video
-from .test_cli import assert_no_run_folder, error_line
+from .conftest import SHARED, assert_no_run_folder, error_line, need, read_all, write_video
 
 LONG = SHARED / "long-videos"
 FPS25 = VideoLength(fps=25.0, frames=1233)
@@ -541,7 +540,7 @@ def test_the_page_shows_each_video_as_bars_of_its_segments():
     import re
 
     from femo.results.pages.html_report import render_index_html
-    from tests.test_html_report import build_report_input
+    from tests.builders import build_report_input
 
     metrics, clips = build_report_input()
     rows = [{"start_frame": 0, "end_frame": 30, "start_s": 0.0, "end_s": 1.2, "predict": "Positive",

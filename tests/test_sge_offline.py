@@ -1,4 +1,4 @@
-"""Offline tests of the Grid Engine submitit plugin (femo/launchers/sge.py).
+"""Offline tests of the Grid Engine submitit plugin (femo/launchers/sge_plugin.py).
 
 No scheduler is needed: the parsers read string literals modelled on Son of Grid
 Engine 8.1.9, and the watcher asks the shared fake scheduler (tests/fake_scheduler.py),
@@ -13,17 +13,21 @@ and review the diff before committing.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+import tomllib
 from submitit.core import utils as submitit_utils
 
-from femo.launchers import sge
+from femo.launchers import dialects
+from femo.launchers import sge_plugin as sge
 from femo.launchers.qsub_script import make_qsub_script
-from femo.launchers.sge import (
+from femo.launchers.sge_plugin import (
     SgeExecutor,
     SgeInfoWatcher,
     SgeJobEnvironment,
@@ -589,3 +593,50 @@ def test_watcher_get_state_force_calls_qstat(scheduler):
 def test_sge_module_does_not_import_tensorflow():
     code = "import sys, femo.launchers.sge; sys.exit('tensorflow' in sys.modules)"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_the_submitit_plugin_loads_only_what_submitit_needs():
+    """submitit imports the plugin each time it looks for plugins (in every task too):
+    it loads neither femo's launcher layer nor pyarrow."""
+    code = (
+        "import sys, json, femo.launchers.sge_plugin;"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('femo', 'pyarrow')))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    assert json.loads(out.stdout) == [
+        "femo",
+        "femo.launchers",
+        "femo.launchers.dialects",
+        "femo.launchers.qsub_script",
+        "femo.launchers.sge_plugin",
+    ]
+
+
+def test_the_entry_points_name_the_plugin_module():
+    text = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    entry = tomllib.loads(text)["project"]["entry-points"]["submitit"]
+    assert entry == {
+        "executor": "femo.launchers.sge_plugin:SgeExecutor",
+        "job_environment": "femo.launchers.sge_plugin:SgeJobEnvironment",
+    }
+
+
+@pytest.mark.parametrize(
+    "task, index, job_id",
+    [("1", 0, "77_0"), ("12", 11, "77_11"), ("undefined", None, "77"), (None, None, "77")],
+)
+def test_grid_engine_task_numbers_convert_in_one_place(task, index, job_id):
+    assert dialects.sge_index(task) == index
+    assert dialects.sge_job_id("77", task) == job_id
+    if index is not None:
+        assert dialects.sge_task(index) == int(task)
+    assert dialects.sge_task_range(3) == "1-3"
+
+
+def test_one_flag_table_per_dialect():
+    assert dialects.directives("#$", {"time": "02:00:00", "queue": None, "cwd": True}) == [
+        "#$ -l h_rt=02:00:00",
+        "#$ -cwd",
+    ]
+    assert dialects.flag("#SBATCH", "cpus", 4) == "#SBATCH --cpus-per-task=4"
+    assert dialects.hms(125) == "02:05:00"

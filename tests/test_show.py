@@ -10,51 +10,21 @@ import sys
 from pathlib import Path
 
 import cv2
-import numpy as np
 import pytest
 
-from femo.config import DatasetConfig, RunConfig, to_dict
-from femo.dataset import Clip
 from femo.results.reporting import reduce_run
 from femo.results.sheets.show import show_clip
-from femo.rundir import RunDir, make_plan
+from femo.rundir import RunDir
 
-from .test_reduce import clip_row, face, no_face, write_shard
+from .builders import talk_run
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 
-def write_clip(path: Path, n: int = 12, size=(320, 160)) -> None:
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25.0, size)
-    for k in range(n):
-        writer.write(np.full((size[1], size[0], 3), 10 * k, np.uint8))
-    writer.release()
-
-
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
-    """talk.avi (labelled Negative): frames 0, 4, 8 sampled; frame 0 has two faces (both
-    happy), frame 4 none, frame 8 one (happy): predicted Positive, wrong."""
-    data = tmp_path / "data"
-    data.mkdir()
-    write_clip(data / "talk.avi")
-    labels = tmp_path / "labels.csv"
-    labels.write_text("video,label\ntalk.avi,Negative\n", encoding="utf-8")
-    run = tmp_path / "run"
-    config = RunConfig(dataset=DatasetConfig(root=str(data), labels=str(labels)))
-    RunDir(run).create(make_plan([Clip("talk.avi", "video")], 10), to_dict(config), str(labels))
-    write_shard(
-        run,
-        0,
-        [
-            face("talk.avi", 0, "happy", face_index=0, w=40, h=40),
-            face("talk.avi", 0, "happy", face_index=1, w=90, h=90),
-            no_face("talk.avi", 4),
-            face("talk.avi", 8, "happy", w=60, h=60),
-            clip_row("talk.avi", frames_sampled=3),
-        ],
-    )
-    return run
+    """talk.avi's run (:func:`tests.builders.talk_run`)."""
+    return talk_run(tmp_path)
 
 
 def test_show_writes_the_sheet_under_the_report(run_dir):

@@ -25,7 +25,8 @@ from femo.launchers.slurm import answer_of, parse_squeue
 from femo.rundir import RunDir, Submission, make_plan
 from femo.status import Evidence, ShardState, classify, read_status
 
-from .test_reduce import clip_rows, write_shard
+from .builders import clip_rows, shard_per_clip_run, write_shard
+from .fake_scheduler import hanging_scheduler
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -125,27 +126,8 @@ def test_sge_answers_grace_for_accounting():
 # ---------------------------------------------------------------- run folders
 
 
-def make_run(tmp_path: Path, n_shards: int = 3) -> RunDir:
-    plan = make_plan([Clip(f"v{i}.mp4", "video") for i in range(n_shards)], 1)
-    run = RunDir(tmp_path / "run")
-    config = to_dict(RunConfig())
-    config["dataset"]["root"] = str(tmp_path / "clips")
-    run.create(plan, config, None)
-    return run
-
-
-def hanging_scheduler(tmp_path: Path, name: str, script: str) -> dict[str, str]:
-    """An environment whose PATH finds ``name`` (a shell script) first."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
-    path = bin_dir / name
-    path.write_text("#!/bin/sh\n" + script)
-    path.chmod(0o755)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
-
-
 def test_a_scheduler_that_hangs_means_unknown(tmp_path, monkeypatch):
-    run = make_run(tmp_path)
+    run = shard_per_clip_run(tmp_path)
     write_shard(run.path, 0, clip_rows("v0.mp4", ["happy"]))
     run.record_submission(Submission("slurm", "55", [0, 1, 2], ["55_0", "55_1", "55_2"]))
     for key, value in hanging_scheduler(tmp_path, "squeue", "sleep 60\n").items():
@@ -163,7 +145,7 @@ def test_a_scheduler_that_hangs_means_unknown(tmp_path, monkeypatch):
 
 
 def test_a_scheduler_that_answers(tmp_path, scheduler):
-    run = make_run(tmp_path, n_shards=4)
+    run = shard_per_clip_run(tmp_path, n_shards=4)
     write_shard(run.path, 0, clip_rows("v0.mp4", ["happy"]))
     scheduler.add("slurm", 4, array_id="55")
     scheduler.add("slurm", 1, array_id="9")
@@ -185,7 +167,7 @@ def test_a_scheduler_that_answers(tmp_path, scheduler):
 
 
 def test_local_answers(tmp_path):
-    run = make_run(tmp_path, n_shards=4)
+    run = shard_per_clip_run(tmp_path, n_shards=4)
     me = this_process_id()
     run.record_submission(Submission("local", me, [0, 1, 2], [f"{me}_{k}" for k in range(3)]))
     run.running_marker(0).write_text(
@@ -203,7 +185,7 @@ def test_local_answers(tmp_path):
 
 
 def test_local_shards_of_a_pool_that_is_gone_are_interrupted(tmp_path):
-    run = make_run(tmp_path, n_shards=2)
+    run = shard_per_clip_run(tmp_path, n_shards=2)
     gone = subprocess.run(
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
     )
@@ -216,7 +198,7 @@ def test_local_shards_of_a_pool_that_is_gone_are_interrupted(tmp_path):
 
 
 def test_local_shards_run_from_another_host_are_unknown(tmp_path):
-    run = make_run(tmp_path, n_shards=1)
+    run = shard_per_clip_run(tmp_path, n_shards=1)
     run.record_submission(Submission("local", "elsewhere:123:4", [0], ["elsewhere:123:4_0"]))
     (status,) = read_status(run).statuses
     assert status.state == ShardState.UNKNOWN

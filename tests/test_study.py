@@ -12,8 +12,8 @@ import pytest
 
 from femo.config import MappingConfig
 
+from .builders import reference_frames
 from .conftest import femo
-from .test_parity import reference_frames
 
 pytestmark = pytest.mark.slow
 

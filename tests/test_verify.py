@@ -13,8 +13,8 @@ from omegaconf import OmegaConf
 from femo.config import EMOTIONS, ConfigError, DetectorConfig, from_dict
 from femo.node.models import Face
 
+from .builders import JUSTIN_BOX, rgb
 from .conftest import FER_SAMPLES, REPO, femo, need
-from .test_mesh import JUSTIN_BOX, rgb
 
 
 @pytest.fixture(scope="module")

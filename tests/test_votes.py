@@ -9,7 +9,7 @@ import pytest
 from femo.config import EMOTIONS, ConfigError, MappingConfig, ReduceConfig
 from femo.results.reduce import balanced_vote, class_scores, mean_vote
 
-from .test_reduce import clip_row, clip_rows, face, make_run, reduce, videos_csv, write_shard
+from .builders import clip_row, clip_rows, face, make_run, reduce, videos_csv, write_shard
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 THREE = MappingConfig()

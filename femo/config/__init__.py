@@ -224,7 +224,60 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
     )
 
 
+# ------------------------------------------------------------------ defaults under the yaml
+# The dataclasses hold the defaults. conf/config.yaml and the options of these groups
+# hold only what differs from them: Hydra composes each on top of a ``base`` node made
+# from the dataclasses (register_defaults). The detector and launcher options still
+# spell out their settings (each detector's and launcher's own values).
+DEFAULTED_GROUPS: dict[str, type] = {
+    "dataset": DatasetConfig,
+    "sampling": SamplingConfig,
+    "mapping": MappingConfig,
+    "reduce": ReduceConfig,
+    "identity": IdentityConfig,
+}
+DEFAULTED_ROOT = ("shards", "report", "device", "batch_size")
+
+
+def yaml_defaults(group: str | None = None) -> dict[str, Any]:
+    """The dataclass defaults under ``conf/<group>/*.yaml`` (``None``: under config.yaml's
+    own sections); ``{}`` for a group whose options spell out every value."""
+    if group is None:
+        run = to_dict(RunConfig())
+        return {key: run[key] for key in DEFAULTED_ROOT}
+    cls = DEFAULTED_GROUPS.get(group)
+    return {} if cls is None else to_dict(cls())
+
+
+def merge_defaults(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """``values`` over ``base`` as Hydra merges configs: mappings key by key, anything
+    else (lists included) replaced; a ``defaults`` list is Hydra's, not a value."""
+    out = dict(base)
+    for key, value in values.items():
+        if key == "defaults":
+            continue
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_defaults(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def register_defaults() -> None:
+    """Store :func:`yaml_defaults` in Hydra's ConfigStore as ``base`` and
+    ``<group>/base``, the first entry of config.yaml's and each option's defaults list.
+    Call it before Hydra composes ``conf/``."""
+    from hydra.core.config_store import ConfigStore
+
+    store = ConfigStore.instance()
+    store.store(name="base", node=yaml_defaults())
+    for group in DEFAULTED_GROUPS:
+        store.store(group=group, name="base", node=yaml_defaults(group))
+
+
 __all__ = [
+    "DEFAULTED_GROUPS",
+    "DEFAULTED_ROOT",
     "DETECTOR_SETTINGS_UNUSED",
     "blazeface_models",
     "BOOTSTRAP",
@@ -255,6 +308,9 @@ __all__ = [
     "conf_dir",
     "from_dict",
     "launcher_names",
+    "merge_defaults",
+    "register_defaults",
     "positive_or_none",
     "to_dict",
+    "yaml_defaults",
 ]

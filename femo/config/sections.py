@@ -465,8 +465,9 @@ class ShardsConfig:
     # keeps them, and its rerun does only the rest.
     part_clips: int = 8
     # A clip still unfinished after this many seconds (a decoder that hangs) is cut
-    # off and reported, so it cannot eat the task's wall time; None: no limit.
-    clip_timeout_s: float | None = 3600.0
+    # off and reported, so it cannot eat the task's wall time; None: no limit. An int,
+    # as config.yaml wrote it before it left the defaults here: reports print it.
+    clip_timeout_s: float | None = 3600
 
     def __post_init__(self) -> None:
         if (

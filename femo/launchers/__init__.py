@@ -6,6 +6,10 @@ A launcher is registered once: its module ``femo.launchers.<name>`` holds its
 settings' defaults. Modules are imported only when their launcher is asked for, so
 ``femo status`` of a local run never loads submitit.
 
+This package's own import loads nothing else: submitit imports the SGE plugin
+(:mod:`.sge_plugin`) each time it looks for plugins, so the functions here import
+femo's config and launcher base only when called.
+
 ``femo.config`` may not import launchers (the layering rule in pyproject.toml): it keeps
 the launcher section as a :class:`~femo.config.LauncherSection`, and
 :func:`launcher_config` turns that into the launcher's typed settings.
@@ -16,15 +20,19 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..config import ConfigError, LauncherSection, build_config, launcher_names
-from .base import Launcher
+if TYPE_CHECKING:
+    from ..config import LauncherSection
+    from .base import Launcher
 
 
 @functools.cache
 def launcher_class(name: str) -> type[Launcher]:
     """The :class:`Launcher` subclass of ``femo.launchers.<name>``."""
+    from ..config import ConfigError, launcher_names
+    from .base import Launcher
+
     if name not in launcher_names():
         raise ConfigError(f"unknown launcher {name!r} (known: {', '.join(launcher_names())})")
     module = importlib.import_module(f"{__name__}.{name}")
@@ -41,12 +49,16 @@ def launcher_class(name: str) -> type[Launcher]:
 
 def launcher_config(section: LauncherSection) -> Any:
     """The launcher's typed settings of ``section``; a bad key or value is a ConfigError."""
+    from ..config import build_config
+
     cls = launcher_class(section.name)
     return build_config(cls.settings_class, {**section.settings, "name": cls.name}, "launcher")
 
 
 def make_launcher(config: LauncherSection | Any) -> Launcher:
     """The launcher of a run's launcher section (or of a launcher's typed settings)."""
+    from ..config import LauncherSection
+
     if isinstance(config, LauncherSection):
         config = launcher_config(config)
     return launcher_class(config.name)(config)
@@ -54,4 +66,6 @@ def make_launcher(config: LauncherSection | Any) -> Launcher:
 
 def launcher_for(name: str) -> Launcher:
     """A launcher with default settings: enough to ask about tasks it submitted earlier."""
+    from ..config import LauncherSection
+
     return make_launcher(LauncherSection(name))

@@ -13,17 +13,15 @@ from ..config import positive_or_none
 from ..rundir import RunDir, write_text
 from ..task import ShardTask
 from .base import Launch, Launcher, Say
+from .dialects import QSUB, SBATCH, SGE_SHELL_INDEX, directives, flag, hms, sge_task, sge_task_range
 
 
-def _hms(minutes: int) -> str:
-    return f"{int(minutes) // 60:02d}:{int(minutes) % 60:02d}:00"
-
-
-def _option(prefix: str, value: object, text: str, edit: str) -> str:
-    """A directive line when ``value`` is set, else the same line commented out to edit."""
+def _option(prefix: str, key: str, value: object, placeholder: object, edit: str) -> str:
+    """A directive line when ``value`` is set, else the line with ``placeholder``
+    commented out, for the user to edit."""
     if value:
-        return f"{prefix} {text}"
-    return f"#{prefix} {text}".ljust(33) + f" # EDIT ({edit})"
+        return flag(prefix, key, value)
+    return f"#{flag(prefix, key, placeholder)}".ljust(33) + f" # EDIT ({edit})"
 
 
 def sbatch_script(c: NoneLauncherConfig, values: dict[str, object]) -> str:
@@ -34,17 +32,19 @@ def sbatch_script(c: NoneLauncherConfig, values: dict[str, object]) -> str:
         "# Plain-sbatch array script for one femo run: one array task per shard.",
         "# Filled from launcher=none's settings; check it, then: "
         f"sbatch --array=0-{values['last']}%{c.array_parallelism} {values['sbatch']}",
-        "#SBATCH --job-name=femo",
-        f"#SBATCH --time={_hms(c.time_min)}",
-        f"#SBATCH --cpus-per-task={c.cpus_per_task}",
-    ]
-    if c.mem_gb:
-        lines.append(f"#SBATCH --mem={c.mem_gb:g}G")
-    lines += [
-        _option("#SBATCH", c.partition, f"--partition={q(c.partition or 'gpu')}", "remove one '#'"),
-        _option("#SBATCH", c.account, f"--account={q(c.account or 'ACCOUNT')}", "remove one '#'"),
-        _option("#SBATCH", c.gpus, f"--gpus-per-node={c.gpus or 1}", "GPU nodes"),
-        f"#SBATCH --output={values['logs']}/slurm-%A_%a.out",
+        *directives(
+            SBATCH,
+            {
+                "job_name": "femo",
+                "time": hms(c.time_min),
+                "cpus": c.cpus_per_task,
+                "mem": c.mem_gb and f"{c.mem_gb:g}G",
+            },
+        ),
+        _option(SBATCH, "partition", c.partition and q(c.partition), "gpu", "remove one '#'"),
+        _option(SBATCH, "account", c.account and q(c.account), "ACCOUNT", "remove one '#'"),
+        _option(SBATCH, "gpus", c.gpus, 1, "GPU nodes"),
+        flag(SBATCH, "output", f"{values['logs']}/slurm-%A_%a.out"),
         "set -euo pipefail",
         *(c.setup or ["# module load cuda/12.2          # EDIT"]),
         f'exec {values["python"]} -m femo.worker {values["run_dir"]} "$SLURM_ARRAY_TASK_ID"',
@@ -59,25 +59,29 @@ def qsub_script(c: NoneLauncherConfig, values: dict[str, object]) -> str:
         "#!/bin/bash",
         "# Plain-qsub array script for one femo run: one array task per shard.",
         "# Filled from launcher=none's settings; check it, then: "
-        f"qsub -t 1-{values['count']} -tc {c.array_parallelism} {values['qsub']}",
-        "#$ -N femo",
-        "#$ -S /bin/bash",
-        "#$ -cwd",
-        "#$ -j y",
-        f"#$ -l h_rt={_hms(c.time_min)}",
-        f"#$ -pe {q(c.pe)} {c.cpus_per_task}" if c.pe else "#$ -pe smp 1  # EDIT (no pe set)",
-    ]
-    if c.mem_gb:
-        lines.append(f"#$ -l {c.mem_resource}={c.mem_gb:g}G")
-    lines += [
-        _option("#$", c.queue, f"-q {q(c.queue or 'QUEUE')}", "remove one '#'"),
-        _option("#$", c.project, f"-P {q(c.project or 'PROJECT')}", "remove one '#'"),
-        _option("#$", c.gpus, f"-l gpus={c.gpus or 1}", "GPU nodes"),
-        f"#$ -o {values['logs']}/sge-$JOB_ID.$TASK_ID.out",
+        f"qsub -t {sge_task_range(values['count'])} -tc {c.array_parallelism} {values['qsub']}",
+        *directives(
+            QSUB,
+            {
+                "job_name": "femo",
+                "shell": "/bin/bash",
+                "cwd": True,
+                "join": True,
+                "time": hms(c.time_min),
+            },
+        ),  # fmt: skip
+        flag(QSUB, "pe", f"{q(c.pe)} {c.cpus_per_task}")
+        if c.pe
+        else flag(QSUB, "pe", "smp 1") + "  # EDIT (no pe set)",
+        *directives(QSUB, {"mem": c.mem_gb and f"{c.mem_resource}={c.mem_gb:g}G"}),
+        _option(QSUB, "queue", c.queue and q(c.queue), "QUEUE", "remove one '#'"),
+        _option(QSUB, "project", c.project and q(c.project), "PROJECT", "remove one '#'"),
+        _option(QSUB, "gpus", c.gpus, 1, "GPU nodes"),
+        flag(QSUB, "output", f"{values['logs']}/sge-$JOB_ID.$TASK_ID.out"),
         "set -euo pipefail",
         *(c.setup or ["# module load python3             # EDIT"]),
         "# SGE tasks count from 1, shards from 0.",
-        f'exec {values["python"]} -m femo.worker {values["run_dir"]} "$((SGE_TASK_ID - 1))"',
+        f'exec {values["python"]} -m femo.worker {values["run_dir"]} "{SGE_SHELL_INDEX}"',
     ]
     return "\n".join(lines) + "\n"
 
@@ -153,7 +157,7 @@ class NoneLauncher(Launcher):
                 f"planned {len(tasks)} shard(s) in {run.path}; nothing submitted. "
                 f"Check and submit one of the array scripts femo wrote there:",
                 f"  sbatch --array={'0-' + str(n - 1) if every else shards} {sbatch}",
-                f"  qsub -t 1-{n} {qsub}"
+                f"  qsub -t {sge_task_range(n)} {qsub}"
                 if every
                 else f"  for t in {_one_based(tasks)}; do qsub -t $t {qsub}; done",
                 f"then: femo status {run.path}; femo reduce {run.path}",
@@ -162,4 +166,4 @@ class NoneLauncher(Launcher):
 
 
 def _one_based(tasks: list[ShardTask]) -> str:
-    return " ".join(str(t.index + 1) for t in tasks)
+    return " ".join(str(sge_task(t.index)) for t in tasks)

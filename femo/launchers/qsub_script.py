@@ -7,6 +7,8 @@ import shlex
 import typing as tp
 from pathlib import Path
 
+from .dialects import QSUB, SGE_SHELL_INDEX, directives, hms, sge_task_range
+
 
 def default_parameters() -> dict[str, tp.Any]:
     """make_qsub_script's settings and their defaults (what the executor accepts)."""
@@ -16,10 +18,6 @@ def default_parameters() -> dict[str, tp.Any]:
         for k, p in spec.parameters.items()
         if k not in ("command", "folder", "map_count") and p.default is not inspect.Parameter.empty
     }
-
-
-def _hms(minutes: int) -> str:
-    return f"{int(minutes) // 60:02d}:{int(minutes) % 60:02d}:00"
 
 
 def make_qsub_script(
@@ -53,35 +51,39 @@ def make_qsub_script(
     if slots > 1 and not pe:
         raise ValueError("slots > 1 needs a parallel environment (pe), e.g. pe=smp")
     folder = Path(folder)
-    flags = ["-S /bin/bash", "-cwd", f"-N {shlex.quote(job_name)}", "-j y", "-r y"]
-    flags.append(f"-o {shlex.quote(str(folder / 'sge-$JOB_ID.$TASK_ID.out'))}")
-    flags.append(f"-l h_rt={_hms(time_min)}")
-    if queue:
-        flags.append(f"-q {shlex.quote(queue)}")
-    if project:
-        flags.append(f"-P {shlex.quote(project)}")
-    if pe:
-        flags.append(f"-pe {shlex.quote(pe)} {int(slots)}")
-    if mem_gb:
-        flags.append(f"-l {mem_resource}={mem_gb:g}G")
-    if gpu_resource:
-        flags.append(f"-l {gpu_resource}")
-    elif gpus:
-        flags.append(f"-l gpus={int(gpus)}")
-    if map_count:
-        flags.append(f"-t 1-{int(map_count)}")
-        if array_parallelism:
-            flags.append(f"-tc {int(array_parallelism)}")
+    flags = directives(
+        QSUB,
+        {
+            "shell": "/bin/bash",
+            "cwd": True,
+            "job_name": shlex.quote(job_name),
+            "join": True,
+            "rerun": True,
+            "output": shlex.quote(str(folder / "sge-$JOB_ID.$TASK_ID.out")),
+            "time": hms(time_min),
+            "queue": queue and shlex.quote(queue),
+            "project": project and shlex.quote(project),
+            "pe": pe and f"{shlex.quote(pe)} {int(slots)}",
+            "mem": mem_gb and f"{mem_resource}={mem_gb:g}G",
+            "resource": gpu_resource,
+            "gpus": not gpu_resource and gpus and int(gpus),
+            "tasks": map_count and sge_task_range(map_count),
+            "concurrency": map_count and array_parallelism and int(array_parallelism),
+        },
+    )
     if extra_flags:
-        flags.append(" ".join(shlex.quote(str(f)) for f in extra_flags))
-    tag = 'if [ "${SGE_TASK_ID:-undefined}" != undefined ]; then TAG="${JOB_ID}_$((SGE_TASK_ID - 1))"; else TAG="$JOB_ID"; fi'
+        flags.append(f"{QSUB} " + " ".join(shlex.quote(str(f)) for f in extra_flags))
+    tag = (
+        'if [ "${SGE_TASK_ID:-undefined}" != undefined ]; '
+        f'then TAG="${{JOB_ID}}_{SGE_SHELL_INDEX}"; else TAG="$JOB_ID"; fi'
+    )
     log = shlex.quote(str(folder)) + '/"${TAG}_0_log'
     redirect = (
         f'exec >>{log}.out" 2>>{log}.out"'
         if stderr_to_stdout
         else f'exec >>{log}.out" 2>>{log}.err"'
     )
-    lines = ["#!/bin/bash", *(f"#$ {f}" for f in flags), "", tag, redirect]
+    lines = ["#!/bin/bash", *flags, "", tag, redirect]
     if setup:
         lines += ["", "# setup", *setup]
     lines += ["", "export SUBMITIT_EXECUTOR=sge", command, ""]
