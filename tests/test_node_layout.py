@@ -101,7 +101,7 @@ def test_one_thread_runs_every_stage_inline_and_gives_the_threaded_rows(tmp_path
 
 def test_an_inline_extractor_starts_no_thread_while_it_runs(tmp_path, face_clips):
     from femo.dataset import Clip
-    from femo.node.engine import Columns
+    from femo.node.units import Columns
 
     extractor = Extractor(
         ExtractConfig(classifier=ClassifierConfig("onnx"), device="cpu", threads=1)

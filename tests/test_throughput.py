@@ -11,9 +11,9 @@ import pytest
 
 from femo.config import DetectorConfig
 from femo.dataset import Clip
-from femo.node.engine import ClipEnd, _Tagged, _units
 from femo.node.extract import shard_timing
 from femo.node.models import Detector, Face
+from femo.node.units import ClipEnd, Tagged, detector_calls
 from femo.node.video import ClipInfo, Frame
 from femo.results.throughput import read_throughput, throughput_lines, wall_time_estimate
 from femo.task import ShardResult
@@ -122,12 +122,12 @@ def _frame(i: int) -> Frame:
 def test_units_group_frames_per_clip_and_never_across_clips():
     a, b = Clip("a.mp4", "video"), Clip("b.mp4", "video")
     stream = [
-        *[_Tagged(a, _frame(i)) for i in range(5)],
+        *[Tagged(a, _frame(i)) for i in range(5)],
         ClipEnd(a, ClipInfo(), None, 5),
-        _Tagged(b, _frame(0)),
+        Tagged(b, _frame(0)),
         ClipEnd(b, ClipInfo(), None, 1),
     ]
-    units = list(_units(stream, frames_per_call=2))
+    units = list(detector_calls(stream, frames_per_call=2))
     shape = [(u.clip.video, len(u.frames), u.end is not None) for u in units]
     assert shape == [
         ("a.mp4", 2, False),

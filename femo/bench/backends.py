@@ -39,7 +39,8 @@ def sampled_crops(
 
     from ..config import DatasetConfig
     from ..dataset import discover_clips
-    from ..node.models import HaarDetector, face_crop, pad_gray
+    from ..node.crops import face_crop, pad_gray
+    from ..node.models import HaarDetector
     from ..node.video import ClipError, ClipInfo, sampled_frames
 
     sampling = sampling or SamplingConfig()

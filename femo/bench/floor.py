@@ -70,7 +70,8 @@ def floor_pass(spec: FloorSpec) -> dict[str, Any]:
     import numpy as np
 
     from ..node.classifier import OnnxClassifier
-    from ..node.models import face_crop, make_detector, pad_gray
+    from ..node.crops import face_crop, pad_gray
+    from ..node.models import make_detector
     from .cases import detector_preset
 
     cv2.setNumThreads(1)

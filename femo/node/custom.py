@@ -19,7 +19,8 @@ import numpy as np
 
 from ..config import EMOTIONS, ConfigError, CustomClassifierConfig, ExtractConfig
 from .classifier import CPU, choose_providers, provider_line, session_options
-from .models import FER_PADDING, Face, fer_crop_pixels, pad_gray, sha256_file
+from .crops import FER_PADDING, fer_crop_pixels, pad_gray
+from .models import Face, sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,6 @@ are described in :mod:`femo.shards`.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import os
 import threading
@@ -16,17 +15,16 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
 import numpy as np
-import pyarrow as pa
 
-from ..config import EMOTIONS, ExtractConfig
+from ..config import ExtractConfig
 from ..dataset import Clip
-from ..shards import SCHEMA
 from .classifier import make_classifier, needs_tensorflow, onnx_threads
+from .crops import face_crop, pad_gray
 from .custom import make_custom_classifier
 from .identity import Embedder
 from .landmarks import MeshLandmarks
@@ -34,54 +32,15 @@ from .models import (
     Face,
     configure_runtime,
     cpu_count,
-    face_crop,
     make_detector,
-    pad_gray,
     tf_device_name,
 )
 from .stream import InlineExecutor, chain_ahead, ordered_map
+from .units import ClipEnd, Columns, StageClock, Tagged, Unit, by_file, clip_status, detector_calls
 from .verify import Verdict, make_check
 from .video import ClipError, ClipInfo, Frame, VideoReader, sampled_frames
 
 log = logging.getLogger(__name__)
-
-
-class Columns:
-    """Column-wise row buffer; scores are filled in later, per classifier batch."""
-
-    def __init__(self) -> None:
-        self.data: dict[str, list] = {f.name: [] for f in SCHEMA}
-
-    def add(self, **values) -> int:
-        for name, column in self.data.items():
-            column.append(values.get(name))
-        return len(self.data["video"]) - 1
-
-    def set_scores(self, row: int, scores: np.ndarray) -> None:
-        for e, s in zip(EMOTIONS, scores, strict=True):
-            self.data[e][row] = float(s)
-
-    def table(self, metadata: dict[bytes, bytes]) -> pa.Table:
-        return pa.table(self.data, schema=SCHEMA).replace_schema_metadata(metadata)
-
-
-@dataclass(frozen=True)
-class ClipEnd:
-    """Marks the end of a clip in the frame stream, with what decoding learnt."""
-
-    clip: Clip
-    info: ClipInfo
-    error: str | None
-    sampled: int
-
-
-@dataclass
-class _Unit:
-    """One detector call: consecutive sampled frames of one clip, or a clip's end."""
-
-    clip: Clip
-    frames: list[Frame] = field(default_factory=list)
-    end: ClipEnd | None = None
 
 
 @dataclass
@@ -100,22 +59,6 @@ class _Detected:
     rejected: list[list[tuple[Face, Verdict]]] | None = None
     # Per frame, each face's normalised mesh or None (landmarks=mesh only).
     meshes: list[list[np.ndarray | None]] | None = None
-
-
-class StageClock:
-    """Seconds spent per stage, summed over the threads that run it."""
-
-    def __init__(self, extra: tuple[str, ...] = ()) -> None:
-        self._lock = threading.Lock()
-        self.seconds = dict.fromkeys(("decode", "detect", "classify", *extra), 0.0)
-
-    def add(self, stage: str, seconds: float) -> None:
-        with self._lock:
-            self.seconds[stage] += seconds
-
-    def snapshot(self) -> dict[str, float]:
-        with self._lock:
-            return dict(self.seconds)
 
 
 class Extractor:
@@ -226,13 +169,13 @@ class Extractor:
         statuses: dict[str, str] = {}
         frames_per_call = self.detector.frames_per_call
         queued = chain_ahead(
-            (self._decode_file(root, run, on_start) for run in _by_file(clips)),
+            (self._decode_file(root, run, on_start) for run in by_file(clips)),
             ahead=self.decoders,
             maxsize=self.queued_frames,
             name="femo-decode",
         )
         classifier = _BatchedClassifier(self, self.classify_pool, columns)
-        units = _units(queued, frames_per_call)
+        units = detector_calls(queued, frames_per_call)
         last = time.perf_counter()
         try:
             for done in ordered_map(self.detect_pool, self._analyse, units, self.window):
@@ -240,7 +183,7 @@ class Extractor:
                     self._add_rows(done, columns, classifier)
                     continue
                 end = done.end
-                status, message = _clip_status(end, classifier.failed_clips.get(end.clip.video))
+                status, message = clip_status(end, classifier.failed_clips.get(end.clip.video))
                 now = time.perf_counter()
                 columns.add(
                     video=end.clip.video,
@@ -266,7 +209,7 @@ class Extractor:
 
     def _decode_file(
         self, root: str, clips: list[Clip], on_start: Callable[[str], None] | None
-    ) -> Iterator[_Tagged | ClipEnd]:
+    ) -> Iterator[Tagged | ClipEnd]:
         """The clips of one file in turn (a whole file, or consecutive segments of it,
         read forward by one :class:`VideoReader`)."""
         reader = VideoReader(os.path.join(root, clips[0].file), self.decode_threads)
@@ -282,7 +225,7 @@ class Extractor:
         clip: Clip,
         on_start: Callable[[str], None] | None = None,
         reader: VideoReader | None = None,
-    ) -> Iterator[_Tagged | ClipEnd]:
+    ) -> Iterator[Tagged | ClipEnd]:
         """A clip's sampled frames, followed by its :class:`ClipEnd`."""
         if on_start is not None:
             on_start(clip.video)
@@ -305,7 +248,7 @@ class Extractor:
                 if frame is None:
                     break
                 sampled += 1
-                yield _Tagged(clip, frame)
+                yield Tagged(clip, frame)
         except ClipError as exc:
             error = str(exc)
         except Exception as exc:  # a damaged clip must not stop the shard
@@ -313,7 +256,7 @@ class Extractor:
             error = f"{type(exc).__name__}: {exc}"
         yield ClipEnd(clip, info, error, sampled)
 
-    def _analyse(self, unit: _Unit) -> _Detected:
+    def _analyse(self, unit: Unit) -> _Detected:
         """Detector thread: grey frames, faces, and the classifier's input crops."""
         if unit.end is not None:
             return _Detected(unit.clip, [], [], [], end=unit.end)
@@ -462,49 +405,6 @@ def _test_fault(video: str) -> None:
         os.abort()
     if os.environ.get("FEMO_TEST_HANG_ON") == video:
         time.sleep(10**6)
-
-
-@dataclass(frozen=True)
-class _Tagged:
-    clip: Clip
-    frame: Frame
-
-
-def _by_file(clips: Iterable[Clip]) -> Iterator[list[Clip]]:
-    """Consecutive clips of one file together (segments); every other clip alone."""
-    for _, run in itertools.groupby(clips, key=lambda c: c.file if c.segment else c):
-        yield list(run)
-
-
-def _units(stream: Iterable[_Tagged | ClipEnd], frames_per_call: int) -> Iterator[_Unit]:
-    """Group consecutive frames of a clip into detector calls of ``frames_per_call``."""
-    current: _Unit | None = None
-    for item in stream:
-        if isinstance(item, ClipEnd):
-            if current is not None:
-                yield current
-                current = None
-            yield _Unit(item.clip, end=item)
-            continue
-        if current is None:
-            current = _Unit(item.clip)
-        current.frames.append(item.frame)
-        if len(current.frames) >= frames_per_call:
-            yield current
-            current = None
-    if current is not None:
-        yield current
-
-
-def _clip_status(end: ClipEnd, detect_error: str | None) -> tuple[str, str | None]:
-    error = end.error or detect_error
-    if error is not None:
-        return "error", error
-    notes = end.info.notes
-    if not notes:
-        return "ok", None
-    status = "partial" if any("decoded" in n for n in notes) else "ok"
-    return status, "; ".join(notes)
 
 
 class _BatchedClassifier:

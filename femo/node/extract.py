@@ -22,9 +22,10 @@ from ..dataset import Clip
 from ..rundir import RunDir
 from ..shards import SCHEMA, encode_metadata, write_table
 from ..task import ShardResult, ShardTask
-from .engine import Columns, Extractor, get_extractor
+from .engine import Extractor, get_extractor
 from .models import emotion_model_path, sha256_file
 from .progress import POISON_MESSAGE, TIMEOUT_MESSAGE, ShardProgress
+from .units import Columns
 
 log = logging.getLogger(__name__)
 

