@@ -12,9 +12,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import plots
-from .html_parts import esc, legend
-
 # Segments listed per video in report.md and index.html; videos.csv has them all.
 MAX_LISTED = 200
 
@@ -56,6 +53,9 @@ def over_time_markdown(timelines: Sequence[Mapping[str, Any]]) -> list[str]:
 def _strip(rows: Sequence[Mapping[str, Any]], key: str, classes: Sequence[str]) -> str:
     """One bar of the video: each segment a block as wide as it is long, in its class's
     colour (grey: none)."""
+    from . import plots
+    from .html_parts import esc
+
     lengths = [_segment_length(r) for r in rows]
     total = sum(lengths) or 1.0
     blocks = []
@@ -85,6 +85,10 @@ def _segment_length(row: Mapping[str, Any]) -> float:
 def over_time_section(metrics: Mapping[str, Any]) -> str:
     """The report page's section: per video, a bar of predicted classes over time above
     a bar of golden ones, and the list of its segments."""
+    # The page's parts draw with matplotlib: imported where a page is drawn, as report.md needs none.
+    from . import plots
+    from .html_parts import esc, legend
+
     timelines = list(metrics.get("over_time") or [])
     classes = list(metrics.get("classes") or [])
     out = ['<h2 id="over-time">Over time</h2>']  # a section of segmented runs only
