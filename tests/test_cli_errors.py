@@ -21,7 +21,7 @@ from .read_only import unwritable
 
 DATASET_KEYS = (
     "root, labels, video_column, label_column, unknown_labels, group_column, group_pattern, "
-    "references, person_column, segment_s, segment_frames, video_extensions, image_extensions"
+    "references, person_column, video_extensions, image_extensions, segment_s, segment_frames"
 )
 
 # ------------------------------------------------------------ config overrides

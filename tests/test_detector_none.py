@@ -54,6 +54,7 @@ def test_the_none_option_composes():
 def test_the_none_option_composes_with_hydra():
     from hydra import compose, initialize_config_dir
 
+    import femo.cli
     import femo.rundir
     from femo.config import register_defaults
 
