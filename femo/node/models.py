@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..config import DetectorConfig, blazeface_models
+from ..config import ConfigError, DetectorConfig, blazeface_models
 from . import blazeface
 
 log = logging.getLogger(__name__)
@@ -454,6 +454,8 @@ def make_detector(config: DetectorConfig, tf_device: str = "CPU:0", threads: int
         return BlazeFaceDetector(config, parallel_calls=threads)
     if config.name == "none":
         return WholeFrameDetector(config, parallel_calls=threads)
-    # Two calls in flight keep both the Python side and TensorFlow's pool busy; more
-    # than that adds memory (a batch of frames each) for little (not measured > 2 CPUs).
-    return MtcnnDetector(config, device=tf_device, parallel_calls=min(2, threads))
+    if config.name == "mtcnn":
+        # Two calls in flight keep both the Python side and TensorFlow's pool busy; more
+        # than that adds memory (a batch of frames each) for little (not measured > 2 CPUs).
+        return MtcnnDetector(config, device=tf_device, parallel_calls=min(2, threads))
+    raise ConfigError(f"unknown detector {config.name!r}: femo has haar, mtcnn, blazeface and none")
