@@ -19,6 +19,7 @@ from .pages.formatting import (
     min_units_note,
     partial_text,
     percent,
+    scores_the_person,
     top_text,
 )
 from .pages.identities import identities_csv_text, identities_markdown
@@ -197,7 +198,7 @@ def _labelled_lines(
         f"- clips with no face in any sampled frame: {m['n_no_face']}; "
         + (
             f"with faces but none of their person: {m['n_person_absent']}; "
-            if m.get("config", {}).get("reduce", {}).get("face") == "person"
+            if scores_the_person(m)
             else ""
         )
         + f"failed: {m['n_failed']}; missing (shard not done): {m['n_missing']}",

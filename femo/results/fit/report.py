@@ -85,6 +85,14 @@ def _p_text(p: float) -> str:
     return f"p {shown}" if shown.startswith("<") else f"p = {shown}"
 
 
+def _difference_text(part: dict[str, Any], comp: dict[str, Any]) -> str:
+    """A paired difference in points with its interval, or why there is none."""
+    why = part.get("ci_withheld")
+    return points(comp["difference"]) + (
+        f" ({why})" if why else brackets(comp["difference_ci"], signed=True)
+    )
+
+
 def held_out_line(cv: dict[str, Any]) -> str | None:
     """``femo fit``'s console line: both accuracies over all labelled clips, the paired
     difference with its interval (or why there is none) and McNemar's p; None when
@@ -93,10 +101,7 @@ def held_out_line(cv: dict[str, Any]) -> str | None:
     if not part["n"]:
         return None
     head, vote, comp = part["head"], part["vote"], part["comparison"]
-    why = part.get("ci_withheld")
-    difference = points(comp["difference"]) + (
-        f" ({why})" if why else brackets(comp["difference_ci"], signed=True)
-    )
+    difference = _difference_text(part, comp)
     return (
         f"held-out accuracy: head {percent(head['accuracy'])}{brackets(head['accuracy_ci'])}, "
         f"the study's vote {percent(vote['accuracy'])}{brackets(vote['accuracy_ci'])} "
@@ -113,10 +118,7 @@ def mesh_line(cv: dict[str, Any]) -> str | None:
     comp = part.get("mesh_comparison") if part["n"] else None
     if comp is None:
         return None
-    why = part.get("ci_withheld")
-    difference = points(comp["difference"]) + (
-        f" ({why})" if why else brackets(comp["difference_ci"], signed=True)
-    )
+    difference = _difference_text(part, comp)
     return (
         f"with the face's mesh: {percent(part['head']['accuracy'])} against "
         f"{percent(part['scores_only']['accuracy'])} on the scores alone; mesh − scores only "

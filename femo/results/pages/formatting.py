@@ -146,11 +146,15 @@ def summary_text(metrics: Mapping[str, Any]) -> str:
         f"{labelled} labelled of {present} clips"
         + (" present" if metrics.get("partial") else "")
         + f" ({metrics['n_no_face']} without a face, "
-        + (f"{metrics['n_person_absent']} without their person, " if _by_person(metrics) else "")
+        + (
+            f"{metrics['n_person_absent']} without their person, "
+            if scores_the_person(metrics)
+            else ""
+        )
         + f"{metrics['n_failed']} failed)"
     )
 
 
-def _by_person(metrics: Mapping[str, Any]) -> bool:
+def scores_the_person(metrics: Mapping[str, Any]) -> bool:
     """Whether the report scored the labelled person's faces (reduce.face=person)."""
     return (metrics.get("config") or {}).get("reduce", {}).get("face") == "person"

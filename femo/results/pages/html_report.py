@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .formatting import counts_text, top_text
+from .formatting import counts_text, scores_the_person, top_text
 from .html_parts import SECTIONS, ci_basis, esc, h2, level_label, pct, span
 from .html_sections import (
     MAX_CLIP_ROWS,
@@ -194,19 +194,24 @@ def _answer(metrics: Mapping[str, Any]) -> str:
                     bool(metrics.get("n_person_absent")),
                 )
             ]
-            if (metrics.get("config") or {}).get("reduce", {}).get("face") == "person"
+            if scores_the_person(metrics)
             else []
         ),
         ("failed", metrics.get("n_failed"), bool(metrics.get("n_failed"))),
         ("missing", metrics.get("n_missing"), bool(metrics.get("n_missing"))),
     ]
-    card_html = "".join(
-        f'<div class="card{" bad" if bad else ""}"><b>{esc(v)}</b><span>{esc(k)}</span></div>'
-        for k, v, bad in cards
-    )
+    card_html = _cards_html(cards)
     return (
         f'{h2("answer")}<p class="headline">{split(acc)}</p>'
         f'<p class="second">{split(mf1)}</p>{correct}<div class="cards">{card_html}</div>'
+    )
+
+
+def _cards_html(cards: list[tuple[str, Any, bool]]) -> str:
+    """The answer's boxes: a count and its name each, marked where it is bad news."""
+    return "".join(
+        f'<div class="card{" bad" if bad else ""}"><b>{esc(v)}</b><span>{esc(k)}</span></div>'
+        for k, v, bad in cards
     )
 
 
@@ -220,10 +225,7 @@ def _predicted_answer(metrics: Mapping[str, Any]) -> str:
         ("failed", predicted.get("failed"), bool(predicted.get("failed"))),
         ("missing", metrics.get("n_missing"), bool(metrics.get("n_missing"))),
     ]
-    card_html = "".join(
-        f'<div class="card{" bad" if bad else ""}"><b>{esc(v)}</b><span>{esc(k)}</span></div>'
-        for k, v, bad in cards
-    )
+    card_html = _cards_html(cards)
     return (
         f'{h2("answer")}<p class="headline" id="predicted-classes">Predicted: '
         f"{esc(counts_text(predicted.get('classes') or {}))} "
