@@ -13,6 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..config.detectors import DETECTORS
 from ..node.models import cpu_count
 from ..results.throughput import format_duration
 from ..rundir import timestamp
@@ -23,6 +24,7 @@ from .cases import (
     Measurement,
     MediaSet,
     _worker_main,
+    bench_facts,
     measure,
 )
 from .compare import accuracy, compare_with_fer
@@ -46,7 +48,7 @@ QUICK = {
 }
 FULL = {
     "media": "woman2,dev-clips",
-    "detectors": "haar,mtcnn,blazeface",
+    "detectors": ",".join(e.name for e in DETECTORS if e.bench.in_full),
     "every": "1,20",
     "backends": "keras,onnx",
     "fast": True,
@@ -143,7 +145,8 @@ def _measure_point(
         fields.update(detector=detector, backend=backend, verify=verify)
         return measure(Case(**fields), work_dir)
 
-    fer_detector = "mtcnn" if base.detector == "mtcnn" else "haar"
+    facts = bench_facts(base.detector)
+    fer_detector = facts.fer_reference
     key = (base.media, base.every_n, base.max_frames, fer_detector)
     fer_runs = {} if fer_runs is None else fer_runs
     if key not in fer_runs:
@@ -153,7 +156,7 @@ def _measure_point(
     if fast and base.detector in FAST_PRESETS:
         femos.append(case("femo", FAST_PRESETS[base.detector]))
     check = None
-    if base.detector == "blazeface":
+    if facts.check_apart:
         # The preset without its face check, beside it in the same run; and the check's
         # own cost per face.
         femos.append(case("femo", backend=backends[-1], verify="none"))
