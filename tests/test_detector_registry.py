@@ -13,7 +13,7 @@ import re
 import pytest
 import yaml
 
-from femo.bench.cases import FAST_PRESETS, bench_facts
+from femo.bench.cases import bench_facts
 from femo.bench.run import FULL
 from femo.config import (
     DETECTOR_SETTINGS_UNUSED,
@@ -99,7 +99,6 @@ def test_the_bench_facts_name_real_presets(entry: DetectorEntry):
     assert facts.fer_reference in ("haar", "mtcnn")  # the detectors fer has
     if facts.fast_preset is not None:
         assert preset(facts.fast_preset)["name"] == entry.name
-        assert FAST_PRESETS[entry.name] == facts.fast_preset
     assert (entry.name in FULL["detectors"].split(",")) is facts.in_full
 
 

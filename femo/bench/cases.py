@@ -20,12 +20,10 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config.detectors import DETECTORS, BenchFacts, detector_entry
+from ..config.detectors import BenchFacts, detector_entry
 
 STUDY_CLIPS = 2826
 STUDY_TASKS = 16
-# The opt-in fast preset measured next to each detector's parity mode.
-FAST_PRESETS = {e.name: e.bench.fast_preset for e in DETECTORS if e.bench.fast_preset}
 
 
 def bench_facts(detector: str) -> BenchFacts:

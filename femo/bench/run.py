@@ -19,7 +19,6 @@ from ..results.throughput import format_duration
 from ..rundir import timestamp
 from .backends import backends_bench
 from .cases import (
-    FAST_PRESETS,
     Case,
     Measurement,
     MediaSet,
@@ -153,8 +152,8 @@ def _measure_point(
         fer_runs[key] = case("fer", detector=fer_detector)
     fer, floor = fer_runs[key], case("floor")
     femos = [case("femo", backend=backend) for backend in backends]
-    if fast and base.detector in FAST_PRESETS:
-        femos.append(case("femo", FAST_PRESETS[base.detector]))
+    if fast and facts.fast_preset is not None:
+        femos.append(case("femo", facts.fast_preset))
     check = None
     if facts.check_apart:
         # The preset without its face check, beside it in the same run; and the check's
