@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ConfigError, RunConfig, from_dict, to_dict
+from .config.detectors import detector_entry, load
 from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
 from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
@@ -134,12 +135,9 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
     Every config, dataset and labels problem is raised here, before any work starts.
     """
-    if config.detector.name == "blazeface":
-        from .config import blazeface_models
-        from .node.blazeface import MODELS, model_path
-
-        for name in blazeface_models(config.detector.model)[1]:
-            model_path(MODELS[name])  # the runtime and the model files are installed
+    preflight = detector_entry(config.detector.name).preflight
+    if preflight is not None:
+        load(preflight)(config.detector)  # its runtime and model files are installed
     if config.detector.verify == "mesh" or config.landmarks.name == "mesh":
         from .node.blazeface import wheel_file
         from .node.mesh import MODEL_FILE

@@ -20,10 +20,16 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from ..config.detectors import BenchFacts, detector_entry
+
 STUDY_CLIPS = 2826
 STUDY_TASKS = 16
-# The opt-in fast preset measured next to each detector's parity mode.
-FAST_PRESETS = {"haar": "haar_fast"}
+
+
+def bench_facts(detector: str) -> BenchFacts:
+    """How the bench measures ``detector`` (the defaults for a name femo does not know)."""
+    entry = detector_entry(detector)
+    return entry.bench if entry is not None else BenchFacts()
 
 
 @dataclass(frozen=True)
@@ -193,9 +199,7 @@ def _floor_worker(case: Case) -> Measurement:
         return frames, time.perf_counter() - started
 
     runs = {}
-    # OpenCV's threads matter to Haar; BlazeFace's interpreters use one thread each.
-    thread_options = {"haar": (1, 2), "blazeface": (1,)}.get(case.detector, (None,))
-    for threads in thread_options:
+    for threads in bench_facts(case.detector).floor_threads:
         if threads is not None:
             cv2.setNumThreads(threads)
         runs[str(threads or "tf")] = timed_passes(one_pass, case.repeat)

@@ -13,16 +13,17 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from ..config.detectors import DETECTORS
 from ..node.models import cpu_count
 from ..results.throughput import format_duration
 from ..rundir import timestamp
 from .backends import backends_bench
 from .cases import (
-    FAST_PRESETS,
     Case,
     Measurement,
     MediaSet,
     _worker_main,
+    bench_facts,
     measure,
 )
 from .compare import accuracy, compare_with_fer
@@ -46,7 +47,7 @@ QUICK = {
 }
 FULL = {
     "media": "woman2,dev-clips",
-    "detectors": "haar,mtcnn,blazeface",
+    "detectors": ",".join(e.name for e in DETECTORS if e.bench.in_full),
     "every": "1,20",
     "backends": "keras,onnx",
     "fast": True,
@@ -143,17 +144,18 @@ def _measure_point(
         fields.update(detector=detector, backend=backend, verify=verify)
         return measure(Case(**fields), work_dir)
 
-    fer_detector = "mtcnn" if base.detector == "mtcnn" else "haar"
+    facts = bench_facts(base.detector)
+    fer_detector = facts.fer_reference
     key = (base.media, base.every_n, base.max_frames, fer_detector)
     fer_runs = {} if fer_runs is None else fer_runs
     if key not in fer_runs:
         fer_runs[key] = case("fer", detector=fer_detector)
     fer, floor = fer_runs[key], case("floor")
     femos = [case("femo", backend=backend) for backend in backends]
-    if fast and base.detector in FAST_PRESETS:
-        femos.append(case("femo", FAST_PRESETS[base.detector]))
+    if fast and facts.fast_preset is not None:
+        femos.append(case("femo", facts.fast_preset))
     check = None
-    if base.detector == "blazeface":
+    if facts.check_apart:
         # The preset without its face check, beside it in the same run; and the check's
         # own cost per face.
         femos.append(case("femo", backend=backends[-1], verify="none"))

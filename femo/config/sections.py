@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .detectors import DETECTORS, detector_entry, listed, load
+
 EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
 
 
@@ -83,7 +85,8 @@ class DatasetConfig:
 
 @dataclass(frozen=True)
 class DetectorConfig:
-    # haar | mtcnn | blazeface | none (no detection: each frame is one face, for pre-cropped faces)
+    # One of femo.config.detectors.DETECTORS: haar | mtcnn | blazeface | none (no
+    # detection: each frame is one face, for pre-cropped faces)
     name: str = "haar"
     # Image-pyramid step; None means the detector's own default (Haar 1.1, MTCNN 0.709).
     scale_factor: float | None = None
@@ -116,25 +119,16 @@ class DetectorConfig:
     verify_min: float = 0.05
 
     def __post_init__(self) -> None:
-        if self.name not in ("haar", "mtcnn", "none", "blazeface"):
+        entry = detector_entry(self.name)
+        if entry is None:
             raise ConfigError(
-                f"detector.name must be 'haar', 'mtcnn', 'blazeface' or 'none', not {self.name!r}"
+                f"detector.name must be {listed('or', quoted=True)}, not {self.name!r}"
             )
-        if self.name == "blazeface":
-            _check_blazeface(self)
-        # name 'none' (pre-cropped faces, the whole frame is the face) detects nothing:
-        # its scale factor and minimum sizes are unused, and left as given.
-        if self.scale_factor is None and self.name in ("haar", "mtcnn"):
-            default = 1.1 if self.name == "haar" else 0.709
-            object.__setattr__(self, "scale_factor", default)
-        if self.name == "haar" and not self.scale_factor > 1:
-            raise ConfigError(
-                f"detector.scale_factor must be > 1 for Haar, not {self.scale_factor}"
-            )
-        if self.name == "mtcnn" and not 0 < self.scale_factor < 1:
-            raise ConfigError(
-                f"detector.scale_factor must be between 0 and 1 for MTCNN, not {self.scale_factor}"
-            )
+        # A detector without a pyramid (none, blazeface) leaves scale_factor as given.
+        if self.scale_factor is None and entry.scale_factor is not None:
+            object.__setattr__(self, "scale_factor", entry.scale_factor)
+        if entry.check is not None:
+            load(entry.check)(self)
         _check_verify(self)
         if len(self.offsets) != 2:
             raise ConfigError(f"detector.offsets must be two integers [x, y], not {self.offsets!r}")
@@ -153,15 +147,7 @@ class DetectorConfig:
 
 
 # The DetectorConfig keys each detector does not read (reports show only the others).
-_BLAZEFACE_KEYS = ("model", "min_score", "nms_iou")
-DETECTOR_SETTINGS_UNUSED: dict[str, tuple[str, ...]] = {
-    "haar": ("min_face_size", "frames_per_call", *_BLAZEFACE_KEYS),
-    "mtcnn": ("min_neighbors", "min_size", *_BLAZEFACE_KEYS),
-    "none": ("scale_factor", "min_neighbors", "min_size", "min_face_size", "downscale",
-             "frames_per_call", *_BLAZEFACE_KEYS),
-    "blazeface": ("scale_factor", "min_neighbors", "min_size", "min_face_size",
-                  "frames_per_call"),
-}  # fmt: skip
+DETECTOR_SETTINGS_UNUSED: dict[str, tuple[str, ...]] = {e.name: e.unused for e in DETECTORS}
 
 
 def blazeface_models(model: str) -> tuple[str, list[str]]:
@@ -170,7 +156,22 @@ def blazeface_models(model: str) -> tuple[str, list[str]]:
     return joiner, list(dict.fromkeys(model.split(joiner)))
 
 
-def _check_blazeface(c: DetectorConfig) -> None:
+def check_haar(c: DetectorConfig) -> None:
+    """Haar's own settings: its pyramid grows (scale_factor > 1)."""
+    if not c.scale_factor > 1:
+        raise ConfigError(f"detector.scale_factor must be > 1 for Haar, not {c.scale_factor}")
+
+
+def check_mtcnn(c: DetectorConfig) -> None:
+    """MTCNN's own settings: its pyramid shrinks (0 < scale_factor < 1)."""
+    if not 0 < c.scale_factor < 1:
+        raise ConfigError(
+            f"detector.scale_factor must be between 0 and 1 for MTCNN, not {c.scale_factor}"
+        )
+
+
+def check_blazeface(c: DetectorConfig) -> None:
+    """BlazeFace's own settings: its models, their joiner, min_score and nms_iou."""
     joiner, models = blazeface_models(c.model or "")
     mixed = joiner == "/" and "+" in c.model
     if not c.model or mixed or any(m not in ("short", "full", "back") for m in models):

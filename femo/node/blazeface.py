@@ -28,7 +28,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..config import ConfigError
+from ..config import ConfigError, DetectorConfig, blazeface_models
 
 # MediaPipe's score_clipping_thresh.
 SCORE_CLIP = 100.0
@@ -63,6 +63,13 @@ def model_path(spec: ModelSpec) -> Path:
     missing, so that ``femo run`` stops before any work.
     """
     return wheel_file(spec.file, "detector=blazeface")
+
+
+def check_installed(config: DetectorConfig) -> None:
+    """Raise the one-line :class:`ConfigError` of :func:`model_path` where the runtime or
+    a file of a model ``config.model`` names is missing (``femo run``'s check)."""
+    for name in blazeface_models(config.model)[1]:
+        model_path(MODELS[name])
 
 
 def wheel_file(name: str, needed_by: str) -> Path:

@@ -18,19 +18,19 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ExtractConfig
+from ..config.detectors import detector_entry
 from .models import EmotionClassifier
 
 log = logging.getLogger(__name__)
 
-# Detectors that run on TensorFlow; the others (Haar, none, BlazeFace) never load it.
-TF_DETECTORS = frozenset({"mtcnn"})
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 NO_CUDA = "no CUDA provider in this ONNX Runtime (install onnxruntime-gpu: pip install 'femo[gpu]')"
 
 
 def needs_tensorflow(config: ExtractConfig) -> bool:
     """Whether extraction with ``config`` loads TensorFlow (Keras classifier, MTCNN)."""
-    return config.classifier.backend == "keras" or config.detector.name in TF_DETECTORS
+    entry = detector_entry(config.detector.name)
+    return config.classifier.backend == "keras" or (entry is not None and entry.tensorflow)
 
 
 def onnx_model_path() -> Path:

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..config import ConfigError, DetectorConfig, blazeface_models
+from ..config.detectors import detector_entry, listed, load
 from . import blazeface
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,11 @@ class Detector:
         self.config = config
         self.scale = float(config.downscale)
 
+    @classmethod
+    def build(cls, config: DetectorConfig, tf_device: str, threads: int) -> Detector:
+        """The detector for ``config``, making ``threads`` calls at once (:func:`make_detector`)."""
+        return cls(config, parallel_calls=threads)
+
     def detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
         """Faces per frame, in the detector's own order, in full-frame pixels.
 
@@ -283,6 +289,13 @@ class MtcnnDetector(Detector):
         self.parallel_calls = max(1, parallel_calls)
         self._local = threading.local()
         self._mtcnn()  # fail now, not in a worker thread, if the weights cannot load
+
+    @classmethod
+    def build(cls, config: DetectorConfig, tf_device: str, threads: int) -> MtcnnDetector:
+        """MTCNN on ``tf_device``, at most two calls at once."""
+        # Two calls in flight keep both the Python side and TensorFlow's pool busy; more
+        # than that adds memory (a batch of frames each) for little (not measured > 2 CPUs).
+        return cls(config, device=tf_device, parallel_calls=min(2, threads))
 
     def _mtcnn(self):
         mtcnn = getattr(self._local, "mtcnn", None)
@@ -448,14 +461,8 @@ class BlazeFaceDetector(Detector):
 
 
 def make_detector(config: DetectorConfig, tf_device: str = "CPU:0", threads: int = 1) -> Detector:
-    if config.name == "haar":
-        return HaarDetector(config, parallel_calls=threads)
-    if config.name == "blazeface":
-        return BlazeFaceDetector(config, parallel_calls=threads)
-    if config.name == "none":
-        return WholeFrameDetector(config, parallel_calls=threads)
-    if config.name == "mtcnn":
-        # Two calls in flight keep both the Python side and TensorFlow's pool busy; more
-        # than that adds memory (a batch of frames each) for little (not measured > 2 CPUs).
-        return MtcnnDetector(config, device=tf_device, parallel_calls=min(2, threads))
-    raise ConfigError(f"unknown detector {config.name!r}: femo has haar, mtcnn, blazeface and none")
+    """The detector ``config`` names (its registry entry's builder), on ``threads`` calls at once."""
+    entry = detector_entry(config.name)
+    if entry is None:
+        raise ConfigError(f"unknown detector {config.name!r}: femo has {listed('and')}")
+    return load(entry.builder).build(config, tf_device, threads)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...config.detectors import detector_entry
+
 _FACE = {
     "first": "the first face of each frame",
     "largest": "the largest face of each frame",
@@ -25,20 +27,16 @@ _NO_FACE = {
     "wrong": "no prediction, counted wrong",
     "abstain": "no prediction, left out of every figure",
 }
-_DETECTOR = {
-    "haar": "fer's Haar cascade",
-    "haar_fast": "fer's Haar cascade, downscaled",
-    "mtcnn": "fer's MTCNN",
-    "blazeface": "MediaPipe's BlazeFace",
-    "none": "none: the whole frame is the face",
-}
 _CLASSIFIER = {"onnx": "ONNX Runtime", "keras": "TensorFlow, as fer runs it"}
 
 
 def _detector(detector: Mapping[str, Any]) -> str:
     name = detector.get("name")
-    model = f", model {detector.get('model')}" if name == "blazeface" else ""
-    return f"detector {name} ({_DETECTOR.get(name, name)}{model}; detector={name})"
+    entry = detector_entry(name)
+    if entry is None:  # a config from a femo that had a detector this one lacks
+        return f"detector {name} ({name}; detector={name})"
+    keys = "".join(f", {key} {detector.get(key)}" for key in entry.method_keys)
+    return f"detector {name} ({entry.display}{keys}; detector={name})"
 
 
 def _ordinal(n: Any) -> str:
