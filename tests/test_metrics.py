@@ -171,3 +171,10 @@ def test_scores_agree_with_scikit_learn():
     options = {"labels": classes, "average": None, "zero_division": 0}
     assert s.recall == pytest.approx(tuple(recall_score(golden, predicted, **options)))
     assert s.precision == pytest.approx(tuple(precision_score(golden, predicted, **options)))
+
+
+def test_made_in_code_the_required_figures_must_be_given():
+    with pytest.raises(TypeError, match="n_videos"):
+        Metrics(accuracy=0.5, n_labelled=4, macro_f1=0.4)  # type: ignore[call-arg]
+    made = Metrics(accuracy=0.5, n_videos=6, n_labelled=4, macro_f1=0.4)
+    assert made.to_json()["n_videos"] == 6 and made.absent == frozenset()

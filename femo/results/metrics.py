@@ -91,7 +91,7 @@ class ClassFigures(_Record):
         return cls(**cls._fields_of(data, where))
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, kw_only=True)
 class Metrics(_Record, Mapping[str, Any]):
     """The content of ``metrics.json``.
 
@@ -104,8 +104,8 @@ class Metrics(_Record, Mapping[str, Any]):
 
     accuracy: float | None
     accuracy_scored: float | None = None
-    n_videos: int = 0
-    n_labelled: int = 0
+    n_videos: int
+    n_labelled: int
     n_compared: int | None = None
     no_face: str | None = None
     coverage: float | None = None
@@ -117,7 +117,7 @@ class Metrics(_Record, Mapping[str, Any]):
     n_missing: int | None = None
     n_missing_labelled: int | None = None
     per_class: Mapping[str, ClassFigures] | None = None
-    macro_f1: float | None = None
+    macro_f1: float | None
     confusion: Mapping[str, Mapping[str, int]] | None = None
     accuracy_ci: list[float] | None = None
     macro_f1_ci: list[float] | None = None
