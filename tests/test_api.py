@@ -114,7 +114,7 @@ def test_clips_metrics_config(run_dir):
     assert clips["golden"].fillna("").tolist() == ["Positive", "Negative", ""]
     metrics = run.metrics()
     assert metrics == json.loads((run_dir / "report" / "metrics.json").read_text())
-    assert metrics["accuracy"] == 0.5  # ann_1 right, ann_2 wrong
+    assert metrics["accuracy"] == metrics.accuracy == 0.5  # ann_1 right, ann_2 wrong
     assert run.config() == json.loads((run_dir / "femo.json").read_text())["config"]
     assert run.config()["dataset"]["group_pattern"] == "^([a-z]+)_"
     other = run_dir.parent / "elsewhere"

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from ..results.metrics import Metrics, read_metrics
 from ..results.pages.formatting import brackets, percent
 
 SETS = {"lfw-expressions": "person", "dev-clips": "actor"}
@@ -46,16 +47,19 @@ def ensure_run(data: Path, name: str, detector: str, runs: Path) -> Path:
     return found[-1].parent
 
 
-def figures(metrics: dict[str, Any]) -> dict[str, Any]:
-    return {"accuracy": metrics["accuracy"], "ci": metrics.get("accuracy_ci"),
-            "negative_recall": metrics["per_class"].get("Negative", {}).get("recall"),
-            "n": metrics["n_labelled"]}  # fmt: skip
+def figures(metrics: Metrics) -> dict[str, Any]:
+    """A method's row: accuracy, its interval, the recall of Negative, labelled clips."""
+    negative = (metrics.per_class or {}).get("Negative")
+    return {"accuracy": metrics.accuracy, "ci": metrics.accuracy_ci,
+            "negative_recall": negative.recall if negative else None,
+            "n": metrics.n_labelled}  # fmt: skip
 
 
-def reduce(run: Path, group: str, *extra: str, cwd: Path) -> dict[str, Any]:
+def reduce(run: Path, group: str, *extra: str, cwd: Path) -> Metrics:
+    """``femo reduce`` of ``run`` with ``extra`` overrides; the report's metrics."""
     femo("reduce", str(run), f"dataset.group_column={group}", *extra, cwd=cwd)
     folder = sorted(run.glob("report*"), key=lambda p: p.stat().st_mtime)[-1]
-    return json.loads((folder / "metrics.json").read_text())
+    return read_metrics(folder)
 
 
 def methods_of(name: str, group: str, haar: Path, mtcnn: Path, cwd: Path) -> dict[str, Any]:

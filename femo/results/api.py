@@ -7,13 +7,13 @@ pandas and pyarrow are imported when a table is asked for, TensorFlow never.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import from_dict
 from ..dataset import Labels, clip_groups, read_labels
 from ..rundir import RunDir, RunDirError
+from .metrics import METRICS_FILE, Metrics, read_metrics
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,9 +68,10 @@ class Run:
         path = self._report_file("videos.csv", report)
         return pd.read_csv(path, dtype={"video": str, "group": str, "golden": str})
 
-    def metrics(self, report: str | Path | None = None) -> dict[str, Any]:
-        """The report's ``metrics.json``: accuracy, per class, intervals, groups, settings."""
-        return json.loads(self._report_file("metrics.json", report).read_text(encoding="utf-8"))
+    def metrics(self, report: str | Path | None = None) -> Metrics:
+        """The report's ``metrics.json``: accuracy, per class, intervals, groups, settings;
+        typed (``.accuracy``) and a read-only mapping of the file (``["accuracy"]``)."""
+        return read_metrics(self._report_file(METRICS_FILE, report))
 
     def frames(self) -> pd.DataFrame:
         """One row per sampled frame and face, read from the shard files, with the clip's

@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from ..config import EMOTIONS, MappingConfig, ReduceConfig
 from ..dataset import Segment
 from ..shards import SCHEMA, clip_owners, finished_shards
+from .stats import classification_scores
 
 log = logging.getLogger(__name__)
 
@@ -412,25 +413,17 @@ def compute_metrics(
     labelled = scored_clips(results, no_face)
     scored = [r for r in labelled if r.predict is not None]
     correct = sum(r.predict == r.golden for r in labelled)
-    columns = [*classes, "none"]
-    confusion = {g: dict.fromkeys(columns, 0) for g in classes}
-    for r in labelled:
-        confusion[r.golden][r.predict or "none"] += 1
-    per_class = {}
-    for c in classes:
-        tp = confusion[c][c]
-        predicted = sum(confusion[g][c] for g in classes)
-        support = sum(confusion[c].values())
-        if not support:  # no clip of the class: nothing to score it on (None: n/a)
-            per_class[c] = {"precision": None, "recall": None, "f1": None, "support": 0}
-            continue
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / support
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[c] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
-    present = [c for c in classes if per_class[c]["support"] > 0]
+    figures = classification_scores(
+        [r.golden for r in labelled], [r.predict for r in labelled], classes
+    )
+    per_class = {
+        c: {"precision": p, "recall": r, "f1": f, "support": n}
+        for c, p, r, f, n in zip(
+            classes, figures.precision, figures.recall, figures.f1, figures.support, strict=True
+        )
+    }
     return {
-        "accuracy": correct / len(labelled) if labelled else None,
+        "accuracy": figures.accuracy,
         "accuracy_scored": correct / len(scored) if scored else None,
         "n_videos": len(results),
         "n_labelled": len(all_labelled),
@@ -445,8 +438,8 @@ def compute_metrics(
         "n_missing": sum(r.status == "missing" for r in results),
         "n_missing_labelled": sum(r.status == "missing" for r in all_labelled),
         "per_class": per_class,
-        "macro_f1": float(np.mean([per_class[c]["f1"] for c in present])) if present else None,
-        "confusion": confusion,
+        "macro_f1": figures.macro_f1,
+        "confusion": figures.confusion_table(),
     }
 
 

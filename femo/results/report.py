@@ -9,7 +9,8 @@ from typing import Any
 
 from ..config import DETECTOR_SETTINGS_UNUSED
 from ..dataset import SEGMENT_COLUMNS, Segment
-from ..rundir import write_json, write_text
+from ..rundir import write_text
+from .metrics import METRICS_FILE, Metrics
 from .pages.formatting import (
     ci_text,
     counts_text,
@@ -377,7 +378,7 @@ def write_report(
         write_text(folder / "identities.csv", text)
     # The reference faces' crops are the page's pictures, not figures.
     identities = {k: v for k, v in (metrics.get("identities") or {}).items() if k != "crops"}
-    write_json(folder / "metrics.json", {**metrics, "identities": identities or None})
+    Metrics.from_json({**metrics, "identities": identities or None}).write(folder / METRICS_FILE)
     write_text(folder / "report.md", report_markdown(metrics, results, classes))
     write_text(folder / "index.html", render_index_html(metrics, clip_rows(results), sheets_html))
     return folder

@@ -139,15 +139,82 @@ def macro_f1_from_confusion(c: np.ndarray, present: Sequence[int]) -> np.ndarray
     of the K x K part, recall tp over the row sum, each 0 when its denominator is 0;
     F1 is 0 when precision + recall is 0. NaN when ``present`` is empty.
     """
-    c, k = _square(c)
+    c, _ = _square(c)
     present = np.asarray(present, dtype=np.intp)
     if present.size == 0:
         return np.full(c.shape[:-2], np.nan)[()]
+    _, _, f1 = _class_parts(c)
+    return f1[..., present].mean(axis=-1)[()]
+
+
+def _class_parts(c: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-class precision, recall and F1 of confusion counts ``(..., K, K + 1)``, each
+    0 where its denominator is 0 (as macro F1 counts them)."""
+    c, k = _square(c)
     tp = np.diagonal(c[..., :, :k], axis1=-2, axis2=-1)
     precision = _ratio(tp, c[..., :, :k].sum(axis=-2), 0.0)
     recall = _ratio(tp, c.sum(axis=-1), 0.0)
-    f1 = _ratio(2 * precision * recall, precision + recall, 0.0)
-    return f1[..., present].mean(axis=-1)[()]
+    return precision, recall, _ratio(2 * precision * recall, precision + recall, 0.0)
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Accuracy, macro F1 and per-class figures of one set of predictions.
+
+    ``confusion`` is the ``(K, K + 1)`` count table of :func:`confusion_counts`; the
+    per-class tuples follow the order of the classes, None for a class without support
+    (nothing to score it on); ``accuracy`` and ``macro_f1`` are None with no labelled item.
+    """
+
+    classes: tuple[Hashable, ...]
+    confusion: np.ndarray
+    accuracy: float | None
+    macro_f1: float | None
+    precision: tuple[float | None, ...]
+    recall: tuple[float | None, ...]
+    f1: tuple[float | None, ...]
+    support: tuple[int, ...]
+
+    def confusion_table(self) -> dict[Hashable, dict[Hashable, int]]:
+        """The confusion counts by golden class, then predicted class or ``"none"``."""
+        columns = [*self.classes, "none"]
+        return {
+            g: dict(zip(columns, map(int, row), strict=True))
+            for g, row in zip(self.classes, self.confusion, strict=True)
+        }
+
+
+def classification_scores(
+    golden: Sequence[Hashable | None],
+    predicted: Sequence[Hashable | None],
+    classes: Sequence[Hashable],
+) -> Scores:
+    """The figures of ``predicted`` against ``golden`` (see :func:`confusion_counts` for
+    None and labels outside ``classes``): the one place the report, ``femo fit`` and the
+    bench compute accuracy, macro F1 and per-class precision/recall/F1."""
+    confusion = confusion_counts(golden, predicted, classes)
+    support = confusion.sum(axis=1)
+    present = np.flatnonzero(support)
+    precision, recall, f1 = _class_parts(confusion)
+
+    def per_class(values: np.ndarray) -> tuple[float | None, ...]:
+        return tuple(float(v) if n else None for v, n in zip(values, support, strict=True))
+
+    return Scores(
+        classes=tuple(classes),
+        confusion=confusion,
+        accuracy=_finite(accuracy_from_confusion(confusion)),
+        macro_f1=_finite(macro_f1_from_confusion(confusion, present)),
+        precision=per_class(precision),
+        recall=per_class(recall),
+        f1=per_class(f1),
+        support=tuple(int(n) for n in support),
+    )
+
+
+def _finite(value: np.ndarray) -> float | None:
+    """A 0-d figure as a float, None for NaN (nothing to compute it over)."""
+    return None if np.isnan(value) else float(value)
 
 
 def _factorize_groups(groups: Sequence[Hashable], labelled: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
@@ -23,6 +23,7 @@ from hydra.experimental.callback import Callback
 from ..config import BOOTSTRAP
 from ..dataset import segment_id
 from ..rundir import MANIFEST, REPORT, write_text
+from .metrics import METRICS_FILE, read_metrics
 from .pages.formatting import decimal, level_of, percent
 
 COLUMNS = [
@@ -72,7 +73,7 @@ class SweepPoint:
     status: str = "not reported"
     run_dir: Path | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = field(default_factory=dict)
     clips: tuple[ClipRow, ...] | None = None
     classes: tuple[str, ...] = ()
     emotions: tuple[tuple[str, str], ...] | None = None
@@ -147,7 +148,7 @@ def parse_videos_csv(text: str) -> tuple[tuple[ClipRow, ...], tuple[str, ...]]:
 
 
 def _mapping_of(
-    metrics: dict[str, Any], manifest: dict[str, Any], classes: tuple[str, ...]
+    metrics: Mapping[str, Any], manifest: dict[str, Any], classes: tuple[str, ...]
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...] | None, str | None]:
     """The report's label set: (classes, emotion -> class pairs or None, mapping name).
 
@@ -170,8 +171,8 @@ def _mapping_of(
 def read_point(run_dir: Path, status: str | None = None, report: str = REPORT) -> SweepPoint:
     """Read one sweep point from its run folder (its report, when there is one)."""
     manifest = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
-    metrics_path = run_dir / report / "metrics.json"
-    metrics = json.loads(metrics_path.read_text(encoding="utf-8")) if metrics_path.is_file() else {}
+    metrics_path = run_dir / report / METRICS_FILE
+    metrics = read_metrics(metrics_path) if metrics_path.is_file() else {}
     videos_path = run_dir / report / "videos.csv"
     clips, classes = None, ()
     if metrics and videos_path.is_file():

@@ -3,7 +3,6 @@ never training and testing on one person."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Hashable, Sequence
 from typing import Any
 
@@ -12,14 +11,7 @@ from sklearn.model_selection import GroupKFold
 
 from ...config import BOOTSTRAP
 from ..analysis import withheld
-from ..stats import (
-    accuracy_from_confusion,
-    bootstrap_metrics,
-    confusion_counts,
-    macro_f1_from_confusion,
-    paired_comparison,
-    recall_from_confusion,
-)
+from ..stats import bootstrap_metrics, classification_scores, paired_comparison
 from .model import C_GRID, SCORING, as_labels, as_matrix, fit_head, group_codes, predict_head
 
 
@@ -32,27 +24,20 @@ def _method_figures(
     level: float,
     seed: int,
 ) -> dict[str, Any]:
-    confusion = confusion_counts(golden, predicted, classes)
-    present = np.flatnonzero(confusion.sum(axis=1))
-    recall = recall_from_confusion(confusion)
+    figures = classification_scores(golden, predicted, classes)
     boot = bootstrap_metrics(golden, predicted, classes, groups, resamples, level, seed)
 
     def as_list(interval: Any) -> list[float] | None:
         return None if interval is None else interval.as_list()
 
     return {
-        "accuracy": float(accuracy_from_confusion(confusion)),
+        "accuracy": figures.accuracy,
         "accuracy_ci": as_list(boot["accuracy"]),
-        "macro_f1": float(macro_f1_from_confusion(confusion, present)),
+        "macro_f1": figures.macro_f1,
         "macro_f1_ci": as_list(boot["macro_f1"]),
-        "recall": {
-            c: None if math.isnan(r) else float(r) for c, r in zip(classes, recall, strict=True)
-        },
+        "recall": dict(zip(classes, figures.recall, strict=True)),
         "recall_ci": {c: as_list(i) for c, i in boot["recall"].items()},
-        "confusion": {
-            g: dict(zip([*classes, "none"], map(int, row), strict=True))
-            for g, row in zip(classes, confusion, strict=True)
-        },
+        "confusion": figures.confusion_table(),
     }
 
 
