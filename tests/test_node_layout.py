@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import cv2
 import pyarrow.parquet as pq
@@ -117,3 +120,34 @@ def test_an_inline_extractor_starts_no_thread_while_it_runs(tmp_path, face_clips
     )
     assert statuses == dict.fromkeys((c.video for c in clips), "ok")
     assert seen == [set(), set(), set()]
+
+
+# Counts the process's native threads (Linux), which threading.enumerate() does not see.
+DLIB_THREADS = """
+import os
+import numpy as np
+from femo.node.identity import Embedder
+
+def native_threads():
+    return len(os.listdir("/proc/self/task"))
+
+embedder = Embedder()
+rgb = np.random.default_rng(0).integers(0, 256, (160, 160, 3), dtype=np.uint8)
+before = native_threads()
+vectors = embedder.embed(rgb, [(20, 20, 100, 100), (40, 30, 90, 90)])
+print(len(vectors), before, native_threads())
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux's /proc")
+def test_dlib_embeds_on_the_calling_thread_and_starts_none():
+    """identity=dlib takes only the detector thread that calls it: dlib-bin is built
+    without BLAS and starts no pool of its own, so a worker's grant holds for it too."""
+    pytest.importorskip("dlib", reason="identity=dlib needs femo[identity]")
+    out = subprocess.run(
+        [sys.executable, "-c", DLIB_THREADS], capture_output=True, text=True, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    embedded, before, after = (int(v) for v in out.stdout.split()[-3:])
+    assert embedded == 2
+    assert after == before
