@@ -354,6 +354,33 @@ def test_segments_fail_poison_and_finish_one_by_one(tmp_path):
         assert log.count(f"clip {done}: ") == 1, done
 
 
+def test_a_segment_that_hangs_is_cut_off_alone(tmp_path):
+    """A segment whose decoder never returns (a test-only hook keyed by the segment's
+    id): after shards.clip_timeout_s that segment alone is cut off and reported; the
+    video's other segments, before and after it, are done once and kept."""
+    from .conftest import femo
+
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    _small_video(clips, "v.mp4", 60)
+    labels = _labels(clips / "labels.csv", "video,start_frame,end_frame,label",
+                     "v.mp4,0,20,Positive", "v.mp4,20,40,", "v.mp4,40,60,Negative")  # fmt: skip
+    out = tmp_path / "out"
+    proc = femo("run", f"dataset.root={clips}", f"dataset.labels={labels}",
+                "shards.videos_per_shard=5", "shards.part_clips=1", "launcher.workers=1",
+                "shards.clip_timeout_s=20", f"output_root={out}", cwd=tmp_path,
+                env={"FEMO_TEST_HANG_ON": "v.mp4@20"}, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    (run_dir,) = [p.parent for p in out.glob("*/*/femo.json")]
+    rows = _videos_by_segment(run_dir)
+    assert {k: r["status"] for k, r in rows.items()} == {
+        ("v.mp4", "0"): "no_face", ("v.mp4", "20"): "error", ("v.mp4", "40"): "no_face"}  # fmt: skip
+    assert rows["v.mp4", "20"]["message"].startswith("cut off after 20 s (shards.clip_timeout_s)")
+    log = (run_dir / "logs" / "shard-00000.log").read_text()
+    for done in ("v.mp4@0", "v.mp4@40"):  # kept in part files, never redone
+        assert log.count(f"clip {done}: ") == 1, done
+
+
 # ------------------------------------------------------------------ slow: real models
 
 
