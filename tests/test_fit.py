@@ -28,6 +28,7 @@ from femo.results.fit import (
     predict_head,
     save_head,
 )
+from femo.results.fit.headfile import FER_SCORES
 from femo.results.reduce import ShardData, frame_emotions, reduce_clips
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
@@ -421,6 +422,34 @@ def test_check_head_fits_other_features_and_unknown_detectors(head, problem):
         check_head_fits(mtcnn, list(reversed(names)), {"mtcnn"})
     with pytest.raises(ValueError, match="does not record which detectors"):
         check_head_fits(head_from_json(head_to_json(head, {})), names, {"mtcnn"})
+
+
+CUSTOM = "custom model enet.onnx (sha256 ab12cd34ef56; size=224, ...)"
+
+
+def test_a_head_fit_on_fers_scores_refuses_a_custom_models_run(head, problem):
+    """Another model's scores mean something else: a head reads only the scores it was
+    fit on (a head file from before classifiers were recorded: fer's)."""
+    fer_head = with_detectors(head, ["haar"])
+    check_head_fits(fer_head, problem["names"], {"haar"}, {FER_SCORES})
+    with pytest.raises(ValueError) as info:
+        check_head_fits(fer_head, problem["names"], {"haar"}, {CUSTOM})
+    assert str(info.value) == (
+        f"this head was fit on the scores of fer's 7-emotion model; this run's are from "
+        f"{CUSTOM} (fit a head on this run's scores)"
+    )
+    custom = head_from_json(head_to_json(head, {"detectors": ["haar"], "classifiers": [CUSTOM]}))
+    check_head_fits(custom, problem["names"], {"haar"}, {CUSTOM})
+    with pytest.raises(ValueError, match="fit on the scores of custom model enet.onnx"):
+        check_head_fits(custom, problem["names"], {"haar"}, {FER_SCORES})
+
+
+def test_load_head_rejects_classifiers_that_are_not_texts(tmp_path, head):
+    data = head_to_json(head, {"detectors": ["haar"], "classifiers": [3]})
+    path = tmp_path / "head.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="provenance.classifiers must be a list"):
+        load_head(path)
 
 
 # ---------------------------------------------------------------- determinism

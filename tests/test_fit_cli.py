@@ -21,6 +21,7 @@ def test_fit_then_apply_the_head(fast_femo, tmp_path):
     head = json.loads(head_file.read_text())  # plain JSON, nothing to unpickle
     assert head["format"] == "femo-head" and head["provenance"]["detectors"] == ["haar"]
     assert head["provenance"]["labelled_clips"] == 60
+    assert head["provenance"]["classifiers"] == ["fer's 7-emotion model"]
     report = (run_dir / "fit" / "report.md").read_text()
     assert "grouped by person" in report and "(12 persons" in report
     proc = fast_femo("reduce", str(run_dir), f"reduce.head={head_file}")
@@ -45,6 +46,15 @@ def test_fit_then_apply_the_head(fast_femo, tmp_path):
     assert error_line(fast_femo("reduce", str(run_dir), f"reduce.head={other}")) == (
         "femo: error: reduce.head: this head was fit on mtcnn runs; this run used haar "
         "(fit a head on both to use it here)"
+    )
+    # and a head fit on another model's scores refuses fer's
+    head["provenance"]["detectors"] = ["haar"]
+    head["provenance"]["classifiers"] = ["custom model enet.onnx (sha256 ab12cd34ef56)"]
+    other.write_text(json.dumps(head))
+    assert error_line(fast_femo("reduce", str(run_dir), f"reduce.head={other}")) == (
+        "femo: error: reduce.head: this head was fit on the scores of custom model enet.onnx "
+        "(sha256 ab12cd34ef56); this run's are from fer's 7-emotion model (fit a head on "
+        "this run's scores)"
     )
 
 

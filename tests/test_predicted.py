@@ -97,6 +97,23 @@ def test_method_line_names_every_choice_in_words_and_settings():
     )
 
 
+def test_method_line_names_a_custom_model_by_its_file_hash_and_spec():
+    """A run with classifier=custom never reads "fer's 7-emotion model"."""
+    config = to_dict(RunConfig())
+    config["classifier"] = {
+        "name": "custom", "model": "/models/enet_b0.onnx", "size": 224, "color": "rgb",
+        "range": [0, 1], "layout": "nchw", "labels": ["angry", "disgust", "drop", "happy"],
+        "softmax": "auto", "crop": "box", "sha256": "ab12cd34ef56" + "0" * 52,
+    }  # fmt: skip
+    line = method_text(config)
+    assert "fer's 7-emotion" not in line
+    assert (
+        "; classifier custom model enet_b0.onnx (sha256 ab12cd34ef56; size=224, color=rgb, "
+        "range=[0, 1], layout=nchw, labels=[angry, disgust, drop, happy], softmax=auto, "
+        "crop=box) (classifier=custom); sampling every 20th frame" in line
+    )
+
+
 def test_labels_line_gives_the_users_file_and_the_snapshot():
     assert labels_text("/d/labels.csv", "/r/labels.csv", "/r/labels.csv") == (
         "Labels: /d/labels.csv (snapshot: /r/labels.csv)"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .classifier import AnyClassifier, CustomClassifierConfig
+from .detector_checks import blazeface_models
 from .sections import (
     BOOTSTRAP,
     DETECTOR_SETTINGS_UNUSED,
@@ -40,7 +41,6 @@ from .sections import (
     ReportConfig,
     SamplingConfig,
     ShardsConfig,
-    blazeface_models,
     conf_dir,
     launcher_names,
     positive_or_none,

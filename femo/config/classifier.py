@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 from .sections import EMOTIONS, ClassifierConfig, ConfigError
@@ -74,6 +75,18 @@ class CustomClassifierConfig:
     @property
     def channels(self) -> int:
         return 1 if self.color == "gray" else 3
+
+    @property
+    def identity(self) -> str:
+        """What made the scores: the file (name and SHA-256) and every key of the spec, so
+        two runs' scores mean the same only where this text is the same."""
+        digest = (self.sha256 or "unknown")[:12]
+        lo, hi = self.range
+        return (
+            f"custom model {PurePath(str(self.model)).name} (sha256 {digest}; size={self.size}, "
+            f"color={self.color}, range=[{lo:g}, {hi:g}], layout={self.layout}, "
+            f"labels=[{', '.join(self.labels)}], softmax={self.softmax}, crop={self.crop})"
+        )
 
 
 def _one_of(key: str, value: Any, options: tuple[str, ...]) -> None:

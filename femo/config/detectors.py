@@ -72,7 +72,7 @@ DETECTORS: tuple[DetectorEntry, ...] = (
         builder="femo.node.models:HaarDetector",
         scale_factor=1.1,
         unused=("min_face_size", "frames_per_call", *_BLAZEFACE_KEYS),
-        check="femo.config.sections:check_haar",
+        check="femo.config.detector_checks:check_haar",
         bench=BenchFacts(floor_threads=(1, 2), fast_preset="haar_fast", in_full=True),
     ),
     DetectorEntry(
@@ -82,7 +82,7 @@ DETECTORS: tuple[DetectorEntry, ...] = (
         tensorflow=True,
         scale_factor=0.709,
         unused=("min_neighbors", "min_size", *_BLAZEFACE_KEYS),
-        check="femo.config.sections:check_mtcnn",
+        check="femo.config.detector_checks:check_mtcnn",
         bench=BenchFacts(fer_reference="mtcnn", in_full=True),
     ),
     DetectorEntry(
@@ -91,7 +91,7 @@ DETECTORS: tuple[DetectorEntry, ...] = (
         builder="femo.node.models:BlazeFaceDetector",
         unused=("scale_factor", "min_neighbors", "min_size", "min_face_size", "frames_per_call"),
         method_keys=("model",),
-        check="femo.config.sections:check_blazeface",
+        check="femo.config.detector_checks:check_blazeface",
         preflight="femo.node.blazeface:check_installed",
         bench=BenchFacts(floor_threads=(1,), check_apart=True, in_full=True),
     ),

@@ -224,7 +224,8 @@ def _apply_head(config: RunConfig, members: list[Member], results: list[ClipResu
         mesh = member_meshes(members[0], videos) if head.mesh is not None else None
         if head.mesh is not None:
             names += head.mesh.names
-        check_head_fits(head, names, {m.detector for m in members})
+        classifiers = {m.run.config().classifier.identity for m in members}
+        check_head_fits(head, names, {m.detector for m in members}, classifiers)
         if not set(head.classes) <= set(config.mapping.classes):
             raise ValueError(
                 f"the head predicts {', '.join(head.classes)}; mapping "

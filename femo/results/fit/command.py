@@ -50,6 +50,7 @@ def fit_runs(
     names: list[str] = []
     classes: tuple[str, ...] | None = None
     detectors: set[str] = set()
+    classifiers: set[str] = set()
     runs = []
     for run_dir in run_dirs:
         run = RunDir(run_dir)
@@ -72,6 +73,7 @@ def fit_runs(
             votes.append(r.predict)
             groups.append(r.group or f"{run.path}\0{r.video}")  # no person: its own group
         detectors.update(m.detector for m in reduced.members)
+        classifiers.update(m.run.config().classifier.identity for m in reduced.members)
         runs += [
             {"run": str(m.run.path), "clips": len(videos), "detector": m.detector}
             for m in reduced.members
@@ -96,6 +98,8 @@ def fit_runs(
     provenance = {
         "runs": runs,
         "detectors": sorted(detectors),
+        # What made the scores (each run's classifier.identity): a head reads only these.
+        "classifiers": sorted(classifiers),
         "labelled_clips": sum(g is not None for g in golden),
         # The face's mesh (landmarks=mesh runs): clips with a mesh of the scored face.
         "mesh": None if mesh is None else {"clips_with_mesh": int((~np.isnan(mesh).any(1)).sum())},

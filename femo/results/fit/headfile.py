@@ -11,11 +11,14 @@ from typing import Any
 
 import numpy as np
 
+from ...config import ClassifierConfig
 from ...shards import write_atomically
 from .mesh import MESH_VALUES, PREFIX, SCALINGS, MeshBlock
 from .model import Head
 
 FORMAT = "femo-head"
+# What made the scores of a head file from before heads recorded it: fer's model.
+FER_SCORES = ClassifierConfig().identity
 VERSION = 1
 
 
@@ -117,6 +120,11 @@ def head_from_json(data: dict[str, Any]) -> Head:
         not isinstance(detectors, list) or not all(isinstance(d, str) for d in detectors)
     ):
         raise ValueError("head file: provenance.detectors must be a list of detector names")
+    classifiers = provenance.get("classifiers")
+    if classifiers is not None and (
+        not isinstance(classifiers, list) or not all(isinstance(c, str) for c in classifiers)
+    ):
+        raise ValueError("head file: provenance.classifiers must be a list of classifier texts")
     return Head(
         classes=classes,
         feature_names=names,
@@ -152,12 +160,20 @@ def _mesh_block(value: Any, names: tuple[str, ...]) -> MeshBlock:
     return MeshBlock(**vectors, components=components, scaling=value["scaling"])
 
 
-def check_head_fits(head: Head, feature_names: Sequence[str], detectors: set[str]) -> None:
+def check_head_fits(
+    head: Head,
+    feature_names: Sequence[str],
+    detectors: set[str],
+    classifiers: set[str] = frozenset({FER_SCORES}),
+) -> None:
     """Raise ``ValueError`` unless ``head`` can be applied to a run's features.
 
     The features must be the head's, in its order; the run's ``detectors`` must all be
     among those of the runs the head was fit on (``provenance["detectors"]``): the
-    scores, face rates and confidences of Haar and MTCNN differ.
+    scores, face rates and confidences of Haar and MTCNN differ. So must the run's
+    ``classifiers`` (each its config's ``identity``; ``provenance["classifiers"]``):
+    another model's scores, or fer's file fed another way, mean something else. A head
+    from before classifiers were recorded was fit on fer's scores.
     """
     names = list(feature_names)
     if names != list(head.feature_names):
@@ -186,6 +202,13 @@ def check_head_fits(head: Head, feature_names: Sequence[str], detectors: set[str
         raise ValueError(
             f"this head was fit on {' and '.join(sorted(fitted))} runs; this run used "
             f"{' and '.join(unseen)} (fit a head on both to use it here)"
+        )
+    scored_by = head.provenance.get("classifiers") or [FER_SCORES]
+    unseen = sorted(set(classifiers) - set(scored_by))
+    if unseen:
+        raise ValueError(
+            f"this head was fit on the scores of {' and '.join(sorted(scored_by))}; this "
+            f"run's are from {' and '.join(unseen)} (fit a head on this run's scores)"
         )
 
 

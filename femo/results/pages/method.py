@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ...config import classifier_config
 from ...config.detectors import detector_entry
 
 _FACE = {
@@ -58,6 +59,15 @@ def _sampling(sampling: Mapping[str, Any]) -> str:
     return text + (f", at most {limit} per clip" if limit else "")
 
 
+def _classifier(section: Mapping[str, Any]) -> str:
+    if section.get("name", "fer") == "fer":
+        backend = section.get("backend", "onnx")
+        return (
+            f"classifier fer's 7-emotion model on {backend} ({_CLASSIFIER.get(backend, backend)})"
+        )
+    return f"classifier {classifier_config(dict(section)).identity} (classifier=custom)"
+
+
 def _head(path: str, head: Mapping[str, Any] | None) -> str:
     text = f"head: a learnt head replaces the vote (reduce.head={path}"
     if head:
@@ -75,12 +85,11 @@ def method_text(
     the head (its file and what it was fitted on: ``head``, its provenance) and the
     ensemble's other runs (``members``: name and detector of each)."""
     reduce = config.get("reduce") or {}
-    backend = (config.get("classifier") or {}).get("backend", "onnx")
     face, vote, no_face = reduce.get("face"), reduce.get("vote"), reduce.get("no_face")
     mapping = (config.get("mapping") or {}).get("name")
     parts = [
         _detector(config.get("detector") or {}),
-        f"classifier fer's 7-emotion model on {backend} ({_CLASSIFIER.get(backend, backend)})",
+        _classifier(config.get("classifier") or {}),
         _sampling(config.get("sampling") or {}),
         f"face rule: {_FACE.get(face, face)} (reduce.face={face})",
         f"vote: {_VOTE.get(vote, vote)} (reduce.vote={vote})",
