@@ -15,6 +15,7 @@ from html.parser import HTMLParser
 
 import pytest
 
+from femo.results.pages.formatting import own_overrides, shared_overrides
 from femo.results.pages.sweep_html import short_names, sweep_html
 from femo.results.stats import Interval
 from femo.results.sweep import (
@@ -31,7 +32,7 @@ from femo.results.sweep import (
     write_sweep_table,
 )
 
-from .hand_sweep import N_GROUPS, A, B, C, D, E
+from .hand_sweep import N_GROUPS, A, B, C, D, E, write_point
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -334,3 +335,49 @@ def test_sweep_html_states_the_level_of_its_intervals():
     assert "Whiskers: its 90 % bootstrap interval" in page
     assert "when its 90 % paired bootstrap interval excludes 0" in page
     assert "95 %" not in page
+
+
+# ------------------------------------------------------------------ shared overrides
+
+
+def test_shared_overrides_are_those_every_point_has_in_the_first_points_order():
+    items = [
+        ["dataset.root=/d", "classifier=custom", "classifier.crop=fer", "classifier.size=64"],
+        ["classifier.size=64", "dataset.root=/d", "classifier=custom", "classifier.crop=box"],
+        ["dataset.root=/d", "classifier.crop=fer", "classifier=custom", "classifier.size=64"],
+    ]
+    shared = shared_overrides(items)
+    assert shared == ("dataset.root=/d", "classifier=custom", "classifier.size=64")
+    assert [own_overrides(i, shared) for i in items] == [
+        "classifier.crop=fer", "classifier.crop=box", "classifier.crop=fer"]  # fmt: skip
+    assert shared_overrides([items[0]]) == ()  # one point: nothing is "every point's"
+    assert shared_overrides([]) == ()
+
+
+def test_sweep_tables_state_the_shared_overrides_once(tmp_path):
+    """A sweep over one key: sweep.md and sweep.html say once what every point was given,
+    and each point's row shows only its own; sweep.csv keeps every override."""
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    (sweep / "multirun.yaml").write_text("hydra:\n  mode: MULTIRUN\n")
+    common = ["dataset.root=/data/clips", "classifier=custom", "classifier.model=/m/e.onnx"]
+    for k, crop in enumerate(["fer", "box"]):
+        write_point(sweep, f"{k}-clips-haar-n20", [*common, f"classifier.crop={crop}"])
+    write_sweep_table(sweep)
+    md = (sweep / "sweep.md").read_text(encoding="utf-8").splitlines()
+    assert md[2] == (
+        "Every point: `dataset.root=/data/clips classifier=custom classifier.model=/m/e.onnx`; "
+        "each row gives its own overrides."
+    )
+    assert [line.split(" | ")[1] for line in md[6:8]] == [
+        "`classifier.crop=fer`", "`classifier.crop=box`"]  # fmt: skip
+    page = (sweep / "sweep.html").read_text(encoding="utf-8")
+    assert re.search(
+        r'<p id="shared">Every point: <code>dataset.root=/data/clips classifier=custom '
+        r"classifier.model=/m/e.onnx</code>",
+        page,
+    )
+    (points,) = [t for t in parse(page).tables if t and t[0][0] == "name"]
+    assert [r[2] for r in points[1:]] == ["classifier.crop=fer", "classifier.crop=box"]
+    rows = list(csv.DictReader((sweep / "sweep.csv").open(encoding="utf-8")))
+    assert rows[1]["overrides"] == " ".join([*common, "classifier.crop=box"])

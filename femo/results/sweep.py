@@ -24,7 +24,7 @@ from ..config import BOOTSTRAP
 from ..dataset import segment_id
 from ..rundir import MANIFEST, REPORT, write_text
 from .metrics import METRICS_FILE, read_metrics
-from .pages.formatting import decimal, level_of, percent
+from .pages.formatting import decimal, level_of, own_overrides, percent, shared_overrides
 
 COLUMNS = [
     "point",
@@ -71,6 +71,8 @@ class SweepPoint:
     name: str
     overrides: str = ""
     status: str = "not reported"
+    # The overrides one by one (``overrides`` joins them), for what the points share.
+    override_items: tuple[str, ...] = ()
     run_dir: Path | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
@@ -105,14 +107,14 @@ def _point_number(name: str) -> tuple[int, str]:
     return (int(head), name) if head.isdigit() else (1 << 30, name)
 
 
-def _overrides(run_dir: Path) -> str:
+def _overrides(run_dir: Path) -> tuple[str, ...]:
     path = run_dir / ".hydra" / "overrides.yaml"
     if not path.is_file():
-        return ""
+        return ()
     import yaml
 
     items = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    return " ".join(str(i) for i in items if not str(i).startswith(("hydra.", "output_root=")))
+    return tuple(str(i) for i in items if not str(i).startswith(("hydra.", "output_root=")))
 
 
 # ------------------------------------------------------------------ reading a point
@@ -178,9 +180,11 @@ def read_point(run_dir: Path, status: str | None = None, report: str = REPORT) -
     if metrics and videos_path.is_file():
         clips, classes = parse_videos_csv(videos_path.read_text(encoding="utf-8"))
     classes, emotions, mapping_name = _mapping_of(metrics, manifest, classes)
+    items = _overrides(run_dir)
     return SweepPoint(
         name=run_dir.name,
-        overrides=_overrides(run_dir),
+        overrides=" ".join(items),
+        override_items=items,
         status=status or ("done" if metrics else "not reported"),
         run_dir=run_dir,
         manifest=manifest,
@@ -210,6 +214,7 @@ def point_summary(point: SweepPoint) -> dict[str, Any]:
     return {
         "point": point.name,
         "overrides": point.overrides,
+        "override_items": list(point.override_items),
         "label": point.label,
         "status": point.status,
         "reported": point.reported,
@@ -393,19 +398,24 @@ def compare_sweep(
 # ------------------------------------------------------------------ writing
 
 
-def sweep_markdown(rows: list[dict[str, Any]]) -> str:
-    """``sweep.md``: the table of :func:`table_row` rows."""
-    lines = [
-        "# femo sweep",
-        "",
+def sweep_markdown(rows: list[dict[str, Any]], items: Sequence[Sequence[str]] = ()) -> str:
+    """``sweep.md``: the table of :func:`table_row` rows. With ``items`` (each row's
+    overrides one by one) the overrides every point shares are stated once above it and
+    each row shows its own."""
+    shared = shared_overrides(items)
+    lines = ["# femo sweep", ""]
+    if shared:
+        lines += [f"Every point: `{' '.join(shared)}`; each row gives its own overrides.", ""]
+    lines += [
         "| point | overrides | status | clips | labelled | accuracy | macro F1 | shards from |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    for r in rows:
+    for k, r in enumerate(rows):
+        own = own_overrides(items[k], shared) if items else r["overrides"]
         acc = percent(float(r["accuracy"])) if r["accuracy"] else "-"
         lines.append(
-            f"| {r['point']} | `{r['overrides']}` | {r['status']} | {r['n_videos']} | {r['n_labelled']} "
-            f"| {acc} | {r['macro_f1'] or '-'} | {r['shards_from'] or '-'} |"
+            f"| {r['point']} | {f'`{own}`' if own else '-'} | {r['status']} | {r['n_videos']} "
+            f"| {r['n_labelled']} | {acc} | {r['macro_f1'] or '-'} | {r['shards_from'] or '-'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -426,7 +436,7 @@ def write_sweep_table(
     writer.writeheader()
     writer.writerows(rows)
     write_text(sweep_dir / f"{stem}.csv", out.getvalue())
-    write_text(sweep_dir / f"{stem}.md", sweep_markdown(rows))
+    write_text(sweep_dir / f"{stem}.md", sweep_markdown(rows, [p.override_items for p in points]))
     summaries = [point_summary(p) for p in points]
     # Hydra names sweeps DATE/TIME: the time alone would not say which sweep this is.
     title = f"{sweep_dir.parent.name}/{sweep_dir.name}"

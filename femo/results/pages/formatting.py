@@ -158,3 +158,16 @@ def summary_text(metrics: Mapping[str, Any]) -> str:
 def scores_the_person(metrics: Mapping[str, Any]) -> bool:
     """Whether the report scored the labelled person's faces (reduce.face=person)."""
     return (metrics.get("config") or {}).get("reduce", {}).get("face") == "person"
+
+
+def shared_overrides(items: Sequence[Sequence[str]]) -> tuple[str, ...]:
+    """The overrides every point was given (in the first point's order); none where there
+    are fewer than 2 points. The tables state them once and show each point's others."""
+    if len(items) < 2:
+        return ()
+    return tuple(i for i in items[0] if all(i in other for other in items[1:]))
+
+
+def own_overrides(items: Sequence[str], shared: Sequence[str]) -> str:
+    """A point's overrides less those every point shares, space-joined."""
+    return " ".join(i for i in items if i not in shared)

@@ -14,7 +14,15 @@ from html import escape
 from typing import Any
 
 from ...config import BOOTSTRAP
-from .formatting import brackets, level_of, level_text, percent, points
+from .formatting import (
+    brackets,
+    level_of,
+    level_text,
+    own_overrides,
+    percent,
+    points,
+    shared_overrides,
+)
 
 _CSS = """
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 76em; }
@@ -123,7 +131,13 @@ def _cell(value: Any, numeric: bool = False) -> str:
 
 def _points_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
     short = short_names(summaries)
+    shared = shared_overrides([s.get("override_items") or () for s in summaries])
+    own = {s["point"]: own_overrides(s.get("override_items") or (), shared) for s in summaries}
     out = [
+        f'<p id="shared">Every point: <code>{escape(" ".join(shared))}</code>; the table gives '
+        "each point's own overrides.</p>"
+        if shared
+        else "",
         '<table id="points">',
         '<tr><th class="short">name</th><th>point</th><th>overrides</th><th>status</th>'
         "<th>clips</th><th>labelled</th>"
@@ -135,7 +149,7 @@ def _points_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
             "<tr>"
             + f'<td class="short">{escape(short[s["point"]])}</td>'
             + _cell(s["point"])
-            + f"<td><code>{escape(s.get('overrides') or '-')}</code></td>"
+            + f"<td><code>{escape((own[s['point']] if shared else s.get('overrides')) or '-')}</code></td>"
             + _cell(s["status"])
             + _cell(s.get("n_videos"), True)
             + _cell(s.get("n_labelled"), True)
