@@ -309,6 +309,12 @@ def cmd_fit(argv: list[str]) -> int:
     parser.add_argument("run_dirs", nargs="+", help="run folders, then overrides")
     parser.add_argument("--out", type=Path, default=None, help="folder for head.json")
     _add_with(parser, "features of a run over the same clips, side by side (an ensemble)")
+    parser.add_argument(
+        "--no-mesh",
+        dest="mesh",
+        action="store_false",
+        help="fit on the scores alone, even on runs made with landmarks=mesh",
+    )
     args = parser.parse_intermixed_args(argv)
     runs = [Path(a).resolve() for a in args.run_dirs if "=" not in a or Path(a).is_dir()]
     overrides = [a for a in args.run_dirs if "=" in a and not Path(a).is_dir()]
@@ -316,9 +322,8 @@ def cmd_fit(argv: list[str]) -> int:
         with _writing("write the head elsewhere with --out DIR"):
             if runs:  # before the cross-validation, which may take a while
                 _check_writable((args.out or runs[0] / "fit").resolve())
-            outcome = fit_runs(
-                runs, overrides, args.out, tuple(p.resolve() for p in args.with_runs)
-            )
+            with_runs = tuple(p.resolve() for p in args.with_runs)
+            outcome = fit_runs(runs, overrides, args.out, with_runs, use_mesh=args.mesh)
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
     for line in (held_out_line(outcome.cv), mesh_line(outcome.cv)):

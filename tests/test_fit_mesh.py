@@ -169,3 +169,11 @@ def test_femo_fit_uses_the_mesh_of_a_mesh_run_and_its_head_needs_one(poisoned_tf
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "with the face's mesh" not in proc.stdout
     assert "mesh" not in json.loads((plain / "fit" / "head.json").read_text())
+    # --no-mesh: the mesh run's head on the scores alone, which a run without mesh takes
+    proc = fast_femo("fit", str(run_dir), pattern, "--no-mesh", "--out", str(tmp_path / "plain"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "with the face's mesh" not in proc.stdout
+    head = json.loads((tmp_path / "plain" / "head.json").read_text())
+    assert "mesh" not in head and head["provenance"]["mesh"] is None
+    proc = fast_femo("reduce", str(plain), f"reduce.head={tmp_path / 'plain' / 'head.json'}")
+    assert proc.returncode == 0, proc.stderr[-3000:]

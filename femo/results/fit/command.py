@@ -26,6 +26,8 @@ def fit_runs(
     overrides: list[str],
     out: Path | None = None,
     with_runs: tuple[Path, ...] = (),
+    *,
+    use_mesh: bool = True,
 ) -> FitOutcome:
     """Fit a head on the labelled clips of ``run_dirs`` (reduce-side ``overrides``, e.g.
     ``dataset.group_column=person``), estimate it by cross-validation grouped by person
@@ -37,7 +39,8 @@ def fit_runs(
 
     Where every run was made with ``landmarks=mesh``, the head also uses the face's mesh
     (each clip's mean mesh of the scored face, reduced on its own), and the same head
-    without it is cross-validated on the same folds beside it.
+    without it is cross-validated on the same folds beside it; ``use_mesh`` False fits
+    on the scores alone all the same (``femo fit --no-mesh``).
     """
     import numpy as np
 
@@ -67,7 +70,7 @@ def fit_runs(
         X, names, has_face = ensemble_features(reduced.members, config.mapping, videos)
         features.append(X)
         faces.append(has_face)
-        meshes.append(member_meshes(reduced.members[0], videos))
+        meshes.append(member_meshes(reduced.members[0], videos) if use_mesh else None)
         for r in reduced.results:
             golden.append(r.golden)
             votes.append(r.predict)
