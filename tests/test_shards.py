@@ -293,3 +293,29 @@ def test_killed_writer_leaves_no_finished_shard(tmp_path):
     assert leftovers[0].name.startswith(".shard-00001.parquet.")
     assert leftovers[0].name.endswith(".tmp")
     assert leftovers[0].read_bytes() == b"x" * 5000
+
+
+FIRST_WRITE = """
+import sys
+import pyarrow.parquet as pq
+from femo.node.units import Columns
+from femo.shards import load_arrow
+
+load_arrow()
+before = set(sys.modules)
+columns = Columns()
+pq.write_table(columns.table({}), sys.argv[1])
+print(" ".join(sorted(m for m in set(sys.modules) - before if m.split(".")[0] == "pandas")))
+"""
+
+
+def test_after_load_arrow_the_first_shard_write_imports_no_pandas(tmp_path):
+    """pyarrow imports pandas when it builds its first array: load_arrow (run with the
+    models, as startup) pays that, so the first shard's clips do not."""
+    out = subprocess.run(
+        [sys.executable, "-c", FIRST_WRITE, str(tmp_path / "s.parquet")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == ""
+    assert (tmp_path / "s.parquet").stat().st_size > 0

@@ -20,7 +20,7 @@ from .. import __version__
 from ..config import to_dict
 from ..dataset import Clip
 from ..rundir import RunDir
-from ..shards import SCHEMA, encode_metadata, write_table
+from ..shards import SCHEMA, encode_metadata, load_arrow, write_table
 from ..task import ShardResult, ShardTask
 from .engine import Extractor, get_extractor
 from .models import emotion_model_path, sha256_file
@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 def shard_timing(result: ShardResult, n_clips: int) -> dict:
     """A shard's speed, as recorded in its metadata: whole, per clip and per stage.
 
-    ``seconds`` includes ``startup_seconds`` (model loading); stage seconds are
+    ``seconds`` includes ``startup_seconds`` (models and first-use imports); stage seconds are
     summed over the threads running the stage, so ``stage_frames_per_s`` says how
     fast each stage would go alone on one thread.
     """
@@ -90,7 +90,8 @@ def run_shard(task: ShardTask, on_clip: Callable[[str, str], None] | None = None
     """
     started = time.perf_counter()
     extractor = get_extractor(task.extract)
-    startup = time.perf_counter() - started  # model loading; 0 when already loaded
+    load_arrow()
+    startup = time.perf_counter() - started  # models and imports; 0 when already loaded
     before = extractor.clock.snapshot()
     progress = ShardProgress(RunDir(task.run_dir), task.index)
     done = progress.done_clips()
