@@ -6,7 +6,7 @@
 On 12 dev clips (256x256) and on woman2 (596x336) played 3 times, alternating in each
 round: the floor at every frame, the floor at every 20th, femo (1 worker, 1 thread) at
 every 20th. Prints each round's frames/s and the ratios the projection in
-docs/speed.md stands on. About 1 minute on a quiet 2-core machine.
+docs/speed.md stands on, and femo's startup and working seconds. About 1 minute on a quiet 2-core machine.
 """
 
 from __future__ import annotations
@@ -48,6 +48,9 @@ def main() -> int:
         print(f"  floor every 20 / every 1: {', '.join(f'{x:.3f}' for x in cost)} "
               f"(median {statistics.median(cost):.3f}); femo / floor at every 20: "
               f"{', '.join(f'{x:.2f}' for x in ratio)} (median {statistics.median(ratio):.2f})")  # fmt: skip
+        print("  femo's startup (models and first-use imports) + work = total, s: "
+              + ", ".join(f"{r.startup_s:.2f} + {r.seconds:.2f} = {r.startup_s + r.seconds:.2f}"
+                          for r in femo))  # fmt: skip
     print(f"load average {os.getloadavg()[0]:.1f}")
     return 0
 
