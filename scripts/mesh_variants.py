@@ -1,7 +1,7 @@
 """Does the face's mesh help the head? femo fit's comparison over several splits, and
 the variants tried beside it (issue 28).
 
-    python scripts/mesh_variants.py RUN [--seeds 0 1 2 3 4] [--variants fit proto pose geo]
+    python scripts/mesh_variants.py RUN [--seeds 0 1 2 3 4] [--variants fit proto pose geo sym]
 
 RUN is a run made with ``landmarks=mesh`` (e.g. on lfw-expressions with
 ``dataset.group_column=person detector=blazeface landmarks=mesh``). For each outer
@@ -17,7 +17,9 @@ without a face wrong, and the paired difference):
   turns up, down and sideways leave the mesh;
 - ``geo``: eleven distances of the mesh that facial-action coding reads (mouth opening and
   width, the mouth corners' height, eye openings, brow heights and gap, jaw drop) added
-  to femo's 19 score features, in femo's head.
+  to femo's 19 score features, in femo's head;
+- ``sym``: ``fit`` on meshes averaged with their mirror image (left and right points
+  paired on the mean shape, no labels used), so one-sided noise cancels.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 from sklearn.compose import ColumnTransformer
 from sklearn.decomposition import PCA
 from sklearn.impute import SimpleImputer
@@ -75,6 +78,18 @@ def aligned(mesh: np.ndarray) -> np.ndarray:
             out[i] = centred @ (u @ d @ vt)
         reference = out[ok].mean(axis=0)
     return out.reshape(len(mesh), -1)
+
+
+def symmetrised(mesh: np.ndarray) -> np.ndarray:
+    """Meshes averaged with their mirror image. Each point's mirror partner is the point
+    nearest its reflection across the vertical midline, on the mean shape (one-to-one,
+    by assignment); the shard's meshes are centred and level, so x -> -x reflects."""
+    points = mesh.reshape(len(mesh), -1, 3)
+    mean = points[~np.isnan(points).any(axis=(1, 2))].mean(axis=0)
+    reflect = np.array([-1.0, 1.0, 1.0])
+    cost = np.linalg.norm(mean[:, None, :2] - (mean * reflect)[None, :, :2], axis=2)
+    _rows, partner = linear_sum_assignment(cost)
+    return ((points + points[:, partner] * reflect) / 2).reshape(len(mesh), -1)
 
 
 def distances(mesh: np.ndarray) -> np.ndarray:
@@ -151,7 +166,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
-    parser.add_argument("--variants", nargs="+", default=["fit", "proto", "pose", "geo"])
+    parser.add_argument("--variants", nargs="+", default=["fit", "proto", "pose", "geo", "sym"])
     args = parser.parse_args()
     d = load(args.run)
     variants = {
@@ -159,6 +174,7 @@ def main() -> None:
         "proto": lambda s: prototype(d, s),
         "pose": lambda s: femo_head(d, s, d["X"], aligned(d["mesh"])),
         "geo": lambda s: femo_head(d, s, np.hstack([d["X"], distances(d["mesh"])]), None),
+        "sym": lambda s: femo_head(d, s, d["X"], symmetrised(d["mesh"])),
     }
     print("variant  seed  without  with   with - without (points)", flush=True)
     for name in args.variants:
