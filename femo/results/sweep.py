@@ -69,10 +69,8 @@ class SweepPoint:
     """
 
     name: str
-    overrides: str = ""
-    status: str = "not reported"
-    # The overrides one by one (``overrides`` joins them), for what the points share.
     override_items: tuple[str, ...] = ()
+    status: str = "not reported"
     run_dir: Path | None = None
     manifest: dict[str, Any] = field(default_factory=dict)
     metrics: Mapping[str, Any] = field(default_factory=dict)
@@ -85,6 +83,11 @@ class SweepPoint:
     def reported(self) -> bool:
         """Whether the point has a report (``report/metrics.json``)."""
         return bool(self.metrics)
+
+    @property
+    def overrides(self) -> str:
+        """The point's overrides as one line, as given to it."""
+        return " ".join(self.override_items)
 
     @property
     def label(self) -> str:
@@ -180,11 +183,9 @@ def read_point(run_dir: Path, status: str | None = None, report: str = REPORT) -
     if metrics and videos_path.is_file():
         clips, classes = parse_videos_csv(videos_path.read_text(encoding="utf-8"))
     classes, emotions, mapping_name = _mapping_of(metrics, manifest, classes)
-    items = _overrides(run_dir)
     return SweepPoint(
         name=run_dir.name,
-        overrides=" ".join(items),
-        override_items=items,
+        override_items=_overrides(run_dir),
         status=status or ("done" if metrics else "not reported"),
         run_dir=run_dir,
         manifest=manifest,

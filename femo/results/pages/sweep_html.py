@@ -131,8 +131,8 @@ def _cell(value: Any, numeric: bool = False) -> str:
 
 def _points_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
     short = short_names(summaries)
-    shared = shared_overrides([s.get("override_items") or () for s in summaries])
-    own = {s["point"]: own_overrides(s.get("override_items") or (), shared) for s in summaries}
+    shared = shared_overrides([s["override_items"] for s in summaries])
+    own = {s["point"]: own_overrides(s["override_items"], shared) for s in summaries}
     out = [
         f'<p id="shared">Every point: <code>{escape(" ".join(shared))}</code>; the table gives '
         "each point's own overrides.</p>"
@@ -149,7 +149,7 @@ def _points_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
             "<tr>"
             + f'<td class="short">{escape(short[s["point"]])}</td>'
             + _cell(s["point"])
-            + f"<td><code>{escape((own[s['point']] if shared else s.get('overrides')) or '-')}</code></td>"
+            + f"<td><code>{escape(own[s['point']] or '-')}</code></td>"
             + _cell(s["status"])
             + _cell(s.get("n_videos"), True)
             + _cell(s.get("n_labelled"), True)
