@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__
-from .config import ConfigError, RunConfig, absolute_path, from_dict, to_dict
+from .config import ConfigError, RunConfig, absolute_path, from_dict, from_saved, to_dict
 from .dataset import SEGMENT_COLUMNS, Clip, Segment, segment_id
 from .overrides import Command, apply_overrides, names_key
 from .shards import damage, finished_shards, numbered, shard_name, shard_stem, write_atomically
@@ -291,7 +291,7 @@ class RunDir:
 
     def config_dict(self) -> dict[str, Any]:
         """The run's saved config, in today's :func:`femo.config.to_dict` shape."""
-        return to_dict(from_dict(self.read_manifest()["config"]))
+        return to_dict(from_saved(self.read_manifest()["config"]))
 
     def config(self) -> RunConfig:
         return from_dict(self.config_dict())

@@ -26,7 +26,7 @@ import pyarrow.parquet as pq
 from femo.config import (
     EMOTIONS,
     DatasetConfig,
-    DetectorConfig,
+    detector_config,
     ExtractConfig,
     MappingConfig,
     ReduceConfig,
@@ -454,7 +454,7 @@ def reference_frames(path: str, every_n: int) -> dict[int, np.ndarray]:
 
 def femo_rows(tmp_path, root, clips, detector: str, every_n: int, threads: int | None = None):
     extract = ExtractConfig(
-        detector=DetectorConfig(name=detector),
+        detector=detector_config({"name": detector}),
         sampling=SamplingConfig(every_n=every_n),
         threads=threads,
     )

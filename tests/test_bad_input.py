@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from femo.config import EMOTIONS, DetectorConfig, ExtractConfig, SamplingConfig
+from femo.config import EMOTIONS, ExtractConfig, HaarConfig, SamplingConfig
 from femo.dataset import Clip, discover_clips
 from femo.node.video import ClipError, ClipInfo, sampled_frames
 
@@ -237,7 +237,7 @@ def test_shard_over_good_and_bad_clips(tmp_path, face_image):
     clips = [*discover_clips_sorted(root), Clip("missing.mp4", "video")]
     run_dir = tmp_path / "run"
     extract = ExtractConfig(
-        detector=DetectorConfig(name="haar"), sampling=SamplingConfig(every_n=4), device="cpu"
+        detector=HaarConfig(), sampling=SamplingConfig(every_n=4), device="cpu"
     )
     task = shard_task(run_dir, clips, index=3, root=root, extract=extract)
     result = run_shard(task)

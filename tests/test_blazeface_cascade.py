@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from femo.config import DetectorConfig
+from femo.config import BlazeFaceConfig
 from femo.node import blazeface
 from femo.node.models import BlazeFaceDetector, Face
 
@@ -57,7 +57,7 @@ def detector(
         "_interpreters",
         lambda self: [(fakes["short" if s.size == 128 else "back"], 0, 1, 2) for s in self.specs],
     )
-    config = DetectorConfig(name="blazeface", model=model, verify=verify)
+    config = BlazeFaceConfig(model=model, verify=verify)
     return BlazeFaceDetector(config), fakes
 
 

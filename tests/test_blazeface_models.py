@@ -11,7 +11,7 @@ import cv2
 import pyarrow.parquet as pq
 import pytest
 
-from femo.config import ConfigError, DetectorConfig
+from femo.config import BlazeFaceConfig, ConfigError
 from femo.node.models import BlazeFaceDetector, fer_data_file, make_detector
 
 pytestmark = pytest.mark.slow
@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def detector() -> BlazeFaceDetector:
     try:
-        found = make_detector(DetectorConfig(name="blazeface"), threads=2)
+        found = make_detector(BlazeFaceConfig(model="short+back", verify="none"), threads=2)
     except ConfigError as exc:  # the runtime or the model wheel is not installed
         pytest.skip(str(exc))
     assert isinstance(found, BlazeFaceDetector) and found.parallel_calls == 2

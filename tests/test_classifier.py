@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from femo.config import ClassifierConfig, DetectorConfig, ExtractConfig
+from femo.config import ClassifierConfig, ExtractConfig, detector_config
 from femo.node.classifier import (
     CPU,
     CUDA,
@@ -62,7 +62,7 @@ def test_onnx_scores_are_probabilities_in_batches_of_any_size():
 )
 def test_only_keras_and_mtcnn_need_tensorflow(backend, detector, expected):
     config = ExtractConfig(
-        detector=DetectorConfig(name=detector), classifier=ClassifierConfig(backend=backend)
+        detector=detector_config({"name": detector}), classifier=ClassifierConfig(backend=backend)
     )
     assert needs_tensorflow(config) is expected
 
@@ -178,7 +178,7 @@ def test_a_sweep_over_backends_extracts_each():
     from pathlib import Path
     from types import SimpleNamespace
 
-    from femo.config import from_dict
+    from femo.config import from_saved
     from femo.dataset import Clip
     from femo.pipeline import extraction_key
 
@@ -186,7 +186,7 @@ def test_a_sweep_over_backends_extracts_each():
     manifest = json.loads((run / "femo.json").read_text())
     with open(run / "clips.csv", newline="") as fh:
         plan = SimpleNamespace(clips=[Clip(r["video"], r["kind"]) for r in csv.DictReader(fh)])
-    keras = from_dict(manifest["config"])
+    keras = from_saved(manifest["config"])
     key = extraction_key(keras, plan)
-    assert key == extraction_key(from_dict(manifest["config"]), plan)
+    assert key == extraction_key(from_saved(manifest["config"]), plan)
     assert extraction_key(replace(keras, classifier=ONNX), plan) != key

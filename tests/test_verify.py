@@ -10,7 +10,15 @@ import pyarrow.parquet as pq
 import pytest
 from omegaconf import OmegaConf
 
-from femo.config import EMOTIONS, ConfigError, DetectorConfig, from_dict
+from femo.config import (
+    EMOTIONS,
+    BlazeFaceConfig,
+    ConfigError,
+    HaarConfig,
+    compose_option,
+    detector_config,
+    from_dict,
+)
 from femo.node.models import Face
 
 from .builders import JUSTIN_BOX, rgb
@@ -23,7 +31,7 @@ def check():
     from femo.node.verify import FaceCheck
 
     try:
-        return FaceCheck(DetectorConfig(name="haar", verify="mesh"))
+        return FaceCheck(HaarConfig(verify="mesh"))
     except ConfigError as exc:
         pytest.skip(str(exc))
 
@@ -34,14 +42,17 @@ def bgr(name: str):
 
 @pytest.mark.usefixtures("no_tensorflow")
 def test_off_by_default_but_on_in_the_blazeface_preset():
-    for name in ("haar", "mtcnn", "none", "blazeface"):
-        assert DetectorConfig(name=name).verify == "none"
+    for name in ("haar", "mtcnn", "none"):
+        assert detector_config({"name": name}).verify == "none"
+    assert BlazeFaceConfig().verify == "mesh"  # the preset's values are its defaults
     for preset in ("haar", "haar_fast", "mtcnn", "none"):
         yaml = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "detector" / f"{preset}.yaml"))
-        assert yaml["verify"] == "none"  # there, so that detector.verify=mesh needs no '+'
-        assert from_dict({"detector": yaml}).extract.detector.verify == "none"
+        composed = compose_option("detector", yaml)
+        # Composed from the class's defaults, so that detector.verify=mesh needs no '+'.
+        assert (composed["verify"], composed["verify_below"]) == ("none", 0.65)
+        assert from_dict({"detector": composed}).extract.detector.verify == "none"
     yaml = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "detector" / "blazeface.yaml"))
-    detector = from_dict({"detector": yaml}).extract.detector
+    detector = from_dict({"detector": compose_option("detector", yaml)}).extract.detector
     assert (detector.verify, detector.verify_below, detector.verify_min) == ("mesh", 0.65, 0.05)
 
 
@@ -56,7 +67,7 @@ def test_off_by_default_but_on_in_the_blazeface_preset():
 )
 def test_bad_settings_are_one_line(settings, message):
     with pytest.raises(ConfigError) as exc:
-        DetectorConfig(name="blazeface", **settings)
+        BlazeFaceConfig(**settings)
     assert str(exc.value) == message
 
 
@@ -125,7 +136,7 @@ def test_blazeface_gives_the_eyes_that_turn_the_crop(check):
 
     image = bgr("justin.jpg")
     for downscale in (1, 2):
-        config = DetectorConfig(name="blazeface", model="short/back", downscale=downscale)
+        config = BlazeFaceConfig(model="short/back", downscale=downscale, verify="none")
         (face,) = make_detector(config).detect([image], [None])[0]
         (right_x, right_y), (left_x, left_y) = face.eyes
         # The subject's right eye on the image's left, both in the box's upper half.

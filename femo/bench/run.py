@@ -187,10 +187,13 @@ def _measure_point(
 
 def _versus_haar(rows: list[dict[str, Any]], echo) -> None:
     """Each other detector's parity-mode speed over Haar's, on the same media and step."""
-    haar = {(r["media"], r["every_n"]): r["femo"][0] for r in rows if r["detector"] == "haar"}
+    # Haar: the detector a run takes where none is chosen (fer's, the study's).
+    haar = {
+        (r["media"], r["every_n"]): r["femo"][0] for r in rows if r["detector"] == DETECTORS.default
+    }
     for row in rows:
         reference = haar.get((row["media"], row["every_n"]))
-        if row["detector"] == "haar" or reference is None:
+        if row["detector"] == DETECTORS.default or reference is None:
             continue
         femo = row["femo"][0]
         femo["vs_haar"] = femo["frames_per_s"] / reference["frames_per_s"]

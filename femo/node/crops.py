@@ -3,10 +3,13 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import cv2
 import numpy as np
 
-from .models import Face
+if TYPE_CHECKING:  # models imports this module (its classifier's crops)
+    from .models import Face
 
 # fer pads the gray frame by this many pixels before cropping faces (fer.fer.PADDING).
 FER_PADDING = 40
@@ -63,3 +66,27 @@ def face_crop(
     if crop is None:
         return None
     return (crop.astype(np.float32) / 255.0 - 0.5) * 2.0
+
+
+class FerInput:
+    """What both backends of fer's model take: fer's grey crop of each face, resized to
+    ``target_size`` (the classifier's ``crops`` and ``face_shape``)."""
+
+    target_size: tuple[int, int]
+
+    @property
+    def face_shape(self) -> tuple[int, int]:
+        """One face as :meth:`crops` gives it: (h, w)."""
+        return self.target_size[::-1]
+
+    def crops(
+        self, image: np.ndarray, gray: np.ndarray | None, faces: list[Face], offsets: tuple[int, int]
+    ) -> list[np.ndarray | None]:
+        """The classifier's input for each face of a BGR frame (``gray``: its grey frame,
+        or None to convert here); None for an empty crop."""
+        if not faces:
+            return []
+        if gray is None:
+            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+        padded = pad_gray(gray)
+        return [face_crop(padded, face, offsets, self.target_size) for face in faces]

@@ -20,6 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..config import LandmarksConfig
+from .blazeface import wheel_file
+from . import mesh
 from .mesh import POINTS, FaceMesh
 from .models import Face
 
@@ -61,3 +64,9 @@ class MeshLandmarks:
         """Each face's normalised mesh, from the frame in RGB."""
         meshes = self.model(rgb, [(f.x, f.y, f.w, f.h) for f in faces])
         return [normalise(m.points) if m.presence >= MIN_PRESENCE else None for m in meshes]
+
+
+def check_installed(config: LandmarksConfig) -> None:
+    """``landmarks=mesh``'s preflight: a one-line ConfigError where the runtime or the
+    face mesh's model file is missing."""
+    wheel_file(mesh.MODEL_FILE, "landmarks=mesh")

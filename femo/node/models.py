@@ -24,8 +24,9 @@ import cv2
 import numpy as np
 
 from ..config import ConfigError, DetectorConfig, blazeface_models
-from ..config.detectors import detector_entry, listed, load
+from ..config.detectors import DETECTORS
 from . import blazeface
+from .crops import FerInput
 
 log = logging.getLogger(__name__)
 
@@ -105,13 +106,18 @@ def tf_device_name() -> str:
     return "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"
 
 
-class EmotionClassifier:
-    """fer's 7-emotion model, loaded once and called through one compiled function."""
+class EmotionClassifier(FerInput):
+    """fer's 7-emotion model, loaded once and called through one compiled function
+    (``classifier.backend=keras``)."""
+
+    # What the extractor's device line adds: nothing, TensorFlow's device says it.
+    device_note = ""
 
     def __init__(self, model_path: str | None = None, batch_size: int = 64):
         import tensorflow as tf
 
         self.model_path = str(model_path or emotion_model_path())
+        self.emotion_model_path = str(emotion_model_path())
         self.model = tf.keras.models.load_model(self.model_path, compile=False)
         height, width = self.model.input_shape[1:3]
         self.target_size = (int(width), int(height))
@@ -164,7 +170,8 @@ class Detector:
 
     def __init__(self, config: DetectorConfig):
         self.config = config
-        self.scale = float(config.downscale)
+        # detector=none has no downscale: it detects nothing, on a shrunk frame or not.
+        self.scale = float(getattr(config, "downscale", 1.0))
 
     @classmethod
     def build(cls, config: DetectorConfig, tf_device: str, threads: int) -> Detector:
@@ -383,7 +390,7 @@ class BlazeFaceDetector(Detector):
         self.parallel_calls = max(1, parallel_calls)
         # The score that ends a cascade: any, unless the face check is on.
         self.sure = 0.0
-        if config.verify != "none" and config.verify_below is not None:
+        if config.checks and config.verify_below is not None:
             self.sure = config.verify_below
         self._local = threading.local()
         self._interpreters()  # fail now, not in a worker thread, if a model cannot load
@@ -462,7 +469,7 @@ class BlazeFaceDetector(Detector):
 
 def make_detector(config: DetectorConfig, tf_device: str = "CPU:0", threads: int = 1) -> Detector:
     """The detector ``config`` names (its registry entry's builder), on ``threads`` calls at once."""
-    entry = detector_entry(config.name)
+    entry = DETECTORS.entry(config.name)
     if entry is None:
-        raise ConfigError(f"unknown detector {config.name!r}: femo has {listed('and')}")
-    return load(entry.builder).build(config, tf_device, threads)
+        raise ConfigError(f"unknown detector {config.name!r}: femo has {DETECTORS.listed('and')}")
+    return entry.build(config, tf_device, threads)

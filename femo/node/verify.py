@@ -19,7 +19,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..config import DetectorConfig
+from ..config import CHECKS, DetectorConfig
+from .blazeface import wheel_file
+from . import mesh
 from .mesh import FaceMesh, face_roi
 from .models import Face
 
@@ -75,5 +77,12 @@ class FaceCheck:
 
 
 def make_check(config: DetectorConfig) -> FaceCheck | None:
-    """The face check ``detector.verify`` asks for, or None (``verify=none``)."""
-    return FaceCheck(config) if config.verify == "mesh" else None
+    """The face check ``detector.verify`` asks for (its registry entry's builder), or None
+    (``verify=none`` builds nothing)."""
+    return CHECKS.require(config.verify).build(config)
+
+
+def check_installed(config: DetectorConfig) -> None:
+    """``detector.verify=mesh``'s preflight: a one-line ConfigError where the runtime or
+    the face mesh's model file is missing."""
+    wheel_file(mesh.MODEL_FILE, "detector.verify=mesh")

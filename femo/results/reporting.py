@@ -206,7 +206,7 @@ def member_meshes(member: Member, videos: list[str]) -> Any:
     for a run made without ``landmarks=mesh``."""
     from .fit.mesh import clip_meshes
 
-    if member.shards is None or member.run.config().landmarks.name != "mesh":
+    if member.shards is None or not member.run.config().landmarks.active:
         return None
     shards = member.shards
     return clip_meshes(shards.shard_files, shards.clip_rows, member.per_frame, videos)

@@ -69,7 +69,7 @@ def chosen_emotions(
     """The scored face's emotions per frame under ``reduce.face``, and (with reference
     faces, ``table``: :func:`load_references`) the per-identity profiles."""
     wants = config.reduce.face in ("main", "person") or table is not None
-    if config.identity.name == "none" or not wants:
+    if not config.identity.active or not wants:
         return frame_emotions(shards.frame_rows, config.reduce), None
     rows = shards.frame_rows
     embeddings = face_embeddings(shards.shard_files, shards.clip_rows, rows)
@@ -109,7 +109,7 @@ def face_columns(
     per_frame, _ = chosen_emotions(run, shards, config, persons, references)
     scored = _keys(frames).isin(_keys(per_frame)) & frames["face"].notna().to_numpy()
     who = np.full(len(frames), None, dtype=object)
-    if references is not None and config.identity.name != "none":
+    if references is not None and config.identity.active:
         embeddings = face_embeddings(shards.shard_files, shards.clip_rows, frames)
         has = ~np.isnan(embeddings).any(axis=1)
         vectors = reference_vectors(references)

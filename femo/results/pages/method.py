@@ -28,7 +28,6 @@ _NO_FACE = {
     "wrong": "no prediction, counted wrong",
     "abstain": "no prediction, left out of every figure",
 }
-_CLASSIFIER = {"onnx": "ONNX Runtime", "keras": "TensorFlow, as fer runs it"}
 
 
 def _detector(detector: Mapping[str, Any]) -> str:
@@ -60,12 +59,7 @@ def _sampling(sampling: Mapping[str, Any]) -> str:
 
 
 def _classifier(section: Mapping[str, Any]) -> str:
-    if section.get("name", "fer") == "fer":
-        backend = section.get("backend", "onnx")
-        return (
-            f"classifier fer's 7-emotion model on {backend} ({_CLASSIFIER.get(backend, backend)})"
-        )
-    return f"classifier {classifier_config(dict(section)).identity} (classifier=custom)"
+    return f"classifier {classifier_config(dict(section)).method}"
 
 
 def _head(path: str, head: Mapping[str, Any] | None) -> str:

@@ -118,7 +118,7 @@ def clip_identities(
     face's person (its nearest reference photo within ``reduce.match_distance``, None for
     nobody; None without references), as the report's identities say. ``references``:
     the reference faces the report read (None: the run's own, or none)."""
-    if config.identity.name == "none" or "embedding" not in frames.columns:
+    if not config.identity.active or "embedding" not in frames.columns:
         return None, None
     nan = np.full(EMBEDDING_WIDTH, np.nan, np.float32)
     embeddings = np.stack(
