@@ -23,14 +23,14 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from ..config import ConfigError, DetectorConfig
+from ..config import BlazeFaceConfig, ConfigError
 from ..shards import write_table
 from .identity import SAME_PERSON, Embedder
 
 log = logging.getLogger(__name__)
 
-# The detector that finds reference faces (the detector=blazeface preset).
-DETECTOR = DetectorConfig(name="blazeface", model="short/back")
+# The detector that finds reference faces: the detector=blazeface preset, without its face check.
+DETECTOR = BlazeFaceConfig(model="short/back", verify="none")
 # The side of the face crops kept for the report, in pixels.
 CROP_SIZE = 64
 # A black border around each photo, this share of its longer side: BlazeFace looks for
