@@ -26,13 +26,13 @@ import pyarrow.parquet as pq
 from femo.config import (
     EMOTIONS,
     DatasetConfig,
-    detector_config,
     ExtractConfig,
     MappingConfig,
     ReduceConfig,
     ReportConfig,
     RunConfig,
     SamplingConfig,
+    detector_config,
     to_dict,
 )
 from femo.dataset import Clip

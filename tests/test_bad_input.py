@@ -236,9 +236,7 @@ def test_shard_over_good_and_bad_clips(tmp_path, face_image):
     (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)
     clips = [*discover_clips_sorted(root), Clip("missing.mp4", "video")]
     run_dir = tmp_path / "run"
-    extract = ExtractConfig(
-        detector=HaarConfig(), sampling=SamplingConfig(every_n=4), device="cpu"
-    )
+    extract = ExtractConfig(detector=HaarConfig(), sampling=SamplingConfig(every_n=4), device="cpu")
     task = shard_task(run_dir, clips, index=3, root=root, extract=extract)
     result = run_shard(task)
 

@@ -39,8 +39,8 @@ HOPPER_FACE = (155, 105, 222, 222)
 def test_none_is_a_detector_name():
     config = WholeFrameConfig()
     assert config.name == "none" and config.offsets == (10, 10)
-    # It has no pyramid nor fast mode: no scale factor and no downscale to set.
-    assert not hasattr(config, "scale_factor") and not hasattr(config, "downscale")
+    # It has no pyramid nor fast mode: no scale factor, and a downscale of 1 not to set.
+    assert not hasattr(config, "scale_factor") and config.downscale == 1.0
     with pytest.raises(ConfigError) as caught:
         detector_config({"name": "none", "scale_factor": 0.5})
     assert str(caught.value) == (

@@ -288,7 +288,7 @@ def option_defaults(group: str, name: str) -> dict[str, Any]:
     defaults of that entry's settings class, in the order they are saved."""
     cls = PLUGIN_GROUPS[group].require(name).settings
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    keys = cls.keys() if issubclass(cls, DetectorConfig) else tuple(fields)
+    keys = cls.saved_keys() if issubclass(cls, DetectorConfig) else tuple(fields)
     values = {k: to_dict(_field_default(fields[k])) for k in keys}
     return {"name": name, **{k: v for k, v in values.items() if k != "name"}}
 
@@ -317,7 +317,9 @@ def compose_option(group: str, values: dict[str, Any]) -> dict[str, Any]:
     for item in values.get("defaults") or []:
         if item != "_self_":
             path = item.split("@")[0]
-            out = merge_defaults(out, nodes[path[1:] if path.startswith("/") else f"{group}/{path}"])
+            out = merge_defaults(
+                out, nodes[path[1:] if path.startswith("/") else f"{group}/{path}"]
+            )
     return merge_defaults(out, values)
 
 

@@ -31,11 +31,12 @@ class FerBackend(Entry):
 # ONNX Runtime on a CPU: 8 a call classifies about 1.4x as many faces a second on one
 # thread as 64 (docs/speed.md), with the same scores; Keras: 64 (a call costs
 # milliseconds of Python).
+_A_FER_KEY = "chosen by classifier.backend, a key of classifier=fer's settings"
 FER_BACKENDS: Registry[FerBackend] = Registry("classifier.backend", (
     FerBackend(name="keras", display="TensorFlow, as fer runs it", settings=None,
-               builder="femo.node.classifier:build_keras", tensorflow=True),
+               builder="femo.node.classifier:build_keras", tensorflow=True, no_preset=_A_FER_KEY),
     FerBackend(name="onnx", display="ONNX Runtime", settings=None,
-               builder="femo.node.classifier:build_onnx", cpu_batch=8),
+               builder="femo.node.classifier:build_onnx", cpu_batch=8, no_preset=_A_FER_KEY),
 ), default="onnx")  # fmt: skip
 
 

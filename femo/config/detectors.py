@@ -89,7 +89,7 @@ class DetectorConfig:
         return CHECKS.require(self.verify).builds
 
     @classmethod
-    def keys(cls) -> tuple[str, ...]:
+    def saved_keys(cls) -> tuple[str, ...]:
         """Its keys in the order femo saves them (:data:`SAVED_ORDER`, then any other)."""
         own = settings_fields(cls)
         return tuple(k for k in SAVED_ORDER if k in own) + tuple(
@@ -133,7 +133,9 @@ class HaarConfig(ShrinkingDetectorConfig):
 
     def check(self) -> None:
         if not _pyramid(self) > 1:
-            raise ConfigError(f"detector.scale_factor must be > 1 for Haar, not {self.scale_factor}")
+            raise ConfigError(
+                f"detector.scale_factor must be > 1 for Haar, not {self.scale_factor}"
+            )
         super().check()
 
 
@@ -195,9 +197,14 @@ class BlazeFaceConfig(ShrinkingDetectorConfig):
 
 @dataclass(frozen=True)
 class WholeFrameConfig(DetectorConfig):
-    """``detector=none``: no detection, the whole frame is the face (nothing to shrink)."""
+    """``detector=none``: no detection, the whole frame is the face."""
 
     name: str = "none"
+
+    @property
+    def downscale(self) -> float:
+        """1, not a key: nothing is detected, so there is no frame to shrink."""
+        return 1.0
 
 
 @dataclass(frozen=True)
@@ -271,14 +278,16 @@ DETECTORS: Registry[DetectorEntry] = Registry("detector.name", (
 
 # The face check after detection (``detector.verify``): its builder gets the detector's
 # settings (verify_below, verify_min), and makes a femo.node.verify.FaceCheck.
+_A_DETECTOR_KEY = "chosen by detector.verify, a key of every detector's settings"
 CHECKS: Registry[Entry] = Registry("detector.verify", (
-    Entry(name="none", display="no face check", settings=None),
+    Entry(name="none", display="no face check", settings=None, no_preset=_A_DETECTOR_KEY),
     Entry(
         name="mesh",
         display="MediaPipe's face mesh",
         settings=None,
         builder="femo.node.verify:FaceCheck",
         preflight="femo.node.verify:check_installed",
+        no_preset=_A_DETECTOR_KEY,
     ),
 ), default="none")  # fmt: skip
 
@@ -308,7 +317,7 @@ def detector_config(values: Mapping[str, Any] | None = None, saved: bool = False
     values = dict(values or {})
     name = values.setdefault("name", DETECTORS.default)
     cls = DETECTORS.require(name).settings
-    keys = cls.keys()
+    keys = cls.saved_keys()
     if saved:
         values = {k: v for k, v in values.items() if k in keys or k not in SAVED_ORDER}
     unknown = sorted(set(values) - set(keys))
@@ -327,5 +336,5 @@ def detector_config(values: Mapping[str, Any] | None = None, saved: bool = False
 # The saved keys each detector does not have: a run saved before each detector had its
 # own class holds them (the report's Settings YAML leaves them out).
 DETECTOR_SETTINGS_UNUSED: dict[str, tuple[str, ...]] = {
-    e.name: tuple(k for k in SAVED_ORDER if k not in e.settings.keys()) for e in DETECTORS
+    e.name: tuple(k for k in SAVED_ORDER if k not in e.settings.saved_keys()) for e in DETECTORS
 }

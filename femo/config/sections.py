@@ -22,6 +22,7 @@ from .errors import ConfigError
 from .extras import IDENTITIES, LANDMARKS, IdentityConfig, LandmarksConfig
 from .registry import Entry
 
+
 def conf_dir() -> Path:
     """The folder of femo's Hydra config tree (``conf/``), shipped with the package."""
     return Path(__file__).resolve().parent.parent / "conf"
@@ -355,7 +356,7 @@ def to_dict(obj: Any) -> Any:
     if isinstance(obj, LauncherSection):
         return {"name": obj.name, **obj.settings}
     if isinstance(obj, DetectorConfig):  # in the order femo has always saved them
-        return {k: to_dict(getattr(obj, k)) for k in obj.keys()}
+        return {k: to_dict(getattr(obj, k)) for k in obj.saved_keys()}
     if dataclasses.is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):

@@ -3,13 +3,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import cv2
 import numpy as np
 
-if TYPE_CHECKING:  # models imports this module (its classifier's crops)
-    from .models import Face
+
+class Box(Protocol):
+    """A face's box in frame pixels (a :class:`femo.node.models.Face`; models imports this
+    module, so it is named by what the crops read)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+
 
 # fer pads the gray frame by this many pixels before cropping faces (fer.fer.PADDING).
 FER_PADDING = 40
@@ -44,7 +52,7 @@ def square_box(x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
 
 
 def fer_crop_pixels(
-    padded: np.ndarray, face: Face, offsets: tuple[int, int], target_size: tuple[int, int]
+    padded: np.ndarray, face: Box, offsets: tuple[int, int], target_size: tuple[int, int]
 ) -> np.ndarray | None:
     """fer's crop of one face from a padded frame (grey or colour), resized to
     ``target_size``, still 0..255; None if the crop is empty."""
@@ -59,7 +67,7 @@ def fer_crop_pixels(
 
 
 def face_crop(
-    padded_gray: np.ndarray, face: Face, offsets: tuple[int, int], target_size: tuple[int, int]
+    padded_gray: np.ndarray, face: Box, offsets: tuple[int, int], target_size: tuple[int, int]
 ) -> np.ndarray | None:
     """The classifier input for one face, exactly as fer builds it; None if the crop is empty."""
     crop = fer_crop_pixels(padded_gray, face, offsets, target_size)
@@ -80,7 +88,11 @@ class FerInput:
         return self.target_size[::-1]
 
     def crops(
-        self, image: np.ndarray, gray: np.ndarray | None, faces: list[Face], offsets: tuple[int, int]
+        self,
+        image: np.ndarray,
+        gray: np.ndarray | None,
+        faces: list[Box],
+        offsets: tuple[int, int],
     ) -> list[np.ndarray | None]:
         """The classifier's input for each face of a BGR frame (``gray``: its grey frame,
         or None to convert here); None for an empty crop."""

@@ -299,7 +299,9 @@ class CustomClassifier:
         return to_scores(np.concatenate(out), self.spec)
 
 
-def build_custom(config: ExtractConfig, tf_device: str, threads: int, busy: int) -> CustomClassifier:
+def build_custom(
+    config: ExtractConfig, tf_device: str, threads: int, busy: int
+) -> CustomClassifier:
     """The custom classifier ``config`` asks for (``classifier=custom``'s builder), on the
     CPUs detection leaves, with its batch size per device."""
     classifier = CustomClassifier(config.classifier, onnx_threads(threads, busy), config.device)

@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import LandmarksConfig
-from .blazeface import wheel_file
 from . import mesh
+from .blazeface import wheel_file
 from .mesh import POINTS, FaceMesh
 from .models import Face
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import logging
 import os
 import threading
 from dataclasses import dataclass, field
@@ -23,12 +22,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..config import ConfigError, DetectorConfig, blazeface_models
-from ..config.detectors import DETECTORS
+from ..config import DETECTORS, ConfigError, DetectorConfig, blazeface_models
 from . import blazeface
 from .crops import FerInput
-
-log = logging.getLogger(__name__)
 
 
 def fer_data_file(name: str) -> Path:
@@ -107,11 +103,9 @@ def tf_device_name() -> str:
 
 
 class EmotionClassifier(FerInput):
-    """fer's 7-emotion model, loaded once and called through one compiled function
-    (``classifier.backend=keras``)."""
+    """fer's 7-emotion model (backend keras), loaded once, called through one tf.function."""
 
-    # What the extractor's device line adds: nothing, TensorFlow's device says it.
-    device_note = ""
+    device_note = ""  # the extractor's device line is TensorFlow's already
 
     def __init__(self, model_path: str | None = None, batch_size: int = 64):
         import tensorflow as tf
@@ -170,8 +164,7 @@ class Detector:
 
     def __init__(self, config: DetectorConfig):
         self.config = config
-        # detector=none has no downscale: it detects nothing, on a shrunk frame or not.
-        self.scale = float(getattr(config, "downscale", 1.0))
+        self.scale = float(config.downscale)
 
     @classmethod
     def build(cls, config: DetectorConfig, tf_device: str, threads: int) -> Detector:

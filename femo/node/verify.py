@@ -20,8 +20,8 @@ import cv2
 import numpy as np
 
 from ..config import CHECKS, DetectorConfig
-from .blazeface import wheel_file
 from . import mesh
+from .blazeface import wheel_file
 from .mesh import FaceMesh, face_roi
 from .models import Face
 
