@@ -436,3 +436,16 @@ def test_a_saved_config_of_every_detectors_keys_reads_as_its_detectors():
         from_dict({"detector": flat})  # a config given now is not a saved one
     with pytest.raises(ConfigError, match="unknown key 'detector.colour'"):
         from_saved({"detector": {**flat, "colour": "red"}})  # no femo saved that key
+
+
+def test_custom_without_labels_says_what_labels_are():
+    """conf/classifier/custom.yaml no longer sets labels to null: the class's empty
+    default reaches its own check (issue 37: it was "'NoneType' object is not iterable")."""
+    values = yaml.safe_load((conf_dir() / "classifier" / "custom.yaml").read_text())
+    section = {**compose_option("classifier", values), "model": "/m.onnx", "size": 8}
+    with pytest.raises(ConfigError) as caught:
+        classifier_config(section)
+    assert str(caught.value) == (
+        "classifier.labels names the model's outputs in order, each one of angry, disgust, "
+        "fear, happy, sad, surprise, neutral or drop; none is one (labels: [])"
+    )
