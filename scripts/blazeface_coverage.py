@@ -18,7 +18,7 @@ from pathlib import Path
 
 import cv2
 
-from femo.config import DetectorConfig, SamplingConfig
+from femo.config import BlazeFaceConfig, HaarConfig, SamplingConfig
 from femo.node.models import make_detector
 from femo.node.video import ClipInfo, sampled_frames
 
@@ -55,10 +55,9 @@ def main() -> None:
     cv2.setNumThreads(1)
     clip = args.data / "fr-samples" / "clips" / "short_hamilton_clip.mp4"
     stills = sorted((args.data / "lfw-expressions" / "images").iterdir())
-    configs = [("haar", DetectorConfig())]
+    configs = [("haar", HaarConfig())]
     configs += [
-        (f"blazeface {m}", DetectorConfig(name="blazeface", model=m))
-        for m in args.models.split(",")
+        (f"blazeface {m}", BlazeFaceConfig(model=m, verify="none")) for m in args.models.split(",")
     ]
     print(f"{'detector':<22} {'hamilton: no face':>18} {'lfw: face found':>16} {'ms/image':>9}")
     for label, config in configs:
