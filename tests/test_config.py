@@ -18,6 +18,7 @@ from femo.config import (
     DEFAULTED_GROUPS,
     DEFAULTED_ROOT,
     EMOTIONS,
+    PLUGIN_GROUPS,
     BlazeFaceConfig,
     ClassifierConfig,
     ConfigError,
@@ -112,9 +113,13 @@ def typed_section(config: RunConfig, group: str):
     }[group]
 
 
-# Options that need keys of their own set before they compose into a config.
+# Options that need keys of their own set before they compose into a config: the
+# example their registry entry gives.
 REQUIRED = {
-    ("classifier", "custom"): {"model": "m.onnx", "size": 8, "labels": ["happy", "drop"]},
+    (group, entry.name): dict(entry.example)
+    for group, registry in PLUGIN_GROUPS.items()
+    for entry in registry
+    if entry.example
 }
 
 

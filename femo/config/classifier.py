@@ -192,6 +192,10 @@ class ClassifierEntry(Entry):
     # run records (custom: its model file checked against the spec, with its SHA-256).
     plan: str | None = None
 
+    @property
+    def builds(self) -> bool:
+        return self.backends is not None or self.builder is not None
+
     def runtime(self, settings: Any) -> Entry:
         """The entry that builds it with ``settings``: its backend's, or itself."""
         return self if self.backends is None else self.backends.require(settings.backend)
@@ -214,5 +218,6 @@ CLASSIFIERS: Registry[ClassifierEntry] = Registry("classifier.name", (
                     backends=FER_BACKENDS),
     ClassifierEntry(name="custom", display="custom model", settings=CustomClassifierConfig,
                     builder="femo.node.custom:build_custom",
-                    plan="femo.node.custom:with_model_hash"),
+                    plan="femo.node.custom:with_model_hash",
+                    example={"model": "m.onnx", "size": 8, "labels": ["happy", "drop"]}),
 ), default="fer")  # fmt: skip

@@ -16,8 +16,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import importlib
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from .errors import ConfigError
@@ -56,6 +56,9 @@ class Entry:
     no_preset: str | None = None
     # How ``femo bench`` measures it (the role's own facts); None: not measured apart.
     bench: Any = None
+    # Settings it cannot run without, beyond its defaults (custom: a model file, its
+    # input size and its outputs): an example the tests build and compose it with.
+    example: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def builds(self) -> bool:
