@@ -37,8 +37,8 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from femo.results.fit.crossval import cross_validate_head
 from femo.results.build import ensemble_features, member_meshes, reduce_shards
+from femo.results.fit.crossval import cross_validate_head
 from femo.results.run import open_run
 
 
