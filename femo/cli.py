@@ -151,18 +151,20 @@ def _print_outcome(outcome: Any) -> None:
     for line in outcome.launch.instructions:
         say(line)
     if outcome.report is not None:
-        _print_summary(outcome.report.metrics, outcome.report.report_dir)
+        _print_summary(outcome.report)
     elif outcome.busy:
         say(f"run folder: {run.path}")
         say(f"check on it:   femo status {run.path}")
         say(f"report, later: femo reduce {run.path} ({outcome.busy} shard(s) queued or running)")
 
 
-def _print_summary(metrics: dict[str, Any], report_dir: Path) -> None:
-    say(summary_text(metrics))
-    if metrics.get("partial"):
+def _print_summary(result: Any) -> None:
+    """The console's lines about a report (a ``ReduceResult``): its answer and its files."""
+    metrics, report_dir = result.metrics, result.report_dir
+    say(summary_text(metrics, result.report.scores_the_person))
+    if metrics.partial:
         say(partial_text(metrics))
-    partial = " (PARTIAL: some shards are not done)" if metrics.get("partial") else ""
+    partial = " (PARTIAL: some shards are not done)" if metrics.partial else ""
     say(f"report: {report_dir / 'index.html'}{partial}")
     say(f"        {report_dir / 'report.md'} (for a terminal)")
 
@@ -227,7 +229,7 @@ def _add_with(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 def cmd_reduce(argv: list[str]) -> int:
     from .pipeline import embed_references
-    from .results.reporting import reduce_run, reduce_sweep
+    from .results.commands import reduce_run, reduce_sweep
     from .results.sweep import is_sweep_dir
 
     parser = argparse.ArgumentParser(
@@ -271,15 +273,14 @@ def cmd_reduce(argv: list[str]) -> int:
                 if isinstance(result, str):
                     say(f"{run.name}: not reported: {result}")
                 else:
-                    acc = result.metrics["accuracy"]
-                    say(f"{run.name}: accuracy {percent(acc)}")
+                    say(f"{run.name}: accuracy {percent(result.metrics.accuracy)}")
             say(f"sweep table: {swept.table}")
             return 0
         with _writing(hint):
             result = reduce_run(target, overrides, with_runs, args.out, embed_references)
     except (ConfigError, RunDirError) as exc:
         _fail(str(exc))
-    _print_summary(result.metrics, result.report_dir)
+    _print_summary(result)
     return 0
 
 

@@ -3,7 +3,7 @@
     config --prepare--> run folder (manifest, plan, labels snapshot)
            --launch---> shard tasks to a launcher (local workers, SLURM, SGE, none)
            --wait-----> status until every shard has ended (local: always; clusters: wait=true)
-           --reduce---> report/ from the shard files, no video read (femo.results.reporting)
+           --reduce---> report/ from the shard files, no video read (femo.results.commands)
 
 Everything here takes typed configs (:mod:`femo.config`) and returns results; it
 prints nothing. Progress lines go to the ``say`` callback the caller passes.
@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .config import CLASSIFIERS, ConfigError, RunConfig, from_dict, to_dict
 from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
@@ -26,13 +26,15 @@ from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
 from .launchers.local import gpu_visible, plan_workers
 from .overrides import apply_overrides
-from .results.reporting import ReduceResult, report
 from .results.sweep import is_sweep_dir, sweep_runs
-from .results.throughput import read_throughput, throughput_lines, time_left_line
+from .results.throughput import add_timing, throughput_lines, time_left_line
 from .rundir import Plan, RunDir, RunDirError, make_plan, timestamp
 from .segments import plan_segments
 from .status import RunStatus, ShardState, read_status
 from .task import make_tasks
+
+if TYPE_CHECKING:
+    from .results.model import ReduceResult
 
 log = logging.getLogger(__name__)
 
@@ -264,7 +266,11 @@ def _after_launch(
             f"{len(status.not_done)} shard(s) not done; no report written.{first} "
             f"See `femo status {run.path}`; `femo run resume={run.path}` redoes them."
         )
-    outcome.report = report(run, config, embed=embed_references)
+    # The results side (pandas, the pages) only where a report is written: status stays light.
+    from .results.commands import report_run
+    from .results.run import open_run
+
+    outcome.report = report_run(open_run(run, embed=embed_references, config=config))
     return outcome
 
 
@@ -358,13 +364,13 @@ class StatusReport:
 def status_report(run_dir: Path) -> StatusReport:
     """Everything ``femo status`` shows about one run."""
     run = RunDir(run_dir)
-    run.check()
-    plan = run.read_plan()
-    status = read_status(run, plan.n_shards)
+    manifest, plan = run.check()
+    footers = run.shard_footers()
+    status = read_status(run, plan.n_shards, footers=footers)
     source = run.shards_source()
-    measured = read_throughput(list(run.finished_shards().values()))
+    measured = add_timing(f.metadata for f in footers.values())
     left = len(status.not_done)
-    at_once = _shards_at_once(run.config(), left)
+    at_once = _shards_at_once(from_dict(manifest["config"]), left)
     # The speed lines, without their what-if estimate for an array of every shard at once.
     speed = [*throughput_lines(measured, len(plan.clips), plan.n_shards)[:2]]
     speed.append(time_left_line(measured, left, at_once))

@@ -23,8 +23,10 @@ import contextlib
 import csv
 import fcntl
 import functools
+import hashlib
 import json
 import os
+import re
 import shutil
 import socket
 import time
@@ -37,7 +39,15 @@ from . import __version__
 from .config import ConfigError, RunConfig, absolute_path, from_dict, from_saved, to_dict
 from .dataset import SEGMENT_COLUMNS, Clip, Segment, segment_id
 from .overrides import Command, apply_overrides, names_key
-from .shards import damage, finished_shards, numbered, shard_name, shard_stem, write_atomically
+from .shards import (
+    Footer,
+    finished_shards,
+    numbered,
+    read_footer,
+    shard_name,
+    shard_stem,
+    write_atomically,
+)
 
 T = TypeVar("T")
 
@@ -47,6 +57,8 @@ LABELS = "labels.csv"
 SHARDS = "shards"
 LOGS = "logs"
 REPORT = "report"
+FIT = "fit"
+HEAD_FILE = "head.json"
 JOBS_FILE = "jobs.json"
 JOBS_DIR = "jobs"
 # How a run's files write a moment (femo.json's created, jobs.json, report, head files).
@@ -148,6 +160,22 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+@dataclass(frozen=True)
+class FitFolder:
+    """Where ``femo fit`` writes: a run's ``fit/`` or the folder given with ``--out``."""
+
+    path: Path
+
+    @property
+    def head_file(self) -> Path:
+        """The learnt head, plain JSON (never a pickle)."""
+        return self.path / HEAD_FILE
+
+    @property
+    def report_file(self) -> Path:
+        return self.path / "report.md"
+
+
 class RunDir:
     """One run folder: its paths, its manifest, its plan and its job records."""
 
@@ -192,6 +220,31 @@ class RunDir:
     @property
     def report_dir(self) -> Path:
         return self.path / REPORT
+
+    def sheet_file(self, video: str) -> Path:
+        """``report/sheets/<clip>.png``: ``femo show``'s contact sheet of a clip (a clip in
+        a subfolder: ``/`` becomes ``__``)."""
+        return self.report_dir / "sheets" / (video.replace("/", "__") + ".png")
+
+    def report_dir_for(self, changes: Sequence[str]) -> Path:
+        """``report/`` for the run's own settings; ``report-<changes>/`` for any other (the
+        overrides and ``with=RUN`` of a re-reduce), so that a re-reduce never overwrites the
+        run's default report. A long name keeps its start and a hash of the whole."""
+        if not changes:
+            return self.report_dir
+        slug = re.sub(r"[^A-Za-z0-9._,+-]+", "-", "_".join(changes)).strip("-")
+        if len(slug) > 80:
+            slug = slug[:60] + "-" + hashlib.sha256(slug.encode()).hexdigest()[:8]
+        return self.path / f"{REPORT}-{slug}"
+
+    @property
+    def fit(self) -> FitFolder:
+        """``femo fit``'s folder in the run: the learnt head and its report."""
+        return FitFolder(self.path / FIT)
+
+    @property
+    def head_file(self) -> Path:
+        return self.fit.head_file
 
     @property
     def jobs_file(self) -> Path:
@@ -297,18 +350,22 @@ class RunDir:
         return from_dict(self.config_dict())
 
     def report_config(
-        self, overrides: Sequence[str] = (), command: Command = "reduce"
+        self,
+        overrides: Sequence[str] = (),
+        command: Command = "reduce",
+        manifest: dict[str, Any] | None = None,
     ) -> RunConfig:
         """The config this run is reported with: its saved config, ``overrides`` applied
         (those ``command``, ``reduce`` or ``resume``, may change) and its labels snapshot
         (``labels.csv``) unless the overrides name ``dataset.labels``.
 
         Refuses a damaged run first (:meth:`check`), so that every command names a
-        missing labels copy with the same line.
+        missing labels copy with the same line; ``manifest``: the one :meth:`check` read.
         """
         overrides = list(overrides)
-        self.check(labels_given=names_key(overrides, "dataset.labels"))
-        saved = self.config_dict()
+        if manifest is None:
+            manifest, _ = self.check(labels_given=names_key(overrides, "dataset.labels"))
+        saved = to_dict(from_saved(manifest["config"]))
         snapshot = self.labels_file.is_file()
         saved["dataset"]["labels"] = str(self.labels_file) if snapshot else None
         return from_dict(apply_overrides(saved, overrides, command))
@@ -329,15 +386,16 @@ class RunDir:
             ) from None
         return Plan(clips, shard_of, max(shard_of.values(), default=-1) + 1)
 
-    def check(self, labels_given: bool = False) -> None:
+    def check(self, labels_given: bool = False) -> tuple[dict[str, Any], Plan]:
         """Refuse a damaged run folder with one line, before anything reads or writes it.
 
         The manifest and the plan must read; ``shards/`` and ``logs/``, where they
         exist, must be folders; the labels snapshot of a run planned with labels must be
-        there (unless ``labels_given``: the command names a labels file itself).
+        there (unless ``labels_given``: the command names a labels file itself). Returns
+        the manifest and the plan it read.
         """
         manifest = self.read_manifest()
-        self.read_plan()
+        plan = self.read_plan()
         for folder in (self.shards_dir, self.logs_dir, self.report_dir):
             if folder.exists() and not folder.is_dir():
                 raise RunDirError(
@@ -352,6 +410,7 @@ class RunDir:
                 f"(cp {source} {self.labels_file}) or name the labels with dataset.labels=FILE"
             )
         self.submissions()
+        return manifest, plan
 
     def shards_source(self) -> RunDir:
         """The run whose jobs make this run's shards (itself, or a sweep sibling it reuses)."""
@@ -386,10 +445,15 @@ class RunDir:
     def finished_shards(self) -> dict[int, Path]:
         return finished_shards(self.shards_dir)
 
+    def shard_footers(self) -> dict[int, Footer]:
+        """Every finished shard file's footer, each read once: whether it reads (a file
+        whose footer does not read is damaged) and its metadata (speed, versions)."""
+        return {k: read_footer(p) for k, p in self.finished_shards().items()}
+
     def damaged_shards(self) -> dict[int, str]:
         """Finished shard files whose Parquet footer does not read, and why."""
-        found = {k: damage(p) for k, p in self.finished_shards().items()}
-        return {k: why for k, why in found.items() if why is not None}
+        found = self.shard_footers()
+        return {k: f.damage for k, f in found.items() if f.damage is not None}
 
     @contextlib.contextmanager
     def resume_lock(self) -> Iterator[None]:

@@ -20,6 +20,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
@@ -86,20 +87,38 @@ def encode_metadata(values: dict[str, str]) -> dict[bytes, bytes]:
     return {f"femo.{k}".encode(): v.encode() for k, v in values.items()}
 
 
+def decode_metadata(meta: dict[bytes, bytes] | None) -> dict[str, str]:
+    """The ``femo.*`` key/values of a shard's Parquet metadata, without the prefix."""
+    return {k.decode()[5:]: v.decode() for k, v in (meta or {}).items() if k.startswith(b"femo.")}
+
+
 def read_shard_metadata(path: str | Path) -> dict[str, str]:
     """The ``femo.*`` key/values of a shard file (without the ``femo.`` prefix)."""
-    meta = pq.read_schema(path).metadata or {}
-    return {k.decode()[5:]: v.decode() for k, v in meta.items() if k.startswith(b"femo.")}
+    return decode_metadata(pq.read_schema(path).metadata)
+
+
+@dataclass(frozen=True)
+class Footer:
+    """What a finished shard file's Parquet footer says: why it cannot be read (e.g.
+    truncated after it was written; None: it reads) and its ``femo.*`` metadata."""
+
+    damage: str | None
+    metadata: dict[str, str] | None
+
+
+def read_footer(path: str | Path) -> Footer:
+    """A shard file's footer, read once: whether it reads, and its metadata."""
+    try:
+        meta = pq.read_metadata(path).metadata
+    except (OSError, pa.ArrowException) as exc:
+        return Footer(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, None)
+    return Footer(None, decode_metadata(meta))
 
 
 def damage(path: str | Path) -> str | None:
     """Why a finished shard file cannot be read (e.g. truncated after it was written), or
     None when its Parquet footer reads."""
-    try:
-        pq.ParquetFile(path).metadata  # noqa: B018 - reading the footer is the check
-    except (OSError, pa.ArrowException) as exc:
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return None
+    return read_footer(path).damage
 
 
 def load_arrow() -> None:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .launchers import launcher_for
 from .launchers.base import TaskAnswer
 from .rundir import RunDir, Submission
+from .shards import Footer
 
 
 class ShardState(str, enum.Enum):
@@ -145,12 +146,19 @@ def latest_job_of_shard(submissions: list[Submission]) -> dict[int, tuple[Submis
     return latest
 
 
-def read_status(run: RunDir, n_shards: int | None = None, query: bool = True) -> RunStatus:
-    """Every shard's status; ``query=False`` leaves the schedulers alone (unknown)."""
+def read_status(
+    run: RunDir,
+    n_shards: int | None = None,
+    query: bool = True,
+    footers: dict[int, Footer] | None = None,
+) -> RunStatus:
+    """Every shard's status; ``query=False`` leaves the schedulers alone (unknown).
+    ``footers``: the finished files' footers where the caller read them already."""
     n_shards = run.read_plan().n_shards if n_shards is None else n_shards
     source = run.shards_source()
-    finished = run.finished_shards()
-    damaged = run.damaged_shards()
+    footers = run.shard_footers() if footers is None else footers
+    finished = footers.keys()
+    damaged = {k: f.damage for k, f in footers.items() if f.damage is not None}
     submissions = source.submissions()
     jobs = latest_job_of_shard(submissions)
     launchers = {name: launcher_for(name) for name in {s.launcher for s in submissions}}

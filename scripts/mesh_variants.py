@@ -37,16 +37,16 @@ from sklearn.model_selection import GroupKFold, cross_val_predict
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from femo.results.build import ensemble_features, member_meshes, reduce_shards
 from femo.results.fit.crossval import cross_validate_head
-from femo.results.reporting import ensemble_features, member_meshes, reduce_shards
-from femo.rundir import RunDir
+from femo.results.run import open_run
 
 
 def load(run_dir: Path) -> dict:
     """The run's clip features, labels, persons, votes and mean meshes."""
-    run = RunDir(run_dir)
-    config = run.report_config([])
-    reduced = reduce_shards(run, config, ())
+    run = open_run(run_dir)
+    config = run.config
+    reduced = reduce_shards(run)
     videos = [r.video for r in reduced.results]
     X, _names, has_face = ensemble_features(reduced.members, config.mapping, videos)
     mesh = member_meshes(reduced.members[0], videos)

@@ -21,7 +21,8 @@ from femo.config import from_dict
 from femo.dataset import read_labels
 from femo.results.analysis import add_intervals
 from femo.results.faces.match import chosen_faces, face_embeddings, read_references
-from femo.results.reduce import compute_metrics, frame_emotions, load_shards, reduce_clips
+from femo.results.reduce import compute_metrics, frame_emotions, reduce_clips
+from femo.results.shard_rows import load_shards
 from femo.rundir import RunDir
 
 run, labels_csv = RunDir(sys.argv[1]), Path(sys.argv[2])

@@ -16,6 +16,7 @@ import csv
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -36,7 +37,10 @@ from femo.config import (
     to_dict,
 )
 from femo.dataset import Clip
-from femo.results.reporting import report
+from femo.results.commands import report_run
+from femo.results.metrics import Metrics
+from femo.results.model import ClipResult, Report
+from femo.results.run import open_run
 from femo.rundir import RunDir, make_plan
 from femo.shards import SCHEMA
 from femo.task import ShardResult, ShardTask, make_tasks
@@ -201,13 +205,19 @@ def talk_run(tmp_path: Path) -> Path:
 
 
 def reduce(run_dir: Path, mapping=THREE, dataset=None, min_units=10, **reduce_options):
+    """Report ``run_dir`` with these settings, its labels read from its snapshot (as
+    ``femo reduce`` reads them) unless ``dataset`` names a labels file."""
+    dataset = dataset or DatasetConfig()
+    snapshot = RunDir(run_dir).labels_file
+    if dataset.labels is None and snapshot.is_file():
+        dataset = replace(dataset, labels=str(snapshot))
     config = RunConfig(
-        dataset=dataset or DatasetConfig(),
+        dataset=dataset,
         mapping=mapping,
         reduce=ReduceConfig(**reduce_options),
         report=ReportConfig(min_units=min_units),
     )
-    return report(RunDir(run_dir), config)
+    return report_run(open_run(run_dir, config=config))
 
 
 def videos_csv(run_dir: Path) -> list[str]:
@@ -274,6 +284,27 @@ def report_clip(video, group, golden, predict, status="ok", sampled=30, with_fac
         "votes": votes,
         "message": message,
     }
+
+
+def as_report(metrics: dict, clips: list[dict]) -> Report:
+    """The report model of hand-written input: ``metrics.json``'s dict and clip rows
+    (video, group, golden, predict, status, frames_sampled, frames_with_face, votes,
+    message)."""
+    results = tuple(
+        ClipResult(
+            video=c["video"],
+            predict=c["predict"],
+            golden=c["golden"],
+            status=c["status"],
+            frames_sampled=c["frames_sampled"],
+            frames_with_face=c["frames_with_face"],
+            counts=dict(c["votes"]),
+            message=c["message"],
+            group=c["group"],
+        )
+        for c in clips
+    )
+    return Report(Metrics.from_json(metrics), results)
 
 
 def build_report_input(*, partial: bool = False, groups: bool = True) -> tuple[dict, list[dict]]:

@@ -11,15 +11,11 @@ import pytest
 from femo.config import EMOTIONS, ConfigError, DatasetConfig, MappingConfig, ReportConfig
 from femo.dataset import Clip, Labels, clip_groups, read_labels
 from femo.pipeline import latest_run
-from femo.results.analysis import add_intervals, group_profiles, pick_timelines, timelines
-from femo.results.reduce import (
-    ClipResult,
-    compute_metrics,
-    frame_emotions,
-    load_shards,
-    reduce_clips,
-)
-from femo.results.reporting import reduce_run, report_folder
+from femo.results.analysis import group_profiles, intervals, pick_timelines, timelines
+from femo.results.commands import reduce_run, report_changes
+from femo.results.model import ClipResult
+from femo.results.reduce import compute_metrics, frame_emotions, reduce_clips
+from femo.results.shard_rows import load_shards
 from femo.rundir import RunDir
 
 from .builders import clip_row, clip_rows, face, make_run, no_face, reduce, write_shard
@@ -94,7 +90,14 @@ def test_missing_group_column_is_named(tmp_path):
 
 def metrics_with_intervals(results, resamples=2000):
     metrics = compute_metrics(results, CLASSES)
-    add_intervals(metrics, results, CLASSES, ReportConfig(resamples=resamples))
+    ci = intervals(results, CLASSES, ReportConfig(resamples=resamples))
+    metrics.update(
+        accuracy_ci=ci.accuracy,
+        macro_f1_ci=ci.macro_f1,
+        ci=None if ci.basis is None else ci.basis.to_json(),
+    )
+    for c in CLASSES:
+        metrics["per_class"][c]["recall_ci"] = ci.recall[c]
     return metrics
 
 
@@ -181,37 +184,35 @@ def test_group_profiles_by_hand(tmp_path):
         per_frame,
     )
     ann, bob = group_profiles(results, per_frame, THREE, ReportConfig())
-    assert (ann["group"], ann["clips"], ann["labelled"], ann["frames_with_face"]) == (
+    assert (ann.group, ann.clips, ann.labelled, ann.frames_with_face) == (
         "ann",
         2,
         2,
         6,
     )
     # ann's 6 faces: happy 2, sad 1, angry 1, neutral 2
-    assert ann["emotion_share"] == {
+    assert ann.emotion_share == {
         "angry": pytest.approx(1 / 6, abs=1e-6), "disgust": 0.0, "fear": 0.0,
         "happy": pytest.approx(2 / 6, abs=1e-6), "sad": pytest.approx(1 / 6, abs=1e-6),
         "surprise": 0.0, "neutral": pytest.approx(2 / 6, abs=1e-6),
     }  # fmt: skip
-    assert ann["class_share"] == {
+    assert ann.class_share == {
         "Positive": pytest.approx(2 / 6, abs=1e-6),
         "Neutral": pytest.approx(3 / 6, abs=1e-6),
         "Negative": pytest.approx(1 / 6, abs=1e-6),
     }
-    assert ann["predicted_share"] == {"Positive": 0.5, "Neutral": 0.5, "Negative": 0.0}
+    assert ann.predicted_share == {"Positive": 0.5, "Neutral": 0.5, "Negative": 0.0}
     # 2 labelled clips, fewer than report.min_units (10): no interval, and why
-    assert (ann["accuracy"], ann["accuracy_ci"], ann["ci_withheld"]) == (
+    assert (ann.accuracy, ann.accuracy_ci, ann.ci_withheld) == (
         0.5, None, "no interval: 2 clips, fewer than report.min_units=10",
     )  # fmt: skip
     # allowed down to 2 clips, ann's two clips (one right) resample to [0, 1]
     ann2, _ = group_profiles(results, per_frame, THREE, ReportConfig(min_units=2))
-    assert (ann2["accuracy_ci"], ann2["ci_withheld"]) == ([0.0, 1.0], None)
+    assert (ann2.accuracy_ci, ann2.ci_withheld) == ([0.0, 1.0], None)
     # the happy face scores 0.6 (the others share 0.4 / 6)
-    assert ann["emotion_mean_score"]["happy"] == pytest.approx(
-        (0.6 * 2 + 4 * 0.4 / 6) / 6, abs=1e-5
-    )
-    assert (bob["clips"], bob["accuracy"], bob["predicted_share"]["Positive"]) == (1, 0.0, 1.0)
-    assert (bob["accuracy_ci"], bob["ci_withheld"]) == (
+    assert ann.emotion_mean_score["happy"] == pytest.approx((0.6 * 2 + 4 * 0.4 / 6) / 6, abs=1e-5)
+    assert (bob.clips, bob.accuracy, bob.predicted_share["Positive"]) == (1, 0.0, 1.0)
+    assert (bob.accuracy_ci, bob.ci_withheld) == (
         None, "no interval: 1 clip, fewer than report.min_units=10",
     )  # fmt: skip
 
@@ -251,13 +252,13 @@ def test_timelines_have_gaps_where_no_face_was_found(tmp_path):
     shards = load_shards(run_dir / "shards")
     per_frame = frame_emotions(shards.frame_rows, reduce_config())
     (line,) = timelines(shards.frame_rows, per_frame, [result("a.mp4", "Positive", "Positive")])
-    assert [f["frame"] for f in line["frames"]] == [0, 5, 10]
-    assert [f["time_s"] for f in line["frames"]] == [0.0, 0.2, 0.4]
-    assert line["frames"][1]["scores"] is None
-    assert line["frames"][0]["scores"]["happy"] == pytest.approx(0.6)
-    assert line["frames"][2]["scores"]["sad"] == pytest.approx(0.6)  # the first face, not face 1
-    assert set(line["frames"][0]["scores"]) == set(EMOTIONS)
-    assert line["correct"] is True
+    assert [f.frame for f in line.frames] == [0, 5, 10]
+    assert [f.time_s for f in line.frames] == [0.0, 0.2, 0.4]
+    assert line.frames[1].scores is None
+    assert line.frames[0].scores["happy"] == pytest.approx(0.6)
+    assert line.frames[2].scores["sad"] == pytest.approx(0.6)  # the first face, not face 1
+    assert set(line.frames[0].scores) == set(EMOTIONS)
+    assert line.correct is True
 
 
 # ------------------------------------------------------------ run reports
@@ -322,8 +323,8 @@ def test_a_re_reduce_with_other_settings_keeps_the_default_report(grouped_run):
     assert (other.report_dir / "index.html").is_file()
     assert (grouped_run / "report" / "metrics.json").read_text() == default
     run = RunDir(grouped_run)
-    assert report_folder(run, ["reduce.allow_partial=true"]) == run.report_dir
-    long = report_folder(run, [f"dataset.labels=/very/long/path/{'x' * 100}.csv"])
+    assert run.report_dir_for(report_changes(["reduce.allow_partial=true"])) == run.report_dir
+    long = run.report_dir_for(report_changes([f"dataset.labels=/very/long/path/{'x' * 100}.csv"]))
     assert len(long.name) < 90 and long.name.startswith("report-dataset.labels-")
 
 

@@ -18,7 +18,7 @@ import pytest
 import femo
 from femo.config import EMOTIONS, RunConfig, to_dict
 from femo.dataset import Clip
-from femo.results.reporting import reduce_run
+from femo.results.commands import reduce_run
 from femo.rundir import RunDir, RunDirError, make_plan
 from femo.shards import SCHEMA
 

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from femo.results.pages.html_report import SECTIONS, render_index_html
+from femo.results.pages.html_page import SECTIONS, render_index_html
 from femo.results.sweep import write_sweep_table
 
-from .builders import build_report_input, fr_samples_unlabelled_report, predicted_counts
+from .builders import as_report, build_report_input, fr_samples_unlabelled_report, predicted_counts
 
 pytestmark = pytest.mark.browser
 
@@ -91,7 +91,7 @@ def make_driver(browser_binaries, tmp_path):
 def report_file(tmp_path) -> Path:
     metrics, clips = build_report_input(partial=True)
     path = tmp_path / "index.html"
-    path.write_text(render_index_html(metrics, clips), encoding="utf-8")
+    path.write_text(render_index_html(as_report(metrics, clips)), encoding="utf-8")
     return path
 
 

@@ -239,7 +239,7 @@ def test_group_pattern_that_matches_no_clip_says_so(fast_femo, tmp_path, finishe
         "dataset.group_pattern '^(p[0-9]+)_' matches no clip id (e.g. 'v0.mp4'); no clip has a "
         "group, so the report shows no profile per person"
     )
-    assert f"WARNING femo.results.reporting: {warning}" in proc.stderr.splitlines()
+    assert f"WARNING femo.results.build: {warning}" in proc.stderr.splitlines()
     page = (out / "index.html").read_text()
     assert "matches no clip id, so no clip has a group" in page
     assert "To get a profile per person" not in page

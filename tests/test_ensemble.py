@@ -9,7 +9,7 @@ import pytest
 
 from femo.config import ConfigError, RunConfig, to_dict
 from femo.dataset import Clip
-from femo.results.reporting import reduce_run
+from femo.results.commands import reduce_run
 from femo.rundir import RunDir, make_plan
 
 from .builders import clip_row, face, no_face, synthetic_run, write_shard

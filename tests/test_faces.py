@@ -228,17 +228,17 @@ def test_identity_profiles_count_every_face_of_each_person():
         }
     )
     profiles = identity_profiles(faces, ["bob", "ann", "cid"], MappingConfig(), {"b": "bob"})
-    assert (profiles["faces"], profiles["unmatched"], profiles["unmatched_share"]) == (5, 1, 0.2)
-    ann, bob, cid, nobody = profiles["persons"]
-    assert [p["person"] for p in profiles["persons"]] == ["ann", "bob", "cid", "(nobody)"]
-    assert (ann["faces"], ann["clips"], ann["clips_labelled_other"]) == (3, 3, 1)
-    assert ann["emotion_share"]["happy"] == pytest.approx(2 / 3)
-    assert ann["mean_scores"]["happy"] == pytest.approx((0.5 + 0.2 + 0.3) / 3)
-    assert ann["class_share"] == pytest.approx(
+    assert (profiles.faces, profiles.unmatched, profiles.unmatched_share) == (5, 1, 0.2)
+    ann, bob, cid, nobody = profiles.persons
+    assert [p.person for p in profiles.persons] == ["ann", "bob", "cid", "(nobody)"]
+    assert (ann.faces, ann.clips, ann.clips_labelled_other) == (3, 3, 1)
+    assert ann.emotion_share["happy"] == pytest.approx(2 / 3)
+    assert ann.mean_scores["happy"] == pytest.approx((0.5 + 0.2 + 0.3) / 3)
+    assert ann.class_share == pytest.approx(
         {"Positive": 2 / 3, "Neutral": 0.0, "Negative": 1 / 3}
     )
-    assert (bob["faces"], bob["class_share"]["Neutral"]) == (1, 1.0)
-    assert (cid["faces"], cid["mean_scores"]["happy"]) == (0, None)
+    assert (bob.faces, bob.class_share["Neutral"]) == (1, 1.0)
+    assert (cid.faces, cid.mean_scores["happy"]) == (0, None)
     md = identities_markdown(profiles)
     assert md[1:4] == ["## Identities (3 reference persons)", "",
                        "- faces: 5; matched to nobody: 1 (20.0%)"]  # fmt: skip
@@ -251,9 +251,7 @@ def test_identity_profiles_count_every_face_of_each_person():
     assert "matched to nobody (20.0 %)" in identities_html(profiles)
     assert "embedding" not in repr(profiles)
     # The reference faces used, under each person's name: ann's 2 crops, bob's 1.
-    page = identities_html(
-        {**profiles, "crops": {"ann": [b"\x89PNG-a", b"\x89PNG-b"], "bob": [b"x"]}}
-    )
+    page = identities_html(profiles, {"ann": [b"\x89PNG-a", b"\x89PNG-b"], "bob": [b"x"]})
     assert page.count('class="ref-face"') == 3
     assert '<td>bob<br><img class="ref-face" src="data:image/png;base64,eA=="' in page
     assert "Under each person, the reference faces used." in page

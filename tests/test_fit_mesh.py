@@ -12,7 +12,7 @@ from femo.config import EMOTIONS, LandmarksConfig, RunConfig, to_dict
 from femo.dataset import Clip
 from femo.results.fit.crossval import cross_validate_head
 from femo.results.fit.headfile import head_from_json, head_to_json
-from femo.results.fit.mesh import MESH_VALUES, clip_meshes
+from femo.results.fit.mesh_features import MESH_VALUES, clip_meshes
 from femo.results.fit.model import fit_head, predict_head, with_mesh
 from femo.rundir import RunDir, make_plan
 

@@ -13,13 +13,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from femo.results.metrics import GroupProfile, Metrics, Timeline
 from femo.results.pages import plots
-from femo.results.pages.html_report import SECTIONS, answer_text, order_clips, render_index_html
+from femo.results.pages.html_page import SECTIONS, answer_text, render_index_html
+from femo.results.pages.html_sections import order_clips
 
 from .builders import (
     CLASSES,
     EVIL,
     EVIL_GROUP,
+    as_report,
     build_report_input,
     report_clip,
     report_group,
@@ -126,7 +129,11 @@ def parse(page: str) -> _Page:
 
 @pytest.fixture(scope="module")
 def page() -> str:
-    return render_index_html(*build_report_input())
+    return render(*build_report_input())
+
+
+def render(metrics: dict, clips: list[dict]) -> str:
+    return render_index_html(as_report(metrics, clips))
 
 
 def test_sections_in_order_with_ids(page):
@@ -171,7 +178,7 @@ def test_nothing_refers_to_the_network_or_needs_javascript(page):
 @pytest.mark.parametrize("partial", [False, True])
 def test_partial_banner_iff_partial(partial):
     metrics, clips = build_report_input(partial=partial)
-    page = render_index_html(metrics, clips)
+    page = render(metrics, clips)
     assert ('id="partial"' in page) is partial
     assert ("PARTIAL" in page) is partial
     if partial:
@@ -182,7 +189,7 @@ def test_partial_banner_iff_partial(partial):
 
 def test_answer_shows_the_intervals(page):
     metrics, _ = build_report_input()
-    acc, f1 = answer_text(metrics)
+    acc, f1 = answer_text(Metrics.from_json(metrics))
     assert acc == "Accuracy 62.5 % (95 % CI 41.0–80.2 %, bootstrap over 3 persons)"
     assert f1 == "Macro-F1 0.583 (95 % CI 0.30–0.81)"
     answer = page[page.index('id="answer"') : page.index('id="confusion"')]
@@ -195,9 +202,9 @@ def test_answer_without_labels():
     metrics, clips = build_report_input()
     metrics.update(accuracy=None, accuracy_ci=None, macro_f1=None, macro_f1_ci=None)
     del metrics["ci"]
-    acc, _ = answer_text(metrics)
+    acc, _ = answer_text(Metrics.from_json(metrics))
     assert acc == "Accuracy n/a (no labelled clips)"
-    assert "n/a (no labelled clips)" in render_index_html(metrics, clips)
+    assert "n/a (no labelled clips)" in render(metrics, clips)
 
 
 def test_wrong_clips_come_first_in_the_clip_table(page):
@@ -212,7 +219,7 @@ def test_wrong_clips_come_first_in_the_clip_table(page):
     assert videos[:4] == ["anna/a_02.mp4", "bert/b_02.mp4", f"eve/{EVIL}", "eve/e_02.mp4"]
     assert sorted(videos) == sorted(c["video"] for c in clips)
     # unlabelled clips are never wrong
-    assert [c["video"] for c in order_clips(clips)][4:] == [
+    assert [c.video for c in order_clips(as_report(metrics, clips).clips)][4:] == [
         "anna/a_01.mp4",
         "anna/a_03.mp4",
         "bert/b_01.mp4",
@@ -236,7 +243,7 @@ def test_user_strings_are_escaped(page):
 def test_no_groups_says_how_to_get_them(page):
     assert "dataset.group_column=" not in page
     metrics, clips = build_report_input(groups=False)
-    bare = render_index_html(metrics, clips)
+    bare = render(metrics, clips)
     profiles = bare[bare.index('id="profiles"') : bare.index('id="timelines"')]
     assert "dataset.group_column=" in profiles
     assert "dataset.group_pattern=" in profiles
@@ -248,14 +255,14 @@ def test_missing_optional_keys_still_render():
     metrics, clips = build_report_input()
     for key in ("ci", "groups", "timelines", "throughput", "provenance", "settings_yaml", "shards"):
         metrics.pop(key)
-    page = render_index_html(metrics, clips)
+    page = render(metrics, clips)
     assert parse(page).h2_ids == SECTION_IDS
     assert "No timelines in this run" in page
 
 
 def test_timeline_gaps_are_nan():
     metrics, _ = build_report_input()
-    gappy = metrics["timelines"][0]
+    gappy = Timeline.from_json(metrics["timelines"][0])
     data = plots.timeline_arrays(gappy, EMOTIONS)
     assert data.x_label == "time (s)"
     assert data.scores.shape == (14, 7)
@@ -267,13 +274,15 @@ def test_timeline_gaps_are_nan():
 
 
 def test_timeline_without_times_uses_frame_index_and_missing_emotion_is_nan():
-    timeline = {
-        "video": "v.mp4",
-        "frames": [
-            {"frame": 10, "time_s": None, "scores": {"happy": 0.9}},
-            {"frame": 0, "time_s": 0.0, "scores": None},
-        ],
-    }
+    timeline = Timeline.from_json(
+        {
+            "video": "v.mp4",
+            "frames": [
+                {"frame": 10, "time_s": None, "scores": {"happy": 0.9}},
+                {"frame": 0, "time_s": 0.0, "scores": None},
+            ],
+        }
+    )
     data = plots.timeline_arrays(timeline, EMOTIONS)
     assert data.x_label == "frame"
     assert list(data.x) == [0.0, 10.0]
@@ -285,12 +294,11 @@ def test_timeline_without_times_uses_frame_index_and_missing_emotion_is_nan():
 
 def test_timeline_title_says_right_or_wrong():
     metrics, _ = build_report_input()
-    wrong, right = metrics["timelines"]
+    wrong, right = (Timeline.from_json(t) for t in metrics["timelines"])
     assert plots.timeline_title(wrong).endswith("golden Neutral, predicted Negative, wrong")
     assert plots.timeline_title(right).endswith("right")
-    assert plots.timeline_title({"video": "x", "golden": None, "predict": "Positive"}).endswith(
-        "unlabelled"
-    )
+    unlabelled = Timeline.of(video="x", golden=None, predict="Positive")
+    assert plots.timeline_title(unlabelled).endswith("unlabelled")
 
 
 def test_confusion_matrix_has_a_none_column():
@@ -359,12 +367,12 @@ def test_class_and_emotion_colours_cannot_be_confused():
 
 
 def test_select_groups_keeps_those_with_most_clips_in_order():
-    groups = [{"group": f"g{i}", "clips": i % 7} for i in range(70)]
+    groups = [GroupProfile(group=f"g{i}", clips=i % 7) for i in range(70)]
     kept, capped = plots.select_groups(groups, 60)
     assert capped and len(kept) == 60
     dropped = [g for g in groups if g not in kept]
-    assert max(g["clips"] for g in dropped) <= min(g["clips"] for g in kept)
-    assert [g["group"] for g in kept] == [g["group"] for g in groups if g in kept]
+    assert max(g.clips for g in dropped) <= min(g.clips for g in kept)
+    assert [g.group for g in kept] == [g.group for g in groups if g in kept]
     assert plots.select_groups(groups[:5], 60) == (groups[:5], False)
 
 
@@ -373,14 +381,14 @@ def test_capped_profiles_say_so():
     metrics["groups"] = [
         copy.deepcopy(metrics["groups"][0]) | {"group": f"p{i}", "clips": i} for i in range(65)
     ]
-    page = render_index_html(metrics, clips)
+    page = render(metrics, clips)
     assert "The figure shows the 60 groups with the most clips, of 65" in page
 
 
 def test_large_report_is_fast_and_the_clip_table_capped():
     metrics, clips = build_large_input(60, 8, 3000)
     start = time.perf_counter()
-    page = render_index_html(metrics, clips)
+    page = render(metrics, clips)
     elapsed = time.perf_counter() - start
     p = parse(page)
     assert len(p.clip_rows) == 2000

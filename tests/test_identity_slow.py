@@ -43,14 +43,12 @@ def test_fr_samples_profiles_name_both_men(tmp_path):
     report = (run / "report" / "report.md").read_text()
     assert "## Identities (2 reference persons)" in report and "matched to nobody:" in report
     # femo show names the persons on the sheet, as the identities section counts them.
-    from femo.config import from_dict
+    from femo.results.run import open_run
     from femo.results.sheets.show import make_sheet
-    from femo.rundir import RunDir
 
-    folder = RunDir(run)
-    plan = folder.read_plan()
-    clip = next(c for c in plan.clips if c.video == "short_hamilton_clip.mp4")
-    sheet = make_sheet(folder, from_dict(folder.config_dict()), plan, clip)
+    opened = open_run(run)
+    clip = next(c for c in opened.plan.clips if c.video == "short_hamilton_clip.mp4")
+    sheet = make_sheet(opened, clip)
     drawn = " ".join(sheet.layout["texts"])
     assert "lin-manuel-miranda" in drawn
     # Embeddings never leave the shards and references.parquet.

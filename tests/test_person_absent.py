@@ -13,7 +13,7 @@ import pytest
 from femo.config import RunConfig, from_dict, to_dict
 from femo.dataset import Clip
 from femo.node.references import SCHEMA as REFERENCES
-from femo.results.reduce import ClipResult
+from femo.results.model import ClipResult
 from femo.results.sheets.show import _title
 from femo.rundir import RunDir, make_plan
 from femo.shards import SCHEMA

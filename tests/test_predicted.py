@@ -7,9 +7,9 @@ import pytest
 
 from femo.config import MappingConfig, RunConfig, to_dict
 from femo.results.analysis import clip_profiles, predicted_summary
+from femo.results.model import ClipResult
 from femo.results.pages.formatting import counts_text, top_text
 from femo.results.pages.method import labels_text, method_text
-from femo.results.reduce import ClipResult
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -52,8 +52,8 @@ def test_predicted_summary_counts_the_unlabelled_clips_present():
                           "sad": 0.0, "surprise": 0.0, "neutral": 0.5},
         "class_share": {"Positive": 0.25, "Neutral": 0.5, "Negative": 0.25},
     }  # fmt: skip
-    assert counts_text(summary["classes"]) == "Neutral 2, Positive 0, Negative 0"
-    assert top_text(summary["emotion_share"]) == "neutral 50%, angry 25%, happy 25%"
+    assert counts_text(summary.classes) == "Neutral 2, Positive 0, Negative 0"
+    assert top_text(summary.emotion_share) == "neutral 50%, angry 25%, happy 25%"
 
 
 def test_no_summary_when_every_clip_has_a_label():
@@ -64,19 +64,19 @@ def test_no_summary_when_every_clip_has_a_label():
 
 def test_clip_profiles_keep_the_clips_with_most_faces_in_clip_order():
     profiles = clip_profiles(RESULTS, PER_FRAME, THREE, limit=2)
-    assert [p["group"] for p in profiles] == ["a.mp4", "b.jpg"]
+    assert [p.group for p in profiles] == ["a.mp4", "b.jpg"]
     a, b = profiles
-    assert a["frames_with_face"] == 3 and a["predict"] == "Neutral"
-    assert a["emotion_share"]["neutral"] == pytest.approx(2 / 3, abs=1e-6)
-    assert a["class_share"] == {
+    assert a.frames_with_face == 3 and a.predict == "Neutral"
+    assert a.emotion_share["neutral"] == pytest.approx(2 / 3, abs=1e-6)
+    assert a.class_share == {
         "Positive": 0.0, "Neutral": pytest.approx(2 / 3, abs=1e-6),
         "Negative": pytest.approx(1 / 3, abs=1e-6),
     }  # fmt: skip
-    assert b["class_share"] == {"Positive": 1.0, "Neutral": 0.0, "Negative": 0.0}
-    (d,) = [p for p in clip_profiles(RESULTS, PER_FRAME, THREE, 10) if p["group"] == "d.mp4"]
+    assert b.class_share == {"Positive": 1.0, "Neutral": 0.0, "Negative": 0.0}
+    (d,) = [p for p in clip_profiles(RESULTS, PER_FRAME, THREE, 10) if p.group == "d.mp4"]
     # Nothing is shown for a clip without a face: no shares, not a row of zeros.
-    assert (d["frames_with_face"], d["emotion_share"], d["class_share"]) == (0, None, None)
-    assert top_text(d["emotion_share"]) == "–"
+    assert (d.frames_with_face, d.emotion_share, d.class_share) == (0, None, None)
+    assert top_text(d.emotion_share) == "–"
 
 
 def test_method_line_names_every_choice_in_words_and_settings():

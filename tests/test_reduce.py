@@ -21,14 +21,9 @@ from femo.config import (
     RunConfig,
     to_dict,
 )
-from femo.results.reduce import (
-    FRAME_COLUMNS,
-    ClipResult,
-    compute_metrics,
-    frame_emotions,
-    load_shards,
-    vote,
-)
+from femo.results.model import ClipResult
+from femo.results.reduce import compute_metrics, frame_emotions, vote
+from femo.results.shard_rows import FRAME_COLUMNS, load_shards
 from femo.rundir import RunDir
 from femo.shards import SCHEMA
 
@@ -154,7 +149,9 @@ def test_hand_computed_metrics(hand_run):
     assert m["shards"] == {"planned": 3, "done": 3, "not_done": []}
     assert m["clips_in_several_shards"] == []
     assert m["labels_file"] == str(hand_run / "labels.csv")
-    assert m["config"] == to_dict(RunConfig(report=ReportConfig(min_units=2)))
+    expected = to_dict(RunConfig(report=ReportConfig(min_units=2)))
+    expected["dataset"]["labels"] = str(hand_run / "labels.csv")  # the snapshot it read
+    assert m["config"] == expected
     on_disk = json.loads((hand_run / "report" / "metrics.json").read_text())
     assert on_disk["n_correct"] == 4 and on_disk["confusion"] == m["confusion"]
 
@@ -617,7 +614,8 @@ def test_confidence_is_the_predicted_class_mean_score_not_the_vote_share(tmp_pat
     """A still whose one face is 0.35 happy is not "confidence 1.00": its confidence is
     the mean Positive score; the sheets and timelines take the most confident wrong first."""
     from femo.results.analysis import pick_timelines
-    from femo.results.reporting import reduce_shards
+    from femo.results.build import reduce_shards
+    from femo.results.run import open_run
     from femo.results.sheets.section import pick_sheets
 
     videos = ["still.jpg", "talk.mp4"]
@@ -638,8 +636,7 @@ def test_confidence_is_the_predicted_class_mean_score_not_the_vote_share(tmp_pat
             clip_row("talk.mp4", frames_sampled=3),
         ],
     )
-    run = RunDir(run_dir)
-    results = {r.video: r for r in reduce_shards(run, run.report_config([])).results}
+    results = {r.video: r for r in reduce_shards(open_run(run_dir)).results}
     assert (results["still.jpg"].predict, results["talk.mp4"].predict) == ("Positive", "Positive")
     assert results["still.jpg"].confidence == pytest.approx(0.40, abs=1e-6)
     assert results["talk.mp4"].confidence == pytest.approx((0.91 + 0.91 + 0.02) / 3, abs=1e-6)

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from femo.results.pages.plots import profile_label
-from femo.results.reporting import reduce_run
+from femo.results.commands import reduce_run
+from femo.results.pages.plots import Bar, profile_label
 
 from .builders import clip_rows, make_run, write_shard
 from .conftest import Page
@@ -135,12 +135,12 @@ def test_a_re_reduce_folder_and_its_method_line_say_the_same(labelled_run, overr
 
 def test_each_bar_says_what_its_n_counts():
     """Dwarakish's bar came from 10 faces and read "n=146" (the clips)."""
-    assert profile_label({"group": "Dwarakish", "clips": 146, "frames_with_face": 10}) == (
+    assert profile_label(Bar("Dwarakish", 146, 10, None, None)) == (
         "Dwarakish  (10 face frames, 146 clips)"
     )
-    assert (
-        profile_label({"group": "cy", "clips": 1, "frames_with_face": 0}) == "cy  (no face, 1 clip)"
-    )
+    assert profile_label(Bar("cy", 1, 0, None, None)) == "cy  (no face, 1 clip)"
+    faces = Bar("Dwarakish", 146, 10, None, None, counted="faces")
+    assert profile_label(faces) == "Dwarakish  (10 faces, 146 clips)"
 
 
 @pytest.mark.slow

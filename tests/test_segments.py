@@ -505,8 +505,9 @@ def test_segment_s_gives_one_row_per_two_seconds(long_runs):
 
 
 def test_timelines_list_each_videos_segments_in_time_order():
+    from femo.results.analysis import segment_timelines
+    from femo.results.model import ClipResult
     from femo.results.pages.over_time import clock, over_time_markdown
-    from femo.results.reduce import ClipResult, segment_timelines
 
     def result(video, predict, golden, status="ok"):
         return ClipResult(video, predict, golden, status, 1, 1, {})
@@ -517,8 +518,8 @@ def test_timelines_list_each_videos_segments_in_time_order():
     results = [result("a.mp4@0", "Neutral", None), result("b.mp4@50", None, "Positive", "no_face"),
                result("b.mp4@0", "Negative", "Negative"), result("c.jpg", "Positive", None)]  # fmt: skip
     timelines = segment_timelines(results, spans)
-    assert [t["video"] for t in timelines] == ["a.mp4", "b.mp4"]
-    assert [(s["start_frame"], s["predict"], s["golden"]) for s in timelines[1]["segments"]] == [
+    assert [t.video for t in timelines] == ["a.mp4", "b.mp4"]
+    assert [(s.start_frame, s.predict, s.golden) for s in timelines[1].segments] == [
         (0, "Negative", "Negative"), (50, None, "Positive")]  # fmt: skip
     assert clock(62.5) == "1:02.50" and clock(None) == "–"
     assert over_time_markdown(timelines)[-4:] == [
@@ -550,13 +551,12 @@ def test_segment_s_gives_a_timeline_per_video(long_runs):
 
 @pytest.mark.slow
 def test_a_segments_sheet_shows_its_own_frames(long_runs):
+    from femo.results.run import open_run
     from femo.results.sheets.show import find_clip, make_sheet
-    from femo.rundir import RunDir
 
-    run = RunDir(long_runs["long-20"])
-    plan = run.read_plan()
-    clip = find_clip(plan, "debate-0.mp4@980", run.path)
-    sheet = make_sheet(run, run.config(), plan, clip)
+    run = open_run(long_runs["long-20"])
+    clip = find_clip(run.plan, "debate-0.mp4@980", run.path)
+    sheet = make_sheet(run, clip)
     # Segment [980, 1105) every 20th frame: 980, 1000, ..., 1100, at 25 fps.
     assert [t["frame"] for t in sheet.layout["tiles"]] == list(range(980, 1105, 20))
     assert sheet.layout["tiles"][0]["time_s"] == 39.2
@@ -566,8 +566,8 @@ def test_a_segments_sheet_shows_its_own_frames(long_runs):
 def test_the_page_shows_each_video_as_bars_of_its_segments():
     import re
 
-    from femo.results.pages.html_report import render_index_html
-    from tests.builders import build_report_input
+    from femo.results.pages.html_page import render_index_html
+    from tests.builders import as_report, build_report_input
 
     metrics, clips = build_report_input()
     rows = [{"start_frame": 0, "end_frame": 30, "start_s": 0.0, "end_s": 1.2, "predict": "Positive",
@@ -575,7 +575,7 @@ def test_the_page_shows_each_video_as_bars_of_its_segments():
             {"start_frame": 30, "end_frame": 120, "start_s": 1.2, "end_s": 4.8, "predict": None,
              "golden": "Negative", "status": "no_face"}]  # fmt: skip
     metrics["over_time"] = [{"video": "<debate>.mp4", "segments": rows}]
-    page = render_index_html(metrics, clips)
+    page = render_index_html(as_report(metrics, clips))
     assert '<a href="#over-time">Over time</a>' in page
     assert "<h3>&lt;debate&gt;.mp4 (2 segments)</h3>" in page
     # 30 and 90 frames of 120: a quarter and three quarters of each bar.
@@ -584,7 +584,7 @@ def test_the_page_shows_each_video_as_bars_of_its_segments():
     assert 'title="0:00.00–0:01.20: predict Positive"' in page
     assert 'title="0:01.20–0:04.80: golden Negative"' in page
     del metrics["over_time"]
-    assert "over-time" not in render_index_html(metrics, clips)
+    assert "over-time" not in render_index_html(as_report(metrics, clips))
 
 
 def test_resume_redoes_only_the_segments_of_a_lost_shard(tmp_path):

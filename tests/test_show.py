@@ -12,7 +12,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from femo.results.reporting import reduce_run
+from femo.results.commands import reduce_run
 from femo.results.sheets.show import show_clip
 from femo.rundir import RunDir
 

@@ -15,22 +15,20 @@ from html.parser import HTMLParser
 
 import pytest
 
+from femo.results.metrics import Metrics
 from femo.results.pages.formatting import own_overrides, shared_overrides
 from femo.results.pages.sweep_html import short_names, sweep_html
 from femo.results.stats import Interval
-from femo.results.sweep import (
-    ClipRow,
-    SweepPoint,
+from femo.results.sweep import point_summary, read_sweep, write_sweep_table
+from femo.results.sweep_compare import (
     beyond_chance,
     compare_points,
     compare_sweep,
     not_comparable_reason,
-    parse_videos_csv,
-    point_summary,
-    read_sweep,
     verdict,
-    write_sweep_table,
 )
+from femo.results.sweep_data import SweepPoint
+from femo.results.tables import ClipRow, read_videos_csv
 
 from .hand_sweep import N_GROUPS, A, B, C, D, E, write_point
 
@@ -152,8 +150,8 @@ def test_unreported_point_is_listed_and_not_compared(sweep):
     assert all(E not in key for key in pair_rows(page))
     assert re.search(rf"Not reported, so not compared[^<]*</p>\s*<ul>\s*<li>{E}</li>", page)
     comparison = compare_sweep(read_sweep(sweep), resamples=200)
-    assert comparison["not_reported"] == [E]
-    assert all(E not in (c["a"], c["b"]) for c in comparison["not_comparable"])
+    assert comparison.not_reported == [E]
+    assert all(E not in (c.a, c.b) for c in comparison.not_comparable)
 
 
 def test_points_table_shows_interval_and_speed(sweep):
@@ -185,15 +183,15 @@ def test_sweep_csv_keeps_old_columns_first(sweep):
 def test_compare_sweep_numbers(sweep):
     points = read_sweep(sweep)
     comparison = compare_sweep(points, resamples=500)
-    pairs = {(c["a"], c["b"]): c for c in comparison["pairs"]}
+    pairs = {(c.a, c.b): c for c in comparison.pairs}
     ab = pairs[A, B]
-    assert ab["accuracy_a"] == pytest.approx(0.5) and ab["accuracy_b"] == pytest.approx(0.8)
-    assert ab["difference"] == pytest.approx(0.3)
-    assert ab["difference_ci"].low > 0 and ab["mcnemar_p"] < 1e-6
-    assert ab["unit"] == "group" and ab["n_groups"] == N_GROUPS
-    assert pairs[A, C]["difference"] == pytest.approx(0.01)
-    assert pairs[A, C]["mcnemar_p"] == pytest.approx(0.5)
-    assert {(c["a"], c["b"]) for c in comparison["not_comparable"]} == {(A, D), (B, D), (C, D)}
+    assert ab.accuracy_a == pytest.approx(0.5) and ab.accuracy_b == pytest.approx(0.8)
+    assert ab.difference == pytest.approx(0.3)
+    assert ab.difference_ci.low > 0 and ab.mcnemar_p < 1e-6
+    assert ab.unit == "group" and ab.n_groups == N_GROUPS
+    assert pairs[A, C].difference == pytest.approx(0.01)
+    assert pairs[A, C].mcnemar_p == pytest.approx(0.5)
+    assert {(c.a, c.b) for c in comparison.not_comparable} == {(A, D), (B, D), (C, D)}
 
 
 def clip_point(
@@ -209,7 +207,8 @@ def clip_point(
         ClipRow(f"v{i}", g, p, group)
         for i, (g, p, group) in enumerate(zip(golden, predict, groups, strict=True))
     )
-    return SweepPoint(name, metrics={"accuracy": 0.5}, clips=clips, classes=("x", "y"), **kw)
+    metrics = Metrics.from_json({"accuracy": 0.5, "macro_f1": None, "n_videos": 0, "n_labelled": 0})
+    return SweepPoint(name, metrics=metrics, clips=clips, classes=("x", "y"), **kw)
 
 
 def test_mcnemar_p_by_hand():
@@ -218,24 +217,21 @@ def test_mcnemar_p_by_hand():
     a = ["x", "x"] + ["y"] * 8
     b = ["x", "y"] + ["x"] * 7 + ["y"]
     c = compare_points(clip_point("a", golden, a), clip_point("b", golden, b), resamples=500)
-    assert (c["a_only_right"], c["b_only_right"]) == (1, 7)
+    assert (c.a_only_right, c.b_only_right) == (1, 7)
     # Exact two-sided binomial on 8 discordant clips: P(X <= 1) + P(X >= 7) = 18 / 256.
-    assert c["mcnemar_p"] == pytest.approx(18 / 256)
-    assert c["difference"] == pytest.approx(0.6)
-    assert c["unit"] == "clip"
+    assert c.mcnemar_p == pytest.approx(18 / 256)
+    assert c.difference == pytest.approx(0.6)
+    assert c.unit == "clip"
     # p > 0.05, so not beyond chance even if the interval happens to exclude 0.
-    assert c["verdict"] == "no difference beyond chance"
+    assert c.verdict == "no difference beyond chance"
 
 
 def test_verdict_needs_both_interval_and_mcnemar():
-    base = {"difference": 0.1, "mcnemar_p": 0.01, "difference_ci": Interval(0.02, 0.2)}
-    assert verdict(base) == "B is better than A beyond chance"
-    assert verdict({**base, "mcnemar_p": 0.06}) == "no difference beyond chance"
-    assert verdict({**base, "difference_ci": Interval(-0.01, 0.2)}) == "no difference beyond chance"
-    assert verdict({**base, "difference": -0.1, "difference_ci": Interval(-0.2, -0.02)}) == (
-        "A is better than B beyond chance"
-    )
-    assert not beyond_chance({**base, "difference_ci": None})
+    assert verdict(Interval(0.02, 0.2), 0.01) == "B is better than A beyond chance"
+    assert verdict(Interval(0.02, 0.2), 0.06) == "no difference beyond chance"
+    assert verdict(Interval(-0.01, 0.2), 0.01) == "no difference beyond chance"
+    assert verdict(Interval(-0.2, -0.02), 0.01) == "A is better than B beyond chance"
+    assert not beyond_chance(None, 0.01)
 
 
 def test_only_shared_labelled_clips_are_compared():
@@ -244,8 +240,8 @@ def test_only_shared_labelled_clips_are_compared():
     assert not_comparable_reason(a, b) is None
     c = compare_points(a, b, resamples=100)
     # Clip v2 is labelled only in a, v3 in neither: 2 clips are compared.
-    assert c["n"] == 2 and (c["a_only_right"], c["b_only_right"]) == (1, 0)
-    assert (c["n_labelled_a"], c["n_labelled_b"]) == (3, 2)
+    assert c.n == 2 and (c.a_only_right, c.b_only_right) == (1, 0)
+    assert (c.n_labelled_a, c.n_labelled_b) == (3, 2)
     other_labels = clip_point("c", ["y", "y", "x", None], ["x", "y", "y", "x"])
     assert "golden labels differ on 1" in not_comparable_reason(a, other_labels)
     other_mapping = clip_point(
@@ -263,42 +259,50 @@ def test_groups_resampled_only_when_every_clip_has_one():
         clip_point("b", golden, ["y"] * 6, groups),
         resamples=100,
     )
-    assert c["unit"] == "group" and c["n_groups"] == 3
+    assert c.unit == "group" and c.n_groups == 3
     one_missing = [*groups[:5], None]
     c = compare_points(
         clip_point("a", golden, ["x"] * 6, one_missing),
         clip_point("b", golden, ["y"] * 6, one_missing),
         resamples=100,
     )
-    assert c["unit"] == "clip" and c["n_groups"] is None
+    assert c.unit == "clip" and c.n_groups is None
 
 
 def test_pairs_are_capped_at_ten_points():
     points = [
         SweepPoint(
             f"{k}-p",
-            metrics={"accuracy": k / 20},
+            metrics=Metrics.from_json(
+                {"accuracy": k / 20, "macro_f1": None, "n_videos": 20, "n_labelled": 20}
+            ),
             clips=tuple(ClipRow(f"v{i}", "x", "x" if i < k else "y") for i in range(20)),
             classes=("x", "y"),
         )
         for k in range(12)
     ]
     comparison = compare_sweep(points, resamples=50)
-    assert len(comparison["pairs"]) == 45
+    assert len(comparison.pairs) == 45
     # The two least accurate points are the ones left out.
-    assert comparison["left_out"] == ["0-p", "1-p"]
+    assert comparison.left_out == ["0-p", "1-p"]
     page = sweep_html("s", [], comparison, None)
     assert "only the 10 most accurate points are compared (at most 45 pairs)" in page
     assert "Not compared: 0-p, 1-p." in page
 
 
-def test_parse_videos_csv_old_and_new():
+def test_videos_csv_old_and_new_read_by_column_name(tmp_path):
     new = "video,group,predict,golden,status,frames_sampled,frames_with_face,x,y,message\nv,g1,,x,no_face,3,0,0,0,\n"
-    clips, classes = parse_videos_csv(new)
+    (tmp_path / "new.csv").write_text(new)
+    clips, classes = read_videos_csv(tmp_path / "new.csv")
     assert classes == ("x", "y") and clips == (ClipRow("v", "x", None, "g1"),)
     old = "video,predict,golden,status,frames_sampled,frames_with_face,x,y,z,message\nv,y,,ok,3,3,0,3,0,\n"
-    clips, classes = parse_videos_csv(old)
+    (tmp_path / "old.csv").write_text(old)
+    clips, classes = read_videos_csv(tmp_path / "old.csv")
     assert classes == ("x", "y", "z") and clips == (ClipRow("v", None, "y", None),)
+    # Columns in another order (a spreadsheet's save) read the same: by name, not place.
+    moved = "message,golden,video,x,y,predict,status,group,frames_sampled,frames_with_face\n,x,v,0,0,,no_face,g1,3,0\n"
+    (tmp_path / "moved.csv").write_text(moved)
+    assert read_videos_csv(tmp_path / "moved.csv") == ((ClipRow("v", "x", None, "g1"),), ("x", "y"))
 
 
 def test_sweep_html_names_points_short_with_a_legend(sweep):
@@ -317,16 +321,17 @@ def test_sweep_html_names_points_short_with_a_legend(sweep):
     (pairs,) = [t for t in parse(page).tables if t and "verdict" in t[0]]
     assert [r[:2] for r in pairs[1:]] == [["P1", "P2"], ["P1", "P3"], ["P2", "P3"]]
     assert not any("detector=" in cell for r in pairs for cell in r)
-    assert short_names([{"point": "x"}, {"point": "y"}]) == {"x": "P1", "y": "P2"}
+    summaries = [point_summary(SweepPoint(name)) for name in ("x", "y")]
+    assert short_names(summaries) == {"x": "P1", "y": "P2"}
 
 
 def test_sweep_html_states_the_level_of_its_intervals():
     """Points reported with report.level=0.9 and pairs compared at 0.9: 90 %, never 95 %."""
     metrics = {
         "accuracy": 0.5, "accuracy_ci": [0.4, 0.6], "n_videos": 2, "n_labelled": 2,
-        "ci": {"method": "percentile bootstrap", "level": 0.9, "unit": "clip"},
+        "macro_f1": None, "ci": {"method": "percentile bootstrap", "level": 0.9, "unit": "clip"},
     }  # fmt: skip
-    point = SweepPoint(name="0", status="done", metrics=metrics)
+    point = SweepPoint(name="0", status="done", metrics=Metrics.from_json(metrics))
     page = sweep_html("s", [point_summary(point)], compare_sweep([point], level=0.9), b"png")
     (points,) = [t for t in parse(page).tables if t and t[0][0] == "name"]
     assert dict(zip(points[0], points[1], strict=True))["accuracy [90 % interval]"] == (

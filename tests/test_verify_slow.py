@@ -43,14 +43,12 @@ def test_text_loses_its_faces_and_the_banner_keeps_its_one(tmp_path):
     assert banner.face.notna().all() and (banner.face == 0).all()
     assert (checked.video == "banner-00.mp4").sum() == (plain.video == "banner-00.mp4").sum()
 
-    from femo.config import from_dict
+    from femo.results.run import open_run
     from femo.results.sheets.show import make_sheet
-    from femo.rundir import RunDir
 
-    folder = RunDir(tmp_path / "mesh")
-    plan = folder.read_plan()
-    clip = next(c for c in plan.clips if c.video == "text-11.mp4")
-    sheet = make_sheet(folder, from_dict(folder.config_dict()), plan, clip)
+    opened = open_run(tmp_path / "mesh")
+    clip = next(c for c in opened.plan.clips if c.video == "text-11.mp4")
+    sheet = make_sheet(opened, clip)
     boxes = [b for t in sheet.layout["tiles"] for b in t["boxes"]]
     assert len(boxes) == len(rejected) and all("rejected" in b for b in boxes)
     assert all(b["label"].startswith("not a face 0.0") for b in boxes)

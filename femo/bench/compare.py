@@ -94,7 +94,8 @@ def accuracy(media: MediaSet, femo_shard: str) -> dict[str, Any] | None:
         return None
     from ..config import DatasetConfig, MappingConfig, ReduceConfig
     from ..dataset import Clip, read_labels
-    from ..results.reduce import compute_metrics, load_shards, reduce_clips
+    from ..results.reduce import compute_metrics, reduce_clips
+    from ..results.shard_rows import load_shards
 
     mapping = MappingConfig()
     clips = [Clip(v, "video") for v in media.videos]

@@ -1,11 +1,14 @@
-"""``python -m femo.bench.scale``: the reduce side at scale, on synthetic shard files.
+"""``python -m femo.bench.scale``: the reduce side at scale, on synthetic or copied shards.
 
 Makes a run folder with N clips (plan, labels with a person column, Parquet shards of
 ``--per-shard`` clips, each clip ``--frames`` sampled frames with one face in most of
-them and seeded random scores), then times ``femo status`` and ``femo reduce`` on it,
-each in a fresh process pinned to one core (``taskset -c 0`` where available), and
-reports wall time and peak memory. No video is decoded: this measures what happens
-after the array jobs.
+them and seeded random scores), or, with ``--from-run RUN``, copies a real run's shard
+files (its footers and rows as femo wrote them) until N clips, each copy's clips and
+persons renamed; then times ``femo status`` and ``femo reduce`` on it, each in a fresh
+process pinned to one core (``taskset -c 0`` where available), and reports wall time and
+peak memory. ``--baseline SRC`` times a second femo checkout (its source folder, put
+first on PYTHONPATH) on the same folder, alternating with this one, ``--rounds`` times.
+No video is decoded: this measures what happens after the array jobs.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -100,19 +102,70 @@ def make_run(
     return run
 
 
-def _timed(command: list[str], pin: bool) -> dict[str, float]:
+def copy_run(source: Path, folder: Path, clips: int) -> RunDir:
+    """A run folder of ``clips`` clips made of copies of ``source``'s finished shards: copy
+    ``c`` renames each clip ``cNNN/<clip>`` and each labels row's persons ``<person>-cNNN``."""
+    import csv
+
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    src = RunDir(source)
+    plan, config = src.read_plan(), src.config_dict()
+    with open(src.labels_file, newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    group = config["dataset"].get("group_column")
+    copies = -(-clips // len(plan.clips))
+    labels = folder.parent / f"{folder.name}-labels.csv"
+    with open(labels, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, list(rows[0]))
+        writer.writeheader()
+        for c in range(copies):
+            for row in rows:
+                named = {**row, "video": f"c{c:03d}/{row['video']}"}
+                if group:
+                    named[group] = f"{row[group]}-c{c:03d}"
+                writer.writerow(named)
+    clip_list = [Clip(f"c{c:03d}/{k.video}", k.kind) for c in range(copies) for k in plan.clips]
+    per_shard = max(len(plan.shard_clips(k)) for k in range(plan.n_shards))
+    new_plan = make_plan(clip_list[:clips], per_shard)
+    config["dataset"].update(root=str(folder.parent), labels=str(labels))
+    run = RunDir(folder)
+    run.create(new_plan, config, str(labels))
+    tables = [pq.read_table(p) for _, p in sorted(src.finished_shards().items())]
+    for c in range(copies):
+        for k, table in enumerate(tables):
+            index = c * len(tables) + k
+            if index >= new_plan.n_shards:
+                break
+            renamed = pc.binary_join_element_wise(f"c{c:03d}/", table["video"], "")
+            column = table.schema.get_field_index("video")
+            write_table(run.shard_file(index), table.set_column(column, "video", renamed))
+    return run
+
+
+# Runs a command and prints its peak resident memory (kB) as the last line of stderr:
+# RUSAGE_CHILDREN of a process with one child is that child's own peak.
+_PEAK = (
+    "import resource, subprocess, sys; rc = subprocess.run(sys.argv[1:]).returncode; "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, file=sys.stderr); "
+    "sys.exit(rc)"
+)
+
+
+def _timed(command: list[str], pin: bool, env: dict[str, str] | None = None) -> dict[str, float]:
     """Wall time and peak RSS of ``command`` in a fresh process (one core if ``pin``)."""
     if pin and shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     t0 = time.perf_counter()
-    proc = subprocess.run(command, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _PEAK, *command], capture_output=True, text=True, env=env
+    )
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed: {proc.stderr[-2000:]}")
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    # ru_maxrss of children is the largest child so far: meaningful when it grew.
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(max(peak, before) / 1024, 1)}
+    peak_kb = int(proc.stderr.strip().splitlines()[-1])
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak_kb / 1024, 1)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,27 +176,40 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--persons", type=int, default=60)
     parser.add_argument("--work-dir", type=Path, default=None)
     parser.add_argument("--no-pin", action="store_true", help="do not pin to one core")
+    parser.add_argument("--from-run", type=Path, default=None, help="copy this run's shards")
+    parser.add_argument("--baseline", type=Path, default=None, help="another femo's source")
+    parser.add_argument("--rounds", type=int, default=1)
     args = parser.parse_args(argv)
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="femo-scale-"))
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    run = make_run(work / "run", args.clips, args.per_shard, args.frames, args.persons)
+    if args.from_run is not None:
+        run = copy_run(args.from_run.resolve(), work / "run", args.clips)
+    else:
+        run = make_run(work / "run", args.clips, args.per_shard, args.frames, args.persons)
     made = time.perf_counter() - t0
     femo = [sys.executable, "-m", "femo"]
-    results = {
+    pin = not args.no_pin
+    results: dict[str, Any] = {
         "clips": args.clips,
         "shards": run.read_plan().n_shards,
-        "frames_per_clip": args.frames,
-        "persons": args.persons,
-        "cpus": "1 (taskset -c 0)"
-        if not args.no_pin and shutil.which("taskset")
-        else os.cpu_count(),
+        "from_run": str(args.from_run) if args.from_run else None,
+        "frames_per_clip": None if args.from_run else args.frames,
+        "persons": None if args.from_run else args.persons,
+        "cpus": "1 (taskset -c 0)" if pin and shutil.which("taskset") else os.cpu_count(),
+        "load_average": os.getloadavg()[0],
         "make_s": round(made, 1),
-        "status": _timed([*femo, "status", str(run.path)], not args.no_pin),
-        "reduce": _timed([*femo, "reduce", str(run.path)], not args.no_pin),
-        "report_files": sorted(p.name for p in run.report_dir.iterdir()),
-        "run_dir": str(run.path),
     }
+    versions = {"this": None}
+    if args.baseline is not None:
+        versions["baseline"] = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+    for _ in range(args.rounds):
+        for name, env in versions.items():
+            for command in ("status", "reduce"):
+                timed = _timed([*femo, command, str(run.path)], pin, env)
+                results.setdefault(name, {}).setdefault(command, []).append(timed)
+    results["report_files"] = sorted(p.name for p in run.report_dir.iterdir())
+    results["run_dir"] = str(run.path)
     print(json.dumps(results, indent=2))
     (work / "scale.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     return 0

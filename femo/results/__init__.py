@@ -1,11 +1,14 @@
 """What turns finished shards into answers, in any shell, long after the jobs ended.
 
-At the top: ``reduce`` votes per clip, ``analysis`` (with ``stats``) adds intervals,
-profiles, timelines and what was predicted without labels, ``report`` writes the report files, ``throughput`` reads the
-shards' timings, ``sweep`` compares the runs of a sweep, ``api`` is ``femo.open_run``
-and ``femo export``, and ``reporting`` runs it all for one run folder. The rooms:
-``pages/`` builds the pages from data (HTML, plots, formatting, identities, the sweep
-page), ``faces/`` chooses the scored face and makes per-identity profiles, ``sheets/``
+One order for every report: ``run`` opens a run folder once (its settings, plan, labels,
+reference faces and shard rows, read by ``shard_rows``); ``build`` makes the report
+model (``model``: the figures of ``metrics``, typed records of ``records``, and each
+clip's result) with ``reduce`` (votes per clip), ``analysis`` (intervals, profiles,
+timelines, with ``stats``) and ``throughput``; ``write`` writes its files (``tables``:
+the CSVs; ``pages/``: report.md, index.html, plots); ``commands`` is ``femo reduce``.
+``sweep`` (with ``sweep_compare`` and ``sweep_data``) compares the runs of a sweep, and
+``api`` is ``femo.open_run`` and ``femo export``. The rooms: ``pages/`` renders from the
+model, ``faces/`` chooses the scored face and makes per-identity profiles, ``sheets/``
 draws contact sheets (``femo show``, the report's sheets: the only place that reads
 video), and ``fit/`` learns a head (``femo fit``). Nothing here imports the node side
 (:mod:`femo.node`), the pipeline or the CLI; ``pyproject.toml`` ([tool.import-graph])

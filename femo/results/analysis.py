@@ -3,17 +3,29 @@ and what was predicted where there are no labels (classes with counts, top emoti
 per-clip profiles: the study's per-candidate profile, for one clip).
 
 Pure functions over the reduce stage's outputs (:class:`~femo.results.reduce.ClipResult` per
-clip, the chosen face per frame); no file is read or written here.
+clip, the chosen face per frame) that return the report's typed records
+(:mod:`femo.results.metrics`); no file is read or written here.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import pandas as pd
 
 from ..config import EMOTIONS, MappingConfig, ReportConfig
+from ..dataset import Segment
+from .metrics import (
+    CiBasis,
+    ClipProfile,
+    GroupProfile,
+    Interval,
+    Predicted,
+    Timeline,
+    VideoOverTime,
+)
 from .reduce import ClipResult, scored_clips
 from .stats import accuracy_intervals, bootstrap_metrics
 
@@ -36,38 +48,42 @@ def withheld(n_units: int, unit: str, min_units: int) -> str:
     return f"no interval: {n_units} {noun}, fewer than report.min_units={min_units}"
 
 
-def add_intervals(
-    metrics: dict[str, Any],
+@dataclass(frozen=True)
+class Intervals:
+    """The answer's intervals and how they were made (``basis`` None: nothing labelled)."""
+
+    accuracy: Interval | None = None
+    macro_f1: Interval | None = None
+    recall: dict[str, Interval | None] = field(default_factory=dict)
+    basis: CiBasis | None = None
+
+
+def intervals(
     results: list[ClipResult],
     classes: tuple[str, ...],
     cfg: ReportConfig,
     no_face: str = "wrong",
-) -> None:
-    """Add ``accuracy_ci``, ``macro_f1_ci``, per-class ``recall_ci`` and ``ci`` to ``metrics``,
-    over the same clips as the figures (``reduce.no_face``). Below ``cfg.min_units``
-    resampled units there are no intervals; ``ci["withheld"]`` says why."""
+) -> Intervals:
+    """The accuracy's, macro-F1's and each class's recall's intervals, over the same clips
+    as the figures (``reduce.no_face``). Below ``cfg.min_units`` resampled units there are
+    none, and the basis says why (``withheld``)."""
     labelled = scored_clips(results, no_face)
+    none = dict.fromkeys(classes)
     if not labelled:
-        metrics.update({"accuracy_ci": None, "macro_f1_ci": None, "ci": None})
-        for c in classes:
-            metrics["per_class"][c]["recall_ci"] = None
-        return
+        return Intervals(recall=none)
     groups = bootstrap_groups(labelled)
     n_units = len(labelled) if groups is None else len(set(groups))
     if n_units < cfg.min_units:
         unit = "clip" if groups is None else "group"
-        metrics.update({"accuracy_ci": None, "macro_f1_ci": None})
-        for c in classes:
-            metrics["per_class"][c]["recall_ci"] = None
-        metrics["ci"] = {
-            "method": None,
-            "level": cfg.level,
-            "unit": unit,
-            "n_units": n_units,
-            "min_units": cfg.min_units,
-            "withheld": withheld(n_units, unit, cfg.min_units),
-        }
-        return
+        basis = CiBasis.of(
+            method=None,
+            level=cfg.level,
+            unit=unit,
+            n_units=n_units,
+            min_units=cfg.min_units,
+            withheld=withheld(n_units, unit, cfg.min_units),
+        )
+        return Intervals(recall=none, basis=basis)
     boot = bootstrap_metrics(
         [r.golden for r in labelled],
         [r.predict for r in labelled],
@@ -75,16 +91,17 @@ def add_intervals(
         groups=groups,
         **asdict(cfg.bootstrap),
     )
-    metrics["accuracy_ci"] = _interval(boot["accuracy"])
-    metrics["macro_f1_ci"] = _interval(boot["macro_f1"])
-    for c in classes:
-        metrics["per_class"][c]["recall_ci"] = _interval(boot["recall"][c])
-    metrics["ci"] = {**boot["ci"], "seed": cfg.seed, "min_units": cfg.min_units}
+    return Intervals(
+        accuracy=_interval(boot["accuracy"]),
+        macro_f1=_interval(boot["macro_f1"]),
+        recall={c: _interval(boot["recall"][c]) for c in classes},
+        basis=CiBasis.of(**boot["ci"], seed=cfg.seed, min_units=cfg.min_units),
+    )
 
 
 def group_profiles(
     results: list[ClipResult], per_frame: pd.DataFrame, mapping: MappingConfig, cfg: ReportConfig
-) -> list[dict[str, Any]]:
+) -> list[GroupProfile]:
     """Per group: clips, frames with a face, the 7 emotions' shares (top emotion of the
     chosen face) and mean scores, the classes' shares, predicted shares and accuracy."""
     group_of = {r.video: r.group for r in results if r.group}
@@ -127,47 +144,45 @@ def group_profiles(
         for e, share in shares.items():
             class_share[mapping.emotions[e]] += share
         n_predicted = sum(predicted[g].values())
-        profile = {
-            "group": g,
-            "clips": clips[g],
-            "labelled": labelled[g],
-            "frames_with_face": n_frames,
-            "emotion_share": {e: round(v, 6) for e, v in shares.items()},
-            "emotion_mean_score": {
+        profile = GroupProfile(
+            group=g,
+            clips=clips[g],
+            labelled=labelled[g],
+            frames_with_face=n_frames,
+            emotion_share={e: round(v, 6) for e, v in shares.items()},
+            emotion_mean_score={
                 e: (round(float(mean_scores.loc[g, e]), 6) if g in mean_scores.index else None)
                 for e in EMOTIONS
             },
-            "class_share": {c: round(v, 6) for c, v in class_share.items()},
-            "predicted_share": {
+            class_share={c: round(v, 6) for c, v in class_share.items()},
+            predicted_share={
                 c: round(n / n_predicted, 6) if n_predicted else 0.0
                 for c, n in predicted[g].items()
             },
-            "accuracy": correct[g] / labelled[g] if labelled[g] else None,
-            "accuracy_ci": _interval(interval) if labelled[g] >= cfg.min_units else None,
-            "ci_withheld": (
+            accuracy=correct[g] / labelled[g] if labelled[g] else None,
+            accuracy_ci=_interval(interval) if labelled[g] >= cfg.min_units else None,
+            ci_withheld=(
                 withheld(labelled[g], "clip", cfg.min_units)
                 if 0 < labelled[g] < cfg.min_units
                 else None
             ),
-        }
+        )
         profiles.append(profile if n_frames else _nobody(profile))
     return profiles
 
 
-def _nobody(profile: dict[str, Any]) -> dict[str, Any]:
+def _nobody(profile: GroupProfile) -> GroupProfile:
     """A group without a frame with a face: nothing to show but its counts (an argmax
     of zeros would show "angry", its shares 0 %, its accuracy the no-face rule's 0 %)."""
-    nothing = dict.fromkeys(
-        (
-            "emotion_share",
-            "class_share",
-            "predicted_share",
-            "accuracy",
-            "accuracy_ci",
-            "ci_withheld",
-        )
+    return replace(
+        profile,
+        emotion_share=None,
+        class_share=None,
+        predicted_share=None,
+        accuracy=None,
+        accuracy_ci=None,
+        ci_withheld=None,
     )
-    return {**profile, **nothing}
 
 
 def pick_timelines(results: list[ClipResult], n: int) -> list[ClipResult]:
@@ -191,7 +206,7 @@ def pick_timelines(results: list[ClipResult], n: int) -> list[ClipResult]:
 
 def timelines(
     frame_rows: pd.DataFrame, per_frame: pd.DataFrame, chosen: list[ClipResult]
-) -> list[dict[str, Any]]:
+) -> list[Timeline]:
     """The 7 scores of the chosen face along each chosen clip; ``scores`` is None for a
     sampled frame without a face (drawn as a gap)."""
     out = []
@@ -214,15 +229,17 @@ def timelines(
                 }
             )
         out.append(
-            {
-                "video": r.video,
-                "group": r.group,
-                "golden": r.golden,
-                "predict": r.predict,
-                "correct": None if r.golden is None else r.predict == r.golden,
-                "confidence": r.confidence,
-                "frames": frames,
-            }
+            Timeline.from_json(
+                {
+                    "video": r.video,
+                    "group": r.group,
+                    "golden": r.golden,
+                    "predict": r.predict,
+                    "correct": None if r.golden is None else r.predict == r.golden,
+                    "confidence": r.confidence,
+                    "frames": frames,
+                }
+            )
         )
     return out
 
@@ -245,7 +262,7 @@ def unlabelled_clips(results: list[ClipResult]) -> list[ClipResult]:
 
 def predicted_summary(
     results: list[ClipResult], per_frame: pd.DataFrame, mapping: MappingConfig
-) -> dict[str, Any] | None:
+) -> Predicted | None:
     """The unlabelled clips' predicted classes (clip counts) and top emotions (shares of
     their frames with a face); None when every clip has a label."""
     clips = unlabelled_clips(results)
@@ -254,23 +271,23 @@ def predicted_summary(
     predicted = pd.Series([r.predict for r in clips if r.predict], dtype=object).value_counts()
     frames = per_frame[per_frame["video"].isin({r.video for r in clips})]
     emotions = frames["emotion"].value_counts()
-    return {
-        "clips": len(clips),
-        "with_prediction": int(predicted.sum()),
-        "no_face": sum(r.status == "no_face" for r in clips),
-        "failed": sum(r.status == "error" for r in clips),
-        "classes": {c: int(predicted.get(c, 0)) for c in mapping.classes},
-        "frames_with_face": int(emotions.sum()),
-        "emotion_share": _shares(emotions, EMOTIONS),
-        "class_share": _shares(
+    return Predicted(
+        clips=len(clips),
+        with_prediction=int(predicted.sum()),
+        no_face=sum(r.status == "no_face" for r in clips),
+        failed=sum(r.status == "error" for r in clips),
+        classes={c: int(predicted.get(c, 0)) for c in mapping.classes},
+        frames_with_face=int(emotions.sum()),
+        emotion_share=_shares(emotions, EMOTIONS),
+        class_share=_shares(
             frames["emotion"].map(mapping.emotions).value_counts(), mapping.classes
         ),
-    }
+    )
 
 
 def clip_profiles(
     results: list[ClipResult], per_frame: pd.DataFrame, mapping: MappingConfig, limit: int
-) -> list[dict[str, Any]]:
+) -> list[ClipProfile]:
     """Per unlabelled clip (the ``limit`` with the most frames with a face, in clip
     order): its frames with a face, the shares of the 7 top emotions and of the classes,
     and its prediction. A clip without a face has shares None."""
@@ -284,13 +301,48 @@ def clip_profiles(
         row = counts.loc[r.video] if r.video in counts.index else pd.Series(dtype=int)
         by_class = row.groupby(lambda e: mapping.emotions[e]).sum() if len(row) else row
         profiles.append(
-            {
-                "group": r.video,
-                "clips": 1,
-                "frames_with_face": int(row.sum()),
-                "emotion_share": _shares(row, EMOTIONS),
-                "class_share": _shares(by_class, mapping.classes),
-                "predict": r.predict,
-            }
+            ClipProfile(
+                group=r.video,
+                clips=1,
+                frames_with_face=int(row.sum()),
+                emotion_share=_shares(row, EMOTIONS),
+                class_share=_shares(by_class, mapping.classes),
+                predict=r.predict,
+            )
         )
     return profiles
+
+
+# ----------------------------------------------- a segmented run's videos over time
+
+
+def segment_timelines(
+    results: Sequence[ClipResult], spans: Mapping[str, Segment]
+) -> list[VideoOverTime]:
+    """The report over time (``metrics.json``'s ``over_time``): per video, in plan order,
+    its segments in time order with span, predicted class, golden class and status."""
+    by_file: dict[str, list[dict[str, Any]]] = {}
+    for r in results:
+        seg = spans.get(r.video)
+        if seg is None:
+            continue
+        by_file.setdefault(seg.file, []).append(
+            {
+                "start_frame": seg.start_frame,
+                "end_frame": seg.end_frame,
+                "start_s": seg.start_s,
+                "end_s": seg.end_s,
+                "predict": r.predict,
+                "golden": r.golden,
+                "status": r.status,
+            }
+        )
+    return [
+        VideoOverTime.from_json({"video": video, "segments": sorted(rows, key=_start)})
+        for video, rows in by_file.items()
+    ]
+
+
+def _start(row: Mapping[str, Any]) -> float:
+    start = row["start_frame"] if row["start_frame"] is not None else row["start_s"]
+    return float(start) if start is not None else 0.0

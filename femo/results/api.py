@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..config import from_dict
-from ..dataset import Labels, clip_groups, read_labels
-from ..rundir import RunDir, RunDirError
+from ..dataset import clip_groups
+from ..rundir import RunDirError
+from ..shards import SCHEMA
 from .metrics import METRICS_FILE, Metrics, read_metrics
+from .run import OpenRun
+from .run import open_run as open_run_folder
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
 # frames().
 _CLIP_COLUMNS = ("status", "message", "fps", "frames_read", "frames_sampled", "seconds")
 _LEFT_OUT = ("kind", *_CLIP_COLUMNS, "embedding", "mesh")
+# The columns of frames(), in the shard files' order.
+_FRAME = tuple(f.name for f in SCHEMA if f.name not in _LEFT_OUT)
 # Columns of whole numbers, nullable (a frame without a face has none): integers in CSV.
 _INTEGERS = ("frame", "face", "x", "y", "w", "h")
 
@@ -31,8 +35,9 @@ class Run:
     """One run folder, read: its clips (the report's rows), its frames, metrics, config."""
 
     def __init__(self, path: str | Path) -> None:
-        self._run = RunDir(Path(path).expanduser().resolve())
-        self._run.check()
+        self._run: OpenRun = open_run_folder(
+            Path(path).expanduser().resolve(), frame_columns=_FRAME
+        )
 
     @property
     def path(self) -> Path:
@@ -43,10 +48,10 @@ class Run:
 
     def config(self) -> dict[str, Any]:
         """The run's saved config (femo.json), as plain dicts and lists."""
-        return self._run.config_dict()
+        return self._run.folder.config_dict()
 
     def _report_file(self, name: str, report: str | Path | None) -> Path:
-        folder = self._run.report_dir if report is None else Path(report).expanduser()
+        folder = self._run.folder.report_dir if report is None else Path(report).expanduser()
         if not folder.is_absolute() and not folder.exists():
             folder = self.path / folder  # report="report-mapping-seven"
         path = folder / name
@@ -85,59 +90,21 @@ class Run:
         Frame, face and box are integers (null where a frame has no face). A clip found in
         several shard files is read from the lowest-numbered one, as the report reads it.
         """
-        frames = _frame_rows(self._run)
-        for name in _INTEGERS:
-            frames[name] = frames[name].astype("Int64")
-        labels, groups = self._labels_and_groups()
-        frames.insert(1, "label", frames["video"].map(labels.by_video))
-        frames.insert(2, "group", frames["video"].map(groups))
-        frames["person"], frames["scored"] = self._faces(frames, labels)
-        return frames
-
-    def _faces(self, frames: pd.DataFrame, labels: Labels) -> tuple[Any, Any]:
-        """Each face row's reference person and whether ``reduce.face`` scored it."""
         from .faces.choice import face_columns
 
-        return face_columns(self._run, from_dict(self.config()), labels.persons, frames)
-
-    def _labels_and_groups(self) -> tuple[Labels, dict[str, str]]:
-        config = from_dict(self.config())
-        plan = self._run.read_plan()
-        labels = Labels()
-        if self._run.labels_file.is_file():
-            labels = read_labels(self._run.labels_file, config.dataset, config.mapping, plan.clips)
-        return labels, clip_groups([c.video for c in plan.clips], config.dataset, labels)
-
-
-def _frame_rows(run: RunDir) -> pd.DataFrame:
-    import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
-
-    from ..shards import SCHEMA, clip_owners
-
-    read = []
-    for _, path in sorted(run.finished_shards().items()):
-        table = pq.read_table(path)
-        read.append(table.drop_columns([c for c in _LEFT_OUT[1:] if c in table.column_names]))
-    owners = clip_owners(t.filter(pc.equal(t["kind"], "clip"))["video"].to_pylist() for t in read)
-    owned: list[list[str]] = [[] for _ in read]
-    for video, order in owners.items():
-        owned[order].append(video)
-    tables = []
-    for table, videos in zip(read, owned, strict=True):
-        # Frame rows only: not clip rows, nor the boxes the face check rejected.
-        is_frame = pc.equal(table["kind"], "frame")
-        keep = pc.and_(is_frame, pc.is_in(table["video"], pa.array(videos, pa.string())))
-        tables.append(table.filter(keep).drop_columns(["kind"]))
-    columns = [f.name for f in SCHEMA if f.name not in _LEFT_OUT]
-    if not tables:
-        return SCHEMA.empty_table().select(columns).to_pandas()
-    frames = pa.concat_tables(tables, promote_options="default").to_pandas()
-    for name in columns:  # a column older shards lack
-        if name not in frames:
-            frames[name] = None
-    return frames[columns].reset_index(drop=True)
+        run = self._run
+        frames = run.shards.frame_rows.reset_index(drop=True)
+        for name in _FRAME:  # a column older shards lack
+            if name not in frames:
+                frames[name] = None
+        frames = frames[list(_FRAME)].copy()
+        for name in _INTEGERS:
+            frames[name] = frames[name].astype("Int64")
+        labels, groups = run.labels, clip_groups(run.videos, run.config.dataset, run.labels)
+        frames.insert(1, "label", frames["video"].map(labels.by_video))
+        frames.insert(2, "group", frames["video"].map(groups))
+        frames["person"], frames["scored"] = face_columns(run, frames)
+        return frames
 
 
 def open_run(path: str | Path) -> Run:

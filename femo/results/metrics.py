@@ -1,79 +1,38 @@
-"""``report/metrics.json``: what a report holds, read and written in one place.
+"""``report/metrics.json``: every figure a report holds, typed, read and written in one place.
 
-:class:`Metrics` is the file as a typed, frozen object, and also a read-only mapping of
-the file's JSON (``metrics["accuracy"]``), so code written against the dict keeps
-working. :func:`read_metrics` and :meth:`Metrics.write` are the only reader and writer:
-the keys and their order are those femo writes today, and a file an older femo wrote
-(without the keys added since) reads and writes back with the same keys and values.
+:class:`Metrics` is the file as a frozen :class:`~femo.results.records.Record` whose
+sections are records too (per class, the intervals' basis, per group, per identity, the
+timelines, the videos over time, provenance, speed, a head's cross-validation), and also
+a read-only mapping of the file's JSON (``metrics["accuracy"]``), so code written
+against the dict keeps working. :func:`read_metrics` and :meth:`Metrics.write` are the
+only reader and writer: the keys and their order are those femo writes today, and a file
+an older femo wrote (without the keys added since) reads and writes back unchanged.
+
+:data:`ANSWER_COUNTS` is the one list of the answer's counts: report.md, index.html and
+the console render every entry, so a count added to the report is a field here, its line
+there, and the code that computes it (``femo.results.reduce.compute_metrics``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
+from ..config import BOOTSTRAP
 from ..rundir import write_json
+from .records import Record, RecordError
 
 METRICS_FILE = "metrics.json"
+Interval = list[float]
 
-T = TypeVar("T", bound="_Record")
-
-
-class MetricsError(ValueError):
-    """A ``metrics.json`` (or its dict) that femo did not write: a key missing or unknown."""
+MetricsError = RecordError
 
 
-class _Record:
-    """A JSON object as a frozen dataclass: its fields are the object's keys, in order.
-
-    ``absent`` names the optional keys the object did not have (an older femo wrote it);
-    they are left out again by :meth:`to_json`, so a file reads and writes back unchanged.
-    """
-
-    REQUIRED: frozenset[str] = frozenset()
-    absent: frozenset[str]
-
-    @classmethod
-    def keys_written(cls) -> tuple[str, ...]:
-        """Every key of the JSON object, in the order femo writes them."""
-        names = (f.name for f in fields(cls))  # type: ignore[arg-type]
-        return tuple(n for n in names if n != "absent" and not n.startswith("_"))
-
-    @classmethod
-    def _fields_of(cls: type[T], data: Mapping[str, Any], where: str) -> dict[str, Any]:
-        """``data``'s values by field, checked: no required key missing, no unknown key."""
-        if not isinstance(data, Mapping):
-            raise MetricsError(f"{where}: expected a JSON object, got {type(data).__name__}")
-        known = cls.keys_written()
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise MetricsError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}")
-        missing = [k for k in known if k in cls.REQUIRED and k not in data]
-        if missing:
-            raise MetricsError(f"{where}: required key(s) {', '.join(map(repr, missing))} missing")
-        values = {k: data[k] for k in known if k in data}
-        values["absent"] = frozenset(k for k in known if k not in data)
-        return values
-
-    def to_json(self) -> dict[str, Any]:
-        """The JSON object: every key but the absent ones, in the order femo writes them."""
-        return {k: _plain(getattr(self, k)) for k in self.keys_written() if k not in self.absent}
-
-
-def _plain(value: Any) -> Any:
-    """A field's JSON value (a nested record as its object)."""
-    if isinstance(value, _Record):
-        return value.to_json()
-    if isinstance(value, Mapping):
-        return {k: _plain(v) for k, v in value.items()}
-    return value
-
-
-@dataclass(frozen=True)
-class ClassFigures(_Record):
+@dataclass(frozen=True, eq=False)
+class ClassFigures(Record):
     """One class's row of ``per_class``: None (n/a) for a class without support."""
 
     REQUIRED = frozenset({"precision", "recall", "f1", "support"})
@@ -82,17 +41,214 @@ class ClassFigures(_Record):
     recall: float | None
     f1: float | None
     support: int
-    recall_ci: list[float] | None = None
+    recall_ci: Interval | None = None
     absent: frozenset[str] = frozenset()
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], where: str = "per_class") -> ClassFigures:
-        """The row of a class from its JSON object; :class:`MetricsError` if malformed."""
-        return cls(**cls._fields_of(data, where))
+
+@dataclass(frozen=True, eq=False)
+class CiBasis(Record):
+    """How the intervals were made (``ci``): the bootstrap, or why there are none."""
+
+    method: str | None = None
+    level: float | None = None
+    resamples: int | None = None
+    unit: str | None = None  # "clip" or "group" (whole groups resampled)
+    n_units: int | None = None
+    seed: int | None = None
+    min_units: int | None = None
+    withheld: str | None = None  # why no interval is shown (too few units)
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class ShardCounts(Record):
+    planned: int | None = None
+    done: int | None = None
+    not_done: list[int] = field(default_factory=list)
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class Predicted(Record):
+    """The unlabelled clips: predicted classes (clip counts) and top emotions (shares of
+    their frames with a face)."""
+
+    clips: int = 0
+    with_prediction: int = 0
+    no_face: int = 0
+    failed: int = 0
+    classes: dict[str, int] = field(default_factory=dict)
+    frames_with_face: int = 0
+    emotion_share: dict[str, float] | None = None
+    class_share: dict[str, float] | None = None
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class ClipProfile(Record):
+    """One unlabelled clip's own profile (``group`` is the clip's id)."""
+
+    group: str = ""
+    clips: int = 1
+    frames_with_face: int = 0
+    emotion_share: dict[str, float] | None = None
+    class_share: dict[str, float] | None = None
+    predict: str | None = None
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class GroupProfile(Record):
+    """One group's (person's) profile; shares and accuracy None without a frame with a face."""
+
+    REQUIRED = frozenset({"group"})
+
+    group: str = ""
+    clips: int = 0
+    labelled: int = 0
+    frames_with_face: int = 0
+    emotion_share: dict[str, float] | None = None
+    emotion_mean_score: dict[str, float | None] | None = None
+    class_share: dict[str, float] | None = None
+    predicted_share: dict[str, float] | None = None
+    accuracy: float | None = None
+    accuracy_ci: Interval | None = None
+    ci_withheld: str | None = None
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class IdentityProfile(Record):
+    """One reference person's faces in every clip (or, last, the faces matched to nobody)."""
+
+    person: str = ""
+    faces: int = 0
+    clips: int = 0
+    clips_labelled_other: int = 0
+    emotion_share: dict[str, float] | None = None
+    mean_scores: dict[str, float | None] = field(default_factory=dict)
+    class_share: dict[str, float] | None = None
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class Identities(Record):
+    """Per-identity profiles (references given): names, counts and scores, no embedding."""
+
+    faces: int = 0
+    unmatched: int = 0
+    unmatched_share: float | None = None
+    persons: list[IdentityProfile] = field(default_factory=list)
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class TimelineFrame(Record):
+    frame: int = 0
+    time_s: float | None = None
+    scores: dict[str, float] | None = None  # None: no face in this sampled frame
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class Timeline(Record):
+    """The 7 scores of the scored face along one clip."""
+
+    video: str = ""
+    group: str | None = None
+    golden: str | None = None
+    predict: str | None = None
+    correct: bool | None = None
+    confidence: float | None = None
+    frames: list[TimelineFrame] = field(default_factory=list)
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class SegmentResult(Record):
+    """One segment of a long video: its span, predicted and golden class, status."""
+
+    start_frame: int | None = None
+    end_frame: int | None = None
+    start_s: float | None = None
+    end_s: float | None = None
+    predict: str | None = None
+    golden: str | None = None
+    status: str = ""
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class VideoOverTime(Record):
+    video: str = ""
+    segments: list[SegmentResult] = field(default_factory=list)
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class Provenance(Record):
+    """Who made the shards and the report, and from what."""
+
+    femo_version: str | None = None
+    fer_version: str | None = None
+    emotion_model_sha256: str | None = None
+    dataset_root: str | None = None
+    labels_file: str | None = None
+    label_column: str | None = None
+    run_created: str | None = None
+    reported_at: str | None = None
+    report_by: str | None = None
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class Speed(Record):
+    """The finished shards' measured speed (``throughput``) and what it predicts."""
+
+    shards: int = 0
+    clips: int = 0
+    frames_sampled: int = 0
+    seconds: float = 0.0
+    startup_s_per_task: float | None = None
+    frames_per_s: float | None = None
+    clips_per_hour_per_task: float | None = None
+    stage_frames_per_s: dict[str, float | None] = field(default_factory=dict)
+    devices: list[str] = field(default_factory=list)
+    lines: list[str] = field(default_factory=list)
+    estimate: dict[str, float] | None = None
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class FitPart(Record):
+    """A head's cross-validated figures over one subset of clips, beside the study's vote."""
+
+    n: int = 0
+    support: dict[str, int] | None = None
+    head: dict[str, Any] | None = None
+    vote: dict[str, Any] | None = None
+    comparison: dict[str, Any] | None = None
+    ci_withheld: str | None = None
+    scores_only: dict[str, Any] | None = None
+    mesh_comparison: dict[str, Any] | None = None
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class FitSummary(Record):
+    """The cross-validation of the head ``femo fit`` left in the run (``fit/head.json``)."""
+
+    head_file: str | None = None
+    classes: list[str] | None = None
+    folds: dict[str, Any] | None = None
+    ci: dict[str, Any] | None = None
+    all: FitPart | None = None
+    with_face: FitPart | None = None
+    absent: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, eq=False, kw_only=True)
-class Metrics(_Record, Mapping[str, Any]):
+class Metrics(Record, Mapping[str, Any]):
     """The content of ``metrics.json``.
 
     Only ``accuracy``, ``macro_f1``, ``n_videos`` and ``n_labelled`` are required (every
@@ -119,48 +275,42 @@ class Metrics(_Record, Mapping[str, Any]):
     per_class: Mapping[str, ClassFigures] | None = None
     macro_f1: float | None
     confusion: Mapping[str, Mapping[str, int]] | None = None
-    accuracy_ci: list[float] | None = None
-    macro_f1_ci: list[float] | None = None
-    ci: dict[str, Any] | None = None
+    accuracy_ci: Interval | None = None
+    macro_f1_ci: Interval | None = None
+    ci: CiBasis | None = None
     partial: bool | None = None
     classes: list[str] | None = None
     emotions: list[str] | None = None
     unlabelled: list[str] | None = None
     missing_clips: list[str] | None = None
     unknown_labels: Any = None  # a list, or each clip's unknown label
-    shards: dict[str, Any] | None = None
+    shards: ShardCounts | None = None
     clips_in_several_shards: list[str] | None = None
     labels_file: str | None = None
-    predicted: dict[str, Any] | None = None
-    clip_profiles: list[dict[str, Any]] | None = None
+    predicted: Predicted | None = None
+    clip_profiles: list[ClipProfile] | None = None
     method: str | None = None
     labels_line: str | None = None
-    groups: list[dict[str, Any]] | None = None
-    identities: dict[str, Any] | None = None
-    timelines: list[dict[str, Any]] | None = None
-    provenance: dict[str, Any] | None = None
-    fit: dict[str, Any] | None = None
+    groups: list[GroupProfile] | None = None
+    identities: Identities | None = None
+    timelines: list[Timeline] | None = None
+    provenance: Provenance | None = None
+    fit: FitSummary | None = None
     settings_yaml: str | None = None
     config: dict[str, Any] | None = None
-    throughput: dict[str, Any] | None = None
-    over_time: list[dict[str, Any]] | None = None
+    throughput: Speed | None = None
+    over_time: list[VideoOverTime] | None = None
     absent: frozenset[str] = frozenset()
     _json: dict[str, Any] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # The mapping view is read often (pages, sweep): the JSON is built once.
-        object.__setattr__(self, "_json", _Record.to_json(self))
+        # The mapping view is read often (the API, old callers): the JSON is built once.
+        object.__setattr__(self, "_json", Record.to_json(self))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any], where: str = METRICS_FILE) -> Metrics:
         """The metrics of a JSON object; :class:`MetricsError` names a missing or unknown key."""
-        values = cls._fields_of(data, where)
-        if values.get("per_class") is not None:
-            values["per_class"] = {
-                c: ClassFigures.from_json(row, f"{where}: per_class[{c!r}]")
-                for c, row in values["per_class"].items()
-            }
-        return cls(**values)
+        return super().from_json(data, where)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON object written to ``metrics.json`` (a fresh copy at the top level)."""
@@ -170,6 +320,23 @@ class Metrics(_Record, Mapping[str, Any]):
         """Write ``metrics.json`` atomically, as femo always has (2-space indent)."""
         write_json(path, self._json)
 
+    @property
+    def level(self) -> float:
+        """The level of the report's intervals (the bootstrap's default where none was
+        recorded)."""
+        recorded = None if self.ci is None else self.ci.level
+        return float(recorded or BOOTSTRAP.level)
+
+    @property
+    def labelled_present(self) -> int:
+        """Labelled clips whose shard is done."""
+        return self.n_labelled - (self.n_missing_labelled or 0)
+
+    @property
+    def present(self) -> int:
+        """Clips whose shard is done."""
+        return self.n_videos - (self.n_missing or 0)
+
     def __getitem__(self, key: str) -> Any:
         return self._json[key]
 
@@ -178,6 +345,48 @@ class Metrics(_Record, Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._json)
+
+    __eq__ = Record.__eq__
+    __hash__ = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Count:
+    """One count of the answer, as each page names it."""
+
+    key: str  # the Metrics field
+    card: str  # index.html's box
+    line: str  # report.md's list
+    # A non-zero count is bad news: index.html marks its box, and report.md lists it on
+    # the line of what went wrong, below the accuracy.
+    bad: bool = False
+    # Shown only where the labelled person's faces are scored (reduce.face=person).
+    person: bool = False
+
+
+# The answer's counts, in the order the pages show them.
+ANSWER_COUNTS: tuple[Count, ...] = (
+    Count("n_videos", "clips", "clips"),
+    Count("n_labelled", "labelled", "labelled"),
+    Count("n_scored", "labelled with a prediction", "labelled with a prediction"),
+    Count("n_no_face", "no face", "clips with no face in any sampled frame", bad=True),
+    Count(
+        "n_person_absent",
+        "person absent",
+        "with faces but none of their person",
+        bad=True,
+        person=True,
+    ),
+    Count("n_failed", "failed", "failed", bad=True),
+    Count("n_missing", "missing", "missing (shard not done)", bad=True),
+)
+
+
+def answer_counts(metrics: Metrics, scores_the_person: bool) -> list[tuple[Count, Any]]:
+    """The answer's counts a report shows, each with its value."""
+    return [
+        (c, getattr(metrics, c.key)) for c in ANSWER_COUNTS if scores_the_person or not c.person
+    ]
 
 
 def read_metrics(path: Path) -> Metrics:

@@ -8,142 +8,16 @@ face selection long after the extraction jobs finished.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from ..config import EMOTIONS, MappingConfig, ReduceConfig
-from ..dataset import Segment
-from ..shards import SCHEMA, clip_owners, finished_shards
+from .model import ClipResult
+from .shard_rows import ShardData
 from .stats import classification_scores
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class ClipResult:
-    video: str
-    predict: str | None
-    golden: str | None
-    status: str
-    frames_sampled: int
-    frames_with_face: int
-    counts: dict[str, int]
-    message: str | None = None
-    group: str | None = None
-    # Per class: the mean, over the clip's frames with a face, of the summed scores of the
-    # class's emotions (the scored face's); empty without a face.
-    class_score: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def face_rate(self) -> float | None:
-        return self.frames_with_face / self.frames_sampled if self.frames_sampled else None
-
-    @property
-    def confidence(self) -> float | None:
-        """The mean score of the predicted class over the clip's frames with a face.
-
-        Not the vote's share: a still, or a clip whose frames all agree, would show 1.00
-        beside scores near 0.35. None without a prediction or a face.
-        """
-        return self.class_score.get(self.predict) if self.predict else None
-
-
-class DamagedShard(Exception):
-    """A finished shard file that cannot be read (truncated or overwritten after it was
-    written)."""
-
-    def __init__(self, path: Path, reason: str) -> None:
-        super().__init__(f"shard file {path} is damaged ({reason})")
-        self.path = path
-
-
-# The columns of a frame row that the reduce side reads: the face chosen per frame and its
-# scores, the sampled frames of a clip and their times, the detector's confidence (a
-# head's feature). The box's corner, and what only a clip row holds, are not read.
-FRAME_COLUMNS = ("video", "frame", "time_s", "face", "w", "h", *EMOTIONS, "detector_confidence")
-
-
-@dataclass
-class ShardData:
-    """The rows of every finished shard, one copy per clip.
-
-    ``clip_rows`` (indexed by video) have every column of the shard files (and
-    ``_shard``, the order of the file each came from); ``frame_rows`` only
-    :data:`FRAME_COLUMNS`.
-    """
-
-    clip_rows: pd.DataFrame
-    frame_rows: pd.DataFrame
-    shard_files: list[Path] = field(default_factory=list)
-    duplicates: list[str] = field(default_factory=list)
-
-
-def _read_shard(path: Path, order: int) -> tuple[pa.Table, pa.Table]:
-    """A shard file's clip rows (every column, and ``_shard``) and frame rows
-    (:data:`FRAME_COLUMNS` it has), as Arrow tables."""
-    try:
-        table = pq.read_table(path)
-    except (OSError, pa.ArrowException) as exc:
-        raise DamagedShard(path, str(exc).splitlines()[0] if str(exc) else "") from None
-    kind = table["kind"]
-    clips = table.filter(pc.equal(kind, "clip"))
-    clips = clips.append_column("_shard", pa.array(np.full(clips.num_rows, order, np.int64)))
-    frames = table.filter(pc.equal(kind, "frame"))
-    return clips, frames.select([c for c in FRAME_COLUMNS if c in frames.column_names])
-
-
-def load_shards(shards_dir: str | Path) -> ShardData:
-    """Read every finished shard file in ``shards_dir``.
-
-    A clip found in more than one shard file is taken from the one that wins it
-    (:func:`femo.shards.clip_owners`); frame rows of a clip without any clip row are left out.
-
-    The rows stay in Arrow (compact) until each of the two tables is made a frame once:
-    the frame rows of 100,000 clips take a tenth of what a frame of every row did.
-    """
-    files = list(finished_shards(shards_dir).values())
-    if not files:
-        empty = SCHEMA.empty_table().to_pandas()
-        return ShardData(empty.set_index("video"), empty[list(FRAME_COLUMNS)], files)
-    clip_tables, frame_tables = zip(
-        *(_read_shard(path, order) for order, path in enumerate(files)), strict=True
-    )
-    clips = pa.concat_tables(clip_tables, promote_options="default").to_pandas()
-    owner = pd.Series(clip_owners(t["video"].to_pylist() for t in clip_tables), dtype=np.int64)
-    dup = clips.groupby("video")["_shard"].nunique()
-    duplicates = sorted(dup[dup > 1].index)
-    if duplicates:
-        log.warning("%d clip(s) found in several shard files; each counted once", len(duplicates))
-    clips = clips[clips["_shard"] == clips["video"].map(owner)]
-    # Each file keeps the frame rows of the clips it owns (all of them, but for a clip
-    # found in several files, or frame rows without a clip row).
-    videos_of = owner.index.groupby(owner.to_numpy())
-    owned = [
-        table.filter(pc.is_in(table["video"], pa.array(videos_of.get(order, []), pa.string())))
-        for order, table in enumerate(frame_tables)
-    ]
-    del frame_tables
-    frames = pa.concat_tables(owned, promote_options="default")
-    del owned
-    frame_rows = frames.to_pandas(self_destruct=True)
-    del frames
-    # Arrow's allocator keeps what reading every file took (more than the rows it made)
-    # unless asked to give it back.
-    pa.default_memory_pool().release_unused()
-    return ShardData(
-        clip_rows=clips.set_index("video"),
-        frame_rows=frame_rows,
-        shard_files=files,
-        duplicates=duplicates,
-    )
 
 
 def _round_like_fer(scores: np.ndarray, decimals: int | None) -> np.ndarray:
@@ -441,34 +315,3 @@ def compute_metrics(
         "macro_f1": figures.macro_f1,
         "confusion": figures.confusion_table(),
     }
-
-
-def segment_timelines(
-    results: Sequence[ClipResult], spans: Mapping[str, Segment]
-) -> list[dict[str, Any]]:
-    """The report over time (``metrics.json``'s ``over_time``): per video, in plan order,
-    its segments in time order with span, predicted class, golden class and status."""
-    by_file: dict[str, list[dict[str, Any]]] = {}
-    for r in results:
-        seg = spans.get(r.video)
-        if seg is None:
-            continue
-        by_file.setdefault(seg.file, []).append(
-            {
-                "start_frame": seg.start_frame,
-                "end_frame": seg.end_frame,
-                "start_s": seg.start_s,
-                "end_s": seg.end_s,
-                "predict": r.predict,
-                "golden": r.golden,
-                "status": r.status,
-            }
-        )
-    return [
-        {"video": video, "segments": sorted(rows, key=_start)} for video, rows in by_file.items()
-    ]
-
-
-def _start(row: Mapping[str, Any]) -> float:
-    start = row["start_frame"] if row["start_frame"] is not None else row["start_s"]
-    return float(start) if start is not None else 0.0

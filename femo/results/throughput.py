@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 from pyarrow import ArrowException
 
 from ..shards import read_shard_metadata
+from .metrics import Speed
 
 
 @dataclass
@@ -75,15 +77,12 @@ def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
 
 
-def read_throughput(shard_files: list[Path]) -> Throughput:
-    """Add up the timing metadata of ``shard_files`` (shards without it are skipped)."""
+def add_timing(metadata: Iterable[dict[str, str] | None]) -> Throughput:
+    """Add up shards' ``femo.*`` metadata (None: a file that could not be read); shards
+    without timing are skipped."""
     total = Throughput()
-    for path in shard_files:
-        try:
-            meta = read_shard_metadata(path)
-        except (OSError, ArrowException):  # a damaged file: status says so elsewhere
-            continue
-        if "timing" not in meta:
+    for meta in metadata:
+        if not meta or "timing" not in meta:
             continue
         timing = json.loads(meta["timing"])
         total.shards += 1
@@ -92,15 +91,25 @@ def read_throughput(shard_files: list[Path]) -> Throughput:
         startup = float(timing.get("startup_seconds") or 0.0)
         total.startup_s += startup
         total.loads += startup > 0
-        total.seconds += float(timing.get("seconds") or 0.0) - float(
-            timing.get("startup_seconds") or 0.0
-        )
+        total.seconds += float(timing.get("seconds") or 0.0) - startup
         for stage, seconds in (timing.get("stage_seconds") or {}).items():
             total.stage_seconds[stage] = total.stage_seconds.get(stage, 0.0) + float(seconds)
         device = meta.get("device")
         if device and device not in total.devices:
             total.devices.append(device)
     return total
+
+
+def read_throughput(shard_files: list[Path]) -> Throughput:
+    """Add up the timing metadata of ``shard_files`` (unreadable files are skipped)."""
+
+    def metadata(path: Path) -> dict[str, str] | None:
+        try:
+            return read_shard_metadata(path)
+        except (OSError, ArrowException):  # a damaged file: status says so elsewhere
+            return None
+
+    return add_timing(metadata(p) for p in shard_files)
 
 
 def wall_time_estimate(
@@ -173,13 +182,13 @@ def time_left_line(total: Throughput, left: int, at_once: int) -> str:
     )
 
 
-def throughput_summary(shard_files: list[Path], clips: int, tasks: int) -> dict[str, Any]:
-    """Measured speed of a run's finished shards, and the wall time it predicts."""
-    total = read_throughput(shard_files)
-    summary: dict[str, Any] = total.as_dict()
-    summary["lines"] = throughput_lines(total, clips, tasks)
+def speed_summary(total: Throughput, clips: int, tasks: int) -> Speed:
+    """The report's ``throughput``: measured speed, its lines, and the wall time it predicts."""
+    estimate = None
     if total.seconds_per_clip is not None:
-        summary["estimate"] = wall_time_estimate(
-            total.seconds_per_clip, total.startup_per_task, clips, tasks
-        )
-    return summary
+        estimate = wall_time_estimate(total.seconds_per_clip, total.startup_per_task, clips, tasks)
+    return Speed.of(
+        **total.as_dict(),
+        lines=throughput_lines(total, clips, tasks),
+        **({} if estimate is None else {"estimate": estimate}),
+    )

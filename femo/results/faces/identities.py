@@ -9,12 +9,11 @@ writes them.
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
 
 from ...config import EMOTIONS, MappingConfig
+from ..metrics import Identities, IdentityProfile
 
 NOBODY = "(nobody)"
 
@@ -24,7 +23,7 @@ def identity_profiles(
     persons: list[str],
     mapping: MappingConfig,
     person_of: dict[str, str] | None = None,
-) -> dict[str, Any]:
+) -> Identities:
     """Profiles from one row per classified face: ``video``, ``person`` (None: nobody),
     ``emotion`` (its top emotion) and the 7 scores.
 
@@ -41,31 +40,31 @@ def identity_profiles(
         share = mine["emotion"].value_counts().reindex(EMOTIONS, fill_value=0) / (n or 1)
         cls = mine["emotion"].map(mapping.emotions).value_counts()
         rows.append(
-            {
-                "person": name,
-                "faces": n,
-                "clips": len(clips),
-                "clips_labelled_other": sum(
+            IdentityProfile(
+                person=name,
+                faces=n,
+                clips=len(clips),
+                clips_labelled_other=sum(
                     1 for v in clips if v in person_of and person_of[v] != name
                 ),
                 # Never seen: no shares (not zeros, whose argmax would read "angry").
-                "emotion_share": {e: float(share[e]) for e in EMOTIONS} if n else None,
-                "mean_scores": {e: (float(mine[e].mean()) if n else None) for e in EMOTIONS},
-                "class_share": (
+                emotion_share={e: float(share[e]) for e in EMOTIONS} if n else None,
+                mean_scores={e: (float(mine[e].mean()) if n else None) for e in EMOTIONS},
+                class_share=(
                     {c: float(cls.get(c, 0) / n) for c in mapping.classes} if n else None
                 ),
-            }
+            )
         )
     # Most-seen first; the faces matched to nobody last.
-    rows[:-1] = sorted(rows[:-1], key=lambda r: -r["faces"])
+    rows[:-1] = sorted(rows[:-1], key=lambda r: -r.faces)
     total = len(faces)
-    unmatched = rows[-1]["faces"]
-    return {
-        "faces": total,
-        "unmatched": unmatched,
-        "unmatched_share": unmatched / total if total else None,
-        "persons": rows,
-    }
+    unmatched = rows[-1].faces
+    return Identities(
+        faces=total,
+        unmatched=unmatched,
+        unmatched_share=unmatched / total if total else None,
+        persons=rows,
+    )
 
 
 def face_table(frame_rows: pd.DataFrame, top: np.ndarray, persons: np.ndarray) -> pd.DataFrame:

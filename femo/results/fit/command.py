@@ -9,8 +9,9 @@ from typing import Any
 
 from ... import __version__
 from ...config import ConfigError
-from ...rundir import RunDir, timestamp, write_text
-from ..reporting import ensemble_features, member_meshes, reduce_shards
+from ...rundir import FitFolder, RunDir, timestamp, write_text
+from ..build import ensemble_features, member_meshes, reduce_shards
+from ..run import open_run
 
 
 @dataclass
@@ -56,8 +57,8 @@ def fit_runs(
     classifiers: set[str] = set()
     runs = []
     for run_dir in run_dirs:
-        run = RunDir(run_dir)
-        config = run.report_config(overrides)
+        run = open_run(run_dir, overrides)
+        config = run.config
         if config.reduce.head:
             raise ConfigError("femo fit learns a head; leave reduce.head out")
         if classes is not None and config.mapping.classes != classes:
@@ -65,7 +66,7 @@ def fit_runs(
         classes = config.mapping.classes
         if with_runs and len(run_dirs) > 1:
             raise ConfigError("--with combines one run with others over the same clips")
-        reduced = reduce_shards(run, config, with_runs)
+        reduced = reduce_shards(run, with_runs)
         videos = [r.video for r in reduced.results]
         X, names, has_face = ensemble_features(reduced.members, config.mapping, videos)
         features.append(X)
@@ -76,7 +77,7 @@ def fit_runs(
             votes.append(r.predict)
             groups.append(r.group or f"{run.path}\0{r.video}")  # no person: its own group
         detectors.update(m.detector for m in reduced.members)
-        classifiers.update(m.run.config().classifier.identity for m in reduced.members)
+        classifiers.update(m.made_with.classifier.identity for m in reduced.members)
         runs += [
             {"run": str(m.run.path), "clips": len(videos), "detector": m.detector}
             for m in reduced.members
@@ -97,7 +98,7 @@ def fit_runs(
         )
     except ValueError as exc:
         raise ConfigError(f"femo fit: {exc}") from None
-    folder = out or (Path(run_dirs[0]) / "fit")
+    folder = FitFolder(out) if out else RunDir(run_dirs[0]).fit
     provenance = {
         "runs": runs,
         "detectors": sorted(detectors),
@@ -112,9 +113,9 @@ def fit_runs(
         "overrides": overrides,
         "cross_validation": cv_figures(cv),
     }
-    save_head(folder / "head.json", head, provenance)
-    write_text(folder / "report.md", fit_report_markdown(cv))
-    return FitOutcome(folder / "head.json", folder / "report.md", cv, len(golden))
+    save_head(folder.head_file, head, provenance)
+    write_text(folder.report_file, fit_report_markdown(cv))
+    return FitOutcome(folder.head_file, folder.report_file, cv, len(golden))
 
 
 def _fer_version() -> str | None:

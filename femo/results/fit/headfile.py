@@ -13,7 +13,7 @@ import numpy as np
 
 from ...config import ClassifierConfig
 from ...shards import write_atomically
-from .mesh import MESH_VALUES, PREFIX, SCALINGS, MeshBlock
+from .mesh_features import MESH_VALUES, PREFIX, SCALINGS, MeshBlock
 from .model import Head
 
 FORMAT = "femo-head"

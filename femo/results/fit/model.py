@@ -19,7 +19,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-from .mesh import MESH_VALUES, MeshBlock, mesh_grid, mesh_steps
+from .mesh_features import MESH_VALUES, MeshBlock, mesh_grid, mesh_steps
 
 C_GRID: tuple[float, ...] = tuple(float(c) for c in np.logspace(-3, 2, 8))
 INNER_FOLDS = 5
@@ -121,7 +121,7 @@ def fit_head(
     folds over clips. ``has_face`` defaults to the rows that are not all zero (what
     :func:`clip_features` gives a clip without a face); ``feature_names`` default to
     ``x0, x1, ...``. ``mesh`` (clips, 1404; NaN rows: no mesh) adds the face's mesh,
-    reduced by :func:`~femo.results.fit.mesh.mesh_steps`, whose scaling and number of
+    reduced by :func:`~femo.results.fit.mesh_features.mesh_steps`, whose scaling and number of
     components the inner cross-validation chooses with C.
     """
     X = as_matrix(X)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...config import BOOTSTRAP
+from ..metrics import Metrics
 
 Interval = Sequence[float | None]
 
@@ -91,25 +92,25 @@ def p_value(p: float, digits: int = 2) -> str:
     return f"{p:.{digits}g}" if p >= 1e-4 else "< 0.0001"
 
 
-def min_units_note(metrics: Mapping[str, Any]) -> str:
+def min_units_note(metrics: Metrics) -> str:
     """The sentence under a table where some rows have too few clips for an interval."""
-    n = (metrics.get("ci") or {}).get("min_units")
+    n = metrics.ci.min_units if metrics.ci else None
     return (
         f"No interval where a group has fewer than {n} labelled clips "
         f"(report.min_units): a bootstrap of so few clips says little."
     )
 
 
-def partial_text(metrics: Mapping[str, Any]) -> str:
+def partial_text(metrics: Metrics) -> str:
     """What a partial reduce covers: ``PARTIAL: 772 of 800 clips missing (37 of 40 shard(s)
     not done); the accuracy is over the 28 clips present``."""
-    shards = metrics.get("shards") or {}
-    n_missing, n_videos = metrics.get("n_missing") or 0, metrics.get("n_videos") or 0
-    not_done = len(shards.get("not_done") or [])
+    shards = metrics.shards
+    n_missing, n_videos = metrics.n_missing or 0, metrics.n_videos or 0
+    not_done = len(shards.not_done) if shards else 0
     present = n_videos - n_missing
     return (
         f"PARTIAL: {n_missing} of {n_videos} clips missing ({not_done} of "
-        f"{shards.get('planned')} shard(s) not done); the accuracy is over the "
+        f"{shards.planned if shards else None} shard(s) not done); the accuracy is over the "
         f"{present} {'clip' if present == 1 else 'clips'} present"
     )
 
@@ -129,35 +130,24 @@ def counts_text(classes: dict[str, int]) -> str:
     return ", ".join(f"{c} {n}" for c, n in ranked)
 
 
-def summary_text(metrics: Mapping[str, Any]) -> str:
+def summary_text(metrics: Metrics, scores_the_person: bool = False) -> str:
     """The console's line about a report: what was predicted where nothing is labelled,
     else the accuracy over the labelled clips present."""
-    predicted = metrics.get("predicted")
-    if not metrics["n_labelled"] and predicted:
-        n = predicted["clips"]
+    predicted = metrics.predicted
+    if not metrics.n_labelled and predicted:
+        n = predicted.clips
         return (
-            f"predicted {counts_text(predicted['classes'])} over {n} clip{'s' * (n != 1)} "
-            f"without labels ({predicted['no_face']} without a face, {predicted['failed']} failed)"
+            f"predicted {counts_text(predicted.classes)} over {n} clip{'s' * (n != 1)} "
+            f"without labels ({predicted.no_face} without a face, {predicted.failed} failed)"
         )
-    labelled = metrics["n_labelled"] - metrics.get("n_missing_labelled", 0)
-    present = metrics["n_videos"] - metrics["n_missing"]
     return (
-        f"accuracy {percent(metrics['accuracy'], missing='n/a (no labelled clips)')} over "
-        f"{labelled} labelled of {present} clips"
-        + (" present" if metrics.get("partial") else "")
-        + f" ({metrics['n_no_face']} without a face, "
-        + (
-            f"{metrics['n_person_absent']} without their person, "
-            if scores_the_person(metrics)
-            else ""
-        )
-        + f"{metrics['n_failed']} failed)"
+        f"accuracy {percent(metrics.accuracy, missing='n/a (no labelled clips)')} over "
+        f"{metrics.labelled_present} labelled of {metrics.present} clips"
+        + (" present" if metrics.partial else "")
+        + f" ({metrics.n_no_face} without a face, "
+        + (f"{metrics.n_person_absent} without their person, " if scores_the_person else "")
+        + f"{metrics.n_failed} failed)"
     )
-
-
-def scores_the_person(metrics: Mapping[str, Any]) -> bool:
-    """Whether the report scored the labelled person's faces (reduce.face=person)."""
-    return (metrics.get("config") or {}).get("reduce", {}).get("face") == "person"
 
 
 def shared_overrides(items: Sequence[Sequence[str]]) -> tuple[str, ...]:

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any
 
+from ..metrics import Metrics
 from . import plots
 from .formatting import level_of, level_text, percent, span
 
@@ -42,16 +43,17 @@ def with_ci(value: float | None, ci: Sequence[float] | None, as_percent: bool = 
     return f"{text} ({shown})" if shown else text
 
 
-def level_label(metrics: Mapping[str, Any]) -> str:
-    """``95 %``: the level the metrics' intervals were computed with."""
-    return level_text(level_of(metrics), space=True)
+def level_label(figures: Metrics | Mapping[str, Any]) -> str:
+    """``95 %``: the level a report's (or a comparison's) intervals were computed with."""
+    level = figures.level if isinstance(figures, Metrics) else level_of(figures)
+    return level_text(level, space=True)
 
 
-def ci_basis(metrics: Mapping[str, Any]) -> str:
-    """``bootstrap over 12 persons``: what was resampled, from ``metrics["ci"]``."""
-    ci = metrics.get("ci") or {}
-    n = ci.get("n_units")
-    unit = "persons" if ci.get("unit") == "group" else "clips"
+def ci_basis(metrics: Metrics) -> str:
+    """``bootstrap over 12 persons``: what the report's intervals resampled."""
+    ci = metrics.ci
+    n = ci.n_units if ci else None
+    unit = "persons" if ci and ci.unit == "group" else "clips"
     if n == 1:
         unit = unit[:-1]
     return f"bootstrap over {n} {unit}" if n is not None else "bootstrap"

@@ -9,40 +9,41 @@ import base64
 import csv
 import html
 import io
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 from ...config import EMOTIONS
+from ..metrics import Identities
 from .formatting import top_text
 
 
-def _top(shares: dict[str, float] | None, k: int = 3) -> str:
+def _top(shares: Mapping[str, float] | None, k: int = 3) -> str:
     return top_text(shares, k)
 
 
-def identities_markdown(profiles: dict[str, Any] | None) -> list[str]:
+def identities_markdown(profiles: Identities | None) -> list[str]:
     """The report.md section (empty without references)."""
     if not profiles:
         return []
-    share = profiles["unmatched_share"]
+    share = profiles.unmatched_share
     lines = [
         "",
-        f"## Identities ({len(profiles['persons']) - 1} reference persons)",
+        f"## Identities ({len(profiles.persons) - 1} reference persons)",
         "",
-        f"- faces: {profiles['faces']}; matched to nobody: {profiles['unmatched']}"
+        f"- faces: {profiles.faces}; matched to nobody: {profiles.unmatched}"
         + (f" ({100 * share:.1f}%)" if share is not None else ""),
         "",
         "| person | faces | clips | of them labelled for another | top emotions | classes |",
         "|---|---|---|---|---|---|",
     ]
-    for p in profiles["persons"]:
+    for p in profiles.persons:
         lines.append(
-            f"| {p['person']} | {p['faces']} | {p['clips']} | {p['clips_labelled_other']} "
-            f"| {_top(p['emotion_share'])} | {_top(p['class_share'])} |"
+            f"| {p.person} | {p.faces} | {p.clips} | {p.clips_labelled_other} "
+            f"| {_top(p.emotion_share)} | {_top(p.class_share)} |"
         )
     return lines
 
 
-def identities_csv_text(profiles: dict[str, Any], classes: list[str]) -> str:
+def identities_csv_text(profiles: Identities, classes: Sequence[str]) -> str:
     """``identities.csv``: one row per person (and one for the faces matched to nobody)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
@@ -52,11 +53,11 @@ def identities_csv_text(profiles: dict[str, Any], classes: list[str]) -> str:
         + [f"mean_{e}" for e in EMOTIONS]
         + [f"share_{c}" for c in classes]
     )
-    for p in profiles["persons"]:
-        means = [p["mean_scores"][e] for e in EMOTIONS]
-        emotion, cls = p["emotion_share"] or {}, p["class_share"] or {}
+    for p in profiles.persons:
+        means = [p.mean_scores[e] for e in EMOTIONS]
+        emotion, cls = p.emotion_share or {}, p.class_share or {}
         writer.writerow(
-            [p["person"], p["faces"], p["clips"], p["clips_labelled_other"]]
+            [p.person, p.faces, p.clips, p.clips_labelled_other]
             + [f"{emotion[e]:.4f}" if emotion else "" for e in EMOTIONS]
             + ["" if m is None else f"{m:.4f}" for m in means]
             + [f"{cls[c]:.4f}" if cls else "" for c in classes]
@@ -64,21 +65,22 @@ def identities_csv_text(profiles: dict[str, Any], classes: list[str]) -> str:
     return buf.getvalue()
 
 
-def identities_html(profiles: dict[str, Any] | None) -> str:
-    """The index.html section (empty without references)."""
+def identities_html(
+    profiles: Identities | None, crops: Mapping[str, list[bytes]] | None = None
+) -> str:
+    """The index.html section (empty without references); ``crops``: each person's
+    reference faces, shown under their name."""
     if not profiles:
         return ""
     e = html.escape
-    share = profiles["unmatched_share"]
-    crops = profiles.get("crops") or {}
+    share = profiles.unmatched_share
+    crops = crops or {}
     body = "".join(
         "<tr>"
-        + f"<td>{e(p['person'])}{_crops_html(crops.get(p['person'], []))}</td>"
-        + "".join(
-            f'<td class="num">{p[k]}</td>' for k in ("faces", "clips", "clips_labelled_other")
-        )
-        + f"<td>{e(_top(p['emotion_share']))}</td><td>{e(_top(p['class_share']))}</td></tr>"
-        for p in profiles["persons"]
+        + f"<td>{e(p.person)}{_crops_html(crops.get(p.person, []))}</td>"
+        + "".join(f'<td class="num">{n}</td>' for n in (p.faces, p.clips, p.clips_labelled_other))
+        + f"<td>{e(_top(p.emotion_share))}</td><td>{e(_top(p.class_share))}</td></tr>"
+        for p in profiles.persons
     )
     head = "".join(
         f"<th{' class=num' if num else ''}>{e(h)}</th>"
@@ -91,7 +93,7 @@ def identities_html(profiles: dict[str, Any] | None) -> str:
     return (
         '<h2 id="identities">Identities</h2>'
         f'<p id="identities-summary">Each reference person\'s faces in every clip, matched by '
-        f"their reference photos: {profiles['faces']} faces, {profiles['unmatched']} matched to "
+        f"their reference photos: {profiles.faces} faces, {profiles.unmatched} matched to "
         f"nobody{unmatched}."
         + (" Under each person, the reference faces used." if crops else "")
         + "</p>"

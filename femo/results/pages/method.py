@@ -1,4 +1,5 @@
-"""How a report's figures were made, in one plain line: ``Method: ...``.
+"""How a report's figures were made: the ``Method: ...`` line, the ``Labels: ...`` line and
+the settings as YAML.
 
 Pure: the run's config (the :func:`femo.config.to_dict` shape) in, text out. Each part
 names its setting as ``key=value`` too, so a re-reduce's folder (``report-reduce.face-main``)
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ...config import classifier_config
+from ...config import DETECTOR_SETTINGS_UNUSED, classifier_config
 from ...config.detectors import detector_entry
 
 _FACE = {
@@ -106,3 +107,14 @@ def labels_text(given: str | None, used: str | None, snapshot: str | None) -> st
     if snapshot and used == snapshot:
         return f"Labels: {given or 'unknown'} (snapshot: {snapshot})"
     return f"Labels: {used} (dataset.labels={used})"
+
+
+def settings_yaml(config: Mapping[str, Any]) -> str:
+    """The run's settings as YAML, with only the keys of the detector it used."""
+    import yaml
+
+    settings = dict(config)
+    detector = dict(settings.get("detector") or {})
+    unused = DETECTOR_SETTINGS_UNUSED.get(detector.get("name"), ())
+    settings["detector"] = {k: v for k, v in detector.items() if k not in unused}
+    return yaml.safe_dump(settings, sort_keys=False, default_flow_style=None, width=100)

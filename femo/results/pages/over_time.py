@@ -9,8 +9,9 @@ Only a segmented run (:mod:`femo.segments`) has one:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+
+from ..metrics import SegmentResult, VideoOverTime
 
 # Segments listed per video in report.md and index.html; videos.csv has them all.
 MAX_LISTED = 200
@@ -24,25 +25,25 @@ def clock(seconds: float | None) -> str:
     return f"{int(minutes)}:{rest:05.2f}"
 
 
-def span_text(row: Mapping[str, Any]) -> str:
-    if row["start_s"] is not None:
-        return f"{clock(row['start_s'])}–{clock(row['end_s'])}"
-    return f"frames {row['start_frame']}–{row['end_frame']}"
+def span_text(row: SegmentResult) -> str:
+    if row.start_s is not None:
+        return f"{clock(row.start_s)}–{clock(row.end_s)}"
+    return f"frames {row.start_frame}–{row.end_frame}"
 
 
-def over_time_markdown(timelines: Sequence[Mapping[str, Any]]) -> list[str]:
+def over_time_markdown(timelines: Sequence[VideoOverTime]) -> list[str]:
     """The ``## Over time`` section of report.md: a table per video."""
     if not timelines:
         return []
     lines = ["", "## Over time", ""]
     for t in timelines:
-        rows = t["segments"]
-        lines += [f"### {t['video']} ({len(rows)} segments)", "",
+        rows = t.segments
+        lines += [f"### {t.video} ({len(rows)} segments)", "",
                   "| time | frames | predicted | golden | status |", "|---|---|---|---|---|"]  # fmt: skip
         for row in rows[:MAX_LISTED]:
             lines.append(
-                f"| {span_text(row)} | {row['start_frame']}–{row['end_frame']} "
-                f"| {row['predict'] or '–'} | {row['golden'] or ''} | {row['status']} |"
+                f"| {span_text(row)} | {row.start_frame}–{row.end_frame} "
+                f"| {row.predict or '–'} | {row.golden or ''} | {row.status} |"
             )
         if len(rows) > MAX_LISTED:
             lines.append(f"\nThe first {MAX_LISTED} of {len(rows)}; videos.csv lists them all.")
@@ -50,7 +51,7 @@ def over_time_markdown(timelines: Sequence[Mapping[str, Any]]) -> list[str]:
     return lines[:-1]
 
 
-def _strip(rows: Sequence[Mapping[str, Any]], key: str, classes: Sequence[str]) -> str:
+def _strip(rows: Sequence[SegmentResult], key: str, classes: Sequence[str]) -> str:
     """One bar of the video: each segment a block as wide as it is long, in its class's
     colour (grey: none)."""
     from . import plots
@@ -60,7 +61,7 @@ def _strip(rows: Sequence[Mapping[str, Any]], key: str, classes: Sequence[str]) 
     total = sum(lengths) or 1.0
     blocks = []
     for row, length in zip(rows, lengths, strict=True):
-        name = row[key]
+        name = getattr(row, key)
         colour = (
             plots.class_colour(name, classes.index(name) if name in classes else 0)
             if name
@@ -74,23 +75,21 @@ def _strip(rows: Sequence[Mapping[str, Any]], key: str, classes: Sequence[str]) 
     return f'<div style="display:flex;width:100%">{"".join(blocks)}</div>'
 
 
-def _segment_length(row: Mapping[str, Any]) -> float:
-    if row["start_frame"] is not None and row["end_frame"] is not None:
-        return float(row["end_frame"] - row["start_frame"])
-    if row["start_s"] is not None and row["end_s"] is not None:
-        return float(row["end_s"] - row["start_s"])
+def _segment_length(row: SegmentResult) -> float:
+    if row.start_frame is not None and row.end_frame is not None:
+        return float(row.end_frame - row.start_frame)
+    if row.start_s is not None and row.end_s is not None:
+        return float(row.end_s - row.start_s)
     return 1.0
 
 
-def over_time_section(metrics: Mapping[str, Any]) -> str:
+def over_time_section(timelines: Sequence[VideoOverTime], classes: Sequence[str]) -> str:
     """The report page's section: per video, a bar of predicted classes over time above
     a bar of golden ones, and the list of its segments."""
     # The page's parts draw with matplotlib: imported where a page is drawn, as report.md needs none.
     from . import plots
     from .html_parts import esc, legend
 
-    timelines = list(metrics.get("over_time") or [])
-    classes = list(metrics.get("classes") or [])
     out = ['<h2 id="over-time">Over time</h2>']  # a section of segmented runs only
     out.append(
         '<p class="note">Each video\'s segments in order: the predicted class (upper bar) '
@@ -98,14 +97,14 @@ def over_time_section(metrics: Mapping[str, Any]) -> str:
         + legend(classes, [plots.class_colour(c, i) for i, c in enumerate(classes)])
     )
     for t in timelines:
-        rows = t["segments"]
+        rows = t.segments
         items = "".join(
-            f"<tr><td>{esc(span_text(r))}</td><td>{esc(r['predict'])}</td>"
-            f"<td>{esc(r['golden'])}</td><td>{esc(r['status'])}</td></tr>"
+            f"<tr><td>{esc(span_text(r))}</td><td>{esc(r.predict)}</td>"
+            f"<td>{esc(r.golden)}</td><td>{esc(r.status)}</td></tr>"
             for r in rows[:MAX_LISTED]
         )
         out.append(
-            f"<h3>{esc(t['video'])} ({len(rows)} segments)</h3>"
+            f"<h3>{esc(t.video)} ({len(rows)} segments)</h3>"
             f"{_strip(rows, 'predict', classes)}<div style='height:3px'></div>"
             f"{_strip(rows, 'golden', classes)}"
             "<details><summary>segments</summary><table><tr><th>time</th><th>predicted</th>"

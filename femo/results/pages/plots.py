@@ -12,7 +12,7 @@ import io
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -20,6 +20,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
+from ..metrics import Timeline
 from .formatting import percent
 
 DPI = 100
@@ -146,18 +147,32 @@ def confusion_png(confusion: Mapping[str, Mapping[str, int]], classes: Sequence[
     return _png(fig)
 
 
-def select_groups(
-    groups: Sequence[Mapping[str, Any]], limit: int = 60
-) -> tuple[list[Mapping[str, Any]], bool]:
-    """At most ``limit`` groups, those with the most clips, in their given order.
+G = TypeVar("G")
+
+
+def select_groups(groups: Sequence[G], limit: int = 60) -> tuple[list[G], bool]:
+    """At most ``limit`` groups (anything with ``clips``), those with the most clips, in
+    their given order.
 
     Returns ``(groups, capped)``; ``capped`` says some were left out.
     """
     if len(groups) <= limit:
         return list(groups), False
-    ranked = sorted(range(len(groups)), key=lambda i: (-int(groups[i].get("clips") or 0), i))
+    ranked = sorted(range(len(groups)), key=lambda i: (-int(groups[i].clips or 0), i))
     keep = sorted(ranked[:limit])
     return [groups[i] for i in keep], True
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of a profiles figure: a group, a clip or an identity, and its shares."""
+
+    name: str | None
+    clips: int
+    frames: int  # what its shares share out: frames with a face, or an identity's faces
+    emotion_share: Mapping[str, float] | None
+    class_share: Mapping[str, float] | None
+    counted: str = "face frames"
 
 
 def _stacked(
@@ -194,17 +209,15 @@ def _stacked(
     ax.set_axisbelow(True)
 
 
-def profile_label(group: Mapping[str, Any]) -> str:
+def profile_label(bar: Bar) -> str:
     """``Dwarakish  (10 face frames, 146 clips)``: a bar's name and what its n counts
     (``counted``: ``faces`` for an identity's faces)."""
-    frames, clips = int(group.get("frames_with_face") or 0), int(group.get("clips") or 0)
-    counted = f"{frames} {group.get('counted', 'face frames')}" if frames else "no face"
-    return f"{_plain(group.get('group'), 30)}  ({counted}, {clips} clip{'s' * (clips != 1)})"
+    frames, clips = int(bar.frames or 0), int(bar.clips or 0)
+    counted = f"{frames} {bar.counted}" if frames else "no face"
+    return f"{_plain(bar.name, 30)}  ({counted}, {clips} clip{'s' * (clips != 1)})"
 
 
-def profiles_png(
-    groups: Sequence[Mapping[str, Any]], emotions: Sequence[str], classes: Sequence[str]
-) -> bytes:
+def profiles_png(groups: Sequence[Bar], emotions: Sequence[str], classes: Sequence[str]) -> bytes:
     """Per-group profiles: two panels side by side, one horizontal bar per group.
 
     Left: the share of the group's face frames whose top emotion is each of
@@ -217,8 +230,8 @@ def profiles_png(
     fig = _figure(11.0, 1.6 + 0.24 * n)
     left, right = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.35, 1]})
     labels = [profile_label(g) for g in groups] or [""]
-    rows_e = [g.get("emotion_share") or {} for g in groups] or [{}]
-    rows_c = [g.get("class_share") or {} for g in groups] or [{}]
+    rows_e = [g.emotion_share or {} for g in groups] or [{}]
+    rows_c = [g.class_share or {} for g in groups] or [{}]
     _stacked(left, rows_e, emotions, [emotion_colour(e, i) for i, e in enumerate(emotions)])
     _stacked(right, rows_c, classes, [class_colour(c, i) for i, c in enumerate(classes)])
     left.set_yticks(range(len(labels)), labels, fontsize=8 if n > 25 else 9)
@@ -259,21 +272,21 @@ class TimelineArrays:
     x_label: str
 
 
-def timeline_arrays(timeline: Mapping[str, Any], emotions: Sequence[str]) -> TimelineArrays:
-    """The arrays :func:`timeline_png` draws, from one ``metrics["timelines"]`` entry.
+def timeline_arrays(timeline: Timeline, emotions: Sequence[str]) -> TimelineArrays:
+    """The arrays :func:`timeline_png` draws, from one of the report's timelines.
 
     The x axis is ``time_s`` when every frame has one, else the frame index.
     """
-    frames = sorted(timeline.get("frames") or [], key=lambda f: int(f.get("frame") or 0))
-    use_time = bool(frames) and all(f.get("time_s") is not None for f in frames)
+    frames = sorted(timeline.frames or [], key=lambda f: int(f.frame or 0))
+    use_time = bool(frames) and all(f.time_s is not None for f in frames)
     x = np.array(
-        [float(f["time_s"]) if use_time else float(f.get("frame") or 0) for f in frames],
+        [float(f.time_s) if use_time else float(f.frame or 0) for f in frames],
         dtype=float,
     )
     scores = np.full((len(frames), len(emotions)), np.nan)
     no_face = np.zeros(len(frames), dtype=bool)
     for i, frame in enumerate(frames):
-        s = frame.get("scores")
+        s = frame.scores
         if s is None:
             no_face[i] = True
             continue
@@ -284,23 +297,16 @@ def timeline_arrays(timeline: Mapping[str, Any], emotions: Sequence[str]) -> Tim
     return TimelineArrays(x, scores, no_face, "time (s)" if use_time else "frame")
 
 
-def timeline_title(timeline: Mapping[str, Any]) -> str:
+def timeline_title(timeline: Timeline) -> str:
     """``video — golden X, predicted Y, right|wrong|unlabelled`` (plain text)."""
-    golden = timeline.get("golden")
-    predict = timeline.get("predict")
-    correct = timeline.get("correct")
+    golden, predict, correct = timeline.golden, timeline.predict, timeline.correct
     if correct is None and golden is not None:
         correct = predict == golden
     verdict = "unlabelled" if golden is None else ("right" if correct else "wrong")
-    return (
-        f"{timeline.get('video')} — golden {golden or '–'}, "
-        f"predicted {predict or 'none'}, {verdict}"
-    )
+    return f"{timeline.video} — golden {golden or '–'}, predicted {predict or 'none'}, {verdict}"
 
 
-def timeline_png(
-    timeline: Mapping[str, Any], emotions: Sequence[str], legend: bool = False
-) -> bytes:
+def timeline_png(timeline: Timeline, emotions: Sequence[str], legend: bool = False) -> bytes:
     """The 7 emotion scores of one clip along time, gaps where no face was found.
 
     Face-less frames are also marked by grey ticks under the lines. The title names
@@ -341,8 +347,7 @@ def timeline_png(
     ax.tick_params(labelsize=8)
     ax.grid(color="#E5E5E5", linewidth=0.6)
     title = timeline_title(timeline)
-    correct = timeline.get("correct")
-    colour = {True: "#1B7837", False: "#B2182B"}.get(correct, "black")
+    colour = {True: "#1B7837", False: "#B2182B"}.get(timeline.correct, "black")
     ax.set_title(_plain(title, 90), fontsize=9, color=colour, loc="left")
     if not len(data.x):
         ax.text(0.5, 0.5, "no sampled frames", ha="center", va="center", transform=ax.transAxes)

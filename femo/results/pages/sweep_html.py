@@ -14,15 +14,8 @@ from html import escape
 from typing import Any
 
 from ...config import BOOTSTRAP
-from .formatting import (
-    brackets,
-    level_of,
-    level_text,
-    own_overrides,
-    percent,
-    points,
-    shared_overrides,
-)
+from ..sweep_data import Comparison, PointSummary, SweepComparison
+from .formatting import brackets, level_text, own_overrides, percent, points, shared_overrides
 
 _CSS = """
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 76em; }
@@ -40,23 +33,23 @@ img { max-width: 100%; }
 """
 
 
-def short_names(summaries: Sequence[dict[str, Any]]) -> dict[str, str]:
+def short_names(summaries: Sequence[PointSummary]) -> dict[str, str]:
     """``P1``, ``P2``, ... for the points in page order (folder name -> short name): the
     plot and the comparison table name points so, and the points table maps each
     short name to its folder and overrides."""
-    return {s["point"]: f"P{k}" for k, s in enumerate(summaries, start=1)}
+    return {s.point: f"P{k}" for k, s in enumerate(summaries, start=1)}
 
 
-def accuracy_plot_png(summaries: Sequence[dict[str, Any]]) -> bytes | None:
+def accuracy_plot_png(summaries: Sequence[PointSummary]) -> bytes | None:
     """Dot-and-whisker PNG of the accuracy (and its interval) of each point.
 
-    ``summaries`` are :func:`femo.results.sweep.point_summary` dicts; points without an accuracy
+    ``summaries`` are the points' :class:`PointSummary`; points without an accuracy
     are left out, points without an interval get a dot only. None when nothing is left.
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    shown = [s for s in summaries if s.get("accuracy") is not None]
+    shown = [s for s in summaries if s.accuracy is not None]
     if not shown:
         return None
     fig = Figure(figsize=(8, 1.2 + 0.45 * len(shown)), dpi=100)
@@ -65,8 +58,8 @@ def accuracy_plot_png(summaries: Sequence[dict[str, Any]]) -> bytes | None:
     # First point at the top, as in the table below the plot.
     ys = list(range(len(shown)))[::-1]
     for y, s in zip(ys, shown, strict=True):
-        acc = 100 * s["accuracy"]
-        ci = s.get("accuracy_ci")
+        acc = 100 * s.accuracy
+        ci = s.accuracy_ci
         if ci is not None:
             ax.errorbar(
                 acc,
@@ -79,7 +72,7 @@ def accuracy_plot_png(summaries: Sequence[dict[str, Any]]) -> bytes | None:
         else:
             ax.plot(acc, y, "o", color="tab:gray", markerfacecolor="white")
     short = short_names(summaries)
-    ax.set_yticks(ys, [short[s["point"]] for s in shown])
+    ax.set_yticks(ys, [short[s.point] for s in shown])
     ax.set_ylim(-0.7, len(shown) - 0.3)
     ax.set_xlabel(f"accuracy over labelled clips (%), with its {_levels(summaries)} interval")
     ax.grid(axis="x", alpha=0.3)
@@ -98,29 +91,29 @@ def _pct(value: float | None) -> str:
     return percent(value, space=True, missing="-")
 
 
-def _levels(summaries: Sequence[dict[str, Any]]) -> str:
+def _levels(summaries: Sequence[PointSummary]) -> str:
     """``95 %``: the level of the points' accuracy intervals (``90 % or 95 %`` if mixed)."""
-    levels = sorted({s["ci_level"] for s in summaries if s.get("ci_level") is not None})
+    levels = sorted({s.ci_level for s in summaries if s.ci_level is not None})
     return " or ".join(level_text(v, space=True) for v in levels or [BOOTSTRAP.level])
 
 
-def _accuracy_cell(s: dict[str, Any]) -> str:
-    if s.get("accuracy") is None:
+def _accuracy_cell(s: PointSummary) -> str:
+    if s.accuracy is None:
         return "-"
-    text = _pct(s["accuracy"])
-    ci = s.get("accuracy_ci")
+    text = _pct(s.accuracy)
+    ci = s.accuracy_ci
     if ci is not None:
-        unit = f", by {s['ci_unit']}" if s.get("ci_unit") else ""
+        unit = f", by {s.ci_unit}" if s.ci_unit else ""
         text += brackets(ci, note=unit)
     return text
 
 
-def _speed_cell(s: dict[str, Any]) -> str:
+def _speed_cell(s: PointSummary) -> str:
     parts = []
-    if s.get("frames_per_s") is not None:
-        parts.append(f"{s['frames_per_s']:.1f} frames/s")
-    if s.get("clips_per_hour_per_task") is not None:
-        parts.append(f"{s['clips_per_hour_per_task']:.0f} clips/hour per task")
+    if s.frames_per_s is not None:
+        parts.append(f"{s.frames_per_s:.1f} frames/s")
+    if s.clips_per_hour_per_task is not None:
+        parts.append(f"{s.clips_per_hour_per_task:.0f} clips/hour per task")
     return ", ".join(parts) or "-"
 
 
@@ -129,10 +122,10 @@ def _cell(value: Any, numeric: bool = False) -> str:
     return f'<td class="num">{escape(text)}</td>' if numeric else f"<td>{escape(text)}</td>"
 
 
-def _points_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
+def _points_table(summaries: Sequence[PointSummary]) -> list[str]:
     short = short_names(summaries)
-    shared = shared_overrides([s["override_items"] for s in summaries])
-    own = {s["point"]: own_overrides(s["override_items"], shared) for s in summaries}
+    shared = shared_overrides([s.override_items for s in summaries])
+    own = {s.point: own_overrides(s.override_items, shared) for s in summaries}
     out = [
         f'<p id="shared">Every point: <code>{escape(" ".join(shared))}</code>; the table gives '
         "each point's own overrides.</p>"
@@ -144,15 +137,15 @@ def _points_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
         f"<th>accuracy [{_levels(summaries)} interval]</th><th>macro-F1</th><th>speed</th></tr>",
     ]
     for s in summaries:
-        f1 = None if s.get("macro_f1") is None else f"{s['macro_f1']:.3f}"
+        f1 = None if s.macro_f1 is None else f"{s.macro_f1:.3f}"
         out.append(
             "<tr>"
-            + f'<td class="short">{escape(short[s["point"]])}</td>'
-            + _cell(s["point"])
-            + f"<td><code>{escape(own[s['point']] or '-')}</code></td>"
-            + _cell(s["status"])
-            + _cell(s.get("n_videos"), True)
-            + _cell(s.get("n_labelled"), True)
+            + f'<td class="short">{escape(short[s.point])}</td>'
+            + _cell(s.point)
+            + f"<td><code>{escape(own[s.point] or '-')}</code></td>"
+            + _cell(s.status)
+            + _cell(s.n_videos, True)
+            + _cell(s.n_labelled, True)
             + _cell(_accuracy_cell(s), True)
             + _cell(f1, True)
             + _cell(_speed_cell(s))
@@ -162,13 +155,13 @@ def _points_table(summaries: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
-def _unit_text(c: dict[str, Any]) -> str:
-    if c["unit"] == "group":
-        return f"groups ({c['n_groups']})"
-    return f"clips ({c['n']})"
+def _unit_text(c: Comparison) -> str:
+    if c.unit == "group":
+        return f"groups ({c.n_groups})"
+    return f"clips ({c.n})"
 
 
-def _pairs_table(pairs: Sequence[dict[str, Any]], level: str, short: dict[str, str]) -> list[str]:
+def _pairs_table(pairs: Sequence[Comparison], level: str, short: dict[str, str]) -> list[str]:
     out = [
         '<table id="pairs">',
         '<tr><th class="short">A</th><th class="short">B</th><th>n clips</th>'
@@ -177,29 +170,29 @@ def _pairs_table(pairs: Sequence[dict[str, Any]], level: str, short: dict[str, s
         "<th>B only right</th><th>McNemar p</th><th>resampled</th><th>verdict</th></tr>",
     ]
     for c in pairs:
-        diff = "-" if c["difference"] is None else points(c["difference"])
-        ci = c.get("difference_ci")
+        diff = "-" if c.difference is None else points(c.difference)
+        ci = c.difference_ci
         if ci is not None:
             diff += brackets((ci.low, ci.high), signed=True)
-        n = str(c["n"])
-        if c["n"] < max(c["n_labelled_a"], c["n_labelled_b"]):
-            n += f" (shared of {c['n_labelled_a']} / {c['n_labelled_b']} labelled)"
-        css = "better" if c["beyond_chance"] else "chance"
+        n = str(c.n)
+        if c.n < max(c.n_labelled_a, c.n_labelled_b):
+            n += f" (shared of {c.n_labelled_a} / {c.n_labelled_b} labelled)"
+        css = "better" if c.beyond_chance else "chance"
         out.append(
             "<tr>"
-            + f'<td class="short" title="{escape(c["a_label"])}">'
-            + f"{escape(short.get(c['a'], c['a']))}</td>"
-            + f'<td class="short" title="{escape(c["b_label"])}">'
-            + f"{escape(short.get(c['b'], c['b']))}</td>"
+            + f'<td class="short" title="{escape(c.a_label)}">'
+            + f"{escape(short.get(c.a, c.a))}</td>"
+            + f'<td class="short" title="{escape(c.b_label)}">'
+            + f"{escape(short.get(c.b, c.b))}</td>"
             + _cell(n, True)
-            + _cell(_pct(c["accuracy_a"]), True)
-            + _cell(_pct(c["accuracy_b"]), True)
+            + _cell(_pct(c.accuracy_a), True)
+            + _cell(_pct(c.accuracy_b), True)
             + _cell(diff, True)
-            + _cell(c["a_only_right"], True)
-            + _cell(c["b_only_right"], True)
-            + _cell(f"{c['mcnemar_p']:.3g}", True)
+            + _cell(c.a_only_right, True)
+            + _cell(c.b_only_right, True)
+            + _cell(f"{c.mcnemar_p:.3g}", True)
             + _cell(_unit_text(c))
-            + f'<td class="{css}">{escape(c["verdict"])}</td>'
+            + f'<td class="{css}">{escape(c.verdict)}</td>'
             + "</tr>"
         )
     out.append("</table>")
@@ -212,8 +205,8 @@ def _list(title: str, items: Sequence[str]) -> list[str]:
     return [f"<p>{escape(title)}</p>", "<ul>", *[f"<li>{escape(i)}</li>" for i in items], "</ul>"]
 
 
-def _comparisons(comparison: dict[str, Any], short: dict[str, str]) -> list[str]:
-    level = level_text(level_of(comparison), space=True)
+def _comparisons(comparison: SweepComparison, short: dict[str, str]) -> list[str]:
+    level = level_text(comparison.level, space=True)
     out = [
         "<h2>Paired comparisons</h2>",
         "<p>Two points that ran over the same labelled clips with the same label set are "
@@ -226,50 +219,47 @@ def _comparisons(comparison: dict[str, Any], short: dict[str, str]) -> list[str]
         "difference where the verdict says &ldquo;beyond chance&rdquo;; otherwise it is within "
         "what resampling the same clips produces.</p>",
     ]
-    max_points = comparison["max_points"]
-    if comparison["left_out"]:
+    max_points = comparison.max_points
+    if comparison.left_out:
         cap = max_points * (max_points - 1) // 2
         out.append(
             f'<p class="note">Pairs grow quadratically with the points, so only the '
             f"{max_points} most accurate points are compared (at most {cap} pairs). "
-            f"Not compared: {escape(', '.join(comparison['left_out']))}.</p>"
+            f"Not compared: {escape(', '.join(comparison.left_out))}.</p>"
         )
-    if comparison["pairs"]:
+    if comparison.pairs:
         out.append(
             '<p class="note">Points by their short names (P1, P2, ...): the table of points '
             "above gives each one's folder and overrides.</p>"
         )
-        out += _pairs_table(comparison["pairs"], level, short)
+        out += _pairs_table(comparison.pairs, level, short)
     else:
         out.append("<p>No two points could be compared yet.</p>")
     out += _list(
         "Not comparable (these pairs are skipped):",
-        [
-            f"{c['a']} vs {c['b']}: not comparable, {c['reason']}"
-            for c in comparison["not_comparable"]
-        ],
+        [f"{c.a} vs {c.b}: not comparable, {c.reason}" for c in comparison.not_comparable],
     )
     out += _list(
         "Not reported, so not compared (femo reduce SWEEP_DIR once they finish):",
-        comparison["not_reported"],
+        comparison.not_reported,
     )
-    out += _list("Reported without labelled clips, so not compared:", comparison["no_labels"])
+    out += _list("Reported without labelled clips, so not compared:", comparison.no_labels)
     return out
 
 
 def sweep_html(
     title: str,
-    summaries: Sequence[dict[str, Any]],
-    comparison: dict[str, Any],
+    summaries: Sequence[PointSummary],
+    comparison: SweepComparison,
     plot_png: bytes | None,
 ) -> str:
     """The text of ``sweep.html``.
 
-    ``summaries`` are :func:`femo.results.sweep.point_summary` dicts, ``comparison`` is what
-    :func:`femo.results.sweep.compare_sweep` returns and ``plot_png`` the accuracy plot (None:
+    ``summaries`` are the points' :class:`PointSummary`, ``comparison`` is what
+    :func:`femo.results.sweep_compare.compare_sweep` returns and ``plot_png`` the accuracy plot (None:
     no point has an accuracy yet). Every string from the sweep is HTML-escaped.
     """
-    reported = sum(bool(s.get("reported")) for s in summaries)
+    reported = sum(s.reported for s in summaries)
     out = [
         "<!DOCTYPE html>",
         '<html lang="en">',

@@ -3,5 +3,5 @@
 ``show`` is ``femo show`` (one clip's sheet), ``draw`` draws a sheet from frames and
 shard rows, ``frames`` reads a clip's sampled frames again, and ``section`` puts the
 sheets of a few clips into the report. Inside :mod:`femo.results` only the report's
-orchestration (``reporting``) imports this package; ``pyproject.toml`` states it.
+commands (``commands``: ``femo reduce``) import this package; ``pyproject.toml`` states it.
 """

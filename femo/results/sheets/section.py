@@ -11,12 +11,11 @@ import html
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 from ...config import RunConfig
 from ...dataset import Clip
-from ...rundir import Plan, RunDir
-from ..reduce import ClipResult
+from ..model import ClipResult, Report
+from ..run import OpenRun
 
 log = logging.getLogger(__name__)
 
@@ -38,19 +37,14 @@ def readable(config: RunConfig, clip: Clip) -> bool:
     return root is not None and os.access(Path(root) / clip.file, os.R_OK)
 
 
-def sheets_section(
-    run: RunDir,
-    config: RunConfig,
-    plan: Plan,
-    results: list[ClipResult],
-    references: Any = None,
-) -> str:
+def sheets_section(report: Report, run: OpenRun) -> str:
     """The report's section of contact sheets, or "" when none is asked for or no clip
-    is wrong; ``references``: the reference faces the report read."""
-    chosen = pick_sheets(results, config.report.sheets)
+    is wrong."""
+    config = run.config
+    chosen = pick_sheets(list(report.clips), config.report.sheets)
     if not chosen:
         return ""
-    by_video = {c.video: c for c in plan.clips}
+    by_video = run.clip_of
     head = '<h2 id="sheets">What was scored</h2>'
     if not any(readable(config, by_video[r.video]) for r in chosen):
         return (
@@ -67,10 +61,7 @@ def sheets_section(
     figures, unread = [], []
     for r in chosen:
         try:
-            sheet = make_sheet(
-                run, config, plan, by_video[r.video], r, REPORT_FRAMES, REPORT_TILE_WIDTH,
-                references,
-            )  # fmt: skip
+            sheet = make_sheet(run, by_video[r.video], r, REPORT_FRAMES, REPORT_TILE_WIDTH)
         except FrameReadError as exc:
             log.warning("no contact sheet for %s: %s", r.video, exc)
             unread.append(r.video)

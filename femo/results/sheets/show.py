@@ -17,14 +17,15 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ...config import ConfigError, RunConfig, from_dict
-from ...dataset import Clip, Labels, read_labels
-from ...overrides import apply_overrides
-from ...rundir import Plan, RunDir
-from ...shards import EMBEDDING_WIDTH, owning_shard, shard_name, write_atomically
-from ..faces.choice import Embed, load_references, read_persons
+from ...config import ConfigError, RunConfig
+from ...dataset import Clip, Labels
+from ...rundir import Plan
+from ...shards import EMBEDDING_WIDTH, shard_name, write_atomically
 from ..faces.match import chosen_faces, identify, reference_vectors
-from ..reduce import ClipResult, ShardData, frame_emotions, reduce_clips
+from ..model import ClipResult
+from ..reduce import frame_emotions, reduce_clips
+from ..run import Embed, OpenRun, open_run
+from ..shard_rows import ShardData
 from .draw import clip_tiles, draw_sheet, png_bytes, spread
 from .frames import FrameReadError, read_frames
 
@@ -61,23 +62,14 @@ def find_clip(plan: Plan, name: str, run_path: Path) -> Clip:
     raise ConfigError(f"no clip {name!r} in {run_path}{example}")
 
 
-def clip_shard_rows(run: RunDir, plan: Plan, video: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The clip's frame rows (every column) and its clip row, from the shard file that wins
-    it (:func:`femo.shards.clip_owners`: the one the reduce read)."""
-    rows = _clip_rows(run, plan, video)
-    return rows[rows["kind"] == "frame"], rows[rows["kind"] == "clip"]
-
-
-def _clip_rows(run: RunDir, plan: Plan, video: str) -> pd.DataFrame:
+def _clip_rows(run: OpenRun, video: str) -> pd.DataFrame:
     """Every row of the clip (frames, clip, rejected boxes) in the shard file that wins it."""
-    index = plan.shard_of[video]
-    finished = run.finished_shards()
     try:
-        owner = owning_shard(finished, video)
+        path = run.owner_file(video)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    path = None if owner is None else finished[owner]
     if path is None:
+        index = run.plan.shard_of[video]
         raise ConfigError(
             f"clip {video!r} is in shard {index} ({shard_name(index)}), which is not done; "
             f"nothing to show yet (femo status {run.path})"
@@ -112,23 +104,21 @@ def clip_result(
 
 
 def clip_identities(
-    run: RunDir, config: RunConfig, plan: Plan, frames: pd.DataFrame, references: Any = None
+    run: OpenRun, frames: pd.DataFrame
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """For a run with identities: the faces ``reduce.face`` may score (None: any) and each
     face's person (its nearest reference photo within ``reduce.match_distance``, None for
-    nobody; None without references), as the report's identities say. ``references``:
-    the reference faces the report read (None: the run's own, or none)."""
+    nobody; None without references), as the report's identities say."""
+    config = run.config
     if not config.identity.active or "embedding" not in frames.columns:
         return None, None
     nan = np.full(EMBEDDING_WIDTH, np.nan, np.float32)
     embeddings = np.stack(
         [nan if e is None else np.asarray(e, np.float32) for e in frames["embedding"]]
     ) if len(frames) else np.empty((0, EMBEDDING_WIDTH), np.float32)  # fmt: skip
-    persons = read_persons(run, config, plan)
-    if references is None:
-        references = load_references(run, config, persons)
-    references = None if references is None else reference_vectors(references)
-    eligible = chosen_faces(frames, embeddings, config.reduce, persons, references)
+    table = run.references
+    references = None if table is None else reference_vectors(table)
+    eligible = chosen_faces(frames, embeddings, config.reduce, run.persons, references)
     if references is None:
         return eligible, None
     who = np.full(len(frames), None, dtype=object)
@@ -160,27 +150,22 @@ def _title(
 
 
 def make_sheet(
-    run: RunDir,
-    config: RunConfig,
-    plan: Plan,
+    run: OpenRun,
     clip: Clip,
     result: ClipResult | None = None,
     max_frames: int = MAX_FRAMES,
     tile_width: int = 240,
-    references: Any = None,
 ) -> ClipSheet:
     """The contact sheet of ``clip``: up to ``max_frames`` of its sampled frames, evenly
     spread. Raises :class:`FrameReadError` when the clip cannot be read again."""
-    every = _clip_rows(run, plan, clip.video)
+    config = run.config
+    every = _clip_rows(run, clip.video)
     frames, clip_row = every[every["kind"] == "frame"], every[every["kind"] == "clip"]
-    eligible, who = clip_identities(run, config, plan, frames, references)
+    eligible, who = clip_identities(run, frames)
     if who is not None:
         frames = frames.assign(person=who)
     if result is None:
-        labels = Labels()
-        if run.labels_file.is_file():
-            labels = read_labels(run.labels_file, config.dataset, config.mapping, plan.clips)
-        result = clip_result(config, clip.video, frames, clip_row, labels, eligible)
+        result = clip_result(config, clip.video, frames, clip_row, run.labels, eligible)
     if config.dataset.root is None:
         raise FrameReadError("the run has no dataset.root to read its clips from")
     sampled = sorted(int(f) for f in frames["frame"].dropna().unique())
@@ -196,11 +181,6 @@ def make_sheet(
     return ClipSheet(png_bytes(image), image, layout)
 
 
-def sheet_path(run: RunDir, video: str) -> Path:
-    """``RUN_DIR/report/sheets/<clip>.png`` (a clip in a subfolder: ``/`` becomes ``__``)."""
-    return run.report_dir / "sheets" / (video.replace("/", "__") + ".png")
-
-
 def show_clip(
     run_dir: Path,
     name: str,
@@ -209,21 +189,17 @@ def show_clip(
     embed: Embed | None = None,
 ) -> Path:
     """Write the contact sheet of clip ``name`` of the run in ``run_dir`` (to ``out``, or
-    :func:`sheet_path`); returns its path. ``overrides`` are reduce-side settings
-    (``reduce.face=largest``) that change which face is marked as scored; ``embed``
-    embeds reference photos that are not the run's own, as ``femo reduce`` does."""
-    run = RunDir(run_dir)
-    run.check()
-    saved = run.config_dict()
-    config = from_dict(apply_overrides(saved, list(overrides), "reduce"))
-    plan = run.read_plan()
-    clip = find_clip(plan, name, run.path)
-    path = Path(out) if out is not None else sheet_path(run, clip.video)
+    the run's ``report/sheets/<clip>.png``); returns its path. ``overrides`` are
+    reduce-side settings (``reduce.face=largest``) that change which face is marked as
+    scored; ``embed`` embeds reference photos that are not the run's own, as ``femo
+    reduce`` does."""
+    run = open_run(run_dir, list(overrides), "reduce", embed)
+    clip = find_clip(run.plan, name, run.path)
+    path = Path(out) if out is not None else run.folder.sheet_file(clip.video)
     if path.suffix.lower() != ".png":
         raise ConfigError(f"--out {path}: the sheet is a PNG; name a .png file")
-    references = load_references(run, config, read_persons(run, config, plan), embed)
     try:
-        sheet = make_sheet(run, config, plan, clip, references=references)
+        sheet = make_sheet(run, clip)
     except FrameReadError as exc:
         raise ConfigError(f"cannot read clip {clip.video!r} again: {exc}") from None
     try:

@@ -1,0 +1,33 @@
+"""Write a report model's files into a folder, each atomically: ``videos.csv``,
+``groups.csv`` and ``identities.csv`` where there are groups and identities,
+``metrics.json``, ``report.md`` and ``index.html``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..rundir import write_text
+from .metrics import METRICS_FILE
+from .model import Report
+from .pages.identities import identities_csv_text
+from .pages.markdown import report_markdown
+from .tables import groups_csv_text, videos_csv_text
+
+
+def write_report(report: Report, folder: Path, sheets_html: str = "") -> Path:
+    """Write the report files into ``folder``; returns the folder. ``sheets_html`` is the
+    page's section of contact sheets (none when empty)."""
+    from .pages.html_page import render_index_html  # matplotlib: only where a page is drawn
+
+    metrics = report.metrics
+    folder.mkdir(parents=True, exist_ok=True)
+    write_text(folder / "videos.csv", videos_csv_text(report))
+    if metrics.groups:
+        write_text(folder / "groups.csv", groups_csv_text(report))
+    if metrics.identities:
+        text = identities_csv_text(metrics.identities, report.classes)
+        write_text(folder / "identities.csv", text)
+    metrics.write(folder / METRICS_FILE)
+    write_text(folder / "report.md", report_markdown(report))
+    write_text(folder / "index.html", render_index_html(report, sheets_html))
+    return folder
