@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import CLASSIFIERS, ConfigError, RunConfig, from_dict, to_dict
+from .config import CLASSIFIERS, ConfigError, RunConfig, from_dict, from_saved, to_dict
 from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
 from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
@@ -370,7 +370,7 @@ def status_report(run_dir: Path) -> StatusReport:
     source = run.shards_source()
     measured = add_timing(f.metadata for f in footers.values())
     left = len(status.not_done)
-    at_once = _shards_at_once(from_dict(manifest["config"]), left)
+    at_once = _shards_at_once(from_saved(manifest["config"]), left)
     # The speed lines, without their what-if estimate for an array of every shard at once.
     speed = [*throughput_lines(measured, len(plan.clips), plan.n_shards)[:2]]
     speed.append(time_left_line(measured, left, at_once))
