@@ -177,9 +177,11 @@ def apply_overrides(
     """
     allowed = {"reduce": ("reduce",), "resume": ("reduce", "execution")}[command]
     cfg = copy.deepcopy(saved)
-    launcher = cfg.get("launcher") or {}  # every setting, in today's names
-    cfg["launcher"] = {**launcher_defaults(launcher.get("name", "local")), **upgraded(launcher)}
-    for key, value in _parse(overrides):
+    pairs = _parse(overrides)
+    if any(key.startswith("launcher.") for key, _ in pairs):  # every setting, today's names
+        launcher = cfg.get("launcher") or {}
+        cfg["launcher"] = {**launcher_defaults(launcher.get("name", "local")), **upgraded(launcher)}
+    for key, value in pairs:
         if error := old_spelling(key, value):
             raise error
         head = key.split(".")[0]
