@@ -108,6 +108,24 @@ def test_a_resumed_plain_run_prints_the_shards_left_with_the_throttle(planned, f
     assert f"for t in 1 3; do qsub -t $t {planned}/femo-array.qsub; done" in lines
 
 
+@pytest.mark.parametrize(
+    ("name", "prefix"), [("femo-array.sbatch", "#SBATCH"), ("femo-array.qsub", "#$")]
+)
+def test_the_scripts_in_the_slurm_folder_are_femos_defaults(name, prefix):
+    """slurm/femo-array.* (for one script kept for all runs) ask what a planned run's
+    scripts ask with the default settings, and give the same throttle."""
+    kept = (Path(__file__).parents[1] / "slurm" / name).read_text().splitlines()
+    planned = array_scripts(RunDir(RUN), 2, "/py", NoneLauncherConfig())[name].splitlines()
+
+    def asked(lines: list[str]) -> list[str]:
+        return [ln for ln in lines if ln.lstrip("#").startswith(prefix.lstrip("#") + " ")
+                and "--output" not in ln and " -o " not in ln]  # fmt: skip
+
+    assert asked(kept) == asked(planned)
+    throttle = "%64 " if prefix == "#SBATCH" else "-tc 64 "
+    assert throttle in kept[3] and throttle in planned[2]
+
+
 def test_femo_run_writes_the_launcher_settings_into_the_scripts(fast_femo, tmp_path):
     (tmp_path / "clips").mkdir()
     (tmp_path / "clips" / "a.mp4").write_bytes(b"never decoded here")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -271,3 +272,34 @@ def test_the_sge_plugin_takes_femos_setting_names(tmp_path):
 
     text = make_qsub_script("true", tmp_path, cpus_per_task=2, pe="omp", gpus=1, queue="q")
     assert {"#$ -pe omp 2", "#$ -l gpus=1", "#$ -q q"} <= set(text.splitlines())
+
+
+# ------------------------------------------------------------- what the docs say
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = [REPO / "README.md", REPO / "slurm" / "README.md", REPO / "docs" / "extending.md"]
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_the_docs_name_only_real_launcher_settings(doc):
+    fields = {f.name for cls in SETTINGS.values() for f in dataclasses.fields(cls)}
+    named = set(re.findall(r"\blauncher\.(\w+)", doc.read_text(encoding="utf-8")))
+    assert named and named - {"constraint"} <= fields  # extending.md adds `constraint`
+
+
+def test_the_readmes_grid_engine_examples_name_bu_sccs_resources():
+    """Issue 37: the README's SCC example asked for `-pe smp 1` (SCC's is omp)."""
+    for doc in DOCS[:2]:
+        text = doc.read_text(encoding="utf-8")
+        (example,) = re.findall(r"femo run launcher=sge[^`]*?dataset\.root=\S+", text)
+        assert "launcher.pe=omp" in example and "launcher.mem_resource=mem_per_core" in example
+
+
+def test_a_tasks_memory_figures_are_in_the_readme_only():
+    """Issue 37: conf/launcher/slurm.yaml said 0.35 / 1 / 1.8 GB where the README and
+    none.yaml said 0.25 / 0.9 / 1.7 GB."""
+    figures = re.compile(r"\d+(?:\.\d+)? ?GB")
+    for path in sorted((REPO / "conf" / "launcher").glob("*.yaml")):
+        assert not figures.findall(path.read_text(encoding="utf-8")), path.name
+    clusters = (REPO / "README.md").read_text(encoding="utf-8").split("## Clusters")[1]
+    assert "about 0.35 GB with Haar" in clusters.split("## ")[0]
