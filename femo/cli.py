@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ConfigError, absolute_path, conf_dir, from_dict, register_defaults
+from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
-from .launchers.settings import register_defaults as register_launcher_defaults
+from .launchers.settings import register_defaults
 from .overrides import check_run_overrides, expand_home, run_hydra
 from .results.pages.formatting import partial_text, percent, summary_text
 from .rundir import LOGS, MANIFEST, RunDirError, claim_folder, run_name
@@ -199,7 +199,6 @@ def cmd_run(argv: list[str]) -> int:
     OmegaConf.register_new_resolver("femo_run_name", run_name, replace=True)
     OmegaConf.register_new_resolver("femo_claim", claim_folder, replace=True, use_cache=True)
     register_defaults()
-    register_launcher_defaults()
     # Hydra reads its overrides from sys.argv; hand it only what follows `run`.
     sys.argv = ["femo", *argv]
     main = hydra.main(config_path=str(conf_dir()), config_name="config", version_base="1.3")(

@@ -33,14 +33,12 @@ from femo.config import (
     ShardsConfig,
     from_dict,
     merge_defaults,
-    register_defaults,
     to_dict,
     yaml_defaults,
 )
 from femo.launchers import launcher_config
 from femo.launchers.local import LocalLauncherConfig
-from femo.launchers.settings import launcher_defaults
-from femo.launchers.settings import register_defaults as register_launcher_defaults
+from femo.launchers.settings import launcher_defaults, register_defaults
 from femo.launchers.sge import SgeLauncherConfig
 from femo.launchers.slurm import SlurmLauncherConfig
 
@@ -59,8 +57,7 @@ def hydra_compose():
     OmegaConf.register_new_resolver("femo_run_name", femo.rundir.run_name, replace=True)
     # The real resolver claims the folder on disk; composing must not.
     OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)
-    register_defaults()
-    register_launcher_defaults()
+    register_defaults()  # the sections' and the launchers'
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
 
         def composed(*overrides: str, hydra: bool = False):

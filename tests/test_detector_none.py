@@ -56,13 +56,11 @@ def test_the_none_option_composes_with_hydra():
 
     import femo.cli
     import femo.rundir
-    from femo.config import register_defaults
-    from femo.launchers.settings import register_defaults as register_launcher_defaults
+    from femo.launchers.settings import register_defaults
 
     OmegaConf.register_new_resolver("femo_run_name", femo.rundir.run_name, replace=True)
     OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)
     register_defaults()
-    register_launcher_defaults()
     with initialize_config_dir(config_dir=str(REPO / "conf"), version_base="1.3"):
         cfg = compose("config", overrides=["detector=none"])
     container = OmegaConf.to_container(cfg, resolve=True)

@@ -208,11 +208,14 @@ def base_name(name: str) -> str:
 
 
 def register_defaults() -> None:
-    """Store each launcher's defaults in Hydra's ConfigStore (:func:`base_name`), the
-    first entry of ``conf/launcher/<name>.yaml``'s defaults list. Call it beside
-    :func:`femo.config.register_defaults`, before Hydra composes ``conf/``."""
+    """Store every default Hydra composes ``conf/`` on, before it composes: the
+    sections' (:func:`femo.config.register_defaults`) and each launcher's, the first
+    entry of ``conf/launcher/<name>.yaml``'s defaults list (:func:`base_name`)."""
     from hydra.core.config_store import ConfigStore
 
+    from ..config import register_defaults as register_section_defaults
+
+    register_section_defaults()
     store = ConfigStore.instance()
     for name in SETTINGS:
         store.store(name=base_name(name), node=launcher_defaults(name))
