@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from femo.config import LauncherSection
 from femo.launchers import dialects, launcher_config, make_launcher
@@ -25,6 +26,7 @@ from femo.launchers.settings import (
     SgeLauncherConfig,
     SlurmLauncherConfig,
     SubmittedConfig,
+    launcher_defaults,
     qsub_arguments,
     upgraded,
 )
@@ -89,6 +91,12 @@ def test_every_shared_setting_is_declared_once_on_the_base():
 )
 def test_each_launcher_says_how_many_shards_run_at_once(kind, settings, left, at_once):
     assert make_launcher(LauncherSection(kind, settings)).shards_at_once(left) == at_once
+
+
+def test_cfg_job_shows_every_setting_over_the_yamls_few(fast_femo):
+    proc = fast_femo("run", "--cfg", "job", "launcher=sge", "launcher.mem_gb=4")
+    assert proc.returncode == 0, proc.stderr
+    assert yaml.safe_load(proc.stdout)["launcher"] == {**launcher_defaults("sge"), "mem_gb": 4}
 
 
 def test_femo_status_estimates_with_the_launchers_own_answer(tmp_path, monkeypatch):

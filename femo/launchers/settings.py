@@ -22,6 +22,7 @@ read them cheaply. ``conf/launcher/<name>.yaml`` holds only what differs from th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ class LauncherConfig:
     name: str
 
     def __post_init__(self) -> None:
-        hints = typing.get_type_hints(type(self))
+        hints = _type_hints(type(self))
         for f in dataclasses.fields(self):
             check = CHECKS.get(hints[f.name])
             if check is None:
@@ -304,6 +305,11 @@ def _gpu_request(resource: str, flags: Flags) -> dict[str, Any]:
 
 
 # ------------------------------------------------------------------ value checks
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
 def _text(key: str, value: Any, optional: bool) -> str | None:
     if value is None and optional:
         return None
