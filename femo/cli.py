@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ConfigError, absolute_path, conf_dir, from_dict, register_defaults
+from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
+from .launchers.settings import register_defaults
 from .overrides import check_run_overrides, expand_home, run_hydra
 from .results.pages.formatting import partial_text, percent, summary_text
 from .rundir import RunDir, RunDirError, claim_folder, run_name

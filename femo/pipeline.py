@@ -25,7 +25,7 @@ from .config.detectors import detector_entry, load
 from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
 from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
-from .launchers.local import gpu_visible, plan_workers
+from .launchers.local import gpu_visible
 from .overrides import apply_overrides
 from .results.throughput import add_timing, throughput_lines, time_left_line
 from .rundir import Plan, RunDir, RunDirError, make_plan, timestamp
@@ -397,10 +397,7 @@ def status_report(run_dir: Path) -> StatusReport:
 
 def _shards_at_once(config: RunConfig, left: int) -> int:
     """How many of ``left`` shards run side by side: local workers, or the array's cap."""
-    launcher = launcher_config(config.launcher)
-    if launcher.name == "local":
-        return plan_workers(max(1, left), launcher.workers, launcher.threads_per_worker)[0]
-    return min(max(1, left), getattr(launcher, "array_parallelism", None) or max(1, left))
+    return make_launcher(config.launcher).shards_at_once(left)
 
 
 def latest_run(output_root: Path) -> Path:
