@@ -29,8 +29,6 @@ from .settings import NoneLauncherConfig
 PLACEHOLDERS = {"partition": "PARTITION", "account": "ACCOUNT", "queue": "QUEUE",
                 "project": "PROJECT"}  # fmt: skip
 SETUP_PLACEHOLDER = "# module load python3             # EDIT"
-SBATCH_SCRIPT = "femo-array.sbatch"
-QSUB_SCRIPT = "femo-array.qsub"
 
 
 def _placeholder(prefix: str, key: str) -> str:
@@ -112,22 +110,19 @@ def array_scripts(
     config: NoneLauncherConfig | None = None,
 ) -> dict[str, str]:
     """The sbatch and qsub scripts of a planned run, by file name."""
+    sbatch, qsub = run.array_scripts
     values = {
         "logs": shlex.quote(str(run.logs_dir)),
         "python": shlex.quote(python or sys.executable),
         "run_dir": shlex.quote(str(run.path)),
-        "sbatch": _script_path(run, SBATCH_SCRIPT),
-        "qsub": _script_path(run, QSUB_SCRIPT),
+        "sbatch": shlex.quote(str(sbatch)),
+        "qsub": shlex.quote(str(qsub)),
     }
     config = config or NoneLauncherConfig()
     return {
-        SBATCH_SCRIPT: sbatch_script(config, values, n_shards),
-        QSUB_SCRIPT: qsub_script(config, values, n_shards),
+        sbatch.name: sbatch_script(config, values, n_shards),
+        qsub.name: qsub_script(config, values, n_shards),
     }
-
-
-def _script_path(run: RunDir, name: str) -> str:
-    return shlex.quote(str(run.path / name))
 
 
 class NoneLauncher(Launcher):
@@ -136,16 +131,18 @@ class NoneLauncher(Launcher):
 
     def launch(self, run: RunDir, tasks: list[ShardTask], say: Say) -> Launch:
         n = run.read_plan().n_shards
-        for name, text in array_scripts(run, n, config=self.config).items():
-            write_text(run.path / name, text)
+        sbatch, qsub = run.array_scripts
+        scripts = array_scripts(run, n, config=self.config)
+        for path in (sbatch, qsub):
+            write_text(path, scripts[path.name])
         shards = [t.index for t in tasks]
         at_once = self.config.array_parallelism
         return Launch(
             instructions=[
                 f"planned {len(tasks)} shard(s) in {run.path}; nothing submitted. "
                 f"Check and submit one of the array scripts femo wrote there:",
-                f"  {sbatch_command(shards, n, at_once, _script_path(run, SBATCH_SCRIPT))}",
-                f"  {qsub_command(shards, n, at_once, _script_path(run, QSUB_SCRIPT))}",
+                f"  {sbatch_command(shards, n, at_once, shlex.quote(str(sbatch)))}",
+                f"  {qsub_command(shards, n, at_once, shlex.quote(str(qsub)))}",
                 f"then: femo status {run.path}; femo reduce {run.path}",
             ]
         )
