@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .config import ConfigError, absolute_path, conf_dir, from_dict, register_defaults
+from .config import ConfigError, absolute_path, conf_dir, from_dict
 from .launchers.base import SubmissionError
+from .launchers.settings import register_defaults
 from .overrides import check_run_overrides, expand_home, run_hydra
 from .results.pages.formatting import partial_text, percent, summary_text
-from .rundir import LOGS, MANIFEST, RunDirError, claim_folder, run_name
+from .rundir import RunDir, RunDirError, claim_folder, run_name
 from .status import ShardState
 
 log = logging.getLogger("femo")
@@ -120,7 +121,7 @@ def _run_or_fail(action: Any, cleanup: Any = lambda: None, run_dir: Path | None 
     except SubmissionError as exc:
         cleanup()
         message = f"the scheduler refused the submission: {exc}"
-        if run_dir is not None and (run_dir / "femo.json").is_file():
+        if run_dir is not None and RunDir(run_dir).manifest_file.is_file():
             message += (
                 f"; the run folder is kept: fix the setting, then "
                 f"femo run resume={run_dir} launcher.KEY=VALUE"
@@ -134,17 +135,13 @@ def _run_or_fail(action: Any, cleanup: Any = lambda: None, run_dir: Path | None 
 
 def _remove_if_empty_run(run_dir: Path) -> None:
     """A run that failed its checks leaves no folder behind (only Hydra's files were there)."""
-    if run_dir.is_dir() and not (run_dir / MANIFEST).exists():
-        leftovers = {p.name for p in run_dir.iterdir()} - {".hydra", "femo.log", LOGS}
-        if not leftovers:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            with contextlib.suppress(OSError):  # the date folder, when this was its only run
-                run_dir.parent.rmdir()
+    if run_dir.is_dir() and RunDir(run_dir).holds_only_hydra_files():
+        shutil.rmtree(run_dir, ignore_errors=True)
+        with contextlib.suppress(OSError):  # the date folder, when this was its only run
+            run_dir.parent.rmdir()
 
 
 def _print_outcome(outcome: Any) -> None:
-    from .rundir import RunDir
-
     run = RunDir(outcome.run_dir)
     for k, error in sorted(outcome.launch.failures.items()):
         print(f"femo: shard {k} failed: {error} (log: {run.log_file(k)})", file=sys.stderr)
@@ -322,7 +319,7 @@ def cmd_fit(argv: list[str]) -> int:
     try:
         with _writing("write the head elsewhere with --out DIR"):
             if runs:  # before the cross-validation, which may take a while
-                _check_writable((args.out or runs[0] / "fit").resolve())
+                _check_writable((args.out or RunDir(runs[0]).fit.path).resolve())
             with_runs = tuple(p.resolve() for p in args.with_runs)
             outcome = fit_runs(runs, overrides, args.out, with_runs, use_mesh=args.mesh)
     except (ConfigError, RunDirError) as exc:
@@ -391,7 +388,7 @@ def _print_status(report: Any) -> None:
         + ", ".join(f"{report.status.count(s)} {s.label}" for s in ShardState)
     )
     print(
-        f"clips:  {len(report.plan.clips)} planned, "
+        f"clips:  {report.plan.n_clips} planned, "
         + ", ".join(f"{report.clips_in(s)} {s.label}" for s in ShardState)
     )
     for line in report.speed:

@@ -34,6 +34,7 @@ from .config import (
     merge_defaults,
     yaml_defaults,
 )
+from .launchers.settings import launcher_defaults, old_spelling, upgraded
 
 Command = Literal["reduce", "resume"]
 GROUPS = ("dataset", "detector", "sampling", "mapping", "reduce", "launcher", "identity",
@@ -125,11 +126,17 @@ def _group_option(group: str, option: str) -> dict[str, Any]:
     if not path.is_file():
         options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
         raise ConfigError(f"no {group} config named {option!r} (options: {', '.join(options)})")
-    return compose_option(group, yaml.safe_load(path.read_text(encoding="utf-8")) or {})
+    values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if group == "launcher":
+        return merge_defaults(launcher_defaults(option), values)
+    return compose_option(group, values)
 
 
 def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
-    """``unknown key`` naming the closest valid key and the keys of its section."""
+    """``unknown key`` naming the closest valid key and the keys of its section (or the
+    new name of a renamed launcher key)."""
+    if error := old_spelling(key):
+        return error
     *parents, last = key.split(".")
     node: Any = cfg
     for depth, part in enumerate(parents):
@@ -172,7 +179,13 @@ def apply_overrides(
     """
     allowed = {"reduce": ("reduce",), "resume": ("reduce", "execution")}[command]
     cfg = copy.deepcopy(saved)
-    for key, value in _parse(overrides):
+    pairs = _parse(overrides)
+    if any(key.startswith("launcher.") for key, _ in pairs):  # every setting, today's names
+        launcher = cfg.get("launcher") or {}
+        cfg["launcher"] = {**launcher_defaults(launcher.get("name", "local")), **upgraded(launcher)}
+    for key, value in pairs:
+        if error := old_spelling(key, value):
+            raise error
         head = key.split(".")[0]
         if head not in cfg:
             raise _unknown(key, cfg)
@@ -260,6 +273,9 @@ def check_run_overrides(overrides: list[str]) -> None:
     configs = _run_defaults(choices)  # raises for an option that does not exist
     for o in parsed:
         key = o.key_or_group
+        value = None if o.is_sweep_override() else o.value()
+        if error := old_spelling(key, value):
+            raise error
         if o.type != OverrideType.CHANGE or key in GROUPS or o.package is not None:
             continue  # +key / ++key add keys (femo's config checks them); ~key deletes
         if not any(_has_key(cfg, key) for cfg in configs):

@@ -24,9 +24,8 @@ from .config import CLASSIFIERS, ConfigError, RunConfig, from_dict, from_saved, 
 from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
 from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
-from .launchers.local import gpu_visible, plan_workers
+from .launchers.local import gpu_visible
 from .overrides import apply_overrides
-from .results.sweep import is_sweep_dir, sweep_runs
 from .results.throughput import add_timing, throughput_lines, time_left_line
 from .rundir import Plan, RunDir, RunDirError, make_plan, timestamp
 from .segments import plan_segments
@@ -358,7 +357,7 @@ class StatusReport:
 
     def clips_in(self, state: ShardState) -> int:
         shards = set(self.status.indices(state))
-        return sum(1 for k in self.plan.shard_of.values() if k in shards)
+        return sum(self.plan.shard_sizes[k] for k in shards)
 
 
 def status_report(run_dir: Path) -> StatusReport:
@@ -372,9 +371,9 @@ def status_report(run_dir: Path) -> StatusReport:
     left = len(status.not_done)
     at_once = _shards_at_once(from_saved(manifest["config"]), left)
     # The speed lines, without their what-if estimate for an array of every shard at once.
-    speed = [*throughput_lines(measured, len(plan.clips), plan.n_shards)[:2]]
+    speed = [*throughput_lines(measured, plan.n_clips, plan.n_shards)[:2]]
     speed.append(time_left_line(measured, left, at_once))
-    report_file = run.report_dir / "report.md"
+    report_file = run.report.markdown
     return StatusReport(
         run.path,
         plan,
@@ -387,10 +386,7 @@ def status_report(run_dir: Path) -> StatusReport:
 
 def _shards_at_once(config: RunConfig, left: int) -> int:
     """How many of ``left`` shards run side by side: local workers, or the array's cap."""
-    launcher = launcher_config(config.launcher)
-    if launcher.name == "local":
-        return plan_workers(max(1, left), launcher.workers, launcher.threads_per_worker)[0]
-    return min(max(1, left), getattr(launcher, "array_parallelism", None) or max(1, left))
+    return make_launcher(config.launcher).shards_at_once(left)
 
 
 def latest_run(output_root: Path) -> Path:
@@ -403,6 +399,8 @@ def latest_run(output_root: Path) -> Path:
 
 def runs_of(target: Path) -> list[Path]:
     """The runs of a sweep folder, or the run itself."""
+    from .results.sweep import is_sweep_dir, sweep_runs
+
     if is_sweep_dir(target):
         return sweep_runs(target)
     if not target.is_dir():

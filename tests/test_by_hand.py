@@ -46,10 +46,10 @@ def test_array_scripts_follow_non_default_settings():
     assert qsub[2].endswith(f"qsub -t 1-5 -tc 4 {RUN}/femo-array.qsub")
     assert qsub[7:13] == [
         "#$ -l h_rt=01:30:00",
-        "#$ -pe omp 8",
-        "#$ -l mem_per_core=16G",
         "#$ -q gpu.q",
         "#$ -P cs640",
+        "#$ -pe omp 8",
+        "#$ -l mem_per_core=16G",
         "#$ -l gpus=1",
     ]
     assert qsub[-3] == "module load python3/3.12"
@@ -60,7 +60,70 @@ def test_array_scripts_without_memory_or_pe_ask_for_none():
     scripts = array_scripts(RunDir(RUN), 2, "/py", config)
     assert "--mem" not in scripts["femo-array.sbatch"]
     assert "mem_free" not in scripts["femo-array.qsub"]
-    assert "#$ -pe smp 1  # EDIT (no pe set)" in scripts["femo-array.qsub"].splitlines()
+    assert "-pe" not in scripts["femo-array.qsub"]  # pe null: none asked (it asked smp)
+
+
+def test_the_scripts_edit_lines_are_neutral_and_gpus_only_when_asked():
+    """Issue 37: femo's default path is CPU-only, yet the EDIT lines suggested a GPU
+    partition, a GPU per task and `module load cuda`."""
+    scripts = array_scripts(RunDir(RUN), 2, "/py", NoneLauncherConfig())
+    text = "\n".join(scripts.values())
+    assert not any(word in text.lower() for word in ("gpu", "cuda"))
+    assert "##SBATCH --partition=PARTITION    # EDIT (remove one '#')" in text.splitlines()
+    with_gpus = array_scripts(RunDir(RUN), 2, "/py", NoneLauncherConfig(gpus=2))
+    assert "#SBATCH --gpus-per-node=2" in with_gpus["femo-array.sbatch"].splitlines()
+    assert "#$ -l gpus=2" in with_gpus["femo-array.qsub"].splitlines()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "submit"),
+    [
+        ([], ["sbatch --array=0-2%64", "qsub -t 1-3 -tc 64"]),
+        (["launcher.array_parallelism=5"], ["sbatch --array=0-2%5", "qsub -t 1-3 -tc 5"]),
+    ],
+)
+def test_the_printed_submit_lines_are_the_scripts_own(fast_femo, tmp_path, overrides, submit):
+    """Issue 37: femo printed `sbatch --array=0-1 ...` and `qsub -t 1-2 ...`, without
+    the throttle the scripts' headers give."""
+    (tmp_path / "clips").mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (tmp_path / "clips" / name).write_bytes(b"never decoded here")
+    proc = fast_femo("run", "launcher=none", "dataset.root=clips", "output_root=out",
+                     "shards.videos_per_shard=1", *overrides)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    (run,) = (p.parent for p in (tmp_path / "out").glob("*/*/femo.json"))
+    printed = [line.removeprefix("femo:").strip() for line in proc.stdout.splitlines()[1:3]]
+    assert printed == [f"{submit[0]} {run}/femo-array.sbatch", f"{submit[1]} {run}/femo-array.qsub"]
+    for line, name in zip(printed, ("femo-array.sbatch", "femo-array.qsub"), strict=True):
+        header = (run / name).read_text().splitlines()[2]
+        assert header == f"# Filled from launcher=none's settings; check it, then: {line}"
+
+
+def test_a_resumed_plain_run_prints_the_shards_left_with_the_throttle(planned, fast_femo):
+    write_shard(planned, 1, clip_rows("b.mp4", ["happy"]))
+    proc = fast_femo("run", f"resume={planned}")
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.removeprefix("femo:").strip() for line in proc.stdout.splitlines()]
+    assert f"sbatch --array=0,2%64 {planned}/femo-array.sbatch" in lines
+    assert f"for t in 1 3; do qsub -t $t {planned}/femo-array.qsub; done" in lines
+
+
+@pytest.mark.parametrize(
+    ("name", "prefix"), [("femo-array.sbatch", "#SBATCH"), ("femo-array.qsub", "#$")]
+)
+def test_the_scripts_in_the_slurm_folder_are_femos_defaults(name, prefix):
+    """slurm/femo-array.* (for one script kept for all runs) ask what a planned run's
+    scripts ask with the default settings, and give the same throttle."""
+    kept = (Path(__file__).parents[1] / "slurm" / name).read_text().splitlines()
+    planned = array_scripts(RunDir(RUN), 2, "/py", NoneLauncherConfig())[name].splitlines()
+
+    def asked(lines: list[str]) -> list[str]:
+        return [ln for ln in lines if ln.lstrip("#").startswith(prefix.lstrip("#") + " ")
+                and "--output" not in ln and " -o " not in ln]  # fmt: skip
+
+    assert asked(kept) == asked(planned)
+    throttle = "%64 " if prefix == "#SBATCH" else "-tc 64 "
+    assert throttle in kept[3] and throttle in planned[2]
 
 
 def test_femo_run_writes_the_launcher_settings_into_the_scripts(fast_femo, tmp_path):

@@ -36,12 +36,13 @@ from femo.config import (
     ShardsConfig,
     compose_option,
     from_dict,
-    register_defaults,
+    merge_defaults,
     to_dict,
     yaml_defaults,
 )
 from femo.launchers import launcher_config
 from femo.launchers.local import LocalLauncherConfig
+from femo.launchers.settings import launcher_defaults, register_defaults
 from femo.launchers.sge import SgeLauncherConfig
 from femo.launchers.slurm import SlurmLauncherConfig
 
@@ -60,7 +61,7 @@ def hydra_compose():
     OmegaConf.register_new_resolver("femo_run_name", femo.rundir.run_name, replace=True)
     # The real resolver claims the folder on disk; composing must not.
     OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)
-    register_defaults()
+    register_defaults()  # the sections' and the launchers'
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
 
         def composed(*overrides: str, hydra: bool = False):
@@ -132,7 +133,10 @@ def test_every_option_composes_into_the_typed_config(hydra_compose, group, optio
     config = from_dict(resolved(cfg), base_dir="/base")
     # The option's own values over its section's dataclass defaults.
     option_yaml = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
-    yaml = compose_option(group, option_yaml)
+    if group == "launcher":
+        yaml = merge_defaults(launcher_defaults(option), option_yaml)
+    else:
+        yaml = compose_option(group, option_yaml)
     assert resolved(cfg)[group] == {**yaml, **required}
     yaml = {k: v for k, v in yaml.items() if k not in required}
     section = typed_section(config, group)
@@ -528,9 +532,12 @@ def test_launcher_configs_are_typed(hydra_compose):
     assert slurm == SlurmLauncherConfig(partition="gpu", extra_flags={"constraint": "a100"})
     assert slurm.setup == () and slurm.max_requeue == 3
     sge = launcher_config(
-        build(hydra_compose, "launcher=sge", "launcher.extra_flags=[-m,e]").launcher
+        build(
+            hydra_compose, "launcher=sge", "+launcher.extra_flags.m=e", "launcher.pe=omp"
+        ).launcher
     )
-    assert sge == SgeLauncherConfig(extra_flags=("-m", "e"))
+    assert sge == SgeLauncherConfig(extra_flags={"m": "e"}, pe="omp")
+    assert (sge.mem_gb, sge.cpus_per_task, sge.array_cap) == (2, 1, 75000)
 
 
 @pytest.mark.parametrize(
@@ -539,7 +546,13 @@ def test_launcher_configs_are_typed(hydra_compose):
         (["launcher.workers=0"], "launcher.workers must be an integer >= 1 or null, not 0"),
         (["launcher.threads_per_worker=-2"], "launcher.threads_per_worker must be an integer >= 1 or null, not -2"),
         (["launcher=slurm", "+launcher.colour=red"], "unknown key(s) in launcher: colour"),
-        (["launcher=slurm", "launcher.time_min=0"], "launcher.time_min must be an integer >= 1 or null, not 0"),
+        (["launcher=slurm", "launcher.time_min=0"], "launcher.time_min must be an integer >= 1, not 0"),
+        (["launcher=slurm", "launcher.mem_gb=two"], "launcher.mem_gb must be a number > 0 or null, not 'two'"),
+        (["launcher=sge", "launcher.gpus=-1"], "launcher.gpus must be an integer >= 0, not -1"),
+        (["launcher=none", "launcher.setup=module"], 'launcher.setup must be a list of shell lines, e.g. ["module load x"], not \'module\''),
+        (["launcher=sge", "launcher.wait=maybe"], "launcher.wait must be true or false, not 'maybe'"),
+        (["launcher=slurm", "launcher.max_requeue=-1"], "launcher.max_requeue must be an integer >= 0, not -1"),
+        (["launcher=sge", "launcher.pe=null", "launcher.cpus_per_task=2"], "launcher.cpus_per_task > 1 needs a parallel environment, launcher.pe (e.g. smp; omp on BU SCC)"),
         (["launcher.name=pbs"], "unknown launcher 'pbs' (known: local, none, sge, slurm)"),
     ],
 )  # fmt: skip

@@ -73,7 +73,7 @@ def test_the_none_option_composes_with_hydra():
 
     import femo.cli
     import femo.rundir
-    from femo.config import register_defaults
+    from femo.launchers.settings import register_defaults
 
     OmegaConf.register_new_resolver("femo_run_name", femo.rundir.run_name, replace=True)
     OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)

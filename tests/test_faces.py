@@ -234,9 +234,7 @@ def test_identity_profiles_count_every_face_of_each_person():
     assert (ann.faces, ann.clips, ann.clips_labelled_other) == (3, 3, 1)
     assert ann.emotion_share["happy"] == pytest.approx(2 / 3)
     assert ann.mean_scores["happy"] == pytest.approx((0.5 + 0.2 + 0.3) / 3)
-    assert ann.class_share == pytest.approx(
-        {"Positive": 2 / 3, "Neutral": 0.0, "Negative": 1 / 3}
-    )
+    assert ann.class_share == pytest.approx({"Positive": 2 / 3, "Neutral": 0.0, "Negative": 1 / 3})
     assert (bob.faces, bob.class_share["Neutral"]) == (1, 1.0)
     assert (cid.faces, cid.mean_scores["happy"]) == (0, None)
     md = identities_markdown(profiles)

@@ -20,6 +20,7 @@ from femo.config import LauncherSection, RunConfig, conf_dir, from_dict, to_dict
 from femo.launchers import launcher_class, launcher_config, launcher_for, make_launcher
 from femo.launchers.base import Launch, TaskState
 from femo.launchers.local import LocalLauncher
+from femo.launchers.settings import base_name, launcher_defaults, settings_class
 from femo.rundir import RunDir
 from femo.status import ShardState, read_status
 from femo.task import ShardTask
@@ -83,10 +84,15 @@ class TestLauncherContract:
     def test_it_is_registered_once_by_its_module_and_its_yaml(self, harness):
         cls = launcher_class(harness.kind)
         assert cls.name == harness.kind and cls.__module__ == f"femo.launchers.{harness.kind}"
+        assert cls.settings_class is settings_class(harness.kind)
         yaml = OmegaConf.to_container(OmegaConf.load(conf_dir() / "launcher" / f"{cls.name}.yaml"))
-        # The yaml is the typed settings' defaults, key for key.
-        assert yaml == to_dict(cls.settings_class())
-        config = from_dict({"launcher": yaml})
+        # The yaml composes the typed settings' defaults (Hydra's ConfigStore) and holds
+        # no value of its own that equals one of them.
+        assert yaml.pop("defaults") == [f"/{base_name(cls.name)}@_here_", "_self_"]
+        defaults = to_dict(cls.settings_class())
+        assert {k: v for k, v in yaml.items() if defaults.get(k, object()) == v} == {}
+        assert launcher_defaults(cls.name) == defaults
+        config = from_dict({"launcher": {**defaults, **yaml}})
         assert launcher_config(config.launcher) == cls.settings_class()
         assert from_dict(to_dict(config)) == config
         assert type(make_launcher(config.launcher)) is cls

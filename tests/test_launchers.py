@@ -29,7 +29,7 @@ from .conftest import check_golden, shard_task
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
 SLURM = SlurmLauncherConfig(
-    partition="gpu", account="lab", time_min=90, cpus_per_task=4, mem_gb=16, gpus_per_node=1,
+    partition="gpu", account="lab", time_min=90, cpus_per_task=4, mem_gb=16, gpus=1,
     array_parallelism=8, extra_flags={"constraint": "a100"},
     setup=("module load cuda/12.2", "source ~/venvs/femo/bin/activate"),
 )  # fmt: skip
@@ -53,14 +53,18 @@ def test_slurm_executor_parameters():
     assert SlurmLauncher(SLURM).executor_parameters() == {
         "name": "femo",
         "timeout_min": 90,
-        "cpus_per_task": 4,
-        "gpus_per_node": 1,
         "mem_gb": 16,
-        "slurm_partition": "gpu",
-        "slurm_account": "lab",
         "slurm_array_parallelism": 8,
+        # every other sbatch flag from the SLURM flag table, as submitit writes it;
         # B: python, which replaces the batch shell, gets the time-limit signal
-        "slurm_additional_parameters": {"signal": "B:USR2@90", "constraint": "a100"},
+        "slurm_additional_parameters": {
+            "signal": "B:USR2@90",
+            "cpus_per_task": 4,
+            "partition": "gpu",
+            "account": "lab",
+            "gpus_per_node": 1,
+            "constraint": "a100",
+        },
         "slurm_setup": ["module load cuda/12.2", "source ~/venvs/femo/bin/activate"],
         "slurm_use_srun": False,
     }
@@ -70,7 +74,8 @@ def test_slurm_executor_parameters():
     }
     flags = SlurmLauncherConfig(extra_flags={"signal": "B:USR2@30"})
     assert SlurmLauncher(flags).executor_parameters()["slurm_additional_parameters"] == {
-        "signal": "B:USR2@30"
+        "signal": "B:USR2@30",
+        "cpus_per_task": 1,
     }
 
 
@@ -87,9 +92,9 @@ def test_the_sbatch_script_submitit_writes_for_femo(tmp_path, scheduler):
 
 def test_sge_executor_parameters_reach_the_qsub_script(tmp_path, scheduler):
     config = SgeLauncherConfig(
-        queue="all.q", project="lab", time_min=125, pe="omp", slots=4, mem_gb=8,
-        mem_resource="mem_per_core", gpu_resource="gpus=1", array_parallelism=3,
-        extra_flags=("-m", "e"), setup=("module load python3",),
+        queue="all.q", project="lab", time_min=125, pe="omp", cpus_per_task=4, mem_gb=8,
+        mem_resource="mem_per_core", gpus=1, array_parallelism=3,
+        extra_flags={"m": "e"}, setup=("module load python3",),
     )  # fmt: skip
     executor = submitit.AutoExecutor(folder=tmp_path, cluster="sge")
     executor.update_parameters(**SgeLauncher(config).executor_parameters())
@@ -103,13 +108,22 @@ def test_sge_executor_parameters_reach_the_qsub_script(tmp_path, scheduler):
         assert line in text.splitlines(), line
 
 
+def test_sge_asks_for_memory_by_default(tmp_path, scheduler):
+    """Issue 37: launcher=sge asked for no memory at all (mem_gb null), SLURM for 2 GB."""
+    executor = SgeLauncher(SgeLauncherConfig()).make_executor(tmp_path)
+    text = executor._executor._make_submission_file_text("python -m submitit", "UID")
+    assert "#$ -l mem_free=2G" in text.splitlines()
+    assert "#$ -pe smp 1" in text.splitlines()
+
+
 def test_bad_submitit_setting_is_a_config_error(tmp_path, scheduler):
     from femo.config import ConfigError
 
     with pytest.raises(ConfigError) as exc:
-        SgeLauncher(SgeLauncherConfig(pe=None, slots=4)).make_executor(tmp_path)
+        SgeLauncherConfig(pe=None, cpus_per_task=4)
     assert str(exc.value) == (
-        "bad launcher setting: slots > 1 needs a parallel environment (pe), e.g. pe=smp"
+        "launcher.cpus_per_task > 1 needs a parallel environment, launcher.pe "
+        "(e.g. smp; omp on BU SCC)"
     )
 
 

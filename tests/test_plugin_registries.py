@@ -39,11 +39,11 @@ from femo.config import (
     default_nodes,
     from_dict,
     option_defaults,
-    register_defaults,
     to_dict,
 )
 from femo.config.classifier import ClassifierEntry
 from femo.config.registry import Entry, Registry, load
+from femo.launchers.settings import register_defaults
 
 from .conftest import REPO, error_line
 from .conftest import femo as run_femo
@@ -369,7 +369,7 @@ def compose():
 
     OmegaConf.register_new_resolver("femo_run_name", femo.rundir.run_name, replace=True)
     OmegaConf.register_new_resolver("femo_claim", lambda path: path, replace=True)
-    register_defaults()
+    register_defaults()  # the sections', the plug-ins' and the launchers'
 
     def run(*overrides: str) -> RunConfig:
         with initialize_config_dir(config_dir=str(conf_dir()), version_base="1.3"):

@@ -98,10 +98,14 @@ def test_resume_refuses_settings_that_change_the_shards(
 
 
 def test_resume_names_an_unknown_key(planned, fast_femo):
-    assert error_line(fast_femo("run", f"resume={planned}", "launcher.qos=gpu")) == (
-        "femo: error: unknown key 'launcher.qos' (launcher none has: name, time_min, "
-        "cpus_per_task, mem_gb, gpus, partition, account, queue, project, pe, mem_resource, "
-        "array_parallelism, setup)"
+    assert error_line(fast_femo("run", f"resume={planned}", "launcher.max_requeue=1")) == (
+        "femo: error: unknown key 'launcher.max_requeue' (did you mean 'launcher.queue'? "
+        "launcher none has: name, time_min, "
+        "cpus_per_task, mem_gb, gpus, array_parallelism, setup, partition, account, qos, "
+        "queue, project, pe, mem_resource, gpu_resource)"
+    )
+    assert error_line(fast_femo("run", f"resume={planned}", "launcher.slots=2")) == (
+        "femo: error: launcher.slots is now launcher.cpus_per_task"
     )
     assert error_line(fast_femo("run", f"resume={planned}", "devise=cpu")) == (
         "femo: error: unknown key 'devise' (did you mean 'device'? keys are: dataset, detector, sampling, mapping, reduce, report, launcher, shards, device, batch_size, classifier, identity, landmarks)"
@@ -122,7 +126,7 @@ def test_resume_leaves_unknown_shards_alone(planned, fast_femo, tmp_path):
         "1 unknown (the scheduler did not answer; left alone)"
     )
     # only shard 2 (never submitted) is handed out again: the one squeue could not vouch for is not
-    assert any("sbatch --array=2 " in line for line in lines), lines
+    assert any("sbatch --array=2%64 " in line for line in lines), lines
     status = femo("status", str(planned), cwd=tmp_path, env=env)
     assert "1 done, 0 running, 0 pending, 1 unknown, 0 failed" in status.stdout
     assert "shard     1 unknown       job 77_1  the scheduler did not answer" in status.stdout
@@ -186,7 +190,7 @@ def test_a_damaged_shard_is_named_and_resume_redoes_only_it(fast_femo, tmp_path)
     proc = fast_femo("run", f"resume={run_dir}", "launcher=none")
     assert proc.returncode == 0, proc.stderr
     assert f"femo: resuming {run_dir}: 2 done, 0 queued or running, 1 to redo" in proc.stdout
-    assert "sbatch --array=1 " in proc.stdout
+    assert "sbatch --array=1%64 " in proc.stdout
 
 
 def test_two_resumes_at_once(planned, fast_femo):

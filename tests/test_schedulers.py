@@ -103,7 +103,7 @@ def launcher_args(name: str) -> list[str]:
             "launcher.mem_gb=2",
             "launcher.time_min=20",
         ]
-    return ["launcher=sge", "launcher.pe=null", "launcher.slots=1", "launcher.time_min=20"]
+    return ["launcher=sge", "launcher.pe=null", "launcher.cpus_per_task=1", "launcher.time_min=20"]
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -326,6 +326,45 @@ def test_sge_refusal_is_the_schedulers_message(sge, clips, tmp_path):
     assert proc.returncode == 2
     assert "refused" in proc.stderr and "nosuchq" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def _plain_scripts_as_printed(name: str, clips: Path, tmp_path: Path, local_report: Path) -> None:
+    """launcher=none, then the submit line femo printed, run as the user would run it:
+    the script's directives (placeholders included) and its throttle are the scheduler's
+    to accept, and `femo status` follows the tasks to done."""
+    out = tmp_path / "out"
+    proc = femo("run", *common(clips, out), "launcher=none", "launcher.time_min=20", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    (run,) = run_dirs(out)
+    command = "sbatch" if name == "slurm" else "qsub"
+    (line,) = [ln.removeprefix("femo:").strip() for ln in proc.stdout.splitlines()
+               if ln.removeprefix("femo:").strip().startswith(command + " ")]  # fmt: skip
+    assert ("%64 " if name == "slurm" else "-tc 64 ") in line
+    submitted = subprocess.run(
+        line, shell=True, cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        env={**os.environ, **SGE_ENV},
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stdout + submitted.stderr
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        status = femo("status", str(run), cwd=tmp_path).stdout
+        if "3 done" in status:
+            break
+        time.sleep(3)
+    assert "3 done" in status, status
+    proc = femo("reduce", str(run), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    check_same_as_local(run, local_report)
+
+
+@pytest.mark.slurm
+def test_slurm_takes_the_plain_script_as_printed(slurm, clips, tmp_path, local_report):
+    _plain_scripts_as_printed("slurm", clips, tmp_path, local_report)
+
+
+@pytest.mark.sge
+def test_sge_takes_the_plain_script_as_printed(sge, clips, tmp_path, local_report):
+    _plain_scripts_as_printed("sge", clips, tmp_path, local_report)
 
 
 def test_sge_plugin_is_registered_with_submitit():

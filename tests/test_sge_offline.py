@@ -266,12 +266,12 @@ ARRAY_KWARGS = dict(
     project="affect",
     time_min=125,
     pe="smp",
-    slots=4,
+    cpus_per_task=4,
     mem_gb=8,
     mem_resource="mem_free",
-    gpu_resource="gpus=1",
+    gpus=1,
     array_parallelism=2,
-    extra_flags=["-m", "e"],
+    extra_flags={"m": "e"},
     setup=["module load cuda/12.1", "source /opt/venv/bin/activate"],
     map_count=5,
 )
@@ -309,9 +309,15 @@ def test_qsub_script_variants():
     text = make_qsub_script(command="true", folder=FOLDER, gpus=2, mem_gb=7.5)
     assert "#$ -l gpus=2" in text.splitlines()
     assert "#$ -l mem_free=7.5G" in text.splitlines()
-    # gpu_resource wins over gpus
-    text = make_qsub_script(command="true", folder=FOLDER, gpus=2, gpu_resource="gpu=2")
+    # gpu_resource names the resource GPUs are asked by
+    text = make_qsub_script(command="true", folder=FOLDER, gpus=2, gpu_resource="gpu")
     assert "#$ -l gpu=2" in text.splitlines() and "#$ -l gpus=2" not in text
+    # extra flags: a flag without a value, and a value quoted for qsub
+    text = make_qsub_script(command="t", folder=FOLDER, extra_flags={"notify": True, "N": "a b"})
+    assert [ln for ln in text.splitlines() if ln.startswith("#$")][-2:] == [
+        "#$ -notify",
+        "#$ -N 'a b'",
+    ]
     # -tc only with an array
     assert "-tc" not in make_qsub_script(command="true", folder=FOLDER, array_parallelism=3)
     # stderr_to_stdout: both streams into the .out log
@@ -323,8 +329,9 @@ def test_qsub_script_variants():
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(slots=4), "parallel environment"),
-        (dict(slots=2, pe=""), "parallel environment"),
+        (dict(cpus_per_task=4), "parallel environment"),
+        (dict(cpus_per_task=2, pe=""), "parallel environment"),
+        (dict(slots=2, pe="smp"), "unknown qsub setting"),
         (dict(nodes=2), "one task per job"),
         (dict(nodes=0), "one task per job"),
         (dict(tasks_per_node=2), "one task per job"),
@@ -336,7 +343,7 @@ def test_qsub_script_validation(kwargs, match):
 
 
 def test_qsub_script_slots_with_pe_ok():
-    assert "#$ -pe mpi 8" in make_qsub_script(command="t", folder=FOLDER, pe="mpi", slots=8)
+    assert "#$ -pe mpi 8" in make_qsub_script(command="t", folder=FOLDER, pe="mpi", cpus_per_task=8)
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
@@ -634,9 +641,9 @@ def test_grid_engine_task_numbers_convert_in_one_place(task, index, job_id):
 
 
 def test_one_flag_table_per_dialect():
-    assert dialects.directives("#$", {"time": "02:00:00", "queue": None, "cwd": True}) == [
+    assert dialects.directives("#$", {"time_min": "02:00:00", "queue": None, "cwd": True}) == [
         "#$ -l h_rt=02:00:00",
         "#$ -cwd",
     ]
-    assert dialects.flag("#SBATCH", "cpus", 4) == "#SBATCH --cpus-per-task=4"
+    assert dialects.flag("#SBATCH", "cpus_per_task", 4) == "#SBATCH --cpus-per-task=4"
     assert dialects.hms(125) == "02:05:00"

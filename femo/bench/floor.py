@@ -24,7 +24,6 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
 # Library thread pools sized to one thread before any of them loads: the floor's and
@@ -128,6 +127,7 @@ def femo_workers(spec: FloorSpec, workers: int, run_dir: str, threads: int = 1) 
     from ..config import ExtractConfig, SamplingConfig
     from ..dataset import Clip
     from ..node.supervise import Supervisor
+    from ..rundir import RunDir
     from ..task import ShardTask
     from .cases import detector_preset
 
@@ -138,7 +138,7 @@ def femo_workers(spec: FloorSpec, workers: int, run_dir: str, threads: int = 1) 
         threads=threads,
     )
     clips = tuple(Clip(v, "video") for v in spec.videos)
-    (Path(run_dir) / "shards").mkdir(parents=True, exist_ok=True)
+    RunDir(run_dir).shards_dir.mkdir(parents=True, exist_ok=True)
     tasks = [ShardTask(run_dir, k, spec.root, clips, extract) for k in range(workers)]
     results, failures = Supervisor(workers).run(tasks)
     if failures:

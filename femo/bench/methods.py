@@ -21,6 +21,7 @@ from typing import Any
 
 from ..results.metrics import Metrics, read_metrics
 from ..results.pages.formatting import brackets, percent
+from ..rundir import RunDir
 
 SETS = {"lfw-expressions": "person", "dev-clips": "actor"}
 
@@ -76,7 +77,8 @@ def methods_of(name: str, group: str, haar: Path, mtcnn: Path, cwd: Path) -> dic
         with_face = reduce(run, group, *extra, "reduce.no_face=abstain", cwd=cwd)
         rows[label] = {"all": figures(everything), "with_face": figures(with_face)}
     femo("fit", str(haar), f"dataset.group_column={group}", cwd=cwd)
-    cv = json.loads((haar / "fit" / "head.json").read_text())["provenance"]["cross_validation"]
+    head = RunDir(haar).head_file
+    cv = json.loads(head.read_text())["provenance"]["cross_validation"]
     for part in ("all", "with_face"):
         head = cv[part]["head"]
         rows.setdefault("head, cross-validated by person (Haar)", {})[part] = {

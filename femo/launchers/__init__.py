@@ -1,10 +1,12 @@
 """Launchers by name: ``local``, ``none``, ``slurm`` and ``sge`` (see :mod:`.base`).
 
 A launcher is registered once: its module ``femo.launchers.<name>`` holds its
-:class:`~.base.Launcher` subclass and the typed settings that class names
-(``settings_class``), and ``conf/launcher/<name>.yaml`` is its Hydra option, with the
-settings' defaults. Modules are imported only when their launcher is asked for, so
-``femo status`` of a local run never loads submitit.
+:class:`~.base.Launcher` subclass, which names its typed settings (``settings_class``,
+one of :mod:`.settings`, on the base every launcher shares), and
+``conf/launcher/<name>.yaml`` is its Hydra option, holding only what differs from the
+settings' defaults (:func:`.settings.register_defaults` gives Hydra those). Modules are
+imported only when their launcher is asked for, so ``femo status`` of a local run
+never loads submitit.
 
 This package's own import loads nothing else: submitit imports the SGE plugin
 (:mod:`.sge_plugin`) each time it looks for plugins, so the functions here import
@@ -20,11 +22,12 @@ from __future__ import annotations
 import functools
 import importlib
 import inspect
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..config import LauncherSection
     from .base import Launcher
+    from .settings import LauncherConfig
 
 
 @functools.cache
@@ -47,15 +50,18 @@ def launcher_class(name: str) -> type[Launcher]:
     return cls
 
 
-def launcher_config(section: LauncherSection) -> Any:
-    """The launcher's typed settings of ``section``; a bad key or value is a ConfigError."""
+def launcher_config(section: LauncherSection) -> LauncherConfig:
+    """The launcher's typed settings of ``section`` (saved by any femo: old names are
+    upgraded); a bad key or value is a ConfigError."""
     from ..config import build_config
+    from .settings import upgraded
 
     cls = launcher_class(section.name)
-    return build_config(cls.settings_class, {**section.settings, "name": cls.name}, "launcher")
+    values = {**upgraded(section.settings), "name": cls.name}
+    return build_config(cls.settings_class, values, "launcher")
 
 
-def make_launcher(config: LauncherSection | Any) -> Launcher:
+def make_launcher(config: LauncherSection | LauncherConfig) -> Launcher:
     """The launcher of a run's launcher section (or of a launcher's typed settings)."""
     from ..config import LauncherSection
 

@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Literal
 
 from ..rundir import RunDir, Submission
 from ..task import ShardTask
+from .settings import LauncherConfig
 
 Say = Callable[[str], None]
 TaskState = Literal["pending", "running", "ended", "interrupted", "unknown"]
@@ -51,13 +52,13 @@ class Launch:
 class Launcher(ABC):
     """One way of running shards; one subclass per kind, in ``femo.launchers.<name>``.
 
-    A subclass names its typed settings (``settings_class``, a frozen dataclass whose
-    ``name`` field defaults to the launcher's name, as in ``conf/launcher/<name>.yaml``);
-    its ``name`` is taken from there.
+    A subclass names its typed settings (``settings_class``, a
+    :class:`~.settings.LauncherConfig` whose ``name`` field defaults to the launcher's
+    name, as ``conf/launcher/<name>.yaml`` is named); its ``name`` is taken from there.
     """
 
     name: ClassVar[str]
-    settings_class: ClassVar[type]
+    settings_class: ClassVar[type[LauncherConfig]]
     blocking: ClassVar[bool] = False  # True: launch() returns once every shard has ended
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -65,13 +66,18 @@ class Launcher(ABC):
         if "settings_class" in cls.__dict__:
             cls.name = cls.settings_class.name
 
-    def __init__(self, config: Any) -> None:
+    def __init__(self, config: LauncherConfig) -> None:
         self.config = config
 
     @property
     def waits(self) -> bool:
         """Whether ``femo run`` waits for the submitted shards and writes the report."""
-        return self.blocking or bool(getattr(self.config, "wait", False))
+        return self.blocking
+
+    def shards_at_once(self, left: int) -> int:
+        """How many of ``left`` shards this launcher runs side by side (what ``femo
+        status`` estimates the time left from): its settings' cap, by default."""
+        return self.config.shards_at_once(left)
 
     @abstractmethod
     def launch(self, run: RunDir, tasks: list[ShardTask], say: Say) -> Launch:

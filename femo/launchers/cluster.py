@@ -23,6 +23,7 @@ from ..rundir import RunDir, Submission
 from ..shards import damage
 from ..task import ShardResult, ShardTask
 from .base import Launch, Launcher, Say, SubmissionError
+from .settings import SubmittedConfig
 
 log = logging.getLogger(__name__)
 
@@ -63,12 +64,18 @@ def written_result(task: ShardTask, path: Path) -> ShardResult:
 class ClusterLauncher(Launcher):
     """A launcher that submits array jobs through a submitit executor."""
 
-    def __init__(self, config: Any) -> None:
+    config: SubmittedConfig
+
+    def __init__(self, config: SubmittedConfig) -> None:
         super().__init__(config)
         # How long femo waits for squeue/qstat before calling the answer unknown.
         self.query_timeout_s = float(
             os.environ.get("FEMO_QUERY_TIMEOUT_S") or DEFAULT_QUERY_TIMEOUT_S
         )
+
+    @property
+    def waits(self) -> bool:
+        return self.config.wait
 
     @abstractmethod
     def executor_parameters(self) -> dict[str, Any]:
@@ -97,7 +104,7 @@ class ClusterLauncher(Launcher):
             return Launch()
         check_private(run)
         executor = self.make_executor(run.jobs_dir)
-        cap = self.config.max_array_size
+        cap = self.config.array_cap
         submissions = []
         for start in range(0, len(tasks), cap):
             chunk = list(tasks[start : start + cap])

@@ -16,17 +16,17 @@ import json
 import logging
 import os
 import socket
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import ClassVar
 
 from tqdm import tqdm
 
-from ..config import positive_or_none
 from ..node.models import cpu_count
 from ..node.supervise import Supervisor
 from ..rundir import RunDir, Submission
 from ..task import ShardTask
 from .base import Launch, Launcher, LaunchInterrupted, Say, TaskAnswer
+from .settings import LocalLauncherConfig
 
 log = logging.getLogger(__name__)
 
@@ -87,19 +87,6 @@ def _worker_running(marker_text: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class LocalLauncherConfig:
-    """Shards run in worker processes on this machine."""
-
-    name: str = "local"
-    workers: int | None = None  # None: the CPUs available, at most one per shard
-    threads_per_worker: int | None = None  # None: CPUs // workers
-
-    def __post_init__(self) -> None:
-        positive_or_none("launcher", "workers", self.workers)
-        positive_or_none("launcher", "threads_per_worker", self.threads_per_worker)
-
-
 class LocalLauncher(Launcher):
     settings_class = LocalLauncherConfig
     blocking: ClassVar[bool] = True
@@ -127,6 +114,11 @@ class LocalLauncher(Launcher):
         )
         failures = self._run_pool(run, tasks, n_workers)
         return Launch([submission], failures)
+
+    def shards_at_once(self, left: int) -> int:
+        """The worker processes a launch of ``left`` shards would start."""
+        c = self.config
+        return plan_workers(max(1, left), c.workers, c.threads_per_worker)[0]
 
     def _run_pool(self, run: RunDir, tasks: list[ShardTask], n_workers: int) -> dict[int, str]:
         bar = tqdm(total=sum(len(t.clips) for t in tasks), unit="clip", desc="extract")

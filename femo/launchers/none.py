@@ -7,79 +7,96 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass
 
-from ..config import positive_or_none
+from ..config import to_dict
 from ..rundir import RunDir, write_text
 from ..task import ShardTask
 from .base import Launch, Launcher, Say
-from .dialects import QSUB, SBATCH, SGE_SHELL_INDEX, directives, flag, hms, sge_task, sge_task_range
+from .dialects import (
+    QSUB,
+    SBATCH,
+    SGE_SHELL_INDEX,
+    directives,
+    flag,
+    setting_values,
+    sge_task,
+    sge_task_range,
+)
+from .settings import NoneLauncherConfig
+
+# Settings a script cannot guess: left unset, each is written commented out with a
+# placeholder, for the user to fill in.
+PLACEHOLDERS = {"partition": "PARTITION", "account": "ACCOUNT", "queue": "QUEUE",
+                "project": "PROJECT"}  # fmt: skip
+SETUP_PLACEHOLDER = "# module load python3             # EDIT"
 
 
-def _option(prefix: str, key: str, value: object, placeholder: object, edit: str) -> str:
-    """A directive line when ``value`` is set, else the line with ``placeholder``
-    commented out, for the user to edit."""
-    if value:
-        return flag(prefix, key, value)
-    return f"#{flag(prefix, key, placeholder)}".ljust(33) + f" # EDIT ({edit})"
+def _placeholder(prefix: str, key: str) -> str:
+    """A directive commented out, with its placeholder, for the user to edit."""
+    return f"#{flag(prefix, key, PLACEHOLDERS[key])}".ljust(33) + " # EDIT (remove one '#')"
 
 
-def sbatch_script(c: NoneLauncherConfig, values: dict[str, object]) -> str:
+def _asked(
+    prefix: str, c: NoneLauncherConfig, head: dict[str, object], tail: dict[str, object]
+) -> list[str]:
+    """The directives of a script: ``head``, every setting asked for in the flag table's
+    order, a placeholder for each unset one the user must name, then ``tail``."""
+    values = setting_values(prefix, to_dict(c))
+    unset = [_placeholder(prefix, k) for k in PLACEHOLDERS if k in values and not values[k]]
+    return [*directives(prefix, {**head, **values}), *unset, *directives(prefix, tail)]
+
+
+def sbatch_command(shards: list[int], n_shards: int, at_once: int, script: str) -> str:
+    """The sbatch line that submits ``shards`` of a plan of ``n_shards``, ``at_once`` at a time."""
+    every = list(shards) == list(range(n_shards))
+    spec = f"0-{n_shards - 1}" if every else ",".join(map(str, shards))
+    return f"sbatch --array={spec}%{at_once} {script}"
+
+
+def qsub_command(shards: list[int], n_shards: int, at_once: int, script: str) -> str:
+    """The qsub line that submits ``shards`` (Grid Engine's -t takes ranges only: others
+    one task each)."""
+    if list(shards) == list(range(n_shards)):
+        return f"qsub -t {sge_task_range(n_shards)} -tc {at_once} {script}"
+    tasks = " ".join(str(sge_task(k)) for k in shards)
+    return f"for t in {tasks}; do qsub -t $t {script}; done"
+
+
+def sbatch_script(c: NoneLauncherConfig, values: dict[str, str], n_shards: int) -> str:
     """The plain-sbatch array script of a planned run."""
-    q = shlex.quote
+    command = sbatch_command(list(range(n_shards)), n_shards, c.array_parallelism, values["sbatch"])
     lines = [
         "#!/bin/bash",
         "# Plain-sbatch array script for one femo run: one array task per shard.",
-        "# Filled from launcher=none's settings; check it, then: "
-        f"sbatch --array=0-{values['last']}%{c.array_parallelism} {values['sbatch']}",
-        *directives(
+        f"# Filled from launcher=none's settings; check it, then: {command}",
+        *_asked(
             SBATCH,
-            {
-                "job_name": "femo",
-                "time": hms(c.time_min),
-                "cpus": c.cpus_per_task,
-                "mem": c.mem_gb and f"{c.mem_gb:g}G",
-            },
+            c,
+            head={"job_name": "femo"},
+            tail={"output": f"{values['logs']}/slurm-%A_%a.out"},
         ),
-        _option(SBATCH, "partition", c.partition and q(c.partition), "gpu", "remove one '#'"),
-        _option(SBATCH, "account", c.account and q(c.account), "ACCOUNT", "remove one '#'"),
-        _option(SBATCH, "gpus", c.gpus, 1, "GPU nodes"),
-        flag(SBATCH, "output", f"{values['logs']}/slurm-%A_%a.out"),
         "set -euo pipefail",
-        *(c.setup or ["# module load cuda/12.2          # EDIT"]),
+        *(c.setup or [SETUP_PLACEHOLDER]),
         f'exec {values["python"]} -m femo.worker {values["run_dir"]} "$SLURM_ARRAY_TASK_ID"',
     ]
     return "\n".join(lines) + "\n"
 
 
-def qsub_script(c: NoneLauncherConfig, values: dict[str, object]) -> str:
+def qsub_script(c: NoneLauncherConfig, values: dict[str, str], n_shards: int) -> str:
     """The plain-qsub array script of a planned run (SGE tasks count from 1)."""
-    q = shlex.quote
+    command = qsub_command(list(range(n_shards)), n_shards, c.array_parallelism, values["qsub"])
     lines = [
         "#!/bin/bash",
         "# Plain-qsub array script for one femo run: one array task per shard.",
-        "# Filled from launcher=none's settings; check it, then: "
-        f"qsub -t {sge_task_range(values['count'])} -tc {c.array_parallelism} {values['qsub']}",
-        *directives(
+        f"# Filled from launcher=none's settings; check it, then: {command}",
+        *_asked(
             QSUB,
-            {
-                "job_name": "femo",
-                "shell": "/bin/bash",
-                "cwd": True,
-                "join": True,
-                "time": hms(c.time_min),
-            },
-        ),  # fmt: skip
-        flag(QSUB, "pe", f"{q(c.pe)} {c.cpus_per_task}")
-        if c.pe
-        else flag(QSUB, "pe", "smp 1") + "  # EDIT (no pe set)",
-        *directives(QSUB, {"mem": c.mem_gb and f"{c.mem_resource}={c.mem_gb:g}G"}),
-        _option(QSUB, "queue", c.queue and q(c.queue), "QUEUE", "remove one '#'"),
-        _option(QSUB, "project", c.project and q(c.project), "PROJECT", "remove one '#'"),
-        _option(QSUB, "gpus", c.gpus, 1, "GPU nodes"),
-        flag(QSUB, "output", f"{values['logs']}/sge-$JOB_ID.$TASK_ID.out"),
+            c,
+            head={"job_name": "femo", "shell": "/bin/bash", "cwd": True, "join": True},
+            tail={"output": f"{values['logs']}/sge-$JOB_ID.$TASK_ID.out"},
+        ),
         "set -euo pipefail",
-        *(c.setup or ["# module load python3             # EDIT"]),
+        *(c.setup or [SETUP_PLACEHOLDER]),
         "# SGE tasks count from 1, shards from 0.",
         f'exec {values["python"]} -m femo.worker {values["run_dir"]} "{SGE_SHELL_INDEX}"',
     ]
@@ -93,77 +110,39 @@ def array_scripts(
     config: NoneLauncherConfig | None = None,
 ) -> dict[str, str]:
     """The sbatch and qsub scripts of a planned run, by file name."""
+    sbatch, qsub = run.array_scripts
     values = {
-        "last": n_shards - 1,
-        "count": n_shards,
         "logs": shlex.quote(str(run.logs_dir)),
         "python": shlex.quote(python or sys.executable),
         "run_dir": shlex.quote(str(run.path)),
-        "sbatch": shlex.quote(str(run.path / "femo-array.sbatch")),
-        "qsub": shlex.quote(str(run.path / "femo-array.qsub")),
+        "sbatch": shlex.quote(str(sbatch)),
+        "qsub": shlex.quote(str(qsub)),
     }
     config = config or NoneLauncherConfig()
     return {
-        "femo-array.sbatch": sbatch_script(config, values),
-        "femo-array.qsub": qsub_script(config, values),
+        sbatch.name: sbatch_script(config, values, n_shards),
+        qsub.name: qsub_script(config, values, n_shards),
     }
-
-
-@dataclass(frozen=True)
-class NoneLauncherConfig:
-    """Plan the run folder and stop; the user submits the array script femo writes.
-
-    The settings fill those scripts: SLURM reads partition/account, Grid Engine
-    queue/project/pe/mem_resource; both read the rest."""
-
-    name: str = "none"
-    time_min: int = 120
-    cpus_per_task: int = 1
-    mem_gb: float | None = 2
-    gpus: int = 0
-    partition: str | None = None
-    account: str | None = None
-    queue: str | None = None
-    project: str | None = None
-    pe: str | None = "smp"
-    mem_resource: str = "mem_free"
-    array_parallelism: int = 16
-    setup: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        for key in ("time_min", "cpus_per_task", "array_parallelism"):
-            positive_or_none("launcher", key, getattr(self, key))
 
 
 class NoneLauncher(Launcher):
     settings_class = NoneLauncherConfig
     config: NoneLauncherConfig
 
-    @property
-    def waits(self) -> bool:
-        return False
-
     def launch(self, run: RunDir, tasks: list[ShardTask], say: Say) -> Launch:
         n = run.read_plan().n_shards
+        sbatch, qsub = run.array_scripts
         scripts = array_scripts(run, n, config=self.config)
-        for name, text in scripts.items():
-            write_text(run.path / name, text)
-        shards = ",".join(str(t.index) for t in tasks)
-        sbatch = run.path / "femo-array.sbatch"
-        qsub = run.path / "femo-array.qsub"
-        every = len(tasks) == n
+        for path in (sbatch, qsub):
+            write_text(path, scripts[path.name])
+        shards = [t.index for t in tasks]
+        at_once = self.config.array_parallelism
         return Launch(
             instructions=[
                 f"planned {len(tasks)} shard(s) in {run.path}; nothing submitted. "
                 f"Check and submit one of the array scripts femo wrote there:",
-                f"  sbatch --array={'0-' + str(n - 1) if every else shards} {sbatch}",
-                f"  qsub -t {sge_task_range(n)} {qsub}"
-                if every
-                else f"  for t in {_one_based(tasks)}; do qsub -t $t {qsub}; done",
+                f"  {sbatch_command(shards, n, at_once, shlex.quote(str(sbatch)))}",
+                f"  {qsub_command(shards, n, at_once, shlex.quote(str(qsub)))}",
                 f"then: femo status {run.path}; femo reduce {run.path}",
             ]
         )
-
-
-def _one_based(tasks: list[ShardTask]) -> str:
-    return " ".join(str(sge_task(t.index)) for t in tasks)

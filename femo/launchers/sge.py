@@ -7,12 +7,13 @@ from __future__ import annotations
 import getpass
 import time
 import typing as tp
-from dataclasses import dataclass
 
-from ..config import positive_or_none
+from ..config import to_dict
 from ..rundir import RunDir, Submission
 from .base import TaskAnswer
 from .cluster import ClusterLauncher
+from .qsub_script import default_parameters
+from .settings import SgeLauncherConfig
 
 # An install made before the plugin moved to sge_plugin names these in its entry points.
 from .sge_plugin import (  # noqa: F401
@@ -60,51 +61,20 @@ def answers_of(
     return answers
 
 
-@dataclass(frozen=True)
-class SgeLauncherConfig:
-    """One Grid Engine array job per run (qsub -t 1-N), through femo's submitit plugin."""
-
-    name: str = "sge"
-    queue: str | None = None
-    project: str | None = None
-    time_min: int = 120
-    pe: str | None = "smp"
-    slots: int = 1
-    mem_gb: float | None = None
-    mem_resource: str = "mem_free"
-    gpu_resource: str | None = None
-    array_parallelism: int = 64
-    max_array_size: int = 75000
-    extra_flags: tuple[str, ...] = ()
-    setup: tuple[str, ...] = ()
-    wait: bool = False
-
-    def __post_init__(self) -> None:
-        for key in ("time_min", "slots", "array_parallelism", "max_array_size"):
-            positive_or_none("launcher", key, getattr(self, key))
-
-
 class SgeLauncher(ClusterLauncher):
     settings_class = SgeLauncherConfig
     config: SgeLauncherConfig
 
     def executor_parameters(self) -> dict[str, tp.Any]:
-        c = self.config
-        params: dict[str, tp.Any] = {
-            "name": "femo",
-            "timeout_min": c.time_min,
-            "sge_queue": c.queue,
-            "sge_project": c.project,
-            "sge_pe": c.pe,
-            "sge_slots": c.slots,
-            "sge_mem_gb": c.mem_gb,
-            "sge_mem_resource": c.mem_resource,
-            "sge_gpu_resource": c.gpu_resource,
-            "sge_array_parallelism": c.array_parallelism,
-            "sge_extra_flags": list(c.extra_flags) or None,
-            "sge_setup": list(c.setup) or None,
+        """Every setting the plugin takes, as ``sge_<setting>`` (its flag table makes
+        the directives); unset ones are left to its defaults."""
+        accepted = default_parameters()
+        params = {
+            f"sge_{key}": value
+            for key, value in to_dict(self.config).items()
+            if key in accepted and value not in (None, [], {})
         }
-        return {k: v for k, v in params.items() if v is not None}
+        return {"name": "femo", **params}
 
     def query(self, run: RunDir, submissions: list[Submission]) -> dict[str, TaskAnswer] | None:
         out = self._run_query(["qstat", "-xml", "-u", getpass.getuser()])

@@ -244,7 +244,7 @@ class SgeExecutor(core.PicklingExecutor):
             "timeout_min": "time_min",
             "mem_gb": "mem_gb",
             "nodes": "nodes",
-            "cpus_per_task": "slots",
+            "cpus_per_task": "cpus_per_task",
             "gpus_per_node": "gpus",
             "tasks_per_node": "tasks_per_node",
         }

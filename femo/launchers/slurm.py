@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import shlex
 import sys
-from dataclasses import dataclass, field
 from typing import Any
 
 from submitit.slurm.slurm import SlurmJobEnvironment
 
-from ..config import positive_or_none
+from ..config import to_dict
 from ..rundir import RunDir, Submission
 from .base import TaskAnswer
 from .cluster import ClusterLauncher
+from .dialects import sbatch_options
+from .settings import SlurmLauncherConfig
 
 # squeue states of a task that has not ended yet.
 PENDING_STATES = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
@@ -39,31 +40,10 @@ def answer_of(state: str) -> TaskAnswer:
     return TaskAnswer("ended", state)
 
 
-@dataclass(frozen=True)
-class SlurmLauncherConfig:
-    """One SLURM array job per run through submitit, one array task per shard."""
-
-    name: str = "slurm"
-    partition: str | None = None
-    account: str | None = None
-    qos: str | None = None
-    time_min: int = 120
-    cpus_per_task: int = 1
-    mem_gb: float | None = 2
-    gpus_per_node: int = 0
-    array_parallelism: int = 64
-    max_array_size: int = 1000
-    extra_flags: dict[str, Any] = field(default_factory=dict)
-    setup: tuple[str, ...] = ()
-    max_requeue: int = 3
-    # Seconds before the time limit at which a task is told to checkpoint and requeue.
-    signal_delay_s: int = 90
-    wait: bool = False
-
-    def __post_init__(self) -> None:
-        for key in ("time_min", "cpus_per_task", "array_parallelism", "max_array_size",
-                    "signal_delay_s"):  # fmt: skip
-            positive_or_none("launcher", key, getattr(self, key))
+# Settings submitit takes as its own parameters: it counts time-outs against the time,
+# and writes the memory in its own unit. Every other setting the SLURM flag table names
+# reaches submitit's sbatch header as an additional parameter.
+SUBMITIT_OWN = {"time_min": "timeout_min", "mem_gb": "mem_gb"}
 
 
 class SlurmLauncher(ClusterLauncher):
@@ -81,21 +61,17 @@ class SlurmLauncher(ClusterLauncher):
 
     def executor_parameters(self) -> dict[str, Any]:
         c = self.config
+        settings = to_dict(c)
         params: dict[str, Any] = {
             "name": "femo",
-            "timeout_min": c.time_min,
-            "cpus_per_task": c.cpus_per_task,
-            "gpus_per_node": c.gpus_per_node or None,
-            "mem_gb": c.mem_gb,
-            "slurm_partition": c.partition,
-            "slurm_account": c.account,
-            "slurm_qos": c.qos,
+            **{submitit: settings[key] for key, submitit in SUBMITIT_OWN.items()},
             "slurm_array_parallelism": c.array_parallelism,
             # B: the batch shell (python itself) gets the time-limit signal; without
             # it SLURM signals only srun steps, and there are none.
             "slurm_additional_parameters": {
                 "signal": f"B:{SlurmJobEnvironment.USR_SIG}@{c.signal_delay_s}",
-                **dict(c.extra_flags),
+                **sbatch_options(settings, skip=set(SUBMITIT_OWN)),
+                **c.extra_flags,
             },
             "slurm_setup": list(c.setup) or None,
             # python runs directly in the batch script: no srun step, which the

@@ -7,13 +7,14 @@ pandas and pyarrow are imported when a table is asked for, TensorFlow never.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..dataset import clip_groups
-from ..rundir import RunDirError
+from ..rundir import ReportFolder, RunDirError
 from ..shards import SCHEMA
-from .metrics import METRICS_FILE, Metrics, read_metrics
+from .metrics import Metrics, read_metrics
 from .run import OpenRun
 from .run import open_run as open_run_folder
 
@@ -50,11 +51,11 @@ class Run:
         """The run's saved config (femo.json), as plain dicts and lists."""
         return self._run.folder.config_dict()
 
-    def _report_file(self, name: str, report: str | Path | None) -> Path:
+    def _report_file(self, pick: Callable[[ReportFolder], Path], report: str | Path | None) -> Path:
         folder = self._run.folder.report_dir if report is None else Path(report).expanduser()
         if not folder.is_absolute() and not folder.exists():
             folder = self.path / folder  # report="report-mapping-seven"
-        path = folder / name
+        path = pick(ReportFolder(folder))
         if not path.is_file():
             raise RunDirError(
                 f"{path} does not exist; write the report with femo reduce {self.path}"
@@ -70,13 +71,13 @@ class Run:
         """
         import pandas as pd
 
-        path = self._report_file("videos.csv", report)
+        path = self._report_file(lambda folder: folder.videos_csv, report)
         return pd.read_csv(path, dtype={"video": str, "group": str, "golden": str})
 
     def metrics(self, report: str | Path | None = None) -> Metrics:
         """The report's ``metrics.json``: accuracy, per class, intervals, groups, settings;
         typed (``.accuracy``) and a read-only mapping of the file (``["accuracy"]``)."""
-        return read_metrics(self._report_file(METRICS_FILE, report))
+        return read_metrics(self._report_file(lambda folder: folder.metrics_json, report))
 
     def frames(self) -> pd.DataFrame:
         """One row per sampled frame and face, read from the shard files, with the clip's

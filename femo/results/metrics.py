@@ -22,10 +22,11 @@ from pathlib import Path
 from typing import Any
 
 from ..config import BOOTSTRAP
-from ..rundir import write_json
+from ..rundir import ReportFolder, write_json
 from .records import Record, RecordError
 
-METRICS_FILE = "metrics.json"
+# The file's name (its place in a report folder: rundir.ReportFolder.metrics_json).
+METRICS_FILE = ReportFolder(Path()).metrics_json.name
 Interval = list[float]
 
 MetricsError = RecordError
@@ -220,17 +221,46 @@ class Speed(Record):
 
 
 @dataclass(frozen=True, eq=False)
+class MethodFigures(Record):
+    """One method's cross-validated figures (the head's, the vote's) with intervals."""
+
+    accuracy: float | None = None
+    accuracy_ci: Interval | None = None
+    macro_f1: float | None = None
+    macro_f1_ci: Interval | None = None
+    recall: dict[str, float | None] | None = None
+    recall_ci: dict[str, Interval | None] | None = None
+    confusion: dict[str, dict[str, int]] | None = None
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
+class PairedFigures(Record):
+    """Two methods on the same held-out clips: the difference, its paired interval,
+    McNemar's p and the clips only one got right."""
+
+    difference: float | None = None
+    difference_ci: Interval | None = None
+    mcnemar_p: float | None = None
+    head_only_right: int | None = None
+    vote_only_right: int | None = None
+    scores_only_only_right: int | None = None
+    significant: bool | None = None
+    absent: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, eq=False)
 class FitPart(Record):
     """A head's cross-validated figures over one subset of clips, beside the study's vote."""
 
     n: int = 0
     support: dict[str, int] | None = None
-    head: dict[str, Any] | None = None
-    vote: dict[str, Any] | None = None
-    comparison: dict[str, Any] | None = None
+    head: MethodFigures | None = None
+    vote: MethodFigures | None = None
+    comparison: PairedFigures | None = None
     ci_withheld: str | None = None
-    scores_only: dict[str, Any] | None = None
-    mesh_comparison: dict[str, Any] | None = None
+    scores_only: MethodFigures | None = None
+    mesh_comparison: PairedFigures | None = None
     absent: frozenset[str] = frozenset()
 
 
@@ -393,7 +423,7 @@ def read_metrics(path: Path) -> Metrics:
     """Read a report's ``metrics.json`` (a file, or the report folder holding it)."""
     path = Path(path)
     if path.is_dir():
-        path = path / METRICS_FILE
+        path = ReportFolder(path).metrics_json
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 # scores, the sampled frames of a clip and their times, the detector's confidence (a
 # head's feature). The box's corner, and what only a clip row holds, are not read.
 FRAME_COLUMNS = ("video", "frame", "time_s", "face", "w", "h", *EMOTIONS, "detector_confidence")
+# The columns of a clip row that the results side reads (never the large list columns:
+# the embedding and the mesh are read where needed, by the rows that need them).
+CLIP_COLUMNS = ("video", "kind", "status", "message", "fps", "frames_read", "frames_sampled")
 
 
 class DamagedShard(Exception):
@@ -42,8 +45,8 @@ class DamagedShard(Exception):
 class ShardData:
     """The rows of every finished shard, one copy per clip.
 
-    ``clip_rows`` (indexed by video) have every column of the shard files (and
-    ``_shard``, the order of the file each came from); ``frame_rows`` the frame columns
+    ``clip_rows`` (indexed by video) have :data:`CLIP_COLUMNS` (and ``_shard``, the order
+    of the file each came from); ``frame_rows`` the frame columns
     asked for (:data:`FRAME_COLUMNS` by default). ``metadata`` is each file's ``femo.*``
     metadata, in ``shard_files`` order.
     """
@@ -58,14 +61,19 @@ class ShardData:
 def _read_shard(
     path: Path, order: int, columns: Sequence[str]
 ) -> tuple[pa.Table, pa.Table, dict[str, str]]:
-    """A shard file's clip rows (every column, and ``_shard``), its frame rows (the
+    """A shard file's clip rows (:data:`CLIP_COLUMNS`, and ``_shard``), its frame rows (the
     ``columns`` it has) and its metadata, as Arrow tables."""
+    wanted = list(dict.fromkeys([*CLIP_COLUMNS, *columns]))
     try:
-        table = pq.read_table(path)
+        try:
+            table = pq.read_table(path, columns=wanted)
+        except (pa.ArrowInvalid, KeyError):  # a file older than one of the columns
+            table = pq.read_table(path)
     except (OSError, pa.ArrowException) as exc:
         raise DamagedShard(path, str(exc).splitlines()[0] if str(exc) else "") from None
     kind = table["kind"]
     clips = table.filter(pc.equal(kind, "clip"))
+    clips = clips.select([c for c in CLIP_COLUMNS if c in clips.column_names])
     clips = clips.append_column("_shard", pa.array(np.full(clips.num_rows, order, np.int64)))
     frames = table.filter(pc.equal(kind, "frame"))
     frames = frames.select([c for c in columns if c in frames.column_names])

@@ -16,43 +16,24 @@ import csv
 import io
 import json
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from hydra.experimental.callback import Callback
-
 from ..config import ConfigError, MappingConfig, from_saved
-from ..rundir import MANIFEST, REPORT, write_text
-from .metrics import METRICS_FILE, Metrics, read_metrics
+from ..rundir import REPORT, ReportFolder, RunDir, RunDirError, SweepFolder, write_text
+from .metrics import Metrics, read_metrics
 from .pages.formatting import decimal, own_overrides, percent, shared_overrides
 from .sweep_data import PointSummary, SweepPoint
 from .tables import read_videos_csv
 
-COLUMNS = [
-    "point",
-    "overrides",
-    "status",
-    "n_videos",
-    "n_labelled",
-    "accuracy",
-    "macro_f1",
-    "shards_from",
-    "run_dir",
-    # Added later: kept at the end so readers that index columns keep working.
-    "accuracy_ci_low",
-    "accuracy_ci_high",
-    "frames_per_s",
-]
-
 
 def is_sweep_dir(path: Path) -> bool:
-    return (path / "multirun.yaml").is_file() and not (path / MANIFEST).exists()
+    return SweepFolder(path).is_sweep()
 
 
 def sweep_runs(sweep_dir: Path) -> list[Path]:
-    return sorted(
-        (p.parent for p in sweep_dir.glob(f"*/{MANIFEST}")), key=lambda p: _point_number(p.name)
-    )
+    return sorted(SweepFolder(sweep_dir).point_folders(), key=lambda p: _point_number(p.name))
 
 
 def _point_number(name: str) -> tuple[int, str]:
@@ -61,7 +42,7 @@ def _point_number(name: str) -> tuple[int, str]:
 
 
 def _overrides(run_dir: Path) -> tuple[str, ...]:
-    path = run_dir / ".hydra" / "overrides.yaml"
+    path = RunDir(run_dir).hydra_overrides_file
     if not path.is_file():
         return ()
     import yaml
@@ -75,16 +56,22 @@ def _overrides(run_dir: Path) -> tuple[str, ...]:
 
 def _mapping(config: dict[str, Any] | None) -> MappingConfig | None:
     """The mapping a saved config names (None: no config, or one femo cannot read)."""
-    if not config:
-        return None
     try:
-        return from_saved(config).mapping
+        return from_saved(config).mapping if config else None
     except (ConfigError, TypeError, ValueError):
         return None
 
 
+def _saved_mapping(run_dir: Path) -> MappingConfig | None:
+    """The mapping a run was planned with (None: one femo cannot read)."""
+    try:
+        return RunDir(run_dir).config().mapping
+    except (RunDirError, ConfigError, TypeError, ValueError):
+        return None
+
+
 def _label_set(
-    metrics: Metrics, manifest: dict[str, Any], voted: tuple[str, ...]
+    metrics: Metrics, run_dir: Path, voted: tuple[str, ...]
 ) -> tuple[tuple[str, ...], tuple[tuple[str, str], ...] | None, str | None]:
     """The report's label set: (classes, emotion -> class pairs or None, mapping name).
 
@@ -94,7 +81,7 @@ def _label_set(
     its ``videos.csv``).
     """
     classes = tuple(metrics.classes or voted)
-    for mapping in (_mapping(metrics.config), _mapping(manifest.get("config"))):
+    for mapping in (_mapping(metrics.config), _saved_mapping(run_dir)):
         if mapping is not None and (not classes or mapping.classes == classes):
             return mapping.classes, tuple(sorted(mapping.emotions.items())), mapping.name
     return classes, None, None
@@ -102,15 +89,15 @@ def _label_set(
 
 def read_point(run_dir: Path, status: str | None = None, report: str = REPORT) -> SweepPoint:
     """Read one sweep point from its run folder (its report, when there is one)."""
-    manifest = json.loads((run_dir / MANIFEST).read_text(encoding="utf-8"))
-    folder = run_dir / report
-    if not (folder / METRICS_FILE).is_file():
+    manifest = json.loads(RunDir(run_dir).manifest_file.read_text(encoding="utf-8"))
+    folder = ReportFolder(run_dir / report)
+    if not folder.metrics_json.is_file():
         overrides = _overrides(run_dir)
         return SweepPoint(run_dir.name, overrides, status or "not reported", run_dir, manifest)
-    metrics = read_metrics(folder)
-    videos = folder / "videos.csv"
+    metrics = read_metrics(folder.metrics_json)
+    videos = folder.videos_csv
     clips, voted = read_videos_csv(videos) if videos.is_file() else (None, ())
-    classes, emotions, mapping_name = _label_set(metrics, manifest, voted)
+    classes, emotions, mapping_name = _label_set(metrics, run_dir, voted)
     return SweepPoint(
         name=run_dir.name,
         override_items=_overrides(run_dir),
@@ -161,28 +148,50 @@ def point_summary(point: SweepPoint) -> PointSummary:
     )
 
 
-def table_row(point: SweepPoint) -> dict[str, Any]:
-    """The ``sweep.csv`` row of a point (the keys of :data:`COLUMNS`)."""
+@dataclass(frozen=True)
+class SweepRow:
+    """A point's row of ``sweep.csv`` (formatted; empty where unknown), in column order."""
+
+    point: str
+    overrides: str
+    status: str
+    n_videos: int | None
+    n_labelled: int | str
+    accuracy: str
+    macro_f1: str
+    shards_from: str
+    run_dir: str
+    # Added later: kept at the end so readers that index columns keep working.
+    accuracy_ci_low: str
+    accuracy_ci_high: str
+    frames_per_s: str
+
+
+COLUMNS = [f.name for f in fields(SweepRow)]
+
+
+def table_row(point: SweepPoint) -> SweepRow:
+    """The ``sweep.csv`` row of a point."""
     s = point_summary(point)
     source = point.manifest.get("shards_from")
     ci = s.accuracy_ci
-    return {
-        "point": s.point,
-        "overrides": s.overrides,
-        "status": s.status,
-        "n_videos": s.n_videos,
-        "n_labelled": "" if s.n_labelled is None else s.n_labelled,
-        "accuracy": decimal(s.accuracy),
-        "macro_f1": decimal(s.macro_f1),
-        "shards_from": Path(source).name if source else "",
-        "run_dir": str(point.run_dir or ""),
-        "accuracy_ci_low": decimal(ci[0] if ci else None),
-        "accuracy_ci_high": decimal(ci[1] if ci else None),
-        "frames_per_s": decimal(s.frames_per_s, 2),
-    }
+    return SweepRow(
+        point=s.point,
+        overrides=s.overrides,
+        status=s.status,
+        n_videos=s.n_videos,
+        n_labelled="" if s.n_labelled is None else s.n_labelled,
+        accuracy=decimal(s.accuracy),
+        macro_f1=decimal(s.macro_f1),
+        shards_from=Path(source).name if source else "",
+        run_dir=str(point.run_dir or ""),
+        accuracy_ci_low=decimal(ci[0] if ci else None),
+        accuracy_ci_high=decimal(ci[1] if ci else None),
+        frames_per_s=decimal(s.frames_per_s, 2),
+    )
 
 
-def sweep_rows(sweep_dir: Path, status_of: dict[Path, str] | None = None) -> list[dict[str, Any]]:
+def sweep_rows(sweep_dir: Path, status_of: dict[Path, str] | None = None) -> list[SweepRow]:
     """The ``sweep.csv`` rows of every point of a sweep, in point order."""
     return [table_row(p) for p in read_sweep(sweep_dir, status_of)]
 
@@ -190,7 +199,7 @@ def sweep_rows(sweep_dir: Path, status_of: dict[Path, str] | None = None) -> lis
 # ------------------------------------------------------------------ writing
 
 
-def sweep_markdown(rows: list[dict[str, Any]], items: Sequence[Sequence[str]] = ()) -> str:
+def sweep_markdown(rows: list[SweepRow], items: Sequence[Sequence[str]] = ()) -> str:
     """``sweep.md``: the table of :func:`table_row` rows. With ``items`` (each row's
     overrides one by one) the overrides every point shares are stated once above it and
     each row shows its own."""
@@ -203,11 +212,11 @@ def sweep_markdown(rows: list[dict[str, Any]], items: Sequence[Sequence[str]] = 
         "|---|---|---|---|---|---|---|---|",
     ]
     for k, r in enumerate(rows):
-        own = own_overrides(items[k], shared) if items else r["overrides"]
-        acc = percent(float(r["accuracy"])) if r["accuracy"] else "-"
+        own = own_overrides(items[k], shared) if items else r.overrides
+        acc = percent(float(r.accuracy)) if r.accuracy else "-"
         lines.append(
-            f"| {r['point']} | {f'`{own}`' if own else '-'} | {r['status']} | {r['n_videos']} "
-            f"| {r['n_labelled']} | {acc} | {r['macro_f1'] or '-'} | {r['shards_from'] or '-'} |"
+            f"| {r.point} | {f'`{own}`' if own else '-'} | {r.status} | {r.n_videos} "
+            f"| {r.n_labelled} | {acc} | {r.macro_f1 or '-'} | {r.shards_from or '-'} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -222,20 +231,21 @@ def write_sweep_table(
     from .sweep_compare import compare_sweep
 
     points = read_sweep(sweep_dir, status_of, report)
-    stem = "sweep" + report[len(REPORT) :]
+    folder = SweepFolder(sweep_dir)
     rows = [table_row(p) for p in points]
     out = io.StringIO()
     writer = csv.DictWriter(out, COLUMNS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
-    write_text(sweep_dir / f"{stem}.csv", out.getvalue())
-    write_text(sweep_dir / f"{stem}.md", sweep_markdown(rows, [p.override_items for p in points]))
+    writer.writerows(asdict(r) for r in rows)
+    write_text(folder.table_file(report, "csv"), out.getvalue())
+    markdown = sweep_markdown(rows, [p.override_items for p in points])
+    write_text(folder.table_file(report, "md"), markdown)
     summaries = [point_summary(p) for p in points]
     # Hydra names sweeps DATE/TIME: the time alone would not say which sweep this is.
     title = f"{sweep_dir.parent.name}/{sweep_dir.name}"
     html = sweep_html(title, summaries, compare_sweep(points), accuracy_plot_png(summaries))
-    write_text(sweep_dir / f"{stem}.html", html)
-    return sweep_dir / f"{stem}.csv"
+    write_text(folder.table_file(report, "html"), html)
+    return folder.table_file(report, "csv")
 
 
 def sweep_launch_text(launcher: str, wait: bool = False) -> str:
@@ -257,23 +267,3 @@ def sweep_launch_text(launcher: str, wait: bool = False) -> str:
         f"launcher={launcher}: the sweep's points run one after another on this machine, "
         "each with its own worker processes"
     )
-
-
-class SweepTableCallback(Callback):
-    """Says what a Hydra multirun really does when it starts, and writes the sweep table
-    when it has launched all its points."""
-
-    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        launcher = config.get("launcher") or {}
-        print(
-            f"femo: {sweep_launch_text(str(launcher.get('name')), bool(launcher.get('wait')))}",
-            flush=True,
-        )
-
-    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
-        sweep_dir = Path(str(config.hydra.sweep.dir)).resolve()
-        if sweep_dir.is_dir():
-            path = write_sweep_table(sweep_dir)
-            print(f"femo: sweep table: {path}")
-            if any(r["status"] != "done" for r in sweep_rows(sweep_dir)):
-                print(f"femo: once the runs finish: femo reduce {sweep_dir}")

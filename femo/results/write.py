@@ -6,8 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..rundir import write_text
-from .metrics import METRICS_FILE
+from ..rundir import ReportFolder, write_text
 from .model import Report
 from .pages.identities import identities_csv_text
 from .pages.markdown import report_markdown
@@ -19,15 +18,14 @@ def write_report(report: Report, folder: Path, sheets_html: str = "") -> Path:
     page's section of contact sheets (none when empty)."""
     from .pages.html_page import render_index_html  # matplotlib: only where a page is drawn
 
-    metrics = report.metrics
+    metrics, files = report.metrics, ReportFolder(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    write_text(folder / "videos.csv", videos_csv_text(report))
+    write_text(files.videos_csv, videos_csv_text(report))
     if metrics.groups:
-        write_text(folder / "groups.csv", groups_csv_text(report))
+        write_text(files.groups_csv, groups_csv_text(report))
     if metrics.identities:
-        text = identities_csv_text(metrics.identities, report.classes)
-        write_text(folder / "identities.csv", text)
-    metrics.write(folder / METRICS_FILE)
-    write_text(folder / "report.md", report_markdown(report))
-    write_text(folder / "index.html", render_index_html(report, sheets_html))
+        write_text(files.identities_csv, identities_csv_text(metrics.identities, report.classes))
+    metrics.write(files.metrics_json)
+    write_text(files.markdown, report_markdown(report))
+    write_text(files.page, render_index_html(report, sheets_html))
     return folder

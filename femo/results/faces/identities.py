@@ -50,9 +50,7 @@ def identity_profiles(
                 # Never seen: no shares (not zeros, whose argmax would read "angry").
                 emotion_share={e: float(share[e]) for e in EMOTIONS} if n else None,
                 mean_scores={e: (float(mine[e].mean()) if n else None) for e in EMOTIONS},
-                class_share=(
-                    {c: float(cls.get(c, 0) / n) for c in mapping.classes} if n else None
-                ),
+                class_share=({c: float(cls.get(c, 0) / n) for c in mapping.classes} if n else None),
             )
         )
     # Most-seen first; the faces matched to nobody last.

@@ -422,21 +422,21 @@ def fit_section(fit: FitSummary | None) -> str:
     why = fit.all.ci_withheld if fit.all else None
     rows = []
     for label, part in parts:
-        head, vote = (part.head or {}, part.vote or {}) if part else ({}, {})
+        head, vote = (part.head, part.vote) if part else (None, None)
         if not head or not vote:
             continue
-        comp = part.comparison or {}
-        diff = comp.get("difference")
+        comp = part.comparison
+        diff = comp.difference if comp else None
         diff_text = "" if diff is None else points(diff)
-        shown = span(comp.get("difference_ci"))
+        shown = span(comp.difference_ci if comp else None)
         if shown:
             diff_text += f" ({shown})"
-        p = comp.get("mcnemar_p")
+        p = comp.mcnemar_p if comp else None
         cells = [
             esc(label),
             esc(part.n),
-            esc(with_ci(vote.get("accuracy"), vote.get("accuracy_ci"))),
-            esc(with_ci(head.get("accuracy"), head.get("accuracy_ci"))),
+            esc(with_ci(vote.accuracy, vote.accuracy_ci)),
+            esc(with_ci(head.accuracy, head.accuracy_ci)),
             esc(diff_text),
             "" if p is None else esc(p_value(p)),
         ]

@@ -1,55 +1,52 @@
-"""The run folder: everything needed to understand, check on and continue a run.
-
-:class:`RunDir` owns every path in it; nothing else in femo builds one. Layout::
+"""A run folder: :class:`RunDir` builds every path in it, and reads and writes what the run
+keeps there (its manifest; its plan through :mod:`.plan`, its job records through
+:mod:`.jobs`). Layout::
 
     RUN_DIR/
       femo.json        manifest: femo version, config (femo.config.to_dict shape), plan size
       clips.csv        the shard plan: video, kind, shard (and a segment's start_frame,
                        end_frame, start_s, end_s: femo.segments)
       labels.csv       snapshot of the labels file the run started with (if any)
+      references.parquet  the reference photos' embeddings (dataset.references)
       shards/          shard-<k>.parquet, one per finished shard
       logs/            shard-<k>.log; shard-<k>.failed when a shard raised;
                        shard-<k>.running while a process works on it;
                        shard-<k>.job.json: the scheduler task that ran it by hand
       jobs.json        every submission: launcher, array id, shards, job ids
       jobs/            submitit's job folder (cluster launchers)
-      report/          videos.csv, metrics.json, report.md
+      report/          the report (ReportFolder); report-<overrides>/ for a re-reduce
+      fit/             femo fit's head and report (FitFolder)
       .hydra/          Hydra's record of the composed config and overrides
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
 import fcntl
-import functools
 import hashlib
 import json
 import os
 import re
 import shutil
 import socket
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
-from . import __version__
-from .config import ConfigError, RunConfig, absolute_path, from_dict, from_saved, to_dict
-from .dataset import SEGMENT_COLUMNS, Clip, Segment, segment_id
-from .overrides import Command, apply_overrides, names_key
-from .shards import (
-    Footer,
-    finished_shards,
-    numbered,
-    read_footer,
-    shard_name,
-    shard_stem,
-    write_atomically,
+from .. import __version__
+from ..config import RunConfig, from_dict, from_saved, to_dict
+from ..overrides import Command, apply_overrides, names_key
+from ..shards import Footer, finished_shards, numbered, read_footer, shard_name, shard_stem
+from .files import RunDirError, timestamp, write_json
+from .jobs import (
+    Submission,
+    add_submission,
+    read_submissions,
+    read_task_records,
+    write_task_record,
 )
-
-T = TypeVar("T")
+from .plan import Plan, read_plan, write_plan
 
 MANIFEST = "femo.json"
 PLAN = "clips.csv"
@@ -58,106 +55,49 @@ SHARDS = "shards"
 LOGS = "logs"
 REPORT = "report"
 FIT = "fit"
-HEAD_FILE = "head.json"
 JOBS_FILE = "jobs.json"
 JOBS_DIR = "jobs"
-# How a run's files write a moment (femo.json's created, jobs.json, report, head files).
-TIMESTAMP = "%Y-%m-%dT%H:%M:%S%z"
-
-
-def timestamp() -> str:
-    """Now, local time with its UTC offset, as every file of a run writes it."""
-    return time.strftime(TIMESTAMP)
-
-
-class RunDirError(ValueError):
-    """The folder is not a femo run (or is damaged); the message says why."""
-
-
-def assign_shards(items: Sequence[T], per_shard: int) -> list[list[T]]:
-    """Cut ``items`` (already in their canonical sorted order) into consecutive shards.
-
-    Shard k holds items ``[k * per_shard, (k + 1) * per_shard)``, so the assignment
-    depends only on the sorted list and ``per_shard``: any shell, any day, recomputes
-    the same shards.
-    """
-    if per_shard < 1:
-        raise ValueError(f"per_shard must be >= 1, not {per_shard}")
-    return [list(items[i : i + per_shard]) for i in range(0, len(items), per_shard)]
+HYDRA_DIR = ".hydra"
+# What Hydra writes into a run folder before femo plans it (a run refused by its checks
+# leaves only these, and is removed).
+HYDRA_FILES = frozenset({HYDRA_DIR, "femo.log", LOGS})
 
 
 @dataclass(frozen=True)
-class Plan:
-    clips: list[Clip]
-    shard_of: dict[str, int]
-    n_shards: int
+class ReportFolder:
+    """A report's folder (``report/``, ``report-<overrides>/`` or one given with ``--out``)
+    and the files femo writes into it."""
 
-    def shard_clips(self, index: int) -> list[Clip]:
-        return self._by_shard.get(index, [])
+    path: Path
 
-    @functools.cached_property
-    def _by_shard(self) -> dict[int, list[Clip]]:
-        # One pass for all shards: a pass per shard grows as clips x shards.
-        by_shard: dict[int, list[Clip]] = {}
-        for c in self.clips:
-            by_shard.setdefault(self.shard_of[c.video], []).append(c)
-        return by_shard
+    @property
+    def videos_csv(self) -> Path:
+        return self.path / "videos.csv"
 
+    @property
+    def groups_csv(self) -> Path:
+        return self.path / "groups.csv"
 
-def make_plan(clips: list[Clip], videos_per_shard: int) -> Plan:
-    shards = assign_shards(clips, videos_per_shard)
-    shard_of = {c.video: k for k, shard in enumerate(shards) for c in shard}
-    return Plan(clips, shard_of, len(shards))
+    @property
+    def identities_csv(self) -> Path:
+        return self.path / "identities.csv"
 
+    @property
+    def metrics_json(self) -> Path:
+        return self.path / "metrics.json"
 
-def _span_cells(clip: Clip) -> dict[str, Any]:
-    """A segment's span as clips.csv writes it (repr floats, which read back exactly)."""
-    seg = clip.segment
-    if seg is None:
-        return {}
-    values = (seg.start_frame, seg.end_frame, seg.start_s, seg.end_s)
-    return {k: "" if v is None else repr(v) for k, v in zip(SEGMENT_COLUMNS, values, strict=True)}
+    @property
+    def markdown(self) -> Path:
+        return self.path / "report.md"
 
+    @property
+    def page(self) -> Path:
+        return self.path / "index.html"
 
-def _planned_clip(row: dict[str, str]) -> Clip:
-    """A clips.csv row as a clip; a row with a span is a segment."""
-    if not any(row.get(c) for c in SEGMENT_COLUMNS):
-        return Clip(row["video"], row["kind"])
-
-    def value(column: str, kind: type) -> Any:
-        return kind(row[column]) if row.get(column) else None
-
-    segment = Segment(
-        row["video"],
-        value("start_frame", int),
-        value("end_frame", int),
-        value("start_s", float),
-        value("end_s", float),
-    )
-    return Clip(
-        segment_id(segment.file, segment.start_frame, segment.start_s), row["kind"], segment
-    )
-
-
-@dataclass
-class Submission:
-    """One launch of some shards: an array job, or a local pool of workers."""
-
-    launcher: str
-    array_id: str
-    shards: list[int]
-    job_ids: list[str]
-    submitted: str = field(default_factory=timestamp)
-    submitted_at: float = field(default_factory=time.time)
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a small text file atomically."""
-    write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
-
-
-def write_json(path: Path, data: Any) -> None:
-    write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+    def sheet_file(self, video: str) -> Path:
+        """``sheets/<clip>.png``: ``femo show``'s contact sheet of a clip (a clip in a
+        subfolder: ``/`` becomes ``__``)."""
+        return self.path / "sheets" / (video.replace("/", "__") + ".png")
 
 
 @dataclass(frozen=True)
@@ -169,11 +109,55 @@ class FitFolder:
     @property
     def head_file(self) -> Path:
         """The learnt head, plain JSON (never a pickle)."""
-        return self.path / HEAD_FILE
+        return self.path / "head.json"
 
     @property
     def report_file(self) -> Path:
         return self.path / "report.md"
+
+
+@dataclass(frozen=True)
+class SweepFolder:
+    """A Hydra multirun's folder: one run folder per point, and the sweep's tables."""
+
+    path: Path
+
+    def is_sweep(self) -> bool:
+        return (self.path / "multirun.yaml").is_file() and not (self.path / MANIFEST).exists()
+
+    def point_folders(self) -> list[Path]:
+        """The points' run folders (those planned: with a manifest), in folder order."""
+        return sorted(p.parent for p in self.path.glob(f"*/{MANIFEST}"))
+
+    def table_file(self, report: str, suffix: str) -> Path:
+        """``sweep.<suffix>`` of the points' own reports; ``sweep-<overrides>.<suffix>`` of
+        their ``report-<overrides>`` folders."""
+        return self.path / f"sweep{report[len(REPORT) :]}.{suffix}"
+
+
+@contextlib.contextmanager
+def held_lock(path: Path, run_path: Path) -> Iterator[None]:
+    """An exclusive lock on ``path`` for as long as the block runs; held by another femo,
+    it is refused with one line naming the holder."""
+    with open(path, "a+", encoding="utf-8") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another femo"
+            raise RunDirError(
+                f"{run_path} is being resumed by {holder}; wait for it (femo status {run_path})"
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"femo (pid {os.getpid()} on {socket.gethostname()})\n")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 class RunDir:
@@ -221,10 +205,31 @@ class RunDir:
     def report_dir(self) -> Path:
         return self.path / REPORT
 
+    @property
+    def report(self) -> ReportFolder:
+        """The run's own report (its saved settings)."""
+        return ReportFolder(self.report_dir)
+
     def sheet_file(self, video: str) -> Path:
-        """``report/sheets/<clip>.png``: ``femo show``'s contact sheet of a clip (a clip in
-        a subfolder: ``/`` becomes ``__``)."""
-        return self.report_dir / "sheets" / (video.replace("/", "__") + ".png")
+        """``report/sheets/<clip>.png``: ``femo show``'s contact sheet of a clip."""
+        return self.report.sheet_file(video)
+
+    @property
+    def hydra_overrides_file(self) -> Path:
+        """The overrides Hydra composed the run from (a sweep point's own)."""
+        return self.path / HYDRA_DIR / "overrides.yaml"
+
+    @property
+    def array_scripts(self) -> tuple[Path, Path]:
+        """``launcher=none``'s plain sbatch and qsub array scripts."""
+        return self.path / "femo-array.sbatch", self.path / "femo-array.qsub"
+
+    def holds_only_hydra_files(self) -> bool:
+        """Whether nothing but what Hydra writes before femo plans a run is here (a run
+        refused by its checks; removed so it leaves no folder behind)."""
+        if self.manifest_file.exists():
+            return False
+        return not ({p.name for p in self.path.iterdir()} - HYDRA_FILES)
 
     def report_dir_for(self, changes: Sequence[str]) -> Path:
         """``report/`` for the run's own settings; ``report-<changes>/`` for any other (the
@@ -295,27 +300,14 @@ class RunDir:
             )
         self.path.mkdir(parents=True, exist_ok=True)
         self.logs_dir.mkdir(exist_ok=True)
-        rows = [
-            {"video": c.file, "kind": c.kind, "shard": plan.shard_of[c.video], **_span_cells(c)}
-            for c in plan.clips
-        ]
-        # A segmented run's plan names each segment by its video and its span.
-        spans = list(SEGMENT_COLUMNS) if any(c.segment for c in plan.clips) else []
-
-        def write_plan(tmp: str) -> None:
-            with open(tmp, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, ["video", *spans, "kind", "shard"])
-                writer.writeheader()
-                writer.writerows(rows)
-
-        write_atomically(self.plan_file, write_plan)
+        write_plan(self.plan_file, plan)
         if labels_file:
             shutil.copyfile(labels_file, self.labels_file)
         self.write_manifest(
             {
                 "femo_version": __version__,
                 "created": timestamp(),
-                "n_clips": len(plan.clips),
+                "n_clips": plan.n_clips,
                 "n_shards": plan.n_shards,
                 "labels_source": labels_file,
                 "extraction_key": extraction_key,
@@ -371,20 +363,7 @@ class RunDir:
         return from_dict(apply_overrides(saved, overrides, command))
 
     def read_plan(self) -> Plan:
-        if not self.plan_file.is_file():
-            raise RunDirError(f"{self.path} has no shard plan ({PLAN})")
-        try:
-            with open(self.plan_file, newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
-            clips = [_planned_clip(r) for r in rows]
-            shard_of = {c.video: int(r["shard"]) for c, r in zip(clips, rows, strict=True)}
-        except (KeyError, TypeError, ValueError, csv.Error) as exc:
-            why = f"no {exc} column" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
-            raise RunDirError(
-                f"{self.plan_file} is damaged ({why}); it is the run's shard plan "
-                "(columns video, kind, shard)"
-            ) from None
-        return Plan(clips, shard_of, max(shard_of.values(), default=-1) + 1)
+        return read_plan(self.plan_file, self.path)
 
     def check(self, labels_given: bool = False) -> tuple[dict[str, Any], Plan]:
         """Refuse a damaged run folder with one line, before anything reads or writes it.
@@ -428,7 +407,7 @@ class RunDir:
         """
         manifest = self.read_manifest()
         key = manifest.get("extraction_key")
-        for other in sorted(p.parent for p in sweep_dir.glob(f"*/{MANIFEST}")):
+        for other in SweepFolder(sweep_dir).point_folders():
             if other == self.path:
                 continue
             theirs = RunDir(other).read_manifest()
@@ -455,105 +434,24 @@ class RunDir:
         found = self.shard_footers()
         return {k: f.damage for k, f in found.items() if f.damage is not None}
 
-    @contextlib.contextmanager
-    def resume_lock(self) -> Iterator[None]:
+    def resume_lock(self) -> contextlib.AbstractContextManager[None]:
         """Held while one femo resumes this run; a second one is refused, not queued."""
         self.logs_dir.mkdir(parents=True, exist_ok=True)
-        path = self.path / ".resume.lock"
-        with open(path, "a+", encoding="utf-8") as fh:
-            try:
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                fh.seek(0)
-                holder = fh.read().strip() or "another femo"
-                raise RunDirError(
-                    f"{self.path} is being resumed by {holder}; wait for it "
-                    f"(femo status {self.path})"
-                ) from None
-            fh.seek(0)
-            fh.truncate()
-            fh.write(f"femo (pid {os.getpid()} on {socket.gethostname()})\n")
-            fh.flush()
-            try:
-                yield
-            finally:
-                fh.seek(0)
-                fh.truncate()
-                fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+        return held_lock(self.path / ".resume.lock", self.path)
 
     # ----------------------------------------------------------------- jobs
     def submissions(self) -> list[Submission]:
         """Every submission, oldest first: ``jobs.json`` and the tasks started by hand."""
-        recorded = self._recorded()
-        by_hand = [
-            s
-            for path in sorted(self.logs_dir.glob("shard-*.job.json"))
-            if (s := _read_task_record(path)) is not None
-        ]
+        recorded = read_submissions(self.jobs_file)
+        by_hand = read_task_records(sorted(self.logs_dir.glob("shard-*.job.json")))
         if not by_hand:
             return recorded
         return sorted(recorded + by_hand, key=lambda s: s.submitted_at)
 
-    def _recorded(self) -> list[Submission]:
-        if not self.jobs_file.is_file():
-            return []
-        try:
-            records = json.loads(self.jobs_file.read_text(encoding="utf-8"))
-            # Records written before femo 0.3 have no submitted_at: long ago.
-            return [Submission(**{"submitted_at": 0.0, **r}) for r in records]
-        except (ValueError, TypeError) as exc:
-            raise RunDirError(
-                f"{self.jobs_file} is damaged ({str(exc).splitlines()[0]}); it records the "
-                "run's submissions"
-            ) from None
-
     def record_submission(self, submission: Submission) -> None:
-        records = [asdict(s) for s in self._recorded()] + [asdict(submission)]
-        write_json(self.jobs_file, records)
+        add_submission(self.jobs_file, submission)
 
     def record_task(self, submission: Submission) -> None:
-        """Record a scheduler task started by hand (one shard), in a file of its own:
-        the tasks of an array start together, and one shared file would lose some."""
+        """Record a scheduler task started by hand (one shard), in a file of its own."""
         (index,) = submission.shards
-        self.logs_dir.mkdir(parents=True, exist_ok=True)
-        write_json(self.task_record(index), asdict(submission))
-
-
-def _read_task_record(path: Path) -> Submission | None:
-    """A by-hand task record; a damaged one (a task killed as it wrote) counts as none."""
-    try:
-        return Submission(**json.loads(path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, TypeError):
-        return None
-
-
-def run_name(root: Any, detector: Any, mode: Any, every_n: Any, fps: Any) -> str:
-    """Readable run-folder suffix, e.g. ``dev-clips-haar-n20``."""
-    dataset = Path(str(root)).name if root not in (None, "None", "") else "demo"
-    sampling = f"n{every_n}" if mode == "every_n" else f"fps{fps}"
-    return f"{dataset}-{detector}-{sampling}"
-
-
-def claim_folder(path: str) -> str:
-    """Create ``path`` (or ``path-2``, ``path-3``, ...) atomically; returns the one made.
-
-    Two runs started in the same second in the same folder get two folders, before
-    Hydra writes anything into either.
-    """
-    base = Path(absolute_path(path) or path)
-    try:
-        base.parent.mkdir(parents=True, exist_ok=True)
-        for n in range(1, 10_000):
-            candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
-            try:
-                candidate.mkdir()
-                return str(candidate)
-            except FileExistsError:
-                continue
-    except OSError as exc:
-        existing = next((p for p in base.parents if p.exists()), base.parent)
-        raise ConfigError(
-            f"cannot write {existing}: {exc.strerror or exc}; "
-            "choose a writable place for the run folders with output_root=DIR"
-        ) from None
-    raise ConfigError(f"cannot make a new run folder next to {base}")
+        write_task_record(self.task_record(index), submission)

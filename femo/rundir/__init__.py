@@ -1,0 +1,28 @@
+"""The run folder: everything needed to understand, check on and continue a run.
+
+:class:`RunDir` (:mod:`.folder`) builds every path in a run folder, with
+:class:`ReportFolder` and :class:`FitFolder` for a report's and a head's folders; nothing
+else in femo joins a run folder's path strings. By concern: :mod:`.plan` (the shard
+plan, ``clips.csv``), :mod:`.jobs` (submissions), :mod:`.files` (small files written
+atomically), :mod:`.naming` (new run folders' names, Hydra's resolvers).
+"""
+
+from .files import TIMESTAMP, RunDirError, timestamp, write_json, write_text
+from .folder import (
+    LOGS,
+    MANIFEST,
+    REPORT,
+    FitFolder,
+    ReportFolder,
+    RunDir,
+    SweepFolder,
+)
+from .jobs import Submission
+from .naming import claim_folder, run_name
+from .plan import Plan, assign_shards, make_plan
+
+__all__ = [
+    "LOGS", "MANIFEST", "REPORT", "TIMESTAMP", "FitFolder", "Plan", "ReportFolder", "RunDir",
+    "RunDirError", "Submission", "SweepFolder", "assign_shards", "claim_folder", "make_plan", "run_name",
+    "timestamp", "write_json", "write_text",
+]  # fmt: skip

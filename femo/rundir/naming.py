@@ -1,0 +1,41 @@
+"""Names and claims of new run folders: Hydra's resolvers ``femo_run_name`` and
+``femo_claim`` (conf/config.yaml)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ..config import ConfigError, absolute_path
+
+
+def run_name(root: Any, detector: Any, mode: Any, every_n: Any, fps: Any) -> str:
+    """Readable run-folder suffix, e.g. ``dev-clips-haar-n20``."""
+    dataset = Path(str(root)).name if root not in (None, "None", "") else "demo"
+    sampling = f"n{every_n}" if mode == "every_n" else f"fps{fps}"
+    return f"{dataset}-{detector}-{sampling}"
+
+
+def claim_folder(path: str) -> str:
+    """Create ``path`` (or ``path-2``, ``path-3``, ...) atomically; returns the one made.
+
+    Two runs started in the same second in the same folder get two folders, before
+    Hydra writes anything into either.
+    """
+    base = Path(absolute_path(path) or path)
+    try:
+        base.parent.mkdir(parents=True, exist_ok=True)
+        for n in range(1, 10_000):
+            candidate = base if n == 1 else base.with_name(f"{base.name}-{n}")
+            try:
+                candidate.mkdir()
+                return str(candidate)
+            except FileExistsError:
+                continue
+    except OSError as exc:
+        existing = next((p for p in base.parents if p.exists()), base.parent)
+        raise ConfigError(
+            f"cannot write {existing}: {exc.strerror or exc}; "
+            "choose a writable place for the run folders with output_root=DIR"
+        ) from None
+    raise ConfigError(f"cannot make a new run folder next to {base}")

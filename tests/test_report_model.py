@@ -1,0 +1,118 @@
+"""One report model, rendered everywhere: the answer's counts come from one table, the
+pages read typed figures (no bare string keys), and every run-folder path comes from
+femo.rundir (docs/extending.md: a figure, a path)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from femo.results import metrics as metrics_module
+from femo.results.metrics import ANSWER_COUNTS, Count, Metrics
+from femo.results.pages.html_page import render_index_html
+from femo.results.pages.markdown import report_markdown
+from femo.rundir import ReportFolder, RunDir, SweepFolder
+
+from .builders import as_report, build_report_input
+
+pytestmark = pytest.mark.usefixtures("no_tensorflow")
+
+PACKAGE = Path(__file__).resolve().parents[1] / "femo"
+
+
+@pytest.mark.parametrize("count", ANSWER_COUNTS, ids=lambda c: c.key)
+def test_every_count_of_the_answer_is_on_both_pages(count):
+    metrics, clips = build_report_input()
+    metrics["n_person_absent"] = 4
+    report = as_report(metrics, clips)
+    if count.person:  # shown only where the labelled person's faces are scored
+        from dataclasses import replace
+
+        from femo.config import ReduceConfig, RunConfig
+
+        config = RunConfig(reduce=ReduceConfig(face="person"))
+        report = replace(report, config=config)
+    value = getattr(report.metrics, count.key)
+    page, markdown = render_index_html(report), report_markdown(report)
+    box = f"<b>{value}</b><span>{count.card}</span>"
+    assert box in page
+    assert f"{count.line}: {value}" in markdown
+
+
+def test_a_count_added_to_the_table_shows_on_both_pages(monkeypatch):
+    """Adding a count is its field, its line in ANSWER_COUNTS and its computation."""
+    right = Count("n_correct", "right", "labelled clips right")
+    monkeypatch.setattr(metrics_module, "ANSWER_COUNTS", (*ANSWER_COUNTS, right))
+    report = as_report(*build_report_input())
+    assert report.metrics.n_correct == 3
+    assert "<b>3</b><span>right</span>" in render_index_html(report)
+    assert "labelled clips right: 3" in report_markdown(report)
+
+
+def test_a_bad_count_marks_its_box_only_when_not_zero():
+    metrics, clips = build_report_input()
+    page = render_index_html(as_report(metrics, clips))
+    assert '<div class="card bad"><b>2</b><span>no face</span>' in page
+    assert '<div class="card"><b>0</b><span>missing</span>' in page
+
+
+def test_old_metrics_without_the_newer_counts_still_render():
+    old = {"accuracy": 0.5, "macro_f1": 0.4, "n_videos": 6, "n_labelled": 4}
+    report = as_report(old, [])
+    assert report.metrics.n_scored is None and Metrics.from_json(old).to_json() == old
+    assert "<b>–</b><span>labelled with a prediction</span>" in render_index_html(report)
+
+
+# The modules that render or read a report: they read typed figures, never by bare key.
+READERS = [
+    *sorted((PACKAGE / "results" / "pages").glob("*.py")),
+    PACKAGE / "results" / "sweep.py",
+    PACKAGE / "results" / "sweep_compare.py",
+    PACKAGE / "results" / "write.py",
+    PACKAGE / "results" / "tables.py",
+]
+METRICS_KEYS = [k for k in Metrics.keys_written() if len(k) > 2]
+
+
+@pytest.mark.parametrize("path", READERS, ids=lambda p: p.name)
+def test_report_and_sweep_modules_read_no_figure_by_bare_key(path):
+    text = path.read_text()
+    found = [key for key in METRICS_KEYS if re.search(rf"""(\[|\.get\()\s*["']{key}["']""", text)]
+    assert found == [], f"{path.name} reads {found} by key; use the typed figures"
+
+
+# A run folder's file and folder names: only femo/rundir spells them (labels.csv is
+# also a dataset's file, femo's demo one).
+RUN_FOLDER_NAMES = (
+    "femo.json", "clips.csv", "jobs.json", "head.json", "index.html",
+    "report.md", "videos.csv", "metrics.json", "groups.csv", "identities.csv",
+    "references.parquet", "femo-array.sbatch", "femo-array.qsub", "overrides.yaml",
+    "multirun.yaml",
+)  # fmt: skip
+
+
+def test_no_module_but_rundir_spells_a_run_folder_path():
+    spelled = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if "rundir" in path.parts:
+            continue
+        text = path.read_text()
+        spelled += [
+            f"{path.relative_to(PACKAGE)}: {n}" for n in RUN_FOLDER_NAMES if f'"{n}"' in text
+        ]
+    assert spelled == []
+
+
+def test_the_folders_build_their_paths(tmp_path):
+    run = RunDir(tmp_path / "run")
+    assert run.report.metrics_json == tmp_path / "run" / "report" / "metrics.json"
+    assert run.sheet_file("a/b.mp4") == tmp_path / "run" / "report" / "sheets" / "a__b.mp4.png"
+    assert run.head_file == tmp_path / "run" / "fit" / "head.json"
+    assert run.report_dir_for([]) == run.report_dir
+    assert run.report_dir_for(["mapping=seven"]).name == "report-mapping-seven"
+    assert ReportFolder(tmp_path).page.name == "index.html"
+    sweep = SweepFolder(tmp_path)
+    assert sweep.table_file("report", "csv").name == "sweep.csv"
+    assert sweep.table_file("report-mapping-seven", "html").name == "sweep-mapping-seven.html"
