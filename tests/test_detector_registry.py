@@ -16,7 +16,6 @@ import yaml
 from femo.bench.cases import bench_facts
 from femo.bench.run import FULL
 from femo.config import (
-    DETECTOR_SETTINGS_UNUSED,
     ClassifierConfig,
     ConfigError,
     DetectorConfig,
@@ -27,7 +26,6 @@ from femo.config import (
     conf_dir,
     detector_config,
     from_dict,
-    to_dict,
 )
 from femo.config.detectors import (
     DETECTORS,
@@ -83,15 +81,14 @@ def test_the_config_takes_each_name_with_its_own_class_and_defaults(entry: Detec
     fields = {f.name for f in dataclasses.fields(entry.settings)}
     assert {"name", "offsets", "verify", "verify_below", "verify_min"} <= fields
     assert fields <= set(SAVED_ORDER)  # every key femo ever saved, in its saved order
-    assert DETECTOR_SETTINGS_UNUSED[entry.name] == tuple(k for k in SAVED_ORDER if k not in fields)
     if entry.preflight is not None:
         assert callable(load(entry.preflight)), entry.preflight
 
 
 @ENTRIES
 def test_the_method_line_names_each_detector(entry: DetectorEntry):
-    config = to_dict(RunConfig(detector=detector_config({"name": entry.name})))
-    shown = "".join(f", {key} {config['detector'][key]}" for key in entry.method_keys)
+    config = RunConfig(detector=detector_config({"name": entry.name}))
+    shown = "".join(f", {key} {getattr(config.detector, key)}" for key in entry.method_keys)
     expected = f"detector {entry.name} ({entry.display}{shown}; detector={entry.name})"
     assert method_text(config).startswith(f"Method: {expected}; classifier ")
 
@@ -154,7 +151,8 @@ def test_the_registry_holds_what_the_scattered_lists_held():
     blaze = ("model", "min_score", "nms_iou")
     facts = {
         e.name: (e.display, e.tensorflow, getattr(e.settings(), "scale_factor", None),
-                 DETECTOR_SETTINGS_UNUSED[e.name], e.method_keys)
+                 tuple(k for k in SAVED_ORDER if k not in e.settings.saved_keys()),
+                 e.method_keys)
         for e in DETECTORS
     }  # fmt: skip
     assert facts == {

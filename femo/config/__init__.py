@@ -31,7 +31,6 @@ from .classifier import (
 )
 from .detectors import (
     CHECKS,
-    DETECTOR_SETTINGS_UNUSED,
     DETECTORS,
     BlazeFaceConfig,
     DetectorConfig,
@@ -355,7 +354,6 @@ __all__ = [
     "DEFAULTED_GROUPS",
     "DEFAULTED_ROOT",
     "DETECTORS",
-    "DETECTOR_SETTINGS_UNUSED",
     "FER_BACKENDS",
     "IDENTITIES",
     "LANDMARKS",

@@ -332,9 +332,3 @@ def detector_config(values: Mapping[str, Any] | None = None, saved: bool = False
     except TypeError as exc:
         raise ConfigError(f"bad detector config: {exc}") from None
 
-
-# The saved keys each detector does not have: a run saved before each detector had its
-# own class holds them (the report's Settings YAML leaves them out).
-DETECTOR_SETTINGS_UNUSED: dict[str, tuple[str, ...]] = {
-    e.name: tuple(k for k in SAVED_ORDER if k not in e.settings.saved_keys()) for e in DETECTORS
-}

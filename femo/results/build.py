@@ -230,7 +230,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
         labels_file=run.labels_file,
         predicted=predicted_summary(results, per_frame, config.mapping),
         clip_profiles=clip_profiles(results, per_frame, config.mapping, CLIP_PROFILES),
-        method=_method(run, config_dict, reduced.members),
+        method=_method(run, reduced.members),
         labels_line=_labels_line(run),
         groups=group_profiles(results, per_frame, config.mapping, config.report),
         identities=reduced.identities,
@@ -239,7 +239,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
         ),
         provenance=provenance(run),
         fit=fit_summary(run),
-        settings_yaml=settings_yaml(config_dict),
+        settings_yaml=settings_yaml(config),
         config=config_dict,
         throughput=speed_summary(add_timing(shards.metadata), len(plan.clips), plan.n_shards),
         over_time=segment_timelines(results, run.spans) if run.spans else None,
@@ -248,10 +248,10 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
     return Report(metrics, tuple(results), config, run.spans, reduced.reference_crops)
 
 
-def _method(run: OpenRun, config: dict[str, Any], members: list[Member]) -> str:
+def _method(run: OpenRun, members: list[Member]) -> str:
     """The report's ``Method`` line: the settings, the head and the ensemble's other runs."""
     others = [(m.run.path.name, m.detector) for m in members[1:]]
-    return method_text(config, head_provenance(config["reduce"].get("head")), others)
+    return method_text(run.config, head_provenance(run.config.reduce.head), others)
 
 
 def _labels_line(run: OpenRun) -> str:
