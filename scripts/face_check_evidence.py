@@ -25,8 +25,8 @@ import cv2
 import numpy as np
 
 from femo.config import BlazeFaceConfig, SamplingConfig
-from femo.node.mesh import FaceMesh, face_roi
-from femo.node.models import make_detector
+from femo.node.detectors import make_detector
+from femo.node.face_mesh import FaceMesh, face_roi
 from femo.node.video import ClipInfo, sampled_frames
 
 FIELDS = ["preset", "set", "file", "frame", "x", "y", "w", "h", "score", "presence",

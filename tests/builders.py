@@ -42,7 +42,7 @@ from femo.results.metrics import Metrics
 from femo.results.model import ClipResult, Report
 from femo.results.run import open_run
 from femo.rundir import RunDir, make_plan
-from femo.shards import SCHEMA
+from femo.shard_files import SCHEMA
 from femo.task import ShardResult, ShardTask, make_tasks
 
 from .conftest import SHARED, need, shard_task

@@ -217,7 +217,7 @@ def test_image_is_one_frame(tmp_path, face_image):
 @pytest.mark.slow
 def test_shard_over_good_and_bad_clips(tmp_path, face_image):
     from femo.node.extract import run_shard
-    from femo.shards import read_shard_metadata
+    from femo.shard_files import read_shard_metadata
 
     root = tmp_path / "clips"
     root.mkdir()

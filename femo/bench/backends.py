@@ -40,7 +40,7 @@ def sampled_crops(
     from ..config import DatasetConfig
     from ..dataset import discover_clips
     from ..node.crops import face_crop, pad_gray
-    from ..node.models import HaarDetector
+    from ..node.detectors import HaarDetector
     from ..node.video import ClipError, ClipInfo, sampled_frames
 
     sampling = sampling or SamplingConfig()
@@ -85,7 +85,7 @@ def make_backend(backend: str, threads: int = 1):
 
     config = ExtractConfig(classifier=ClassifierConfig(backend=backend), device="cpu")
     if FER_BACKENDS.require(backend).tensorflow:
-        from ..node.models import configure_runtime
+        from ..node.runtime import configure_runtime
 
         configure_runtime(threads, "cpu")
     return make_classifier(config, "CPU:0", threads, busy=0)

@@ -179,7 +179,7 @@ def _floor_worker(case: Case) -> Measurement:
     import cv2
 
     from ..config import SamplingConfig
-    from ..node.models import make_detector
+    from ..node.detectors import make_detector
     from ..node.video import ClipInfo, sampled_frames
 
     sampling = SamplingConfig(every_n=case.every_n, max_frames=case.max_frames)
@@ -225,7 +225,7 @@ def _femo_worker(case: Case) -> Measurement:
     from ..dataset import Clip
     from ..node.engine import get_extractor
     from ..node.extract import run_shard
-    from ..shards import read_shard_metadata
+    from ..shard_files import read_shard_metadata
     from ..task import ShardTask
 
     detector = detector_preset(case.preset or case.detector)
@@ -272,7 +272,7 @@ def _check_worker(case: Case) -> Measurement:
     """The face check (``detector.verify=mesh``) alone, on every face the detector's
     preset finds in the sampled frames (found once, untimed): its cost per face."""
     from ..config import SamplingConfig
-    from ..node.models import make_detector
+    from ..node.detectors import make_detector
     from ..node.verify import FaceCheck
     from ..node.video import ClipInfo, sampled_frames
 
@@ -334,8 +334,8 @@ def _mesh_worker(case: Case) -> Measurement:
     import cv2
 
     from ..config import SamplingConfig
+    from ..node.detectors import make_detector
     from ..node.landmarks import MeshLandmarks
-    from ..node.models import make_detector
     from ..node.video import ClipInfo, sampled_frames
 
     sampling = SamplingConfig(every_n=case.every_n, max_frames=case.max_frames)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.detectors import DETECTORS
-from ..node.models import cpu_count
+from ..node.runtime import cpu_count
 from ..results.throughput import format_duration
 from ..rundir import timestamp
 from .backends import backends_bench
@@ -29,7 +29,7 @@ from .cases import (
 from .compare import accuracy, compare_with_fer
 from .floor import NODE_LEGEND, FloorSpec, compare_layouts, node_summary, node_table, process_counts
 from .memory import media_cache, memory_check
-from .mesh import mesh_bench
+from .mesh_cost import mesh_bench
 from .progress import Heartbeat
 from .table import HEADER, format_estimate, format_row, frame_sizes, study_estimates
 

@@ -248,14 +248,14 @@ DETECTORS: Registry[DetectorEntry] = Registry("detector.name", (
         name="haar",
         display="fer's Haar cascade",
         settings=HaarConfig,
-        builder="femo.node.models:HaarDetector.build",
+        builder="femo.node.detectors:HaarDetector.build",
         bench=BenchFacts(floor_threads=(1, 2), fast_preset="haar_fast", in_full=True),
     ),
     DetectorEntry(
         name="mtcnn",
         display="fer's MTCNN",
         settings=MtcnnConfig,
-        builder="femo.node.models:MtcnnDetector.build",
+        builder="femo.node.detectors:MtcnnDetector.build",
         tensorflow=True,
         bench=BenchFacts(fer_reference="mtcnn", in_full=True),
     ),
@@ -263,7 +263,7 @@ DETECTORS: Registry[DetectorEntry] = Registry("detector.name", (
         name="blazeface",
         display="MediaPipe's BlazeFace",
         settings=BlazeFaceConfig,
-        builder="femo.node.models:BlazeFaceDetector.build",
+        builder="femo.node.detectors:BlazeFaceDetector.build",
         method_keys=("model",),
         preflight="femo.node.blazeface:check_installed",
         bench=BenchFacts(floor_threads=(1,), check_apart=True, in_full=True),
@@ -272,7 +272,7 @@ DETECTORS: Registry[DetectorEntry] = Registry("detector.name", (
         name="none",
         display="none: the whole frame is the face",
         settings=WholeFrameConfig,
-        builder="femo.node.models:WholeFrameDetector.build",
+        builder="femo.node.detectors:WholeFrameDetector.build",
     ),
 ), default="haar")  # fmt: skip
 
@@ -331,4 +331,3 @@ def detector_config(values: Mapping[str, Any] | None = None, saved: bool = False
         return cls(**values)
     except TypeError as exc:
         raise ConfigError(f"bad detector config: {exc}") from None
-

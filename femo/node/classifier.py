@@ -7,7 +7,7 @@ for an empty crop); ``face_shape``, one face's input shape; ``batch_size``;
 ``model_path``, the file it runs, and ``emotion_model_path``, the file whose weights
 made the scores (shard metadata); ``device_note``, what the extractor's device line adds.
 
-``classifier.backend=keras`` is :class:`~femo.node.models.EmotionClassifier`, fer's own
+``classifier.backend=keras`` is :class:`EmotionClassifier`, fer's own
 model as fer runs it (the study). ``onnx`` runs the same weights, converted by
 ``scripts/export_emotion_onnx.py`` and shipped in ``femo/node/data``, on ONNX Runtime:
 same scores within ~1e-6, same top emotion and 2-decimal scores, and no TensorFlow in the
@@ -26,9 +26,42 @@ import numpy as np
 
 from ..config import CLASSIFIERS, FER_BACKENDS, ExtractConfig
 from .crops import FerInput
-from .models import EmotionClassifier, emotion_model_path
+from .runtime import emotion_model_path
 
 log = logging.getLogger(__name__)
+
+
+class EmotionClassifier(FerInput):
+    """fer's 7-emotion model (backend keras), loaded once, called through one tf.function."""
+
+    device_note = ""  # the extractor's device line is TensorFlow's already
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64):
+        import tensorflow as tf
+
+        self.model_path = str(model_path or emotion_model_path())
+        self.emotion_model_path = str(emotion_model_path())
+        self.model = tf.keras.models.load_model(self.model_path, compile=False)
+        height, width = self.model.input_shape[1:3]
+        self.target_size = (int(width), int(height))
+        self.batch_size = int(batch_size)
+        # A tf.function with a fixed signature traces once; calling the Keras model
+        # eagerly costs ~60 ms of Python overhead per call.
+        self._predict = tf.function(
+            lambda x: self.model(x, training=False),
+            input_signature=[tf.TensorSpec([None, int(height), int(width), 1], tf.float32)],
+        )
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """Scores (n, 7) float32 for preprocessed faces (n, h, w) in [-1, 1]."""
+        if len(faces) == 0:
+            return np.zeros((0, 7), dtype=np.float32)
+        out = []
+        for start in range(0, len(faces), self.batch_size):
+            chunk = np.ascontiguousarray(faces[start : start + self.batch_size, :, :, None])
+            out.append(self._predict(chunk).numpy())
+        return np.concatenate(out).astype(np.float32, copy=False)
+
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 NO_CUDA = "no CUDA provider in this ONNX Runtime (install onnxruntime-gpu: pip install 'femo[gpu]')"

@@ -10,7 +10,7 @@ import numpy as np
 
 
 class Box(Protocol):
-    """A face's box in frame pixels (a :class:`femo.node.models.Face`; models imports this
+    """A face's box in frame pixels (a :class:`femo.node.detectors.Face`; detectors imports this
     module, so it is named by what the crops read)."""
 
     x: int

@@ -21,7 +21,8 @@ import numpy as np
 from ..config import EMOTIONS, ConfigError, CustomClassifierConfig, ExtractConfig
 from .classifier import CPU, choose_providers, onnx_threads, provider_line, session_options
 from .crops import FER_PADDING, fer_crop_pixels, pad_gray
-from .models import Face, sha256_file
+from .detectors import Face
+from .runtime import sha256_file
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The threaded extraction engine: clips in, one row per sampled frame and face out.
 
 An :class:`Extractor` decodes clips (:mod:`femo.node.video`), detects faces and
-classifies them (:mod:`femo.node.models`) in bounded, ordered pipelines
+classifies them (:mod:`femo.node.detectors`, :mod:`femo.node.classifier`) in bounded, ordered pipelines
 (:mod:`femo.node.stream`); :mod:`femo.node.extract` drives it over one shard. The rows
-are described in :mod:`femo.shards`.
+are described in :mod:`femo.shard_files`.
 """
 
 from __future__ import annotations
@@ -24,13 +24,8 @@ import numpy as np
 from ..config import IDENTITIES, LANDMARKS, ExtractConfig
 from ..dataset import Clip
 from .classifier import make_classifier, needs_tensorflow
-from .models import (
-    Face,
-    configure_runtime,
-    cpu_count,
-    make_detector,
-    tf_device_name,
-)
+from .detectors import Face, make_detector
+from .runtime import configure_runtime, cpu_count, tf_device_name
 from .stream import InlineExecutor, chain_ahead, ordered_map
 from .units import ClipEnd, Columns, StageClock, Tagged, Unit, by_file, clip_status, detector_calls
 from .verify import Verdict, make_check

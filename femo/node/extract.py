@@ -2,7 +2,7 @@
 
 :func:`run_shard` keeps finished clips in part files (:mod:`femo.node.progress`) and
 runs the :class:`~femo.node.engine.Extractor` over the rest. The rows it writes are
-described in :mod:`femo.shards`.
+described in :mod:`femo.shard_files`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from .. import __version__
 from ..config import to_dict
 from ..dataset import Clip
 from ..rundir import RunDir
-from ..shards import SCHEMA, encode_metadata, load_arrow, write_table
+from ..shard_files import SCHEMA, encode_metadata, load_arrow, write_table
 from ..task import ShardResult, ShardTask
 from .engine import Extractor, get_extractor
-from .models import sha256_file
 from .progress import POISON_MESSAGE, TIMEOUT_MESSAGE, ShardProgress
+from .runtime import sha256_file
 from .units import Columns
 
 log = logging.getLogger(__name__)

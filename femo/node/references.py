@@ -24,7 +24,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..config import BlazeFaceConfig, ConfigError
-from ..shards import write_table
+from ..shard_files import write_table
 from .identity import SAME_PERSON, Embedder
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def embed_references(
     """
     embedder = embedder or Embedder()
     if detector is None:
-        from .models import BlazeFaceDetector
+        from .detectors import BlazeFaceDetector
 
         detector = BlazeFaceDetector(DETECTOR, delegates=False)
     kept, warnings = select_faces(find_candidates(photos, embedder, detector))

@@ -1,7 +1,7 @@
 """The face check after detection (``detector.verify=mesh``): is each box a face?
 
 A detector finds "faces" in on-screen text (round letters as eyes). MediaPipe checks
-each face it tracks with its face mesh model (:mod:`femo.node.mesh`), whose
+each face it tracks with its face mesh model (:mod:`femo.node.face_mesh`), whose
 face-presence score is near 1 on a face and near 0 elsewhere. But the mesh does not
 recognise profile faces, nor small, blurred ones (it scores them near 0 too), which
 are the faces BlazeFace was brought in to find. So only the faces the detector is
@@ -20,10 +20,10 @@ import cv2
 import numpy as np
 
 from ..config import CHECKS, DetectorConfig
-from . import mesh
+from . import face_mesh
 from .blazeface import wheel_file
-from .mesh import FaceMesh, face_roi
-from .models import Face
+from .detectors import Face
+from .face_mesh import FaceMesh, face_roi
 
 
 @dataclass(frozen=True)
@@ -85,4 +85,4 @@ def make_check(config: DetectorConfig) -> FaceCheck | None:
 def check_installed(config: DetectorConfig) -> None:
     """``detector.verify=mesh``'s preflight: a one-line ConfigError where the runtime or
     the face mesh's model file is missing."""
-    wheel_file(mesh.MODEL_FILE, "detector.verify=mesh")
+    wheel_file(face_mesh.MODEL_FILE, "detector.verify=mesh")

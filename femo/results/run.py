@@ -25,7 +25,7 @@ from ..config import ConfigError, RunConfig
 from ..dataset import Clip, Labels, Segment, read_labels
 from ..overrides import Command, names_key
 from ..rundir import Plan, RunDir
-from ..shards import owning_shard
+from ..shard_files import owning_shard
 
 if TYPE_CHECKING:
     from .shard_rows import ShardData

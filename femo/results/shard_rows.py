@@ -2,7 +2,7 @@
 each file's ``femo.*`` metadata (its speed, versions and model hash), one pass per file.
 
 A clip found in several shard files is taken from the one that wins it
-(:func:`femo.shards.clip_owners`), everywhere the results side reads rows.
+(:func:`femo.shard_files.clip_owners`), everywhere the results side reads rows.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ..config import EMOTIONS
-from ..shards import SCHEMA, clip_owners, decode_metadata, finished_shards
+from ..shard_files import SCHEMA, clip_owners, decode_metadata, finished_shards
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def load_shards(
     """Read every finished shard file (of a shards folder, or the files given, in order).
 
     A clip found in more than one shard file is taken from the one that wins it
-    (:func:`femo.shards.clip_owners`); frame rows of a clip without any clip row are left out.
+    (:func:`femo.shard_files.clip_owners`); frame rows of a clip without any clip row are left out.
 
     The rows stay in Arrow (compact) until each of the two tables is made a frame once:
     the frame rows of 100,000 clips take a tenth of what a frame of every row did.

