@@ -137,11 +137,12 @@ class MappingConfig:
 
     def class_named(self, name: str) -> str | None:
         """The class matching ``name`` case-insensitively, or None."""
-        wanted = name.strip().casefold()
-        for cls in self.classes:
-            if cls.casefold() == wanted:
-                return cls
-        return None
+        return self._by_folded.get(name.strip().casefold())
+
+    @functools.cached_property
+    def _by_folded(self) -> dict[str, str]:
+        # The first class of a case-folded name wins, as a scan in order would find it.
+        return {c.casefold(): c for c in reversed(self.classes)}
 
 
 @dataclass(frozen=True)

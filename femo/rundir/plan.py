@@ -65,6 +65,22 @@ class Plan:
         return {c.video: k for c, k in zip(self.clips, self._shards, strict=True)}
 
     @property
+    def segmented(self) -> bool:
+        """Whether the plan holds segments of videos (clips.csv has span columns)."""
+        if self._rows is not None:
+            return any(c in self._columns for c in SEGMENT_COLUMNS)
+        return any(c.segment is not None for c in self.clips)
+
+    @functools.cached_property
+    def videos(self) -> list[str]:
+        """Every clip's id, in plan order (read from the rows, without making clips,
+        where the plan holds whole files)."""
+        if self._rows is not None and not self.segmented:
+            at = self._columns["video"]
+            return [row[at] for row in self._rows]
+        return [c.video for c in self.clips]
+
+    @property
     def n_clips(self) -> int:
         return len(self._rows) if self._rows is not None else len(self.clips)
 
