@@ -188,7 +188,8 @@ def test_blazeface_values(hydra_compose):
     )
     assert detector.offsets == (10, 10)
     assert not hasattr(detector, "scale_factor")  # BlazeFace has no image pyramid
-    assert (detector.verify, detector.verify_below, detector.verify_min) == ("mesh", 0.65, 0.05)
+    assert (detector.verify, detector.verify_below, detector.verify_min) == ("evidence", None, 0.05)
+    assert detector.min_face == 48
     assert detector == BlazeFaceConfig()  # the preset is the class's defaults
     # Haar and MTCNN configs carry no BlazeFace key.
     assert not hasattr(HaarConfig(), "model") and not hasattr(MtcnnConfig(), "model")
@@ -374,7 +375,7 @@ def test_extensions_are_normalised(hydra_compose):
         (
             ["detector=blazeface", "+detector.scale_factor=1.2"],
             "unknown key 'detector.scale_factor' (detector blazeface has: name, offsets, "
-            "downscale, model, min_score, nms_iou, verify, verify_below, verify_min)",
+            "downscale, model, min_score, nms_iou, verify, verify_below, verify_min, min_face)",
         ),
         (
             ["+sampling.stride=2", "+sampling.jitter=1"],

@@ -148,7 +148,7 @@ def test_the_registry_holds_what_the_scattered_lists_held():
     """The facts as config, node, report and bench each had them before the registry (the
     keys each does not read: those its settings class lacks; its scale factor: its class's
     default)."""
-    blaze = ("model", "min_score", "nms_iou")
+    blaze = ("model", "min_score", "nms_iou", "min_face")
     facts = {
         e.name: (e.display, e.tensorflow, getattr(e.settings(), "scale_factor", None),
                  tuple(k for k in SAVED_ORDER if k not in e.settings.saved_keys()),
@@ -159,7 +159,7 @@ def test_the_registry_holds_what_the_scattered_lists_held():
         "haar": ("fer's Haar cascade", False, 1.1, ("min_face_size", "frames_per_call", *blaze), ()),
         "mtcnn": ("fer's MTCNN", True, 0.709, ("min_neighbors", "min_size", *blaze), ()),
         "blazeface": ("MediaPipe's BlazeFace", False, None, ("scale_factor", "min_neighbors",
-                      "min_size", "min_face_size", "frames_per_call"), ("model",)),
+                      "min_size", "min_face_size", "frames_per_call"), ("model", "min_face", "verify")),
         "none": ("none: the whole frame is the face", False, None, ("scale_factor",
                  "min_neighbors", "min_size", "min_face_size", "downscale", "frames_per_call",
                  *blaze), ()),

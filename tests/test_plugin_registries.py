@@ -147,7 +147,7 @@ def test_the_registry_default_is_config_yamls_choice(group):
 # come after them).
 HAD = {
     "detector": ("haar", "mtcnn", "blazeface", "none"),
-    "detector.verify": ("none", "mesh"),
+    "detector.verify": ("none", "evidence", "mesh"),
     "classifier": ("fer", "custom"),
     "classifier.backend": ("keras", "onnx"),
     "identity": ("none", "dlib"),
@@ -430,7 +430,12 @@ def test_a_saved_config_of_every_detectors_keys_reads_as_its_detectors():
             "min_face_size": 20, "offsets": [10, 10], "downscale": 1.0, "frames_per_call": None,
             "model": "short/back", "min_score": None, "nms_iou": 0.3, "verify": "mesh",
             "verify_below": 0.65, "verify_min": 0.05}  # fmt: skip
-    assert from_saved({"detector": flat}).detector == BlazeFaceConfig()
+    # It ran as femo did then: the letterbox alone (no min_face), the mesh check.
+    was = BlazeFaceConfig(min_face=None, verify="mesh", verify_below=0.65)
+    assert from_saved({"detector": flat}).detector == was
+    older = {k: v for k, v in flat.items() if not k.startswith("verify")}
+    before = BlazeFaceConfig(min_face=None, verify="none", verify_below=0.65)
+    assert from_saved({"detector": older}).detector == before
     with pytest.raises(ConfigError, match="^unknown keys 'detector.frames_per_call', "):
         from_dict({"detector": flat})  # a config given now is not a saved one
     with pytest.raises(ConfigError, match="unknown key 'detector.colour'"):

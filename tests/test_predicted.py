@@ -86,7 +86,8 @@ def test_method_line_names_every_choice_in_words_and_settings():
     )
     head = {"detectors": ["haar"], "labelled_clips": 21}
     assert method_text(config, head, [("10-00-00-clips-mtcnn-n20", "mtcnn")]) == (
-        "Method: detector blazeface (MediaPipe's BlazeFace, model short/back; "
+        "Method: detector blazeface (MediaPipe's BlazeFace, model short/back, min_face 48, "
+        "verify evidence; "
         "detector=blazeface); classifier fer's 7-emotion model on onnx (ONNX Runtime); "
         "sampling every 20th frame (sampling.every_n=20); face rule: the face of the person "
         "seen most in the clip (reduce.face=main); vote: the class most of a clip's frames "

@@ -44,7 +44,7 @@ def bgr(name: str):
 def test_off_by_default_but_on_in_the_blazeface_preset():
     for name in ("haar", "mtcnn", "none"):
         assert detector_config({"name": name}).verify == "none"
-    assert BlazeFaceConfig().verify == "mesh"  # the preset's values are its defaults
+    assert BlazeFaceConfig().verify == "evidence"  # the preset's values are its defaults
     for preset in ("haar", "haar_fast", "mtcnn", "none"):
         yaml = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "detector" / f"{preset}.yaml"))
         composed = compose_option("detector", yaml)
@@ -53,14 +53,14 @@ def test_off_by_default_but_on_in_the_blazeface_preset():
         assert from_dict({"detector": composed}).extract.detector.verify == "none"
     yaml = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "detector" / "blazeface.yaml"))
     detector = from_dict({"detector": compose_option("detector", yaml)}).extract.detector
-    assert (detector.verify, detector.verify_below, detector.verify_min) == ("mesh", 0.65, 0.05)
+    assert (detector.verify, detector.verify_below, detector.verify_min) == ("evidence", None, 0.05)
 
 
 @pytest.mark.usefixtures("no_tensorflow")
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"verify": "yes"}, "detector.verify must be 'none' or 'mesh', not 'yes'"),
+        ({"verify": "yes"}, "detector.verify must be 'none', 'evidence' or 'mesh', not 'yes'"),
         ({"verify_below": 0}, "detector.verify_below must be between 0 and 1 or null, not 0"),
         ({"verify_min": 1.0}, "detector.verify_min must be in [0, 1), not 1.0"),
     ],

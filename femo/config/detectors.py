@@ -27,7 +27,12 @@ from .registry import Entry, Registry, settings_fields
 # all). :func:`detector_keys` keeps it, so a report's Settings YAML reads as before.
 SAVED_ORDER = ("name", "scale_factor", "min_neighbors", "min_size", "min_face_size",
                "offsets", "downscale", "frames_per_call", "model", "min_score", "nms_iou",
-               "verify", "verify_below", "verify_min")  # fmt: skip
+               "verify", "verify_below", "verify_min", "min_face")  # fmt: skip
+
+
+# Under this, a pyramid level would enlarge the frame more than 3x (the model needs ~26
+# input pixels a face): the cost grows with the square and nothing new is seen.
+MIN_FACE_FLOOR = 8
 
 
 def blazeface_models(model: str) -> tuple[str, list[str]]:
@@ -49,11 +54,13 @@ class DetectorConfig:
     # face, for pre-cropped faces); each class's default is its own name.
     name: str
     offsets: tuple[int, int] = (10, 10)
-    # The face check after detection, one of CHECKS: none | mesh (MediaPipe's face mesh;
-    # its presence score per face). The blazeface preset turns it on; Haar and MTCNN
-    # keep it off (the study's method). A face the detector scores below verify_below
-    # (null: every face; a detector without scores, Haar: every face) is checked and
-    # dropped where the mesh's presence is under verify_min.
+    # The face check after detection, one of CHECKS: none | evidence (femo.node.evidence:
+    # not flat like a drawing, found again on a close-up crop, and a profile by its eyes
+    # or a face to MediaPipe's face mesh) | mesh (the face mesh's presence score alone).
+    # The blazeface preset runs evidence on every face; Haar and MTCNN keep it off (the
+    # study's method). A face the detector scores below verify_below (null: every face;
+    # a detector without scores, Haar: every face) is checked; the mesh's presence must
+    # reach verify_min.
     verify: str = "none"
     verify_below: float | None = 0.65
     verify_min: float = 0.05
@@ -78,6 +85,12 @@ class DetectorConfig:
 
     def check(self) -> None:
         """This detector's own keys (its class adds them); ConfigError where one is wrong."""
+
+    @classmethod
+    def saved_before(cls) -> dict[str, Any]:
+        """The value each key added since femo first saved this detector had before it
+        was a key: a saved config without the key ran that way."""
+        return {}
 
     @property
     def entry(self) -> DetectorEntry:
@@ -165,7 +178,9 @@ class MtcnnConfig(ShrinkingDetectorConfig):
 
 @dataclass(frozen=True)
 class BlazeFaceConfig(ShrinkingDetectorConfig):
-    """MediaPipe's BlazeFace, as the blazeface preset runs it: short/back, face check on."""
+    """MediaPipe's BlazeFace, as the blazeface preset runs it: short-range at the scales
+    that find faces from ``min_face`` pixels, back-camera where it is unsure, and every
+    face checked on its evidence."""
 
     name: str = "blazeface"
     # short (close-ups) | full | back (small faces); several joined by '+' (each runs,
@@ -176,7 +191,18 @@ class BlazeFaceConfig(ShrinkingDetectorConfig):
     min_score: float | None = None
     # Boxes overlapping by more than this IoU are merged (MediaPipe's weighted NMS).
     nms_iou: float = 0.3
-    verify: str = "mesh"
+    # The smallest face to find, in frame pixels: short range also looks at the frame
+    # scaled so that such a face is the ~26 of its input pixels it needs (a pyramid,
+    # each level a third of the last). null: only the frame letterboxed into each
+    # model's input, as MediaPipe runs it (faces under ~5 % of the frame's width missed).
+    min_face: int | None = 48
+    verify: str = "evidence"
+    verify_below: float | None = None
+
+    @classmethod
+    def saved_before(cls) -> dict[str, Any]:
+        # verify came with the face check; a run saved before ran without one.
+        return {"min_face": None, "verify": "none", "verify_below": 0.65}
 
     def check(self) -> None:
         joiner, models = blazeface_models(self.model or "")
@@ -192,6 +218,13 @@ class BlazeFaceConfig(ShrinkingDetectorConfig):
             )
         if not 0 < self.nms_iou < 1:
             raise ConfigError(f"detector.nms_iou must be between 0 and 1, not {self.nms_iou!r}")
+        if self.min_face is not None and (
+            not isinstance(self.min_face, int) or self.min_face < MIN_FACE_FLOOR
+        ):
+            raise ConfigError(
+                f"detector.min_face must be an integer >= {MIN_FACE_FLOOR} (pixels) or null, "
+                f"not {self.min_face!r}"
+            )
         super().check()
 
 
@@ -264,7 +297,7 @@ DETECTORS: Registry[DetectorEntry] = Registry("detector.name", (
         display="MediaPipe's BlazeFace",
         settings=BlazeFaceConfig,
         builder="femo.node.detectors:BlazeFaceDetector.build",
-        method_keys=("model",),
+        method_keys=("model", "min_face", "verify"),
         preflight="femo.node.blazeface:check_installed",
         bench=BenchFacts(floor_threads=(1,), check_apart=True, in_full=True),
     ),
@@ -281,6 +314,14 @@ DETECTORS: Registry[DetectorEntry] = Registry("detector.name", (
 _A_DETECTOR_KEY = "chosen by detector.verify, a key of every detector's settings"
 CHECKS: Registry[Entry] = Registry("detector.verify", (
     Entry(name="none", display="no face check", settings=None, no_preset=_A_DETECTOR_KEY),
+    Entry(
+        name="evidence",
+        display="femo's evidence check (not flat, found again close up, eyes or face mesh)",
+        settings=None,
+        builder="femo.node.evidence:EvidenceCheck",
+        preflight="femo.node.verify:check_installed",
+        no_preset=_A_DETECTOR_KEY,
+    ),
     Entry(
         name="mesh",
         display="MediaPipe's face mesh",
@@ -320,6 +361,7 @@ def detector_config(values: Mapping[str, Any] | None = None, saved: bool = False
     keys = cls.saved_keys()
     if saved:
         values = {k: v for k, v in values.items() if k in keys or k not in SAVED_ORDER}
+        values = {**cls.saved_before(), **values}
     unknown = sorted(set(values) - set(keys))
     if unknown:
         which = ", ".join(repr(f"detector.{k}") for k in unknown)

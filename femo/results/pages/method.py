@@ -30,7 +30,8 @@ _NO_FACE = {
 }
 
 
-def _detector(detector: DetectorConfig) -> str:
+def detector_text(detector: DetectorConfig) -> str:
+    """The detector and the settings its entry names, as the Method line says them."""
     name, entry = detector.name, detector.entry
     keys = "".join(f", {key} {getattr(detector, key)}" for key in entry.method_keys)
     return f"detector {name} ({entry.display}{keys}; detector={name})"
@@ -75,7 +76,7 @@ def method_text(
     face, vote, no_face = reduce.face, reduce.vote, reduce.no_face
     mapping = config.mapping.name
     parts = [
-        _detector(config.detector),
+        detector_text(config.detector),
         f"classifier {config.classifier.method}",
         _sampling(config.sampling),
         f"face rule: {_FACE.get(face, face)} (reduce.face={face})",
