@@ -150,7 +150,7 @@ class Pyramid:
     """
 
     min_face: float
-    face_in: float = 26.0
+    face_in: float = 30.0
     step: float = 3.0
 
     def scales(self, width: int, height: int, size: int) -> list[float]:
@@ -174,11 +174,18 @@ def scaled(
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     if (new_w, new_h) != (width, height):
         factor = int(1 / scale)
-        if factor >= 2:  # block means first: OpenCV's fast path (see letterbox)
+        if factor >= 2:  # block means by a whole factor: OpenCV's fast path (see letterbox)
             image_rgb = cv2.resize(
                 image_rgb, (width // factor, height // factor), interpolation=cv2.INTER_AREA
             )
-        image_rgb = cv2.resize(image_rgb, (new_w, new_h), interpolation=cv2.INTER_AREA)
+        # What is left is a factor over 1/2, where INTER_AREA is slow (596x336 to 322x182:
+        # 14 ms on a loaded core) and bilinear alone aliases away small faces: a Gaussian
+        # blur as wide as the pixels dropped, then bilinear.
+        left = new_w / image_rgb.shape[1]
+        if left < 1:
+            sigma = 0.5 * (1 / left**2 - 1) ** 0.5
+            image_rgb = cv2.GaussianBlur(image_rgb, (0, 0), sigma)
+        image_rgb = cv2.resize(image_rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
     pad_h, pad_w = -new_h % multiple, -new_w % multiple
     canvas = cv2.copyMakeBorder(image_rgb, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=0)
     tensor = canvas.astype(np.float32) * np.float32(2 / 255) - np.float32(1)
@@ -241,8 +248,9 @@ def decode(
     logits = np.clip(np.asarray(raw_scores, np.float64).reshape(-1), -SCORE_CLIP, SCORE_CLIP)
     scores = 1.0 / (1.0 + np.exp(-logits))
     keep = scores >= min_score
-    raw = np.asarray(raw_boxes, np.float64).reshape(len(scores), -1)[keep, : 4 + 2 * keypoints]
-    raw = raw / size
+    # The few anchors kept, then float64 (the same values as converting all first).
+    raw = np.asarray(raw_boxes).reshape(len(scores), -1)[keep, : 4 + 2 * keypoints]
+    raw = raw.astype(np.float64) / size
     centre = raw[:, :2] + anchors[keep]
     half = raw[:, 2:4] / 2
     parts = [centre - half, centre + half]

@@ -30,7 +30,7 @@ from .identity import SAME_PERSON, Embedder
 log = logging.getLogger(__name__)
 
 # The detector that finds reference faces: the detector=blazeface preset, without its face check.
-DETECTOR = BlazeFaceConfig(model="short/back", verify="none")
+DETECTOR = BlazeFaceConfig(model="short/back", min_face=None, verify="none")
 # The side of the face crops kept for the report, in pixels.
 CROP_SIZE = 64
 # A black border around each photo, this share of its longer side: BlazeFace looks for
