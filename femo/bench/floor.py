@@ -1,8 +1,8 @@
 """The floor against femo, process for process: what a node's cores can give.
 
 The floor is decode -> detector (with the preset's face check) -> classifier and nothing
-else: one thread, one loop,
-each frame's faces cropped as fer crops them and classified at once, no rows, no files.
+else: one thread, one loop, each frame's faces cropped as fer crops them and classified
+at once, no rows, no files.
 femo is the same media through watched workers (:class:`~femo.node.supervise.Supervisor`,
 what ``femo run`` on a node runs), one shard per worker, one thread each.
 
