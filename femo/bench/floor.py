@@ -94,7 +94,7 @@ def floor_pass(spec: FloorSpec) -> dict[str, Any]:
             gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
             found = detector.detect([image], [gray])[0]
             if check is not None and found:
-                found = [f for f, v in zip(found, check.check(image, found)) if v.kept]
+                found = [f for f, v in zip(found, check.check(image, found), strict=True) if v.kept]
             if not found:
                 continue
             padded = pad_gray(gray)
