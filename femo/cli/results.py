@@ -115,7 +115,8 @@ def cmd_export(argv: list[str]) -> int:
     parser.add_argument("run_dir", help="a run folder")
     parser.add_argument(
         "--frames", type=Path, required=True, metavar="OUT", help="out.parquet or out.csv: "
-        "one row per sampled frame and face, with the clip's label and group",
+        "one row per sampled frame and face, with the clip's label and group and the "
+        "face's predicted class (predicted_class)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     try:

@@ -14,7 +14,8 @@ keeps there (its manifest; its plan through :mod:`.plan`, its job records throug
                        shard-<k>.job.json: the scheduler task that ran it by hand
       jobs.json        every submission: launcher, array id, shards, job ids
       jobs/            submitit's job folder (cluster launchers)
-      report/          the report (ReportFolder); report-<overrides>/ for a re-reduce
+      report/          the report (ReportFolder); report-<overrides>/ for a re-reduce;
+                       a segmented run's over-time/<video>.png timelines
       fit/             femo fit's head and report (FitFolder)
       .hydra/          Hydra's record of the composed config and overrides
 """
@@ -98,6 +99,11 @@ class ReportFolder:
         """``sheets/<clip>.png``: ``femo show``'s contact sheet of a clip (a clip in a
         subfolder: ``/`` becomes ``__``)."""
         return self.path / "sheets" / (video.replace("/", "__") + ".png")
+
+    def over_time_png(self, video: str) -> Path:
+        """``over-time/<video>.png``: a segmented run's timeline of one long video (a
+        video in a subfolder: ``/`` becomes ``__``); report.md links it."""
+        return self.path / "over-time" / (video.replace("/", "__") + ".png")
 
 
 @dataclass(frozen=True)
