@@ -622,10 +622,10 @@ DEFAULTED_OPTIONS = [(g, o) for g, o in OPTIONS if g in DEFAULTED_GROUPS]
     ("group", "option"), DEFAULTED_OPTIONS, ids=[f"{g}={o}" for g, o in DEFAULTED_OPTIONS]
 )
 def test_an_option_holds_only_what_differs_from_the_dataclass(group, option):
-    """Each option composes on its section's dataclass defaults (``base`` first) and
+    """Each option composes on its section's dataclass defaults (``<group>_base`` first) and
     repeats none of them: every value it writes differs from the default."""
     values = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
-    assert values["defaults"] == ["base", "_self_"]
+    assert values["defaults"] == [f"/{group}_base@_here_", "_self_"]
     defaults = yaml_defaults(group)
     repeated = {k: v for k, v in values.items() if k != "defaults" and defaults.get(k) == v}
     assert repeated == {}
