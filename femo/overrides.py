@@ -27,6 +27,7 @@ from .config import (
     EXECUTION_KEYS,
     SHARD_KEYS,
     ConfigError,
+    SamplingConfig,
     absolute_path,
     compose_option,
     conf_dir,
@@ -268,18 +269,57 @@ def check_run_overrides(overrides: list[str]) -> None:
     choices: dict[str, list[str]] = {}
     for o in parsed:
         if o.key_or_group in GROUPS and o.package is None and o.type != OverrideType.DEL:
-            values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
-            choices[o.key_or_group] = [str(v) for v in values]
+            choices[o.key_or_group] = _values(o)
     configs = _run_defaults(choices)  # raises for an option that does not exist
+    modes = {cfg["sampling"]["mode"] for cfg in configs}
+    for o in parsed:
+        if o.key_or_group == "sampling.mode" and o.type != OverrideType.DEL:
+            modes = set(_values(o))
     for o in parsed:
         key = o.key_or_group
         value = None if o.is_sweep_override() else o.value()
-        if error := old_spelling(key, value):
+        if error := old_spelling(key, value) or _unread_sampling_key(key, value, modes):
             raise error
         if o.type != OverrideType.CHANGE or key in GROUPS or o.package is not None:
             continue  # +key / ++key add keys (femo's config checks them); ~key deletes
         if not any(_has_key(cfg, key) for cfg in configs):
             raise _unknown(key, configs[0])
+
+
+def _values(override: Any) -> list[str]:
+    """A parsed override's value, or each value of a sweep, as text."""
+    values = (
+        override.sweep_string_iterator() if override.is_sweep_override() else [override.value()]
+    )
+    return [str(v) for v in values]
+
+
+def _unread_sampling_key(key: str, value: Any, modes: set[str]) -> ConfigError | None:
+    """``sampling.every_n`` where every sampling mode of the run is ``fps`` (or
+    ``sampling.fps`` where it is ``every_n``): a key no mode reads, refused rather than
+    ignored."""
+    reads = SamplingConfig.KEYS_READ
+    section, _, name = key.partition(".")
+    owners = [mode for mode, keys in reads.items() if name in keys]
+    if section != "sampling" or not owners or any(name in reads.get(m, (name,)) for m in modes):
+        return None
+    mode, other = sorted(modes)[0], owners[0]
+    if value is None:
+        example = f"sampling={other} reads it"
+    elif other == "every_n":
+        every = "every frame" if value == 1 else f"every {_ordinal(value)} frame"
+        example = f"{every}: sampling=every_n sampling.every_n={value}"
+    else:
+        example = f"{value} frames a second: sampling=fps sampling.fps={value}"
+    read = " and ".join(f"sampling.{k}" for k in reads[mode])
+    return ConfigError(f"sampling={mode} reads {read}, not {key} ({example})")
+
+
+def _ordinal(n: Any) -> str:
+    if not isinstance(n, int):
+        return f"{n}th"
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def run_hydra(main: Callable[[], Any]) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
+from .conftest import error_line
+
 
 def test_run_help_lists_only_options_one_can_choose(fast_femo):
     """``base`` (the dataclass defaults each option composes on) was listed for dataset,
@@ -17,3 +21,38 @@ def test_run_help_lists_only_options_one_can_choose(fast_femo):
     assert groups["reduce"] == "first, largest, main, person"
     assert groups["dataset"] == "folder"
     assert not [g for g, options in groups.items() if "base" in options.split(", ")]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["sampling=fps", "sampling.every_n=3"],
+            "sampling=fps reads sampling.fps and sampling.max_frames, not sampling.every_n "
+            "(every 3rd frame: sampling=every_n sampling.every_n=3)",
+        ),
+        (
+            ["sampling.fps=2"],
+            "sampling=every_n reads sampling.every_n and sampling.max_frames, not sampling.fps "
+            "(2 frames a second: sampling=fps sampling.fps=2)",
+        ),
+        (
+            ["sampling.mode=fps", "sampling.fps=2", "sampling.every_n=5"],
+            "sampling=fps reads sampling.fps and sampling.max_frames, not sampling.every_n "
+            "(every 5th frame: sampling=every_n sampling.every_n=5)",
+        ),
+    ],
+)
+def test_a_sampling_key_the_mode_does_not_read_is_refused(fast_femo, tmp_path, overrides, message):
+    """``sampling=fps sampling.every_n=3`` took every_n and ignored it."""
+    out = tmp_path / "out"
+    proc = fast_femo("run", *overrides, f"output_root={out}")
+    assert error_line(proc) == f"femo: error: {message}"
+    assert not out.exists()
+
+
+def test_a_sweep_over_both_modes_takes_each_modes_key():
+    from femo.overrides import check_run_overrides
+
+    check_run_overrides(["sampling=every_n,fps", "sampling.every_n=5"])
+    check_run_overrides(["sampling=fps", "sampling.fps=2", "sampling.max_frames=10"])

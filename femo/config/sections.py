@@ -14,7 +14,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .classifier import CLASSIFIERS, EMOTIONS, ClassifierConfig
 from .detectors import CHECKS, DETECTORS, DetectorConfig, HaarConfig, detector_config
@@ -89,6 +89,12 @@ class SamplingConfig:
     every_n: int | None = 20
     fps: float | None = None
     max_frames: int | None = None
+
+    # The keys each mode reads; the other mode's key is never used.
+    KEYS_READ: ClassVar[dict[str, tuple[str, ...]]] = {
+        "every_n": ("every_n", "max_frames"),
+        "fps": ("fps", "max_frames"),
+    }
 
     def __post_init__(self) -> None:
         if self.mode == "every_n":
