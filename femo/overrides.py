@@ -133,9 +133,9 @@ def _group_option(group: str, option: str) -> dict[str, Any]:
     return compose_option(group, values)
 
 
-def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
+def _unknown(key: str, cfg: dict[str, Any], hint: str = "") -> ConfigError:
     """``unknown key`` naming the closest valid key and the keys of its section (or the
-    new name of a renamed launcher key)."""
+    new name of a renamed launcher key), then ``hint``."""
     if error := old_spelling(key):
         return error
     *parents, last = key.split(".")
@@ -147,7 +147,7 @@ def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
             break
         node = node[part]
     if not isinstance(node, dict):
-        return ConfigError(f"unknown key {key!r}")
+        return ConfigError(f"unknown key {key!r}" + (f" ({hint})" if hint else ""))
     section = ".".join(parents)
     if section in ("launcher", "detector") and "name" in node:  # its keys are its own
         section = f"{section} {node['name']}"
@@ -155,7 +155,8 @@ def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
     prefix = ".".join([*parents, close[0]]) if close else ""
     guess = f"did you mean {prefix!r}? " if close else ""
     where = f"{section} has" if section else "keys are"
-    return ConfigError(f"unknown key {key!r} ({guess}{where}: {', '.join(node)})")
+    also = f"; {hint}" if hint else ""
+    return ConfigError(f"unknown key {key!r} ({guess}{where}: {', '.join(node)}{also})")
 
 
 def _set(cfg: dict[str, Any], key: str, value: Any) -> None:
@@ -259,10 +260,12 @@ def _has_key(cfg: dict[str, Any], key: str) -> bool:
     return True
 
 
-def check_run_overrides(overrides: list[str]) -> None:
+def check_run_overrides(overrides: list[str], multirun: bool = False) -> None:
     """Check ``femo run``'s overrides before Hydra composes them: each parses, each group
-    option exists, each key exists. Raises a one-line :class:`ConfigError` that says what
-    is right (the group's options; the closest key and its section's keys)."""
+    option exists, each key exists, several values only in a sweep (``multirun``).
+    Raises a one-line :class:`ConfigError` that says what is right (the group's options;
+    the closest key, its section's keys and the options that have it; brackets for a
+    list)."""
     from hydra.core.override_parser.types import OverrideType
 
     parsed = [o for o in parse_overrides(overrides) if not o.key_or_group.startswith("hydra")]
@@ -280,10 +283,41 @@ def check_run_overrides(overrides: list[str]) -> None:
         value = None if o.is_sweep_override() else o.value()
         if error := old_spelling(key, value) or _unread_sampling_key(key, value, modes):
             raise error
-        if o.type != OverrideType.CHANGE or key in GROUPS or o.package is not None:
-            continue  # +key / ++key add keys (femo's config checks them); ~key deletes
-        if not any(_has_key(cfg, key) for cfg in configs):
-            raise _unknown(key, configs[0])
+        # +key / ++key add keys (femo's config checks them); ~key deletes
+        plain_key = o.type == OverrideType.CHANGE and key not in GROUPS and o.package is None
+        if plain_key and not any(_has_key(cfg, key) for cfg in configs):
+            raise _unknown(key, configs[0], _options_with(key))
+        if o.is_sweep_override() and not multirun:
+            raise _several_values(o.input_line, configs[0] if plain_key else {})
+
+
+def _options_with(key: str) -> str:
+    """``add classifier=custom, which has it``: the options of ``key``'s group that have
+    it, for a key the chosen option lacks ('' where none has it)."""
+    group, _, rest = key.partition(".")
+    if group not in GROUPS or not rest:
+        return ""
+    options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+    having = [f"{group}={o}" for o in options if _has_key(_group_option(group, o), rest)]
+    if not having:
+        return ""
+    which = ", ".join(having[:-1]) + f" or {having[-1]}" if len(having) > 1 else having[0]
+    return f"add {which}, which {'have' if len(having) > 1 else 'has'} it"
+
+
+def _several_values(override: str, cfg: dict[str, Any]) -> ConfigError:
+    """``key=a,b`` outside a sweep: a list without its brackets, or a sweep without -m."""
+    key, _, value = override.partition("=")
+    node: Any = cfg
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, (list, tuple)):
+        return ConfigError(f"{key} is a list: write it in brackets, {key}=[{value}]")
+    quote = f", or quote a value that holds a comma ({key}='{value}')" if cfg else ""
+    return ConfigError(
+        f"{override} gives several values: add -m to run one per value "
+        f"(femo run -m {override}){quote}"
+    )
 
 
 def _values(override: Any) -> list[str]:

@@ -54,5 +54,45 @@ def test_a_sampling_key_the_mode_does_not_read_is_refused(fast_femo, tmp_path, o
 def test_a_sweep_over_both_modes_takes_each_modes_key():
     from femo.overrides import check_run_overrides
 
-    check_run_overrides(["sampling=every_n,fps", "sampling.every_n=5"])
+    check_run_overrides(["sampling=every_n,fps", "sampling.every_n=5"], multirun=True)
     check_run_overrides(["sampling=fps", "sampling.fps=2", "sampling.max_frames=10"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (
+            ["classifier=custom", "classifier.labels=angry,disgust,fear"],
+            "classifier.labels is a list: write it in brackets, "
+            "classifier.labels=[angry,disgust,fear]",
+        ),
+        (
+            ["detector=haar,mtcnn"],
+            "detector=haar,mtcnn gives several values: add -m to run one per value "
+            "(femo run -m detector=haar,mtcnn)",
+        ),
+        (
+            ["dataset.root=clips,2024"],
+            "dataset.root=clips,2024 gives several values: add -m to run one per value "
+            "(femo run -m dataset.root=clips,2024), or quote a value that holds a comma "
+            "(dataset.root='clips,2024')",
+        ),
+        (
+            ["classifier.model=m.onnx"],
+            "unknown key 'classifier.model' (classifier has: name, backend; "
+            "add classifier=custom, which has it)",
+        ),
+        (
+            ["launcher.partition=gpu"],
+            "unknown key 'launcher.partition' (launcher local has: name, workers, "
+            "threads_per_worker; add launcher=none or launcher=slurm, which have it)",
+        ),
+    ],
+)
+def test_hydra_level_mistakes_get_a_hint(fast_femo, tmp_path, overrides, message):
+    """A list without brackets gave Hydra's 'Ambiguous value for argument', and a key of
+    another option of its group (classifier.model without classifier=custom) no hint."""
+    out = tmp_path / "out"
+    proc = fast_femo("run", *overrides, f"output_root={out}")
+    assert error_line(proc) == f"femo: error: {message}"
+    assert not out.exists()

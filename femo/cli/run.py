@@ -126,9 +126,10 @@ def cmd_run(argv: list[str]) -> int:
     if resume and resume[-1].split("=", 1)[1] not in ("", "null", "''"):
         rest = [a for a in argv if a not in resume]
         return _resume(resume[-1].split("=", 1)[1].strip("'"), rest)
-    overrides = get_args_parser().parse_args(argv).overrides
+    parsed = get_args_parser().parse_args(argv)
+    overrides = parsed.overrides
     try:
-        check_run_overrides(overrides)
+        check_run_overrides(overrides, parsed.multirun)
         new_folders = _missing_folders(_output_root(overrides))
     except ConfigError as exc:
         fail(str(exc))
