@@ -56,6 +56,7 @@ def fit_runs(
     detectors: set[str] = set()
     classifiers: set[str] = set()
     runs = []
+    unlabelled: list[Path] = []
     for run_dir in run_dirs:
         run = open_run(run_dir, overrides)
         config = run.config
@@ -72,6 +73,8 @@ def fit_runs(
         features.append(X)
         faces.append(has_face)
         meshes.append(member_meshes(reduced.members[0], videos) if use_mesh else None)
+        if all(r.golden is None for r in reduced.results):
+            unlabelled.append(run_dir)
         for r in reduced.results:
             golden.append(r.golden)
             votes.append(r.predict)
@@ -84,7 +87,7 @@ def fit_runs(
         ]
     assert classes is not None
     if sum(g is not None for g in golden) < 10:
-        raise ConfigError("femo fit needs at least 10 labelled clips")
+        raise _too_few_labels(sum(g is not None for g in golden), unlabelled)
     X, has_face = np.vstack(features), np.concatenate(faces)
     mesh = None if any(m is None for m in meshes) else np.vstack(meshes)
     try:
@@ -125,3 +128,16 @@ def _fer_version() -> str | None:
         return importlib.metadata.version("fer")
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def _too_few_labels(labelled: int, unlabelled: list[Path]) -> ConfigError:
+    """Fewer than 10 labelled clips: how many, or which runs have no labels and how to
+    give them (``dataset.labels=`` after the run folders)."""
+    if not unlabelled:
+        return ConfigError(f"femo fit needs at least 10 labelled clips ({labelled} here)")
+    runs = " ".join(str(p) for p in unlabelled)
+    have = "has" if len(unlabelled) == 1 else "have"
+    return ConfigError(
+        f"femo fit needs at least 10 labelled clips; {runs} {have} no labels: "
+        f"give them after the run folders, femo fit {runs} dataset.labels=FILE"
+    )
