@@ -76,7 +76,12 @@ LEGEND = (
 # ------------------------------------------------------------------------- driver
 
 
+# The media sets default_media finds under the data folder, by name (--media).
+MEDIA_SETS = ("woman2", "dev-clips")
+
+
 def default_media(data_dir: Path, max_clips: int | None) -> list[MediaSet]:
+    """The media sets of :data:`MEDIA_SETS` present under ``data_dir``."""
     sets = []
     woman2 = data_dir / "fer-samples" / "woman2.mp4"
     if woman2.is_file():
@@ -302,9 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     options = resolve_options(args)
     data_dir = Path(args.data or _default_data_dir()).resolve()
     wanted = options["media"].split(",")
+    if unknown := [name for name in wanted if name not in MEDIA_SETS]:
+        print(
+            f"femo: error: unknown media {', '.join(map(repr, unknown))} "
+            f"(--media takes: {', '.join(MEDIA_SETS)})",
+            file=sys.stderr,
+        )
+        return 2
     media = [m for m in default_media(data_dir, args.max_clips) if m.name in wanted]
     if not media:
-        print(f"femo bench: no media found under {data_dir} (use --data)", file=sys.stderr)
+        print(f"femo: error: no media found under {data_dir} (use --data)", file=sys.stderr)
         return 2
     work_dir = Path(
         args.out_dir or Path("outputs", "bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
