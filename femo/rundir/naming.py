@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,19 @@ def claim_folder(path: str) -> str:
             except FileExistsError:
                 continue
     except OSError as exc:
-        existing = next((p for p in base.parents if p.exists()), base.parent)
         raise ConfigError(
-            f"cannot write {existing}: {exc.strerror or exc}; "
-            "choose a writable place for the run folders with output_root=DIR"
+            f"{_why_not(base, exc)}; choose a writable place for the run folders with "
+            "output_root=DIR"
         ) from None
     raise ConfigError(f"cannot make a new run folder next to {base}")
+
+
+def _why_not(base: Path, exc: OSError) -> str:
+    """Why no folder could be made for ``base``: the folder that refused a write, or the
+    one that could not be made where its parent exists but takes no new folders (as
+    /proc answers ENOENT for /proc/femo)."""
+    existing = next((p for p in base.parents if p.exists()), base.parent)
+    made = Path(exc.filename) if exc.filename else None
+    if exc.errno == errno.ENOENT and made is not None and made.parent.exists():
+        return f"cannot create {made}: {made.parent} takes no new folders"
+    return f"cannot write {existing}: {exc.strerror or exc}"
