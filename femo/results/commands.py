@@ -9,6 +9,7 @@ sheets of a few clips (the only video read), write every file
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +23,14 @@ from .sweep import sweep_runs, write_sweep_table
 from .write import write_report
 
 
+# What a full disk (or a spent quota) answers a write.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class NoSpaceForReport(RunDirError):
+    """The report could not be written for want of space; the run's shards are intact."""
+
+
 def report_run(
     run: OpenRun, folder: Path | None = None, with_runs: tuple[Path, ...] = ()
 ) -> ReduceResult:
@@ -31,7 +40,17 @@ def report_run(
     banner."""
     report = build_report(run, with_runs)
     sheets = sheets_section(report, run)
-    return ReduceResult(write_report(report, folder or run.folder.report_dir, sheets), report)
+    try:
+        written = write_report(report, folder or run.folder.report_dir, sheets)
+    except OSError as exc:
+        if exc.errno not in _DISK_FULL:
+            raise
+        raise NoSpaceForReport(
+            f"cannot write {exc.filename or folder or run.folder.report_dir}: "
+            f"{exc.strerror or 'no space left'}; the shards are kept: once there is space, "
+            f"femo reduce {run.path} rebuilds the report"
+        ) from None
+    return ReduceResult(written, report)
 
 
 def report_changes(overrides: list[str], with_runs: tuple[Path, ...] = ()) -> list[str]:
