@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from femo.launchers.base import Launch
 from femo.node import runner
 from femo.pipeline import IncompleteRun, _after_launch
-from femo.launchers.base import Launch
 from femo.rundir import RunDir
 from femo.status import ShardState, read_status
 from femo.worker import task_of
@@ -87,7 +87,9 @@ def test_status_reads_a_full_disks_reason_from_the_shards_log(tmp_path, monkeypa
     assert (shard.state, shard.error) == (ShardState.FAILED, reason)
     with pytest.raises(IncompleteRun) as exc:
         _after_launch(run, run.config(), Launch())
-    assert str(exc.value).startswith(f"1 shard(s) not done; no report written. Shard 1 failed: {reason}.")
+    assert str(exc.value).startswith(
+        f"1 shard(s) not done; no report written. Shard 1 failed: {reason}."
+    )
 
 
 def test_status_falls_back_on_the_logs_last_exception(tmp_path):

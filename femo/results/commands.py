@@ -22,7 +22,6 @@ from .sheets.section import sheets_section
 from .sweep import sweep_runs, write_sweep_table
 from .write import write_report
 
-
 # What a full disk (or a spent quota) answers a write.
 _DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
 
