@@ -289,6 +289,33 @@ def test_run_folder_name(hydra_compose):
     assert femo.rundir.run_name("/x/clips/", "haar", "every_n", 5, None) == "clips-haar-n5"
 
 
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ((), "dev-clips-haar-n20"),  # the study's run keeps its name
+        (
+            (
+                "classifier=custom",
+                "classifier.model=/m/affectnet8.onnx",
+                "classifier.size=64",
+                "classifier.labels=[neutral,happy,sad,surprise,fear,disgust,angry,drop]",
+            ),
+            "dev-clips-haar-n20-custom-affectnet8",
+        ),  # fmt: skip
+        (("landmarks=mesh",), "dev-clips-haar-n20-mesh"),
+        (("identity=dlib",), "dev-clips-haar-n20-dlib"),
+        (("dataset.segment_s=2",), "dev-clips-haar-n20-seg2s"),
+        (("dataset.segment_frames=50",), "dev-clips-haar-n20-seg50f"),
+        (("landmarks=mesh", "dataset.segment_s=2.5"), "dev-clips-haar-n20-mesh-seg2.5s"),
+    ],
+)
+def test_run_folder_names_tell_runs_of_the_same_clips_apart(hydra_compose, overrides, name):
+    """Issue 37: custom-classifier, mesh, identity and segmented runs of the dev clips
+    were all dev-clips-haar-n20."""
+    cfg = hydra_compose("dataset.root=/data/dev-clips", "output_root=/out", *overrides, hydra=True)
+    assert cfg.hydra.run.dir.endswith(f"-{name}")
+
+
 # ------------------------------------------------------------------------ paths
 
 

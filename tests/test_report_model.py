@@ -105,6 +105,22 @@ def test_no_module_but_rundir_spells_a_run_folder_path():
     assert spelled == []
 
 
+def test_a_reduce_override_folder_names_a_path_by_its_last_component(tmp_path):
+    """Issue 37: it embedded the path (report-dataset.references-..-shared-data-fr-samples-
+    refs); now the last component and 6 hex of the path's SHA-256, since heads from
+    different runs are all head.json."""
+    import hashlib
+
+    run = RunDir(tmp_path / "run")
+    given = "../shared/data/fr-samples/refs"
+    digest = hashlib.sha256(given.encode()).hexdigest()[:6]
+    folder = run.report_dir_for([f"dataset.references={given}", "reduce.face=person"])
+    assert folder.name == f"report-dataset.references-refs-{digest}_reduce.face-person"
+    heads = [run.report_dir_for([f"reduce.head={r}/fit/head.json"]) for r in ("/a/r1", "/a/r2")]
+    assert heads[0].name.startswith("report-reduce.head-head.json-")
+    assert heads[0] != heads[1]
+
+
 def test_the_folders_build_their_paths(tmp_path):
     run = RunDir(tmp_path / "run")
     assert run.report.metrics_json == tmp_path / "run" / "report" / "metrics.json"

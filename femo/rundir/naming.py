@@ -10,11 +10,39 @@ from typing import Any
 from ..config import ConfigError, absolute_path
 
 
-def run_name(root: Any, detector: Any, mode: Any, every_n: Any, fps: Any) -> str:
-    """Readable run-folder suffix, e.g. ``dev-clips-haar-n20``."""
-    dataset = Path(str(root)).name if root not in (None, "None", "") else "demo"
+def run_name(
+    root: Any,
+    detector: Any,
+    mode: Any,
+    every_n: Any,
+    fps: Any,
+    classifier: Any = "fer",
+    model: Any = None,
+    landmarks: Any = "none",
+    identity: Any = "none",
+    segment_s: Any = None,
+    segment_frames: Any = None,
+) -> str:
+    """Readable run-folder suffix, e.g. ``dev-clips-haar-n20``; a setting that changes
+    what the shards hold adds itself where it is not the default, so that runs of the
+    same clips tell apart: ``-custom-<model file's stem>``, ``-mesh``, ``-dlib``,
+    ``-seg2s`` (``dataset.segment_s=2``) or ``-seg50f`` (``dataset.segment_frames=50``)."""
+    dataset = Path(str(root)).name if _given(root) else "demo"
     sampling = f"n{every_n}" if mode == "every_n" else f"fps{fps}"
-    return f"{dataset}-{detector}-{sampling}"
+    parts = [dataset, str(detector), sampling]
+    if _given(classifier) and classifier != "fer":
+        parts.append(f"{classifier}-{Path(str(model)).stem}" if _given(model) else classifier)
+    parts += [str(x) for x in (landmarks, identity) if _given(x) and x != "none"]
+    if _given(segment_s):
+        parts.append(f"seg{float(segment_s):g}s")
+    if _given(segment_frames):
+        parts.append(f"seg{segment_frames}f")
+    return "-".join(parts)
+
+
+def _given(value: Any) -> bool:
+    """Whether a value Hydra hands a resolver is set (null may arrive as 'None')."""
+    return value not in (None, "None", "null", "")
 
 
 def claim_folder(path: str) -> str:
