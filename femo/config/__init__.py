@@ -219,6 +219,9 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
     for key in ("video_extensions", "image_extensions"):
         if key in dataset:
             dataset[key] = _extensions(dataset[key])
+    shards = dict(cfg.get("shards") or {})
+    if shards.get("timed_by") is not None:
+        shards["timed_by"] = absolute_path(shards["timed_by"], base_dir)
     mapping = dict(cfg.get("mapping") or {})
     if "emotions" in mapping:
         mapping["emotions"] = dict(mapping["emotions"])
@@ -230,7 +233,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         reduce=build_config(ReduceConfig, cfg.get("reduce"), "reduce"),
         report=build_config(ReportConfig, cfg.get("report"), "report"),
         launcher=_launcher(cfg.get("launcher")),
-        shards=build_config(ShardsConfig, cfg.get("shards"), "shards"),
+        shards=build_config(ShardsConfig, shards, "shards"),
         device=str(cfg.get("device", "auto")),
         batch_size=cfg.get("batch_size"),
         classifier=classifier_config(cfg.get("classifier"), base_dir),
