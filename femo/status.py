@@ -12,7 +12,7 @@ import enum
 import os
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .launchers import launcher_for
@@ -38,6 +38,8 @@ class ShardState(str, enum.Enum):
 # Shards that a resume runs again; every other state is left alone.
 REDO = frozenset({ShardState.FAILED, ShardState.INTERRUPTED, ShardState.NOT_SUBMITTED})
 BUSY = frozenset({ShardState.RUNNING, ShardState.PENDING})
+# A launcher's answers for a task that has not ended.
+_STILL_BUSY = ("running", "pending", "unknown")
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ def classify(ev: Evidence, ended_reason: Callable[[], str | None] = lambda: None
         )
     state = ev.answer.state if ev.answer is not None else "ended"
     detail = ev.answer.detail if ev.answer is not None else None
-    if state in ("running", "pending", "unknown"):
+    if state in _STILL_BUSY:
         return ShardStatus(ev.index, ShardState(state), ev.job_id, detail, ev.log)
     if ev.failed_text is not None:
         error = _last_line(ev.failed_text) or ev.log_error or "failed"
@@ -181,24 +183,32 @@ def read_status(
         launcher = launchers[submission.launcher] if submission else None
         marker = source.failed_marker(k)
         task_log = launcher.log_of(source, job_id) if launcher and job_id else None
-        failed_text = marker.read_text(encoding="utf-8") if marker.is_file() else None
-        silent = not (failed_text or "").strip() and (failed_text is not None or bool(job_id))
         ev = Evidence(
             index=k,
             finished=k in finished,
             damaged=damaged.get(k),
-            failed_text=failed_text,
+            failed_text=marker.read_text(encoding="utf-8") if marker.is_file() else None,
             job_id=job_id,
             answered=answered[submission.launcher] if submission else True,
             answer=answers.get(job_id) if job_id else None,
             log=str(source.log_file(k)),
             task_log=str(task_log) if task_log else None,
-            log_error=last_error(source.log_file(k)) if silent and k not in finished else None,
         )
+        if _failed_without_a_reason(ev):
+            ev = replace(ev, log_error=last_error(source.log_file(k)))
         status.statuses.append(
             classify(ev, lambda la=launcher, j=job_id: la.failure_reason(source, j) if la else None)
         )
     return status
+
+
+def _failed_without_a_reason(ev: Evidence) -> bool:
+    """A shard not done whose ``.failed`` marker is empty, or whose task ended without
+    one: only its log can say why (the only shards whose logs are read)."""
+    if ev.finished or (ev.failed_text or "").strip():
+        return False
+    ended = ev.answered and (ev.answer is None or ev.answer.state not in _STILL_BUSY)
+    return ev.failed_text is not None or (ev.job_id is not None and ended)
 
 
 # A traceback's last line: the exception's name and message.
