@@ -25,27 +25,36 @@ def files_and_bytes(folder: Path) -> dict[str, bytes]:
 
 
 def test_a_full_disk_while_the_report_is_written_is_one_line(tmp_path, monkeypatch, capsys):
-    """It was a traceback: OSError [Errno 28] from write_report."""
+    """It was a traceback: OSError [Errno 28] from write_report. Here the disk fills
+    after videos.csv: the next file's write fails as a full disk's does (no file name)."""
     from femo import cli
-    from femo.results import commands
+    from femo.results import write
 
     run_dir = labelled_run(tmp_path, n_shards=1)
     write_shard(run_dir, 0, [*clip_rows("v0.mp4", ["happy"]), *clip_rows("v1.mp4", ["sad"])])
-    page = run_dir / "report" / "index.html"
+    written = []
 
-    def no_space(*args, **kwargs):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(page))
+    def until_the_disk_is_full(path, text):
+        if written:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        written.append(path)
+        path.write_text(text)
 
-    monkeypatch.setattr(commands, "write_report", no_space)
-    before = files_and_bytes(run_dir)
+    monkeypatch.setattr(write, "write_text", until_the_disk_is_full)
+    shards = files_and_bytes(run_dir / "shards")
     with pytest.raises(SystemExit) as exc:
         cli.main(["reduce", str(run_dir)])
     assert exc.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"femo: error: cannot write {page}: No space left on device; the shards are kept: "
-        f"once there is space, femo reduce {run_dir} rebuilds the report"
+        f"femo: error: cannot write the report into {run_dir / 'report'}: No space left on "
+        f"device; the shards are kept: once there is space, femo reduce {run_dir} rebuilds "
+        "the report"
     ]
-    assert files_and_bytes(run_dir) == before  # the shards survive, untouched
+    assert written == [run_dir / "report" / "videos.csv"]
+    assert files_and_bytes(run_dir / "shards") == shards  # the shards survive, untouched
+    monkeypatch.undo()
+    assert cli.main(["reduce", str(run_dir)]) == 0  # once there is space
+    assert (run_dir / "report" / "index.html").is_file()
 
 
 def full_disk_shard(run_dir: Path, index: int, monkeypatch) -> None:

@@ -39,15 +39,16 @@ def report_run(
     banner."""
     report = build_report(run, with_runs)
     sheets = sheets_section(report, run)
+    folder = folder or run.folder.report_dir
     try:
-        written = write_report(report, folder or run.folder.report_dir, sheets)
+        written = write_report(report, folder, sheets)
     except OSError as exc:
         if exc.errno not in _DISK_FULL:
             raise
+        # The folder, not the file: a failed write names a temp file or nothing at all.
         raise NoSpaceForReport(
-            f"cannot write {exc.filename or folder or run.folder.report_dir}: "
-            f"{exc.strerror or 'no space left'}; the shards are kept: once there is space, "
-            f"femo reduce {run.path} rebuilds the report"
+            f"cannot write the report into {folder}: {exc.strerror or exc}; the shards are "
+            f"kept: once there is space, femo reduce {run.path} rebuilds the report"
         ) from None
     return ReduceResult(written, report)
 
