@@ -297,7 +297,8 @@ def _run_or_latest(run_dir: str | None, output_root: Path) -> Path:
 
 def cmd_fit(argv: list[str]) -> int:
     from .results.fit.command import fit_runs
-    from .results.fit.report import held_out_line, mesh_line
+    from .results.fit.report import fit_lines
+    from .tune.command import add_tune_arguments, tune_lines, tune_only
 
     parser = argparse.ArgumentParser(
         prog="femo fit",
@@ -313,23 +314,27 @@ def cmd_fit(argv: list[str]) -> int:
         action="store_false",
         help="fit on the scores alone, even on runs made with landmarks=mesh",
     )
+    add_tune_arguments(parser)
     args = parser.parse_intermixed_args(argv)
     runs = [Path(a).resolve() for a in args.run_dirs if "=" not in a or Path(a).is_dir()]
     overrides = [a for a in args.run_dirs if "=" in a and not Path(a).is_dir()]
+    if (flag := tune_only(args)) and not args.tune:
+        _fail(f"{flag} goes with --tune")
     try:
         with _writing("write the head elsewhere with --out DIR"):
-            if runs:  # before the cross-validation, which may take a while
-                _check_writable((args.out or RunDir(runs[0]).fit.path).resolve())
-            with_runs = tuple(p.resolve() for p in args.with_runs)
-            outcome = fit_runs(runs, overrides, args.out, with_runs, use_mesh=args.mesh)
-    except (ConfigError, RunDirError) as exc:
+            if args.tune:  # fer's network tuned, here or as one cluster job
+                lines = tune_lines(args, runs, overrides, say, _check_writable)
+            else:
+                if runs:  # before the cross-validation, which may take a while
+                    _check_writable((args.out or RunDir(runs[0]).fit.path).resolve())
+                with_runs = tuple(p.resolve() for p in args.with_runs)
+                lines = fit_lines(
+                    fit_runs(runs, overrides, args.out, with_runs, use_mesh=args.mesh)
+                )
+    except (ConfigError, RunDirError, SubmissionError) as exc:
         _fail(str(exc))
-    for line in (held_out_line(outcome.cv), mesh_line(outcome.cv)):
-        if line:
-            say(line)
-    say(f"head: {outcome.head_file}")
-    say(f"fit report: {outcome.report_file}")
-    say(f"use it: femo reduce OTHER_RUN reduce.head={outcome.head_file}")
+    for line in lines:
+        say(line)
     return 0
 
 

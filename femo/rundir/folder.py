@@ -15,7 +15,7 @@ keeps there (its manifest; its plan through :mod:`.plan`, its job records throug
       jobs.json        every submission: launcher, array id, shards, job ids
       jobs/            submitit's job folder (cluster launchers)
       report/          the report (ReportFolder); report-<overrides>/ for a re-reduce
-      fit/             femo fit's head and report (FitFolder)
+      fit/             femo fit's head and report (FitFolder); fit/tune/: femo fit --tune's
       .hydra/          Hydra's record of the composed config and overrides
 """
 
@@ -47,6 +47,7 @@ from .jobs import (
     write_task_record,
 )
 from .plan import Plan, read_plan, write_plan
+from .tune import TUNE, TuneFolder
 
 MANIFEST = "femo.json"
 PLAN = "clips.csv"
@@ -114,6 +115,11 @@ class FitFolder:
     @property
     def report_file(self) -> Path:
         return self.path / "report.md"
+
+    @property
+    def tune(self) -> TuneFolder:
+        """``femo fit --tune``'s folder: the tuned network, its head and its report."""
+        return TuneFolder(self.path / TUNE)
 
 
 @dataclass(frozen=True)
