@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from ..analysis import withheld
 from .crossval import _method_figures, _paired
 from .model import group_codes
 
@@ -93,7 +94,7 @@ def _subset(
                                              (best, "tuned_mesh"), boot)  # fmt: skip
     n_units = len(idx) if groups is None else len(set(groups))
     if n_units < min_units:
-        _withhold(part, f"{n_units} {'clips' if groups is None else 'groups'} < {min_units}")
+        _withhold(part, withheld(n_units, "clip" if groups is None else "group", min_units))
     return part
 
 

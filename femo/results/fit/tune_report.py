@@ -77,7 +77,7 @@ def tune_report_markdown(comparison: Mapping[str, Any], tuning: Mapping[str, Any
             continue
         lines += ["", f"### {title} ({part['n']} clips)", "", *_table(part, titles)]
         if part.get("withheld"):
-            lines += ["", f"No intervals ({part['withheld']})."]
+            lines += ["", f"No intervals ({part['withheld']}): a bootstrap of so few says little."]
         if line := best_line(part, titles):
             lines += ["", line]
     lines += ["", *network_lines(tuning)]

@@ -9,6 +9,7 @@ and its Method line say the same thing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
 
 from ...config import DETECTOR_SETTINGS_UNUSED, classifier_config
@@ -60,13 +61,30 @@ def _sampling(sampling: Mapping[str, Any]) -> str:
     return text + (f", at most {limit} per clip" if limit else "")
 
 
-def _classifier(section: Mapping[str, Any]) -> str:
+def _classifier(section: Mapping[str, Any], card: Mapping[str, Any] | None = None) -> str:
     if section.get("name", "fer") == "fer":
         backend = section.get("backend", "onnx")
         return (
             f"classifier fer's 7-emotion model on {backend} ({_CLASSIFIER.get(backend, backend)})"
         )
-    return f"classifier {classifier_config(dict(section)).identity} (classifier=custom)"
+    text = f"classifier {classifier_config(dict(section)).identity} (classifier=custom"
+    return text + (f"; {tuned_text(card)})" if card else ")")
+
+
+def tuned_text(card: Mapping[str, Any]) -> str:
+    """What a model tuned by ``femo fit --tune`` says it was fitted on, and how (its
+    provenance, :func:`femo.model_card.read_card`)."""
+    fitted = card.get("fitted_on") or {}
+    settings = card.get("settings") or {}
+    runs = ", ".join(PurePath(str(r.get("run"))).name for r in fitted.get("runs") or [])
+    detectors = ", ".join(fitted.get("detectors") or []) or "unknown"
+    rate = settings.get("rate")
+    return (
+        f"tuned from fer's model by femo fit --tune on {fitted.get('faces')} faces of "
+        f"{fitted.get('labelled_clips')} labelled clips, {fitted.get('persons')} persons "
+        f"(runs {runs or 'unknown'}; {detectors}), rate {rate if rate is None else f'{rate:g}'}, "
+        f"{settings.get('epochs')} epochs"
+    )
 
 
 def _head(path: str, head: Mapping[str, Any] | None) -> str:
@@ -81,16 +99,18 @@ def method_text(
     config: Mapping[str, Any],
     head: Mapping[str, Any] | None = None,
     members: Sequence[tuple[str, str]] = (),
+    model_card: Mapping[str, Any] | None = None,
 ) -> str:
     """``Method: ...``: detector, classifier, sampling, face rule, vote, no-face rule,
     the head (its file and what it was fitted on: ``head``, its provenance) and the
-    ensemble's other runs (``members``: name and detector of each)."""
+    ensemble's other runs (``members``: name and detector of each). ``model_card``: a
+    custom model's provenance, where femo tuned it (``femo fit --tune``)."""
     reduce = config.get("reduce") or {}
     face, vote, no_face = reduce.get("face"), reduce.get("vote"), reduce.get("no_face")
     mapping = (config.get("mapping") or {}).get("name")
     parts = [
         _detector(config.get("detector") or {}),
-        _classifier(config.get("classifier") or {}),
+        _classifier(config.get("classifier") or {}, model_card),
         _sampling(config.get("sampling") or {}),
         f"face rule: {_FACE.get(face, face)} (reduce.face={face})",
         f"vote: {_VOTE.get(vote, vote)} (reduce.vote={vote})",
