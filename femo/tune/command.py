@@ -33,10 +33,19 @@ def add_tune_arguments(parser: argparse.ArgumentParser) -> None:
         "candidates on the same folds; launcher=slurm ... runs it as one cluster job",
     )  # fmt: skip
     group.add_argument("--tune", action="store_true", help="tune fer's network (fit/tune/)")
-    group.add_argument("--folds", type=int, default=None, help="outer folds (default 5)")
-    group.add_argument("--inner-folds", type=int, default=None, help="inner folds (default 3)")
-    group.add_argument("--rates", type=_numbers(float), default=None, help="e.g. 3e-4,1e-3")
-    group.add_argument("--epochs", type=_numbers(int), default=None, help="e.g. 8,16,24")
+    grid = Grid()
+    group.add_argument("--folds", type=int, default=None, help=f"outer folds ({OUTER_FOLDS})")
+    group.add_argument(
+        "--inner-folds", type=int, default=None, help=f"inner folds ({grid.inner_folds})"
+    )
+    group.add_argument(
+        "--rates", type=_numbers(float), default=None,
+        help=f"learning rates to choose from ({','.join(f'{r:g}' for r in grid.rates)})",
+    )  # fmt: skip
+    group.add_argument(
+        "--epochs", type=_numbers(int), default=None,
+        help=f"epochs to choose from ({','.join(map(str, grid.epochs))})",
+    )  # fmt: skip
 
 
 def tune_only(args: argparse.Namespace) -> str | None:
