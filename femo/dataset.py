@@ -10,7 +10,7 @@ import csv
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,7 +149,11 @@ def clip_id(value: str, root: str | None, where: str) -> str:
                 f"{where}: {value!r} is outside dataset.root {root}; clips are named "
                 "relative to the root"
             ) from None
-    # os.path, not pathlib: a labels file of 100,000 rows calls this 100,000 times.
+    # os.path, not pathlib: a labels file of 100,000 rows calls this 100,000 times; a
+    # path already in normal form (the usual one) is returned as it is.
+    unusual = relative.startswith((".", "/")) or relative.endswith("/")
+    if not (unusual or "//" in relative or "/." in relative):
+        return relative
     normal = os.path.normpath(relative)
     if normal == ".." or normal.startswith("../"):
         raise ConfigError(f"{where}: {value!r} escapes dataset.root; clips are inside the root")
@@ -218,13 +222,16 @@ def read_labels(
     path: str | os.PathLike[str],
     config: DatasetConfig,
     mapping: MappingConfig,
-    clips: list[Clip],
+    clips: Sequence[Clip],
+    known: Collection[str] | None = None,
 ) -> Labels:
     """Read the labels CSV, checking columns, duplicates and class names.
 
     Empty label cells mean "unlabelled". A label name that is not a class of
     ``mapping`` raises :class:`ConfigError` unless ``config.unknown_labels`` is
-    ``unlabelled``, in which case the clip is kept unlabelled and listed.
+    ``unlabelled``, in which case the clip is kept unlabelled and listed. ``known``: the
+    clips' ids where the caller has them without the clips (then ``clips`` need hold
+    only the segments, which a labels file with spans is matched against).
     """
     path = Path(path)
     header, rows = read_csv(path)
@@ -239,7 +246,7 @@ def read_labels(
                 f"labels file {path} has no {column!r} column (dataset.{key}); "
                 f"its columns are: {', '.join(header) or 'none'}"
             )
-    known = {c.video for c in clips}
+    known = set(known) if known is not None else {c.video for c in clips}
     labels = Labels()
     seen: dict[str, int] = {}
     # A labels file with start/end columns labels segments (femo.segments).

@@ -28,6 +28,7 @@ from .config import (
     SHARD_KEYS,
     ConfigError,
     absolute_path,
+    compose_option,
     conf_dir,
     from_dict,
     merge_defaults,
@@ -126,8 +127,9 @@ def _group_option(group: str, option: str) -> dict[str, Any]:
         options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
         raise ConfigError(f"no {group} config named {option!r} (options: {', '.join(options)})")
     values = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    base = launcher_defaults(option) if group == "launcher" else yaml_defaults(group)
-    return merge_defaults(base, values)
+    if group == "launcher":
+        return merge_defaults(launcher_defaults(option), values)
+    return compose_option(group, values)
 
 
 def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
@@ -146,8 +148,8 @@ def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
     if not isinstance(node, dict):
         return ConfigError(f"unknown key {key!r}")
     section = ".".join(parents)
-    if section == "launcher" and "name" in node:
-        section = f"launcher {node['name']}"
+    if section in ("launcher", "detector") and "name" in node:  # its keys are its own
+        section = f"{section} {node['name']}"
     close = difflib.get_close_matches(last, list(node), n=1)
     prefix = ".".join([*parents, close[0]]) if close else ""
     guess = f"did you mean {prefix!r}? " if close else ""

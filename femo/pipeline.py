@@ -20,8 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .config import ConfigError, RunConfig, from_dict, to_dict
-from .config.detectors import detector_entry, load
+from .config import CLASSIFIERS, ConfigError, RunConfig, from_dict, from_saved, to_dict
 from .dataset import Labels, clip_groups, discover_clips, read_labels, unmatched_pattern
 from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
@@ -95,7 +94,7 @@ def extraction_key(config: RunConfig, plan: Plan) -> str:
     spans = [[c.segment.start_frame, c.segment.end_frame] for c in plan.clips if c.segment]
     if spans:  # a segment's id names its start only; runs of other ends differ
         payload["spans"] = spans
-    if config.landmarks.name != "none":  # runs without landmarks keep their keys
+    if config.landmarks.active:  # runs without landmarks keep their keys
         payload["landmarks"] = to_dict(config.landmarks)
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -112,14 +111,11 @@ def with_demo_dataset(config: RunConfig, say: Say) -> RunConfig:
 
 
 def with_model_hash(config: RunConfig) -> RunConfig:
-    """``config`` with a custom classifier's file checked against its spec and its SHA-256
-    recorded (a one-line ConfigError before any clip is read where they do not fit)."""
-    if config.classifier.name != "custom":
-        return config
-    from .node.custom import check_model
-
-    digest = check_model(config.classifier)
-    return replace(config, classifier=replace(config.classifier, sha256=digest))
+    """``config`` with the classifier's settings as a run records them (its entry's
+    ``plan``: a custom classifier's file checked against its spec and its SHA-256
+    recorded, a one-line ConfigError before any clip is read where they do not fit)."""
+    entry = CLASSIFIERS.require(config.classifier.name)
+    return replace(config, classifier=entry.planned(config.classifier))
 
 
 def check_device(config: RunConfig) -> None:
@@ -136,20 +132,13 @@ def prepare(config: RunConfig, run: RunDir) -> Plan:
 
     Every config, dataset and labels problem is raised here, before any work starts.
     """
-    preflight = detector_entry(config.detector.name).preflight
-    if preflight is not None:
-        load(preflight)(config.detector)  # its runtime and model files are installed
-    if config.detector.verify == "mesh" or config.landmarks.name == "mesh":
-        from .node.blazeface import wheel_file
-        from .node.mesh import MODEL_FILE
-
-        need = "detector.verify=mesh" if config.detector.verify == "mesh" else "landmarks=mesh"
-        wheel_file(MODEL_FILE, need)  # the runtime and the face mesh's file are installed
+    # Each plug-in's runtime and model files are installed (its entry's preflight); the
+    # identity's last, after the settings that need it are checked.
+    *plugins, (identity, settings) = config.extract.plugins
+    for entry, section in plugins:
+        entry.check_installed(section)
     config.check_identity()
-    if config.identity.name == "dlib":
-        from .node.identity import check_installed
-
-        check_installed()
+    identity.check_installed(settings)
     clips = discover_clips(config.dataset)
     if config.dataset.labels or config.dataset.segment_s or config.dataset.segment_frames:
         from .node.video import probe
@@ -380,7 +369,7 @@ def status_report(run_dir: Path) -> StatusReport:
     source = run.shards_source()
     measured = add_timing(f.metadata for f in footers.values())
     left = len(status.not_done)
-    at_once = _shards_at_once(from_dict(manifest["config"]), left)
+    at_once = _shards_at_once(from_saved(manifest["config"]), left)
     # The speed lines, without their what-if estimate for an array of every shard at once.
     speed = [*throughput_lines(measured, plan.n_clips, plan.n_shards)[:2]]
     speed.append(time_left_line(measured, left, at_once))

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from .launchers import launcher_for
 from .launchers.base import TaskAnswer
 from .rundir import RunDir, Submission
-from .shards import Footer
+from .shard_files import Footer
 
 
 class ShardState(str, enum.Enum):

@@ -6,7 +6,7 @@ For each detector (fer's Haar, then each BlazeFace ``detector.model`` asked for)
 frames with NO face found on fr-samples/clips/short_hamilton_clip.mp4 at every 2nd
 frame (138 frames, as in shared/data/README.md) (small faces in a wide shot; lower is better), and images with a face found in
 lfw-expressions (804 face crops; higher is better), with milliseconds per image.
-One thread; the detectors are femo's own (femo.node.models).
+One thread; the detectors are femo's own (femo.node.detectors).
 """
 
 from __future__ import annotations
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import cv2
 
-from femo.config import DetectorConfig, SamplingConfig
-from femo.node.models import make_detector
+from femo.config import BlazeFaceConfig, HaarConfig, SamplingConfig
+from femo.node.detectors import make_detector
 from femo.node.video import ClipInfo, sampled_frames
 
 
@@ -55,10 +55,9 @@ def main() -> None:
     cv2.setNumThreads(1)
     clip = args.data / "fr-samples" / "clips" / "short_hamilton_clip.mp4"
     stills = sorted((args.data / "lfw-expressions" / "images").iterdir())
-    configs = [("haar", DetectorConfig())]
+    configs = [("haar", HaarConfig())]
     configs += [
-        (f"blazeface {m}", DetectorConfig(name="blazeface", model=m))
-        for m in args.models.split(",")
+        (f"blazeface {m}", BlazeFaceConfig(model=m, verify="none")) for m in args.models.split(",")
     ]
     print(f"{'detector':<22} {'hamilton: no face':>18} {'lfw: face found':>16} {'ms/image':>9}")
     for label, config in configs:

@@ -36,6 +36,8 @@ for f in [
     "clips.csv",
     "labels.csv",
 ]:
+    if not (a / f).exists() and not (b / f).exists():
+        continue  # neither run has it (labels.csv: a run without labels)
     ta, tb = (a / f).read_text(), (b / f).read_text()
     if f.endswith(".json"):
         ja, jb = json.loads(ta), json.loads(tb)

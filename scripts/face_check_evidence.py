@@ -24,9 +24,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from femo.config import DetectorConfig, SamplingConfig
-from femo.node.mesh import FaceMesh, face_roi
-from femo.node.models import make_detector
+from femo.config import BlazeFaceConfig, SamplingConfig
+from femo.node.detectors import make_detector
+from femo.node.face_mesh import FaceMesh, face_roi
 from femo.node.video import ClipInfo, sampled_frames
 
 FIELDS = ["preset", "set", "file", "frame", "x", "y", "w", "h", "score", "presence",
@@ -92,7 +92,7 @@ def main() -> None:
     mesh = FaceMesh()
     identity = references(args.data)
     detectors = {
-        p: make_detector(DetectorConfig(name="blazeface", model=p)) for p in args.presets.split(",")
+        p: make_detector(BlazeFaceConfig(model=p, verify="none")) for p in args.presets.split(",")
     }
     with open(args.out, "w", newline="") as fh:
         writer = csv.DictWriter(fh, FIELDS)

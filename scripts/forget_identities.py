@@ -13,7 +13,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from femo.shards import finished_shards, write_table
+from femo.shard_files import finished_shards, write_table
 
 run = Path(sys.argv[1])
 # Finished shards, and the part files of shards not finished yet.

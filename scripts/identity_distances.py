@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from femo.node.detectors import BlazeFaceDetector
 from femo.node.identity import Embedder
-from femo.node.models import BlazeFaceDetector
 from femo.node.references import DETECTOR, find_candidates, select_faces
 
 root = Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/lfw-expressions")

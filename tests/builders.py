@@ -27,13 +27,13 @@ import pyarrow.parquet as pq
 from femo.config import (
     EMOTIONS,
     DatasetConfig,
-    DetectorConfig,
     ExtractConfig,
     MappingConfig,
     ReduceConfig,
     ReportConfig,
     RunConfig,
     SamplingConfig,
+    detector_config,
     to_dict,
 )
 from femo.dataset import Clip
@@ -42,7 +42,7 @@ from femo.results.metrics import Metrics
 from femo.results.model import ClipResult, Report
 from femo.results.run import open_run
 from femo.rundir import RunDir, make_plan
-from femo.shards import SCHEMA
+from femo.shard_files import SCHEMA
 from femo.task import ShardResult, ShardTask, make_tasks
 
 from .conftest import SHARED, need, shard_task
@@ -485,7 +485,7 @@ def reference_frames(path: str, every_n: int) -> dict[int, np.ndarray]:
 
 def femo_rows(tmp_path, root, clips, detector: str, every_n: int, threads: int | None = None):
     extract = ExtractConfig(
-        detector=DetectorConfig(name=detector),
+        detector=detector_config({"name": detector}),
         sampling=SamplingConfig(every_n=every_n),
         threads=threads,
     )

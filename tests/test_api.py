@@ -20,7 +20,7 @@ from femo.config import EMOTIONS, RunConfig, to_dict
 from femo.dataset import Clip
 from femo.results.commands import reduce_run
 from femo.rundir import RunDir, RunDirError, make_plan
-from femo.shards import SCHEMA
+from femo.shard_files import SCHEMA
 
 from .builders import clip_row, face, no_face, write_shard
 from .conftest import error_line

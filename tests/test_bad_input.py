@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from femo.config import EMOTIONS, DetectorConfig, ExtractConfig, SamplingConfig
+from femo.config import EMOTIONS, ExtractConfig, HaarConfig, SamplingConfig
 from femo.dataset import Clip, discover_clips
 from femo.node.video import ClipError, ClipInfo, sampled_frames
 
@@ -217,7 +217,7 @@ def test_image_is_one_frame(tmp_path, face_image):
 @pytest.mark.slow
 def test_shard_over_good_and_bad_clips(tmp_path, face_image):
     from femo.node.extract import run_shard
-    from femo.shards import read_shard_metadata
+    from femo.shard_files import read_shard_metadata
 
     root = tmp_path / "clips"
     root.mkdir()
@@ -236,9 +236,7 @@ def test_shard_over_good_and_bad_clips(tmp_path, face_image):
     (root / "corrupt.jpg").write_bytes(b"\xff\xd8\xff\xe0" + bytes(range(256)) * 8)
     clips = [*discover_clips_sorted(root), Clip("missing.mp4", "video")]
     run_dir = tmp_path / "run"
-    extract = ExtractConfig(
-        detector=DetectorConfig(name="haar"), sampling=SamplingConfig(every_n=4), device="cpu"
-    )
+    extract = ExtractConfig(detector=HaarConfig(), sampling=SamplingConfig(every_n=4), device="cpu")
     task = shard_task(run_dir, clips, index=3, root=root, extract=extract)
     result = run_shard(task)
 

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from femo.config import DetectorConfig
+from femo.config import BlazeFaceConfig
 from femo.node import blazeface
-from femo.node.models import BlazeFaceDetector, Face
+from femo.node.detectors import BlazeFaceDetector, Face, spec_layout
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -52,12 +52,15 @@ def detector(
     """A BlazeFace detector on ``model`` whose short and back models are fakes."""
     monkeypatch.setattr(blazeface, "model_path", lambda spec: Path(spec.file))
     fakes = {"short": FakeInterpreter(short, anchor, short_logit), "back": FakeInterpreter(back)}
-    monkeypatch.setattr(
-        BlazeFaceDetector,
-        "_interpreters",
-        lambda self: [(fakes["short" if s.size == 128 else "back"], 0, 1, 2) for s in self.specs],
-    )
-    config = DetectorConfig(name="blazeface", model=model, verify=verify)
+
+    def runner(self, model: int, height: int, width: int) -> tuple:
+        spec = self.specs[model]
+        fake = fakes["short" if spec.size == 128 else "back"]
+        return (fake, 0, 1, 2, blazeface.ssd_anchors(*spec_layout(spec)), spec.size)
+
+    monkeypatch.setattr(BlazeFaceDetector, "_runner", runner)
+    # The letterbox alone (no pyramid: its levels are other input shapes than the fakes').
+    config = BlazeFaceConfig(model=model, verify=verify, verify_below=0.65, min_face=None)
     return BlazeFaceDetector(config), fakes
 
 

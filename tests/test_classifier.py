@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from femo.config import ClassifierConfig, DetectorConfig, ExtractConfig
+from femo.config import ClassifierConfig, ExtractConfig, detector_config
 from femo.node.classifier import (
     CPU,
     CUDA,
@@ -22,7 +22,7 @@ from femo.node.classifier import (
     onnx_threads,
     provider_line,
 )
-from femo.node.models import emotion_model_path, sha256_file
+from femo.node.runtime import emotion_model_path, sha256_file
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -62,7 +62,7 @@ def test_onnx_scores_are_probabilities_in_batches_of_any_size():
 )
 def test_only_keras_and_mtcnn_need_tensorflow(backend, detector, expected):
     config = ExtractConfig(
-        detector=DetectorConfig(name=detector), classifier=ClassifierConfig(backend=backend)
+        detector=detector_config({"name": detector}), classifier=ClassifierConfig(backend=backend)
     )
     assert needs_tensorflow(config) is expected
 
@@ -147,7 +147,7 @@ def test_device_gpu_without_cuda_falls_back_with_one_line(caplog):
 
 def test_fers_data_files_are_found_without_importing_fer():
     code = (
-        "import sys; from femo.node.models import emotion_model_path, fer_data_file; "
+        "import sys; from femo.node.runtime import emotion_model_path, fer_data_file; "
         "assert emotion_model_path().is_file(); "
         "assert fer_data_file('haarcascade_frontalface_default.xml').is_file(); "
         "print(sorted(m for m in ('fer', 'tensorflow', 'keras') if m in sys.modules))"
@@ -178,7 +178,7 @@ def test_a_sweep_over_backends_extracts_each():
     from pathlib import Path
     from types import SimpleNamespace
 
-    from femo.config import from_dict
+    from femo.config import from_saved
     from femo.dataset import Clip
     from femo.pipeline import extraction_key
 
@@ -186,7 +186,7 @@ def test_a_sweep_over_backends_extracts_each():
     manifest = json.loads((run / "femo.json").read_text())
     with open(run / "clips.csv", newline="") as fh:
         plan = SimpleNamespace(clips=[Clip(r["video"], r["kind"]) for r in csv.DictReader(fh)])
-    keras = from_dict(manifest["config"])
+    keras = from_saved(manifest["config"])
     key = extraction_key(keras, plan)
-    assert key == extraction_key(from_dict(manifest["config"]), plan)
+    assert key == extraction_key(from_saved(manifest["config"]), plan)
     assert extraction_key(replace(keras, classifier=ONNX), plan) != key

@@ -58,8 +58,9 @@ DATASET_KEYS = (
         ),
         (
             "detector.min_sise=30",
-            "unknown key 'detector.min_sise' (did you mean 'detector.min_size'? detector has: "
-            "name, scale_factor, min_neighbors, min_size, offsets, verify)",
+            "unknown key 'detector.min_sise' (did you mean 'detector.min_size'? detector haar "
+            "has: name, scale_factor, min_neighbors, min_size, offsets, downscale, verify, "
+            "verify_below, verify_min)",
         ),
     ],
 )

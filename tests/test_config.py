@@ -18,19 +18,23 @@ from femo.config import (
     DEFAULTED_GROUPS,
     DEFAULTED_ROOT,
     EMOTIONS,
+    PLUGIN_GROUPS,
+    BlazeFaceConfig,
     ClassifierConfig,
     ConfigError,
     DatasetConfig,
-    DetectorConfig,
     ExtractConfig,
+    HaarConfig,
     IdentityConfig,
     LauncherSection,
     MappingConfig,
+    MtcnnConfig,
     ReduceConfig,
     ReportConfig,
     RunConfig,
     SamplingConfig,
     ShardsConfig,
+    compose_option,
     from_dict,
     merge_defaults,
     to_dict,
@@ -110,9 +114,13 @@ def typed_section(config: RunConfig, group: str):
     }[group]
 
 
-# Options that need keys of their own set before they compose into a config.
+# Options that need keys of their own set before they compose into a config: the
+# example their registry entry gives.
 REQUIRED = {
-    ("classifier", "custom"): {"model": "m.onnx", "size": 8, "labels": ["happy", "drop"]},
+    (group, entry.name): dict(entry.example)
+    for group, registry in PLUGIN_GROUPS.items()
+    for entry in registry
+    if entry.example
 }
 
 
@@ -125,8 +133,10 @@ def test_every_option_composes_into_the_typed_config(hydra_compose, group, optio
     config = from_dict(resolved(cfg), base_dir="/base")
     # The option's own values over its section's dataclass defaults.
     option_yaml = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
-    base = launcher_defaults(option) if group == "launcher" else yaml_defaults(group)
-    yaml = merge_defaults(base, option_yaml)
+    if group == "launcher":
+        yaml = merge_defaults(launcher_defaults(option), option_yaml)
+    else:
+        yaml = compose_option(group, option_yaml)
     assert resolved(cfg)[group] == {**yaml, **required}
     yaml = {k: v for k, v in yaml.items() if k not in required}
     section = typed_section(config, group)
@@ -150,7 +160,7 @@ def test_every_option_composes_into_the_typed_config(hydra_compose, group, optio
 
 def test_haar_values(hydra_compose):
     detector = build(hydra_compose, "detector=haar").extract.detector
-    assert detector == DetectorConfig(
+    assert detector == HaarConfig(
         name="haar", scale_factor=1.1, min_neighbors=5, min_size=50, offsets=(10, 10)
     )
     assert type(detector.offsets) is tuple
@@ -164,8 +174,8 @@ def test_mtcnn_values(hydra_compose):
     assert detector.min_face_size == 20
     assert detector.offsets == (10, 10)
     # Without a scale factor, each detector gets its own default.
-    assert DetectorConfig(name="mtcnn").scale_factor == 0.709
-    assert DetectorConfig(name="haar").scale_factor == 1.1
+    assert MtcnnConfig(scale_factor=None).scale_factor == 0.709
+    assert HaarConfig(scale_factor=None).scale_factor == 1.1
 
 
 def test_blazeface_values(hydra_compose):
@@ -177,9 +187,12 @@ def test_blazeface_values(hydra_compose):
         0.3,
     )
     assert detector.offsets == (10, 10)
-    assert detector.scale_factor is None  # BlazeFace has no image pyramid
-    # Haar and MTCNN configs carry BlazeFace's keys at their defaults, unchecked.
-    assert DetectorConfig(name="haar", model="").model == ""
+    assert not hasattr(detector, "scale_factor")  # BlazeFace has no image pyramid
+    assert (detector.verify, detector.verify_below, detector.verify_min) == ("evidence", None, 0.05)
+    assert detector.min_face == 48
+    assert detector == BlazeFaceConfig()  # the preset is the class's defaults
+    # Haar and MTCNN configs carry no BlazeFace key.
+    assert not hasattr(HaarConfig(), "model") and not hasattr(MtcnnConfig(), "model")
 
 
 def test_sampling_values(hydra_compose):
@@ -215,7 +228,7 @@ def test_defaults(hydra_compose):
     assert config.dataset.unknown_labels == "error"
     assert ".webp" in config.dataset.image_extensions and ".mpg" in config.dataset.video_extensions
     assert config.extract == ExtractConfig(
-        detector=DetectorConfig(name="haar"),
+        detector=HaarConfig(),
         sampling=SamplingConfig(every_n=20),
         batch_size=None,
         device="auto",
@@ -354,7 +367,16 @@ def test_extensions_are_normalised(hydra_compose):
             ["detector.offsets=[1,2,3]"],
             "detector.offsets must be two integers [x, y], not (1, 2, 3)",
         ),
-        (["+detector.foo=1"], "unknown key(s) in detector: foo"),
+        (
+            ["+detector.foo=1"],
+            "unknown key 'detector.foo' (detector haar has: name, scale_factor, min_neighbors, "
+            "min_size, offsets, downscale, verify, verify_below, verify_min)",
+        ),
+        (
+            ["detector=blazeface", "+detector.scale_factor=1.2"],
+            "unknown key 'detector.scale_factor' (detector blazeface has: name, offsets, "
+            "downscale, model, min_score, nms_iou, verify, verify_below, verify_min, min_face)",
+        ),
         (
             ["+sampling.stride=2", "+sampling.jitter=1"],
             "unknown key(s) in sampling: jitter, stride",
@@ -557,7 +579,7 @@ def test_a_femo_0_2_manifest_is_read_in_todays_shape():
         "launcher": {"name": "slurm", "partition": "gpu", "wait": True},
     }
     config = from_dict(legacy)
-    assert config.detector == DetectorConfig(name="mtcnn", min_face_size=30)
+    assert config.detector == MtcnnConfig(min_face_size=30)
     assert config.sampling.every_n == 5 and config.videos_per_shard == 3
     assert (config.batch_size, config.device) == (8, "cpu")
     assert launcher_config(config.launcher) == SlurmLauncherConfig(partition="gpu", wait=True)
@@ -625,7 +647,7 @@ ROOT = RunConfig(
                           ".wmv", ".flv", ".3gp"),
         image_extensions=(".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp"),
     ),
-    detector=DetectorConfig(name="haar", scale_factor=1.1, min_neighbors=5, min_size=50),
+    detector=HaarConfig(scale_factor=1.1, min_neighbors=5, min_size=50),
     launcher=LauncherSection("local", {"workers": None, "threads_per_worker": None}),
 )  # fmt: skip
 

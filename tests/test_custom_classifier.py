@@ -20,7 +20,7 @@ from femo.config import EMOTIONS, ConfigError, classifier_config
 from femo.node.classifier import OnnxClassifier, onnx_model_path
 from femo.node.crops import face_crop, pad_gray
 from femo.node.custom import CustomClassifier, check_model, to_scores
-from femo.node.models import Face
+from femo.node.detectors import Face
 
 from .conftest import assert_no_run_folder, error_line
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from femo.config import ConfigError, DetectorConfig, from_dict
-from femo.node.models import make_detector
+from femo.config import ConfigError, HaarConfig, from_dict
+from femo.node.detectors import make_detector
 
 
 def test_a_saved_config_with_an_unknown_detector_is_refused_in_one_line():
@@ -17,7 +17,7 @@ def test_a_saved_config_with_an_unknown_detector_is_refused_in_one_line():
 
 
 def test_make_detector_never_falls_back_to_mtcnn():
-    config = DetectorConfig()
+    config = HaarConfig()
     object.__setattr__(config, "name", "yolo")  # past the config's own check
     with pytest.raises(ConfigError) as caught:
         make_detector(config)

@@ -11,9 +11,18 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
-from femo.config import EMOTIONS, ConfigError, DetectorConfig, from_dict
+from femo.config import (
+    EMOTIONS,
+    ConfigError,
+    HaarConfig,
+    MtcnnConfig,
+    WholeFrameConfig,
+    compose_option,
+    detector_config,
+    from_dict,
+)
 from femo.dataset import Clip
-from femo.node.models import Face, WholeFrameDetector, make_detector
+from femo.node.detectors import Face, WholeFrameDetector, make_detector
 from tests.conftest import REPO, SHARED, need
 
 from .builders import RawScoreFER, femo_rows
@@ -28,26 +37,34 @@ HOPPER_FACE = (155, 105, 222, 222)
 
 @pytest.mark.usefixtures("no_tensorflow")
 def test_none_is_a_detector_name():
-    config = DetectorConfig(name="none")
+    config = WholeFrameConfig()
     assert config.name == "none" and config.offsets == (10, 10)
-    # Its scale factor is unused: left as given, and not checked against Haar's or MTCNN's.
-    assert config.scale_factor is None
-    assert DetectorConfig(name="none", scale_factor=0.5).scale_factor == 0.5
+    # It has no pyramid nor fast mode: no scale factor, and a downscale of 1 not to set.
+    assert not hasattr(config, "scale_factor") and config.downscale == 1.0
+    with pytest.raises(ConfigError) as caught:
+        detector_config({"name": "none", "scale_factor": 0.5})
+    assert str(caught.value) == (
+        "unknown key 'detector.scale_factor' (detector none has: name, offsets, verify, "
+        "verify_below, verify_min)"
+    )
     # The other detectors keep their defaults and their checks.
-    assert DetectorConfig(name="haar").scale_factor == 1.1
-    assert DetectorConfig(name="mtcnn").scale_factor == 0.709
+    assert HaarConfig().scale_factor == 1.1
+    assert MtcnnConfig().scale_factor == 0.709
     with pytest.raises(ConfigError, match="must be > 1 for Haar"):
-        DetectorConfig(name="haar", scale_factor=0.5)
+        HaarConfig(scale_factor=0.5)
     with pytest.raises(ConfigError, match="between 0 and 1 for MTCNN"):
-        DetectorConfig(name="mtcnn", scale_factor=1.5)
+        MtcnnConfig(scale_factor=1.5)
 
 
 @pytest.mark.usefixtures("no_tensorflow")
 def test_the_none_option_composes():
     yaml = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "detector" / "none.yaml"))
-    assert yaml == {"name": "none", "offsets": [10, 10], "verify": "none"}
-    detector = from_dict({"detector": yaml}).extract.detector
-    assert detector == DetectorConfig(name="none", offsets=(10, 10))
+    assert yaml == {"defaults": ["/detector_none@_here_", "_self_"]}  # all its defaults
+    composed = compose_option("detector", yaml)
+    assert composed == {"name": "none", "offsets": [10, 10], "verify": "none",
+                        "verify_below": 0.65, "verify_min": 0.05}  # fmt: skip
+    detector = from_dict({"detector": composed}).extract.detector
+    assert detector == WholeFrameConfig(offsets=(10, 10))
 
 
 @pytest.mark.usefixtures("no_tensorflow")
@@ -66,13 +83,13 @@ def test_the_none_option_composes_with_hydra():
     container = OmegaConf.to_container(cfg, resolve=True)
     for key in femo.cli.ENTRY_KEYS:
         container.pop(key, None)
-    assert from_dict(container).extract.detector == DetectorConfig(name="none")
+    assert from_dict(container).extract.detector == WholeFrameConfig()
 
 
 @pytest.mark.usefixtures("no_tensorflow")
 def test_a_bad_detector_name_lists_the_three():
     with pytest.raises(ConfigError) as exc:
-        DetectorConfig(name="foo")
+        detector_config({"name": "foo"})
     assert str(exc.value) == (
         "detector.name must be 'haar', 'mtcnn', 'blazeface' or 'none', not 'foo'"
     )
@@ -80,7 +97,7 @@ def test_a_bad_detector_name_lists_the_three():
 
 @pytest.mark.usefixtures("no_tensorflow")
 def test_whole_frame_detector_gives_one_full_frame_face_per_frame():
-    detector = make_detector(DetectorConfig(name="none"), threads=3)
+    detector = make_detector(WholeFrameConfig(), threads=3)
     assert isinstance(detector, WholeFrameDetector) and detector.name == "none"
     assert detector.frames_per_call == 1 and detector.parallel_calls == 3
     detector.warm_up()
@@ -92,9 +109,9 @@ def test_whole_frame_detector_gives_one_full_frame_face_per_frame():
     assert faces == [[Face(x=0, y=0, w=w, h=h, confidence=None)] for h, w in sizes]
     assert all(type(v) is int for frame in faces for v in (frame[0].w, frame[0].h))
     assert detector.detect([], []) == []
-    # downscale is for detection on a shrunk frame: without detection the box stays exact.
-    fast = WholeFrameDetector(DetectorConfig(name="none", downscale=3))
-    assert fast.detect(frames[2:3], grays[2:3]) == [[Face(0, 0, 250, 350)]]
+    # downscale is for detection on a shrunk frame: without detection there is none to set.
+    with pytest.raises(ConfigError, match="unknown key 'detector.downscale'"):
+        detector_config({"name": "none", "downscale": 3})
 
 
 # ---------------------------------------------------------------------- parity

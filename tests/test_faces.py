@@ -23,7 +23,7 @@ from femo.results.pages.identities import (
     identities_markdown,
 )
 from femo.results.reduce import ShardData, compute_metrics, frame_emotions, reduce_clips
-from femo.shards import SCHEMA, write_table
+from femo.shard_files import SCHEMA, write_table
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 

@@ -145,7 +145,8 @@ def test_mtcnn_faces_get_a_mesh_too(tmp_path):
 
 def test_a_missing_mesh_model_stops_the_run_before_any_work(tmp_path, monkeypatch):
     from femo.config import ConfigError, DatasetConfig, LandmarksConfig, RunConfig
-    from femo.node import blazeface, mesh
+    from femo.node import blazeface
+    from femo.node import face_mesh as mesh
     from femo.pipeline import prepare
     from femo.rundir import RunDir
 

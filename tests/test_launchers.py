@@ -170,7 +170,7 @@ def test_a_shard_job_does_not_redo_a_written_shard(tmp_path, monkeypatch):
     damaged one is redone."""
     from femo.launchers import cluster
     from femo.rundir import RunDir
-    from femo.shards import SCHEMA, write_table
+    from femo.shard_files import SCHEMA, write_table
 
     redone = []
     monkeypatch.setattr(cluster, "run_one", lambda task: redone.append(task.index))

@@ -1,4 +1,4 @@
-"""The face mesh (femo.node.mesh): MediaPipe's crop, and the real model on real images."""
+"""The face mesh (femo.node.face_mesh): MediaPipe's crop, and the real model on real images."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from femo.config import ConfigError
-from femo.node import mesh
-from femo.node.mesh import FaceMesh, Roi, face_roi
+from femo.node import face_mesh as mesh
+from femo.node.face_mesh import FaceMesh, Roi, face_roi
 
 from .builders import JUSTIN_BOX, rgb
 

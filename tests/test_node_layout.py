@@ -11,7 +11,7 @@ import cv2
 import pyarrow.parquet as pq
 import pytest
 
-from femo.config import ClassifierConfig, DetectorConfig, ExtractConfig, SamplingConfig
+from femo.config import ClassifierConfig, ExtractConfig, HaarConfig, SamplingConfig
 from femo.node.engine import Extractor
 from femo.node.extract import run_shard
 from femo.node.stream import InlineExecutor, chain_ahead, ordered_map
@@ -73,7 +73,7 @@ def face_clips(tmp_path_factory, face_image):
 
 def rows(tmp_path, root, threads: int, name: str):
     extract = ExtractConfig(
-        detector=DetectorConfig(name="haar"),
+        detector=HaarConfig(),
         sampling=SamplingConfig(every_n=2),
         classifier=ClassifierConfig("onnx"),
         device="cpu",

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from submitit.core.utils import DelayedSubmission
 
-from femo.config import ClassifierConfig, DetectorConfig, ExtractConfig, SamplingConfig
+from femo.config import ClassifierConfig, ExtractConfig, HaarConfig, SamplingConfig
 from femo.dataset import Clip
 from femo.launchers import cluster
 from femo.task import ShardResult, ShardTask
@@ -119,7 +119,7 @@ def test_the_old_pickled_array_task_loads_and_finds_its_shard_written(old_run, m
     assert all(type(c) is Clip for c in task.clips)
     # made with keras (0.3.0 had no other classifier), whatever today's default is
     assert task.extract == ExtractConfig(
-        detector=DetectorConfig(name="haar"),
+        detector=HaarConfig(),
         sampling=SamplingConfig(mode="every_n", every_n=20),
         classifier=ClassifierConfig("keras"),
     )

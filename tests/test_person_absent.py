@@ -16,7 +16,7 @@ from femo.node.references import SCHEMA as REFERENCES
 from femo.results.model import ClipResult
 from femo.results.sheets.show import _title
 from femo.rundir import RunDir, make_plan
-from femo.shards import SCHEMA
+from femo.shard_files import SCHEMA
 
 from .builders import clip_row, face
 

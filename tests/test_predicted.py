@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from femo.config import MappingConfig, RunConfig, to_dict
+from femo.config import MappingConfig, ReduceConfig, RunConfig, classifier_config, detector_config
 from femo.results.analysis import clip_profiles, predicted_summary
 from femo.results.model import ClipResult
 from femo.results.pages.formatting import counts_text, top_text
@@ -80,13 +80,14 @@ def test_clip_profiles_keep_the_clips_with_most_faces_in_clip_order():
 
 
 def test_method_line_names_every_choice_in_words_and_settings():
-    config = to_dict(RunConfig())
-    config["detector"] = {"name": "blazeface", "model": "short/back"}
-    config["reduce"]["face"] = "main"
-    config["reduce"]["head"] = "/h/head.json"
+    config = RunConfig(
+        detector=detector_config({"name": "blazeface", "model": "short/back"}),
+        reduce=ReduceConfig(face="main", head="/h/head.json"),
+    )
     head = {"detectors": ["haar"], "labelled_clips": 21}
     assert method_text(config, head, [("10-00-00-clips-mtcnn-n20", "mtcnn")]) == (
-        "Method: detector blazeface (MediaPipe's BlazeFace, model short/back; "
+        "Method: detector blazeface (MediaPipe's BlazeFace, model short/back, min_face 48, "
+        "verify evidence; "
         "detector=blazeface); classifier fer's 7-emotion model on onnx (ONNX Runtime); "
         "sampling every 20th frame (sampling.every_n=20); face rule: the face of the person "
         "seen most in the clip (reduce.face=main); vote: the class most of a clip's frames "
@@ -99,13 +100,12 @@ def test_method_line_names_every_choice_in_words_and_settings():
 
 def test_method_line_names_a_custom_model_by_its_file_hash_and_spec():
     """A run with classifier=custom never reads "fer's 7-emotion model"."""
-    config = to_dict(RunConfig())
-    config["classifier"] = {
+    classifier = classifier_config({
         "name": "custom", "model": "/models/enet_b0.onnx", "size": 224, "color": "rgb",
         "range": [0, 1], "layout": "nchw", "labels": ["angry", "disgust", "drop", "happy"],
         "softmax": "auto", "crop": "box", "sha256": "ab12cd34ef56" + "0" * 52,
-    }  # fmt: skip
-    line = method_text(config)
+    })  # fmt: skip
+    line = method_text(RunConfig(classifier=classifier))
     assert "fer's 7-emotion" not in line
     assert (
         "; classifier custom model enet_b0.onnx (sha256 ab12cd34ef56; size=224, color=rgb, "

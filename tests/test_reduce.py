@@ -25,7 +25,7 @@ from femo.results.model import ClipResult
 from femo.results.reduce import compute_metrics, frame_emotions, vote
 from femo.results.shard_rows import FRAME_COLUMNS, load_shards
 from femo.rundir import RunDir
-from femo.shards import SCHEMA
+from femo.shard_files import SCHEMA
 
 from .builders import (
     THREE,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from femo.rundir import TIMESTAMP, RunDir, assign_shards, timestamp
-from femo.shards import (
+from femo.shard_files import (
     clip_owners,
     clip_videos,
     finished_shards,
@@ -263,7 +263,7 @@ def test_killed_writer_leaves_no_finished_shard(tmp_path):
     script = textwrap.dedent(
         """
         import os, signal, sys
-        from femo.shards import write_atomically
+        from femo.shard_files import write_atomically
 
         def writer(tmp):
             with open(tmp, "wb") as fh:
@@ -299,7 +299,7 @@ FIRST_WRITE = """
 import sys
 import pyarrow.parquet as pq
 from femo.node.units import Columns
-from femo.shards import load_arrow
+from femo.shard_files import load_arrow
 
 load_arrow()
 before = set(sys.modules)

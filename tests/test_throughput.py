@@ -9,10 +9,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from femo.config import DetectorConfig
+from femo.config import HaarConfig
 from femo.dataset import Clip
+from femo.node.detectors import Detector, Face
 from femo.node.extract import shard_timing
-from femo.node.models import Detector, Face
 from femo.node.units import ClipEnd, Tagged, detector_calls
 from femo.node.video import ClipInfo, Frame
 from femo.results.throughput import read_throughput, throughput_lines, wall_time_estimate
@@ -158,10 +158,10 @@ class _RecordingDetector(Detector):
 
 def test_downscale_detects_on_the_small_frame_and_maps_boxes_back():
     gray = np.zeros((336, 596), np.uint8)
-    parity = _RecordingDetector(DetectorConfig(name="haar"))
+    parity = _RecordingDetector(HaarConfig())
     assert parity.detect([gray], [gray]) == [[Face(10, 20, 30, 31, 0.9)]]
     assert parity.seen == [(336, 596)]
-    fast = _RecordingDetector(DetectorConfig(name="haar", downscale=2))
+    fast = _RecordingDetector(HaarConfig(downscale=2))
     assert fast.detect([gray], [gray]) == [[Face(20, 40, 60, 62, 0.9)]]
     assert fast.seen == [(168, 298)]
     assert fast.scaled_min(50) == 25

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from femo.config import EMOTIONS, MappingConfig, RunConfig, to_dict
+from femo.config import EMOTIONS, MappingConfig, RunConfig, from_dict, to_dict
 from femo.model_card import read_card, write_card
 from femo.results.fit.candidates import compare_candidates, within_best
 from femo.results.fit.clips import gather_clips
@@ -134,12 +134,13 @@ def identity_tflite() -> bytes:
 
 
 def test_the_method_line_names_what_a_tuned_model_was_fitted_on():
-    config = to_dict(RunConfig())
-    config["classifier"] = {
+    values = to_dict(RunConfig())
+    values["classifier"] = {
         "name": "custom", "model": "/m/model.tflite", "size": 64, "color": "gray",
         "range": [-1, 1], "labels": ["happy", "neutral", "angry"], "softmax": "no",
         "crop": "fer", "sha256": "ab" * 32,
     }  # fmt: skip
+    config = from_dict(values)
     card = {
         "fitted_on": {"faces": 783, "labelled_clips": 804, "persons": 359,
                       "runs": [{"run": "/r/lfw-mesh"}], "detectors": ["blazeface"]},

@@ -21,7 +21,7 @@ from femo.model_card import read_card
 from femo.results.fit.clips import gather_clips
 from femo.results.shard_rows import FRAME_COLUMNS
 from femo.rundir import RunDir
-from femo.shards import SCHEMA
+from femo.shard_files import SCHEMA
 from femo.tune.faces import network_input, read_faces
 
 from .conftest import femo, femo_env

@@ -10,8 +10,16 @@ import pyarrow.parquet as pq
 import pytest
 from omegaconf import OmegaConf
 
-from femo.config import EMOTIONS, ConfigError, DetectorConfig, from_dict
-from femo.node.models import Face
+from femo.config import (
+    EMOTIONS,
+    BlazeFaceConfig,
+    ConfigError,
+    HaarConfig,
+    compose_option,
+    detector_config,
+    from_dict,
+)
+from femo.node.detectors import Face
 
 from .builders import JUSTIN_BOX, rgb
 from .conftest import FER_SAMPLES, REPO, femo, need
@@ -23,7 +31,7 @@ def check():
     from femo.node.verify import FaceCheck
 
     try:
-        return FaceCheck(DetectorConfig(name="haar", verify="mesh"))
+        return FaceCheck(HaarConfig(verify="mesh"))
     except ConfigError as exc:
         pytest.skip(str(exc))
 
@@ -34,29 +42,32 @@ def bgr(name: str):
 
 @pytest.mark.usefixtures("no_tensorflow")
 def test_off_by_default_but_on_in_the_blazeface_preset():
-    for name in ("haar", "mtcnn", "none", "blazeface"):
-        assert DetectorConfig(name=name).verify == "none"
+    for name in ("haar", "mtcnn", "none"):
+        assert detector_config({"name": name}).verify == "none"
+    assert BlazeFaceConfig().verify == "evidence"  # the preset's values are its defaults
     for preset in ("haar", "haar_fast", "mtcnn", "none"):
         yaml = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "detector" / f"{preset}.yaml"))
-        assert yaml["verify"] == "none"  # there, so that detector.verify=mesh needs no '+'
-        assert from_dict({"detector": yaml}).extract.detector.verify == "none"
+        composed = compose_option("detector", yaml)
+        # Composed from the class's defaults, so that detector.verify=mesh needs no '+'.
+        assert (composed["verify"], composed["verify_below"]) == ("none", 0.65)
+        assert from_dict({"detector": composed}).extract.detector.verify == "none"
     yaml = OmegaConf.to_container(OmegaConf.load(REPO / "conf" / "detector" / "blazeface.yaml"))
-    detector = from_dict({"detector": yaml}).extract.detector
-    assert (detector.verify, detector.verify_below, detector.verify_min) == ("mesh", 0.65, 0.05)
+    detector = from_dict({"detector": compose_option("detector", yaml)}).extract.detector
+    assert (detector.verify, detector.verify_below, detector.verify_min) == ("evidence", None, 0.05)
 
 
 @pytest.mark.usefixtures("no_tensorflow")
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"verify": "yes"}, "detector.verify must be 'none' or 'mesh', not 'yes'"),
+        ({"verify": "yes"}, "detector.verify must be 'none', 'evidence' or 'mesh', not 'yes'"),
         ({"verify_below": 0}, "detector.verify_below must be between 0 and 1 or null, not 0"),
         ({"verify_min": 1.0}, "detector.verify_min must be in [0, 1), not 1.0"),
     ],
 )
 def test_bad_settings_are_one_line(settings, message):
     with pytest.raises(ConfigError) as exc:
-        DetectorConfig(name="blazeface", **settings)
+        BlazeFaceConfig(**settings)
     assert str(exc.value) == message
 
 
@@ -121,11 +132,11 @@ def test_a_run_keeps_rejected_boxes_as_their_own_rows(tmp_path):
 
 @pytest.mark.usefixtures("no_tensorflow")
 def test_blazeface_gives_the_eyes_that_turn_the_crop(check):
-    from femo.node.models import make_detector
+    from femo.node.detectors import make_detector
 
     image = bgr("justin.jpg")
     for downscale in (1, 2):
-        config = DetectorConfig(name="blazeface", model="short/back", downscale=downscale)
+        config = BlazeFaceConfig(model="short/back", downscale=downscale, verify="none")
         (face,) = make_detector(config).detect([image], [None])[0]
         (right_x, right_y), (left_x, left_y) = face.eyes
         # The subject's right eye on the image's left, both in the box's upper half.
@@ -140,7 +151,7 @@ def test_blazeface_gives_the_eyes_that_turn_the_crop(check):
 @pytest.mark.usefixtures("no_tensorflow")
 def test_a_run_without_the_face_mesh_stops_before_any_work(tmp_path, monkeypatch):
     """The face mesh's file missing: one line, from the checks before the run folder."""
-    from femo.node import mesh
+    from femo.node import face_mesh as mesh
     from femo.pipeline import prepare
 
     monkeypatch.setattr(mesh, "MODEL_FILE", "no_such_mesh.tflite")

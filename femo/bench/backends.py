@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from ..config import ClassifierConfig, DetectorConfig, ExtractConfig, SamplingConfig
+from ..config import FER_BACKENDS, ClassifierConfig, ExtractConfig, HaarConfig, SamplingConfig
 
 
 def sampled_crops(
-    root: Path, sampling: SamplingConfig | None = None, detector: DetectorConfig | None = None
+    root: Path, sampling: SamplingConfig | None = None, detector: HaarConfig | None = None
 ) -> Iterator[tuple[str, int, np.ndarray]]:
     """(clip, frame, crops (n, 64, 64)) for each sampled frame under ``root``; n may be 0.
 
@@ -40,11 +40,11 @@ def sampled_crops(
     from ..config import DatasetConfig
     from ..dataset import discover_clips
     from ..node.crops import face_crop, pad_gray
-    from ..node.models import HaarDetector
+    from ..node.detectors import HaarDetector
     from ..node.video import ClipError, ClipInfo, sampled_frames
 
     sampling = sampling or SamplingConfig()
-    detector = detector or DetectorConfig()
+    detector = detector or HaarConfig()
     haar = HaarDetector(detector)
     for clip in discover_clips(DatasetConfig(root=str(root))):
         try:
@@ -84,8 +84,8 @@ def make_backend(backend: str, threads: int = 1):
     from ..node.classifier import make_classifier
 
     config = ExtractConfig(classifier=ClassifierConfig(backend=backend), device="cpu")
-    if backend == "keras":
-        from ..node.models import configure_runtime
+    if FER_BACKENDS.require(backend).tensorflow:
+        from ..node.runtime import configure_runtime
 
         configure_runtime(threads, "cpu")
     return make_classifier(config, "CPU:0", threads, busy=0)

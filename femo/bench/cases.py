@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..config.detectors import BenchFacts, detector_entry
+from ..config.detectors import DETECTORS, BenchFacts
 
 STUDY_CLIPS = 2826
 STUDY_TASKS = 16
@@ -28,7 +28,7 @@ STUDY_TASKS = 16
 
 def bench_facts(detector: str) -> BenchFacts:
     """How the bench measures ``detector`` (the defaults for a name femo does not know)."""
-    entry = detector_entry(detector)
+    entry = DETECTORS.entry(detector)
     return entry.bench if entry is not None else BenchFacts()
 
 
@@ -55,6 +55,12 @@ class Case:
     backend: str = "keras"  # femo's classifier.backend
     verify: str = ""  # femo's detector.verify; "" = the preset's own
     landmarks: str = "none"  # femo's landmarks (mesh: the face mesh on every face)
+
+    def differs(self, key: str) -> str | None:
+        """This case's ``key`` where it is not a Case's default (fer's own Keras backend,
+        the preset's face check, no landmarks), for its names; None where it is."""
+        value = getattr(self, key)
+        return None if value == getattr(Case, key) else value
 
 
 @dataclass
@@ -99,13 +105,13 @@ def timed_passes(
 
 
 def detector_preset(name: str):
-    """The :class:`DetectorConfig` of femo's ``conf/detector/<name>.yaml``."""
+    """The :class:`DetectorConfig` of femo's ``conf/detector/<name>.yaml``, as composed."""
     import yaml
 
-    from ..config import conf_dir, from_dict
+    from ..config import compose_option, conf_dir, detector_config
 
     path = conf_dir() / "detector" / f"{name}.yaml"
-    return from_dict({"detector": yaml.safe_load(path.read_text())}).detector
+    return detector_config(compose_option("detector", yaml.safe_load(path.read_text())))
 
 
 # --------------------------------------------------------------------------- workers
@@ -120,7 +126,7 @@ def _fer_worker(case: Case) -> Measurement:
     from fer import FER, Video
 
     t0 = time.perf_counter()
-    detector = FER(mtcnn=case.detector == "mtcnn")
+    detector = FER(mtcnn=bench_facts(case.detector).fer_mtcnn)
     startup = time.perf_counter() - t0
     found: dict[str, list] = {}
     detect_emotions = detector.detect_emotions
@@ -173,7 +179,7 @@ def _floor_worker(case: Case) -> Measurement:
     import cv2
 
     from ..config import SamplingConfig
-    from ..node.models import make_detector
+    from ..node.detectors import make_detector
     from ..node.video import ClipInfo, sampled_frames
 
     sampling = SamplingConfig(every_n=case.every_n, max_frames=case.max_frames)
@@ -219,7 +225,7 @@ def _femo_worker(case: Case) -> Measurement:
     from ..dataset import Clip
     from ..node.engine import get_extractor
     from ..node.extract import run_shard
-    from ..shards import read_shard_metadata
+    from ..shard_files import read_shard_metadata
     from ..task import ShardTask
 
     detector = detector_preset(case.preset or case.detector)
@@ -250,9 +256,9 @@ def _femo_worker(case: Case) -> Measurement:
     frames, seconds, passes = timed_passes(one_pass, case.repeat)
     timing = json.loads(read_shard_metadata(results[-1].path)["timing"])
     mode = "parity" if not case.preset else f"fast ({case.preset})"
-    mode += "" if case.backend == "keras" else f", {case.backend}"
-    mode += f", verify={case.verify}" if case.verify else ""
-    mode += "" if case.landmarks == "none" else f", landmarks={case.landmarks}"
+    mode += f", {case.backend}" if case.differs("backend") else ""
+    mode += f", verify={case.verify}" if case.differs("verify") else ""
+    mode += f", landmarks={case.landmarks}" if case.differs("landmarks") else ""
     extra = {
         "shard": results[-1].path,
         "stage_seconds": timing["stage_seconds"],
@@ -266,7 +272,7 @@ def _check_worker(case: Case) -> Measurement:
     """The face check (``detector.verify=mesh``) alone, on every face the detector's
     preset finds in the sampled frames (found once, untimed): its cost per face."""
     from ..config import SamplingConfig
-    from ..node.models import make_detector
+    from ..node.detectors import make_detector
     from ..node.verify import FaceCheck
     from ..node.video import ClipInfo, sampled_frames
 
@@ -304,7 +310,7 @@ def _check_worker(case: Case) -> Measurement:
     extra = {
         "ms_per_face": round(1000 * seconds / faces, 3) if faces else None,
         # The faces the preset itself checks (the others it is sure of).
-        "faces_the_preset_checks": checked if preset.verify != "none" else 0,
+        "faces_the_preset_checks": checked if preset.checks else 0,
         "passes_s": passes,
     }
     return Measurement("check", "face check (mesh)", faces, seconds, startup, _peak_rss_mb(), extra)
@@ -328,8 +334,8 @@ def _mesh_worker(case: Case) -> Measurement:
     import cv2
 
     from ..config import SamplingConfig
+    from ..node.detectors import make_detector
     from ..node.landmarks import MeshLandmarks
-    from ..node.models import make_detector
     from ..node.video import ClipInfo, sampled_frames
 
     sampling = SamplingConfig(every_n=case.every_n, max_frames=case.max_frames)
@@ -379,9 +385,9 @@ def _worker_main(spec: str) -> None:
 def measure(case: Case, log_dir: Path) -> Measurement:
     """Run ``case`` in a fresh Python process and return what it measured."""
     name = f"{case.media.name}-{case.preset or case.detector}-n{case.every_n}-{case.kind}"
-    name += "" if case.backend == "keras" else f"-{case.backend}"
-    name += f"-verify-{case.verify}" if case.verify else ""
-    name += "" if case.landmarks == "none" else f"-{case.landmarks}"
+    name += f"-{case.backend}" if case.differs("backend") else ""
+    name += f"-verify-{case.verify}" if case.differs("verify") else ""
+    name += f"-{case.landmarks}" if case.differs("landmarks") else ""
     out_dir = log_dir / name
     out_dir.mkdir(parents=True, exist_ok=True)
     case = Case(**{**asdict(case), "media": case.media, "out_dir": str(out_dir)})

@@ -70,7 +70,7 @@ def floor_pass(spec: FloorSpec) -> dict[str, Any]:
 
     from ..node.classifier import OnnxClassifier
     from ..node.crops import face_crop, pad_gray
-    from ..node.models import make_detector
+    from ..node.detectors import make_detector
     from .cases import detector_preset
 
     cv2.setNumThreads(1)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config.detectors import DETECTORS
-from ..node.models import cpu_count
+from ..node.runtime import cpu_count
 from ..results.throughput import format_duration
 from ..rundir import timestamp
 from .backends import backends_bench
@@ -29,7 +29,7 @@ from .cases import (
 from .compare import accuracy, compare_with_fer
 from .floor import NODE_LEGEND, FloorSpec, compare_layouts, node_summary, node_table, process_counts
 from .memory import media_cache, memory_check
-from .mesh import mesh_bench
+from .mesh_cost import mesh_bench
 from .progress import Heartbeat
 from .table import HEADER, format_estimate, format_row, frame_sizes, study_estimates
 
@@ -187,10 +187,13 @@ def _measure_point(
 
 def _versus_haar(rows: list[dict[str, Any]], echo) -> None:
     """Each other detector's parity-mode speed over Haar's, on the same media and step."""
-    haar = {(r["media"], r["every_n"]): r["femo"][0] for r in rows if r["detector"] == "haar"}
+    # Haar: the detector a run takes where none is chosen (fer's, the study's).
+    haar = {
+        (r["media"], r["every_n"]): r["femo"][0] for r in rows if r["detector"] == DETECTORS.default
+    }
     for row in rows:
         reference = haar.get((row["media"], row["every_n"]))
-        if row["detector"] == "haar" or reference is None:
+        if row["detector"] == DETECTORS.default or reference is None:
             continue
         femo = row["femo"][0]
         femo["vs_haar"] = femo["frames_per_s"] / reference["frames_per_s"]

@@ -30,7 +30,7 @@ import pyarrow as pa
 from ..config import EMOTIONS, RunConfig, to_dict
 from ..dataset import Clip
 from ..rundir import RunDir, make_plan
-from ..shards import SCHEMA, encode_metadata, write_table
+from ..shard_files import SCHEMA, encode_metadata, write_table
 
 CLASSES = ("Positive", "Neutral", "Negative")
 

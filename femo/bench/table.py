@@ -7,6 +7,7 @@ import os
 from functools import cache
 from typing import Any
 
+from ..config.detectors import DETECTORS
 from ..results.pages.formatting import percent
 from ..results.throughput import format_duration, wall_time_estimate
 from .cases import STUDY_CLIPS, STUDY_TASKS, MediaSet
@@ -50,7 +51,7 @@ def study_estimates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     estimates = []
     for row in rows:
-        if row["detector"] != "haar" or row["every_n"] != 20:
+        if row["detector"] != DETECTORS.default or row["every_n"] != 20:  # the study's
             continue
         femo = row["femo"][0]
         basis = clip_basis(femo["shard"])

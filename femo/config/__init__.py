@@ -21,20 +21,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .classifier import AnyClassifier, CustomClassifierConfig
-from .detector_checks import blazeface_models
+from .classifier import (
+    CLASSIFIERS,
+    EMOTIONS,
+    FER_BACKENDS,
+    AnyClassifier,
+    ClassifierConfig,
+    CustomClassifierConfig,
+)
+from .detectors import (
+    CHECKS,
+    DETECTORS,
+    BlazeFaceConfig,
+    DetectorConfig,
+    HaarConfig,
+    MtcnnConfig,
+    WholeFrameConfig,
+    blazeface_models,
+    detector_config,
+)
+from .errors import ConfigError
+from .extras import IDENTITIES, LANDMARKS, IdentityConfig, LandmarksConfig
+from .registry import Registry
 from .sections import (
     BOOTSTRAP,
-    DETECTOR_SETTINGS_UNUSED,
-    EMOTIONS,
     Bootstrap,
-    ClassifierConfig,
-    ConfigError,
     DatasetConfig,
-    DetectorConfig,
     ExtractConfig,
-    IdentityConfig,
-    LandmarksConfig,
     LauncherSection,
     MappingConfig,
     ReduceConfig,
@@ -53,7 +66,7 @@ class RunConfig:
     """A whole run, in the shape of ``conf/config.yaml`` (less Hydra's and the CLI's keys)."""
 
     dataset: DatasetConfig = field(default_factory=DatasetConfig)
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    detector: DetectorConfig = field(default_factory=HaarConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     mapping: MappingConfig = field(default_factory=MappingConfig)
     reduce: ReduceConfig = field(default_factory=ReduceConfig)
@@ -80,7 +93,7 @@ class RunConfig:
 
     def check_identity(self) -> None:
         """Refuse identity settings that cannot work together (run and reduce call it)."""
-        face, on = self.reduce.face, self.identity.name != "none"
+        face, on = self.reduce.face, self.identity.active
         if self.dataset.references and not on:
             raise ConfigError("dataset.references needs identity=dlib (faces' embeddings)")
         if face in ("main", "person") and not on:
@@ -174,15 +187,17 @@ TOP_LEVEL_KEYS = ("dataset", "detector", "sampling", "mapping", "reduce", "repor
 
 
 def classifier_config(values: dict[str, Any] | None, base_dir: str | None = None) -> AnyClassifier:
-    """The ``classifier`` section: fer's (no name, or ``name: fer``) or a custom model's,
-    whose ``model`` path is made absolute against ``base_dir``."""
+    """The ``classifier`` section in the settings class of the classifier it names (no
+    name: fer's), its file paths (``path_keys``: custom's ``model``) made absolute
+    against ``base_dir``."""
     values = dict(values or {})
-    if values.get("name", "fer") == "fer":
+    cls = CLASSIFIERS.require(values.get("name", CLASSIFIERS.default)).settings
+    if "name" not in {f.name for f in dataclasses.fields(cls)}:
         values.pop("name", None)  # fer's section is saved as before: {backend: ...}
-        return build_config(ClassifierConfig, values, "classifier")
-    if values.get("model") is not None:
-        values["model"] = absolute_path(values["model"], base_dir)
-    return build_config(CustomClassifierConfig, values, "classifier")
+    for key in getattr(cls, "path_keys", ()):
+        if values.get(key) is not None:
+            values[key] = absolute_path(values[key], base_dir)
+    return build_config(cls, values, "classifier")
 
 
 def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
@@ -209,7 +224,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         mapping["emotions"] = dict(mapping["emotions"])
     return RunConfig(
         dataset=build_config(DatasetConfig, dataset, "dataset"),
-        detector=build_config(DetectorConfig, cfg.get("detector"), "detector"),
+        detector=detector_config(cfg.get("detector")),
         sampling=build_config(SamplingConfig, cfg.get("sampling"), "sampling"),
         mapping=build_config(MappingConfig, mapping, "mapping"),
         reduce=build_config(ReduceConfig, cfg.get("reduce"), "reduce"),
@@ -224,29 +239,87 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
     )
 
 
+def from_saved(cfg: dict[str, Any]) -> RunConfig:
+    """A run folder's saved config (``femo.json``) as a :class:`RunConfig`: femo 0.2's
+    shape upgraded, and a detector section saved with every detector's keys (before each
+    detector had its own settings class) read with its detector's keys only."""
+    cfg = _upgrade(cfg)
+    if isinstance(cfg.get("detector"), dict):
+        cfg = {**cfg, "detector": to_dict(detector_config(cfg["detector"], saved=True))}
+    return from_dict(cfg)
+
+
 # ------------------------------------------------------------------ defaults under the yaml
-# The dataclasses hold the defaults. conf/config.yaml and the options of these groups
-# hold only what differs from them: Hydra composes each on top of a ``base`` node made
-# from the dataclasses (register_defaults). The detector and launcher options still
-# spell out their settings (each detector's and launcher's own values).
+# The dataclasses hold the defaults. conf/config.yaml and the options of the groups
+# hold only what differs from them: Hydra composes each on top of a node made from the
+# dataclasses (register_defaults). The options of dataset, sampling, mapping and reduce
+# compose on their section's ``<group>/base``; each option of a plug-in role (below) on
+# its entry's settings class, the root node ``<group>_<entry>`` (``- /detector_haar@_here_``
+# in conf/detector/haar.yaml); config.yaml's own sections on ``base``.
 DEFAULTED_GROUPS: dict[str, type] = {
     "dataset": DatasetConfig,
     "sampling": SamplingConfig,
     "mapping": MappingConfig,
     "reduce": ReduceConfig,
-    "identity": IdentityConfig,
 }
 DEFAULTED_ROOT = ("shards", "report", "device", "batch_size")
+PLUGIN_GROUPS: dict[str, Registry[Any]] = {
+    "detector": DETECTORS,
+    "classifier": CLASSIFIERS,
+    "identity": IDENTITIES,
+    "landmarks": LANDMARKS,
+}
 
 
 def yaml_defaults(group: str | None = None) -> dict[str, Any]:
-    """The dataclass defaults under ``conf/<group>/*.yaml`` (``None``: under config.yaml's
-    own sections); ``{}`` for a group whose options spell out every value."""
+    """The dataclass defaults under ``conf/<group>/*.yaml`` for the groups whose options
+    share one section class (``None``: under config.yaml's own sections); ``{}`` for
+    any other group (:func:`option_defaults` gives a plug-in option's)."""
     if group is None:
         run = to_dict(RunConfig())
         return {key: run[key] for key in DEFAULTED_ROOT}
     cls = DEFAULTED_GROUPS.get(group)
     return {} if cls is None else to_dict(cls())
+
+
+def option_defaults(group: str, name: str) -> dict[str, Any]:
+    """The node an option of plug-in role ``group`` composes on: ``name: <name>`` and the
+    defaults of that entry's settings class, in the order they are saved."""
+    cls = PLUGIN_GROUPS[group].require(name).settings
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    keys = cls.saved_keys() if issubclass(cls, DetectorConfig) else tuple(fields)
+    values = {k: to_dict(_field_default(fields[k])) for k in keys}
+    return {"name": name, **{k: v for k, v in values.items() if k != "name"}}
+
+
+def _field_default(f: dataclasses.Field) -> Any:
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
+
+
+def default_nodes() -> dict[str, dict[str, Any]]:
+    """Every node :func:`register_defaults` stores, by its path in Hydra's ConfigStore."""
+    nodes = {"base": yaml_defaults()}
+    nodes.update({f"{group}/base": yaml_defaults(group) for group in DEFAULTED_GROUPS})
+    for group, registry in PLUGIN_GROUPS.items():
+        nodes.update({f"{group}_{n}": option_defaults(group, n) for n in registry.names()})
+    return nodes
+
+
+def compose_option(group: str, values: dict[str, Any]) -> dict[str, Any]:
+    """A group option's yaml (``values``, parsed) as Hydra composes it: each node its
+    defaults list names (``base``: the group's; ``/name@_here_``: a root node), then its
+    own values."""
+    nodes = default_nodes()
+    out: dict[str, Any] = {}
+    for item in values.get("defaults") or []:
+        if item != "_self_":
+            path = item.split("@")[0]
+            out = merge_defaults(
+                out, nodes[path[1:] if path.startswith("/") else f"{group}/{path}"]
+            )
+    return merge_defaults(out, values)
 
 
 def merge_defaults(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
@@ -264,30 +337,40 @@ def merge_defaults(base: dict[str, Any], values: dict[str, Any]) -> dict[str, An
 
 
 def register_defaults() -> None:
-    """Store :func:`yaml_defaults` in Hydra's ConfigStore as ``base`` and
-    ``<group>/base``, the first entry of config.yaml's and each option's defaults list.
-    Call it before Hydra composes ``conf/``."""
+    """Store :func:`default_nodes` in Hydra's ConfigStore: ``base``, ``<group>/base`` and
+    ``<group>_<entry>``, the first entry of config.yaml's and each option's defaults
+    list. Call it before Hydra composes ``conf/``."""
     from hydra.core.config_store import ConfigStore
 
     store = ConfigStore.instance()
-    store.store(name="base", node=yaml_defaults())
-    for group in DEFAULTED_GROUPS:
-        store.store(group=group, name="base", node=yaml_defaults(group))
+    for path, node in default_nodes().items():
+        group, _, name = path.rpartition("/")
+        store.store(group=group or None, name=name, node=node)
 
 
 __all__ = [
+    "CHECKS",
+    "CLASSIFIERS",
     "DEFAULTED_GROUPS",
     "DEFAULTED_ROOT",
-    "DETECTOR_SETTINGS_UNUSED",
+    "DETECTORS",
+    "FER_BACKENDS",
+    "IDENTITIES",
+    "LANDMARKS",
+    "PLUGIN_GROUPS",
     "blazeface_models",
     "BOOTSTRAP",
     "Bootstrap",
     "AnyClassifier",
+    "BlazeFaceConfig",
     "ClassifierConfig",
     "ConfigError",
     "CustomClassifierConfig",
     "DatasetConfig",
     "DetectorConfig",
+    "HaarConfig",
+    "MtcnnConfig",
+    "WholeFrameConfig",
     "EMOTIONS",
     "EXECUTION_KEYS",
     "ExtractConfig",
@@ -305,10 +388,15 @@ __all__ = [
     "absolute_path",
     "build_config",
     "classifier_config",
+    "compose_option",
     "conf_dir",
+    "default_nodes",
+    "detector_config",
     "from_dict",
+    "from_saved",
     "launcher_names",
     "merge_defaults",
+    "option_defaults",
     "register_defaults",
     "positive_or_none",
     "to_dict",

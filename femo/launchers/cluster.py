@@ -20,7 +20,7 @@ import submitit
 from ..config import ConfigError
 from ..node.supervise import run_one
 from ..rundir import RunDir, Submission
-from ..shards import damage
+from ..shard_files import damage
 from ..task import ShardResult, ShardTask
 from .base import Launch, Launcher, Say, SubmissionError
 from .settings import SubmittedConfig

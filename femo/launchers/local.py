@@ -21,7 +21,7 @@ from typing import ClassVar
 
 from tqdm import tqdm
 
-from ..node.models import cpu_count
+from ..node.runtime import cpu_count
 from ..node.supervise import Supervisor
 from ..rundir import RunDir, Submission
 from ..task import ShardTask

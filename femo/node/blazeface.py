@@ -115,6 +115,83 @@ def ssd_anchors(size: int, strides: tuple[int, ...], interpolated_scale: float) 
     return np.concatenate(out)
 
 
+def grid_anchors(height: int, width: int, spec: ModelSpec) -> np.ndarray:
+    """Anchor centres (n, 2) as x, y in input pixels for an ``height`` x ``width`` input,
+    in the order of the model's outputs: :func:`ssd_anchors`' grid laid over a larger
+    input (the short-range model's heads are convolutional, so it runs on any size that
+    is a multiple of its largest stride)."""
+    per_layer = 2 if spec.interpolated_scale > 0 else 1
+    out = []
+    layer = 0
+    while layer < len(spec.strides):
+        stride, repeats = spec.strides[layer], 0
+        while layer < len(spec.strides) and spec.strides[layer] == stride:
+            repeats += per_layer
+            layer += 1
+        rows, cols = -(-height // stride), -(-width // stride)
+        ys, xs = np.meshgrid(
+            (np.arange(rows) + 0.5) * stride, (np.arange(cols) + 0.5) * stride, indexing="ij"
+        )
+        grid = np.stack([xs.ravel(), ys.ravel()], axis=1)
+        out.append(np.repeat(grid, repeats, axis=0))
+    return np.concatenate(out)
+
+
+@dataclass(frozen=True)
+class Pyramid:
+    """The scales at which the short-range model sees a frame, finest first.
+
+    The short-range model finds a face from about 24 of its input's pixels across
+    (MediaPipe's letterbox of the whole frame into 128 px makes a 60-px face in a
+    1920-px frame 4 px wide: missed). The finest scale maps ``min_face`` frame pixels
+    to ``face_in`` model pixels; each next one is ``step`` times smaller, down to the
+    frame letterboxed into the model's own input, which always runs (a close-up's face
+    larger than the finest scale's grid sees whole).
+    """
+
+    min_face: float
+    face_in: float = 30.0
+    step: float = 3.0
+
+    def scales(self, width: int, height: int, size: int) -> list[float]:
+        """The scales below 1 (or 1) to run at besides the letterbox into ``size``."""
+        letterbox = size / max(width, height)
+        scale = min(1.0, self.face_in / self.min_face)
+        out = []
+        while scale > 1.5 * letterbox:
+            out.append(scale)
+            scale /= self.step
+        return out
+
+
+def scaled(
+    image_rgb: np.ndarray, scale: float, multiple: int = 16
+) -> tuple[np.ndarray, float, float]:
+    """The frame resized by ``scale`` and padded with black (right and bottom) to a
+    multiple of ``multiple`` a side, as float32 in [-1, 1]; and the frame pixels per input
+    pixel along x and y."""
+    height, width = image_rgb.shape[:2]
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    if (new_w, new_h) != (width, height):
+        factor = int(1 / scale)
+        if factor >= 2:  # block means by a whole factor: OpenCV's fast path (see letterbox)
+            image_rgb = cv2.resize(
+                image_rgb, (width // factor, height // factor), interpolation=cv2.INTER_AREA
+            )
+        # What is left is a factor over 1/2, where INTER_AREA is slow (596x336 to 322x182:
+        # 14 ms on a loaded core) and bilinear alone aliases away small faces: a Gaussian
+        # blur as wide as the pixels dropped, then bilinear.
+        left = new_w / image_rgb.shape[1]
+        if left < 1:
+            sigma = 0.5 * (1 / left**2 - 1) ** 0.5
+            image_rgb = cv2.GaussianBlur(image_rgb, (0, 0), sigma)
+        image_rgb = cv2.resize(image_rgb, (new_w, new_h), interpolation=cv2.INTER_LINEAR)
+    pad_h, pad_w = -new_h % multiple, -new_w % multiple
+    canvas = cv2.copyMakeBorder(image_rgb, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=0)
+    tensor = canvas.astype(np.float32) * np.float32(2 / 255) - np.float32(1)
+    return tensor, width / new_w, height / new_h
+
+
 @dataclass(frozen=True)
 class Letterbox:
     """Where the frame sits in the model's square input (pixels of the input)."""
@@ -171,8 +248,9 @@ def decode(
     logits = np.clip(np.asarray(raw_scores, np.float64).reshape(-1), -SCORE_CLIP, SCORE_CLIP)
     scores = 1.0 / (1.0 + np.exp(-logits))
     keep = scores >= min_score
-    raw = np.asarray(raw_boxes, np.float64).reshape(len(scores), -1)[keep, : 4 + 2 * keypoints]
-    raw = raw / size
+    # The few anchors kept, then float64 (the same values as converting all first).
+    raw = np.asarray(raw_boxes).reshape(len(scores), -1)[keep, : 4 + 2 * keypoints]
+    raw = raw.astype(np.float64) / size
     centre = raw[:, :2] + anchors[keep]
     half = raw[:, 2:4] / 2
     parts = [centre - half, centre + half]
@@ -228,6 +306,26 @@ def weighted_nms(
     if not kept_boxes:
         return np.zeros((0, boxes.shape[1])), np.zeros(0)
     return np.array(kept_boxes), np.array(kept_scores)
+
+
+def drop_contained(
+    boxes: np.ndarray, scores: np.ndarray, share: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes (best score first) less each one with ``share`` of its area inside a better
+    box: a face seen at two pyramid levels gives a box and a smaller one inside it, apart
+    by IoU (under NMS's threshold) though one face."""
+    kept: list[int] = []
+    for i, box in enumerate(boxes):
+        area = (box[2] - box[0]) * (box[3] - box[1])
+        inside = any(
+            max(0.0, min(box[2], boxes[j][2]) - max(box[0], boxes[j][0]))
+            * max(0.0, min(box[3], boxes[j][3]) - max(box[1], boxes[j][1]))
+            >= share * area
+            for j in kept
+        )
+        if not inside:
+            kept.append(i)
+    return boxes[kept], scores[kept]
 
 
 def pixel_boxes(boxes: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:

@@ -1,6 +1,13 @@
-"""fer's emotion classifier on either backend: Keras on TensorFlow, or ONNX Runtime.
+"""The emotion classifier: fer's on either backend (Keras on TensorFlow, or ONNX Runtime),
+or any other its registry entry builds (:data:`femo.config.CLASSIFIERS`).
 
-``classifier.backend=keras`` is :class:`~femo.node.models.EmotionClassifier`, fer's own
+Every classifier the node runs has: ``predict(faces)`` (n, 7) scores for faces stacked
+as ``crops`` gives them; ``crops(image, gray, faces, offsets)``, each face's input (None
+for an empty crop); ``face_shape``, one face's input shape; ``batch_size``;
+``model_path``, the file it runs, and ``emotion_model_path``, the file whose weights
+made the scores (shard metadata); ``device_note``, what the extractor's device line adds.
+
+``classifier.backend=keras`` is :class:`EmotionClassifier`, fer's own
 model as fer runs it (the study). ``onnx`` runs the same weights, converted by
 ``scripts/export_emotion_onnx.py`` and shipped in ``femo/node/data``, on ONNX Runtime:
 same scores within ~1e-6, same top emotion and 2-decimal scores, and no TensorFlow in the
@@ -17,20 +24,53 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ExtractConfig
-from ..config.detectors import detector_entry
-from .models import EmotionClassifier
+from ..config import CLASSIFIERS, FER_BACKENDS, ExtractConfig
+from .crops import FerInput
+from .runtime import emotion_model_path
 
 log = logging.getLogger(__name__)
+
+
+class EmotionClassifier(FerInput):
+    """fer's 7-emotion model (backend keras), loaded once, called through one tf.function."""
+
+    device_note = ""  # the extractor's device line is TensorFlow's already
+
+    def __init__(self, model_path: str | None = None, batch_size: int = 64):
+        import tensorflow as tf
+
+        self.model_path = str(model_path or emotion_model_path())
+        self.emotion_model_path = str(emotion_model_path())
+        self.model = tf.keras.models.load_model(self.model_path, compile=False)
+        height, width = self.model.input_shape[1:3]
+        self.target_size = (int(width), int(height))
+        self.batch_size = int(batch_size)
+        # A tf.function with a fixed signature traces once; calling the Keras model
+        # eagerly costs ~60 ms of Python overhead per call.
+        self._predict = tf.function(
+            lambda x: self.model(x, training=False),
+            input_signature=[tf.TensorSpec([None, int(height), int(width), 1], tf.float32)],
+        )
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """Scores (n, 7) float32 for preprocessed faces (n, h, w) in [-1, 1]."""
+        if len(faces) == 0:
+            return np.zeros((0, 7), dtype=np.float32)
+        out = []
+        for start in range(0, len(faces), self.batch_size):
+            chunk = np.ascontiguousarray(faces[start : start + self.batch_size, :, :, None])
+            out.append(self._predict(chunk).numpy())
+        return np.concatenate(out).astype(np.float32, copy=False)
+
 
 CUDA, CPU = "CUDAExecutionProvider", "CPUExecutionProvider"
 NO_CUDA = "no CUDA provider in this ONNX Runtime (install onnxruntime-gpu: pip install 'femo[gpu]')"
 
 
 def needs_tensorflow(config: ExtractConfig) -> bool:
-    """Whether extraction with ``config`` loads TensorFlow (Keras classifier, MTCNN)."""
-    entry = detector_entry(config.detector.name)
-    return config.classifier.backend == "keras" or (entry is not None and entry.tensorflow)
+    """Whether extraction with ``config`` loads TensorFlow (Keras classifier, MTCNN): its
+    plug-ins' registry entries say."""
+    return any(entry.loads_tensorflow(settings) for entry, settings in config.plugins)
 
 
 def onnx_model_path() -> Path:
@@ -82,7 +122,7 @@ def session_options(threads: int):
     return options
 
 
-class OnnxClassifier:
+class OnnxClassifier(FerInput):
     """fer's 7-emotion model on ONNX Runtime; the same interface as ``EmotionClassifier``."""
 
     def __init__(
@@ -95,6 +135,7 @@ class OnnxClassifier:
         import onnxruntime as ort
 
         self.model_path = str(model_path or onnx_model_path())
+        self.emotion_model_path = str(emotion_model_path())  # the weights it was made from
         wanted, why = choose_providers(device, ort.get_available_providers())
         self.session = ort.InferenceSession(
             self.model_path, sess_options=session_options(threads), providers=wanted
@@ -110,6 +151,7 @@ class OnnxClassifier:
         height, width = faces.shape[1:3]
         self.target_size = (int(width), int(height))
         self.batch_size = int(batch_size)
+        self.device_note = f"; classifier: ONNX Runtime {self.provider}"
 
     def predict(self, faces: np.ndarray) -> np.ndarray:
         """Scores (n, 7) float32 for preprocessed faces (n, h, w) in [-1, 1]."""
@@ -123,19 +165,32 @@ class OnnxClassifier:
         return np.concatenate(out).astype(np.float32, copy=False)
 
 
-def make_classifier(
-    config: ExtractConfig, tf_device: str, threads: int, busy: int
-) -> EmotionClassifier | OnnxClassifier:
-    """The classifier ``config`` asks for, with ``on_gpu`` set; batch size per device.
+def make_classifier(config: ExtractConfig, tf_device: str, threads: int, busy: int):
+    """The classifier ``config`` asks for (its registry entry's builder), with ``on_gpu``
+    set and its batch size per device.
 
-    ``tf_device`` is what TensorFlow runs on (Keras); ``busy`` the CPUs detection keeps
-    busy (:func:`onnx_threads`).
+    ``tf_device`` is what TensorFlow runs on (Keras); ``threads`` the CPUs granted; ``busy``
+    the CPUs detection keeps busy (:func:`onnx_threads`).
     """
-    if config.classifier.backend == "onnx":
-        classifier = OnnxClassifier(threads=onnx_threads(threads, busy), device=config.device)
-    else:
-        classifier = EmotionClassifier()
-        classifier.on_gpu = tf_device.startswith("GPU")
+    return CLASSIFIERS.require(config.classifier.name).build(config, tf_device, threads, busy)
+
+
+def build_onnx(config: ExtractConfig, tf_device: str, threads: int, busy: int) -> OnnxClassifier:
+    """fer's model on ONNX Runtime (``classifier.backend=onnx``), on the CPUs detection leaves."""
+    classifier = OnnxClassifier(threads=onnx_threads(threads, busy), device=config.device)
+    return _batched(classifier, config)
+
+
+def build_keras(
+    config: ExtractConfig, tf_device: str, threads: int, busy: int
+) -> EmotionClassifier:
+    """fer's model on TensorFlow (``classifier.backend=keras``), on ``tf_device``."""
+    classifier = EmotionClassifier()
+    classifier.on_gpu = tf_device.startswith("GPU")
+    return _batched(classifier, config)
+
+
+def _batched(classifier, config: ExtractConfig):
     classifier.batch_size = config.batch_size or default_batch_size(
         config.classifier.backend, classifier.on_gpu
     )
@@ -143,12 +198,12 @@ def make_classifier(
 
 
 def default_batch_size(backend: str, on_gpu: bool) -> int:
-    """Faces per classifier call where ``batch_size`` is null.
+    """Faces per call of fer's model on ``backend`` where ``batch_size`` is null.
 
-    On a GPU, large batches; Keras on a CPU, 64 (a call costs milliseconds of Python);
-    ONNX Runtime on a CPU, 8: on one thread it classifies about 1.4x as many faces a second
-    by 1 to 8 as by 64 (docs/speed.md), with the same scores.
+    On a GPU, large batches; on a CPU, the backend's own (its entry's ``cpu_batch``: Keras
+    64, a call costs milliseconds of Python; ONNX Runtime 8, which on one thread
+    classifies about 1.4x as many faces a second as 64, docs/speed.md, same scores).
     """
     if on_gpu:
         return 256
-    return 8 if backend == "onnx" else 64
+    return FER_BACKENDS.require(backend).cpu_batch

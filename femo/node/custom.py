@@ -12,15 +12,17 @@ softmax where needed and sums the outputs into femo's 7 emotions.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ..config import EMOTIONS, ConfigError, CustomClassifierConfig, ExtractConfig
-from .classifier import CPU, choose_providers, provider_line, session_options
+from .classifier import CPU, choose_providers, onnx_threads, provider_line, session_options
 from .crops import FER_PADDING, fer_crop_pixels, pad_gray
-from .models import Face, sha256_file
+from .detectors import Face
+from .runtime import sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +172,12 @@ def check_model(spec: CustomClassifierConfig) -> str:
     return digest
 
 
+def with_model_hash(spec: CustomClassifierConfig) -> CustomClassifierConfig:
+    """``spec`` as a run planned with it records it: its file checked against it
+    (:func:`check_model`) and its SHA-256 filled in."""
+    return replace(spec, sha256=check_model(spec))
+
+
 def label_matrix(labels: tuple[str, ...]) -> list[tuple[int, int]]:
     """(output, emotion) index pairs: each output's emotion, ``drop`` left out."""
     return [(i, EMOTIONS.index(lab)) for i, lab in enumerate(labels) if lab != "drop"]
@@ -246,6 +254,8 @@ class CustomClassifier:
         self.face_shape = self.target_size if spec.channels == 1 else (*self.target_size, 3)
         self.fixed_batch = self.model.input_shape[0]
         self.batch_size = 64
+        self.emotion_model_path = self.model_path  # the file whose weights made the scores
+        self.device_note = f"; classifier: custom on {self.provider}"
         log.info(
             "classifier: custom %s model %s on %s (sha256 %s)",
             spec.backend, spec.model, self.provider, digest,
@@ -290,8 +300,11 @@ class CustomClassifier:
         return to_scores(np.concatenate(out), self.spec)
 
 
-def make_custom_classifier(config: ExtractConfig, threads: int) -> CustomClassifier:
-    """The custom classifier ``config`` asks for, with its batch size per device."""
-    classifier = CustomClassifier(config.classifier, threads, config.device)
+def build_custom(
+    config: ExtractConfig, tf_device: str, threads: int, busy: int
+) -> CustomClassifier:
+    """The custom classifier ``config`` asks for (``classifier=custom``'s builder), on the
+    CPUs detection leaves, with its batch size per device."""
+    classifier = CustomClassifier(config.classifier, onnx_threads(threads, busy), config.device)
     classifier.batch_size = config.batch_size or (256 if classifier.on_gpu else 64)
     return classifier

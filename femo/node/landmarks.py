@@ -1,6 +1,6 @@
 """``landmarks=mesh``: each face's 468-point mesh, in the compact form the shard keeps.
 
-:class:`MeshLandmarks` runs MediaPipe's face mesh (:class:`femo.node.mesh.FaceMesh`) on
+:class:`MeshLandmarks` runs MediaPipe's face mesh (:class:`femo.node.face_mesh.FaceMesh`) on
 every face box of a frame, whatever found it (Haar, MTCNN, BlazeFace, or the whole frame
 with ``detector=none``): an upright square crop 1.5 times the box's longer side, as
 MediaPipe crops a detection. :func:`normalise` turns the points into the shard's
@@ -20,8 +20,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mesh import POINTS, FaceMesh
-from .models import Face
+from ..config import LandmarksConfig
+from . import face_mesh
+from .blazeface import wheel_file
+from .detectors import Face
+from .face_mesh import POINTS, FaceMesh
 
 # MediaPipe's mesh indices of the outer corners of the subject's right and left eye.
 RIGHT_EYE, LEFT_EYE = 33, 263
@@ -61,3 +64,9 @@ class MeshLandmarks:
         """Each face's normalised mesh, from the frame in RGB."""
         meshes = self.model(rgb, [(f.x, f.y, f.w, f.h) for f in faces])
         return [normalise(m.points) if m.presence >= MIN_PRESENCE else None for m in meshes]
+
+
+def check_installed(config: LandmarksConfig) -> None:
+    """``landmarks=mesh``'s preflight: a one-line ConfigError where the runtime or the
+    face mesh's model file is missing."""
+    wheel_file(face_mesh.MODEL_FILE, "landmarks=mesh")

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from ..rundir import RunDir
-from ..shards import write_table
+from ..shard_files import write_table
 
 POISON_MESSAGE = "the worker died on this clip ({}), also when it ran alone; it was skipped"
 TIMEOUT_MESSAGE = (

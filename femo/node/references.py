@@ -23,14 +23,14 @@ import cv2
 import numpy as np
 import pyarrow as pa
 
-from ..config import ConfigError, DetectorConfig
-from ..shards import write_table
+from ..config import BlazeFaceConfig, ConfigError
+from ..shard_files import write_table
 from .identity import SAME_PERSON, Embedder
 
 log = logging.getLogger(__name__)
 
-# The detector that finds reference faces (the detector=blazeface preset).
-DETECTOR = DetectorConfig(name="blazeface", model="short/back")
+# The detector that finds reference faces: the detector=blazeface preset, without its face check.
+DETECTOR = BlazeFaceConfig(model="short/back", min_face=None, verify="none")
 # The side of the face crops kept for the report, in pixels.
 CROP_SIZE = 64
 # A black border around each photo, this share of its longer side: BlazeFace looks for
@@ -188,7 +188,7 @@ def embed_references(
     """
     embedder = embedder or Embedder()
     if detector is None:
-        from .models import BlazeFaceDetector
+        from .detectors import BlazeFaceDetector
 
         detector = BlazeFaceDetector(DETECTOR, delegates=False)
     kept, warnings = select_faces(find_candidates(photos, embedder, detector))

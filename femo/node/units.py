@@ -14,7 +14,7 @@ import pyarrow as pa
 
 from ..config import EMOTIONS
 from ..dataset import Clip
-from ..shards import SCHEMA
+from ..shard_files import SCHEMA
 from .video import ClipInfo, Frame
 
 

@@ -1,7 +1,7 @@
 """The face check after detection (``detector.verify=mesh``): is each box a face?
 
 A detector finds "faces" in on-screen text (round letters as eyes). MediaPipe checks
-each face it tracks with its face mesh model (:mod:`femo.node.mesh`), whose
+each face it tracks with its face mesh model (:mod:`femo.node.face_mesh`), whose
 face-presence score is near 1 on a face and near 0 elsewhere. But the mesh does not
 recognise profile faces, nor small, blurred ones (it scores them near 0 too), which
 are the faces BlazeFace was brought in to find. So only the faces the detector is
@@ -19,9 +19,11 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..config import DetectorConfig
-from .mesh import FaceMesh, face_roi
-from .models import Face
+from ..config import CHECKS, DetectorConfig
+from . import face_mesh
+from .blazeface import wheel_file
+from .detectors import Face
+from .face_mesh import FaceMesh, face_roi
 
 
 @dataclass(frozen=True)
@@ -75,5 +77,12 @@ class FaceCheck:
 
 
 def make_check(config: DetectorConfig) -> FaceCheck | None:
-    """The face check ``detector.verify`` asks for, or None (``verify=none``)."""
-    return FaceCheck(config) if config.verify == "mesh" else None
+    """The face check ``detector.verify`` asks for (its registry entry's builder), or None
+    (``verify=none`` builds nothing)."""
+    return CHECKS.require(config.verify).build(config)
+
+
+def check_installed(config: DetectorConfig) -> None:
+    """``detector.verify=mesh``'s preflight: a one-line ConfigError where the runtime or
+    the face mesh's model file is missing."""
+    wheel_file(face_mesh.MODEL_FILE, "detector.verify=mesh")

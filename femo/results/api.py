@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..dataset import clip_groups
 from ..rundir import ReportFolder, RunDirError
-from ..shards import SCHEMA
+from ..shard_files import SCHEMA
 from .metrics import Metrics, read_metrics
 from .run import OpenRun
 from .run import open_run as open_run_folder

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import EMOTIONS, ConfigError, RunConfig, from_dict, to_dict
+from ..config import EMOTIONS, ConfigError, RunConfig, from_saved, to_dict
 from ..dataset import Labels, clip_groups, unmatched_pattern
 from ..rundir import RunDir, timestamp
 from .analysis import (
@@ -91,7 +91,7 @@ def _member(path: Path, run: OpenRun) -> Member:
     except ConfigError as exc:
         raise ConfigError(f"--with {other.path}: {exc}") from None
     per_frame, _, _ = chosen_emotions(other)
-    return Member(other, from_dict(other.manifest["config"]), per_frame)
+    return Member(other, from_saved(other.manifest["config"]), per_frame)
 
 
 def reduce_shards(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Reduced:
@@ -165,7 +165,7 @@ def member_meshes(member: Member, videos: list[str]) -> Any:
     for a run made without the face's mesh."""
     from .fit.mesh_features import clip_meshes
 
-    if member.made_with.landmarks.name != "mesh":
+    if not member.made_with.landmarks.active:
         return None
     shards = member.shards
     return clip_meshes(shards.shard_files, shards.clip_rows, member.per_frame, videos)
@@ -230,7 +230,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
         labels_file=run.labels_file,
         predicted=predicted_summary(results, per_frame, config.mapping),
         clip_profiles=clip_profiles(results, per_frame, config.mapping, CLIP_PROFILES),
-        method=_method(run, config_dict, reduced.members),
+        method=_method(run, reduced.members),
         labels_line=_labels_line(run),
         groups=group_profiles(results, per_frame, config.mapping, config.report),
         identities=reduced.identities,
@@ -239,7 +239,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
         ),
         provenance=provenance(run),
         fit=fit_summary(run),
-        settings_yaml=settings_yaml(config_dict),
+        settings_yaml=settings_yaml(config),
         config=config_dict,
         throughput=speed_summary(add_timing(shards.metadata), len(plan.clips), plan.n_shards),
         over_time=segment_timelines(results, run.spans) if run.spans else None,
@@ -248,7 +248,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
     return Report(metrics, tuple(results), config, run.spans, reduced.reference_crops)
 
 
-def _method(run: OpenRun, config: dict[str, Any], members: list[Member]) -> str:
+def _method(run: OpenRun, members: list[Member]) -> str:
     """The report's ``Method`` line: the settings, the head and the ensemble's other runs."""
     others = [(m.run.path.name, m.detector) for m in members[1:]]
     model = getattr(run.config.classifier, "model", None)  # a custom model's file
@@ -257,7 +257,7 @@ def _method(run: OpenRun, config: dict[str, Any], members: list[Member]) -> str:
         from ..model_card import read_card
 
         card = read_card(model)
-    return method_text(config, head_provenance(config["reduce"].get("head")), others, card)
+    return method_text(run.config, head_provenance(run.config.reduce.head), others, card)
 
 
 def _labels_line(run: OpenRun) -> str:

@@ -8,6 +8,7 @@ face selection long after the extraction jobs finished.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -95,12 +96,19 @@ def frame_emotions(
     return pd.DataFrame(columns)
 
 
+def majority_votes(counts: np.ndarray, classes: Sequence[str]) -> list[str | None]:
+    """Each row's majority vote (``counts``: clips x ``classes``); a tie goes to the class
+    listed first in the mapping; a row without a vote has none."""
+    if not len(counts):
+        return []
+    top = np.asarray(classes, dtype=object)[np.argmax(counts, axis=1)]
+    return [c if n else None for c, n in zip(top, counts.max(axis=1), strict=True)]
+
+
 def vote(counts: dict[str, int], classes: tuple[str, ...]) -> str | None:
-    """Majority vote; a tie goes to the class listed first in the mapping."""
-    best = max(counts.values(), default=0)
-    if best == 0:
-        return None
-    return next(c for c in classes if counts.get(c, 0) == best)
+    """Majority vote of one clip's counts per class (see :func:`majority_votes`)."""
+    (winner,) = majority_votes(np.array([[counts.get(c, 0) for c in classes]]), classes)
+    return winner
 
 
 def class_scores(per_frame: pd.DataFrame, mapping: MappingConfig) -> pd.DataFrame:
@@ -191,6 +199,9 @@ def reduce_clips(
     with_any = found.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
     clips = shards.clip_rows[["status", "message"]].reindex(videos)
     predicted = clip_predictions(per_frame, mapping, config)
+    if predicted is None:
+        majority = majority_votes(counts.to_numpy(), classes)
+        predicted = {v: c for v, c in zip(videos, majority, strict=True) if c is not None}
     mean_class = mean_class_scores(per_frame, mapping)
     results = []
     rows = zip(
@@ -220,9 +231,7 @@ def reduce_clips(
         results.append(
             ClipResult(
                 video=video,
-                predict=(
-                    vote(by_class, mapping.classes) if predicted is None else predicted.get(video)
-                ),
+                predict=predicted.get(video),
                 golden=golden,
                 status=status,
                 frames_sampled=int(n_sampled),
@@ -247,7 +256,10 @@ def mean_class_scores(per_frame: pd.DataFrame, mapping: MappingConfig) -> dict[s
         },
         index=mean.index,
     )
-    return by_class.astype(float).round(6).to_dict("index")
+    values = by_class.astype(float).round(6).to_numpy().tolist()
+    names = list(by_class.columns)
+    rows = zip(by_class.index, values, strict=True)
+    return {video: dict(zip(names, row, strict=True)) for video, row in rows}
 
 
 def person_absent_message(with_faces: int, sampled: int, person: str | None) -> str:

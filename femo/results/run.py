@@ -25,7 +25,7 @@ from ..config import ConfigError, RunConfig
 from ..dataset import Clip, Labels, Segment, read_labels
 from ..overrides import Command, names_key
 from ..rundir import Plan, RunDir
-from ..shards import owning_shard
+from ..shard_files import owning_shard
 
 if TYPE_CHECKING:
     from .shard_rows import ShardData
@@ -60,7 +60,7 @@ class OpenRun:
     @property
     def videos(self) -> list[str]:
         """Every planned clip's id, in plan order."""
-        return [c.video for c in self.plan.clips]
+        return self.plan.videos
 
     @functools.cached_property
     def clip_of(self) -> dict[str, Clip]:
@@ -175,7 +175,10 @@ def open_run(
         config = folder.report_config(overrides, command, manifest)
     labels = Labels()
     if config.dataset.labels:
-        labels = read_labels(config.dataset.labels, config.dataset, config.mapping, plan.clips)
+        segments = plan.clips if plan.segmented else []
+        labels = read_labels(
+            config.dataset.labels, config.dataset, config.mapping, segments, plan.videos
+        )
     return OpenRun(folder, manifest, config, plan, labels, embed, frame_columns)
 
 

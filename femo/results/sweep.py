@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ..config import ConfigError, MappingConfig, from_dict
+from ..config import ConfigError, MappingConfig, from_saved
 from ..rundir import REPORT, ReportFolder, RunDir, RunDirError, SweepFolder, write_text
 from .metrics import Metrics, read_metrics
 from .pages.formatting import decimal, own_overrides, percent, shared_overrides
@@ -57,7 +57,7 @@ def _overrides(run_dir: Path) -> tuple[str, ...]:
 def _mapping(config: dict[str, Any] | None) -> MappingConfig | None:
     """The mapping a saved config names (None: no config, or one femo cannot read)."""
     try:
-        return from_dict(config).mapping if config else None
+        return from_saved(config).mapping if config else None
     except (ConfigError, TypeError, ValueError):
         return None
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pyarrow import ArrowException
 
-from ..shards import read_shard_metadata
+from ..shard_files import read_shard_metadata
 from .metrics import Speed
 
 

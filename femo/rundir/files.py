@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..shards import write_atomically
+from ..shard_files import write_atomically
 
 # How a run's files write a moment (femo.json's created, jobs.json, report, head files).
 TIMESTAMP = "%Y-%m-%dT%H:%M:%S%z"

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import RunConfig, from_dict, to_dict
+from ..config import RunConfig, from_dict, from_saved, to_dict
 from ..overrides import Command, apply_overrides, names_key
-from ..shards import Footer, finished_shards, numbered, read_footer, shard_name, shard_stem
+from ..shard_files import Footer, finished_shards, numbered, read_footer, shard_name, shard_stem
 from .files import RunDirError, timestamp, write_json
 from .jobs import (
     Submission,
@@ -342,7 +342,7 @@ class RunDir:
 
     def config_dict(self) -> dict[str, Any]:
         """The run's saved config, in today's :func:`femo.config.to_dict` shape."""
-        return to_dict(from_dict(self.read_manifest()["config"]))
+        return to_dict(from_saved(self.read_manifest()["config"]))
 
     def config(self) -> RunConfig:
         return from_dict(self.config_dict())
@@ -363,7 +363,7 @@ class RunDir:
         overrides = list(overrides)
         if manifest is None:
             manifest, _ = self.check(labels_given=names_key(overrides, "dataset.labels"))
-        saved = to_dict(from_dict(manifest["config"]))
+        saved = to_dict(from_saved(manifest["config"]))
         snapshot = self.labels_file.is_file()
         saved["dataset"]["labels"] = str(self.labels_file) if snapshot else None
         return from_dict(apply_overrides(saved, overrides, command))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..dataset import SEGMENT_COLUMNS, Clip, Segment, segment_id
-from ..shards import write_atomically
+from ..shard_files import write_atomically
 from .files import RunDirError
 
 T = TypeVar("T")
@@ -63,6 +63,22 @@ class Plan:
     def shard_of(self) -> dict[str, int]:
         assert self._shards is not None
         return {c.video: k for c, k in zip(self.clips, self._shards, strict=True)}
+
+    @property
+    def segmented(self) -> bool:
+        """Whether the plan holds segments of videos (clips.csv has span columns)."""
+        if self._rows is not None:
+            return any(c in self._columns for c in SEGMENT_COLUMNS)
+        return any(c.segment is not None for c in self.clips)
+
+    @functools.cached_property
+    def videos(self) -> list[str]:
+        """Every clip's id, in plan order (read from the rows, without making clips,
+        where the plan holds whole files)."""
+        if self._rows is not None and not self.segmented:
+            at = self._columns["video"]
+            return [row[at] for row in self._rows]
+        return [c.video for c in self.clips]
 
     @property
     def n_clips(self) -> int:

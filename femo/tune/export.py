@@ -20,7 +20,7 @@ import numpy as np
 
 from ..config import EMOTIONS, ConfigError, CustomClassifierConfig
 from ..model_card import write_card
-from ..shards import write_atomically
+from ..shard_files import write_atomically
 from .faces import SIDE, network_input
 from .network import tensorflow
 

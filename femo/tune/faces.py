@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..config import EMOTIONS, ConfigError
 from ..node.crops import fer_crop_pixels, pad_gray
-from ..node.models import Face
+from ..node.detectors import Face
 from ..node.video import ClipError, ClipInfo, sampled_frames
 from ..results.fit.clips import LabelledClips, RunPart
 

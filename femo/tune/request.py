@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..config import ConfigError, LauncherSection, from_dict
-from ..overrides import apply_overrides
+from ..config import ConfigError, LauncherSection
 from ..results.fit.clips import LabelledClips, gather_clips
 from ..results.fit.headfile import FER_SCORES
 from ..results.shard_rows import FRAME_COLUMNS
@@ -65,9 +64,9 @@ def check_grid(request: TuneRequest) -> None:
 
 def launcher_section(request: TuneRequest) -> LauncherSection:
     """Where the tuning runs: the first run's launcher with ``request.launcher`` applied."""
-    manifest, _ = RunDir(request.run_dirs[0]).check(labels_given=True)
-    config = apply_overrides(manifest["config"], list(request.launcher), "resume")
-    return from_dict(config).launcher
+    run = RunDir(request.run_dirs[0])
+    manifest, _ = run.check(labels_given=True)
+    return run.report_config(request.launcher, "resume", manifest).launcher
 
 
 def persons_needed(folds: int, inner_folds: int) -> int:

@@ -26,7 +26,7 @@ def chosen_emotions(run: OpenRun) -> tuple[Any, Identities | None, dict[str, lis
     config, shards = run.config, run.shards
     table = run.references
     wants = config.reduce.face in ("main", "person") or table is not None
-    if config.identity.name == "none" or not wants:
+    if not config.identity.active or not wants:
         return frame_emotions(shards.frame_rows, config.reduce), None, {}
     rows = shards.frame_rows
     embeddings = face_embeddings(shards.shard_files, shards.clip_rows, rows)
@@ -73,7 +73,7 @@ def face_columns(run: OpenRun, frames: pd.DataFrame) -> tuple[np.ndarray, np.nda
 
 
 def config_has_identities(run: OpenRun) -> bool:
-    return run.config.identity.name != "none"
+    return run.config.identity.active
 
 
 def _keys(rows: pd.DataFrame) -> pd.MultiIndex:

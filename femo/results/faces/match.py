@@ -19,7 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from ...config import ConfigError, ReduceConfig
-from ...shards import EMBEDDING_WIDTH
+from ...shard_files import EMBEDDING_WIDTH
 
 KEYS = ["video", "frame", "face"]
 

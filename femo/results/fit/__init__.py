@@ -15,10 +15,10 @@ head over per-clip summaries of the scores instead:
   never pickled, so a head file from someone else cannot run code, and
   :func:`predict_head` applies it with numpy alone.
 
-With runs made with ``landmarks=mesh``, :mod:`.mesh` adds each clip's mean face mesh,
+With runs made with ``landmarks=mesh``, :mod:`.mesh_features` adds each clip's mean face mesh,
 reduced on its own inside the head.
 
-One module per job: :mod:`.features`, :mod:`.mesh`, :mod:`.model`, :mod:`.crossval`, :mod:`.headfile`
+One module per job: :mod:`.features`, :mod:`.mesh_features`, :mod:`.model`, :mod:`.crossval`, :mod:`.headfile`
 (reading and writing head files), :mod:`.report` (the fit report) and :mod:`.command`
 (``femo fit`` over run folders).
 """

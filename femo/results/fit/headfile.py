@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...config import ClassifierConfig
-from ...shards import write_atomically
+from ...shard_files import write_atomically
 from .mesh_features import MESH_VALUES, PREFIX, SCALINGS, MeshBlock
 from .model import Head
 

@@ -1,6 +1,6 @@
 """The head: standardisation + class-balanced multinomial logistic regression, its
 regularisation chosen by cross-validation grouped by person, applied with numpy alone.
-With the face's mesh (:mod:`.mesh`), the mesh block is reduced on its own first, its
+With the face's mesh (:mod:`.mesh_features`), the mesh block is reduced on its own first, its
 scaling and components chosen by the same inner cross-validation."""
 
 from __future__ import annotations

