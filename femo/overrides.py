@@ -27,6 +27,7 @@ from .config import (
     EXECUTION_KEYS,
     SHARD_KEYS,
     ConfigError,
+    SamplingConfig,
     absolute_path,
     compose_option,
     conf_dir,
@@ -132,9 +133,9 @@ def _group_option(group: str, option: str) -> dict[str, Any]:
     return compose_option(group, values)
 
 
-def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
+def _unknown(key: str, cfg: dict[str, Any], hint: str = "") -> ConfigError:
     """``unknown key`` naming the closest valid key and the keys of its section (or the
-    new name of a renamed launcher key)."""
+    new name of a renamed launcher key), then ``hint``."""
     if error := old_spelling(key):
         return error
     *parents, last = key.split(".")
@@ -146,7 +147,7 @@ def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
             break
         node = node[part]
     if not isinstance(node, dict):
-        return ConfigError(f"unknown key {key!r}")
+        return ConfigError(f"unknown key {key!r}" + (f" ({hint})" if hint else ""))
     section = ".".join(parents)
     if section in ("launcher", "detector") and "name" in node:  # its keys are its own
         section = f"{section} {node['name']}"
@@ -154,7 +155,8 @@ def _unknown(key: str, cfg: dict[str, Any]) -> ConfigError:
     prefix = ".".join([*parents, close[0]]) if close else ""
     guess = f"did you mean {prefix!r}? " if close else ""
     where = f"{section} has" if section else "keys are"
-    return ConfigError(f"unknown key {key!r} ({guess}{where}: {', '.join(node)})")
+    also = f"; {hint}" if hint else ""
+    return ConfigError(f"unknown key {key!r} ({guess}{where}: {', '.join(node)}{also})")
 
 
 def _set(cfg: dict[str, Any], key: str, value: Any) -> None:
@@ -258,28 +260,100 @@ def _has_key(cfg: dict[str, Any], key: str) -> bool:
     return True
 
 
-def check_run_overrides(overrides: list[str]) -> None:
+def check_run_overrides(overrides: list[str], multirun: bool = False) -> None:
     """Check ``femo run``'s overrides before Hydra composes them: each parses, each group
-    option exists, each key exists. Raises a one-line :class:`ConfigError` that says what
-    is right (the group's options; the closest key and its section's keys)."""
+    option exists, each key exists, several values only in a sweep (``multirun``).
+    Raises a one-line :class:`ConfigError` that says what is right (the group's options;
+    the closest key, its section's keys and the options that have it; brackets for a
+    list)."""
     from hydra.core.override_parser.types import OverrideType
 
     parsed = [o for o in parse_overrides(overrides) if not o.key_or_group.startswith("hydra")]
     choices: dict[str, list[str]] = {}
     for o in parsed:
         if o.key_or_group in GROUPS and o.package is None and o.type != OverrideType.DEL:
-            values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
-            choices[o.key_or_group] = [str(v) for v in values]
+            choices[o.key_or_group] = _values(o)
     configs = _run_defaults(choices)  # raises for an option that does not exist
+    modes = {cfg["sampling"]["mode"] for cfg in configs}
+    for o in parsed:
+        if o.key_or_group == "sampling.mode" and o.type != OverrideType.DEL:
+            modes = set(_values(o))
     for o in parsed:
         key = o.key_or_group
         value = None if o.is_sweep_override() else o.value()
-        if error := old_spelling(key, value):
+        if error := old_spelling(key, value) or _unread_sampling_key(key, value, modes):
             raise error
-        if o.type != OverrideType.CHANGE or key in GROUPS or o.package is not None:
-            continue  # +key / ++key add keys (femo's config checks them); ~key deletes
-        if not any(_has_key(cfg, key) for cfg in configs):
-            raise _unknown(key, configs[0])
+        # +key / ++key add keys (femo's config checks them); ~key deletes
+        plain_key = o.type == OverrideType.CHANGE and key not in GROUPS and o.package is None
+        if plain_key and not any(_has_key(cfg, key) for cfg in configs):
+            raise _unknown(key, configs[0], _options_with(key))
+        if o.is_sweep_override() and not multirun:
+            raise _several_values(o.input_line, configs[0] if plain_key else {})
+
+
+def _options_with(key: str) -> str:
+    """``add classifier=custom, which has it``: the options of ``key``'s group that have
+    it, for a key the chosen option lacks ('' where none has it)."""
+    group, _, rest = key.partition(".")
+    if group not in GROUPS or not rest:
+        return ""
+    options = sorted(p.stem for p in (conf_dir() / group).glob("*.yaml"))
+    having = [f"{group}={o}" for o in options if _has_key(_group_option(group, o), rest)]
+    if not having:
+        return ""
+    which = ", ".join(having[:-1]) + f" or {having[-1]}" if len(having) > 1 else having[0]
+    return f"add {which}, which {'have' if len(having) > 1 else 'has'} it"
+
+
+def _several_values(override: str, cfg: dict[str, Any]) -> ConfigError:
+    """``key=a,b`` outside a sweep: a list without its brackets, or a sweep without -m."""
+    key, _, value = override.partition("=")
+    node: Any = cfg
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else None
+    if isinstance(node, (list, tuple)):
+        return ConfigError(f"{key} is a list: write it in brackets, {key}=[{value}]")
+    quote = f", or quote a value that holds a comma ({key}='{value}')" if cfg else ""
+    return ConfigError(
+        f"{override} gives several values: add -m to run one per value "
+        f"(femo run -m {override}){quote}"
+    )
+
+
+def _values(override: Any) -> list[str]:
+    """A parsed override's value, or each value of a sweep, as text."""
+    values = (
+        override.sweep_string_iterator() if override.is_sweep_override() else [override.value()]
+    )
+    return [str(v) for v in values]
+
+
+def _unread_sampling_key(key: str, value: Any, modes: set[str]) -> ConfigError | None:
+    """``sampling.every_n`` where every sampling mode of the run is ``fps`` (or
+    ``sampling.fps`` where it is ``every_n``): a key no mode reads, refused rather than
+    ignored."""
+    reads = SamplingConfig.KEYS_READ
+    section, _, name = key.partition(".")
+    owners = [mode for mode, keys in reads.items() if name in keys]
+    if section != "sampling" or not owners or any(name in reads.get(m, (name,)) for m in modes):
+        return None
+    mode, other = sorted(modes)[0], owners[0]
+    if value is None:
+        example = f"sampling={other} reads it"
+    elif other == "every_n":
+        every = "every frame" if value == 1 else f"every {_ordinal(value)} frame"
+        example = f"{every}: sampling=every_n sampling.every_n={value}"
+    else:
+        example = f"{value} frames a second: sampling=fps sampling.fps={value}"
+    read = " and ".join(f"sampling.{k}" for k in reads[mode])
+    return ConfigError(f"sampling={mode} reads {read}, not {key} ({example})")
+
+
+def _ordinal(n: Any) -> str:
+    if not isinstance(n, int):
+        return f"{n}th"
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def run_hydra(main: Callable[[], Any]) -> None:

@@ -26,7 +26,15 @@ from .launchers import launcher_config, make_launcher
 from .launchers.base import Launch, LaunchInterrupted
 from .launchers.local import gpu_visible
 from .overrides import apply_overrides
-from .results.throughput import add_timing, throughput_lines, time_left_line
+from .results.throughput import (
+    DEFAULT_SECONDS_PER_CLIP,
+    DEFAULT_STARTUP_S,
+    add_timing,
+    clips_per_task,
+    read_throughput,
+    throughput_lines,
+    time_left_line,
+)
 from .rundir import Plan, RunDir, RunDirError, make_plan, timestamp
 from .segments import plan_segments
 from .status import RunStatus, ShardState, read_status
@@ -108,6 +116,33 @@ def with_demo_dataset(config: RunConfig, say: Say) -> RunConfig:
     root, labels = ensure_demo_dataset()
     say(f"no dataset.root given: using the demo dataset in {root}")
     return replace(config, dataset=replace(config.dataset, root=str(root), labels=str(labels)))
+
+
+def with_shard_size(config: RunConfig, say: Say) -> RunConfig:
+    """``config`` with ``shards.videos_per_shard`` chosen for ``shards.target_minutes``
+    per array task (the seconds per clip of ``shards.timed_by``'s finished shards, else
+    femo's default), said in one line; unchanged without a target."""
+    shards = config.shards
+    if shards.target_minutes is None:
+        return config
+    per_clip, startup = DEFAULT_SECONDS_PER_CLIP, DEFAULT_STARTUP_S
+    source = "femo's default, from the dev clips; shards.timed_by=RUN_DIR measures yours"
+    if shards.timed_by is not None:
+        timed = RunDir(Path(shards.timed_by))
+        if not timed.manifest_file.is_file():
+            raise ConfigError(f"shards.timed_by={timed.path} is not a femo run folder")
+        measured = read_throughput(list(timed.finished_shards().values()))
+        if measured.seconds_per_clip is None:
+            raise ConfigError(f"shards.timed_by={timed.path} has no finished shard to time")
+        per_clip, startup = measured.seconds_per_clip, measured.startup_per_task
+        source = f"measured over {measured.clips} clips of {timed.path.name}"
+    chosen = clips_per_task(60 * shards.target_minutes, per_clip, startup)
+    say(
+        f"shards.videos_per_shard={chosen}: about {shards.target_minutes:g} min per task "
+        f"(shards.target_minutes) at {per_clip:.2f} s per clip and {startup:.2f} s of "
+        f"model loading ({source})"
+    )
+    return replace(config, shards=replace(shards, videos_per_shard=chosen))
 
 
 def with_model_hash(config: RunConfig) -> RunConfig:
@@ -209,7 +244,7 @@ def start_run(
     run = RunDir(run_dir)
     launcher_config(config.launcher)  # bad launcher settings fail before any work starts
     check_device(config)
-    config = with_demo_dataset(with_model_hash(config), say)
+    config = with_shard_size(with_demo_dataset(with_model_hash(config), say), say)
     plan = prepare(config, run)
     videos = [c.video for c in plan.clips]
     if warning := unmatched_pattern(

@@ -9,8 +9,11 @@ ever redoes an unknown shard.
 from __future__ import annotations
 
 import enum
+import os
+import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from .launchers import launcher_for
 from .launchers.base import TaskAnswer
@@ -35,6 +38,8 @@ class ShardState(str, enum.Enum):
 # Shards that a resume runs again; every other state is left alone.
 REDO = frozenset({ShardState.FAILED, ShardState.INTERRUPTED, ShardState.NOT_SUBMITTED})
 BUSY = frozenset({ShardState.RUNNING, ShardState.PENDING})
+# A launcher's answers for a task that has not ended.
+_STILL_BUSY = ("running", "pending", "unknown")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ class Evidence:
     answer: TaskAnswer | None = None  # its answer for the task (None: not listed: ended)
     log: str | None = None  # the shard's own log
     task_log: str | None = None  # the launcher's log of the task, where it keeps one
+    # The last error its log holds, read where the .failed marker says nothing (a full
+    # disk leaves it empty or unwritten).
+    log_error: str | None = None
 
 
 def _last_line(text: str | None) -> str | None:
@@ -79,9 +87,8 @@ def classify(ev: Evidence, ended_reason: Callable[[], str | None] = lambda: None
         return ShardStatus(ev.index, ShardState.DONE, ev.job_id)
     if ev.job_id is None:
         if ev.failed_text is not None:
-            return ShardStatus(
-                ev.index, ShardState.FAILED, None, _last_line(ev.failed_text) or "failed", ev.log
-            )
+            error = _last_line(ev.failed_text) or ev.log_error or "failed"
+            return ShardStatus(ev.index, ShardState.FAILED, None, error, ev.log)
         return ShardStatus(ev.index, ShardState.NOT_SUBMITTED)
     if not ev.answered:
         return ShardStatus(
@@ -89,15 +96,16 @@ def classify(ev: Evidence, ended_reason: Callable[[], str | None] = lambda: None
         )
     state = ev.answer.state if ev.answer is not None else "ended"
     detail = ev.answer.detail if ev.answer is not None else None
-    if state in ("running", "pending", "unknown"):
+    if state in _STILL_BUSY:
         return ShardStatus(ev.index, ShardState(state), ev.job_id, detail, ev.log)
     if ev.failed_text is not None:
-        error = _last_line(ev.failed_text) or "failed"
+        error = _last_line(ev.failed_text) or ev.log_error or "failed"
         return ShardStatus(ev.index, ShardState.FAILED, ev.job_id, error, ev.log)
     if state == "interrupted":
         return ShardStatus(ev.index, ShardState.INTERRUPTED, ev.job_id, detail, ev.log)
     reason = (
         ended_reason()
+        or ev.log_error
         or "the task ended without writing its shard (killed, out of time or memory?)"
     )
     error = f"{detail}: {reason}" if detail else reason
@@ -186,7 +194,42 @@ def read_status(
             log=str(source.log_file(k)),
             task_log=str(task_log) if task_log else None,
         )
+        if _failed_without_a_reason(ev):
+            ev = replace(ev, log_error=last_error(source.log_file(k)))
         status.statuses.append(
             classify(ev, lambda la=launcher, j=job_id: la.failure_reason(source, j) if la else None)
         )
     return status
+
+
+def _failed_without_a_reason(ev: Evidence) -> bool:
+    """A shard not done whose ``.failed`` marker is empty, or whose task ended without
+    one: only its log can say why (the only shards whose logs are read)."""
+    if ev.finished or (ev.failed_text or "").strip():
+        return False
+    ended = ev.answered and (ev.answer is None or ev.answer.state not in _STILL_BUSY)
+    return ev.failed_text is not None or (ev.job_id is not None and ended)
+
+
+# A traceback's last line: the exception's name and message.
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit)\b(: .*)?$")
+# What the worker logs when even its .failed marker does not fit (node/runner.py).
+_MARKER_NOT_WRITTEN = re.compile(r"could not write \S+\.failed: (.+)$")
+_LOG_TAIL_BYTES = 64 * 1024
+
+
+def last_error(log: Path) -> str | None:
+    """The last error of a shard's log: the line the worker could not leave in its
+    ``.failed`` marker, else a traceback's last line; None where the log holds neither
+    (or cannot be read)."""
+    try:
+        with log.open("rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - _LOG_TAIL_BYTES))
+            lines = f.read().decode("utf-8", "replace").splitlines()
+    except OSError:
+        return None
+    for pattern in (_MARKER_NOT_WRITTEN, _EXCEPTION_LINE):
+        for line in reversed(lines):
+            if found := pattern.search(line.strip()):
+                return found.group(1) if pattern is _MARKER_NOT_WRITTEN else found.group(0)
+    return None

@@ -1,10 +1,12 @@
-"""The face check's figures on the shared sets, before (detector.verify=none) and after.
+"""The blazeface preset's figures on the shared sets, against BlazeFace as it was.
 
 Usage: python scripts/face_check_figures.py OUT_DIR [--data ../shared/data]
-       [--sets graphics,fr,lfw] [--extra detector.model=short+back ...]
+       [--sets graphics,fr,lfw] [--variants unchecked,0.4,preset]
+       [--extra detector.model=short+back ...]
 
-Runs ``femo run detector=blazeface`` (the preset: model short/back, verify=mesh) and
-the same with ``detector.verify=none`` (BlazeFace as before the check) on:
+Runs ``femo run detector=blazeface`` as each variant sets it (``VARIANTS``: BlazeFace
+without any check; femo 0.4's preset, the mesh on faces under 0.65 and no pyramid;
+today's preset) on:
 - graphics-clips (every 5th frame): text clips with a face (of 12), banner frames
   without a face and with a second face;
 - fr-samples with identities (every 2nd frame, identity=dlib, its refs): faces matched
@@ -35,12 +37,19 @@ SETS = {
 }  # fmt: skip
 
 
-def run(data: Path, name: str, verify: str, out: Path, extra: list[str]) -> Path:
-    """The run folder of ``femo run`` on set ``name`` with ``detector.verify``."""
+VARIANTS = {
+    "unchecked": ["detector.min_face=null", "detector.verify=none"],
+    "0.4": ["detector.min_face=null", "detector.verify=mesh", "detector.verify_below=0.65"],
+    "preset": [],
+}
+
+
+def run(data: Path, name: str, variant: str, out: Path, extra: list[str]) -> Path:
+    """The run folder of ``femo run`` on set ``name`` as ``variant`` sets the detector."""
     folder, settings = SETS[name]
-    target = out / f"{name}-{verify}"
+    target = out / f"{name}-{variant}"
     args = [f"dataset.root={data / folder}", *(s.format(data=data) for s in settings),
-            "detector=blazeface", f"detector.verify={verify}", *extra,
+            "detector=blazeface", *VARIANTS[variant], *extra,
             f"hydra.run.dir={target}"]  # fmt: skip
     if not (target / "report").is_dir():
         subprocess.run([sys.executable, "-m", "femo", "run", *args], check=True,
@@ -106,16 +115,17 @@ def main() -> None:
         "--data", type=Path, default=Path(os.environ.get("FEMO_SHARED_DATA", default_data))
     )
     parser.add_argument("--sets", default="graphics,fr,lfw")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
     parser.add_argument("--extra", nargs="*", default=[])
     args = parser.parse_args()
     data = args.data.resolve()
     for name in args.sets.split(","):
-        for verify in ("none", "mesh"):
-            run_dir = run(data, name, verify, args.out.resolve(), args.extra)
+        for variant in args.variants.split(","):
+            run_dir = run(data, name, variant, args.out.resolve(), args.extra)
             frame = rows(run_dir)
-            print(f"{name} verify={verify}: {figures(name, run_dir, frame)}")
-            if verify == "mesh":
-                print(f"  rejected: {rejected(frame)}")
+            print(f"{name} {variant}: {figures(name, run_dir, frame)}", flush=True)
+            if variant != "unchecked":
+                print(f"  rejected: {rejected(frame)}", flush=True)
 
 
 if __name__ == "__main__":

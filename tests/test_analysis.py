@@ -305,8 +305,9 @@ def test_a_report_with_groups_profiles_and_intervals(grouped_run):
         "1.0",
     )
     md = (grouped_run / "report" / "report.md").read_text()
-    assert md.startswith("**Accuracy: 66.7%** (95% CI ")
-    assert "## Groups (3)" in md and "| bob | 4 | 4 | 8 | sad 100% | 0.0% (95% CI 0.0-0.0%) |" in md
+    assert md.startswith("# femo report\n\n**Accuracy: 66.7%** (95% CI ")
+    bob = "| bob | 4 | 4 | 8 | sad 100% | " + "Positive 0%, Neutral 100%, Negative 0% | " * 2
+    assert "## Groups (3)" in md and f"{bob}0.0% (95% CI 0.0-0.0%) |" in md
     html = (grouped_run / "report" / "index.html").read_text()
     assert "bob_0.mp4" in html and "http://" not in html and "https://" not in html
     saved = json.loads((grouped_run / "report" / "metrics.json").read_text())
@@ -339,9 +340,9 @@ def test_a_partial_report_says_so(tmp_path):
         (run_dir / "report" / "report.md")
         .read_text()
         .startswith(
-            "**PARTIAL: 1 of 2 clips missing (1 of 2 shard(s) not done); the accuracy is over "
-            "the 1 clip present.**\n\n**Accuracy: 100.0%** (no interval: 1 clip, fewer than "
-            "report.min_units=10) (1 of 1 labelled clips present)"
+            "# femo report\n\n**PARTIAL: 1 of 2 clips missing (1 of 2 shard(s) not done); the "
+            "accuracy is over the 1 clip present.**\n\n**Accuracy: 100.0%** "
+            "(1 of 1 labelled clips present)"
         )
     )
     html = (run_dir / "report" / "index.html").read_text()
@@ -373,7 +374,7 @@ def test_both_pages_state_the_level_the_intervals_were_computed_with(grouped_run
     assert m["ci"]["level"] == 0.9 and m["ci"]["unit"] == "group"
     lo, hi = m["accuracy_ci"]
     markdown = (result.report_dir / "report.md").read_text(encoding="utf-8").splitlines()
-    assert markdown[0] == (
+    assert markdown[2] == (
         f"**Accuracy: 66.7%** (90% CI {100 * lo:.1f}-{100 * hi:.1f}%) (8 of 12 labelled clips)"
     )
     assert "- intervals: 90% percentile bootstrap, resampling whole groups" in markdown
@@ -394,11 +395,10 @@ def test_too_few_persons_or_clips_show_no_interval_and_say_why(grouped_run):
     assert [g["accuracy_ci"] for g in m["groups"]] == [None, None, None]
     assert m["groups"][1]["ci_withheld"] == "no interval: 4 clips, fewer than report.min_units=10"
     md = (grouped_run / "report" / "report.md").read_text().splitlines()
-    assert md[0] == (
-        "**Accuracy: 66.7%** (no interval: 3 persons, fewer than report.min_units=10) "
-        "(8 of 12 labelled clips)"
-    )
-    assert "| bob | 4 | 4 | 8 | sad 100% | 0.0% (no interval) |" in md
+    assert md[2] == "**Accuracy: 66.7%** (8 of 12 labelled clips)"
+    assert "- intervals: none (no interval: 3 persons, fewer than report.min_units=10)" in md
+    bob = "| bob | 4 | 4 | 8 | sad 100% | " + "Positive 0%, Neutral 100%, Negative 0% | " * 2
+    assert f"{bob}0.0% (no interval) |" in md
     assert (
         "No interval where a group has fewer than 10 labelled clips (report.min_units): "
         "a bootstrap of so few clips says little."

@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import femo
-from femo.config import EMOTIONS, RunConfig, to_dict
+from femo.config import EMOTIONS, MappingConfig, RunConfig, to_dict
 from femo.dataset import Clip
 from femo.results.commands import reduce_run
 from femo.rundir import RunDir, RunDirError, make_plan
@@ -28,8 +28,10 @@ from .conftest import error_line
 REPO = Path(__file__).resolve().parents[1]
 FRAME_COLUMNS = [
     "video", "label", "group", "frame", "time_s", "face", "x", "y", "w", "h",
-    *EMOTIONS, "detector_confidence", "face_check", "person", "scored",
+    *EMOTIONS, "detector_confidence", "face_check", "person", "scored", "predicted_class",
 ]  # fmt: skip
+
+SEVEN = MappingConfig(name="seven", classes=EMOTIONS, emotions={e: e for e in EMOTIONS})
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -98,6 +100,18 @@ def test_frames_one_row_per_sampled_frame_and_face(run_dir):
     assert frames["scored"].tolist() == [True, False, True, True, False]
     assert frames["person"].isna().all()
     assert str(frames["face"].dtype) == "Int64" and str(frames["x"].dtype) == "Int64"
+    # Each face's top emotion under the run's mapping; none without a face.
+    assert [none(v) for v in frames["predicted_class"]] == [
+        "Positive", None, "Neutral", "Negative", "Neutral"]  # fmt: skip
+
+
+def test_frames_predicted_class_follows_the_runs_mapping(run_dir):
+    manifest = json.loads((run_dir / "femo.json").read_text())
+    manifest["config"]["mapping"] = to_dict(RunConfig(mapping=SEVEN))["mapping"]
+    manifest["config"]["dataset"]["unknown_labels"] = "unlabelled"
+    (run_dir / "femo.json").write_text(json.dumps(manifest))
+    frames = femo.open_run(run_dir).frames()
+    assert [none(v) for v in frames["predicted_class"]] == ["happy", None, "sad", "angry", "fear"]
 
 
 def test_clips_metrics_config(run_dir):
@@ -183,7 +197,7 @@ def test_export_frames(fast_femo, run_dir, tmp_path):
     assert {k: last[k] for k in ("frame", "face", "x", "y", "w", "h")} == {
         "frame": "0", "face": "1", "x": "10", "y": "5", "w": "80", "h": "80"
     }  # fmt: skip
-    assert (last["person"], last["scored"]) == ("", "False")
+    assert (last["person"], last["scored"], last["predicted_class"]) == ("", "False", "Neutral")
     proc = fast_femo("export", str(run_dir), "--frames", str(tmp_path / "frames.xlsx"))
     assert error_line(proc) == (
         "femo: error: --frames takes a .parquet or .csv file name, not 'frames.xlsx'"

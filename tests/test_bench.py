@@ -151,6 +151,25 @@ def test_accuracy_and_the_study_estimate_are_reported(smoke):
     assert "fer.Video.analyze" in stdout and "femo parity" in stdout
 
 
+def test_the_preset_at_each_frame_size_finds_the_annotated_faces(smoke):
+    """--full's frame-size rows: the dev clips' 256 px and the 720p and 1080p clips made
+    from face-sizes' wide shots, every frame (here the first 3), with the faces found
+    against the shots' own boxes and the smallest."""
+    stdout, results = smoke
+    rows = {row["size"]: row for row in results["frame_sizes"]}
+    assert list(rows) == ["256px", "720p", "1080p"]
+    assert [rows[s]["width"] for s in rows] == [256, 1280, 1920]
+    for row in rows.values():
+        assert row["frames"] == 3 and row["frames_per_s"] > 0
+        assert 0 < row["smallest_face_share"] < 1
+        assert row["smallest_face_px"] == round(row["smallest_face_share"] * row["width"])
+    assert rows["256px"]["faces"] == 3 and "annotated" not in rows["256px"]
+    for size in ("720p", "1080p"):  # the first still held 3 frames: each face in each
+        assert rows[size]["annotated"] > 0 and rows[size]["annotated"] % 3 == 0
+        assert rows[size]["annotated_found"] == rows[size]["annotated"]
+    assert "blazeface preset at 1080p (1920 px wide), every frame:" in stdout
+
+
 def test_make_long_clip_repeats_the_source(tmp_path, fer_samples):
     import cv2
 

@@ -12,18 +12,21 @@ import time
 import cv2
 import pytest
 
+from femo.bench.cases import detector_preset
 from femo.bench.floor import (
     NODE_LEGEND,
     FloorSpec,
     compare_layouts,
+    floor_pass,
     node_summary,
     node_table,
     process_counts,
 )
 from femo.bench.progress import Heartbeat
 from femo.bench.run import FULL, QUICK, resolve_options
+from femo.node.detectors import make_detector
 
-from .conftest import write_video
+from .conftest import SHARED, need, write_video
 
 
 def options(**given) -> dict:
@@ -85,3 +88,13 @@ def test_floor_and_femo_measure_the_same_frames_in_the_same_layout(tmp_path, fac
     assert "femo/floor" in table and "femo/floor" in NODE_LEGEND
     summary = node_summary(spec, [point])["points"][0]
     assert summary["processes"] == 2 and summary["threaded_frames_per_s"] is None
+
+
+def test_the_floor_runs_the_presets_face_check_as_femo_does(tmp_path):
+    """The floor is the preset's whole detector: a coffee cup BlazeFace's models score as a
+    face is dropped by the preset's check in the floor, as in femo's rows."""
+    image = cv2.imread(str(need(SHARED / "face-sizes" / "images" / "noface-coffee.jpg")))
+    assert make_detector(detector_preset("blazeface")).detect([image], [None])[0]
+    write_video(tmp_path / "cup.mp4", [image] * 2)
+    measured = floor_pass(FloorSpec(str(tmp_path), ("cup.mp4",), "blazeface", every_n=1))
+    assert (measured["frames"], measured["faces"]) == (2, 0)

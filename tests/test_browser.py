@@ -229,3 +229,49 @@ def test_unlabelled_fr_samples_report_leads_with_what_was_predicted(make_driver,
         "return Array.from(document.images).map(i => [i.complete, i.naturalWidth]);"
     )
     assert images and all(complete and width > 0 for complete, width in images)
+
+
+@pytest.mark.parametrize("labelled", [True, False], ids=["labelled", "unlabelled"])
+def test_over_time_section_shows_each_long_video_as_a_readable_timeline(
+    make_driver, tmp_path, labelled
+):
+    """Issue 37, in Chromium: the "Over time" section of a segmented run shows each long
+    video as its timeline figure, at its own width in a 1280 px window (not shrunk), in
+    colour; the caption and the segments' table name a golden class only with labels."""
+    from .test_over_time import labelled_video, report_with, unlabelled_video
+
+    video = labelled_video() if labelled else unlabelled_video()
+    page = tmp_path / "index.html"
+    page.write_text(render_index_html(report_with(video, labelled)), encoding="utf-8")
+    driver = make_driver(javascript=True)
+    driver.set_window_size(1280, 900)
+    driver.get(page.as_uri())
+    figure = driver.execute_script(
+        "const s = document.getElementById('over-time').parentElement;"
+        "const i = s.querySelector('figure img');"
+        "const c = document.createElement('canvas');"
+        "c.width = i.naturalWidth; c.height = i.naturalHeight;"
+        "const g = c.getContext('2d'); g.drawImage(i, 0, 0);"
+        "const d = g.getImageData(0, 0, c.width, c.height).data; let orange = 0;"
+        "for (let k = 0; k < d.length; k += 4)"
+        "  if (d[k] === 0xE6 && d[k + 1] === 0x9F && d[k + 2] === 0x00) orange++;"
+        "return {alt: i.alt, complete: i.complete, natural: i.naturalWidth,"
+        " shown: i.getBoundingClientRect().width, orange: orange,"
+        " page: document.documentElement.scrollWidth, window: window.innerWidth,"
+        " heading: s.querySelector('h3').textContent, note: s.querySelector('.note').textContent,"
+        " columns: Array.from(s.querySelectorAll('th')).map(th => th.textContent)};"
+    )
+    assert figure["alt"] == "debate.mp4 over time" and figure["complete"]
+    assert figure["natural"] == 1100 and figure["shown"] == 1100  # at its size: readable
+    assert figure["page"] <= figure["window"]  # and no sideways scrolling
+    assert figure["orange"] > 1000  # Positive's blocks and shares are drawn in colour
+    assert figure["heading"] == "debate.mp4 (3 segments)"
+    if labelled:
+        assert "the golden class (hatched: unlabelled" in figure["note"]
+        assert figure["columns"] == ["time", "predicted", "golden", "status"]
+    else:
+        assert "no golden lane: this run has no labels" in figure["note"]
+        assert figure["columns"] == ["time", "predicted", "status"]
+    section = driver.execute_script("return document.getElementById('over-time').parentElement;")
+    shot = tmp_path / "over-time.png"
+    assert section.screenshot(str(shot)) and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

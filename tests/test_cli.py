@@ -339,7 +339,7 @@ def test_demo_run(tmp_path):
     assert metrics["n_labelled"] == 4
     assert metrics["unlabelled"] == ["hopper.jpg"]
     assert metrics["n_failed"] == 0
-    assert (run_dir / "report" / "report.md").read_text().startswith("**Accuracy:")
+    assert (run_dir / "report" / "report.md").read_text().startswith("# femo report\n\n**Accuracy:")
     assert (tmp_path / "cache" / "femo" / "demo-v1" / "labels.csv").is_file()
 
 

@@ -54,7 +54,8 @@ DATASET_KEYS = (
         ),
         (
             "launcher.partition=gpu",
-            "unknown key 'launcher.partition' (launcher local has: name, workers, threads_per_worker)",
+            "unknown key 'launcher.partition' (launcher local has: name, workers, threads_per_worker; "
+            "add launcher=none or launcher=slurm, which have it)",
         ),
         (
             "detector.min_sise=30",

@@ -289,6 +289,33 @@ def test_run_folder_name(hydra_compose):
     assert femo.rundir.run_name("/x/clips/", "haar", "every_n", 5, None) == "clips-haar-n5"
 
 
+@pytest.mark.parametrize(
+    ("overrides", "name"),
+    [
+        ((), "dev-clips-haar-n20"),  # the study's run keeps its name
+        (
+            (
+                "classifier=custom",
+                "classifier.model=/m/affectnet8.onnx",
+                "classifier.size=64",
+                "classifier.labels=[neutral,happy,sad,surprise,fear,disgust,angry,drop]",
+            ),
+            "dev-clips-haar-n20-custom-affectnet8",
+        ),  # fmt: skip
+        (("landmarks=mesh",), "dev-clips-haar-n20-mesh"),
+        (("identity=dlib",), "dev-clips-haar-n20-dlib"),
+        (("dataset.segment_s=2",), "dev-clips-haar-n20-seg2s"),
+        (("dataset.segment_frames=50",), "dev-clips-haar-n20-seg50f"),
+        (("landmarks=mesh", "dataset.segment_s=2.5"), "dev-clips-haar-n20-mesh-seg2.5s"),
+    ],
+)
+def test_run_folder_names_tell_runs_of_the_same_clips_apart(hydra_compose, overrides, name):
+    """Issue 37: custom-classifier, mesh, identity and segmented runs of the dev clips
+    were all dev-clips-haar-n20."""
+    cfg = hydra_compose("dataset.root=/data/dev-clips", "output_root=/out", *overrides, hydra=True)
+    assert cfg.hydra.run.dir.endswith(f"-{name}")
+
+
 # ------------------------------------------------------------------------ paths
 
 
@@ -622,10 +649,10 @@ DEFAULTED_OPTIONS = [(g, o) for g, o in OPTIONS if g in DEFAULTED_GROUPS]
     ("group", "option"), DEFAULTED_OPTIONS, ids=[f"{g}={o}" for g, o in DEFAULTED_OPTIONS]
 )
 def test_an_option_holds_only_what_differs_from_the_dataclass(group, option):
-    """Each option composes on its section's dataclass defaults (``base`` first) and
+    """Each option composes on its section's dataclass defaults (``<group>_base`` first) and
     repeats none of them: every value it writes differs from the default."""
     values = OmegaConf.to_container(OmegaConf.load(CONF / group / f"{option}.yaml"))
-    assert values["defaults"] == ["base", "_self_"]
+    assert values["defaults"] == [f"/{group}_base@_here_", "_self_"]
     defaults = yaml_defaults(group)
     repeated = {k: v for k, v in values.items() if k != "defaults" and defaults.get(k) == v}
     assert repeated == {}

@@ -59,10 +59,17 @@ def test_fit_then_apply_the_head(fast_femo, tmp_path):
 
 
 def test_fit_needs_labels(fast_femo, tmp_path):
+    """Issue 37: on an unlabelled run the line named no way to give the labels."""
     run_dir = make_run(tmp_path, ["a.mp4"], per_shard=1)
     write_shard(run_dir, 0, [face("a.mp4", 0, "happy"), clip_row("a.mp4", frames_sampled=1)])
     assert error_line(fast_femo("fit", str(run_dir))) == (
-        "femo: error: femo fit needs at least 10 labelled clips"
+        f"femo: error: femo fit needs at least 10 labelled clips; {run_dir} has no labels: "
+        f"give them after the run folders, femo fit {run_dir} dataset.labels=FILE"
+    )
+    labels = tmp_path / "labels.csv"
+    labels.write_text("video,label\na.mp4,Positive\n")
+    assert error_line(fast_femo("fit", str(run_dir), f"dataset.labels={labels}")) == (
+        "femo: error: femo fit needs at least 10 labelled clips (1 here)"
     )
 
 

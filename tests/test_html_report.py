@@ -366,6 +366,20 @@ def test_class_and_emotion_colours_cannot_be_confused():
         assert among > 17, vision
 
 
+def test_every_emotion_colour_stands_out_from_the_white_page():
+    """Issue 37: neutral's line was a pale grey (#DDDDDD, 12 CIELAB units from white),
+    all but invisible in the timelines; every emotion now stands >= 20 units from white,
+    for colour-blind readers too, and neutral is no grey that could pass for Neutral's."""
+    assert plots.emotion_colour("neutral") == "#7799DD"
+    for vision in CVD:
+        for emotion in EMOTIONS:
+            colour = plots.emotion_colour(emotion)
+            distance = float(np.linalg.norm(seen_lab(colour, vision) - seen_lab("#FFFFFF", vision)))
+            assert distance > 20, (emotion, vision)
+        neutral = seen_lab(plots.emotion_colour("neutral"), "normal")
+        assert abs(neutral[1]) + abs(neutral[2]) > 20  # chroma: a colour, not a grey
+
+
 def test_select_groups_keeps_those_with_most_clips_in_order():
     groups = [GroupProfile(group=f"g{i}", clips=i % 7) for i in range(70)]
     kept, capped = plots.select_groups(groups, 60)

@@ -86,9 +86,10 @@ def test_fr_samples_without_labels_lead_with_what_was_predicted(tmp_path):
     counts = predicted_counts(report)
     md = (report / "report.md").read_text()
     lines = md.splitlines()
-    assert lines[0].startswith(f"**Predicted (3 clips, no labels): {counts}**")
-    assert lines[2].startswith("Top emotions: ")
-    method = lines[4]
+    assert lines[:2] == ["# femo report", ""]
+    assert lines[2].startswith(f"**Predicted (3 clips, no labels): {counts}**")
+    assert lines[4].startswith("Top emotions: ")
+    method = lines[6]
     assert method.startswith("Method: detector blazeface (MediaPipe's BlazeFace, model short/back")
     assert "fer's 7-emotion model on onnx" in method and "(reduce.face=first)" in method
     assert "ccuracy" not in md and "## Per class" not in md and "## Confusion" not in md

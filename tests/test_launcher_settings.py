@@ -267,12 +267,16 @@ def test_an_old_name_on_the_command_line_is_one_line_naming_the_new(fast_femo, o
 
 
 def test_a_bad_launcher_value_stops_the_run_before_anything(fast_femo, tmp_path):
-    """Issue 37: `launcher.mem_gb=two` gave OmegaConf's wording and left a run folder."""
-    proc = fast_femo("run", "launcher=slurm", "launcher.mem_gb=two", "output_root=out")
+    """Issue 37: `launcher.mem_gb=two` gave OmegaConf's wording and left a run folder;
+    the output root it made is gone too."""
+    proc = fast_femo("run", "launcher=slurm", "launcher.mem_gb=two", "output_root=out/runs")
     assert (
         error_line(proc) == "femo: error: launcher.mem_gb must be a number > 0 or null, not 'two'"
     )
-    assert not any((tmp_path / "out").rglob("*.*"))
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "kept").mkdir()  # a folder that was there before stays
+    fast_femo("run", "launcher=slurm", "launcher.mem_gb=two", "output_root=kept")
+    assert (tmp_path / "kept").is_dir()
 
 
 def test_the_sge_plugin_takes_femos_setting_names(tmp_path):

@@ -409,7 +409,8 @@ def test_a_key_the_chosen_detector_lacks_is_one_line(tmp_path):
                 cwd=tmp_path)  # fmt: skip
     assert error_line(proc) == (
         "femo: error: unknown key 'detector.model' (detector haar has: name, scale_factor, "
-        "min_neighbors, min_size, offsets, downscale, verify, verify_below, verify_min)"
+        "min_neighbors, min_size, offsets, downscale, verify, verify_below, verify_min; "
+        "add detector=blazeface, which has it)"
     )
     # Added with '+', past that check, the detector's own class refuses it the same way.
     proc = run_femo("run", "detector=haar", "+detector.model=full", f"output_root={tmp_path}",

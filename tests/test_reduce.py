@@ -159,8 +159,9 @@ def test_hand_computed_metrics(hand_run):
 def test_report_markdown(hand_run):
     reduce(hand_run, min_units=2)
     lines = (hand_run / "report" / "report.md").read_text().splitlines()
-    assert lines[0].startswith("**Accuracy: 50.0%** (95% CI ")
-    assert lines[0].endswith("%) (4 of 8 labelled clips)")
+    assert lines[:2] == ["# femo report", ""]  # the title first (issue 37)
+    assert lines[2].startswith("**Accuracy: 50.0%** (95% CI ")
+    assert lines[2].endswith("%) (4 of 8 labelled clips)")
     text = "\n".join(lines)
     assert "- accuracy over clips with a prediction: 66.7%" in text
     assert "- macro F1: 0.556" in text
@@ -207,11 +208,9 @@ def test_other_mapping_reuses_the_shards(hand_run):
         "precision": None, "recall": None, "f1": None, "support": 0, "recall_ci": None,
     }  # fmt: skip
     lines = (hand_run / "report" / "report.md").read_text().splitlines()
-    # 2 labelled clips: no "0.0-100.0%" interval, and the report says why
-    assert lines[0] == (
-        "**Accuracy: 50.0%** (no interval: 2 clips, fewer than report.min_units=10) "
-        "(1 of 2 labelled clips)"
-    )
+    # 2 labelled clips: no "0.0-100.0%" interval, and the intervals line says why (not
+    # the headline: issue 37)
+    assert lines[2] == "**Accuracy: 50.0%** (1 of 2 labelled clips)"
     assert "- intervals: none (no interval: 2 clips, fewer than report.min_units=10)" in lines
     assert "| happy | n/a | n/a | n/a | 0 |" in lines
     assert "| neutral | 1.000 | 0.500 | 0.667 | 2 |" in lines
@@ -229,7 +228,7 @@ def test_a_run_without_labels(tmp_path):
     m = reduce(run_dir).metrics
     assert m["accuracy"] is None and m["macro_f1"] is None and m["labels_file"] is None
     assert videos_csv(run_dir)[1] == "a.mp4,,Positive,,ok,1,1,1,0,0,"
-    first = (run_dir / "report" / "report.md").read_text().splitlines()[0]
+    first = (run_dir / "report" / "report.md").read_text().splitlines()[2]
     # What was predicted, not "**Accuracy: n/a** (0 of 0 labelled clips)"
     assert first == (
         "**Predicted (1 clip, no labels): Positive 1, Neutral 0, Negative 0** "

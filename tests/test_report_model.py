@@ -15,7 +15,7 @@ from femo.results.pages.html_page import render_index_html
 from femo.results.pages.markdown import report_markdown
 from femo.rundir import ReportFolder, RunDir, SweepFolder
 
-from .builders import as_report, build_report_input
+from .builders import EVIL, EVIL_GROUP, as_report, build_report_input
 
 pytestmark = pytest.mark.usefixtures("no_tensorflow")
 
@@ -105,6 +105,22 @@ def test_no_module_but_rundir_spells_a_run_folder_path():
     assert spelled == []
 
 
+def test_a_reduce_override_folder_names_a_path_by_its_last_component(tmp_path):
+    """Issue 37: it embedded the path (report-dataset.references-..-shared-data-fr-samples-
+    refs); now the last component and 6 hex of the path's SHA-256, since heads from
+    different runs are all head.json."""
+    import hashlib
+
+    run = RunDir(tmp_path / "run")
+    given = "../shared/data/fr-samples/refs"
+    digest = hashlib.sha256(given.encode()).hexdigest()[:6]
+    folder = run.report_dir_for([f"dataset.references={given}", "reduce.face=person"])
+    assert folder.name == f"report-dataset.references-refs-{digest}_reduce.face-person"
+    heads = [run.report_dir_for([f"reduce.head={r}/fit/head.json"]) for r in ("/a/r1", "/a/r2")]
+    assert heads[0].name.startswith("report-reduce.head-head.json-")
+    assert heads[0] != heads[1]
+
+
 def test_the_folders_build_their_paths(tmp_path):
     run = RunDir(tmp_path / "run")
     assert run.report.metrics_json == tmp_path / "run" / "report" / "metrics.json"
@@ -117,3 +133,68 @@ def test_the_folders_build_their_paths(tmp_path):
     sweep = SweepFolder(tmp_path)
     assert sweep.table_file("report", "csv").name == "sweep.csv"
     assert sweep.table_file("report-mapping-seven", "html").name == "sweep-mapping-seven.html"
+
+
+# ------------------------------------------------ report.md holds what index.html holds
+
+
+def test_report_md_starts_with_its_title():
+    """Issue 37: the title came after the headline; now it is the first line, once."""
+    metrics, clips = build_report_input()
+    for report in (as_report(metrics, clips), _unlabelled(metrics, clips)):
+        lines = report_markdown(report).splitlines()
+        assert lines[:2] == ["# femo report", ""]
+        assert lines.count("# femo report") == 1
+    page = render_index_html(as_report(metrics, clips))
+    assert "<h1>femo report</h1>" in page
+
+
+def _unlabelled(metrics: dict, clips: list[dict]):
+    metrics = {**metrics, "n_labelled": 0, "predicted": {"clips": 9, "classes": {"Positive": 3}}}
+    return as_report(metrics, [{**c, "golden": None} for c in clips])
+
+
+def test_report_md_lists_the_wrong_clips_as_the_page_does():
+    metrics, clips = build_report_input()
+    report = as_report(metrics, clips)
+    lines = report_markdown(report).splitlines()
+    start = lines.index("## Wrong clips (4)")
+    rows = lines[start + 4 : start + 10]
+    assert (
+        rows[0] == "| clip | group | golden | predicted | Positive | Neutral | Negative | status |"
+    )
+    assert rows[2:] == [
+        "| anna/a_02.mp4 | anna | Negative | Neutral | 0 | 15 | 13 | ok |",
+        "| bert/b_02.mp4 | bert | Positive | – | 0 | 0 | 0 | no_face |",
+        f"| eve/{EVIL} | {EVIL_GROUP} | Positive | Negative | 13 | 0 | 15 | ok |",
+        f"| eve/e_02.mp4 | {EVIL_GROUP} | Neutral | – | 0 | 0 | 0 | error |",
+    ]
+    # The same clips the page marks wrong.
+    assert render_index_html(report).count('<tr class="wrong">') == 4
+    right = [{**c, "predict": c["golden"]} for c in clips]
+    assert "## Wrong clips" not in report_markdown(as_report(metrics, right))
+
+
+def test_report_md_shows_each_groups_class_shares_as_the_page_does():
+    metrics, clips = build_report_input()
+    lines = report_markdown(as_report(metrics, clips)).splitlines()
+    head = next(line for line in lines if line.startswith("| group |"))
+    assert "| classes (of those frames) | clips predicted as |" in head
+    (anna,) = [line for line in lines if line.startswith("| anna |")]
+    assert (
+        "| Positive 50%, Neutral 8%, Negative 42% | Positive 50%, Neutral 25%, Negative 25% |"
+        in anna
+    )
+
+
+def test_no_interval_note_stays_out_of_the_headline():
+    """Issue 37: "(no interval: ...)" sat inside the headline line; it is said on the
+    intervals line only."""
+    metrics, clips = build_report_input()
+    metrics["accuracy_ci"] = None
+    metrics["ci"] = {"level": 0.95, "unit": "clip", "n_units": 7, "min_units": 10,
+                     "withheld": "no interval: 7 clips, fewer than report.min_units=10"}  # fmt: skip
+    lines = report_markdown(as_report(metrics, clips)).splitlines()
+    headline = next(line for line in lines if line.startswith("**Accuracy"))
+    assert headline == "**Accuracy: 62.5%** (3 of 7 labelled clips)"
+    assert "- intervals: none (no interval: 7 clips, fewer than report.min_units=10)" in lines

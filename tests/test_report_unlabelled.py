@@ -47,15 +47,17 @@ def test_without_labels_the_report_leads_with_what_was_predicted(unlabelled_run)
     assert predicted == {"Positive": 4, "Neutral": 4}  # ann happy, bob sad, cy no face
     md = (folder / "report.md").read_text()
     lines = md.splitlines()
-    assert lines[0] == (
+    assert lines[:3] == [
+        "# femo report",
+        "",
         "**Predicted (10 clips, no labels): Positive 4, Neutral 4, Negative 0** "
-        "(2 without a face, 0 failed)"
-    )
+        "(2 without a face, 0 failed)",
+    ]
     # 16 frames with a face: 8 happy, 8 sad
-    assert lines[2] == "Top emotions: happy 50%, sad 50% (of 16 frames with a face)"
-    assert lines[4].startswith("Method: detector haar (fer's Haar cascade; detector=haar); ")
-    assert "face rule: the first face of each frame (reduce.face=first)" in lines[4]
-    assert lines[6] == "Labels: none given"
+    assert lines[4] == "Top emotions: happy 50%, sad 50% (of 16 frames with a face)"
+    assert lines[6].startswith("Method: detector haar (fer's Haar cascade; detector=haar); ")
+    assert "face rule: the first face of each frame (reduce.face=first)" in lines[6]
+    assert lines[8] == "Labels: none given"
     assert "ccuracy" not in md and "## Per class" not in md and "## Confusion" not in md
     assert "| cy | 2 | 0 | 0 | – |" in md  # nothing shown for a person without a face
     text, parsed = page(folder)
@@ -101,7 +103,7 @@ def test_with_labels_the_answer_stays_first_and_the_unlabelled_clips_get_a_secti
 ):
     folder = reduce_run(labelled_run, list(PERSONS)).report_dir
     md = (folder / "report.md").read_text()
-    assert md.startswith("**Accuracy: 66.7%**")  # ann 2 right, cy wrong: 2 of 3
+    assert md.startswith("# femo report\n\n**Accuracy: 66.7%**")  # ann 2 right, cy wrong: 2 of 3
     assert "## Predicted, unlabelled clips (2)" in md
     assert "- predicted classes (clips): Neutral 1, Negative 1, Positive 0" in md
     snapshot = labelled_run / "labels.csv"

@@ -505,7 +505,11 @@ def test_segment_s_gives_one_row_per_two_seconds(long_runs):
 
 
 def test_timelines_list_each_videos_segments_in_time_order():
+    import pandas as pd
+
+    from femo.config import MappingConfig
     from femo.results.analysis import segment_timelines
+    from femo.results.metrics import Metrics
     from femo.results.model import ClipResult
     from femo.results.pages.over_time import clock, over_time_markdown
 
@@ -517,18 +521,22 @@ def test_timelines_list_each_videos_segments_in_time_order():
              "a.mp4@0": Segment("a.mp4", 0, 25, 0.0, 1.0)}  # fmt: skip
     results = [result("a.mp4@0", "Neutral", None), result("b.mp4@50", None, "Positive", "no_face"),
                result("b.mp4@0", "Negative", "Negative"), result("c.jpg", "Positive", None)]  # fmt: skip
-    timelines = segment_timelines(results, spans)
+    no_frames = pd.DataFrame({"video": [], "frame": [], "emotion": []})
+    timelines = segment_timelines(results, spans, no_frames, MappingConfig())
     assert [t.video for t in timelines] == ["a.mp4", "b.mp4"]
     assert [(s.start_frame, s.predict, s.golden) for s in timelines[1].segments] == [
         (0, "Negative", "Negative"), (50, None, "Positive")]  # fmt: skip
     assert clock(62.5) == "1:02.50" and clock(None) == "–"
-    assert over_time_markdown(timelines)[-4:] == [
+    metrics = Metrics.of(accuracy=None, macro_f1=None, n_videos=4, n_labelled=2,
+                         over_time=[t.to_json() for t in timelines])  # fmt: skip
+    assert over_time_markdown(metrics)[-4:] == [
         "| time | frames | predicted | golden | status |",
         "|---|---|---|---|---|",
         "| 0:00.00–0:02.00 | 0–50 | Negative | Negative | ok |",
         "| 0:02.00–0:04.00 | 50–100 | – | Positive | no_face |",
     ]
-    assert over_time_markdown([]) == []
+    assert over_time_markdown(Metrics.of(accuracy=None, macro_f1=None, n_videos=0,
+                                         n_labelled=0)) == []  # fmt: skip
 
 
 @pytest.mark.slow
@@ -545,8 +553,12 @@ def test_segment_s_gives_a_timeline_per_video(long_runs):
     ]
     markdown = (report / "report.md").read_text()
     assert "### debate-0.mp4 (25 segments)" in markdown
-    assert "| 0:48.00–0:49.32 | 1200–1233 |" in markdown
-    assert 'id="over-time"' in (report / "index.html").read_text()
+    assert "| 0:48.00–0:49.32 | 1200–1233 | " in markdown
+    assert "![debate-0.mp4 over time](over-time/debate-0.mp4.png)" in markdown
+    assert (report / "over-time" / "debate-1.mp4.png").read_bytes()[:4] == b"\x89PNG"
+    page = (report / "index.html").read_text()
+    assert 'id="over-time"' in page and 'alt="debate-1.mp4 over time"' in page
+    assert "no golden lane: this run has no labels" in page
 
 
 @pytest.mark.slow
@@ -563,9 +575,8 @@ def test_a_segments_sheet_shows_its_own_frames(long_runs):
     assert sheet.layout["title"][0] == "debate-0.mp4@980"
 
 
-def test_the_page_shows_each_video_as_bars_of_its_segments():
-    import re
-
+def test_the_page_shows_each_video_as_its_timeline():
+    """Issue 37: a figure per video, no longer bars of blocks as wide as their share."""
     from femo.results.pages.html_page import render_index_html
     from tests.builders import as_report, build_report_input
 
@@ -577,12 +588,10 @@ def test_the_page_shows_each_video_as_bars_of_its_segments():
     metrics["over_time"] = [{"video": "<debate>.mp4", "segments": rows}]
     page = render_index_html(as_report(metrics, clips))
     assert '<a href="#over-time">Over time</a>' in page
-    assert "<h3>&lt;debate&gt;.mp4 (2 segments)</h3>" in page
-    # 30 and 90 frames of 120: a quarter and three quarters of each bar.
-    assert re.findall(r"width:(\d+\.\d+)%", page.split('id="over-time"')[1])[:4] == [
-        "25.000", "75.000", "25.000", "75.000"]  # fmt: skip
-    assert 'title="0:00.00–0:01.20: predict Positive"' in page
-    assert 'title="0:01.20–0:04.80: golden Negative"' in page
+    section = page.split('id="over-time"')[1].split("<h2")[0]
+    assert "<h3>&lt;debate&gt;.mp4 (2 segments)</h3><figure><img " in section
+    assert 'alt="&lt;debate&gt;.mp4 over time"' in section
+    assert "width:" not in section
     del metrics["over_time"]
     assert "over-time" not in render_index_html(as_report(metrics, clips))
 

@@ -240,10 +240,22 @@ def test_a_single_tile_sheet_is_as_wide_as_its_title():
     r = rows()
     r = r[r["frame"] == 5]
     title = ["a title much longer than one tile of a hundred pixels is wide"]
-    _, layout = draw_sheet(clip_tiles(r, frame_emotions(r, ReduceConfig()), images()), title, 100)
+    tiles = clip_tiles(r, frame_emotions(r, ReduceConfig()), images())
+    _, layout = draw_sheet(tiles, title, 100, columns=1)
     (tw, _), _ = cv2.getTextSize(title[0], cv2.FONT_HERSHEY_SIMPLEX, 0.4, 1)
     assert tw > 100 + 2 * GAP
     assert layout["width"] == tw + 2 * GAP + 4
+
+
+def test_a_single_still_is_a_full_row_wide_up_to_its_own_width():
+    """A wide shot alone on its sheet: at a 240 px tile its 40-px faces were 5 px."""
+    r = rows()
+    r = r[r["frame"] == 5]
+    tiles = clip_tiles(r, frame_emotions(r, ReduceConfig()), images())
+    _, layout = draw_sheet(tiles, ["v.jpg"], 50)  # 6 columns of 50: 300 px of the 400
+    assert layout["width"] == 300 + 2 * GAP
+    _, layout = draw_sheet(tiles, ["v.jpg"], 100)  # 600 px: the frame's own 400
+    assert layout["width"] == 400 + 2 * GAP
 
 
 @pytest.mark.parametrize(
@@ -257,7 +269,7 @@ def test_a_long_name_at_the_tile_edge_shrinks_or_wraps_and_is_never_cut(person, 
         columns=["video", "frame", "time_s", "face", *"xywh", *EMOTIONS, "person"],
     )
     tiles = clip_tiles(r, frame_emotions(r, ReduceConfig()), images((0,)))
-    image, layout = draw_sheet(tiles, ["v.mp4"], tile_width=160)
+    image, layout = draw_sheet(tiles, ["v.mp4"], tile_width=160, columns=1)
     (tile,) = layout["tiles"]
     (box,) = tile["boxes"]
     assert box["label"] == f"happy 0.60 {person}"

@@ -87,7 +87,7 @@ def test_no_face_abstains(tmp_path):
     assert (abstain["accuracy"], abstain["n_compared"], abstain["n_labelled"]) == (0.5, 2, 3)
     assert abstain["coverage"] == pytest.approx(2 / 3)
     assert abstain["confusion"]["Negative"]["none"] == 0
-    assert "coverage 66.7%" in (run_dir / "report" / "report.md").read_text().splitlines()[0]
+    assert "coverage 66.7%" in (run_dir / "report" / "report.md").read_text().splitlines()[2]
     page = (run_dir / "report" / "index.html").read_text()
     assert "1 of 2 labelled clips right" in page and "coverage 66.7 % of the 3" in page
 

@@ -1,7 +1,8 @@
 """The floor against femo, process for process: what a node's cores can give.
 
-The floor is decode -> detector -> classifier and nothing else: one thread, one loop,
-each frame's faces cropped as fer crops them and classified at once, no rows, no files.
+The floor is decode -> detector (with the preset's face check) -> classifier and nothing
+else: one thread, one loop, each frame's faces cropped as fer crops them and classified
+at once, no rows, no files.
 femo is the same media through watched workers (:class:`~femo.node.supervise.Supervisor`,
 what ``femo run`` on a node runs), one shard per worker, one thread each.
 
@@ -71,6 +72,7 @@ def floor_pass(spec: FloorSpec) -> dict[str, Any]:
     from ..node.classifier import OnnxClassifier
     from ..node.crops import face_crop, pad_gray
     from ..node.detectors import make_detector
+    from ..node.verify import make_check
     from .cases import detector_preset
 
     cv2.setNumThreads(1)
@@ -78,6 +80,9 @@ def floor_pass(spec: FloorSpec) -> dict[str, Any]:
     config = detector_preset(spec.detector)
     detector = make_detector(config)
     detector.warm_up()
+    check = make_check(config)  # the preset's face check is part of its detector
+    if check is not None:
+        check.warm_up_thread()
     classifier = OnnxClassifier(threads=1, device="cpu")
     classifier.predict(np.zeros((1, *classifier.target_size[::-1]), np.float32))
     startup = time.perf_counter() - t0
@@ -88,6 +93,8 @@ def floor_pass(spec: FloorSpec) -> dict[str, Any]:
             frames += 1
             gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
             found = detector.detect([image], [gray])[0]
+            if check is not None and found:
+                found = [f for f, v in zip(found, check.check(image, found), strict=True) if v.kept]
             if not found:
                 continue
             padded = pad_gray(gray)

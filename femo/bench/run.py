@@ -28,6 +28,7 @@ from .cases import (
 )
 from .compare import accuracy, compare_with_fer
 from .floor import NODE_LEGEND, FloorSpec, compare_layouts, node_summary, node_table, process_counts
+from .frame_sizes import format_size_row, frame_size_bench
 from .memory import media_cache, memory_check
 from .mesh_cost import mesh_bench
 from .progress import Heartbeat
@@ -44,6 +45,7 @@ QUICK = {
     "demo": False,
     "long_clip_minutes": 0.0,
     "mesh_every": 0,
+    "frame_sizes": False,
 }
 FULL = {
     "media": "woman2,dev-clips",
@@ -54,6 +56,7 @@ FULL = {
     "demo": True,
     "long_clip_minutes": 20.0,
     "mesh_every": 5,
+    "frame_sizes": True,
 }
 # The node table: femo against the floor on these dev clips, every frame, BlazeFace.
 NODE_CLIPS = 8
@@ -73,7 +76,12 @@ LEGEND = (
 # ------------------------------------------------------------------------- driver
 
 
+# The media sets default_media finds under the data folder, by name (--media).
+MEDIA_SETS = ("woman2", "dev-clips")
+
+
 def default_media(data_dir: Path, max_clips: int | None) -> list[MediaSet]:
+    """The media sets of :data:`MEDIA_SETS` present under ``data_dir``."""
     sets = []
     woman2 = data_dir / "fer-samples" / "woman2.mp4"
     if woman2.is_file():
@@ -268,6 +276,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--mesh-only", action="store_true", help="only the mesh row (a couple of minutes)"
     )
+    parser.add_argument(
+        "--frame-sizes",
+        action="store_true",
+        default=None,
+        help="also the preset detector at every frame of a 256-px dev clip and of 720p and "
+        "1080p clips made from face-sizes' wide shots: frames/s, faces found, the smallest "
+        "(full: on)",
+    )
     parser.add_argument("--max-frames", type=int, default=None, help="sampled frames per clip")
     parser.add_argument("--max-clips", type=int, default=None, help="dev clips to use")
     parser.add_argument(
@@ -291,9 +307,16 @@ def main(argv: list[str] | None = None) -> int:
     options = resolve_options(args)
     data_dir = Path(args.data or _default_data_dir()).resolve()
     wanted = options["media"].split(",")
+    if unknown := [name for name in wanted if name not in MEDIA_SETS]:
+        print(
+            f"femo: error: unknown media {', '.join(map(repr, unknown))} "
+            f"(--media takes: {', '.join(MEDIA_SETS)})",
+            file=sys.stderr,
+        )
+        return 2
     media = [m for m in default_media(data_dir, args.max_clips) if m.name in wanted]
     if not media:
-        print(f"femo bench: no media found under {data_dir} (use --data)", file=sys.stderr)
+        print(f"femo: error: no media found under {data_dir} (use --data)", file=sys.stderr)
         return 2
     work_dir = Path(
         args.out_dir or Path("outputs", "bench", time.strftime("%Y-%m-%d_%H-%M-%S"))
@@ -390,6 +413,13 @@ def _bench(
             f"on it repeated to {memory['long_minutes']:g} min ({memory['long_frames']} frames "
             f"sampled): x{memory['ratio']:.2f}"
         )
+    if options["frame_sizes"]:
+        beat.begin("the preset detector at each frame size, every frame")
+        results["frame_sizes"] = frame_size_bench(
+            data_dir, media_cache(), work_dir, args.max_frames
+        )
+        for row in results["frame_sizes"]:
+            echo(format_size_row(row))
     for estimate in results["estimates"]:
         echo(format_estimate(estimate))
     return results

@@ -121,7 +121,8 @@ def cmd_export(argv: list[str]) -> int:
     parser.add_argument("run_dir", help="a run folder")
     parser.add_argument(
         "--frames", type=Path, required=True, metavar="OUT", help="out.parquet or out.csv: "
-        "one row per sampled frame and face, with the clip's label and group",
+        "one row per sampled frame and face, with the clip's label and group and the "
+        "face's predicted class (predicted_class)",
     )  # fmt: skip
     args = parser.parse_args(argv)
     try:
@@ -142,8 +143,12 @@ def cmd_show(argv: list[str]) -> int:
         description="A contact sheet of one clip's sampled frames: every face box, the "
         "scored face marked with its top emotion and score, frames without a face.",
     )
-    parser.add_argument("run_dir", type=Path, help="a run folder")
-    parser.add_argument("clip", help="the clip, as its path under dataset.root (or file name)")
+    # Optional to argparse, so that a missing one is named here: with 'overrides' (nargs *)
+    # argparse listed it among the required arguments.
+    parser.add_argument("run_dir", type=Path, nargs="?", help="a run folder")
+    parser.add_argument(
+        "clip", nargs="?", help="the clip, as its path under dataset.root (or file name)"
+    )
     parser.add_argument(
         "overrides", nargs="*", help="reduce-side settings, e.g. reduce.face=largest"
     )
@@ -151,6 +156,9 @@ def cmd_show(argv: list[str]) -> int:
         "--out", type=Path, default=None, help="PNG to write (default RUN_DIR/report/sheets/)"
     )
     args = parser.parse_intermixed_args(argv)
+    if args.clip is None:
+        missing = "a clip after the run folder" if args.run_dir else "a run folder and a clip"
+        fail(f"femo show needs {missing}: femo show RUN_DIR CLIP [overrides]")
     try:
         path = show_clip(
             args.run_dir.resolve(), args.clip, args.out, args.overrides, embed_references

@@ -13,7 +13,7 @@ from typing import Any
 from ..config import ConfigError, absolute_path, conf_dir, from_dict
 from ..launchers.base import SubmissionError
 from ..launchers.settings import register_defaults
-from ..overrides import check_run_overrides, expand_home, run_hydra
+from ..overrides import check_run_overrides, expand_home, parse_overrides, run_hydra
 from ..rundir import RunDir, RunDirError, claim_folder, run_name
 from .common import fail, print_summary, say, writing
 
@@ -126,8 +126,11 @@ def cmd_run(argv: list[str]) -> int:
     if resume and resume[-1].split("=", 1)[1] not in ("", "null", "''"):
         rest = [a for a in argv if a not in resume]
         return _resume(resume[-1].split("=", 1)[1].strip("'"), rest)
+    parsed = get_args_parser().parse_args(argv)
+    overrides = parsed.overrides
     try:
-        check_run_overrides(get_args_parser().parse_args(argv).overrides)
+        check_run_overrides(overrides, parsed.multirun)
+        new_folders = _missing_folders(_output_root(overrides))
     except ConfigError as exc:
         fail(str(exc))
     OmegaConf.register_new_resolver("femo_run_name", run_name, replace=True)
@@ -142,4 +145,23 @@ def cmd_run(argv: list[str]) -> int:
         run_hydra(main)
     except ConfigError as exc:
         fail(str(exc))
+    finally:  # a run refused after Hydra made its output root leaves no empty folder
+        for folder in new_folders:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
     return 0
+
+
+def _output_root(overrides: list[str]) -> Path:
+    """The folder run folders go into: the last ``output_root=``, else conf/config.yaml's."""
+    import yaml
+
+    roots = [o.value() for o in parse_overrides(overrides) if o.key_or_group == "output_root"]
+    if not roots:
+        roots = [yaml.safe_load((conf_dir() / "config.yaml").read_text())["output_root"]]
+    return Path(absolute_path(str(roots[-1])) or ".")
+
+
+def _missing_folders(path: Path) -> list[Path]:
+    """``path`` and each of its parents that do not exist yet, deepest first."""
+    return [p for p in (path, *path.parents) if not p.exists()]

@@ -219,6 +219,9 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
     for key in ("video_extensions", "image_extensions"):
         if key in dataset:
             dataset[key] = _extensions(dataset[key])
+    shards = dict(cfg.get("shards") or {})
+    if shards.get("timed_by") is not None:
+        shards["timed_by"] = absolute_path(shards["timed_by"], base_dir)
     mapping = dict(cfg.get("mapping") or {})
     if "emotions" in mapping:
         mapping["emotions"] = dict(mapping["emotions"])
@@ -230,7 +233,7 @@ def from_dict(cfg: dict[str, Any], base_dir: str | None = None) -> RunConfig:
         reduce=build_config(ReduceConfig, cfg.get("reduce"), "reduce"),
         report=build_config(ReportConfig, cfg.get("report"), "report"),
         launcher=_launcher(cfg.get("launcher")),
-        shards=build_config(ShardsConfig, cfg.get("shards"), "shards"),
+        shards=build_config(ShardsConfig, shards, "shards"),
         device=str(cfg.get("device", "auto")),
         batch_size=cfg.get("batch_size"),
         classifier=classifier_config(cfg.get("classifier"), base_dir),
@@ -253,9 +256,11 @@ def from_saved(cfg: dict[str, Any]) -> RunConfig:
 # The dataclasses hold the defaults. conf/config.yaml and the options of the groups
 # hold only what differs from them: Hydra composes each on top of a node made from the
 # dataclasses (register_defaults). The options of dataset, sampling, mapping and reduce
-# compose on their section's ``<group>/base``; each option of a plug-in role (below) on
-# its entry's settings class, the root node ``<group>_<entry>`` (``- /detector_haar@_here_``
-# in conf/detector/haar.yaml); config.yaml's own sections on ``base``.
+# compose on their section's root node ``<group>_base`` (``- /sampling_base@_here_``,
+# outside the group, so that ``femo run --help`` lists no ``base`` option); each option
+# of a plug-in role (below) on its entry's settings class, the root node
+# ``<group>_<entry>`` (``- /detector_haar@_here_`` in conf/detector/haar.yaml);
+# config.yaml's own sections on ``base``.
 DEFAULTED_GROUPS: dict[str, type] = {
     "dataset": DatasetConfig,
     "sampling": SamplingConfig,
@@ -301,7 +306,7 @@ def _field_default(f: dataclasses.Field) -> Any:
 def default_nodes() -> dict[str, dict[str, Any]]:
     """Every node :func:`register_defaults` stores, by its path in Hydra's ConfigStore."""
     nodes = {"base": yaml_defaults()}
-    nodes.update({f"{group}/base": yaml_defaults(group) for group in DEFAULTED_GROUPS})
+    nodes.update({f"{group}_base": yaml_defaults(group) for group in DEFAULTED_GROUPS})
     for group, registry in PLUGIN_GROUPS.items():
         nodes.update({f"{group}_{n}": option_defaults(group, n) for n in registry.names()})
     return nodes
@@ -309,16 +314,13 @@ def default_nodes() -> dict[str, dict[str, Any]]:
 
 def compose_option(group: str, values: dict[str, Any]) -> dict[str, Any]:
     """A group option's yaml (``values``, parsed) as Hydra composes it: each node its
-    defaults list names (``base``: the group's; ``/name@_here_``: a root node), then its
-    own values."""
+    defaults list names (``/name@_here_``: a root node of :func:`default_nodes`), then
+    its own values."""
     nodes = default_nodes()
     out: dict[str, Any] = {}
     for item in values.get("defaults") or []:
         if item != "_self_":
-            path = item.split("@")[0]
-            out = merge_defaults(
-                out, nodes[path[1:] if path.startswith("/") else f"{group}/{path}"]
-            )
+            out = merge_defaults(out, nodes[item.split("@")[0].lstrip("/")])
     return merge_defaults(out, values)
 
 
@@ -337,7 +339,7 @@ def merge_defaults(base: dict[str, Any], values: dict[str, Any]) -> dict[str, An
 
 
 def register_defaults() -> None:
-    """Store :func:`default_nodes` in Hydra's ConfigStore: ``base``, ``<group>/base`` and
+    """Store :func:`default_nodes` in Hydra's ConfigStore: ``base``, ``<group>_base`` and
     ``<group>_<entry>``, the first entry of config.yaml's and each option's defaults
     list. Call it before Hydra composes ``conf/``."""
     from hydra.core.config_store import ConfigStore

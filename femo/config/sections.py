@@ -14,7 +14,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .classifier import CLASSIFIERS, EMOTIONS, ClassifierConfig
 from .detectors import CHECKS, DETECTORS, DetectorConfig, HaarConfig, detector_config
@@ -89,6 +89,12 @@ class SamplingConfig:
     every_n: int | None = 20
     fps: float | None = None
     max_frames: int | None = None
+
+    # The keys each mode reads; the other mode's key is never used.
+    KEYS_READ: ClassVar[dict[str, tuple[str, ...]]] = {
+        "every_n": ("every_n", "max_frames"),
+        "fps": ("fps", "max_frames"),
+    }
 
     def __post_init__(self) -> None:
         if self.mode == "every_n":
@@ -334,6 +340,14 @@ class ShardsConfig:
     # off and reported, so it cannot eat the task's wall time; None: no limit. An int,
     # as config.yaml wrote it before it left the defaults here: reports print it.
     clip_timeout_s: float | None = 3600
+    # Choose videos_per_shard so that one array task takes about this many minutes (a
+    # scheduler's useful grain is minutes, not the seconds 16 clips take); None: keep
+    # videos_per_shard. The seconds per clip come from timed_by, else femo's default
+    # (femo/results/throughput.py DEFAULT_SECONDS_PER_CLIP).
+    target_minutes: float | None = None
+    # A finished run over like clips with like settings whose shards' timing gives the
+    # seconds per clip and per task's model loading for target_minutes.
+    timed_by: str | None = None
 
     def __post_init__(self) -> None:
         if (
@@ -345,11 +359,17 @@ class ShardsConfig:
                 f"shards.videos_per_shard must be >= 1, not {self.videos_per_shard!r}"
             )
         positive_or_none("shards", "part_clips", self.part_clips)
-        timeout = self.clip_timeout_s
-        if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
-        ):
-            raise ConfigError(f"shards.clip_timeout_s must be > 0 or null, not {timeout!r}")
+        for key in ("clip_timeout_s", "target_minutes"):
+            value = getattr(self, key)
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int | float) or value <= 0
+            ):
+                raise ConfigError(f"shards.{key} must be > 0 or null, not {value!r}")
+        if self.timed_by is not None and self.target_minutes is None:
+            raise ConfigError(
+                "shards.timed_by times shards.target_minutes: give both, e.g. "
+                f"shards.target_minutes=20 shards.timed_by={self.timed_by}"
+            )
 
 
 def to_dict(obj: Any) -> Any:

@@ -22,7 +22,9 @@ from .metrics import (
     ClipProfile,
     GroupProfile,
     Interval,
+    PersonInSegment,
     Predicted,
+    SegmentResult,
     Timeline,
     VideoOverTime,
 )
@@ -317,32 +319,76 @@ def clip_profiles(
 
 
 def segment_timelines(
-    results: Sequence[ClipResult], spans: Mapping[str, Segment]
+    results: Sequence[ClipResult],
+    spans: Mapping[str, Segment],
+    per_frame: pd.DataFrame,
+    mapping: MappingConfig,
+    faces: pd.DataFrame | None = None,
 ) -> list[VideoOverTime]:
     """The report over time (``metrics.json``'s ``over_time``): per video, in plan order,
-    its segments in time order with span, predicted class, golden class and status."""
-    by_file: dict[str, list[dict[str, Any]]] = {}
+    its segments in time order with span, predicted and golden class, status and group,
+    the shares of the top emotions and classes of its frames with a face (``per_frame``:
+    the scored face per frame), and each reference person's class shares (``faces``: one
+    row per classified face with ``video``, ``person`` and ``emotion``; None without
+    reference photos)."""
+    emotion_counts = _counts_by_clip(per_frame)
+    persons = _person_counts(faces, mapping)
+    by_file: dict[str, list[SegmentResult]] = {}
     for r in results:
         seg = spans.get(r.video)
         if seg is None:
             continue
+        counts = emotion_counts.get(r.video, pd.Series(dtype=int))
+        by_class = counts.groupby(lambda e: mapping.emotions[e]).sum() if len(counts) else counts
         by_file.setdefault(seg.file, []).append(
-            {
-                "start_frame": seg.start_frame,
-                "end_frame": seg.end_frame,
-                "start_s": seg.start_s,
-                "end_s": seg.end_s,
-                "predict": r.predict,
-                "golden": r.golden,
-                "status": r.status,
-            }
+            SegmentResult(
+                start_frame=seg.start_frame,
+                end_frame=seg.end_frame,
+                start_s=seg.start_s,
+                end_s=seg.end_s,
+                predict=r.predict,
+                golden=r.golden,
+                status=r.status,
+                group=r.group,
+                frames_with_face=int(counts.sum()),
+                emotion_share=_shares(counts, EMOTIONS),
+                class_share=_shares(by_class, mapping.classes),
+                persons=persons.get(r.video, {}) if faces is not None else None,
+            )
         )
     return [
-        VideoOverTime.from_json({"video": video, "segments": sorted(rows, key=_start)})
+        VideoOverTime(video=video, segments=sorted(rows, key=_start))
         for video, rows in by_file.items()
     ]
 
 
-def _start(row: Mapping[str, Any]) -> float:
-    start = row["start_frame"] if row["start_frame"] is not None else row["start_s"]
+def _counts_by_clip(per_frame: pd.DataFrame) -> dict[str, pd.Series]:
+    """Each clip's frames with a face per top emotion."""
+    if per_frame.empty:
+        return {}
+    table = per_frame.groupby(["video", "emotion"]).size().unstack(fill_value=0)
+    return {str(video): row[row > 0] for video, row in table.iterrows()}
+
+
+def _person_counts(
+    faces: pd.DataFrame | None, mapping: MappingConfig
+) -> dict[str, dict[str, PersonInSegment]]:
+    """Per clip, each reference person seen in it: faces and class shares (the faces
+    matched to nobody are left out)."""
+    if faces is None or faces.empty:
+        return {}
+    known = faces[faces["person"].notna()]
+    classes = known["emotion"].map(mapping.emotions)
+    table = known.groupby([known["video"], known["person"], classes]).size()
+    out: dict[str, dict[str, PersonInSegment]] = {}
+    for (video, person), counts in table.groupby(level=[0, 1]):
+        counts = counts.droplevel([0, 1])
+        out.setdefault(str(video), {})[str(person)] = PersonInSegment(
+            faces=int(counts.sum()), class_share=_shares(counts, mapping.classes)
+        )
+    return out
+
+
+def _start(row: SegmentResult) -> float:
+    start = row.start_frame if row.start_frame is not None else row.start_s
     return float(start) if start is not None else 0.0

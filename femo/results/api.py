@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..config import EMOTIONS, RunConfig
 from ..dataset import clip_groups
 from ..rundir import ReportFolder, RunDirError
 from ..shard_files import SCHEMA
@@ -87,7 +88,9 @@ class Run:
         Columns: video, label, group, frame, time_s, face, x, y, w, h, the 7 emotion
         scores, detector_confidence, ``person`` (the face's reference person: its nearest
         reference photo within ``reduce.match_distance``; null for nobody, or without
-        references) and ``scored`` (whether the run's ``reduce.face`` scored this face).
+        references), ``scored`` (whether the run's ``reduce.face`` scored this face) and
+        ``predicted_class`` (the face's top emotion under the run's mapping: the class
+        this frame votes for when the face is scored; null without a face).
         Frame, face and box are integers (null where a frame has no face). A clip found in
         several shard files is read from the lowest-numbered one, as the report reads it.
         """
@@ -105,7 +108,24 @@ class Run:
         frames.insert(1, "label", frames["video"].map(labels.by_video))
         frames.insert(2, "group", frames["video"].map(groups))
         frames["person"], frames["scored"] = face_columns(run, frames)
+        frames["predicted_class"] = predicted_classes(frames, run.config)
         return frames
+
+
+def predicted_classes(frames: pd.DataFrame, config: RunConfig) -> pd.Series:
+    """Each face's class: its top emotion (rounded as the report rounds, ``reduce.
+    score_decimals``) under the run's mapping; null for a frame without a face."""
+    import numpy as np
+    import pandas as pd
+
+    from .reduce import _top_emotions
+
+    has_face = frames[EMOTIONS[0]].notna().to_numpy()
+    scores = frames.loc[has_face, list(EMOTIONS)].to_numpy(dtype=np.float32)
+    top = _top_emotions(scores, config.reduce.score_decimals)
+    out = np.full(len(frames), None, dtype=object)
+    out[has_face] = [config.mapping.emotions[e] for e in top]
+    return pd.Series(out, index=frames.index)
 
 
 def open_run(path: str | Path) -> Run:

@@ -72,6 +72,7 @@ class Reduced:
     identities: Identities | None = None
     reference_crops: dict[str, list[bytes]] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
+    faces: Any = None  # every classified face and its person (reference photos given)
 
     @property
     def labels(self) -> Labels:
@@ -90,7 +91,7 @@ def _member(path: Path, run: OpenRun) -> Member:
         other.check_done()
     except ConfigError as exc:
         raise ConfigError(f"--with {other.path}: {exc}") from None
-    per_frame, _, _ = chosen_emotions(other)
+    per_frame = chosen_emotions(other).per_frame
     return Member(other, from_saved(other.manifest["config"]), per_frame)
 
 
@@ -105,7 +106,8 @@ def reduce_shards(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Reduced:
     config.check_identity()
     run.check_done()
     videos = run.videos
-    per_frame, identities, crops = chosen_emotions(run)
+    chosen = chosen_emotions(run)
+    per_frame = chosen.per_frame
     groups = clip_groups(videos, config.dataset, run.labels)
     if warning := unmatched_pattern(videos, config.dataset, groups):
         log.warning(warning)
@@ -125,7 +127,9 @@ def reduce_shards(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Reduced:
         _apply_head(run, members, results)
     elif len(members) > 1:
         _ensemble_vote(run, members, results)
-    return Reduced(run, per_frame, results, members, identities, crops, groups)
+    return Reduced(
+        run, per_frame, results, members, chosen.identities, chosen.crops, groups, chosen.faces
+    )
 
 
 def _ensemble_vote(run: OpenRun, members: list[Member], results: list[ClipResult]) -> None:
@@ -242,7 +246,11 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
         settings_yaml=settings_yaml(config),
         config=config_dict,
         throughput=speed_summary(add_timing(shards.metadata), len(plan.clips), plan.n_shards),
-        over_time=segment_timelines(results, run.spans) if run.spans else None,
+        over_time=(
+            segment_timelines(results, run.spans, per_frame, config.mapping, reduced.faces)
+            if run.spans
+            else None
+        ),
         absent=frozenset() if run.spans else frozenset({"over_time"}),
     )
     return Report(metrics, tuple(results), config, run.spans, reduced.reference_crops)

@@ -9,6 +9,7 @@ sheets of a few clips (the only video read), write every file
 
 from __future__ import annotations
 
+import errno
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,13 @@ from .sheets.section import sheets_section
 from .sweep import sweep_runs, write_sweep_table
 from .write import write_report
 
+# What a full disk (or a spent quota) answers a write.
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+
+
+class NoSpaceForReport(RunDirError):
+    """The report could not be written for want of space; the run's shards are intact."""
+
 
 def report_run(
     run: OpenRun, folder: Path | None = None, with_runs: tuple[Path, ...] = ()
@@ -31,7 +39,18 @@ def report_run(
     banner."""
     report = build_report(run, with_runs)
     sheets = sheets_section(report, run)
-    return ReduceResult(write_report(report, folder or run.folder.report_dir, sheets), report)
+    folder = folder or run.folder.report_dir
+    try:
+        written = write_report(report, folder, sheets)
+    except OSError as exc:
+        if exc.errno not in _DISK_FULL:
+            raise
+        # The folder, not the file: a failed write names a temp file or nothing at all.
+        raise NoSpaceForReport(
+            f"cannot write the report into {folder}: {exc.strerror or exc}; the shards are "
+            f"kept: once there is space, femo reduce {run.path} rebuilds the report"
+        ) from None
+    return ReduceResult(written, report)
 
 
 def report_changes(overrides: list[str], with_runs: tuple[Path, ...] = ()) -> list[str]:

@@ -19,6 +19,21 @@ from pyarrow import ArrowException
 from ..shard_files import read_shard_metadata
 from .metrics import Speed
 
+# shards.target_minutes's seconds per clip where no shards.timed_by run measured them:
+# the default run (haar, every 20th frame, fer on ONNX Runtime, 2 CPU threads) over the
+# 24 dev clips on a 2-core machine shared with other work, measured by
+#   femo run dataset.root=../shared/data/dev-clips launcher.workers=1
+# (femo status: 0.52 s per clip, 0.95 s of model loading per task). A study's clips of
+# another length or a slower detector take longer: time a few with shards.timed_by.
+DEFAULT_SECONDS_PER_CLIP = 0.52
+DEFAULT_STARTUP_S = 0.95
+
+
+def clips_per_task(target_s: float, seconds_per_clip: float, startup_s: float) -> int:
+    """The most clips one array task works through in about ``target_s`` seconds, its
+    model loading (``startup_s``) included; at least one."""
+    return max(1, math.floor((target_s - startup_s) / seconds_per_clip))
+
 
 @dataclass
 class Throughput:

@@ -7,7 +7,7 @@ plan, ``clips.csv``), :mod:`.jobs` (submissions), :mod:`.files` (small files wri
 atomically), :mod:`.naming` (new run folders' names, Hydra's resolvers).
 """
 
-from .files import TIMESTAMP, RunDirError, timestamp, write_json, write_text
+from .files import TIMESTAMP, RunDirError, timestamp, write_bytes, write_json, write_text
 from .folder import (
     LOGS,
     MANIFEST,
@@ -25,5 +25,5 @@ from .tune import TuneFolder
 __all__ = [
     "LOGS", "MANIFEST", "REPORT", "TIMESTAMP", "FitFolder", "Plan", "ReportFolder", "RunDir",
     "RunDirError", "Submission", "SweepFolder", "TuneFolder", "assign_shards", "claim_folder", "make_plan", "run_name",
-    "timestamp", "write_json", "write_text",
+    "timestamp", "write_bytes", "write_json", "write_text",
 ]  # fmt: skip

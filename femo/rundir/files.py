@@ -28,5 +28,10 @@ def write_text(path: Path, text: str) -> None:
     write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    """Write a small binary file (a figure) atomically."""
+    write_atomically(path, lambda tmp: Path(tmp).write_bytes(data))
+
+
 def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")

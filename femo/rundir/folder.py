@@ -14,7 +14,8 @@ keeps there (its manifest; its plan through :mod:`.plan`, its job records throug
                        shard-<k>.job.json: the scheduler task that ran it by hand
       jobs.json        every submission: launcher, array id, shards, job ids
       jobs/            submitit's job folder (cluster launchers)
-      report/          the report (ReportFolder); report-<overrides>/ for a re-reduce
+      report/          the report (ReportFolder); report-<overrides>/ for a re-reduce;
+                       a segmented run's over-time/<video>.png timelines
       fit/             femo fit's head and report (FitFolder); fit/tune/: femo fit --tune's
       .hydra/          Hydra's record of the composed config and overrides
 """
@@ -99,6 +100,11 @@ class ReportFolder:
         """``sheets/<clip>.png``: ``femo show``'s contact sheet of a clip (a clip in a
         subfolder: ``/`` becomes ``__``)."""
         return self.path / "sheets" / (video.replace("/", "__") + ".png")
+
+    def over_time_png(self, video: str) -> Path:
+        """``over-time/<video>.png``: a segmented run's timeline of one long video (a
+        video in a subfolder: ``/`` becomes ``__``); report.md links it."""
+        return self.path / "over-time" / (video.replace("/", "__") + ".png")
 
 
 @dataclass(frozen=True)
@@ -240,10 +246,13 @@ class RunDir:
     def report_dir_for(self, changes: Sequence[str]) -> Path:
         """``report/`` for the run's own settings; ``report-<changes>/`` for any other (the
         overrides and ``with=RUN`` of a re-reduce), so that a re-reduce never overwrites the
-        run's default report. A long name keeps its start and a hash of the whole."""
+        run's default report. A path is named by its last component and a hash of the
+        path as given (``dataset.references=../refs``: ``refs-<6 hex>``): heads are all
+        ``head.json``. A long name keeps its start and a hash of the whole."""
         if not changes:
             return self.report_dir
-        slug = re.sub(r"[^A-Za-z0-9._,+-]+", "-", "_".join(changes)).strip("-")
+        named = "_".join(_path_by_name(change) for change in changes)
+        slug = re.sub(r"[^A-Za-z0-9._,+-]+", "-", named).strip("-")
         if len(slug) > 80:
             slug = slug[:60] + "-" + hashlib.sha256(slug.encode()).hexdigest()[:8]
         return self.path / f"{REPORT}-{slug}"
@@ -461,3 +470,12 @@ class RunDir:
         """Record a scheduler task started by hand (one shard), in a file of its own."""
         (index,) = submission.shards
         write_task_record(self.task_record(index), submission)
+
+
+def _path_by_name(change: str) -> str:
+    """``key=some/dir/name`` as ``key=name-<6 hex of the path>``; any other change as it is."""
+    key, sep, value = change.partition("=")
+    if "/" not in value and os.sep not in value:
+        return change
+    name = Path(value.rstrip("/" + os.sep)).name or "root"
+    return f"{key}{sep}{name}-{hashlib.sha256(value.encode()).hexdigest()[:6]}"

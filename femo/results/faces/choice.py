@@ -6,6 +6,7 @@ of :mod:`femo.results.faces.match` and :mod:`femo.results.faces.identities`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -20,28 +21,41 @@ from .identities import face_table, identity_profiles
 from .match import chosen_faces, face_embeddings, identify, reference_vectors
 
 
-def chosen_emotions(run: OpenRun) -> tuple[Any, Identities | None, dict[str, list[bytes]]]:
+@dataclass(frozen=True)
+class Chosen:
+    """A run's scored faces: one row per frame with a chosen face (``per_frame``); with
+    reference photos, the per-identity profiles, each person's reference faces (PNG
+    crops) and every classified face with its person (``faces``: video, the 7 scores,
+    top emotion, person; None without references)."""
+
+    per_frame: Any
+    identities: Identities | None = None
+    crops: dict[str, list[bytes]] = field(default_factory=dict)
+    faces: pd.DataFrame | None = None
+
+
+def chosen_emotions(run: OpenRun) -> Chosen:
     """The scored face's emotions per frame under ``reduce.face``, and (with reference
-    faces) the per-identity profiles and each person's reference faces (PNG crops)."""
+    faces) who every classified face is."""
     config, shards = run.config, run.shards
     table = run.references
     wants = config.reduce.face in ("main", "person") or table is not None
     if not config.identity.active or not wants:
-        return frame_emotions(shards.frame_rows, config.reduce), None, {}
+        return Chosen(frame_emotions(shards.frame_rows, config.reduce))
     rows = shards.frame_rows
     embeddings = face_embeddings(shards.shard_files, shards.clip_rows, rows)
     references = None if table is None else reference_vectors(table)
     eligible = chosen_faces(rows, embeddings, config.reduce, run.persons, references)
     per_frame = frame_emotions(rows, config.reduce, eligible)
     if references is None:
-        return per_frame, None, {}
+        return Chosen(per_frame)
     scored = rows[EMOTIONS[0]].notna().to_numpy() & ~np.isnan(embeddings).any(axis=1)
     who = identify(embeddings[scored], *references, config.reduce.match_distance)
     scores = rows.loc[scored, list(EMOTIONS)].to_numpy(dtype=np.float32)
     top = _top_emotions(scores, config.reduce.score_decimals)
     faces = face_table(rows.loc[scored], top, who)
     profiles = identity_profiles(faces, references[0], config.mapping, run.persons)
-    return per_frame, profiles, reference_crops(table)
+    return Chosen(per_frame, profiles, reference_crops(table), faces)
 
 
 def reference_crops(table: pa.Table) -> dict[str, list[bytes]]:
@@ -59,7 +73,7 @@ def face_columns(run: OpenRun, frames: pd.DataFrame) -> tuple[np.ndarray, np.nda
     """Per row of ``frames`` (video, frame, face): its person (the nearest reference
     photo's within ``reduce.match_distance``; None for nobody, a row without a face or a
     run without references) and whether ``reduce.face`` scored it, as the report does."""
-    per_frame, _, _ = chosen_emotions(run)
+    per_frame = chosen_emotions(run).per_frame
     scored = _keys(frames).isin(_keys(per_frame)) & frames["face"].notna().to_numpy()
     who = np.full(len(frames), None, dtype=object)
     references = run.references

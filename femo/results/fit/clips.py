@@ -47,6 +47,7 @@ class LabelledClips:
     classifiers: set[str] = field(default_factory=set)
     runs: list[dict[str, Any]] = field(default_factory=list)
     parts: list[RunPart] = field(default_factory=list)
+    unlabelled: list[Path] = field(default_factory=list)  # runs without a labelled clip
 
     @property
     def labelled(self) -> int:
@@ -74,6 +75,7 @@ def gather_clips(
     classifiers: set[str] = set()
     runs: list[dict[str, Any]] = []
     parts: list[RunPart] = []
+    unlabelled: list[Path] = []
     start = 0
     for run_dir in run_dirs:
         run = open_run(run_dir, overrides, frame_columns=frame_columns)
@@ -91,6 +93,8 @@ def gather_clips(
         features.append(X)
         faces.append(has_face)
         meshes.append(member_meshes(reduced.members[0], videos) if use_mesh else None)
+        if all(r.golden is None for r in reduced.results):
+            unlabelled.append(run_dir)
         for r in reduced.results:
             golden.append(r.golden)
             votes.append(r.predict)
@@ -118,4 +122,5 @@ def gather_clips(
         classifiers=classifiers,
         runs=runs,
         parts=parts,
+        unlabelled=unlabelled,
     )

@@ -52,7 +52,7 @@ def fit_runs(
     clips = gather_clips(run_dirs, overrides, with_runs, use_mesh=use_mesh)
     config, golden, mesh = clips.config, clips.golden, clips.mesh
     if clips.labelled < 10:
-        raise ConfigError("femo fit needs at least 10 labelled clips")
+        raise _too_few_labels(clips.labelled, clips.unlabelled)
     X, has_face, names, classes = clips.X, clips.has_face, clips.names, clips.classes
     try:
         boot = config.report.bootstrap  # report.resamples, report.level, report.seed
@@ -92,3 +92,16 @@ def _fer_version() -> str | None:
         return importlib.metadata.version("fer")
     except importlib.metadata.PackageNotFoundError:
         return None
+
+
+def _too_few_labels(labelled: int, unlabelled: list[Path]) -> ConfigError:
+    """Fewer than 10 labelled clips: how many, or which runs have no labels and how to
+    give them (``dataset.labels=`` after the run folders)."""
+    if not unlabelled:
+        return ConfigError(f"femo fit needs at least 10 labelled clips ({labelled} here)")
+    runs = " ".join(str(p) for p in unlabelled)
+    have = "has" if len(unlabelled) == 1 else "have"
+    return ConfigError(
+        f"femo fit needs at least 10 labelled clips; {runs} {have} no labels: "
+        f"give them after the run folders, femo fit {runs} dataset.labels=FILE"
+    )

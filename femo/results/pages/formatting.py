@@ -16,6 +16,9 @@ from typing import Any
 from ...config import BOOTSTRAP
 from ..metrics import Metrics
 
+# The report's title: report.md's first line and the page's heading.
+TITLE = "femo report"
+
 Interval = Sequence[float | None]
 
 
@@ -122,6 +125,14 @@ def top_text(shares: dict[str, float] | None, k: int = 3, space: bool = False) -
     top = sorted(shares.items(), key=lambda kv: -kv[1])[:k]
     unit = " %" if space else "%"
     return ", ".join(f"{name} {100 * v:.0f}{unit}" for name, v in top if v > 0) or "–"
+
+
+def shares_text(shares: dict[str, float] | None, names: Sequence[str]) -> str:
+    """``Positive 50%, Neutral 25%, Negative 25%``: each of ``names`` with a share, in
+    their order; "–" for none."""
+    if not shares:
+        return "–"
+    return ", ".join(f"{n} {100 * shares[n]:.0f}%" for n in names if n in shares) or "–"
 
 
 def counts_text(classes: dict[str, int]) -> str:

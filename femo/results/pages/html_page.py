@@ -11,12 +11,13 @@ Pure: ``render_index_html(report)`` returns the text of a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from ...config import EMOTIONS
 from ..metrics import Metrics, answer_counts
 from ..model import Report
-from .formatting import counts_text, top_text
+from .formatting import TITLE, counts_text, top_text
 from .html_parts import SECTIONS, ci_basis, esc, h2, level_label, pct, span
 from .html_sections import (
     clips_section,
@@ -269,17 +270,20 @@ def _subtitle(m: Metrics) -> str:
     )
 
 
-def render_index_html(report: Report, sheets_html: str = "") -> str:
+def render_index_html(
+    report: Report, sheets_html: str = "", over_time: Mapping[str, bytes] | None = None
+) -> str:
     """The whole report page as one self-contained HTML string.
 
     Every string from the data is HTML-escaped. ``sheets_html``
-    (:mod:`femo.results.sheets.section`, already escaped) follows the timelines.
+    (:mod:`femo.results.sheets.section`, already escaped) follows the timelines;
+    ``over_time``: a segmented run's timeline PNGs by video, drawn here when not given.
     """
     m = report.metrics
     emotions = list(m.emotions or EMOTIONS)
     classes = list(report.classes)
     root = m.provenance.dataset_root if m.provenance else None
-    title = "femo report" + (f" — {root}" if root else "")
+    title = TITLE + (f" — {root}" if root else "")
     labelled = bool(m.n_labelled)
     scored = labelled or not m.predicted  # a run with labels, or nothing predicted either
     partial = " (PARTIAL)" if m.partial else ""
@@ -293,7 +297,7 @@ def render_index_html(report: Report, sheets_html: str = "") -> str:
         f"<title>{esc(title + partial)}</title>",
         f"<style>{_CSS}</style></head><body>",
         _partial_banner(m),
-        f'<main><header><h1>{esc("femo report")}</h1><div class="sub">{_subtitle(m)}</div>'
+        f'<main><header><h1>{esc(TITLE)}</h1><div class="sub">{_subtitle(m)}</div>'
         f"{_described(m)}</header>",
         f"<nav>{_nav(m, scored)}</nav>",
         f"<section>{_answer(report) if scored else _predicted_answer(m)}</section>",
@@ -305,7 +309,7 @@ def render_index_html(report: Report, sheets_html: str = "") -> str:
         f"{identities_figure(identities, emotions, classes)}</section>"
         if identities
         else "",
-        f"<section>{over_time_section(m.over_time, classes)}</section>" if m.over_time else "",
+        f"<section>{over_time_section(report, over_time)}</section>" if m.over_time else "",
         f"<section>{timelines_section(m, emotions)}</section>",
         f"<section>{sheets_html}</section>" if sheets_html else "",
         f"<section>{clips_section(report)}</section>",

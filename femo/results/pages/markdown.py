@@ -6,11 +6,12 @@ text; the caller writes it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from ..metrics import GroupProfile, Interval, Metrics, Predicted, answer_counts
 from ..model import Report
 from .formatting import (
+    TITLE,
     ci_text,
     counts_text,
     decimal,
@@ -18,20 +19,23 @@ from .formatting import (
     min_units_note,
     partial_text,
     percent,
+    shares_text,
     top_text,
 )
 from .identities import identities_markdown
 from .over_time import over_time_markdown
 
 CiText = Callable[..., str]
+# Wrong clips listed in report.md; videos.csv has them all.
+MAX_WRONG_LISTED = 200
 
 
-def _accuracy_lead(m: Metrics, _ci: CiText, why: str | None) -> list[str]:
+def _accuracy_lead(m: Metrics, _ci: CiText) -> list[str]:
+    """The headline: the accuracy with its interval (why there is none is said on the
+    intervals line, not here)."""
     compared = m.n_labelled if m.n_compared is None else m.n_compared
     return [
-        f"**Accuracy: {percent(m.accuracy)}**{_ci(m.accuracy_ci)}"
-        + (f" ({why})" if why and m.accuracy is not None else "")
-        + " "
+        f"**Accuracy: {percent(m.accuracy)}**{_ci(m.accuracy_ci)} "
         f"({m.n_correct} of {compared} labelled clips"
         + (" present" if m.partial else "")
         + (
@@ -152,10 +156,11 @@ def _predicted_lines(m: Metrics, predicted: Predicted, labelled: bool) -> list[s
     return lines
 
 
-def _group_row(g: GroupProfile, _ci: CiText, labelled: bool) -> str:
+def _group_row(g: GroupProfile, _ci: CiText, labelled: bool, classes: Sequence[str]) -> str:
     row = (
         f"| {g.group} | {g.clips} | {g.labelled} | {g.frames_with_face} "
-        f"| {top_text(g.emotion_share)} |"
+        f"| {top_text(g.emotion_share)} | {shares_text(g.class_share, classes)} "
+        f"| {shares_text(g.predicted_share, classes)} |"
     )
     if labelled:
         none = " (no interval)" if g.ci_withheld else ""
@@ -163,8 +168,9 @@ def _group_row(g: GroupProfile, _ci: CiText, labelled: bool) -> str:
     return row
 
 
-def _group_lines(m: Metrics, _ci: CiText) -> list[str]:
-    """Per group: clips, frames with a face, top emotions (and accuracy, with labels);
+def _group_lines(m: Metrics, _ci: CiText, classes: Sequence[str]) -> list[str]:
+    """Per group: clips, frames with a face, top emotions, the classes' shares of those
+    frames, the shares of its clips predicted as each class (and accuracy, with labels);
     "–" where a group has no frame with a face."""
     groups = m.groups or []
     if not groups:
@@ -174,13 +180,40 @@ def _group_lines(m: Metrics, _ci: CiText) -> list[str]:
         "",
         f"## Groups ({len(groups)})",
         "",
-        "| group | clips | labelled | frames with a face | top emotions |"
-        + (" accuracy |" if labelled else ""),
-        "|---|---|---|---|---|" + ("---|" if labelled else ""),
+        "| group | clips | labelled | frames with a face | top emotions "
+        "| classes (of those frames) | clips predicted as |" + (" accuracy |" if labelled else ""),
+        "|---|---|---|---|---|---|---|" + ("---|" if labelled else ""),
     ]
-    lines += [_group_row(g, _ci, labelled) for g in groups]
+    lines += [_group_row(g, _ci, labelled, classes) for g in groups]
     if labelled and any(g.ci_withheld for g in groups):
         lines += ["", min_units_note(m)]
+    return lines
+
+
+def _wrong_lines(report: Report) -> list[str]:
+    """The labelled clips whose prediction (possibly none) is not their golden class."""
+    wrong = [c for c in report.clips if c.wrong]
+    if not wrong:
+        return []
+    classes = report.classes
+    lines = [
+        "",
+        f"## Wrong clips ({len(wrong)})",
+        "",
+        "Labelled clips whose prediction differs from the golden class or is missing; "
+        "votes: frames per class.",
+        "",
+        "| clip | group | golden | predicted | " + " | ".join(classes) + " | status |",
+        "|---" * (len(classes) + 5) + "|",
+    ]
+    lines += [
+        f"| {c.video} | {c.group or ''} | {c.golden} | {c.predict or '–'} | "
+        + " | ".join(str(c.counts.get(k, 0)) for k in classes)
+        + f" | {c.status} |"
+        for c in wrong[:MAX_WRONG_LISTED]
+    ]
+    if len(wrong) > MAX_WRONG_LISTED:
+        lines += ["", f"The first {MAX_WRONG_LISTED} of {len(wrong)}; videos.csv lists them all."]
     return lines
 
 
@@ -216,21 +249,22 @@ def report_markdown(report: Report) -> str:
         return ci_text(interval, level, as_percent)
 
     why = m.ci.withheld if m.ci else None
-    lines = []
+    lines = [f"# {TITLE}", ""]
     if m.partial:
         lines += [f"**{partial_text(m)}.**", ""]
     predicted = m.predicted
     if not m.n_labelled and predicted:
-        lines += [*_predicted_lead(predicted), *_described(m), "", "# femo report", ""]
+        lines += [*_predicted_lead(predicted), *_described(m), ""]
         lines += _predicted_lines(m, predicted, labelled=False)
     else:
-        lines += [*_accuracy_lead(m, _ci, why), *_described(m), "", "# femo report", ""]
+        lines += [*_accuracy_lead(m, _ci), *_described(m), ""]
         lines += _labelled_lines(report, _ci, why)
+        lines += _wrong_lines(report)
         if predicted:
             lines += _predicted_lines(m, predicted, labelled=True)
-    lines += _group_lines(m, _ci)
+    lines += _group_lines(m, _ci, report.classes)
     lines += identities_markdown(m.identities)
-    lines += over_time_markdown(m.over_time or [])
+    lines += over_time_markdown(m)
     lines += _problem_lines(report)
     speed = m.throughput.lines if m.throughput else []
     if speed:

@@ -1,20 +1,29 @@
-"""The report over time: per video, its segments in order with the predicted class and,
-where labelled, the golden one (the study's per-candidate view over a debate).
+"""The report over time: per long video, a timeline (:mod:`.over_time_plot`) of its
+segments' emotion and class shares, predicted class, golden class where labelled and
+each person's class where known, and the list of its segments.
 
 Only a segmented run (:mod:`femo.segments`) has one:
-:func:`femo.results.reduce.segment_timelines` makes the ``over_time`` entry of
-``metrics.json``, which the markdown view here and the page's section
-(:func:`over_time_section`) read.
+:func:`femo.results.analysis.segment_timelines` makes the ``over_time`` entry of
+``metrics.json``; :func:`over_time_figures` draws each video's PNG once, which
+``write_report`` saves beside report.md (``ReportFolder.over_time_png``) and the page's
+section (:func:`over_time_section`) embeds.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from urllib.parse import quote
 
-from ..metrics import SegmentResult, VideoOverTime
+from ...config import EMOTIONS
+from ...rundir import ReportFolder
+from ..metrics import Metrics, SegmentResult, VideoOverTime
+from ..model import Report
 
 # Segments listed per video in report.md and index.html; videos.csv has them all.
 MAX_LISTED = 200
+# Videos drawn (each a PNG in the report folder and on the page), in plan order.
+MAX_DRAWN = 40
 
 
 def clock(seconds: float | None) -> str:
@@ -31,83 +40,122 @@ def span_text(row: SegmentResult) -> str:
     return f"frames {row.start_frame}–{row.end_frame}"
 
 
-def over_time_markdown(timelines: Sequence[VideoOverTime]) -> list[str]:
-    """The ``## Over time`` section of report.md: a table per video."""
+def drawn(timelines: Sequence[VideoOverTime]) -> list[VideoOverTime]:
+    """The videos whose timeline is drawn: the first :data:`MAX_DRAWN`."""
+    return list(timelines[:MAX_DRAWN])
+
+
+def over_time_figures(report: Report) -> dict[str, bytes]:
+    """Each drawn video's timeline as PNG bytes, by video (none for a run not segmented)."""
+    from .over_time_plot import over_time_layout, over_time_png  # matplotlib: pages only
+
+    m = report.metrics
+    emotions, classes = list(m.emotions or EMOTIONS), list(report.classes)
+    return {
+        t.video: over_time_png(
+            over_time_layout(t, emotions, classes, bool(m.n_labelled)), emotions, classes
+        )
+        for t in drawn(m.over_time or [])
+    }
+
+
+def figure_link(video: str) -> str:
+    """The PNG's path relative to report.md, as a Markdown link target."""
+    return quote(ReportFolder(Path()).over_time_png(video).as_posix())
+
+
+def _intro(m: Metrics) -> str:
+    """What the timelines show (no golden lane without labels)."""
+    golden = (
+        "the golden class (hatched: unlabelled; a red cross marks a wrong prediction)"
+        if m.n_labelled
+        else "no golden lane: this run has no labels"
+    )
+    timelines = m.over_time or []
+    segments = [s for t in timelines for s in t.segments]
+    if any(s.persons for s in segments):
+        lanes = ", and a lane per reference person seen: the top class of their faces"
+    elif any(s.group for s in segments):
+        lanes = ", and a lane per group: the predicted class of its segments"
+    else:
+        lanes = ""
+    capped = (
+        f" The first {MAX_DRAWN} of {len(timelines)} videos are drawn; videos.csv lists "
+        "every segment."
+        if len(timelines) > MAX_DRAWN
+        else ""
+    )
+    return (
+        "Each long video along time, one column per segment as wide as it lasts (white "
+        "lines part the segments): the share of its frames with a face per top emotion, "
+        f"then per class; below, the predicted class of each segment (hatched: none), "
+        f"{golden}{lanes}." + capped
+    )
+
+
+def _table_head(labelled: bool) -> list[str]:
+    if labelled:
+        return ["| time | frames | predicted | golden | status |", "|---|---|---|---|---|"]
+    return ["| time | frames | predicted | status |", "|---|---|---|---|"]
+
+
+def _table_row(row: SegmentResult, labelled: bool) -> str:
+    golden = f" {row.golden or ''} |" if labelled else ""
+    return (
+        f"| {span_text(row)} | {row.start_frame}–{row.end_frame} "
+        f"| {row.predict or '–'} |{golden} {row.status} |"
+    )
+
+
+def over_time_markdown(m: Metrics) -> list[str]:
+    """The ``## Over time`` section of report.md: per video, its timeline's PNG (in the
+    report folder) and a table of its segments."""
+    timelines = m.over_time or []
     if not timelines:
         return []
-    lines = ["", "## Over time", ""]
+    labelled = bool(m.n_labelled)
+    lines = ["", "## Over time", "", _intro(m), ""]
+    figures = {t.video for t in drawn(timelines)}
     for t in timelines:
         rows = t.segments
-        lines += [f"### {t.video} ({len(rows)} segments)", "",
-                  "| time | frames | predicted | golden | status |", "|---|---|---|---|---|"]  # fmt: skip
-        for row in rows[:MAX_LISTED]:
-            lines.append(
-                f"| {span_text(row)} | {row.start_frame}–{row.end_frame} "
-                f"| {row.predict or '–'} | {row.golden or ''} | {row.status} |"
-            )
+        lines += [f"### {t.video} ({len(rows)} segments)", ""]
+        if t.video in figures:
+            lines += [f"![{t.video} over time]({figure_link(t.video)})", ""]
+        lines += _table_head(labelled)
+        lines += [_table_row(row, labelled) for row in rows[:MAX_LISTED]]
         if len(rows) > MAX_LISTED:
             lines.append(f"\nThe first {MAX_LISTED} of {len(rows)}; videos.csv lists them all.")
         lines.append("")
     return lines[:-1]
 
 
-def _strip(rows: Sequence[SegmentResult], key: str, classes: Sequence[str]) -> str:
-    """One bar of the video: each segment a block as wide as it is long, in its class's
-    colour (grey: none)."""
-    from . import plots
-    from .html_parts import esc
+def over_time_section(report: Report, figures: Mapping[str, bytes] | None = None) -> str:
+    """The report page's section: per video, its timeline (``figures``, drawn here when
+    not given) and the list of its segments."""
+    from .html_parts import esc, img
 
-    lengths = [_segment_length(r) for r in rows]
-    total = sum(lengths) or 1.0
-    blocks = []
-    for row, length in zip(rows, lengths, strict=True):
-        name = getattr(row, key)
-        colour = (
-            plots.class_colour(name, classes.index(name) if name in classes else 0)
-            if name
-            else plots.NO_FACE_COLOUR
-        )
-        title = f"{span_text(row)}: {key} {name or 'none'}"
-        blocks.append(
-            f'<span style="display:inline-block;height:18px;width:{100 * length / total:.3f}%;'
-            f'background:{colour}" title="{esc(title)}"></span>'
-        )
-    return f'<div style="display:flex;width:100%">{"".join(blocks)}</div>'
-
-
-def _segment_length(row: SegmentResult) -> float:
-    if row.start_frame is not None and row.end_frame is not None:
-        return float(row.end_frame - row.start_frame)
-    if row.start_s is not None and row.end_s is not None:
-        return float(row.end_s - row.start_s)
-    return 1.0
-
-
-def over_time_section(timelines: Sequence[VideoOverTime], classes: Sequence[str]) -> str:
-    """The report page's section: per video, a bar of predicted classes over time above
-    a bar of golden ones, and the list of its segments."""
-    # The page's parts draw with matplotlib: imported where a page is drawn, as report.md needs none.
-    from . import plots
-    from .html_parts import esc, legend
-
-    out = ['<h2 id="over-time">Over time</h2>']  # a section of segmented runs only
-    out.append(
-        '<p class="note">Each video\'s segments in order: the predicted class (upper bar) '
-        "and the golden one (lower bar; grey where unlabelled or without a prediction).</p>"
-        + legend(classes, [plots.class_colour(c, i) for i, c in enumerate(classes)])
-    )
+    m = report.metrics
+    timelines = m.over_time or []
+    figures = over_time_figures(report) if figures is None else figures
+    labelled = bool(m.n_labelled)
+    out = [
+        '<h2 id="over-time">Over time</h2>',
+        f'<p class="note">{esc(_intro(m))}</p>',
+    ]
     for t in timelines:
         rows = t.segments
+        golden_head = "<th>golden</th>" if labelled else ""
         items = "".join(
             f"<tr><td>{esc(span_text(r))}</td><td>{esc(r.predict)}</td>"
-            f"<td>{esc(r.golden)}</td><td>{esc(r.status)}</td></tr>"
+            + (f"<td>{esc(r.golden)}</td>" if labelled else "")
+            + f"<td>{esc(r.status)}</td></tr>"
             for r in rows[:MAX_LISTED]
         )
+        png = figures.get(t.video)
+        figure = f"<figure>{img(png, f'{t.video} over time')}</figure>" if png else ""
         out.append(
-            f"<h3>{esc(t.video)} ({len(rows)} segments)</h3>"
-            f"{_strip(rows, 'predict', classes)}<div style='height:3px'></div>"
-            f"{_strip(rows, 'golden', classes)}"
+            f"<h3>{esc(t.video)} ({len(rows)} segments)</h3>{figure}"
             "<details><summary>segments</summary><table><tr><th>time</th><th>predicted</th>"
-            f"<th>golden</th><th>status</th></tr>{items}</table></details>"
+            f"{golden_head}<th>status</th></tr>{items}</table></details>"
         )
     return "".join(out)

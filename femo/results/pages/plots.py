@@ -38,7 +38,10 @@ EMOTION_COLOURS: dict[str, str] = {
     "happy": "#117733",
     "sad": "#332288",
     "surprise": "#88CCEE",
-    "neutral": "#DDDDDD",
+    # Not Tol's pale grey: it all but vanished on white (a line of the timelines) and
+    # could pass for Neutral's class grey. This blue stays >= 17 CIELAB units from every
+    # other emotion colour for the colour-blind too (tests/test_html_report.py).
+    "neutral": "#7799DD",
 }
 CLASS_COLOURS: dict[str, str] = {
     "positive": "#E69F00",
@@ -70,7 +73,7 @@ def png_data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _plain(text: Any, limit: int = 40) -> str:
+def label_text(text: Any, limit: int = 40) -> str:
     """Text for a matplotlib label: ``$`` would start mathtext; long names are cut."""
     s = "" if text is None else str(text)
     if len(s) > limit:
@@ -78,13 +81,15 @@ def _plain(text: Any, limit: int = 40) -> str:
     return s.replace("$", r"\$")
 
 
-def _figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
+    """A figure of ``width`` x ``height`` inches on its own Agg canvas (no pyplot)."""
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _png(fig: Figure) -> bytes:
+def png_bytes(fig: Figure) -> bytes:
+    """The figure as PNG bytes."""
     buf = io.BytesIO()
     # No "Software"/date metadata: the same data gives the same bytes.
     fig.savefig(buf, format="png", dpi=DPI, metadata={"Software": None})
@@ -118,7 +123,7 @@ def confusion_png(confusion: Mapping[str, Mapping[str, int]], classes: Sequence[
     totals = counts.sum(axis=1, keepdims=True)
     share = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
     n_rows, n_cols = counts.shape
-    fig = _figure(1.6 + 0.95 * max(n_cols, 2), 1.3 + 0.62 * max(n_rows, 1))
+    fig = new_figure(1.6 + 0.95 * max(n_cols, 2), 1.3 + 0.62 * max(n_rows, 1))
     ax = fig.add_subplot()
     image = ax.imshow(share, cmap=_HEAT, vmin=0.0, vmax=1.0, aspect="auto")
     small = n_cols > 6
@@ -136,15 +141,15 @@ def confusion_png(confusion: Mapping[str, Mapping[str, int]], classes: Sequence[
                 fontsize=7 if small else 9,
                 color="white" if share[i, j] > 0.55 else "black",
             )
-    ax.set_xticks(range(n_cols), [_plain(c, 14) for c in columns], rotation=30 if small else 0)
-    ax.set_yticks(range(n_rows), [_plain(c, 14) for c in classes])
+    ax.set_xticks(range(n_cols), [label_text(c, 14) for c in columns], rotation=30 if small else 0)
+    ax.set_yticks(range(n_rows), [label_text(c, 14) for c in classes])
     ax.set_xlabel("predicted")
     ax.set_ylabel("golden")
     ax.tick_params(length=0)
     for side in ax.spines.values():
         side.set_visible(False)
     fig.colorbar(image, ax=ax, shrink=0.85, label="share of the golden row", format="{x:.0%}")
-    return _png(fig)
+    return png_bytes(fig)
 
 
 G = TypeVar("G")
@@ -199,7 +204,7 @@ def _stacked(
             axis=1,
         )
         ax.add_collection(
-            PolyCollection(verts, facecolors=colour, edgecolors="none", label=_plain(name, 20))
+            PolyCollection(verts, facecolors=colour, edgecolors="none", label=label_text(name, 20))
         )
         left = right
     ax.set_xlim(0, 1)
@@ -214,7 +219,7 @@ def profile_label(bar: Bar) -> str:
     (``counted``: ``faces`` for an identity's faces)."""
     frames, clips = int(bar.frames or 0), int(bar.clips or 0)
     counted = f"{frames} {bar.counted}" if frames else "no face"
-    return f"{_plain(bar.name, 30)}  ({counted}, {clips} clip{'s' * (clips != 1)})"
+    return f"{label_text(bar.name, 30)}  ({counted}, {clips} clip{'s' * (clips != 1)})"
 
 
 def profiles_png(groups: Sequence[Bar], emotions: Sequence[str], classes: Sequence[str]) -> bytes:
@@ -227,7 +232,7 @@ def profiles_png(groups: Sequence[Bar], emotions: Sequence[str], classes: Sequen
     with :func:`select_groups` first.
     """
     n = max(len(groups), 1)
-    fig = _figure(11.0, 1.6 + 0.24 * n)
+    fig = new_figure(11.0, 1.6 + 0.24 * n)
     left, right = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [1.35, 1]})
     labels = [profile_label(g) for g in groups] or [""]
     rows_e = [g.emotion_share or {} for g in groups] or [{}]
@@ -255,7 +260,7 @@ def profiles_png(groups: Sequence[Bar], emotions: Sequence[str], classes: Sequen
                 fontsize=8,
                 frameon=False,
             )
-    return _png(fig)
+    return png_bytes(fig)
 
 
 @dataclass(frozen=True)
@@ -313,7 +318,7 @@ def timeline_png(timeline: Timeline, emotions: Sequence[str], legend: bool = Fal
     the video, its golden and predicted class and whether the prediction is right.
     """
     data = timeline_arrays(timeline, emotions)
-    fig = _figure(6.0, 2.5 if legend else 2.2)
+    fig = new_figure(6.0, 2.5 if legend else 2.2)
     ax = fig.add_subplot()
     # Lone points between gaps would be invisible as lines alone.
     marker = "." if len(data.x) <= 40 else None
@@ -325,7 +330,7 @@ def timeline_png(timeline: Timeline, emotions: Sequence[str], legend: bool = Fal
             linewidth=1.4,
             marker=marker,
             markersize=3,
-            label=_plain(emotion, 16),
+            label=label_text(emotion, 16),
         )
     if data.no_face.any():
         ax.plot(
@@ -348,12 +353,12 @@ def timeline_png(timeline: Timeline, emotions: Sequence[str], legend: bool = Fal
     ax.grid(color="#E5E5E5", linewidth=0.6)
     title = timeline_title(timeline)
     colour = {True: "#1B7837", False: "#B2182B"}.get(timeline.correct, "black")
-    ax.set_title(_plain(title, 90), fontsize=9, color=colour, loc="left")
+    ax.set_title(label_text(title, 90), fontsize=9, color=colour, loc="left")
     if not len(data.x):
         ax.text(0.5, 0.5, "no sampled frames", ha="center", va="center", transform=ax.transAxes)
     if legend:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
-    return _png(fig)
+    return png_bytes(fig)
 
 
 def face_rate_png(rates: Sequence[float | None]) -> bytes:
@@ -362,7 +367,7 @@ def face_rate_png(rates: Sequence[float | None]) -> bytes:
     ``None`` (nothing sampled) is left out; the title says how many.
     """
     values = np.array([float(r) for r in rates if r is not None and not math.isnan(r)])
-    fig = _figure(7.0, 2.6)
+    fig = new_figure(7.0, 2.6)
     ax = fig.add_subplot()
     bins = np.linspace(0.0, 1.0, 21)
     ax.hist(np.clip(values, 0.0, 1.0), bins=bins, color="#0072B2", edgecolor="white")
@@ -380,4 +385,4 @@ def face_rate_png(rates: Sequence[float | None]) -> bytes:
     ax.set_title(title, fontsize=9, loc="left")
     if not len(values):
         ax.text(0.5, 0.5, "no clips", ha="center", va="center", transform=ax.transAxes)
-    return _png(fig)
+    return png_bytes(fig)

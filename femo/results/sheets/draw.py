@@ -282,11 +282,14 @@ def _draw_tile(tile: Tile, width: int, height: int) -> tuple[np.ndarray, list[di
     )
 
 
-def tile_size(tiles: Sequence[Tile], tile_width: int) -> tuple[int, int]:
+def tile_size(tiles: Sequence[Tile], tile_width: int, columns: int = 6) -> tuple[int, int]:
     """Width and image height of every tile: the first readable frame's aspect ratio
-    (16:9 when none was read)."""
+    (16:9 when none was read). One tile alone (a still) is a full row wide, up to the
+    frame's own width: a wide shot's small faces stay visible."""
     first = next((t.image for t in tiles if t.image is not None), None)
     ratio = 9 / 16 if first is None else first.shape[0] / first.shape[1]
+    if first is not None and len(tiles) == 1:
+        tile_width = max(tile_width, min(first.shape[1], columns * tile_width))
     return tile_width, max(1, round(tile_width * ratio))
 
 
@@ -297,7 +300,7 @@ def draw_sheet(
     tile its frame, origin, caption, marks (``no face``, ``not read``) and boxes, each box
     as ``[x0, y0, x1, y1]`` in the sheet's pixels (inclusive), whether it was scored,
     its label and the boxes of the label's lines; ``texts`` lists every string drawn."""
-    width, height = tile_size(tiles, tile_width)
+    width, height = tile_size(tiles, tile_width, columns)
     cols = max(1, min(columns, len(tiles)))
     rows = math.ceil(len(tiles) / cols) if tiles else 0
     head = GAP + LINE_H * len(title)
