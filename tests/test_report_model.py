@@ -89,7 +89,7 @@ RUN_FOLDER_NAMES = (
     "femo.json", "clips.csv", "jobs.json", "head.json", "index.html",
     "report.md", "videos.csv", "metrics.json", "groups.csv", "identities.csv",
     "references.parquet", "femo-array.sbatch", "femo-array.qsub", "overrides.yaml",
-    "multirun.yaml",
+    "multirun.yaml", "model.tflite", "model.keras", "outcome.json", "tune.log", "job.json",
 )  # fmt: skip
 
 
@@ -126,6 +126,7 @@ def test_the_folders_build_their_paths(tmp_path):
     assert run.report.metrics_json == tmp_path / "run" / "report" / "metrics.json"
     assert run.sheet_file("a/b.mp4") == tmp_path / "run" / "report" / "sheets" / "a__b.mp4.png"
     assert run.head_file == tmp_path / "run" / "fit" / "head.json"
+    assert run.fit.tune.model_file == tmp_path / "run" / "fit" / "tune" / "model.tflite"
     assert run.report_dir_for([]) == run.report_dir
     assert run.report_dir_for(["mapping=seven"]).name == "report-mapping-seven"
     assert ReportFolder(tmp_path).page.name == "index.html"

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..config import ConfigError
+from ..launchers.base import SubmissionError
 from ..results.pages.formatting import percent
 from ..rundir import RunDir, RunDirError
 from .common import add_with, check_writable, fail, print_summary, run_or_latest, say, writing
@@ -70,7 +71,8 @@ def cmd_reduce(argv: list[str]) -> int:
 
 def cmd_fit(argv: list[str]) -> int:
     from ..results.fit.command import fit_runs
-    from ..results.fit.report import held_out_line, mesh_line
+    from ..results.fit.report import fit_lines
+    from ..tune.command import add_tune_arguments, tune_lines, tune_only
 
     parser = argparse.ArgumentParser(
         prog="femo fit",
@@ -86,23 +88,27 @@ def cmd_fit(argv: list[str]) -> int:
         action="store_false",
         help="fit on the scores alone, even on runs made with landmarks=mesh",
     )
+    add_tune_arguments(parser)
     args = parser.parse_intermixed_args(argv)
     runs = [Path(a).resolve() for a in args.run_dirs if "=" not in a or Path(a).is_dir()]
     overrides = [a for a in args.run_dirs if "=" in a and not Path(a).is_dir()]
+    if (flag := tune_only(args)) and not args.tune:
+        fail(f"{flag} goes with --tune")
     try:
         with writing("write the head elsewhere with --out DIR"):
-            if runs:  # before the cross-validation, which may take a while
-                check_writable((args.out or RunDir(runs[0]).fit.path).resolve())
-            with_runs = tuple(p.resolve() for p in args.with_runs)
-            outcome = fit_runs(runs, overrides, args.out, with_runs, use_mesh=args.mesh)
-    except (ConfigError, RunDirError) as exc:
+            if args.tune:  # fer's network tuned, here or as one cluster job
+                lines = tune_lines(args, runs, overrides, say, check_writable)
+            else:
+                if runs:  # before the cross-validation, which may take a while
+                    check_writable((args.out or RunDir(runs[0]).fit.path).resolve())
+                with_runs = tuple(p.resolve() for p in args.with_runs)
+                lines = fit_lines(
+                    fit_runs(runs, overrides, args.out, with_runs, use_mesh=args.mesh)
+                )
+    except (ConfigError, RunDirError, SubmissionError) as exc:
         fail(str(exc))
-    for line in (held_out_line(outcome.cv), mesh_line(outcome.cv)):
-        if line:
-            say(line)
-    say(f"head: {outcome.head_file}")
-    say(f"fit report: {outcome.report_file}")
-    say(f"use it: femo reduce OTHER_RUN reduce.head={outcome.head_file}")
+    for line in lines:
+        say(line)
     return 0
 
 

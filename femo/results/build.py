@@ -259,7 +259,13 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
 def _method(run: OpenRun, members: list[Member]) -> str:
     """The report's ``Method`` line: the settings, the head and the ensemble's other runs."""
     others = [(m.run.path.name, m.detector) for m in members[1:]]
-    return method_text(run.config, head_provenance(run.config.reduce.head), others)
+    model = getattr(run.config.classifier, "model", None)  # a custom model's file
+    card = None
+    if model:  # a model femo tuned says what it was fitted on
+        from ..model_card import read_card
+
+        card = read_card(model)
+    return method_text(run.config, head_provenance(run.config.reduce.head), others, card)
 
 
 def _labels_line(run: OpenRun) -> str:

@@ -20,9 +20,10 @@ from .folder import (
 from .jobs import Submission
 from .naming import claim_folder, run_name
 from .plan import Plan, assign_shards, make_plan
+from .tune import TuneFolder
 
 __all__ = [
     "LOGS", "MANIFEST", "REPORT", "TIMESTAMP", "FitFolder", "Plan", "ReportFolder", "RunDir",
-    "RunDirError", "Submission", "SweepFolder", "assign_shards", "claim_folder", "make_plan", "run_name",
+    "RunDirError", "Submission", "SweepFolder", "TuneFolder", "assign_shards", "claim_folder", "make_plan", "run_name",
     "timestamp", "write_bytes", "write_json", "write_text",
 ]  # fmt: skip

@@ -16,7 +16,7 @@ keeps there (its manifest; its plan through :mod:`.plan`, its job records throug
       jobs/            submitit's job folder (cluster launchers)
       report/          the report (ReportFolder); report-<overrides>/ for a re-reduce;
                        a segmented run's over-time/<video>.png timelines
-      fit/             femo fit's head and report (FitFolder)
+      fit/             femo fit's head and report (FitFolder); fit/tune/: femo fit --tune's
       .hydra/          Hydra's record of the composed config and overrides
 """
 
@@ -48,6 +48,7 @@ from .jobs import (
     write_task_record,
 )
 from .plan import Plan, read_plan, write_plan
+from .tune import TUNE, TuneFolder
 
 MANIFEST = "femo.json"
 PLAN = "clips.csv"
@@ -120,6 +121,11 @@ class FitFolder:
     @property
     def report_file(self) -> Path:
         return self.path / "report.md"
+
+    @property
+    def tune(self) -> TuneFolder:
+        """``femo fit --tune``'s folder: the tuned network, its head and its report."""
+        return TuneFolder(self.path / TUNE)
 
 
 @dataclass(frozen=True)

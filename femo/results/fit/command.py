@@ -10,8 +10,6 @@ from typing import Any
 from ... import __version__
 from ...config import ConfigError
 from ...rundir import FitFolder, RunDir, timestamp, write_text
-from ..build import ensemble_features, member_meshes, reduce_shards
-from ..run import open_run
 
 
 @dataclass
@@ -45,69 +43,35 @@ def fit_runs(
     """
     import numpy as np
 
+    from .clips import gather_clips
     from .crossval import cross_validate_head, cv_figures
     from .headfile import save_head
     from .model import fit_head
     from .report import fit_report_markdown
 
-    features, golden, groups, votes, faces, meshes = [], [], [], [], [], []
-    names: list[str] = []
-    classes: tuple[str, ...] | None = None
-    detectors: set[str] = set()
-    classifiers: set[str] = set()
-    runs = []
-    unlabelled: list[Path] = []
-    for run_dir in run_dirs:
-        run = open_run(run_dir, overrides)
-        config = run.config
-        if config.reduce.head:
-            raise ConfigError("femo fit learns a head; leave reduce.head out")
-        if classes is not None and config.mapping.classes != classes:
-            raise ConfigError(f"{run.path} has other classes than {run_dirs[0]}: fit them apart")
-        classes = config.mapping.classes
-        if with_runs and len(run_dirs) > 1:
-            raise ConfigError("--with combines one run with others over the same clips")
-        reduced = reduce_shards(run, with_runs)
-        videos = [r.video for r in reduced.results]
-        X, names, has_face = ensemble_features(reduced.members, config.mapping, videos)
-        features.append(X)
-        faces.append(has_face)
-        meshes.append(member_meshes(reduced.members[0], videos) if use_mesh else None)
-        if all(r.golden is None for r in reduced.results):
-            unlabelled.append(run_dir)
-        for r in reduced.results:
-            golden.append(r.golden)
-            votes.append(r.predict)
-            groups.append(r.group or f"{run.path}\0{r.video}")  # no person: its own group
-        detectors.update(m.detector for m in reduced.members)
-        classifiers.update(m.made_with.classifier.identity for m in reduced.members)
-        runs += [
-            {"run": str(m.run.path), "clips": len(videos), "detector": m.detector}
-            for m in reduced.members
-        ]
-    assert classes is not None
-    if sum(g is not None for g in golden) < 10:
-        raise _too_few_labels(sum(g is not None for g in golden), unlabelled)
-    X, has_face = np.vstack(features), np.concatenate(faces)
-    mesh = None if any(m is None for m in meshes) else np.vstack(meshes)
+    clips = gather_clips(run_dirs, overrides, with_runs, use_mesh=use_mesh)
+    config, golden, mesh = clips.config, clips.golden, clips.mesh
+    if clips.labelled < 10:
+        raise _too_few_labels(clips.labelled, clips.unlabelled)
+    X, has_face, names, classes = clips.X, clips.has_face, clips.names, clips.classes
     try:
         boot = config.report.bootstrap  # report.resamples, report.level, report.seed
         cv = cross_validate_head(
-            X, golden, groups, votes, classes, has_face=has_face,
+            X, golden, clips.groups, clips.votes, classes, has_face=has_face,
             min_units=config.report.min_units, mesh=mesh, **asdict(boot),
         )  # fmt: skip
         head = fit_head(
-            X, golden, groups, classes, has_face=has_face, feature_names=names, mesh=mesh
+            X, golden, clips.groups, classes, has_face=has_face, feature_names=names, mesh=mesh
         )
     except ValueError as exc:
         raise ConfigError(f"femo fit: {exc}") from None
     folder = FitFolder(out) if out else RunDir(run_dirs[0]).fit
     provenance = {
-        "runs": runs,
-        "detectors": sorted(detectors),
+        "runs": clips.runs,
+        "detectors": sorted(clips.detectors),
         # What made the scores (each run's classifier.identity): a head reads only these.
-        "classifiers": sorted(classifiers),
-        "labelled_clips": sum(g is not None for g in golden),
+        "classifiers": sorted(clips.classifiers),
+        "labelled_clips": clips.labelled,
         # The face's mesh (landmarks=mesh runs): clips with a mesh of the scored face.
         "mesh": None if mesh is None else {"clips_with_mesh": int((~np.isnan(mesh).any(1)).sum())},
         "femo_version": __version__,

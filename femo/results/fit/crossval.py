@@ -143,7 +143,8 @@ def cross_validate_head(
     persons when known), and the paired difference head - vote with its interval and
     exact McNemar p; below ``min_units`` resampled units no interval, and ``"ci_withheld"``
     says why (the report's ``report.min_units`` rule). ``"per_clip"`` holds each clip's held-out fold (-1: unlabelled) and
-    head prediction; :func:`cv_figures` drops it. Every value is plain JSON.
+    head prediction (and, with ``mesh``, the scores-only head's); :func:`cv_figures`
+    drops it. Every value is plain JSON.
 
     With ``mesh`` (the clips' mean meshes), the head uses them, and the same head without
     them (``"scores_only"``) is fitted on the same folds: ``"mesh_comparison"`` is the
@@ -238,7 +239,11 @@ def cross_validate_head(
         "ci": {"method": "percentile bootstrap", "level": level, "resamples": resamples},
         "all": subset(labelled),
         "with_face": subset(labelled & face),
-        "per_clip": {"test_fold": test_fold.tolist(), "head": head_pred},
+        "per_clip": {
+            "test_fold": test_fold.tolist(),
+            "head": head_pred,
+            **({"scores_only": plain_pred} if mesh is not None else {}),
+        },
     }
 
 

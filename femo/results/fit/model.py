@@ -50,6 +50,9 @@ class Head:
     # The mesh's own reduction, where the head uses the face's mesh; its components are
     # the last features of ``feature_names`` (mesh_pc1, ...).
     mesh: MeshBlock | None = None
+    # The best inner cross-validated score (balanced accuracy) of a head just fitted;
+    # never saved.
+    inner_score: float | None = field(default=None, repr=False)
 
 
 def as_matrix(X: np.ndarray) -> np.ndarray:
@@ -185,7 +188,7 @@ def fit_head(
     head = _head_from_pipeline(
         best, names, float(search.best_params_["model__C"]), {"inner_cv": inner_cv}
     )
-    return replace(head, mesh=block)
+    return replace(head, mesh=block, inner_score=float(search.best_score_))
 
 
 def _head_from_pipeline(

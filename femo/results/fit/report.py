@@ -156,3 +156,15 @@ def _mesh_lines(cv: dict[str, Any]) -> list[str]:
             f"{brackets(comp['difference_ci'], signed=True)} | {p_value(comp['mcnemar_p'])} |"
         )
     return lines
+
+
+def fit_lines(outcome: Any) -> list[str]:
+    """What ``femo fit`` prints: the held-out accuracies, the mesh's difference, the files
+    and how to use the head (``outcome``: :class:`~femo.results.fit.command.FitOutcome`)."""
+    lines = [line for line in (held_out_line(outcome.cv), mesh_line(outcome.cv)) if line]
+    return [
+        *lines,
+        f"head: {outcome.head_file}",
+        f"fit report: {outcome.report_file}",
+        f"use it: femo reduce OTHER_RUN reduce.head={outcome.head_file}",
+    ]

@@ -9,9 +9,10 @@ same thing.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import PurePath
 from typing import Any
 
-from ...config import DetectorConfig, RunConfig, SamplingConfig, to_dict
+from ...config import AnyClassifier, DetectorConfig, RunConfig, SamplingConfig, to_dict
 
 _FACE = {
     "first": "the first face of each frame",
@@ -56,6 +57,28 @@ def _sampling(sampling: SamplingConfig) -> str:
     return text + (f", at most {limit} per clip" if limit else "")
 
 
+def _classifier(classifier: AnyClassifier, card: Mapping[str, Any] | None) -> str:
+    if card is None:
+        return f"classifier {classifier.method}"
+    return f"classifier {classifier.identity} (classifier=custom; {tuned_text(card)})"
+
+
+def tuned_text(card: Mapping[str, Any]) -> str:
+    """What a model tuned by ``femo fit --tune`` says it was fitted on, and how (its
+    provenance, :func:`femo.model_card.read_card`)."""
+    fitted = card.get("fitted_on") or {}
+    settings = card.get("settings") or {}
+    runs = ", ".join(PurePath(str(r.get("run"))).name for r in fitted.get("runs") or [])
+    detectors = ", ".join(fitted.get("detectors") or []) or "unknown"
+    rate = settings.get("rate")
+    return (
+        f"tuned from fer's model by femo fit --tune on {fitted.get('faces')} faces of "
+        f"{fitted.get('labelled_clips')} labelled clips, {fitted.get('persons')} persons "
+        f"(runs {runs or 'unknown'}; {detectors}), rate {rate if rate is None else f'{rate:g}'}, "
+        f"{settings.get('epochs')} epochs"
+    )
+
+
 def _head(path: str, head: Mapping[str, Any] | None) -> str:
     text = f"head: a learnt head replaces the vote (reduce.head={path}"
     if head:
@@ -68,16 +91,18 @@ def method_text(
     config: RunConfig,
     head: Mapping[str, Any] | None = None,
     members: Sequence[tuple[str, str]] = (),
+    model_card: Mapping[str, Any] | None = None,
 ) -> str:
     """``Method: ...``: detector, classifier, sampling, face rule, vote, no-face rule,
     the head (its file and what it was fitted on: ``head``, its provenance) and the
-    ensemble's other runs (``members``: name and detector of each)."""
+    ensemble's other runs (``members``: name and detector of each). ``model_card``: a
+    custom model's provenance, where femo tuned it (``femo fit --tune``)."""
     reduce = config.reduce
     face, vote, no_face = reduce.face, reduce.vote, reduce.no_face
     mapping = config.mapping.name
     parts = [
         detector_text(config.detector),
-        f"classifier {config.classifier.method}",
+        _classifier(config.classifier, model_card),
         _sampling(config.sampling),
         f"face rule: {_FACE.get(face, face)} (reduce.face={face})",
         f"vote: {_VOTE.get(vote, vote)} (reduce.vote={vote})",
