@@ -149,7 +149,7 @@ def test_accuracy_and_the_study_estimate_are_reported(smoke):
         assert estimate["clips"] == 2826 and estimate["tasks"] == 16
         assert estimate["clips_per_task"] == 177 and estimate["wall_s"] > 0
         assert estimate["fer"]["wall_s"] > 0
-    assert stdout.count("estimate: 2826 clips on 16 array tasks") == 2
+    assert stdout.count("estimate at the study's size (2,826 clips, 16 processes at a time") == 2
     assert "fer.Video.analyze" in stdout and "femo parity" in stdout
 
 

@@ -22,6 +22,9 @@ from typing import Any
 
 from ..config.detectors import DETECTORS, BenchFacts
 
+# The study's size, which the bench's estimates scale to (not the media it measures):
+# its clips, and the processes that work through them at once (16 array tasks running
+# at a time, or launcher.workers=16), each taking shards of shards.videos_per_shard clips.
 STUDY_CLIPS = 2826
 STUDY_TASKS = 16
 

@@ -29,6 +29,7 @@ from .cases import (
 from .compare import accuracy, compare_with_fer
 from .floor import NODE_LEGEND, FloorSpec, compare_layouts, node_summary, node_table, process_counts
 from .frame_sizes import format_size_row, frame_size_bench
+from .machine import load_text, machine_load
 from .memory import media_cache, memory_check
 from .mesh_cost import mesh_bench
 from .progress import Heartbeat
@@ -326,7 +327,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.mesh_only:
         return _mesh_only(media, args.mesh_every or 5, work_dir, command)
     with Heartbeat() as beat:
+        start = machine_load()
+        beat.echo(load_text(start, "at the start"))
         results = _bench(args, options, data_dir, media, work_dir, beat)
+        results["load"] = {"start": start, "end": machine_load()}
+        beat.echo(load_text(results["load"]["end"], "at the end"))
         results["command"] = command.strip()
         results["seconds"] = round(beat.elapsed(), 1)
         out = work_dir / "bench.json"
@@ -342,8 +347,10 @@ def _mesh_only(media: list[MediaSet], every: int, work_dir: Path, command: str) 
         "cpus": os.cpu_count(),
         "date": timestamp(),
         "mesh": mesh_bench(media, "haar", every, work_dir),
+        "load": machine_load(),
         "command": command.strip(),
     }
+    print(load_text(results["load"], "at the end"))
     out = work_dir / "bench.json"
     out.write_text(json.dumps(results, indent=2))
     print(f"femo bench: wrote {out}")

@@ -3,11 +3,13 @@ and the facts they stand on (frame sizes, mean clip length)."""
 
 from __future__ import annotations
 
+import math
 import os
 from functools import cache
 from typing import Any
 
 from ..config.detectors import DETECTORS
+from ..config.sections import ShardsConfig
 from ..results.pages.formatting import percent
 from ..results.throughput import format_duration, wall_time_estimate
 from .cases import STUDY_CLIPS, STUDY_TASKS, MediaSet
@@ -76,10 +78,18 @@ def study_estimates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def format_estimate(estimate: dict[str, Any]) -> str:
+    """The console's line for one of :func:`study_estimates`: the study's size (not the
+    bench's media), in the shards femo would cut it into by default."""
+    shard = ShardsConfig().videos_per_shard
+    clips, tasks = estimate["clips"], estimate["tasks"]
+    shards = math.ceil(clips / shard)
     return (
-        f"estimate: {estimate['clips']} clips on {estimate['tasks']} array tasks like this "
-        f"machine: {format_duration(estimate['wall_s'])} ({estimate['clips_per_task']} clips "
-        f"per task at {estimate['seconds_per_clip']:.2f} s each, plus "
+        f"estimate at the study's size ({clips:,} clips, {tasks} processes at a time: "
+        f"{tasks} array tasks running at once or launcher.workers={tasks}) on machines like "
+        f"this one: {format_duration(estimate['wall_s'])} (about "
+        f"{estimate['clips_per_task']} clips per process: {shards} shards of the default "
+        f"{shard} clips (shards.videos_per_shard), {shards // tasks}-{math.ceil(shards / tasks)} "
+        f"per process, at {estimate['seconds_per_clip']:.2f} s a clip, plus "
         f"{estimate['startup_s']:.1f} s model loading; queueing not counted); "
         f"fer.Video.analyze: {format_duration(estimate['fer']['wall_s'])}. Basis: "
         f"{estimate['basis']}; longer clips and larger frames cost proportionally more"
