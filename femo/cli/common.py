@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..results.pages.formatting import partial_text, summary_text
+from ..results.pages.formatting import in_sample_text, partial_text, summary_text
 
 # Every femo command logs so, on stderr: Hydra's runs too (conf/config.yaml, hydra.*_logging).
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
@@ -83,6 +83,8 @@ def print_summary(result: Any) -> None:
     """The console's lines about a report (a ``ReduceResult``): its answer and its files."""
     metrics, report_dir = result.metrics, result.report_dir
     say(summary_text(metrics, result.report.scores_the_person))
+    if in_sample := in_sample_text(metrics):
+        say(f"warning: {in_sample}")
     if metrics.partial:
         say(partial_text(metrics))
     partial = " (PARTIAL: some shards are not done)" if metrics.partial else ""

@@ -28,7 +28,15 @@ from .analysis import (
     timelines,
 )
 from .faces.choice import chosen_emotions
-from .metrics import ClassFigures, FitSummary, Identities, Metrics, Provenance, ShardCounts
+from .metrics import (
+    ClassFigures,
+    FitSummary,
+    Identities,
+    InSample,
+    Metrics,
+    Provenance,
+    ShardCounts,
+)
 from .model import Report
 from .pages.method import labels_text, method_text, settings_yaml
 from .reduce import WITHOUT_FACE, ClipResult, compute_metrics, mean_vote, reduce_clips
@@ -73,6 +81,8 @@ class Reduced:
     reference_crops: dict[str, list[bytes]] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
     faces: Any = None  # every classified face and its person (reference photos given)
+    # The clips the head (reduce.head) was fitted on, each with how it was known.
+    in_sample: dict[str, str] = field(default_factory=dict)
 
     @property
     def labels(self) -> Labels:
@@ -123,12 +133,21 @@ def reduce_shards(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Reduced:
     )
     members = [Member(run, config, per_frame)]
     members += [_member(p, run) for p in with_runs]
+    in_sample: dict[str, str] = {}
     if config.reduce.head:
-        _apply_head(run, members, results)
+        in_sample = _apply_head(run, members, results)
     elif len(members) > 1:
         _ensemble_vote(run, members, results)
     return Reduced(
-        run, per_frame, results, members, chosen.identities, chosen.crops, groups, chosen.faces
+        run,
+        per_frame,
+        results,
+        members,
+        chosen.identities,
+        chosen.crops,
+        groups,
+        chosen.faces,
+        in_sample,
     )
 
 
@@ -175,8 +194,10 @@ def member_meshes(member: Member, videos: list[str]) -> Any:
     return clip_meshes(shards.shard_files, shards.clip_rows, member.per_frame, videos)
 
 
-def _apply_head(run: OpenRun, members: list[Member], results: list[ClipResult]) -> None:
-    """Predict every clip that has a face with the head file ``reduce.head``."""
+def _apply_head(run: OpenRun, members: list[Member], results: list[ClipResult]) -> dict[str, str]:
+    """Predict every clip that has a face with the head file ``reduce.head``; returns
+    the clips it was fitted on (:func:`~femo.results.fit.fitted_clips.scored_in_sample`)."""
+    from .fit.fitted_clips import scored_in_sample
     from .fit.headfile import check_head_fits, load_head
     from .fit.model import predict_head
 
@@ -204,6 +225,8 @@ def _apply_head(run: OpenRun, members: list[Member], results: list[ClipResult]) 
     for r, predicted in zip(results, predictions, strict=True):
         if r.status != "missing":
             r.predict = predicted
+    scored = [run.clip_of[r.video] for r in results if r.status != "missing"]
+    return scored_in_sample(head.provenance, run.path, config.dataset.root, scored)
 
 
 def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
@@ -211,6 +234,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
     reduced = reduce_shards(run, with_runs)
     config, results, per_frame = run.config, reduced.results, reduced.per_frame
     classes = config.mapping.classes
+    in_sample = in_sample_figures(reduced.in_sample, results, config)
     figures = compute_metrics(results, classes, config.reduce.no_face)
     ci = intervals(results, classes, config.report, config.reduce.no_face)
     per_class = {
@@ -234,7 +258,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
         labels_file=run.labels_file,
         predicted=predicted_summary(results, per_frame, config.mapping),
         clip_profiles=clip_profiles(results, per_frame, config.mapping, CLIP_PROFILES),
-        method=_method(run, reduced.members),
+        method=_method(run, reduced.members, in_sample),
         labels_line=_labels_line(run),
         groups=group_profiles(results, per_frame, config.mapping, config.report),
         identities=reduced.identities,
@@ -243,6 +267,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
         ),
         provenance=provenance(run),
         fit=fit_summary(run),
+        in_sample=in_sample,
         settings_yaml=settings_yaml(config),
         config=config_dict,
         throughput=speed_summary(add_timing(shards.metadata), len(plan.clips), plan.n_shards),
@@ -251,12 +276,14 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
             if run.spans
             else None
         ),
-        absent=frozenset() if run.spans else frozenset({"over_time"}),
+        absent=frozenset(
+            k for k, v in (("over_time", run.spans), ("in_sample", in_sample)) if not v
+        ),
     )
     return Report(metrics, tuple(results), config, run.spans, reduced.reference_crops)
 
 
-def _method(run: OpenRun, members: list[Member]) -> str:
+def _method(run: OpenRun, members: list[Member], in_sample: InSample | None = None) -> str:
     """The report's ``Method`` line: the settings, the head and the ensemble's other runs."""
     others = [(m.run.path.name, m.detector) for m in members[1:]]
     model = getattr(run.config.classifier, "model", None)  # a custom model's file
@@ -265,7 +292,31 @@ def _method(run: OpenRun, members: list[Member]) -> str:
         from ..model_card import read_card
 
         card = read_card(model)
-    return method_text(run.config, head_provenance(run.config.reduce.head), others, card)
+    head = head_provenance(run.config.reduce.head)
+    return method_text(run.config, head, others, card, in_sample)
+
+
+def in_sample_figures(
+    found: dict[str, str], results: list[ClipResult], config: RunConfig
+) -> InSample | None:
+    """What the report says of the clips a head was fitted on (``found``): how many it
+    scored, and the accuracy over the labelled clips it was not fitted on, if any."""
+    if not found:
+        return None
+    scored = [r for r in results if r.video in found]
+    others = [r for r in results if r.video not in found and r.golden is not None]
+    classes, no_face = config.mapping.classes, config.reduce.no_face
+    accuracy = compute_metrics(others, classes, no_face)["accuracy"] if others else None
+    ci = intervals(others, classes, config.report, no_face).accuracy if others else None
+    return InSample.of(
+        head_file=config.reduce.head,
+        clips=len(scored),
+        labelled=sum(r.golden is not None for r in scored),
+        known_by=sorted(set(found.values())),
+        out_of_sample_labelled=len(others),
+        out_of_sample_accuracy=accuracy,
+        out_of_sample_accuracy_ci=ci,
+    )
 
 
 def _labels_line(run: OpenRun) -> str:

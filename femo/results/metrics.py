@@ -301,6 +301,21 @@ class FitSummary(Record):
     absent: frozenset[str] = frozenset()
 
 
+@dataclass(frozen=True, eq=False)
+class InSample(Record):
+    """The clips a head (``reduce.head``) scored that it was fitted on: figures over them
+    are in-sample, not an estimate for new clips; and the accuracy over the others."""
+
+    head_file: str | None = None
+    clips: int = 0  # scored clips the head was fitted on
+    labelled: int = 0  # of them, labelled ones (in the accuracy)
+    known_by: list[str] = field(default_factory=list)  # content, name or run
+    out_of_sample_labelled: int = 0  # labelled clips it was not fitted on
+    out_of_sample_accuracy: float | None = None
+    out_of_sample_accuracy_ci: Interval | None = None
+    absent: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True, eq=False, kw_only=True)
 class Metrics(Record, Mapping[str, Any]):
     """The content of ``metrics.json``.
@@ -350,6 +365,7 @@ class Metrics(Record, Mapping[str, Any]):
     timelines: list[Timeline] | None = None
     provenance: Provenance | None = None
     fit: FitSummary | None = None
+    in_sample: InSample | None = None  # a head scored clips it was fitted on
     settings_yaml: str | None = None
     config: dict[str, Any] | None = None
     throughput: Speed | None = None

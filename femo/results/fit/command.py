@@ -45,6 +45,7 @@ def fit_runs(
 
     from .clips import gather_clips
     from .crossval import cross_validate_head, cv_figures
+    from .fitted_clips import clip_identities
     from .headfile import save_head
     from .model import fit_head
     from .report import fit_report_markdown
@@ -54,6 +55,13 @@ def fit_runs(
     if clips.labelled < 10:
         raise _too_few_labels(clips.labelled, clips.unlabelled)
     X, has_face, names, classes = clips.X, clips.has_face, clips.names, clips.classes
+    identities = [
+        identity
+        for part in clips.parts
+        for identity in clip_identities(
+            part.config.dataset.root, [part.reduced.run.clip_of[v] for v in part.videos]
+        )
+    ]
     try:
         boot = config.report.bootstrap  # report.resamples, report.level, report.seed
         cv = cross_validate_head(
@@ -72,6 +80,11 @@ def fit_runs(
         # What made the scores (each run's classifier.identity): a head reads only these.
         "classifiers": sorted(clips.classifiers),
         "labelled_clips": clips.labelled,
+        # The clips it was trained on (labelled, with a face), known by content: a report
+        # that scores one of them says its figure is in-sample.
+        "clips": [
+            c.to_json() for c, g, f in zip(identities, golden, has_face, strict=True) if g and f
+        ],
         # The face's mesh (landmarks=mesh runs): clips with a mesh of the scored face.
         "mesh": None if mesh is None else {"clips_with_mesh": int((~np.isnan(mesh).any(1)).sum())},
         "femo_version": __version__,

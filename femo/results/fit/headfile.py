@@ -13,6 +13,7 @@ import numpy as np
 
 from ...config import ClassifierConfig
 from ...shard_files import write_atomically
+from .fitted_clips import read_fitted_clips
 from .mesh_features import MESH_VALUES, PREFIX, SCALINGS, MeshBlock
 from .model import Head
 
@@ -125,6 +126,7 @@ def head_from_json(data: dict[str, Any]) -> Head:
         not isinstance(classifiers, list) or not all(isinstance(c, str) for c in classifiers)
     ):
         raise ValueError("head file: provenance.classifiers must be a list of classifier texts")
+    read_fitted_clips(provenance)  # checked here, so that a bad list is one line on loading
     return Head(
         classes=classes,
         feature_names=names,

@@ -152,13 +152,46 @@ def summary_text(metrics: Metrics, scores_the_person: bool = False) -> str:
             f"without labels ({predicted.no_face} without a face, {predicted.failed} failed)"
         )
     return (
-        f"accuracy {percent(metrics.accuracy, missing='n/a (no labelled clips)')} over "
-        f"{metrics.labelled_present} labelled of {metrics.present} clips"
+        f"accuracy {percent(metrics.accuracy, missing='n/a (no labelled clips)')}"
+        + brackets(metrics.accuracy_ci)
+        + f" over {metrics.labelled_present} labelled of {metrics.present} clips"
         + (" present" if metrics.partial else "")
         + f" ({metrics.n_no_face} without a face, "
         + (f"{metrics.n_person_absent} without their person, " if scores_the_person else "")
         + f"{metrics.n_failed} failed)"
     )
+
+
+_KNOWN_BY = {
+    "name": " (known by clip name: their files could not be read)",
+    "run": " (known by run folder: the head does not record its clips)",
+}
+
+
+def in_sample_text(metrics: Metrics) -> str | None:
+    """What the report says where a head scored clips it was fitted on: how many, that
+    the figure over them is in-sample, and the accuracy over the labelled clips it was
+    not fitted on, if any; None where it scored none."""
+    s = metrics.in_sample
+    if not s:
+        return None
+    known = "".join(_KNOWN_BY.get(k, "") for k in s.known_by)
+    if not s.labelled:
+        return (
+            f"the head was fitted on {s.clips} of the {metrics.present} clips scored "
+            f"here{known}: what it predicts for them is in-sample"
+        )
+    text = (
+        f"the head was fitted on {s.labelled} of the {metrics.labelled_present} labelled "
+        f"clips scored here{known}: the accuracy is in-sample, not an estimate for new clips"
+    )
+    n = s.out_of_sample_labelled
+    if n:
+        text += (
+            f"; over the {n} labelled clip{'s' * (n != 1)} it was not fitted on: "
+            f"{percent(s.out_of_sample_accuracy)}" + brackets(s.out_of_sample_accuracy_ci)
+        )
+    return text
 
 
 def shared_overrides(items: Sequence[Sequence[str]]) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from typing import Any
 from ...config import EMOTIONS
 from ..metrics import Metrics, answer_counts
 from ..model import Report
-from .formatting import TITLE, counts_text, top_text
+from .formatting import TITLE, counts_text, in_sample_text, top_text
 from .html_parts import SECTIONS, ci_basis, esc, h2, level_label, pct, span
 from .html_sections import (
     clips_section,
@@ -105,6 +105,8 @@ def answer_text(metrics: Metrics) -> tuple[str, str]:
         acc = "Accuracy n/a (no labelled clips)"
     else:
         acc = f"Accuracy {pct(metrics.accuracy)}"
+        if metrics.in_sample and metrics.in_sample.labelled:
+            acc += " in-sample"
         shown = span(metrics.accuracy_ci)
         why = metrics.ci.withheld if metrics.ci else None
         if shown:
@@ -138,6 +140,16 @@ def _partial_banner(metrics: Metrics) -> str:
         f"{esc(n_videos)} clips are missing; the accuracy is over the "
         f"{esc(n_videos - n_missing)} clips present. Rerun the report when the run is "
         "complete.</div>"
+    )
+
+
+def _in_sample_banner(metrics: Metrics) -> str:
+    text = in_sample_text(metrics)
+    if not text:
+        return ""
+    return (
+        '<div class="partial" id="in-sample" role="alert"><strong>IN-SAMPLE</strong> '
+        f"{esc(text[0].upper() + text[1:])}.</div>"
     )
 
 
@@ -297,6 +309,7 @@ def render_index_html(
         f"<title>{esc(title + partial)}</title>",
         f"<style>{_CSS}</style></head><body>",
         _partial_banner(m),
+        _in_sample_banner(m),
         f'<main><header><h1>{esc(TITLE)}</h1><div class="sub">{_subtitle(m)}</div>'
         f"{_described(m)}</header>",
         f"<nav>{_nav(m, scored)}</nav>",

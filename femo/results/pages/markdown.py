@@ -15,6 +15,7 @@ from .formatting import (
     ci_text,
     counts_text,
     decimal,
+    in_sample_text,
     level_text,
     min_units_note,
     partial_text,
@@ -35,7 +36,7 @@ def _accuracy_lead(m: Metrics, _ci: CiText) -> list[str]:
     intervals line, not here)."""
     compared = m.n_labelled if m.n_compared is None else m.n_compared
     return [
-        f"**Accuracy: {percent(m.accuracy)}**{_ci(m.accuracy_ci)} "
+        f"**Accuracy: {percent(m.accuracy)}{_in_sample_mark(m)}**{_ci(m.accuracy_ci)} "
         f"({m.n_correct} of {compared} labelled clips"
         + (" present" if m.partial else "")
         + (
@@ -44,6 +45,10 @@ def _accuracy_lead(m: Metrics, _ci: CiText) -> list[str]:
             else ")"
         ),
     ]
+
+
+def _in_sample_mark(m: Metrics) -> str:
+    return " (in-sample)" if m.in_sample and m.in_sample.labelled else ""
 
 
 def _predicted_lead(predicted: Predicted) -> list[str]:
@@ -252,6 +257,8 @@ def report_markdown(report: Report) -> str:
     lines = [f"# {TITLE}", ""]
     if m.partial:
         lines += [f"**{partial_text(m)}.**", ""]
+    if in_sample := in_sample_text(m):
+        lines += [f"**IN-SAMPLE: {in_sample}.**", ""]
     predicted = m.predicted
     if not m.n_labelled and predicted:
         lines += [*_predicted_lead(predicted), *_described(m), ""]

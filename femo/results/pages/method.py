@@ -13,6 +13,7 @@ from pathlib import PurePath
 from typing import Any
 
 from ...config import AnyClassifier, DetectorConfig, RunConfig, SamplingConfig, to_dict
+from ..metrics import InSample
 
 _FACE = {
     "first": "the first face of each frame",
@@ -79,12 +80,21 @@ def tuned_text(card: Mapping[str, Any]) -> str:
     )
 
 
-def _head(path: str, head: Mapping[str, Any] | None) -> str:
+def _head(path: str, head: Mapping[str, Any] | None, in_sample: InSample | None) -> str:
     text = f"head: a learnt head replaces the vote (reduce.head={path}"
     if head:
         detectors = ", ".join(head.get("detectors") or []) or "unknown"
         text += f"; fit on {head.get('labelled_clips')} labelled clips of {detectors} runs"
+    if in_sample:
+        text += f"; IN-SAMPLE: it was fit on {in_sample_count(in_sample)} scored here"
     return text + ")"
+
+
+def in_sample_count(in_sample: InSample) -> str:
+    """``21 of the labelled clips`` (or ``18 of the clips``, none of them labelled now)."""
+    if in_sample.labelled:
+        return f"{in_sample.labelled} of the labelled clips"
+    return f"{in_sample.clips} of the clips"
 
 
 def method_text(
@@ -92,11 +102,13 @@ def method_text(
     head: Mapping[str, Any] | None = None,
     members: Sequence[tuple[str, str]] = (),
     model_card: Mapping[str, Any] | None = None,
+    in_sample: InSample | None = None,
 ) -> str:
     """``Method: ...``: detector, classifier, sampling, face rule, vote, no-face rule,
-    the head (its file and what it was fitted on: ``head``, its provenance) and the
-    ensemble's other runs (``members``: name and detector of each). ``model_card``: a
-    custom model's provenance, where femo tuned it (``femo fit --tune``)."""
+    the head (its file and what it was fitted on: ``head``, its provenance; the clips
+    scored that it was fitted on: ``in_sample``) and the ensemble's other runs
+    (``members``: name and detector of each). ``model_card``: a custom model's
+    provenance, where femo tuned it (``femo fit --tune``)."""
     reduce = config.reduce
     face, vote, no_face = reduce.face, reduce.vote, reduce.no_face
     mapping = config.mapping.name
@@ -110,7 +122,7 @@ def method_text(
         f"classes: {mapping} (mapping={mapping})",
     ]
     if reduce.head:
-        parts.append(_head(str(reduce.head), head))
+        parts.append(_head(str(reduce.head), head, in_sample))
     if members:
         others = ", ".join(f"{name} ({detector})" for name, detector in members)
         parts.append(f"ensemble: mean scores averaged with {others}")
