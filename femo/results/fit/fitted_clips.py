@@ -83,13 +83,12 @@ def clip_identities(root: str | None, clips: Iterable[Clip]) -> list[FittedClip]
 
 
 def read_fitted_clips(provenance: Mapping[str, Any]) -> tuple[FittedClip, ...]:
-    """The fitted clips a head file records (none for a head from before they were);
-    ``ValueError`` with one line where they are not what femo writes."""
+    """The fitted clips a head file records (none for a head from before they were, or
+    whose ``clips`` is not a list: a count, say, in a provenance written by hand);
+    ``ValueError`` with one line where a listed clip is not what femo writes."""
     value = provenance.get("clips")
-    if value is None:
-        return ()
     if not isinstance(value, list):
-        raise ValueError("head file: provenance.clips must be a list of clips")
+        return ()
     try:
         clips = tuple(
             FittedClip.from_json(v, f"provenance.clips[{i}]") for i, v in enumerate(value)
