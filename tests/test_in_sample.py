@@ -215,7 +215,9 @@ def test_a_head_on_its_own_clips_warns_and_every_report_says_so(fitted, fast_fem
     }  # fmt: skip
     assert "; IN-SAMPLE: it was fit on 60 of the labelled clips scored here)" in metrics["method"]
     markdown = (report / "report.md").read_text()
-    assert markdown.startswith(f"**IN-SAMPLE: {IN_SAMPLE.removeprefix('femo: warning: ')}.**")
+    # The title, then the banner, before any figure.
+    banner = f"**IN-SAMPLE: {IN_SAMPLE.removeprefix('femo: warning: ')}.**"
+    assert markdown.startswith(f"# femo report\n\n{banner}\n")
     assert "**Accuracy: " in markdown and " (in-sample)**" in markdown
     page = (report / "index.html").read_text()
     assert 'id="in-sample"' in page and "IN-SAMPLE: it was fit on 60" in page
@@ -332,7 +334,9 @@ def test_dev_clips_a_head_on_its_own_run_is_in_sample_in_every_report(dev_fit, t
         "IN-SAMPLE: it was fit on 21 of the labelled clips scored here)."
     ) in metrics["method"]
     markdown = (report / "report.md").read_text()
-    assert markdown.startswith("**IN-SAMPLE: the head was fitted on 21 of the 21 labelled")
+    assert markdown.startswith(
+        "# femo report\n\n**IN-SAMPLE: the head was fitted on 21 of the 21 labelled"
+    )
     assert " (in-sample)**" in markdown
     page = (report / "index.html").read_text()
     assert 'id="in-sample"' in page and "% in-sample" in page
