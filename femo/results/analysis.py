@@ -9,6 +9,7 @@ clip, the chosen face per frame) that return the report's typed records
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -194,15 +195,15 @@ def pick_timelines(results: list[ClipResult], n: int) -> list[ClipResult]:
         return []
     scored = [r for r in results if r.predict is not None]
 
-    def by_confidence(rs: list[ClipResult]) -> list[ClipResult]:
-        return sorted(rs, key=lambda r: (-(r.confidence or 0.0), r.video))
+    def most_confident(rs: list[ClipResult], k: int) -> list[ClipResult]:
+        return heapq.nsmallest(k, rs, key=lambda r: (-(r.confidence or 0.0), r.video))
 
-    wrong = by_confidence([r for r in scored if r.golden is not None and r.predict != r.golden])
-    right = by_confidence([r for r in scored if r.golden is not None and r.predict == r.golden])
+    wrong = [r for r in scored if r.golden is not None and r.predict != r.golden]
+    right = [r for r in scored if r.golden is not None and r.predict == r.golden]
     if not wrong and not right:
-        return by_confidence(scored)[:n]
+        return most_confident(scored, n)
     n_wrong = min(len(wrong), max(n - min(len(right), n // 3), 0))
-    chosen = wrong[:n_wrong] + right[: n - n_wrong]
+    chosen = most_confident(wrong, n_wrong) + most_confident(right, n - n_wrong)
     return chosen
 
 

@@ -270,7 +270,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
         in_sample=in_sample,
         settings_yaml=settings_yaml(config),
         config=config_dict,
-        throughput=speed_summary(add_timing(shards.metadata), len(plan.clips), plan.n_shards),
+        throughput=speed_summary(add_timing(shards.metadata), plan.n_clips, plan.n_shards),
         over_time=(
             segment_timelines(results, run.spans, per_frame, config.mapping, reduced.faces)
             if run.spans

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -102,7 +103,8 @@ def majority_votes(counts: np.ndarray, classes: Sequence[str]) -> list[str | Non
     if not len(counts):
         return []
     top = np.asarray(classes, dtype=object)[np.argmax(counts, axis=1)]
-    return [c if n else None for c, n in zip(top, counts.max(axis=1), strict=True)]
+    top[counts.max(axis=1) == 0] = None
+    return top.tolist()
 
 
 def vote(counts: dict[str, int], classes: tuple[str, ...]) -> str | None:
@@ -187,79 +189,105 @@ def reduce_clips(
     groups = groups or {}
     if per_frame is None:
         per_frame = frame_emotions(shards.frame_rows, config)
-    cls = per_frame["emotion"].map(mapping.emotions).rename("cls")
     classes = list(mapping.classes)
-    counts = (
-        per_frame.groupby([per_frame["video"], cls]).size().unstack(fill_value=0)
-        .reindex(index=videos, columns=classes, fill_value=0).fillna(0).astype(int)
-    )  # fmt: skip
-    sampled = shards.frame_rows.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
-    with_face = per_frame.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
-    found = shards.frame_rows[shards.frame_rows["face"].notna()]
-    with_any = found.groupby("video")["frame"].nunique().reindex(videos, fill_value=0)
+    plan = pd.Index(videos)
+    # Each row's clip as its place in the plan (-1: not planned), found once per table.
+    chosen_at = plan.get_indexer(per_frame["video"])
+    frames = shards.frame_rows
+    frame_at = plan.get_indexer(frames["video"])
+    class_at = pd.Index(classes).get_indexer(per_frame["emotion"].map(mapping.emotions))
+    counts = _class_counts(chosen_at, class_at, len(videos), len(classes))
+    with_face = _frames_per_clip(chosen_at, per_frame["frame"], len(videos))
+    sampled = _frames_per_clip(frame_at, frames["frame"], len(videos))
+    found = frames["face"].notna().to_numpy()
+    with_any = _frames_per_clip(frame_at[found], frames["frame"][found], len(videos))
     clips = shards.clip_rows[["status", "message"]].reindex(videos)
     predicted = clip_predictions(per_frame, mapping, config)
     if predicted is None:
-        majority = majority_votes(counts.to_numpy(), classes)
-        predicted = {v: c for v, c in zip(videos, majority, strict=True) if c is not None}
-    mean_class = mean_class_scores(per_frame, mapping)
-    results = []
+        votes = majority_votes(counts, classes)
+    else:
+        votes = [predicted.get(v) for v in videos]
+    scores = _class_score_rows(per_frame, chosen_at, mapping, len(videos))
+    status = np.array(clips["status"].tolist(), dtype=object)
+    message = np.array(clips["message"].tolist(), dtype=object)
+    missing = np.array([not isinstance(s, str) for s in status], dtype=bool)
+    no_face = ~missing & (status != "error") & (with_face == 0)
+    status[no_face] = "no_face"
+    if config.face == "person":
+        for k in np.flatnonzero(no_face & (with_any > 0)):
+            status[k] = "person_absent"
+            who = (persons or {}).get(videos[k])
+            message[k] = person_absent_message(int(with_any[k]), int(sampled[k]), who)
+    message = [m if isinstance(m, str) else None for m in message]
+    empty = dict.fromkeys(classes, 0)
     rows = zip(
         videos,
-        counts.to_numpy().tolist(),
-        sampled.to_numpy().tolist(),
-        with_face.to_numpy().tolist(),
-        with_any.to_numpy().tolist(),
-        clips["status"].tolist(),
-        clips["message"].tolist(),
+        votes,
+        status.tolist(),
+        sampled.tolist(),
+        with_face.tolist(),
+        counts.tolist(),
+        message,
+        scores,
+        missing.tolist(),
         strict=True,
     )
-    for video, clip_counts, n_sampled, n_face, n_any, status, message in rows:
-        golden = labels.get(video)
-        by_class = dict(zip(classes, map(int, clip_counts), strict=True))
-        if not isinstance(status, str):  # no clip row: its shard is not done
-            empty = dict.fromkeys(classes, 0)
-            results.append(
-                ClipResult(video, None, golden, "missing", 0, 0, empty, group=groups.get(video))
-            )
-            continue
-        if status != "error" and n_face == 0:
-            status = "no_face"
-            if config.face == "person" and n_any:
-                status = "person_absent"
-                message = person_absent_message(n_any, n_sampled, (persons or {}).get(video))
-        results.append(
-            ClipResult(
-                video=video,
-                predict=predicted.get(video),
-                golden=golden,
-                status=status,
-                frames_sampled=int(n_sampled),
-                frames_with_face=int(n_face),
-                counts=by_class,
-                message=message if isinstance(message, str) else None,
-                group=groups.get(video),
-                class_score=mean_class.get(video, {}),
-            )
-        )
-    return results
+    return [
+        ClipResult(video, None, labels.get(video), "missing", 0, 0, dict(empty),
+                   group=groups.get(video))
+        if absent
+        else ClipResult(video, vote, labels.get(video), state, n_sampled, n_face,
+                        dict(zip(classes, clip_counts, strict=True)), said,
+                        groups.get(video), score)
+        for video, vote, state, n_sampled, n_face, clip_counts, said, score, absent in rows
+    ]  # fmt: skip
 
 
-def mean_class_scores(per_frame: pd.DataFrame, mapping: MappingConfig) -> dict[str, dict]:
-    """Per clip and class: the mean over its frames with a face of the summed scores of
-    the class's emotions (unnormalised, so a class fer scores 0.35 stays 0.35)."""
-    mean = per_frame.groupby("video")[list(EMOTIONS)].mean()
-    by_class = pd.DataFrame(
+def _class_counts(clip_at: np.ndarray, class_at: np.ndarray, n_clips: int, n_classes: int):
+    """Frames per clip (rows) and class (columns) of the chosen faces' top emotions;
+    rows of an unplanned clip or of an emotion mapped to no class are not counted."""
+    kept = (clip_at >= 0) & (class_at >= 0)
+    flat = clip_at[kept].astype(np.int64) * n_classes + class_at[kept]
+    counts = np.bincount(flat, minlength=n_clips * n_classes)
+    return counts.reshape(n_clips, n_classes)
+
+
+def _frames_per_clip(clip_at: np.ndarray, frame: pd.Series, n_clips: int) -> np.ndarray:
+    """The distinct frames of each clip (a frame of several faces counts once; a row of
+    an unplanned clip, or without a frame, none)."""
+    frame_number = pd.to_numeric(frame).to_numpy(dtype=np.float64, na_value=np.nan)
+    kept = (clip_at >= 0) & ~np.isnan(frame_number)
+    pairs = pd.DataFrame({"clip": clip_at[kept], "frame": frame_number[kept]})
+    distinct = pairs.drop_duplicates()["clip"].to_numpy()
+    return np.bincount(distinct, minlength=n_clips)
+
+
+def _class_score_rows(
+    per_frame: pd.DataFrame, clip_at: np.ndarray, mapping: MappingConfig, n_clips: int
+) -> list[dict[str, float]]:
+    """Per planned clip (in plan order) and class: the mean over its frames with a face of
+    the summed scores of the class's emotions (unnormalised, so a class fer scores 0.35
+    stays 0.35), rounded to 6 places; empty without a face."""
+    kept = clip_at >= 0
+    by_class = _class_means(per_frame[kept].groupby(clip_at[kept]), mapping)
+    rows: list[dict[str, float]] = [{} for _ in range(n_clips)]
+    names = list(by_class.columns)
+    values = by_class.astype(float).round(6).to_numpy().tolist()
+    for at, row in zip(by_class.index.tolist(), values, strict=True):
+        rows[at] = dict(zip(names, row, strict=True))
+    return rows
+
+
+def _class_means(grouped: Any, mapping: MappingConfig) -> pd.DataFrame:
+    """Per group and class: the mean of the summed scores of the class's emotions."""
+    mean = grouped[list(EMOTIONS)].mean()
+    return pd.DataFrame(
         {
             c: mean[[e for e in EMOTIONS if mapping.emotions[e] == c]].sum(axis=1)
             for c in mapping.classes
         },
         index=mean.index,
     )
-    values = by_class.astype(float).round(6).to_numpy().tolist()
-    names = list(by_class.columns)
-    rows = zip(by_class.index, values, strict=True)
-    return {video: dict(zip(names, row, strict=True)) for video, row in rows}
 
 
 def person_absent_message(with_faces: int, sampled: int, person: str | None) -> str:

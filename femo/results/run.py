@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..config import ConfigError, RunConfig
-from ..dataset import Clip, Labels, Segment, read_labels
+from ..dataset import Labels, Segment, read_labels
 from ..overrides import Command, names_key
 from ..rundir import Plan, RunDir
 from ..shard_files import owning_shard
@@ -63,12 +63,10 @@ class OpenRun:
         return self.plan.videos
 
     @functools.cached_property
-    def clip_of(self) -> dict[str, Clip]:
-        return {c.video: c for c in self.plan.clips}
-
-    @property
     def spans(self) -> dict[str, Segment]:
         """A segmented run's segments by clip id (empty for whole files)."""
+        if not self.plan.segmented:
+            return {}
         return {c.video: c.segment for c in self.plan.clips if c.segment is not None}
 
     @property

@@ -20,7 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..config import EMOTIONS
-from ..shard_files import SCHEMA, clip_owners, decode_metadata, finished_shards
+from ..shard_files import SCHEMA, decode_metadata, finished_shards
 
 log = logging.getLogger(__name__)
 
@@ -96,12 +96,22 @@ def _read_all(files: Sequence[Path], columns: Sequence[str]) -> tuple[pa.Table, 
     return table.drop_columns(["__filename"]).append_column("_shard", shard), metadata
 
 
-def _owned(table: pa.Table, owner: dict[str, int]) -> np.ndarray:
+def _owners(clip_rows: pa.Table) -> pa.Table:
+    """Each clip's winning file (``video``, ``owner``: its place in the files read; the rule
+    of :func:`femo.shard_files.clip_owners`, the first file holding its clip row) and how
+    many files hold its clip row (``files``)."""
+    grouped = clip_rows.group_by("video", use_threads=False)
+    owners = grouped.aggregate([("_shard", "min"), ("_shard", "count_distinct")])
+    names = {"video": "video", "_shard_min": "owner", "_shard_count_distinct": "files"}
+    return owners.rename_columns([names[c] for c in owners.column_names])
+
+
+def _owned(rows: pa.Table, owners: pa.Table) -> pa.Array:
     """Which rows come from the file that wins their clip (rows of a clip without a clip
     row in any file: none)."""
-    videos = pc.dictionary_encode(table["video"]).combine_chunks()
-    wins = np.array([owner.get(v, -1) for v in videos.dictionary.to_pylist()], np.int64)
-    return wins[videos.indices.to_numpy(zero_copy_only=False)] == table["_shard"].to_numpy()
+    at = pc.index_in(rows["video"], value_set=owners["video"])
+    owner = pc.take(owners["owner"], at)
+    return pc.fill_null(pc.equal(owner, rows["_shard"]), False)
 
 
 def load_shards(
@@ -126,17 +136,16 @@ def load_shards(
     table, metadata = _read_all(files, columns)
     kind = table["kind"]
     clip_table = table.filter(pc.equal(kind, "clip"))
-    owner = clip_owners_of(clip_table, len(files))
+    owners = _owners(clip_table)
     clips = clip_table.select([c for c in (*CLIP_COLUMNS, "_shard") if c in table.column_names])
-    clips = clips.to_pandas()
-    dup = clips.groupby("video")["_shard"].nunique()
-    duplicates = sorted(dup[dup > 1].index)
+    several = owners.filter(pc.greater(owners["files"], 1))["video"].to_pylist()
+    duplicates = sorted(several)
     if duplicates:
         log.warning("%d clip(s) found in several shard files; each counted once", len(duplicates))
-    clips = clips[clips["_shard"] == clips["video"].map(owner)]
+    clips = clips.filter(_owned(clips, owners)).to_pandas()
     frames = table.filter(pc.equal(kind, "frame"))
     del table
-    frames = frames.filter(pa.array(_owned(frames, owner)))
+    frames = frames.filter(_owned(frames, owners))
     frames = frames.select([c for c in columns if c in frames.column_names])
     frame_rows = frames.to_pandas(self_destruct=True)
     del frames
@@ -150,13 +159,3 @@ def load_shards(
         duplicates=duplicates,
         metadata=metadata,
     )
-
-
-def clip_owners_of(clip_rows: pa.Table, n_files: int) -> dict[str, int]:
-    """Each clip's winning file (its place in the files read; the rule of
-    :func:`femo.shard_files.clip_owners`), from the clip rows of every file."""
-    shard = clip_rows["_shard"].to_numpy()
-    order = np.argsort(shard, kind="stable")
-    videos = np.asarray(clip_rows["video"].to_pylist(), dtype=object)[order]
-    bounds = np.searchsorted(shard[order], np.arange(n_files + 1))
-    return clip_owners(videos[bounds[k] : bounds[k + 1]] for k in range(n_files))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import functools
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -88,6 +88,16 @@ class Plan:
     def shard_sizes(self) -> Counter[int]:
         """Clips per shard."""
         return Counter(self._shards if self._shards is not None else self.shard_of.values())
+
+    def clips_of(self, videos: Collection[str]) -> dict[str, Clip]:
+        """The planned clips of ``videos``, by id (only those are made where the plan holds
+        whole files read from clips.csv)."""
+        wanted = set(videos)
+        if self._rows is not None and not self.segmented:
+            at = self._columns["video"]
+            rows = (row for row in self._rows if row[at] in wanted)
+            return {row[at]: _planned_clip(row, self._columns) for row in rows}
+        return {c.video: c for c in self.clips if c.video in wanted}
 
     def shard_clips(self, index: int) -> list[Clip]:
         return self._by_shard.get(index, [])

@@ -7,6 +7,7 @@ clips are readable from where it runs; otherwise the page says so in one line.
 
 from __future__ import annotations
 
+import heapq
 import html
 import logging
 import os
@@ -28,7 +29,7 @@ def pick_sheets(results: list[ClipResult], n: int) -> list[ClipResult]:
     """The ``n`` most confident wrong clips (a prediction, not the golden label): by
     :attr:`ClipResult.confidence`, the predicted class's mean score."""
     wrong = [r for r in results if r.golden is not None and r.predict not in (None, r.golden)]
-    return sorted(wrong, key=lambda r: (-(r.confidence or 0.0), r.video))[: max(n, 0)]
+    return heapq.nsmallest(max(n, 0), wrong, key=lambda r: (-(r.confidence or 0.0), r.video))
 
 
 def readable(config: RunConfig, clip: Clip) -> bool:
@@ -44,7 +45,7 @@ def sheets_section(report: Report, run: OpenRun) -> str:
     chosen = pick_sheets(list(report.clips), config.report.sheets)
     if not chosen:
         return ""
-    by_video = run.clip_of
+    by_video = run.plan.clips_of([r.video for r in chosen])
     head = '<h2 id="sheets">What was scored</h2>'
     if not any(readable(config, by_video[r.video]) for r in chosen):
         return (
