@@ -120,19 +120,7 @@ def group_profiles(
     ).fillna(0)
     mean_scores = per_frame.groupby(group)[list(EMOTIONS)].mean()
     names = sorted({g for g in group_of.values()})
-    correct = {g: 0 for g in names}
-    labelled = {g: 0 for g in names}
-    clips = {g: 0 for g in names}
-    predicted = {g: dict.fromkeys(mapping.classes, 0) for g in names}
-    for r in results:
-        if not r.group:
-            continue
-        clips[r.group] += 1
-        if r.predict:
-            predicted[r.group][r.predict] += 1
-        if r.golden is not None:
-            labelled[r.group] += 1
-            correct[r.group] += r.predict == r.golden
+    correct, labelled, clips, predicted = _group_tallies(results, names, mapping.classes)
     intervals = accuracy_intervals(
         [correct[g] for g in names],
         [labelled[g] for g in names],
@@ -172,6 +160,40 @@ def group_profiles(
         )
         profiles.append(profile if n_frames else _nobody(profile))
     return profiles
+
+
+def _group_tallies(
+    results: list[ClipResult], names: list[str], classes: Sequence[str]
+) -> tuple[dict[str, int], dict[str, int], dict[str, int], dict[str, dict[str, int]]]:
+    """Per group (``names``): its right clips, labelled clips, clips and predictions per
+    class (clips without a group are in none)."""
+    grouped = [r for r in results if r.group]
+    clips = pd.DataFrame(
+        {
+            "group": [r.group for r in grouped],
+            "predict": [r.predict or None for r in grouped],
+            "labelled": [r.golden is not None for r in grouped],
+            "right": [r.golden is not None and r.predict == r.golden for r in grouped],
+        }
+    )
+    by_group = clips.groupby("group")
+    sums = by_group[["labelled", "right"]].sum().reindex(names, fill_value=0)
+    sizes = by_group.size().reindex(names, fill_value=0)
+    votes = (
+        clips.groupby(["group", "predict"]).size().unstack(fill_value=0)
+        .reindex(index=names, columns=list(classes), fill_value=0)
+    )  # fmt: skip
+    predicted = {
+        g: dict(zip(classes, row, strict=True))
+        for g, row in zip(names, votes.to_numpy().tolist(), strict=True)
+    }
+    right, labelled = sums["right"].tolist(), sums["labelled"].tolist()
+    return (
+        dict(zip(names, right, strict=True)),
+        dict(zip(names, labelled, strict=True)),
+        dict(zip(names, sizes.tolist(), strict=True)),
+        predicted,
+    )
 
 
 def _nobody(profile: GroupProfile) -> GroupProfile:

@@ -11,12 +11,12 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from ..config import EMOTIONS
@@ -75,25 +75,38 @@ def _read_shard(path: Path, order: int, columns: Sequence[str]) -> tuple[pa.Tabl
     return table.append_column("_shard", shard), decode_metadata(table.schema.metadata)
 
 
-def _read_all(files: Sequence[Path], columns: Sequence[str]) -> tuple[pa.Table, list]:
-    """Every file's rows (with ``_shard``, the file's place in ``files``) and metadata, read
-    in one scan (Arrow's dataset: a fraction of the per-file overhead of reading 700 files
-    one by one); where that fails (a file that does not read, or holds other columns),
-    file by file, so a damaged file is named."""
-    wanted = list(dict.fromkeys([*CLIP_COLUMNS, *columns]))
+def _read_file(path: Path, order: int, wanted: Sequence[str]) -> tuple[pa.Table, dict]:
+    """A shard file's ``wanted`` columns as :data:`SCHEMA` types (one it is older than:
+    nulls), with ``_shard``: ``order``, and its metadata; one footer read, one thread (the
+    per-file cost is what counts over 700 small files). A file that does not read is
+    named as :func:`_read_shard` names it."""
     try:
-        dataset = ds.dataset([str(p) for p in files], schema=SCHEMA, format="parquet")
-        table = dataset.to_table(columns=[*wanted, "__filename"], use_threads=True)
-        metadata = [decode_metadata(f.metadata.metadata) for f in dataset.get_fragments()]
+        file = pq.ParquetFile(path, pre_buffer=False)
+        names = file.schema_arrow.names
+        table = file.read(columns=[c for c in wanted if c in names], use_threads=False)
+        metadata = decode_metadata(file.schema_arrow.metadata)
     except (OSError, pa.ArrowException):
-        read = [_read_shard(path, order, columns) for order, path in enumerate(files)]
-        tables, metadata = (list(part) for part in zip(*read, strict=True))
-        return pa.concat_tables(tables, promote_options="default"), metadata
-    order = {str(p): k for k, p in enumerate(files)}
-    names = pc.dictionary_encode(table["__filename"]).combine_chunks()
-    place = np.array([order[n] for n in names.dictionary.to_pylist()], np.int64)
-    shard = pa.array(place[names.indices.to_numpy(zero_copy_only=False)])
-    return table.drop_columns(["__filename"]).append_column("_shard", shard), metadata
+        return _read_shard(path, order, wanted)  # raises DamagedShard, naming the file
+    columns: dict[str, Any] = {}
+    for name in wanted:
+        kind = SCHEMA.field(name).type if name in SCHEMA.names else None
+        if name in table.column_names:
+            column = table[name]
+            columns[name] = column if kind is None or column.type == kind else column.cast(kind)
+        elif kind is not None:
+            columns[name] = pa.nulls(table.num_rows, kind)
+    columns["_shard"] = pa.array(np.full(table.num_rows, order, np.int64))
+    return pa.table(columns), metadata
+
+
+def _read_all(files: Sequence[Path], columns: Sequence[str]) -> tuple[pa.Table, list]:
+    """Every file's rows (with ``_shard``, the file's place in ``files``) and metadata, file
+    by file (a dataset scan costs more per file than the rows of a small one), so a
+    damaged file is named."""
+    wanted = list(dict.fromkeys([*CLIP_COLUMNS, *columns]))
+    read = [_read_file(path, order, wanted) for order, path in enumerate(files)]
+    tables, metadata = (list(part) for part in zip(*read, strict=True))
+    return pa.concat_tables(tables, promote_options="default"), metadata
 
 
 def _owners(clip_rows: pa.Table) -> pa.Table:

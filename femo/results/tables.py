@@ -33,20 +33,20 @@ def videos_csv_text(report: Report) -> str:
     writer = csv.writer(out, lineterminator="\n")
     spans, classes = report.spans, report.classes
     writer.writerow(videos_header(classes, bool(spans)))
-    for r in report.clips:
-        writer.writerow(
-            [
-                *(_span_cells(r.video, spans) if spans else [r.video]),
-                r.group or "",
-                r.predict or "",
-                r.golden or "",
-                r.status,
-                r.frames_sampled,
-                r.frames_with_face,
-                *(r.counts.get(c, 0) for c in classes),
-                r.message or "",
-            ]
-        )
+    writer.writerows(
+        [
+            *(_span_cells(r.video, spans) if spans else [r.video]),
+            r.group or "",
+            r.predict or "",
+            r.golden or "",
+            r.status,
+            r.frames_sampled,
+            r.frames_with_face,
+            *(r.counts.get(c, 0) for c in classes),
+            r.message or "",
+        ]
+        for r in report.clips
+    )
     return out.getvalue()
 
 
