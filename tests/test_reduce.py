@@ -642,3 +642,34 @@ def test_confidence_is_the_predicted_class_mean_score_not_the_vote_share(tmp_pat
     ordered = [r.video for r in pick_sheets(list(results.values()), 2)]
     assert ordered == ["talk.mp4", "still.jpg"]
     assert [r.video for r in pick_timelines(list(results.values()), 2)] == ordered
+
+
+def test_the_cycle_collector_is_paused_while_a_report_is_built_and_on_again_after(
+    tmp_path, monkeypatch
+):
+    import gc
+
+    import femo.results.commands as commands
+
+    run_dir = make_run(tmp_path, ["n.mp4"], per_shard=1, labels={"n.mp4": "Negative"})
+    write_shard(run_dir, 0, clip_rows("n.mp4", ["angry", "disgust"]))
+    seen = []
+    build = commands.build_report
+
+    def watched(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return build(*args, **kwargs)
+
+    monkeypatch.setattr(commands, "build_report", watched)
+    assert gc.isenabled()
+    reduce(run_dir)
+    assert seen == [False]
+    assert gc.isenabled()
+    assert videos_csv(run_dir)[1:] == ["n.mp4,,Negative,Negative,ok,2,2,0,0,2,"]
+    # A caller that had it off finds it off.
+    gc.disable()
+    try:
+        reduce(run_dir)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
