@@ -70,10 +70,10 @@ def add_with(parser: argparse.ArgumentParser, help_text: str) -> None:
 
 def run_or_latest(run_dir: str | None, output_root: Path) -> Path:
     """The named run folder, or the newest run under ``output_root`` (and say which)."""
-    from ..pipeline import latest_run
-
     if run_dir is not None:
         return Path(run_dir).resolve()
+    from ..pipeline import latest_run  # the run side's imports, only where it is asked
+
     latest = latest_run(output_root.resolve())
     say(f"the newest run under {output_root}: {latest}")
     return latest

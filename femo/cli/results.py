@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from ..config import ConfigError
 from ..launchers.base import SubmissionError
@@ -12,8 +13,15 @@ from ..rundir import RunDir, RunDirError
 from .common import add_with, check_writable, fail, print_summary, run_or_latest, say, writing
 
 
+def embed_references(config: Any, persons: dict[str, str]) -> Any:
+    """femo.pipeline.embed_references, imported only where a report embeds reference
+    photos (the run side's imports, OpenCV among them, cost a report nothing else)."""
+    from ..pipeline import embed_references as embed
+
+    return embed(config, persons)
+
+
 def cmd_reduce(argv: list[str]) -> int:
-    from ..pipeline import embed_references
     from ..results.commands import reduce_run, reduce_sweep
     from ..results.sweep import is_sweep_dir
 
@@ -135,7 +143,6 @@ def cmd_export(argv: list[str]) -> int:
 
 
 def cmd_show(argv: list[str]) -> int:
-    from ..pipeline import embed_references
     from ..results.sheets.show import show_clip
 
     parser = argparse.ArgumentParser(
