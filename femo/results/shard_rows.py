@@ -87,6 +87,13 @@ def _read_file(path: Path, order: int, wanted: Sequence[str]) -> tuple[pa.Table,
         metadata = decode_metadata(file.schema_arrow.metadata)
     except (OSError, pa.ArrowException):
         return _read_shard(path, order, wanted)  # raises DamagedShard, naming the file
+    shard = pa.array(np.full(table.num_rows, order, np.int64))
+    if table.column_names == list(wanted) and all(
+        table.schema.field(name).type == SCHEMA.field(name).type
+        for name in wanted
+        if name in SCHEMA.names
+    ):
+        return table.append_column("_shard", shard), metadata  # as femo writes them now
     columns: dict[str, Any] = {}
     for name in wanted:
         kind = SCHEMA.field(name).type if name in SCHEMA.names else None
@@ -95,7 +102,7 @@ def _read_file(path: Path, order: int, wanted: Sequence[str]) -> tuple[pa.Table,
             columns[name] = column if kind is None or column.type == kind else column.cast(kind)
         elif kind is not None:
             columns[name] = pa.nulls(table.num_rows, kind)
-    columns["_shard"] = pa.array(np.full(table.num_rows, order, np.int64))
+    columns["_shard"] = shard
     return pa.table(columns), metadata
 
 
