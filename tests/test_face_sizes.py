@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pandas as pd
@@ -128,3 +130,20 @@ def test_a_box_mostly_inside_a_better_one_is_that_face_again():
     kept_boxes, scores = blazeface.drop_contained(boxes, np.array([0.9, 0.8, 0.7]), 0.7)
     assert kept_boxes.tolist() == [[0, 0, 100, 100], [50, 50, 150, 150]]
     assert scores.tolist() == [0.9, 0.7]
+
+
+def test_a_face_seen_at_two_scales_counts_as_found_again():
+    merged = np.array([[0, 0, 100, 100], [300, 300, 340, 340]], float)
+    letterbox = np.array([[5, 5, 105, 100]], float)  # the first face again
+    level = np.array([[2, 0, 98, 100], [302, 300, 342, 340]], float)
+    assert blazeface.views(merged, [letterbox, level, np.zeros((0, 4))], 0.3).tolist() == [2, 1]
+    # Seen twice, a box skips the close-up look and goes on to the mesh: the coffee cup,
+    # not found again close up (0.31), is still no face to the mesh.
+    image = cv2.imread(str(need(FACE_SIZES / "images" / "noface-coffee.jpg")))
+    detector = make_detector(BlazeFaceConfig(verify="none"))
+    (cup,) = detector.detect([image], [None])[0]
+    check = EvidenceCheck(BlazeFaceConfig())
+    (once,) = check.check(image, [cup])
+    (twice,) = check.check(image, [replace(cup, views=2)])
+    assert once.reason.startswith("not found again close up")
+    assert twice.reason.startswith("not a face to the face mesh")

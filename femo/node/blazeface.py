@@ -328,6 +328,23 @@ def drop_contained(
     return boxes[kept], scores[kept]
 
 
+def views(merged: np.ndarray, calls: list[np.ndarray], same: float) -> np.ndarray:
+    """For each merged box (x1, y1, x2, y2, ...), how many of the model calls (each
+    call's boxes) found a box overlapping it by IoU >= ``same``: the scales it was seen at."""
+    counts = np.zeros(len(merged), int)
+    for boxes in calls:
+        if not len(boxes) or not len(merged):
+            continue
+        lo = np.maximum(merged[:, None, :2], boxes[None, :, :2])
+        hi = np.minimum(merged[:, None, 2:4], boxes[None, :, 2:4])
+        inter = np.clip(hi - lo, 0, None).prod(axis=2)
+        area_m = (merged[:, 2:4] - merged[:, :2]).prod(axis=1)
+        area_b = (boxes[:, 2:4] - boxes[:, :2]).prod(axis=1)
+        iou = inter / np.maximum(area_m[:, None] + area_b[None, :] - inter, 1e-9)
+        counts += (iou >= same).any(axis=1)
+    return counts
+
+
 def pixel_boxes(boxes: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:
     """Frame boxes (x1, y1, x2, y2 floats) clipped to the frame as integer x, y, w, h.
 

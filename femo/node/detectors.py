@@ -35,6 +35,9 @@ class Face:
     eyes: tuple[tuple[float, float], tuple[float, float]] | None = field(
         default=None, compare=False
     )
+    # How many of BlazeFace's calls (the letterbox, each pyramid level, the back-camera
+    # model) found this face: seen at two scales, it has been found again.
+    views: int = field(default=1, compare=False)
 
 
 class Detector:
@@ -260,6 +263,8 @@ class BlazeFaceDetector(Detector):
     looks_at = "bgr"
     # A box with this share of its area inside a better-scored box is that face again.
     CONTAINED = 0.7
+    # A call's box overlapping a merged face by this IoU saw that face (Face.views).
+    SEEN_IOU = 0.3
     # A cascade's next model looks where every face found so far scored under this
     # (the face check's old default verify_below: profile faces scored from 0.70).
     UNSURE_BELOW = 0.65
@@ -352,12 +357,14 @@ class BlazeFaceDetector(Detector):
         )
         if self.pyramid is not None:
             merged, merged_scores = blazeface.drop_contained(merged, merged_scores, self.CONTAINED)
+        seen = blazeface.views(merged, found_boxes, self.SEEN_IOU)
         faces = []
-        for box, score in zip(merged, merged_scores, strict=True):
+        for box, score, views in zip(merged, merged_scores, seen, strict=True):
             pixels = blazeface.pixel_boxes(box[None], width, height)
             if pixels:
                 eyes = ((float(box[4]), float(box[5])), (float(box[6]), float(box[7])))
-                faces.append(Face(*pixels[0], confidence=float(score), eyes=eyes))
+                face = Face(*pixels[0], confidence=float(score), eyes=eyes, views=int(views))
+                faces.append(face)
         return faces
 
     def _call(self, tensor: np.ndarray, model: int) -> tuple[np.ndarray, np.ndarray]:

@@ -10,7 +10,9 @@ only on two independent pieces of evidence, after one that rules it out:
    box's centre (its middle 80 %) whose 3x3 neighbourhood spans at most
    :data:`FLAT_RANGE` grey levels must stay under :data:`FLAT_MAX` (on photos, real
    faces stay under about 0.5; drawn faces and lettering are mostly over it).
-2. **found again close up**: BlazeFace's short-range model, shown the box as MediaPipe
+2. **found again**: seen by the detector at two scales (two of BlazeFace's calls, the
+   letterbox, a pyramid level or the back-camera model, found it: ``Face.views``), or
+   else found again close up: BlazeFace's short-range model, shown the box as MediaPipe
    shows it a close-up (a square :data:`CONTEXT` times the box's longer side, upright,
    at its own 128 px), must find a box there (IoU >= :data:`SAME_BOX`) scoring at least
    :data:`AGAIN_MIN`. A face found at a small scale in a busy frame is seen again;
@@ -137,9 +139,12 @@ class EvidenceCheck:
         flat = flatness(frame_bgr, face.x, face.y, face.w, face.h)
         if flat >= FLAT_MAX:
             return Verdict(None, f"flat like a drawing ({flat:.2f} of it flat >= {FLAT_MAX:g})")
-        again = self.found_again(rgb, face)
-        if again < AGAIN_MIN:
-            return Verdict(None, f"not found again close up (score {again:.2f} < {AGAIN_MIN:g})")
+        if face.views < 2:  # seen at two scales, it has been found again already
+            again = self.found_again(rgb, face)
+            if again < AGAIN_MIN:
+                return Verdict(
+                    None, f"not found again close up (score {again:.2f} < {AGAIN_MIN:g})"
+                )
         span = eye_span(face)
         if span is not None and span < PROFILE_SPAN:
             return Verdict(None)  # a profile: the mesh would score it near 0
