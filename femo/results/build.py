@@ -225,7 +225,9 @@ def _apply_head(run: OpenRun, members: list[Member], results: list[ClipResult]) 
     for r, predicted in zip(results, predictions, strict=True):
         if r.status != "missing":
             r.predict = predicted
-    scored = [run.clip_of[r.video] for r in results if r.status != "missing"]
+    videos = [r.video for r in results if r.status != "missing"]
+    clip_of = run.plan.clips_of(videos)
+    scored = [clip_of[v] for v in videos]
     return scored_in_sample(head.provenance, run.path, config.dataset.root, scored)
 
 

@@ -100,8 +100,9 @@ def _part_faces(order: int, part: RunPart, clips: LabelledClips) -> Faces:
     table = table.sort_values(["_clip", "frame"], kind="stable").reset_index(drop=True)
     crops = np.zeros((len(table), SIDE, SIDE), np.uint8)
     root = Path(str(config.dataset.root))
+    clip_of = run.plan.clips_of(set(table["video"]))
     for video, where in table.groupby("video", sort=False).groups.items():
-        clip = run.clip_of[video]
+        clip = clip_of[video]
         wanted = table.loc[where]
         crops[where] = _clip_crops(root / clip.file, clip, wanted, config)
     return Faces(

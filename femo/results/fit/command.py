@@ -5,11 +5,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ... import __version__
 from ...config import ConfigError
 from ...rundir import FitFolder, RunDir, timestamp, write_text
+
+if TYPE_CHECKING:
+    from ..run import OpenRun
 
 
 @dataclass
@@ -45,7 +48,6 @@ def fit_runs(
 
     from .clips import gather_clips
     from .crossval import cross_validate_head, cv_figures
-    from .fitted_clips import clip_identities
     from .headfile import save_head
     from .model import fit_head
     from .report import fit_report_markdown
@@ -56,11 +58,7 @@ def fit_runs(
         raise _too_few_labels(clips.labelled, clips.unlabelled)
     X, has_face, names, classes = clips.X, clips.has_face, clips.names, clips.classes
     identities = [
-        identity
-        for part in clips.parts
-        for identity in clip_identities(
-            part.config.dataset.root, [part.reduced.run.clip_of[v] for v in part.videos]
-        )
+        identity for part in clips.parts for identity in _identities(part.reduced.run, part.videos)
     ]
     try:
         boot = config.report.bootstrap  # report.resamples, report.level, report.seed
@@ -118,3 +116,11 @@ def _too_few_labels(labelled: int, unlabelled: list[Path]) -> ConfigError:
         f"femo fit needs at least 10 labelled clips; {runs} {have} no labels: "
         f"give them after the run folders, femo fit {runs} dataset.labels=FILE"
     )
+
+
+def _identities(run: OpenRun, videos: list[str]) -> list:
+    """The content identities of a run's ``videos``, in their order (what head.json records)."""
+    from .fitted_clips import clip_identities
+
+    clip_of = run.plan.clips_of(videos)
+    return clip_identities(run.config.dataset.root, [clip_of[v] for v in videos])
