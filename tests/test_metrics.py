@@ -16,10 +16,11 @@ from femo.results.stats import classification_scores
 from .builders import reduce, synthetic_run
 
 OLD_REPORT = Path(__file__).parent / "data" / "run-0.3.0" / "report"
-# The keys femo added to metrics.json after 0.3.0 (over_time: only a segmented run's).
+# The keys femo added to metrics.json after 0.3.0 (over_time: only a segmented run's;
+# in_sample: only where a head was applied to clips it was fitted on).
 SINCE_0_3_0 = {
     "n_person_absent", "n_missing_labelled", "predicted", "clip_profiles", "method",
-    "labels_line", "identities", "over_time",
+    "labels_line", "identities", "over_time", "in_sample",
 }  # fmt: skip
 MINIMAL = {"accuracy": 0.5, "n_videos": 6, "n_labelled": 4, "macro_f1": 0.4}  # femo's order
 
@@ -41,7 +42,7 @@ def test_a_runs_metrics_json_reads_typed_and_writes_back_byte_for_byte(small_rep
     assert isinstance(metrics.per_class["Negative"], ClassFigures)
     assert metrics.per_class["Negative"].recall == raw["per_class"]["Negative"]["recall"]
     assert metrics.per_class["Negative"].recall_ci == raw["per_class"]["Negative"]["recall_ci"]
-    assert metrics.absent == {"over_time"}  # not a segmented run
+    assert metrics.absent == {"over_time", "in_sample"}  # not segmented, no head
     assert metrics.to_json() == raw and list(metrics.to_json()) == list(raw)
     metrics.write(tmp_path / METRICS_FILE)
     assert (tmp_path / METRICS_FILE).read_bytes() == path.read_bytes()

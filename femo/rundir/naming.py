@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ConfigError, absolute_path
+from ..config.classifier import CLASSIFIERS
+from ..config.extras import IDENTITIES, LANDMARKS
 
 
 def run_name(
@@ -30,9 +32,11 @@ def run_name(
     dataset = Path(str(root)).name if _given(root) else "demo"
     sampling = f"n{every_n}" if mode == "every_n" else f"fps{fps}"
     parts = [dataset, str(detector), sampling]
-    if _given(classifier) and classifier != "fer":
+    if _given(classifier) and classifier != CLASSIFIERS.default:
         parts.append(f"{classifier}-{Path(str(model)).stem}" if _given(model) else classifier)
-    parts += [str(x) for x in (landmarks, identity) if _given(x) and x != "none"]
+    for role, option in ((LANDMARKS, landmarks), (IDENTITIES, identity)):
+        if _given(option) and option != role.default:
+            parts.append(str(option))
     if _given(segment_s):
         parts.append(f"seg{float(segment_s):g}s")
     if _given(segment_frames):
