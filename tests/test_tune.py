@@ -5,6 +5,7 @@ loaded) and the one cluster job it submits. Training is in tests/test_tune_train
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -353,12 +354,16 @@ def test_tune_flags_need_tune(fast_femo, tmp_path):
 
 
 def test_importing_the_tuning_loads_no_tensorflow():
-    import importlib
-
-    for module in ("command", "job", "request", "run", "faces", "views", "nested", "network",
-                   "export", "outputs"):  # fmt: skip
-        importlib.import_module(f"femo.tune.{module}")
-    assert "tensorflow" not in sys.modules
+    # In a fresh interpreter: another test of the suite may have loaded TensorFlow here.
+    modules = ("command", "job", "request", "run", "faces", "views", "nested", "network",
+               "export", "outputs")  # fmt: skip
+    code = "; ".join(
+        ["import sys, importlib", *(f"importlib.import_module('femo.tune.{m}')" for m in modules),
+         "print('tensorflow' in sys.modules)"]
+    )  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "False"
 
 
 # ------------------------------------------------------------ one cluster job
