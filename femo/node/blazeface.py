@@ -328,21 +328,25 @@ def drop_contained(
     return boxes[kept], scores[kept]
 
 
+def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+    """IoU of one (x1, y1, x2, y2) box with each row of ``boxes`` (n, >= 4)."""
+    x1 = np.maximum(box[0], boxes[:, 0])
+    y1 = np.maximum(box[1], boxes[:, 1])
+    x2 = np.minimum(box[2], boxes[:, 2])
+    y2 = np.minimum(box[3], boxes[:, 3])
+    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
+    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    union = (box[2] - box[0]) * (box[3] - box[1]) + areas - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
+
+
 def views(merged: np.ndarray, calls: list[np.ndarray], same: float) -> np.ndarray:
     """For each merged box (x1, y1, x2, y2, ...), how many of the model calls (each
     call's boxes) found a box overlapping it by IoU >= ``same``: the scales it was seen at."""
-    counts = np.zeros(len(merged), int)
-    for boxes in calls:
-        if not len(boxes) or not len(merged):
-            continue
-        lo = np.maximum(merged[:, None, :2], boxes[None, :, :2])
-        hi = np.minimum(merged[:, None, 2:4], boxes[None, :, 2:4])
-        inter = np.clip(hi - lo, 0, None).prod(axis=2)
-        area_m = (merged[:, 2:4] - merged[:, :2]).prod(axis=1)
-        area_b = (boxes[:, 2:4] - boxes[:, :2]).prod(axis=1)
-        iou = inter / np.maximum(area_m[:, None] + area_b[None, :] - inter, 1e-9)
-        counts += (iou >= same).any(axis=1)
-    return counts
+    return np.array(
+        [sum(len(b) > 0 and bool((box_iou(m, b) >= same).any()) for b in calls) for m in merged],
+        int,
+    )
 
 
 def pixel_boxes(boxes: np.ndarray, width: int, height: int) -> list[tuple[int, int, int, int]]:

@@ -35,6 +35,7 @@ import cv2
 import numpy as np
 
 from ..config import BlazeFaceConfig, DetectorConfig
+from .blazeface import box_iou
 from .detectors import BlazeFaceDetector, Face
 from .face_mesh import FaceMesh, face_roi
 from .verify import Verdict
@@ -78,18 +79,6 @@ def close_up(rgb: np.ndarray, face: Face, size: int) -> tuple[np.ndarray, float]
         square[y0 - top : y1 - top, x0 - left : x1 - left] = rgb[y0:y1, x0:x1]
     shrink = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     return cv2.resize(square, (size, size), interpolation=shrink), size / side
-
-
-def box_iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one (x1, y1, x2, y2) box with each row of ``boxes`` (n, >= 4)."""
-    x1 = np.maximum(box[0], boxes[:, 0])
-    y1 = np.maximum(box[1], boxes[:, 1])
-    x2 = np.minimum(box[2], boxes[:, 2])
-    y2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = (box[2] - box[0]) * (box[3] - box[1]) + areas - inter
-    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0.0)
 
 
 def eye_span(face: Face) -> float | None:
