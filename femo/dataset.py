@@ -134,10 +134,19 @@ def discover_clips(config: DatasetConfig) -> list[Clip]:
     return sorted(clips, key=lambda c: c.video)
 
 
+def plain_clip_id(value: str) -> bool:
+    """Whether ``value`` is a relative path already in normal form (the usual labels
+    cell), which :func:`clip_id` returns as it is."""
+    unusual = value.startswith((".", "/")) or value.endswith("/")
+    return not (unusual or "//" in value or "/." in value)
+
+
 def clip_id(value: str, root: str | None, where: str) -> str:
     """A labels file's clip path as a clip id: relative to ``root``; an absolute path
     inside ``root`` is made relative, one outside it (or a relative one escaping it with
     ``..``) is refused by name."""
+    if plain_clip_id(value):
+        return value
     relative = value
     if os.path.isabs(value):
         if root is None:
@@ -149,11 +158,8 @@ def clip_id(value: str, root: str | None, where: str) -> str:
                 f"{where}: {value!r} is outside dataset.root {root}; clips are named "
                 "relative to the root"
             ) from None
-    # os.path, not pathlib: a labels file of 100,000 rows calls this 100,000 times; a
-    # path already in normal form (the usual one) is returned as it is.
-    unusual = relative.startswith((".", "/")) or relative.endswith("/")
-    if not (unusual or "//" in relative or "/." in relative):
-        return relative
+        if plain_clip_id(relative):
+            return relative
     normal = os.path.normpath(relative)
     if normal == ".." or normal.startswith("../"):
         raise ConfigError(f"{where}: {value!r} escapes dataset.root; clips are inside the root")
@@ -252,11 +258,14 @@ def read_labels(
     # A labels file with start/end columns labels segments (femo.segments).
     spans = span_columns(header, f"labels file {path}")
     index = segment_index(clips, spans) if spans else {}
+    # A labels file may hold 100,000 rows: where a row is, is written out only for an error.
     for line, row in enumerate(rows, start=2):
         raw_video = (row.get(config.video_column) or "").strip()
         if raw_video in ("", "."):
             raise ConfigError(f"labels file {path}, line {line}: empty {config.video_column!r}")
-        video = clip_id(raw_video, config.root, f"labels file {path}, line {line}")
+        video = raw_video
+        if not plain_clip_id(raw_video):
+            video = clip_id(raw_video, config.root, f"labels file {path}, line {line}")
         if spans:
             key = segment_key(video, row, spans, f"labels file {path}, line {line}")
             video = index.get(key) or f"{video}@{key[1]}"

@@ -673,3 +673,44 @@ def test_the_cycle_collector_is_paused_while_a_report_is_built_and_on_again_afte
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_rows_read_ahead_are_the_rows_read_on_first_use(partial_run):
+    from femo.results.run import open_run
+
+    write_shard(partial_run, 1, [*clip_rows("c.mp4", ["angry"]), *clip_rows("d.mp4", ["sad"])])
+    write_shard(partial_run, 2, [*clip_rows("e.mp4", ["happy"]), *clip_rows("a.mp4", ["fear"])])
+    ahead = open_run(partial_run, read_ahead=True)
+    assert "_reading" in ahead.__dict__  # started before open_run returned
+    lazy = open_run(partial_run)
+    assert "_reading" not in lazy.__dict__ and "shards" not in lazy.__dict__
+    assert ahead.shards.clip_rows.equals(lazy.shards.clip_rows)
+    assert ahead.shards.frame_rows.equals(lazy.shards.frame_rows)
+    # a.mp4 is in two files: the first one's rows win, read ahead (on threads) or not
+    assert ahead.shards.clip_rows.at["a.mp4", "_shard"] == 0
+    assert list(ahead.shards.clip_rows.index) == ["a.mp4", "b.mp4", "c.mp4", "d.mp4", "e.mp4"]
+
+
+def test_rows_are_not_read_ahead_for_a_run_the_report_refuses(partial_run):
+    from femo.results.run import open_run
+
+    assert "_reading" not in open_run(partial_run, read_ahead=True).__dict__
+    partial = open_run(partial_run, ["reduce.allow_partial=true"], read_ahead=True)
+    assert "_reading" in partial.__dict__
+    assert list(partial.shards.clip_rows.index) == ["a.mp4", "b.mp4"]
+
+
+def test_a_damaged_file_read_ahead_is_the_one_line_of_reading_it_later(partial_run):
+    from femo.results.run import open_run
+
+    write_shard(partial_run, 1, clip_rows("c.mp4", ["angry"]))
+    write_shard(partial_run, 2, clip_rows("e.mp4", ["happy"]))
+    damaged = partial_run / "shards" / "shard-00001.parquet"
+    damaged.write_bytes(damaged.read_bytes()[:200])
+    messages = []
+    for ahead in (True, False):
+        with pytest.raises(ConfigError) as exc:
+            open_run(partial_run, read_ahead=ahead).shards  # noqa: B018
+        messages.append(str(exc.value))
+    assert messages[0] == messages[1]
+    assert messages[0].startswith(f"shard file {damaged} is damaged (")

@@ -90,7 +90,7 @@ def reduce_run(
     ``out`` if given (nothing is written into the run folder), else ``report/`` (no
     overrides) or a folder named after the overrides (and the runs it is combined with)."""
     with collector_paused():
-        run = open_run(run_dir, overrides, "reduce", embed)
+        run = open_run(run_dir, overrides, "reduce", embed, read_ahead=True)
         folder = out or run.folder.report_dir_for(report_changes(overrides, with_runs))
         return report_run(run, folder, with_runs)
 

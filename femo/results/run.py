@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,14 +88,30 @@ class OpenRun:
     @functools.cached_property
     def shards(self) -> ShardData:
         """Every finished shard's rows, read once; a damaged file is one ConfigError line."""
-        from .shard_rows import FRAME_COLUMNS, DamagedShard, load_shards
+        from .shard_rows import DamagedShard
 
+        pending: Future[ShardData] | None = self.__dict__.pop("_reading", None)
         try:
-            return load_shards(list(self.finished.values()), self.frame_columns or FRAME_COLUMNS)
+            return pending.result() if pending is not None else self._read_shards()
         except DamagedShard as exc:
             raise ConfigError(
                 f"{exc}; femo run resume={self.path} redoes that shard, nothing else"
             ) from None
+
+    def read_shards_ahead(self) -> None:
+        """Start reading the shard rows on a thread of their own, so that they are read
+        while the caller reads the rest (the Parquet decoding lets go of the GIL);
+        :attr:`shards` waits for them."""
+        if "shards" in self.__dict__ or "_reading" in self.__dict__:
+            return
+        reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="femo-shards")
+        self.__dict__["_reading"] = reader.submit(self._read_shards)
+        reader.shutdown(wait=False)
+
+    def _read_shards(self) -> ShardData:
+        from .shard_rows import FRAME_COLUMNS, load_shards
+
+        return load_shards(list(self.finished.values()), self.frame_columns or FRAME_COLUMNS)
 
     def over(self, folder: RunDir) -> OpenRun:
         """Another run's folder read as this one is: its plan and shards, with this run's
@@ -158,26 +175,31 @@ def open_run(
     embed: Embed | None = None,
     frame_columns: Sequence[str] | None = None,
     config: RunConfig | None = None,
+    read_ahead: bool = False,
 ) -> OpenRun:
     """Open a run folder for reading; a damaged folder or a bad override is one line.
 
     Reads the manifest, the plan and the labels once (``overrides`` are those ``command``
     may change); shard rows and reference faces are read on first use. ``config``: the
     settings to read it with as they are (those ``femo run`` just ran it with), instead
-    of its saved ones with ``overrides``.
+    of its saved ones with ``overrides``. ``read_ahead``: start reading the shard rows
+    at once, beside the labels (for a caller that reads them all anyway), unless shards
+    are not done and the report will refuse them.
     """
     folder = path if isinstance(path, RunDir) else RunDir(path)
     given = config is not None or names_key(list(overrides), "dataset.labels")
     manifest, plan = folder.check(labels_given=given)
     if config is None:
         config = folder.report_config(overrides, command, manifest)
-    labels = Labels()
+    run = OpenRun(folder, manifest, config, plan, Labels(), embed, frame_columns)
+    if read_ahead and (config.reduce.allow_partial or not run.not_done):
+        run.read_shards_ahead()
     if config.dataset.labels:
         segments = plan.clips if plan.segmented else []
-        labels = read_labels(
+        run.labels = read_labels(
             config.dataset.labels, config.dataset, config.mapping, segments, plan.videos
         )
-    return OpenRun(folder, manifest, config, plan, labels, embed, frame_columns)
+    return run
 
 
 def ranges(indices: list[int]) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,8 @@ FRAME_COLUMNS = ("video", "frame", "time_s", "face", "w", "h", *EMOTIONS, "detec
 # The columns of a clip row that the results side reads (never the large list columns:
 # the embedding and the mesh are read where needed, by the rows that need them).
 CLIP_COLUMNS = ("video", "kind", "status", "message", "fps", "frames_read", "frames_sampled")
+# Files read at once: more threads than this only wait on the one disk.
+_READERS = 8
 
 
 class DamagedShard(Exception):
@@ -111,7 +114,10 @@ def _read_all(files: Sequence[Path], columns: Sequence[str]) -> tuple[pa.Table, 
     by file (a dataset scan costs more per file than the rows of a small one), so a
     damaged file is named."""
     wanted = list(dict.fromkeys([*CLIP_COLUMNS, *columns]))
-    read = [_read_file(path, order, wanted) for order, path in enumerate(files)]
+    # Threads: a Parquet read lets go of the GIL, so files decode on every core while
+    # Python handles the next; map keeps the files' order.
+    with ThreadPoolExecutor(max_workers=min(len(files), pa.cpu_count(), _READERS)) as pool:
+        read = list(pool.map(_read_file, files, range(len(files)), [wanted] * len(files)))
     tables, metadata = (list(part) for part in zip(*read, strict=True))
     return pa.concat_tables(tables, promote_options="default"), metadata
 

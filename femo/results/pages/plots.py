@@ -81,9 +81,35 @@ def label_text(text: Any, limit: int = 40) -> str:
     return s.replace("$", r"\$")
 
 
-def new_figure(width: float, height: float) -> Figure:
-    """A figure of ``width`` x ``height`` inches on its own Agg canvas (no pyplot)."""
-    fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+@dataclass(frozen=True)
+class Margins:
+    """A figure's margins around its one axes, in inches."""
+
+    left: float
+    right: float
+    bottom: float
+    top: float
+
+
+# A timeline's text is of one size whatever the clip: score ticks 0.0-1.0, one line of
+# title, numbers along time (the margins constrained layout gives it).
+TIMELINE_MARGINS = Margins(left=0.49, right=0.05, bottom=0.42, top=0.24)
+
+
+def new_figure(width: float, height: float, margins: Margins | None = None) -> Figure:
+    """A figure of ``width`` x ``height`` inches on its own Agg canvas (no pyplot), laid
+    out by matplotlib's constrained layout, or with fixed ``margins`` where its text is of
+    known size (a layout pass costs as much as drawing the figure)."""
+    if margins is None:
+        fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+    else:
+        fig = Figure(figsize=(width, height), dpi=DPI)
+        fig.subplots_adjust(
+            left=margins.left / width,
+            right=1 - margins.right / width,
+            bottom=margins.bottom / height,
+            top=1 - margins.top / height,
+        )
     FigureCanvasAgg(fig)
     return fig
 
@@ -318,7 +344,8 @@ def timeline_png(timeline: Timeline, emotions: Sequence[str], legend: bool = Fal
     the video, its golden and predicted class and whether the prediction is right.
     """
     data = timeline_arrays(timeline, emotions)
-    fig = new_figure(6.0, 2.5 if legend else 2.2)
+    # The legend's names are the model's: their width is known once drawn.
+    fig = new_figure(6.0, 2.5) if legend else new_figure(6.0, 2.2, TIMELINE_MARGINS)
     ax = fig.add_subplot()
     # Lone points between gaps would be invisible as lines alone.
     marker = "." if len(data.x) <= 40 else None
