@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 import cv2
@@ -147,3 +148,30 @@ def test_a_face_seen_at_two_scales_counts_as_found_again():
     (twice,) = check.check(image, [replace(cup, views=2)])
     assert once.reason.startswith("not found again close up")
     assert twice.reason.startswith("not a face to the face mesh")
+
+
+LFW = SHARED / "lfw-expressions" / "images"
+
+
+def test_a_small_face_the_other_evidence_cannot_see_is_kept_on_mtcnns_word(preset):
+    # A grainy 121x92-px film crop, the face turned: short range scores it 0.46 close up.
+    image = cv2.imread(str(need(LFW / "Dwarakish_121.jpg")))
+    detector, _ = preset
+    (face,) = detector.detect([image], [None])[0]
+    check = EvidenceCheck(BlazeFaceConfig())
+    rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+    assert check.evidence(rgb, face).reason.startswith("not found again close up")
+    assert check.onet.face_probability(rgb, face.x, face.y, face.w, face.h) > 0.8
+    assert [v.kept for v in check.check(image, [face])] == [True]
+
+
+def test_the_cat_and_the_cup_are_no_faces_to_mtcnns_classifier_either():
+    letterbox = make_detector(BlazeFaceConfig(model="short+back", min_face=None, verify="none"))
+    check = EvidenceCheck(BlazeFaceConfig())
+    for name in ("noface-chelsea.jpg", "noface-coffee.jpg"):
+        image = cv2.imread(str(need(FACE_SIZES / "images" / name)))
+        verdicts = check.check(image, letterbox.detect([image], [None])[0])
+        assert verdicts and all(
+            re.search(r", nor a face to MTCNN's classifier \(0\.\d\d <= 0\.8\)$", v.reason)
+            for v in verdicts
+        ), [v.reason for v in verdicts]

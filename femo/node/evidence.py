@@ -22,6 +22,13 @@ only on two independent pieces of evidence, after one that rules it out:
    scores them near 0), or **a face to the face mesh** (its presence on MediaPipe's crop,
    turned by the eyes, at least ``detector.verify_min``).
 
+A face not flat that fails 2 or 3 is still kept where **a second detector's face
+classifier** calls it a face: MTCNN's third network (ONet, :mod:`.onet`), trained to
+tell faces from what a detector mistakes for them, on the box cut as MTCNN cuts it, above
+MTCNN's own threshold (:data:`~.onet.MTCNN_THRESHOLD`). Two models, trained apart, agree.
+It speaks for faces the other evidence cannot see well: a few pixels wide, turned, or
+cut by the frame's edge, where the close-up is a blur and the mesh scores near 0.
+
 A face the detector gave no eyes (Haar, MTCNN) goes through 1, 2 and the mesh. The
 rejected boxes stay in the shard (kind "rejected") with their reason.
 """
@@ -38,6 +45,7 @@ from ..config import BlazeFaceConfig, DetectorConfig
 from .blazeface import box_iou
 from .detectors import BlazeFaceDetector, Face
 from .face_mesh import FaceMesh, face_roi
+from .onet import MTCNN_THRESHOLD, FaceClassifier
 from .verify import Verdict
 
 FLAT_RANGE = 2
@@ -103,6 +111,7 @@ class EvidenceCheck:
         self.mesh = FaceMesh(threads=1, needed_by="detector.verify=evidence")
         short = BlazeFaceConfig(model="short", min_score=_AGAIN_FLOOR, min_face=None, verify="none")
         self.short = BlazeFaceDetector(short)
+        self.onet = FaceClassifier()
         self._local = threading.local()
 
     def warm_up_thread(self) -> None:
@@ -124,10 +133,25 @@ class EvidenceCheck:
         ]
 
     def verdict(self, frame_bgr: np.ndarray, rgb: np.ndarray, face: Face) -> Verdict:
-        """The check of one face (module docstring, steps 1-3)."""
+        """The check of one face (module docstring)."""
         flat = flatness(frame_bgr, face.x, face.y, face.w, face.h)
         if flat >= FLAT_MAX:
             return Verdict(None, f"flat like a drawing ({flat:.2f} of it flat >= {FLAT_MAX:g})")
+        verdict = self.evidence(rgb, face)
+        if verdict.kept:
+            return verdict
+        onet = self.onet.face_probability(rgb, face.x, face.y, face.w, face.h)
+        if onet > MTCNN_THRESHOLD:
+            return Verdict(verdict.presence)
+        return Verdict(
+            verdict.presence,
+            f"{verdict.reason}, nor a face to MTCNN's classifier "
+            f"({onet:.2f} <= {MTCNN_THRESHOLD:g})",
+        )
+
+    def evidence(self, rgb: np.ndarray, face: Face) -> Verdict:
+        """Steps 2 and 3 of the module docstring: found again, then a profile or a face
+        to the mesh."""
         if face.views < 2:  # seen at two scales, it has been found again already
             again = self.found_again(rgb, face)
             if again < AGAIN_MIN:
