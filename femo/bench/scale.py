@@ -153,13 +153,20 @@ _PEAK = (
 )
 
 
-def _timed(command: list[str], pin: bool, env: dict[str, str] | None = None) -> dict[str, float]:
-    """Wall time and peak RSS of ``command`` in a fresh process (one core if ``pin``)."""
+def source_env(source: Path) -> dict[str, str]:
+    """The environment that makes ``python -m femo`` run the femo in ``source`` (the
+    folder holding its ``femo`` package)."""
+    return {**os.environ, "PYTHONPATH": str(source.resolve())}
+
+
+def _timed(command: list[str], pin: bool, env: dict[str, str], cwd: Path) -> dict[str, float]:
+    """Wall time and peak RSS of ``command`` in a fresh process (one core if ``pin``), run
+    in ``cwd``: never a checkout's folder, whose own femo ``python -m`` would put first."""
     if pin and shutil.which("taskset"):
         command = ["taskset", "-c", "0", *command]
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-c", _PEAK, *command], capture_output=True, text=True, env=env
+        [sys.executable, "-c", _PEAK, *command], capture_output=True, text=True, env=env, cwd=cwd
     )
     seconds = time.perf_counter() - t0
     if proc.returncode != 0:
@@ -200,13 +207,13 @@ def main(argv: list[str] | None = None) -> int:
         "load_average": os.getloadavg()[0],
         "make_s": round(made, 1),
     }
-    versions = {"this": None}
+    versions = {"this": source_env(Path(__file__).resolve().parents[2])}
     if args.baseline is not None:
-        versions["baseline"] = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+        versions["baseline"] = source_env(args.baseline)
     for _ in range(args.rounds):
         for name, env in versions.items():
             for command in ("status", "reduce"):
-                timed = _timed([*femo, command, str(run.path)], pin, env)
+                timed = _timed([*femo, command, str(run.path)], pin, env, work)
                 results.setdefault(name, {}).setdefault(command, []).append(timed)
     results["report_files"] = sorted(p.name for p in run.report_dir.iterdir())
     results["run_dir"] = str(run.path)
