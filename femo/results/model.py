@@ -19,7 +19,7 @@ from ..dataset import Segment
 from .metrics import Metrics
 
 
-@dataclass
+@dataclass(slots=True)
 class ClipResult:
     """One clip's result: its prediction, golden label, status, frame counts and votes."""
 
