@@ -126,11 +126,17 @@ def group_profiles(
         [labelled[g] for g in names],
         **asdict(cfg.bootstrap),
     )
+    # Plain rows per group, looked up once: a .loc per group and emotion costs a second
+    # over thousands of persons.
+    count_rows = emotion_counts.reindex(index=names, fill_value=0).to_numpy(float).tolist()
+    mean_rows = mean_scores.reindex(index=names).to_numpy(float).tolist()
+    with_scores = set(mean_scores.index)
     profiles = []
-    for g, interval in zip(names, intervals, strict=True):
-        counts = emotion_counts.loc[g] if g in emotion_counts.index else pd.Series(0, EMOTIONS)
-        n_frames = int(counts.sum())
-        shares = {e: float(counts[e]) / n_frames if n_frames else 0.0 for e in EMOTIONS}
+    for g, interval, counts, means in zip(names, intervals, count_rows, mean_rows, strict=True):
+        n_frames = int(sum(counts))
+        shares = {
+            e: c / n_frames if n_frames else 0.0 for e, c in zip(EMOTIONS, counts, strict=True)
+        }
         class_share = dict.fromkeys(mapping.classes, 0.0)
         for e, share in shares.items():
             class_share[mapping.emotions[e]] += share
@@ -142,8 +148,8 @@ def group_profiles(
             frames_with_face=n_frames,
             emotion_share={e: round(v, 6) for e, v in shares.items()},
             emotion_mean_score={
-                e: (round(float(mean_scores.loc[g, e]), 6) if g in mean_scores.index else None)
-                for e in EMOTIONS
+                e: (round(m, 6) if g in with_scores else None)
+                for e, m in zip(EMOTIONS, means, strict=True)
             },
             class_share={c: round(v, 6) for c, v in class_share.items()},
             predicted_share={

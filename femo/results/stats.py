@@ -451,4 +451,10 @@ def accuracy_intervals(
     p = np.divide(k, n, out=np.zeros(n.shape, dtype=float), where=n > 0)
     draws = rng.binomial(n[:, None], p[:, None], size=(n.size, resamples))
     accuracies = draws / np.maximum(n, 1)[:, None]
-    return [_percentile_interval(accuracies[i], level) if n[i] > 0 else None for i in range(n.size)]
+    # Every group's percentiles in one call (as _percentile_interval takes them per row).
+    alpha = (1.0 - level) / 2.0
+    lows, highs = np.quantile(accuracies, [alpha, 1.0 - alpha], axis=1).tolist()
+    return [
+        Interval(low, high) if size > 0 else None
+        for low, high, size in zip(lows, highs, n.tolist(), strict=True)
+    ]
