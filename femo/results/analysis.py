@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..config import EMOTIONS, MappingConfig, ReportConfig
@@ -29,7 +30,7 @@ from .metrics import (
     Timeline,
     VideoOverTime,
 )
-from .reduce import ClipResult, scored_clips
+from .reduce import ClipResult, positions, scored_clips
 from .stats import accuracy_intervals, bootstrap_metrics
 
 
@@ -111,7 +112,10 @@ def group_profiles(
     if not group_of:
         return []
     # A frame of a clip without a group has no key: groupby leaves it out.
-    group = per_frame["video"].map(group_of).rename("group")
+    grouped = list(group_of)
+    at = positions(per_frame["video"], grouped)
+    names_of = np.array([*group_of.values(), None], dtype=object)  # -1: the None at the end
+    group = pd.Series(names_of[at], index=per_frame.index, name="group")
     emotion_counts = (
         per_frame.groupby([group, per_frame["emotion"]])
         .size()
