@@ -453,7 +453,9 @@ def accuracy_intervals(
     accuracies = draws / np.maximum(n, 1)[:, None]
     # Every group's percentiles in one call (as _percentile_interval takes them per row).
     alpha = (1.0 - level) / 2.0
-    lows, highs = np.quantile(accuracies, [alpha, 1.0 - alpha], axis=1).tolist()
+    # In place: a copy of every group's resamples would be 48 MB at 3,000 groups.
+    bounds = np.quantile(accuracies, [alpha, 1.0 - alpha], axis=1, overwrite_input=True)
+    lows, highs = bounds.tolist()
     return [
         Interval(low, high) if size > 0 else None
         for low, high, size in zip(lows, highs, n.tolist(), strict=True)
