@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from femo.results.metrics import GroupProfile, Metrics, Timeline
+from femo.results.metrics import GroupProfile, Metrics
 from femo.results.pages import plots
 from femo.results.pages.html_page import SECTIONS, answer_text, render_index_html
 from femo.results.pages.html_sections import order_clips
+from femo.results.time_records import Timeline
 
 from .builders import (
     CLASSES,

@@ -15,12 +15,12 @@ import pytest
 from femo.config import EMOTIONS, MappingConfig
 from femo.dataset import Segment
 from femo.results.analysis import segment_timelines
-from femo.results.metrics import SegmentResult, VideoOverTime
 from femo.results.model import ClipResult
 from femo.results.pages import over_time_plot
 from femo.results.pages.html_page import render_index_html
 from femo.results.pages.markdown import report_markdown
 from femo.results.pages.plots import CLASS_COLOURS
+from femo.results.time_records import SegmentResult, VideoOverTime
 from femo.results.write import write_report
 from femo.rundir import ReportFolder
 

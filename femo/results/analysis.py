@@ -19,19 +19,10 @@ import pandas as pd
 
 from ..config import EMOTIONS, MappingConfig, ReportConfig
 from ..dataset import Segment
-from .metrics import (
-    CiBasis,
-    ClipProfile,
-    GroupProfile,
-    Interval,
-    PersonInSegment,
-    Predicted,
-    SegmentResult,
-    Timeline,
-    VideoOverTime,
-)
+from .metrics import CiBasis, ClipProfile, GroupProfile, Interval, Predicted
 from .reduce import ClipResult, positions, scored_clips
 from .stats import accuracy_intervals, bootstrap_metrics
+from .time_records import PersonInSegment, SegmentResult, Timeline, VideoOverTime
 
 
 def _interval(value: Any) -> list[float] | None:

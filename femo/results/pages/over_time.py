@@ -17,8 +17,9 @@ from urllib.parse import quote
 
 from ...config import EMOTIONS
 from ...rundir import ReportFolder
-from ..metrics import Metrics, SegmentResult, VideoOverTime
+from ..metrics import Metrics
 from ..model import Report
+from ..time_records import SegmentResult, VideoOverTime
 
 # Segments listed per video in report.md and index.html; videos.csv has them all.
 MAX_LISTED = 200

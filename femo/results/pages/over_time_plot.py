@@ -23,7 +23,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
-from ..metrics import SegmentResult, VideoOverTime
+from ..time_records import SegmentResult, VideoOverTime
 from .plots import class_colour, emotion_colour, label_text, new_figure, png_bytes
 
 # Lanes of persons (or groups) drawn per video, the most seen first.

@@ -20,7 +20,7 @@ from matplotlib.collections import PolyCollection
 from matplotlib.colors import LinearSegmentedColormap
 from matplotlib.figure import Figure
 
-from ..metrics import Timeline
+from ..time_records import Timeline
 from .formatting import percent
 
 DPI = 100
