@@ -209,7 +209,7 @@ def test_a_head_on_its_own_clips_warns_and_every_report_says_so(fitted, fast_fem
     report = _report(run_dir)
     metrics = json.loads((report / "metrics.json").read_text())
     assert metrics["in_sample"] == {
-        "head_file": str(head_file), "clips": 60, "labelled": 60, "known_by": ["content"],
+        "head_file": str(head_file), "model_file": None, "clips": 60, "labelled": 60, "known_by": ["content"],
         "out_of_sample_labelled": 0, "out_of_sample_accuracy": None,
         "out_of_sample_accuracy_ci": None,
     }  # fmt: skip
@@ -384,3 +384,77 @@ def test_long_video_segments_overlapping_fitted_frames_are_in_sample(tmp_path):
         f"femo: warning: the head was fitted on {n} of the {metrics['n_videos']} clips "
         "scored here: what it predicts for them is in-sample"
     )
+
+
+def _tuned_model(tmp_path: Path, clips: list[dict], run_dir: Path) -> Path:
+    """A TFLite file with the card femo fit --tune writes, saying it learnt from
+    ``clips`` of ``run_dir`` (the network itself is never run by a reduce)."""
+    from femo.model_card import write_card
+
+    from .test_tune import identity_tflite
+
+    card = {
+        "fitted_on": {"runs": [{"run": str(run_dir)}], "detectors": ["haar"], "clips": clips,
+                      "labelled_clips": len(clips), "faces": 6 * len(clips), "persons": 12},
+        "settings": {"rate": 0.001, "epochs": 8},
+    }  # fmt: skip
+    path = tmp_path / "model.tflite"
+    path.write_bytes(write_card(identity_tflite(), card))
+    return path
+
+
+def _with_classifier(run_dir: Path, model: Path) -> None:
+    """Make the run's saved classifier that custom model (as a run made with it says)."""
+    from femo.config import EMOTIONS
+
+    run = RunDir(run_dir)
+    manifest = run.read_manifest()
+    manifest["config"]["classifier"] = {
+        "name": "custom", "model": str(model), "size": 64, "color": "gray", "range": [-1, 1],
+        "labels": list(EMOTIONS), "softmax": "no", "crop": "fer", "sha256": "ab" * 32,
+    }  # fmt: skip
+    run.manifest_file.write_text(json.dumps(manifest))
+
+
+def _resampled(run_dir: Path) -> Path:
+    """The report folder of a re-reduce with ``report.resamples=200``."""
+    (folder,) = [p for p in run_dir.iterdir() if p.name.startswith("report-report.resamples")]
+    return folder
+
+
+def test_a_tuned_model_on_clips_it_learnt_from_warns_and_the_method_says_so(
+    fitted, fast_femo, tmp_path
+):
+    run_dir, head_file = _copy(fitted, tmp_path)
+    learnt = json.loads(head_file.read_text())["provenance"]["clips"][:30]
+    _with_classifier(run_dir, _tuned_model(tmp_path, learnt, run_dir))
+    proc = fast_femo("reduce", str(run_dir), "report.resamples=200")
+    assert proc.returncode == 0, proc.stderr
+    metrics = json.loads((_resampled(run_dir) / "metrics.json").read_text())
+    record = metrics["in_sample"]
+    assert (record["head_file"], record["model_file"]) == (None, str(tmp_path / "model.tflite"))
+    assert (record["clips"], record["labelled"], record["out_of_sample_labelled"]) == (30, 30, 30)
+    lo, hi = record["out_of_sample_accuracy_ci"]
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("femo: warning:")]
+    assert line == (
+        "femo: warning: the tuned model learnt from 30 of the 60 labelled clips scored here: "
+        "the accuracy is in-sample, not an estimate for new clips; over the 30 labelled clips "
+        f"it did not learn from: {100 * record['out_of_sample_accuracy']:.1f}% "
+        f"[{100 * lo:.1f}, {100 * hi:.1f}]"
+    )
+    assert (
+        "24 epochs" not in metrics["method"]
+        and "rate 0.001, 8 epochs; IN-SAMPLE: it learnt from 30 of the labelled clips scored here)"
+        in metrics["method"]
+    )
+
+
+def test_a_tuned_model_that_learnt_from_other_clips_says_nothing(fitted, fast_femo, tmp_path):
+    run_dir, _ = _copy(fitted, tmp_path)
+    other = [{"clip": "elsewhere.mp4", "file": "12:0123456789abcdef", "frames": None}]
+    _with_classifier(run_dir, _tuned_model(tmp_path, other, tmp_path / "another-run"))
+    proc = fast_femo("reduce", str(run_dir), "report.resamples=200")
+    assert proc.returncode == 0, proc.stderr
+    assert "warning" not in proc.stdout
+    metrics = json.loads((_resampled(run_dir) / "metrics.json").read_text())
+    assert metrics.get("in_sample") is None and "IN-SAMPLE" not in metrics["method"]

@@ -130,6 +130,7 @@ def test_a_tuned_network_runs_as_a_custom_classifier(tmp_path, faces_folder):
     assert "training 9/9 (the model kept, the choice)" in log
     card = read_card(folder / "model.tflite")
     assert card["fitted_on"]["faces"] == 36 and card["fitted_on"]["persons"] == 12
+    assert len(card["fitted_on"]["clips"]) == 36  # by content: a report on them says so
     assert card["settings"]["rate"] == 0.001 and card["settings"]["epochs"] in (1, 2)
     assert card["labels"] == ["happy", "neutral", "angry"]
     head = json.loads((folder / "head.json").read_text())
@@ -156,6 +157,8 @@ def test_a_tuned_network_runs_as_a_custom_classifier(tmp_path, faces_folder):
     assert (rows[others].to_numpy() == 0).all()
     method = (tuned_run / "report" / "report.md").read_text()
     assert "tuned from fer's model by femo fit --tune on 36 faces of 36 labelled clips" in method
+    # The same images it learnt from: every figure of this run is in-sample, and says so.
+    assert "; IN-SAMPLE: it learnt from 36 of the clips scored here)" in method
 
     # The head beside it reads that run's scores.
     proc = femo("reduce", str(tuned_run), f"reduce.head={folder / 'head.json'}", cwd=tmp_path)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .. import __version__
 from ..config import EMOTIONS, ConfigError, RunConfig, from_saved, to_dict
-from ..dataset import Labels, clip_groups, unmatched_pattern
+from ..dataset import Clip, Labels, clip_groups, unmatched_pattern
 from ..rundir import RunDir, timestamp
 from .analysis import (
     clip_profiles,
@@ -81,8 +81,10 @@ class Reduced:
     reference_crops: dict[str, list[bytes]] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
     faces: Any = None  # every classified face and its person (reference photos given)
-    # The clips the head (reduce.head) was fitted on, each with how it was known.
+    # The clips the head (reduce.head) was fitted on, each with how it was known; and
+    # those a tuned model (classifier=custom, made by femo fit --tune) learnt from.
     in_sample: dict[str, str] = field(default_factory=dict)
+    tuned_on: dict[str, str] = field(default_factory=dict)
 
     @property
     def labels(self) -> Labels:
@@ -148,6 +150,7 @@ def reduce_shards(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Reduced:
         groups,
         chosen.faces,
         in_sample,
+        _tuned_on(run, results),
     )
 
 
@@ -225,10 +228,35 @@ def _apply_head(run: OpenRun, members: list[Member], results: list[ClipResult]) 
     for r, predicted in zip(results, predictions, strict=True):
         if r.status != "missing":
             r.predict = predicted
+    return scored_in_sample(
+        head.provenance, run.path, config.dataset.root, _scored_clips(run, results)
+    )
+
+
+def _scored_clips(run: OpenRun, results: list[ClipResult]) -> list[Clip]:
+    """The planned clips the report scores (every one but the missing)."""
     videos = [r.video for r in results if r.status != "missing"]
     clip_of = run.plan.clips_of(videos)
-    scored = [clip_of[v] for v in videos]
-    return scored_in_sample(head.provenance, run.path, config.dataset.root, scored)
+    return [clip_of[v] for v in videos]
+
+
+def _tuned_on(run: OpenRun, results: list[ClipResult]) -> dict[str, str]:
+    """The scored clips the run's classifier learnt from, where it is a model femo tuned
+    (its card records them, :mod:`femo.model_card`); none for any other classifier."""
+    from ..model_card import read_card
+    from .fit.fitted_clips import scored_in_sample
+
+    model = getattr(run.config.classifier, "model", None)
+    fitted = (read_card(model) or {}).get("fitted_on") if model else None
+    if not isinstance(fitted, dict):
+        return {}
+    try:
+        return scored_in_sample(
+            fitted, run.path, run.config.dataset.root, _scored_clips(run, results)
+        )
+    except ValueError as exc:  # a card whose clips do not read: said, not guessed at
+        log.warning("classifier.model %s: its record of clips does not read (%s)", model, exc)
+        return {}
 
 
 def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
@@ -236,7 +264,7 @@ def build_report(run: OpenRun, with_runs: tuple[Path, ...] = ()) -> Report:
     reduced = reduce_shards(run, with_runs)
     config, results, per_frame = run.config, reduced.results, reduced.per_frame
     classes = config.mapping.classes
-    in_sample = in_sample_figures(reduced.in_sample, results, config)
+    in_sample = in_sample_figures(reduced.in_sample, reduced.tuned_on, results, config)
     figures = compute_metrics(results, classes, config.reduce.no_face)
     ci = intervals(results, classes, config.report, config.reduce.no_face)
     per_class = {
@@ -299,10 +327,15 @@ def _method(run: OpenRun, members: list[Member], in_sample: InSample | None = No
 
 
 def in_sample_figures(
-    found: dict[str, str], results: list[ClipResult], config: RunConfig
+    head_on: dict[str, str],
+    tuned_on: dict[str, str],
+    results: list[ClipResult],
+    config: RunConfig,
 ) -> InSample | None:
-    """What the report says of the clips a head was fitted on (``found``): how many it
-    scored, and the accuracy over the labelled clips it was not fitted on, if any."""
+    """What the report says of the clips the head was fitted on (``head_on``) or the
+    tuned model learnt from (``tuned_on``): how many it scored, and the accuracy over the
+    labelled clips neither saw, if any."""
+    found = {**tuned_on, **head_on}
     if not found:
         return None
     scored = [r for r in results if r.video in found]
@@ -311,7 +344,8 @@ def in_sample_figures(
     accuracy = compute_metrics(others, classes, no_face)["accuracy"] if others else None
     ci = intervals(others, classes, config.report, no_face).accuracy if others else None
     return InSample.of(
-        head_file=config.reduce.head,
+        head_file=config.reduce.head if head_on else None,
+        model_file=getattr(config.classifier, "model", None) if tuned_on else None,
         clips=len(scored),
         labelled=sum(r.golden is not None for r in scored),
         known_by=sorted(set(found.values())),

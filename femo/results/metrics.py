@@ -237,10 +237,12 @@ class FitSummary(Record):
 
 @dataclass(frozen=True, eq=False)
 class InSample(Record):
-    """The clips a head (``reduce.head``) scored that it was fitted on: figures over them
+    """The scored clips a head (``reduce.head``) was fitted on, or a tuned model
+    (``classifier.model``, made by ``femo fit --tune``) learnt from: figures over them
     are in-sample, not an estimate for new clips; and the accuracy over the others."""
 
-    head_file: str | None = None
+    head_file: str | None = None  # the head, where it was fitted on some of them
+    model_file: str | None = None  # the tuned model, where it learnt from some of them
     clips: int = 0  # scored clips the head was fitted on
     labelled: int = 0  # of them, labelled ones (in the accuracy)
     known_by: list[str] = field(default_factory=list)  # content, name or run

@@ -85,6 +85,9 @@ def model_card(
             "runs": clips.runs,
             "detectors": sorted(clips.detectors),
             "labelled_clips": clips.labelled,
+            # The clips it learnt from, known by content: a report scoring one of them with
+            # this model says its figure is in-sample.
+            "clips": clips.fitted_clips(),
             "faces": len(faces),
             "persons": persons,
             "overrides": list(request.overrides),
@@ -120,6 +123,7 @@ def write_outputs(
         # The scores this head reads: the tuned model's, in a classifier=custom run.
         "classifiers": [spec.identity],
         "labelled_clips": clips.labelled,
+        "clips": card["fitted_on"]["clips"],
         "mesh": {"clips_with_mesh": int((~np.isnan(clips.mesh).any(1)).sum())}
         if head.mesh is not None
         else None,

@@ -53,6 +53,24 @@ class LabelledClips:
     def labelled(self) -> int:
         return sum(g is not None for g in self.golden)
 
+    def fitted_clips(self) -> list[dict[str, Any]]:
+        """The clips a model fitted on these learns from (labelled, with a face), each
+        known by content (:mod:`.fitted_clips`): what ``head.json`` and a tuned model's
+        card record, so that a report scoring one of them says it is in-sample."""
+        from .fitted_clips import clip_identities
+
+        identities = []
+        for part in self.parts:
+            run = part.reduced.run
+            clip_of = run.plan.clips_of(part.videos)
+            root = run.config.dataset.root
+            identities += clip_identities(root, [clip_of[v] for v in part.videos])
+        return [
+            c.to_json()
+            for c, golden, face in zip(identities, self.golden, self.has_face, strict=True)
+            if golden and face
+        ]
+
 
 def gather_clips(
     run_dirs: Sequence[Path],

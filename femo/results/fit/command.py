@@ -5,14 +5,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ... import __version__
 from ...config import ConfigError
 from ...rundir import FitFolder, RunDir, timestamp, write_text
-
-if TYPE_CHECKING:
-    from ..run import OpenRun
 
 
 @dataclass
@@ -57,9 +54,6 @@ def fit_runs(
     if clips.labelled < 10:
         raise _too_few_labels(clips.labelled, clips.unlabelled)
     X, has_face, names, classes = clips.X, clips.has_face, clips.names, clips.classes
-    identities = [
-        identity for part in clips.parts for identity in _identities(part.reduced.run, part.videos)
-    ]
     try:
         boot = config.report.bootstrap  # report.resamples, report.level, report.seed
         cv = cross_validate_head(
@@ -80,9 +74,7 @@ def fit_runs(
         "labelled_clips": clips.labelled,
         # The clips it was trained on (labelled, with a face), known by content: a report
         # that scores one of them says its figure is in-sample.
-        "clips": [
-            c.to_json() for c, g, f in zip(identities, golden, has_face, strict=True) if g and f
-        ],
+        "clips": clips.fitted_clips(),
         # The face's mesh (landmarks=mesh runs): clips with a mesh of the scored face.
         "mesh": None if mesh is None else {"clips_with_mesh": int((~np.isnan(mesh).any(1)).sum())},
         "femo_version": __version__,
@@ -116,11 +108,3 @@ def _too_few_labels(labelled: int, unlabelled: list[Path]) -> ConfigError:
         f"femo fit needs at least 10 labelled clips; {runs} {have} no labels: "
         f"give them after the run folders, femo fit {runs} dataset.labels=FILE"
     )
-
-
-def _identities(run: OpenRun, videos: list[str]) -> list:
-    """The content identities of a run's ``videos``, in their order (what head.json records)."""
-    from .fitted_clips import clip_identities
-
-    clip_of = run.plan.clips_of(videos)
-    return clip_identities(run.config.dataset.root, [clip_of[v] for v in videos])

@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ...config import BOOTSTRAP
-from ..metrics import Metrics
+from ..metrics import InSample, Metrics
 
 # The report's title: report.md's first line and the page's heading.
 TITLE = "femo report"
@@ -176,22 +176,33 @@ def in_sample_text(metrics: Metrics) -> str | None:
     if not s:
         return None
     known = "".join(_KNOWN_BY.get(k, "") for k in s.known_by)
+    fitted, it = fitted_text(s)
     if not s.labelled:
         return (
-            f"the head was fitted on {s.clips} of the {metrics.present} clips scored "
+            f"{fitted} {s.clips} of the {metrics.present} clips scored "
             f"here{known}: what it predicts for them is in-sample"
         )
     text = (
-        f"the head was fitted on {s.labelled} of the {metrics.labelled_present} labelled "
+        f"{fitted} {s.labelled} of the {metrics.labelled_present} labelled "
         f"clips scored here{known}: the accuracy is in-sample, not an estimate for new clips"
     )
     n = s.out_of_sample_labelled
     if n:
         text += (
-            f"; over the {n} labelled clip{'s' * (n != 1)} it was not fitted on: "
+            f"; over the {n} labelled clip{'s' * (n != 1)} {it}: "
             f"{percent(s.out_of_sample_accuracy)}" + brackets(s.out_of_sample_accuracy_ci)
         )
     return text
+
+
+def fitted_text(s: InSample) -> tuple[str, str]:
+    """Who saw the clips, ``the head was fitted on``, ``the tuned model learnt from``
+    (``classifier.model``) or both; and what the other clips are to it."""
+    if s.model_file and s.head_file:
+        return "the head and the tuned model were fitted on", "neither was fitted on"
+    if s.model_file:
+        return "the tuned model learnt from", "it did not learn from"
+    return "the head was fitted on", "it was not fitted on"
 
 
 def shared_overrides(items: Sequence[Sequence[str]]) -> tuple[str, ...]:

@@ -58,10 +58,15 @@ def _sampling(sampling: SamplingConfig) -> str:
     return text + (f", at most {limit} per clip" if limit else "")
 
 
-def _classifier(classifier: AnyClassifier, card: Mapping[str, Any] | None) -> str:
+def _classifier(
+    classifier: AnyClassifier, card: Mapping[str, Any] | None, in_sample: InSample | None
+) -> str:
     if card is None:
         return f"classifier {classifier.method}"
-    return f"classifier {classifier.identity} (classifier=custom; {tuned_text(card)})"
+    seen = ""
+    if in_sample and in_sample.model_file:
+        seen = f"; IN-SAMPLE: it learnt from {in_sample_count(in_sample)} scored here"
+    return f"classifier {classifier.identity} (classifier=custom; {tuned_text(card)}{seen})"
 
 
 def tuned_text(card: Mapping[str, Any]) -> str:
@@ -85,7 +90,7 @@ def _head(path: str, head: Mapping[str, Any] | None, in_sample: InSample | None)
     if head:
         detectors = ", ".join(head.get("detectors") or []) or "unknown"
         text += f"; fit on {head.get('labelled_clips')} labelled clips of {detectors} runs"
-    if in_sample:
+    if in_sample and in_sample.head_file:
         text += f"; IN-SAMPLE: it was fit on {in_sample_count(in_sample)} scored here"
     return text + ")"
 
@@ -114,7 +119,7 @@ def method_text(
     mapping = config.mapping.name
     parts = [
         detector_text(config.detector),
-        _classifier(config.classifier, model_card),
+        _classifier(config.classifier, model_card, in_sample),
         _sampling(config.sampling),
         f"face rule: {_FACE.get(face, face)} (reduce.face={face})",
         f"vote: {_VOTE.get(vote, vote)} (reduce.vote={vote})",
