@@ -40,7 +40,6 @@ def sha256(path: Path) -> str:
 def export(weights: Path, out: Path) -> dict[str, str]:
     """Write the ONNX model of ``weights`` to ``out``; returns the metadata written."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import onnx
     import tensorflow as tf
     import tf2onnx
 
@@ -65,13 +64,21 @@ def export(weights: Path, out: Path) -> dict[str, str]:
         "converter": f"tf2onnx {tf2onnx.__version__}, opset {OPSET}",
         "emotions": "angry,disgust,fear,happy,sad,surprise,neutral",
     }
+    save_with_metadata(proto, meta, out)
+    return meta
+
+
+def save_with_metadata(proto, meta: dict[str, str], out: Path) -> None:
+    """Write the ONNX ``proto`` to ``out`` with ``meta`` (and nothing else) as its
+    metadata, once the checker accepts it."""
+    import onnx
+
     del proto.metadata_props[:]
     for key, value in meta.items():
         proto.metadata_props.add(key=key, value=value)
     onnx.checker.check_model(proto)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_bytes(proto.SerializeToString())
-    return meta
 
 
 def _canonical_initializers(graph) -> None:

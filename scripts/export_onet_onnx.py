@@ -23,7 +23,7 @@ import os
 from pathlib import Path
 
 import numpy as np
-from export_emotion_onnx import OPSET, _canonical_initializers, sha256
+from export_emotion_onnx import OPSET, _canonical_initializers, save_with_metadata, sha256
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "femo" / "node" / "data" / "mtcnn_onet.onnx"
 OUTPUTS = ("bbox", "landmarks", "prob")
@@ -48,7 +48,6 @@ def tf_onet():
 
 def export(model, out: Path) -> dict[str, str]:
     """Write the ONNX model of the TF ``model`` to ``out``; returns the metadata written."""
-    import onnx
     import tensorflow as tf
     import tf2onnx
 
@@ -72,12 +71,7 @@ def export(model, out: Path) -> dict[str, str]:
         "input": "patches (n,48,48,3) float32 RGB, (v-127.5)/128",
         "outputs": "bbox (n,4), landmarks (n,10), prob (n,2): not a face, a face",
     }
-    del proto.metadata_props[:]
-    for key, value in meta.items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.checker.check_model(proto)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_bytes(proto.SerializeToString())
+    save_with_metadata(proto, meta, out)
     return meta
 
 

@@ -52,12 +52,12 @@ def mtcnn_patch(rgb: np.ndarray, x: float, y: float, w: float, h: float) -> np.n
     down = (rows - top_row)[:, None, None]
     across = (cols - left_col)[None, :, None]
 
-    def at(r: np.ndarray, c: np.ndarray) -> np.ndarray:
-        return rgb[np.ix_(r, c)].astype(np.float32)
+    def across_row(r: np.ndarray) -> np.ndarray:
+        """Row ``r`` of the samples, each interpolated between its two columns."""
+        left = rgb[np.ix_(r, left_col)].astype(np.float32)
+        return left + (rgb[np.ix_(r, right_col)].astype(np.float32) - left) * across
 
-    upper = at(top_row, left_col) + (at(top_row, right_col) - at(top_row, left_col)) * across
-    lower = at(bottom_row, left_col)
-    lower = lower + (at(bottom_row, right_col) - lower) * across
+    upper, lower = across_row(top_row), across_row(bottom_row)
     patch = (upper + (lower - upper) * down - 127.5) / 128
     patch[~rows_in] = 0.0
     patch[:, ~cols_in] = 0.0
